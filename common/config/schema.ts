@@ -1,0 +1,155 @@
+/**
+ * The cluster configuration: one schema, from which the TypeScript types are inferred, so the file,
+ * the agent and the monitoring center's editor can never disagree on a field.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const slug = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `a duration such as "200ms", "2s" or "1m", not ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, such as "198.51.100.1:7405"')
+  .refine((s) => { const port = Number(s.slice(s.lastIndexOf(':') + 1)); return port > 0 && port < 65536; }, 'a port from 1 to 65535');
+
+const paramValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const timeouts = {
+  startTimeout: duration.default(20_000),
+  stopTimeout: duration.default(20_000),
+  monitorTimeout: duration.default(10_000),
+  monitorInterval: duration.default(2_000),
+};
+
+/** A user-defined resource: any OCF resource agent, by path or as ocf:PROVIDER:TYPE. */
+const ocfResource = z.strictObject({
+  id: slug,
+  kind: z.literal('ocf'),
+  agent: z.string().regex(/^(\/.+|ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+)$/, 'an absolute path to the agent, or "ocf:PROVIDER:TYPE"'),
+  params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a parameter name usable in OCF_RESKEY_<name>'), paramValue).default({}),
+  ...timeouts,
+});
+
+/** A service: a systemd unit where systemd runs, otherwise a process Vigil supervises itself. */
+const serviceResource = z.strictObject({
+  id: slug,
+  kind: z.literal('service'),
+  /** The systemd unit (without ".service" if you like) and the name of the supervised process. */
+  name: z.string().regex(/^[A-Za-z0-9@_.:-]+$/, 'a service or unit name'),
+  manager: z.enum(['auto', 'systemd', 'process']).default('auto'),
+  /** What to run when Vigil supervises the process itself: program and arguments. */
+  command: z.array(z.string()).min(1).optional(),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  ...timeouts,
+}).superRefine((r, ctx) => {
+  if (r.manager === 'process' && r.command === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['command'], message: 'a command is required when manager is "process"' });
+  }
+});
+
+export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource]);
+
+const groupSchema = z.strictObject({
+  id: slug,
+  /** Nodes that may run the group, most preferred first. Defaults to every node, in the order listed. */
+  nodes: z.array(slug).min(1).optional(),
+  /** auto: return to the most preferred node when it is back; manual: stay until `vigil switchback`. */
+  switchback: z.enum(['auto', 'manual']).default('auto'),
+  /** With auto switchback, how long the preferred node must have been back before the group moves. */
+  switchbackDelay: duration.default(0),
+  /** Failures on one node before the group leaves it (restarts in place until then). */
+  migrationThreshold: z.number().int().min(1).max(1000).default(3),
+  /** Failures older than this are forgotten; 0 keeps them until `vigil cleanup`. */
+  failureTimeout: duration.default(0),
+  resources: z.array(resourceSchema).min(1),
+});
+
+const linkSchema = z.strictObject({
+  name: slug,
+  kind: z.enum(['udp', 'tcp']),
+  interval: duration.default(200),
+  /** No valid packet for this long and the link is down. */
+  deadTime: duration.default(800),
+  /** Where each node listens on this link. */
+  endpoints: z.record(slug, hostPort),
+});
+
+const nodeSchema = z.strictObject({
+  id: slug,
+  /** The agent's control address as other hosts reach it (used by later layers and the CLI). */
+  address: z.string().min(1).optional(),
+});
+
+export const clusterConfigSchema = z.strictObject({
+  cluster: z.strictObject({
+    id: slug,
+    /** The shared secret that authenticates heartbeats: hex or base64 of at least 32 bytes, or a file holding it. */
+    key: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** How long a starting node waits for absent peers before it takes over their groups. */
+    startupGrace: duration.default(3_000),
+  }),
+  nodes: z.array(nodeSchema).min(1),
+  heartbeat: z.strictObject({ links: z.array(linkSchema).min(1) }),
+  groups: z.array(groupSchema).default([]),
+}).superRefine((config, ctx) => {
+  const { key, keyFile } = config.cluster;
+  if ((key === undefined) === (keyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['cluster', 'key'], message: 'exactly one of cluster.key and cluster.keyFile' });
+  }
+  const nodeIds = new Set<string>();
+  config.nodes.forEach((n, i) => {
+    if (nodeIds.has(n.id)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `node "${n.id}" is listed twice` });
+    nodeIds.add(n.id);
+  });
+  const unknownNode = (id: string, path: (string | number)[]): void => {
+    if (!nodeIds.has(id)) ctx.addIssue({ code: 'custom', path, message: `"${id}" is not one of the nodes (${[...nodeIds].join(', ')})` });
+  };
+  const linkNames = new Set<string>();
+  config.heartbeat.links.forEach((link, i) => {
+    if (linkNames.has(link.name)) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'name'], message: `link "${link.name}" is listed twice` });
+    linkNames.add(link.name);
+    if (link.deadTime <= link.interval) {
+      ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'deadTime'], message: 'longer than the interval (three intervals or more is usual)' });
+    }
+    for (const node of Object.keys(link.endpoints)) unknownNode(node, ['heartbeat', 'links', i, 'endpoints', node]);
+    for (const node of nodeIds) {
+      if (!(node in link.endpoints)) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'endpoints'], message: `an endpoint for node "${node}"` });
+    }
+  });
+  const groupIds = new Set<string>();
+  const resourceIds = new Set<string>();
+  config.groups.forEach((g, i) => {
+    if (groupIds.has(g.id)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'id'], message: `group "${g.id}" is listed twice` });
+    groupIds.add(g.id);
+    g.nodes?.forEach((n, j) => unknownNode(n, ['groups', i, 'nodes', j]));
+    if (g.nodes && new Set(g.nodes).size !== g.nodes.length) ctx.addIssue({ code: 'custom', path: ['groups', i, 'nodes'], message: 'each node once' });
+    g.resources.forEach((r, j) => {
+      if (resourceIds.has(r.id)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'resources', j, 'id'], message: `resource "${r.id}" is used twice (ids are cluster-wide)` });
+      resourceIds.add(r.id);
+    });
+  });
+});
+
+/** The configuration as written (durations as strings, defaults absent). */
+export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;
+/** The configuration as the agent uses it: durations in ms, defaults filled in. */
+export type ClusterConfig = z.output<typeof clusterConfigSchema>;
+export type GroupConfig = ClusterConfig['groups'][number];
+export type ResourceConfig = GroupConfig['resources'][number];
+export type OcfResourceConfig = Extract<ResourceConfig, { kind: 'ocf' }>;
+export type ServiceResourceConfig = Extract<ResourceConfig, { kind: 'service' }>;
+export type LinkConfig = ClusterConfig['heartbeat']['links'][number];
+
+/** The nodes allowed to run a group, most preferred first. */
+export function groupNodes(config: ClusterConfig, group: GroupConfig): string[] {
+  return group.nodes ?? config.nodes.map((n) => n.id);
+}

@@ -1,0 +1,18 @@
+import type { EpochMs, LinkName, NodeId } from './ids.js';
+
+export type LinkKind = 'udp' | 'tcp' | 'serial';
+
+/** One heartbeat link to one peer, as this node sees it. */
+export interface LinkStatus {
+  readonly link: LinkName;
+  readonly kind: LinkKind;
+  readonly peer: NodeId;
+  readonly up: boolean;
+  readonly lastSeenAt?: EpochMs;
+  /** Packets lost over the recent window, in percent (0..100), from sequence gaps. */
+  readonly lossPercent: number;
+  /** Smoothed round trip of the last echoes, or undefined before the first echo. */
+  readonly rttMs?: number;
+  /** Packets dropped because they failed authentication, were replays, or came from another cluster. */
+  readonly rejected: { readonly badMac: number; readonly replay: number; readonly foreign: number; readonly malformed: number };
+}

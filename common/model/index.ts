@@ -1,0 +1,5 @@
+export * from './ids.js';
+export * from './resource.js';
+export * from './heartbeat.js';
+export * from './plan.js';
+export * from './events.js';

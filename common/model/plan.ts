@@ -1,0 +1,53 @@
+import type { EpochMs, GroupId, NodeId, ResourceId } from './ids.js';
+import type { NodeStatus } from './resource.js';
+
+/** What this node knows of one peer. */
+export interface PeerView {
+  /** At least one heartbeat link to the peer is up. A peer is lost only when every link is down. */
+  readonly alive: boolean;
+  /** The peer's last reported status; absent until its first heartbeat arrives. */
+  readonly status?: NodeStatus;
+  /** When the peer last became alive (for switchback delays). */
+  readonly aliveSince?: EpochMs;
+}
+
+/** The scheduler's whole input besides configuration and time. */
+export interface ObservedState {
+  readonly localNode: NodeId;
+  /** When this agent started: groups wait `startupGrace` for absent peers before starting. */
+  readonly startedAt: EpochMs;
+  /** This node's own status, with intents already merged from every peer. */
+  readonly local: NodeStatus;
+  /** Every other configured node. */
+  readonly peers: Readonly<Record<NodeId, PeerView>>;
+}
+
+/** A step the engine executes on this node. Actions within one group run one at a time, in order. */
+export type Action =
+  | { readonly kind: 'probe'; readonly group: GroupId; readonly resource: ResourceId }
+  | { readonly kind: 'start'; readonly group: GroupId; readonly resource: ResourceId }
+  | { readonly kind: 'stop'; readonly group: GroupId; readonly resource: ResourceId }
+  | { readonly kind: 'monitor'; readonly group: GroupId; readonly resource: ResourceId }
+  /** Record that the group should stay on `node` (manual switchback): replicated as an intent. */
+  | { readonly kind: 'hold'; readonly group: GroupId; readonly node: NodeId };
+
+export type ActionKind = Action['kind'];
+
+/** Why a group is placed where it is, or why it cannot run: shown to the operator as is. */
+export interface GroupDecision {
+  readonly target: NodeId | null;
+  readonly reasons: readonly string[];
+}
+
+export interface PlanResult {
+  readonly actions: readonly Action[];
+  readonly groups: Readonly<Record<GroupId, GroupDecision>>;
+  /** Node-level faults (config mismatch, waiting for peers); empty when all is well. */
+  readonly faults: readonly string[];
+  /** When time alone will change the plan (a monitor falls due, a grace period ends); null if never. */
+  readonly wakeAt: EpochMs | null;
+}
+
+export function describeAction(a: Action): string {
+  return a.kind === 'hold' ? `hold ${a.group} on ${a.node}` : `${a.kind} ${a.group}/${a.resource}`;
+}

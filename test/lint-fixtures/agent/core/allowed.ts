@@ -1,0 +1,2 @@
+import { parseDuration } from '../../../../common/config/duration.js';
+export const x = parseDuration;

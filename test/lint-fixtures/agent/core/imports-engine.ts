@@ -1,0 +1,2 @@
+import { Engine } from '../engine/engine.js';
+export const x = Engine;

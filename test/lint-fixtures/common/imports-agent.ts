@@ -1,0 +1,2 @@
+import { plan } from '../../../agent/core/plan.js';
+export const x = plan;
