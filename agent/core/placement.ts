@@ -28,6 +28,7 @@ export function ineligibility(input: PlacementInput, node: NodeId): string | und
   const view = views.get(node);
   if (!view || !groupNodes(input.config, group).includes(node)) return `${node} is not allowed to run it`;
   if (!view.alive) return `${node} is down`;
+  if (view.status?.leaving) return `${node} is shutting down`;
   if (!hasProbed(view, group)) return `${node} has not probed it yet`;
   if (stopFailed(view, group)) return `${node} failed to stop it`;
   const failures = effectiveFailures(view, group, now);
@@ -50,9 +51,10 @@ export function decidePlacement(input: PlacementInput): Placement {
   if (probing.length > 0) {
     return { kind: 'wait', holders, reasons: probing.map((n) => `waiting for ${n} to probe its resources`) };
   }
-  const absent = [...views.values()].filter((v) => !v.alive).map((v) => v.id);
-  if (now < input.startupGraceEndsAt && absent.length > 0) {
-    return { kind: 'wait', holders, reasons: [`starting up: waiting for ${absent.join(', ')} until the startup grace ends`] };
+  // A peer never heard from may be booting with the group running; one we saw and lost is known down.
+  const neverSeen = [...views.values()].filter((v) => !v.alive && v.status === undefined).map((v) => v.id);
+  if (now < input.startupGraceEndsAt && neverSeen.length > 0) {
+    return { kind: 'wait', holders, reasons: [`starting up: waiting for ${neverSeen.join(', ')} until the startup grace ends`] };
   }
 
   const eligible = allowed.filter((n) => ineligibility(input, n) === undefined);

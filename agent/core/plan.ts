@@ -22,7 +22,7 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
   const faults = nodeFaults(config, views);
   const wake = new WakeTimer(now);
   const startupGraceEndsAt = observed.startedAt + config.cluster.startupGrace;
-  if ([...views.values()].some((v) => !v.alive)) wake.at(startupGraceEndsAt);
+  if ([...views.values()].some((v) => !v.alive && v.status === undefined)) wake.at(startupGraceEndsAt);
 
   const actions: Action[] = [];
   const groups: Record<GroupId, GroupDecision> = {};
@@ -36,7 +36,7 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
     const probes = group.resources.filter((r) => resourceState(local, group.id, r.id) === 'unknown');
     if (probes.length > 0) {
       actions.push(...probes.map((r): Action => ({ kind: 'probe', group: group.id, resource: r.id })));
-      groups[group.id] = { target: null, reasons: ['probing this node\'s resources'] };
+      groups[group.id] = { target: null, reasons: ['probing this node\'s resources'], waiting: true };
       continue;
     }
     const placement = decidePlacement({ config, group, views, intents, now, startupGraceEndsAt });
@@ -48,7 +48,7 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
     actions.push(...groupActions);
     groups[group.id] = placement.kind === 'place'
       ? { target: placement.target, reasons: placement.reasons }
-      : { target: placement.holders.length === 1 ? placement.holders[0]! : null, reasons: placement.reasons };
+      : { target: placement.holders.length === 1 ? placement.holders[0]! : null, reasons: placement.reasons, waiting: true };
   }
   return { actions, groups, faults, wakeAt: wake.earliest };
 }

@@ -21,8 +21,13 @@ const intents = z.strictObject({
 const node = z.strictObject({
   alive: z.boolean().default(true),
   aliveSince: z.number().optional(),
-  /** A peer that has not sent its first status yet. */
-  silent: z.boolean().default(false),
+  /**
+   * Never heard from since this node started (no status known). Defaults to true for a node that is down
+   * and lists no groups, false otherwise: a down node that lists groups was seen before it was lost.
+   */
+  silent: z.boolean().optional(),
+  /** The node's agent is shutting down cleanly. */
+  leaving: z.boolean().default(false),
   incarnation: z.number().default(0),
   configDigest: z.string().optional(),
   groups: z.record(z.string(), group).default({}),
@@ -79,7 +84,8 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
     for (const gid of Object.keys(n.groups)) {
       if (!config.groups.some((g) => g.id === gid)) throw new WhatIfError(`nodes.${id}.groups.${gid}: not a group of the configuration`);
     }
-    return { node: id, incarnation: n.incarnation, configDigest: n.configDigest ?? digest, groups, intents: toIntents(n.intents ?? w.intents) };
+    const status: NodeStatus = { node: id, incarnation: n.incarnation, configDigest: n.configDigest ?? digest, groups, intents: toIntents(n.intents ?? w.intents) };
+    return n.leaving ? { ...status, leaving: true } : status;
   };
   const localNode = w.nodes[w.local] ?? node.parse({});
   const peers: Record<string, PeerView> = {};
@@ -88,7 +94,8 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
     const n = w.nodes[id];
     if (n === undefined) { peers[id] = { alive: false }; continue; }
     const view: PeerView = { alive: n.alive, ...(n.aliveSince === undefined ? {} : { aliveSince: n.aliveSince }) };
-    peers[id] = n.silent ? view : { ...view, status: statusOf(id, n) };
+    const silent = n.silent ?? (!n.alive && Object.keys(n.groups).length === 0);
+    peers[id] = silent ? view : { ...view, status: statusOf(id, n) };
   }
   return { observed: { localNode: w.local, startedAt: w.startedAt, local: statusOf(w.local, { ...localNode, intents: w.intents }), peers }, now: w.now };
 }

@@ -3,3 +3,4 @@ export * from './resource.js';
 export * from './heartbeat.js';
 export * from './plan.js';
 export * from './events.js';
+export * from './status.js';

@@ -37,6 +37,8 @@ export type ActionKind = Action['kind'];
 export interface GroupDecision {
   readonly target: NodeId | null;
   readonly reasons: readonly string[];
+  /** Facts are missing (probes, peers, a blocked stop): nothing starts or moves; target is the current holder. */
+  readonly waiting?: true;
 }
 
 export interface PlanResult {

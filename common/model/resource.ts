@@ -47,6 +47,8 @@ export interface NodeStatus {
   readonly configDigest: string;
   readonly groups: Readonly<Record<GroupId, GroupStatus>>;
   readonly intents: Intents;
+  /** The agent is shutting down cleanly: peers take its groups over once it has stopped them. */
+  readonly leaving?: boolean;
 }
 
 /** A value replicated between nodes: the higher version wins, ties go to the higher node id. */
