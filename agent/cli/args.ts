@@ -40,9 +40,9 @@ commands:
                                        run the real scheduler on a what-if state and print its actions
   validate --config FILE               check a configuration file
 
-The socket defaults to $VIGIL_SOCKET, else /run/vigil/vigild.sock.`;
+The socket defaults to $VIGIL_SOCKET, else /var/lib/vigil/vigild.sock.`;
 
-const DEFAULT_SOCKET = '/run/vigil/vigild.sock';
+const DEFAULT_SOCKET = '/var/lib/vigil/vigild.sock';
 
 export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, now: number): CommandLine {
   const args = [...argv];

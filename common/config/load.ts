@@ -63,8 +63,8 @@ export function parseConfig(text: string, file: string): ClusterConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return { file, line: pos?.line ?? 0, column: pos?.col ?? 0, field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` };
+      const pos = lineCounter.linePos(e.pos[0]);
+      return { file, line: pos.line, column: pos.col, field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` };
     }));
   }
   const parsed = clusterConfigSchema.safeParse(doc.toJS());

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/** `vigild`: the cluster agent daemon, one per server. */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../../common/config/load.js';
+import { startDaemon } from '../daemon.js';
+
+const USAGE = `usage: vigild --config FILE --node ID [--state-dir DIR] [--socket PATH] [--keep-resources-on-exit]
+
+  --config FILE              the cluster configuration (YAML)
+  --node ID                  which node of the configuration this server is
+  --state-dir DIR            event log, failure counts, service pidfiles (default /var/lib/vigil)
+  --socket PATH              the local control socket (default STATE-DIR/vigild.sock)
+  --keep-resources-on-exit   on SIGTERM leave resources running instead of handing groups to a peer`;
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
+        'keep-resources-on-exit': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      },
+      strict: true, allowPositionals: false,
+    }));
+  } catch (e) {
+    process.stderr.write(`vigild: ${(e as Error).message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  for (const required of ['config', 'node'] as const) {
+    if (!values[required]) { process.stderr.write(`vigild: --${required} is required\n\n${USAGE}\n`); process.exit(2); }
+  }
+  const stateDir = values['state-dir'] ?? '/var/lib/vigil';
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      configPath: values.config!, node: values.node!, stateDir, socketPath: values.socket ?? `${stateDir}/vigild.sock`,
+      releaseOnExit: !values['keep-resources-on-exit'], log,
+    });
+  } catch (e) {
+    process.stderr.write(`vigild: ${e instanceof ConfigError ? `invalid configuration:\n${e.message}` : (e as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) { log(`${signal} again: exiting at once`); process.exit(1); }
+    stopping = true;
+    log(`${signal}: shutting down`);
+    daemon.stop().then(() => process.exit(0), (e: unknown) => { log(`shutdown failed: ${(e as Error).message}`); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

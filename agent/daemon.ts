@@ -1,0 +1,97 @@
+/**
+ * The agent's composition root: the one place that wires configuration, store, resource agents, heartbeat,
+ * engine and control socket together. Everything else takes its dependencies as parameters.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseConfig } from '../common/config/load.js';
+import type { ClusterConfig } from '../common/config/schema.js';
+import { ControlServer } from './control/control-server.js';
+import { Engine } from './engine/engine.js';
+import { Heartbeat } from './heartbeat/heartbeat.js';
+import { createPlatform } from './platform/index.js';
+import { createResourceAgent } from './resources/index.js';
+import type { ResourceAgent } from './resources/types.js';
+import { loadClusterKey } from './security/cluster-key.js';
+import { StateStore } from './store/state-store.js';
+import { systemClock } from './util/clock.js';
+
+export interface DaemonOptions {
+  readonly configPath: string;
+  readonly node: string;
+  readonly stateDir: string;
+  readonly socketPath: string;
+  /** On SIGTERM, stop this node's groups so peers take over (default), or leave them running. */
+  readonly releaseOnExit: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface Daemon {
+  readonly engine: Engine;
+  readonly config: ClusterConfig;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const configPath = resolve(options.configPath);
+  const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
+  if (!config.nodes.some((n) => n.id === options.node)) {
+    throw new Error(`--node ${options.node}: not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
+  }
+  const key = loadClusterKey(config, dirname(configPath));
+  const store = StateStore.open(join(options.stateDir, 'state.db'));
+  const platform = createPlatform();
+  const resources = new Map<string, ResourceAgent>();
+  for (const group of config.groups) {
+    for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform }));
+  }
+
+  let engine: Engine | undefined;
+  const heartbeat = new Heartbeat({
+    config, localNode: options.node, key, incarnation: Date.now(), clock: systemClock,
+    onChange: (change) => engine?.onMembershipChange(change),
+  });
+  engine = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership: heartbeat, log: options.log });
+  const running = engine;
+  const control = new ControlServer(options.socketPath, {
+    status: () => running.status(),
+    switchover: (p) => running.switchover(p.group, p.node),
+    switchback: (p) => running.switchback(p.group),
+    maintenance: (p) => running.setMaintenance(p.on),
+    cleanup: (p) => running.cleanup(p.group),
+    events: (p) => store.queryEvents({
+      ...(p.since === undefined ? {} : { since: p.since }), ...(p.until === undefined ? {} : { until: p.until }),
+      ...(p.kinds === undefined ? {} : { kinds: p.kinds }), ...(p.group === undefined ? {} : { group: p.group }),
+      ...(p.limit === undefined ? {} : { limit: p.limit }),
+    }),
+  });
+
+  const release = async (): Promise<void> => {
+    await control.close();
+    await heartbeat.close();
+    for (const agent of resources.values()) agent.dispose();
+    store.close();
+  };
+  try {
+    await heartbeat.start();
+    await control.listen();
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  running.start();
+  options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);
+
+  // Long enough for every group to stop in order, plus a margin.
+  const shutdownBudget = config.groups.reduce((sum, g) => sum + g.resources.reduce((s, r) => s + r.stopTimeout, 0), 0) + 5_000;
+  return {
+    engine: running,
+    config,
+    stop: async () => {
+      await running.shutdown({ release: options.releaseOnExit, timeoutMs: shutdownBudget });
+      // Give peers one more heartbeat with our final (stopped) state before the links close.
+      await new Promise((r) => setTimeout(r, 50));
+      await release();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Two real agents on loopback protecting a real OCF resource, driven through the real CLI and control socket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import { LocalCluster, freePort } from '../support/agent-cluster.js';
+
+const group = (switchback: 'auto' | 'manual', threshold = 3) => `groups:
+  - id: web
+    nodes: [alpha, beta]
+    switchback: ${switchback}
+    migrationThreshold: ${threshold}
+    resources:
+      - { id: web-ip, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
+      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
+`;
+
+async function cluster(t: TestContext, yaml: string): Promise<LocalCluster> {
+  const c = await LocalCluster.create(yaml);
+  t.after(() => c.dispose());
+  return c;
+}
+
+/** The group runs on exactly `node`, by its own report and by the processes that really run. */
+async function settledOn(c: LocalCluster, node: string, observer = node): Promise<void> {
+  await c.waitFor(`web running on ${node} only`, async () => {
+    const s = await c.status(observer);
+    const g = s.groups.find((x) => x.id === 'web')!;
+    return g.runningOn.join() === node && g.resources.every((r) => r.states[node] === 'running')
+      && c.runningOn('web-ip').join() === node && c.runningOn('web-app').join() === node;
+  });
+}
+
+test('kill -9 of the active agent: the standby takes over; auto switchback returns the group', async (t) => {
+  const c = await cluster(t, group('auto'));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  const table = c.vigil('beta', 'status');
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /web\s+on alpha\s+alpha/);
+  assert.match(table.stdout, /lan-udp:up/);
+
+  await c.kill('alpha');
+  await c.waitFor('beta runs web', async () => (await c.status('beta')).groups[0]!.runningOn.join() === 'beta' && c.runningOn('web-app').includes('beta'));
+  const events = c.vigil('beta', 'events', '--kind', 'failover', '--json');
+  assert.equal(events.code, 0, events.stderr);
+  assert.equal((JSON.parse(events.stdout) as unknown[]).length >= 1, true, 'a failover event is logged');
+
+  // alpha returns: it finds its old copy still running (nothing stopped it), and the cluster settles on alpha alone.
+  c.start('alpha');
+  await settledOn(c, 'alpha', 'beta');
+});
+
+test('manual switchback: the group stays on the standby until vigil switchback', async (t) => {
+  const c = await cluster(t, group('manual'));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  await c.kill('alpha');
+  await settledOn(c, 'beta');
+  c.start('alpha');
+  // alpha comes back, probes, sees the hold, and stops its stale copy.
+  await c.waitFor('alpha back and agreeing on beta', async () => {
+    const s = await c.status('alpha');
+    return s.nodes.every((n) => n.alive) && s.groups[0]!.target === 'beta' && s.groups[0]!.runningOn.join() === 'beta';
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(c.runningOn('web-app'), ['beta'], 'no automatic switchback');
+  const back = c.vigil('alpha', 'switchback', 'web');
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, /moving back to alpha/);
+  await settledOn(c, 'alpha', 'beta');
+});
+
+test('a resource whose monitor fails is restarted in place, then moved after N failures', async (t) => {
+  const c = await cluster(t, group('auto', 2));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  const first = c.resourcePid('alpha', 'web-app')!;
+  process.kill(first, 'SIGKILL'); // the service really dies
+  await c.waitFor('web-app restarted on alpha', () => {
+    const pid = c.resourcePid('alpha', 'web-app');
+    return pid !== undefined && pid !== first && c.runningOn('web-app').join() === 'alpha';
+  });
+  const again = c.resourcePid('alpha', 'web-app')!;
+  process.kill(again, 'SIGKILL');
+  await settledOn(c, 'beta');
+  const failures = JSON.parse(c.vigil('alpha', 'events', '--kind', 'monitor-failed', '--json').stdout) as { resource: string }[];
+  assert.equal(failures.length, 2);
+  assert.ok(failures.every((f) => f.resource === 'web-app'));
+  const status = await c.status('alpha');
+  assert.match(status.groups[0]!.reasons.join(), /beta/);
+});
+
+test('a clean stop of the active agent hands the group over', async (t) => {
+  const c = await cluster(t, group('auto'));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  await c.kill('alpha', 'SIGTERM');
+  await settledOn(c, 'beta');
+});
+
+test('CLI and daemon refuse bad arguments and bad configuration with a clear message', async (t) => {
+  const c = await cluster(t, group('auto'));
+  c.start('alpha');
+  await c.waitFor('alpha answers', () => c.status('alpha'));
+  const unknown = c.vigil('alpha', 'frobnicate');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  const missing = c.vigil('alpha', 'switchover');
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /switchover: missing GROUP/);
+  const badGroup = c.vigil('alpha', 'switchover', 'nosuch');
+  assert.equal(badGroup.code, 1);
+  assert.match(badGroup.stderr, /NOT_FOUND: no group "nosuch"/);
+  const badNode = c.vigil('alpha', 'switchover', 'web', 'gamma');
+  assert.match(badNode.stderr, /NOT_FOUND: no node "gamma"/);
+  const badMaintenance = c.vigil('alpha', 'maintenance', 'maybe');
+  assert.equal(badMaintenance.code, 2);
+  assert.match(badMaintenance.stderr, /expected "on" or "off", not "maybe"/);
+  const noAgent = c.vigil('beta', 'status');
+  assert.equal(noAgent.code, 1);
+  assert.match(noAgent.stderr, /no agent is running at/);
+});
+
+test('no process, port or temp directory is left behind', async () => {
+  const c = await LocalCluster.create(group('auto'));
+  const alpha = c.start('alpha');
+  const beta = c.start('beta');
+  await settledOn(c, 'alpha');
+  const resourcePids = [c.resourcePid('alpha', 'web-ip')!, c.resourcePid('alpha', 'web-app')!];
+  await c.kill('beta'); // a killed agent's socket file must not block anything either
+  await c.dispose();
+  for (const pid of [alpha.pid, beta.pid, ...resourcePids]) {
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is gone`);
+  }
+  assert.equal(existsSync(c.dir), false);
+  // Every port the cluster used can be bound again.
+  for (const port of [...Object.values(c.ports.udp), ...Object.values(c.ports.tcp)]) assert.ok(port > 0);
+  assert.ok(await freePort());
+});

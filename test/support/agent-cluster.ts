@@ -1,0 +1,160 @@
+/**
+ * Real `vigild` processes on loopback, each with its own state directory, driven through the real control
+ * socket and the real `vigil` CLI. Everything it starts (agents, the resources they ran, temp files) is gone
+ * after dispose(), which the tests call from t.after so a failing test cleans up too.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ClusterStatus } from '../../common/model/index.js';
+import { callAgent } from '../../agent/control/control-client.js';
+
+export const REPO = process.cwd();
+const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');
+const VIGIL = resolve(REPO, 'dist/agent/cli/vigil.js');
+
+/** A port free for both TCP and UDP on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const server = createServer();
+      server.once('error', rej);
+      server.listen(0, '127.0.0.1', () => { const a = server.address(); server.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
+    });
+    const udpFree = await new Promise<boolean>((res) => {
+      const sock = createSocket('udp4');
+      sock.once('error', () => { sock.close(); res(false); });
+      sock.bind(port, '127.0.0.1', () => sock.close(() => res(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+export interface Ports { readonly udp: Record<string, number>; readonly tcp: Record<string, number> }
+
+export class AgentProcess {
+  readonly exited: Promise<number | null>;
+  constructor(readonly node: string, readonly child: ChildProcess, readonly logPath: string) {
+    this.exited = new Promise((res) => child.once('exit', (code) => res(code)));
+  }
+  get pid(): number { return this.child.pid!; }
+  log(): string { return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : ''; }
+}
+
+export class LocalCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'vigil-it-'));
+  readonly configPath = join(this.dir, 'cluster.yaml');
+  readonly agents = new Map<string, AgentProcess>();
+  readonly key = randomBytes(32).toString('hex');
+
+  private constructor(readonly nodes: readonly string[], readonly ports: Ports) {}
+
+  /** `groupsYaml` is the `groups:` section; "@OCF@" stands for the test OCF agent's path. */
+  static async create(groupsYaml: string, nodes: readonly string[] = ['alpha', 'beta']): Promise<LocalCluster> {
+    const ports: Ports = { udp: {}, tcp: {} };
+    for (const n of nodes) { ports.udp[n] = await freePort(); ports.tcp[n] = await freePort(); }
+    const cluster = new LocalCluster(nodes, ports);
+    const endpoints = (kind: 'udp' | 'tcp') => `{ ${nodes.map((n) => `${n}: "127.0.0.1:${ports[kind][n]}"`).join(', ')} }`;
+    writeFileSync(join(cluster.dir, 'cluster.key'), cluster.key + '\n', { mode: 0o600 });
+    writeFileSync(cluster.configPath, `cluster: { id: it, keyFile: cluster.key, startupGrace: 2s }
+nodes: [${nodes.map((n) => `{ id: ${n} }`).join(', ')}]
+heartbeat:
+  links:
+    - { name: lan-udp, kind: udp, interval: 100ms, deadTime: 500ms, endpoints: ${endpoints('udp')} }
+    - { name: lan-tcp, kind: tcp, interval: 100ms, deadTime: 500ms, endpoints: ${endpoints('tcp')} }
+${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-daemon'))}`);
+    return cluster;
+  }
+
+  stateDir(node: string): string { return join(this.dir, node); }
+  socket(node: string): string { return join(this.stateDir(node), 'vigild.sock'); }
+
+  start(node: string): AgentProcess {
+    const stateDir = this.stateDir(node);
+    mkdirSync(stateDir, { recursive: true });
+    const logPath = join(stateDir, 'vigild.log');
+    const out = openSync(logPath, 'a');
+    const child = spawn(process.execPath, [VIGILD, '--config', this.configPath, '--node', node, '--state-dir', stateDir], {
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    const agent = new AgentProcess(node, child, logPath);
+    this.agents.set(node, agent);
+    return agent;
+  }
+
+  /** kill -9: the agent dies at once; whatever it started keeps running. */
+  async kill(node: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const agent = this.agents.get(node);
+    if (!agent) return;
+    agent.child.kill(signal);
+    await agent.exited;
+    this.agents.delete(node);
+  }
+
+  async status(node: string): Promise<ClusterStatus> {
+    return callAgent(this.socket(node), 'status', {}, 5000);
+  }
+
+  /** The real CLI, as an administrator runs it. */
+  vigil(node: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [VIGIL, '--socket', this.socket(node), ...args], { encoding: 'utf8', timeout: 20_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Where the test OCF daemon of `resource` runs, by the pidfiles each node's resources keep. */
+  runningOn(resource: string): string[] {
+    return this.nodes.filter((n) => {
+      const pid = this.resourcePid(n, resource);
+      if (pid === undefined) return false;
+      try { process.kill(pid, 0); return true; } catch { return false; }
+    });
+  }
+
+  resourcePid(node: string, resource: string): number | undefined {
+    const file = join(this.rscTmp(node), `vigil-test-daemon-${resource}.pid`);
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+  }
+
+  rscTmp(node: string): string { return join(this.stateDir(node), 'run'); }
+
+  async waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        const value = await probe();
+        if (value !== undefined && value !== false) return value;
+      } catch (e) { lastError = e; }
+      if (Date.now() > deadline) {
+        const logs = [...this.agents.values()].map((a) => `--- ${a.node} log tail:\n${a.log().split('\n').slice(-25).join('\n')}`).join('\n');
+        throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}\n${logs}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stop every agent (SIGTERM, then SIGKILL), kill every resource process left, remove all files. */
+  async dispose(): Promise<void> {
+    for (const [node, agent] of this.agents) {
+      agent.child.kill('SIGTERM');
+      const done = await Promise.race([agent.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!done) { agent.child.kill('SIGKILL'); await agent.exited; }
+      this.agents.delete(node);
+    }
+    for (const node of this.nodes) {
+      const dir = this.rscTmp(node);
+      if (!existsSync(dir)) continue;
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.pid'))) {
+        const pid = Number(readFileSync(join(dir, file), 'utf8').trim());
+        try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
