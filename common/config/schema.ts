@@ -55,7 +55,26 @@ const serviceResource = z.strictObject({
   }
 });
 
-export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource]);
+const ipv4Cidr = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/, 'an IPv4 address with its prefix length, such as "198.51.100.100/24"');
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'a network interface name (at most 15 characters)');
+
+/** A virtual IP address: moves with its group; announced by gratuitous ARP on takeover. */
+const vipResource = z.strictObject({
+  id: slug,
+  kind: z.literal('vip'),
+  address: ipv4Cidr,
+  /** The interface to add it to: one name for every node, per node, or (absent) the interface whose subnet holds the address. */
+  interface: z.union([interfaceName, z.record(slug, interfaceName)]).optional(),
+  /** Linux address label suffix (the label is INTERFACE:LABEL, at most 15 characters): lets operators see Vigil's addresses. */
+  label: z.string().regex(/^[A-Za-z0-9_-]{1,14}$/, 'letters, digits, "-" or "_"').optional(),
+  /** Gratuitous ARP announcements after takeover, and the time between them (keepalived sends 5). */
+  arpCount: z.number().int().min(0).max(100).default(5),
+  arpInterval: duration.default(200),
+  ...timeouts,
+  monitorInterval: duration.default(1_000),
+});
+
+export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource, vipResource]);
 
 const groupSchema = z.strictObject({
   id: slug,
@@ -147,6 +166,7 @@ export type GroupConfig = ClusterConfig['groups'][number];
 export type ResourceConfig = GroupConfig['resources'][number];
 export type OcfResourceConfig = Extract<ResourceConfig, { kind: 'ocf' }>;
 export type ServiceResourceConfig = Extract<ResourceConfig, { kind: 'service' }>;
+export type VipResourceConfig = Extract<ResourceConfig, { kind: 'vip' }>;
 export type LinkConfig = ClusterConfig['heartbeat']['links'][number];
 
 /** The nodes allowed to run a group, most preferred first. */
