@@ -46,13 +46,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform }));
   }
 
-  let engine: Engine | undefined;
+  // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
+  const wiring: { engine?: Engine } = {};
   const heartbeat = new Heartbeat({
     config, localNode: options.node, key, incarnation: Date.now(), clock: systemClock,
-    onChange: (change) => engine?.onMembershipChange(change),
+    onChange: (change) => wiring.engine?.onMembershipChange(change),
   });
-  engine = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership: heartbeat, log: options.log });
-  const running = engine;
+  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership: heartbeat, log: options.log });
+  wiring.engine = running;
   const control = new ControlServer(options.socketPath, {
     status: () => running.status(),
     switchover: (p) => running.switchover(p.group, p.node),

@@ -8,7 +8,7 @@ import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
 import { canonicalJson, configDigest } from '../../common/config/load.js';
 import {
   intentsVersion, mergeIntents, describeAction,
-  type Action, type ClusterEvent, type ClusterStatus, type EventKind, type GroupId, type Intents, type LinkStatus, type NodeId,
+  type Action, type ClusterEvent, type MembershipChange, type ClusterStatus, type EventKind, type GroupId, type Intents, type LinkStatus, type NodeId,
   type NodeStatus, type ObservedState, type OperationResult, type PeerView, type PlanResult, type ResourceId, type ResourceOperation, type Severity,
 } from '../../common/model/index.js';
 import { ProtocolError } from '../../common/protocol/control.js';
@@ -31,11 +31,6 @@ export interface Membership {
 export interface ResourceRunner {
   run(operation: ResourceOperation): Promise<OperationResult>;
 }
-
-export type MembershipChange =
-  | { readonly kind: 'link-up' | 'link-down'; readonly link: string; readonly peer: NodeId }
-  | { readonly kind: 'peer-alive' | 'peer-lost' | 'peer-status'; readonly peer: NodeId }
-  | { readonly kind: 'rejected'; readonly link: string; readonly reason: string; readonly from: string };
 
 export interface EngineOptions {
   readonly config: ClusterConfig;

@@ -16,3 +16,9 @@ export interface LinkStatus {
   /** Packets dropped because they failed authentication, were replays, or came from another cluster. */
   readonly rejected: { readonly badMac: number; readonly replay: number; readonly foreign: number; readonly malformed: number };
 }
+
+/** A change the heartbeat layer reports to the engine. */
+export type MembershipChange =
+  | { readonly kind: 'link-up' | 'link-down'; readonly link: LinkName; readonly peer: NodeId }
+  | { readonly kind: 'peer-alive' | 'peer-lost' | 'peer-status'; readonly peer: NodeId }
+  | { readonly kind: 'rejected'; readonly link: LinkName; readonly reason: 'bad-mac' | 'replay' | 'foreign' | 'malformed'; readonly from: string };

@@ -1,1 +1,2 @@
 export * from './control.js';
+export * from './heartbeat.js';

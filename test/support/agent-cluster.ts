@@ -34,6 +34,20 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** Alive and not a zombie waiting to be reaped. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export interface Ports { readonly udp: Record<string, number>; readonly tcp: Record<string, number> }
 
 export class AgentProcess {
@@ -110,8 +124,7 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
   runningOn(resource: string): string[] {
     return this.nodes.filter((n) => {
       const pid = this.resourcePid(n, resource);
-      if (pid === undefined) return false;
-      try { process.kill(pid, 0); return true; } catch { return false; }
+      return pid !== undefined && isRunning(pid);
     });
   }
 
@@ -146,6 +159,7 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
       if (!done) { agent.child.kill('SIGKILL'); await agent.exited; }
       this.agents.delete(node);
     }
+    const killed: number[] = [];
     for (const node of this.nodes) {
       const dir = this.rscTmp(node);
       if (!existsSync(dir)) continue;
@@ -153,8 +167,12 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
         const pid = Number(readFileSync(join(dir, file), 'utf8').trim());
         try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        killed.push(pid);
       }
     }
+    // A killed process lingers until it is reaped: wait, so "nothing is left" holds when dispose returns.
+    const deadline = Date.now() + 5000;
+    while (killed.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
