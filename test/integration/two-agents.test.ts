@@ -1,7 +1,12 @@
 // Two real agents on loopback protecting a real OCF resource, driven through the real CLI and control socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { encodePacket } from '../../agent/heartbeat/packet.js';
 import type { TestContext } from 'node:test';
 import { LocalCluster, freePort, isRunning } from '../support/agent-cluster.js';
 
@@ -106,6 +111,33 @@ test('a clean stop of the active agent hands the group over', async (t) => {
   await settledOn(c, 'beta');
 });
 
+test('forged heartbeats are rejected, counted and logged; the cluster carries on', async (t) => {
+  const c = await cluster(t, group('auto'));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  const socket = createSocket('udp4');
+  t.after(() => new Promise<void>((r) => socket.close(() => r())));
+  const send = (b: Buffer) => new Promise<void>((r) => socket.send(b, c.ports.udp['beta']!, '127.0.0.1', () => r()));
+  // An impostor claims alpha is gone (no groups running, leaving): wrong key, then a genuine-looking replay.
+  const lie = { c: 'it', n: 'alpha', i: Date.now() + 1e9, s: 1, t: Date.now(), p: { node: 'alpha', incarnation: 1, configDigest: 'x', groups: {}, intents: { targets: {} }, leaving: true } };
+  for (let s = 1; s <= 5; s++) await send(encodePacket({ ...lie, s }, randomBytes(32)));
+  await send(encodePacket({ ...lie, i: 1 }, Buffer.from(c.key, 'hex'))); // the right key but an old incarnation: a replay
+  await send(Buffer.from('not a heartbeat at all'));
+  await c.waitFor('rejections counted on beta', async () => {
+    const link = (await c.status('beta')).nodes.find((n) => n.id === 'alpha')!.links.find((l) => l.link === 'lan-udp')!;
+    return link.rejected.badMac >= 5 && link.rejected.replay >= 1 && link.rejected.malformed >= 1;
+  });
+  const events = JSON.parse(c.vigil('beta', 'events', '--kind', 'heartbeat-rejected', '--json').stdout) as { message: string }[];
+  assert.ok(events.some((e) => /bad-mac/.test(e.message)), JSON.stringify(events));
+  assert.ok(events.length <= 3, 'rejections are logged at most once per link and reason per interval, not per packet');
+  await new Promise((r) => setTimeout(r, 500));
+  const s = await c.status('beta');
+  assert.ok(s.nodes.every((n) => n.alive), 'nobody was believed dead');
+  assert.deepEqual(s.groups[0]!.runningOn, ['alpha'], 'the lie changed nothing');
+  assert.deepEqual(c.runningOn('web-app'), ['alpha']);
+});
+
 test('CLI and daemon refuse bad arguments and bad configuration with a clear message', async (t) => {
   const c = await cluster(t, group('auto'));
   c.start('alpha');
@@ -124,6 +156,21 @@ test('CLI and daemon refuse bad arguments and bad configuration with a clear mes
   const badMaintenance = c.vigil('alpha', 'maintenance', 'maybe');
   assert.equal(badMaintenance.code, 2);
   assert.match(badMaintenance.stderr, /expected "on" or "off", not "maybe"/);
+  const daemon = (...args: string[]) => spawnSync(process.execPath, ['dist/agent/cli/vigild.js', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const noConfig = daemon('--node', 'alpha');
+  assert.equal(noConfig.status, 2);
+  assert.match(noConfig.stderr, /--config is required/);
+  const unknownFlag = daemon('--config', c.configPath, '--node', 'alpha', '--colour', 'red');
+  assert.equal(unknownFlag.status, 2);
+  assert.match(unknownFlag.stderr, /--colour/);
+  const wrongNode = daemon('--config', c.configPath, '--node', 'gamma', '--state-dir', join(c.dir, 'gamma'));
+  assert.equal(wrongNode.status, 1);
+  assert.match(wrongNode.stderr, /--node gamma: not a node of .*\(nodes: alpha, beta\)/);
+  const badConfig = join(c.dir, 'bad.yaml');
+  writeFileSync(badConfig, readFileSync(c.configPath, 'utf8').replace('kind: udp', 'kind: ucp'));
+  const invalid = daemon('--config', badConfig, '--node', 'alpha', '--state-dir', join(c.dir, 'x'));
+  assert.equal(invalid.status, 1);
+  assert.match(invalid.stderr, /bad\.yaml:\d+:\d+: heartbeat\.links\[0\]\.kind: expected one of "udp", "tcp"/);
   const noAgent = c.vigil('beta', 'status');
   assert.equal(noAgent.code, 1);
   assert.match(noAgent.stderr, /no agent is running at/);
