@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parseConfig } from '../common/config/load.js';
 import type { ClusterConfig } from '../common/config/schema.js';
 import { ControlServer } from './control/control-server.js';
-import { Engine } from './engine/engine.js';
+import { Engine, type Membership } from './engine/engine.js';
+import { GuardLink } from './guard/guard-link.js';
 import { Heartbeat } from './heartbeat/heartbeat.js';
 import { createPlatform } from './platform/index.js';
 import { createResourceAgent } from './resources/index.js';
@@ -52,7 +53,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     config, localNode: options.node, key, incarnation: Date.now(), clock: systemClock,
     onChange: (change) => wiring.engine?.onMembershipChange(change),
   });
-  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership: heartbeat, log: options.log });
+  const guard = new GuardLink({ configPath, node: options.node, stateDir: options.stateDir, log: options.log });
+  // Every status this node publishes also tells the guard what to stop should the agent die.
+  const membership: Membership = {
+    peers: () => heartbeat.peers(),
+    linkStatuses: () => heartbeat.linkStatuses(),
+    setStatus: (status) => { heartbeat.setStatus(status); guard.update(status); },
+  };
+  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, log: options.log });
   wiring.engine = running;
   const control = new ControlServer(options.socketPath, {
     status: () => running.status(),
@@ -68,12 +76,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
 
   const release = async (): Promise<void> => {
+    await guard.stop();
     await control.close();
     await heartbeat.close();
     for (const agent of resources.values()) agent.dispose();
     store.close();
   };
   try {
+    guard.start();
     await heartbeat.start();
     await control.listen();
   } catch (e) {

@@ -47,14 +47,17 @@ test('kill -9 of the active agent: the standby takes over; auto switchback retur
   assert.match(table.stdout, /lan-udp:up/);
 
   await c.kill('alpha');
-  await c.waitFor('beta runs web', async () => (await c.status('beta')).groups[0]!.runningOn.join() === 'beta' && c.runningOn('web-app').includes('beta'));
+  // alpha's guard stops what the dead agent ran, so the group never runs twice; beta takes over.
+  await settledOn(c, 'beta');
   const events = c.vigil('beta', 'events', '--kind', 'failover', '--json');
   assert.equal(events.code, 0, events.stderr);
   assert.equal((JSON.parse(events.stdout) as unknown[]).length >= 1, true, 'a failover event is logged');
 
-  // alpha returns: it finds its old copy still running (nothing stopped it), and the cluster settles on alpha alone.
+  // alpha returns and the group switches back to it.
   c.start('alpha');
   await settledOn(c, 'alpha', 'beta');
+  const guardEvents = JSON.parse(c.vigil('alpha', 'events', '--kind', 'fault', '--json').stdout) as { message: string }[];
+  assert.ok(guardEvents.some((e) => /the agent died: stopping what it ran/.test(e.message)), 'the guard logged what it did');
 });
 
 test('manual switchback: the group stays on the standby until vigil switchback', async (t) => {
@@ -63,10 +66,9 @@ test('manual switchback: the group stays on the standby until vigil switchback',
   c.start('beta');
   await settledOn(c, 'alpha');
   await c.kill('alpha');
-  // alpha's daemon outlives its agent (nothing stopped it): beta starts its own copy.
-  await c.waitFor('beta runs web', async () => (await c.status('beta')).groups[0]!.runningOn.join() === 'beta' && c.runningOn('web-app').includes('beta'));
+  await settledOn(c, 'beta');
   c.start('alpha');
-  // alpha comes back, probes, sees the hold, and stops its stale copy.
+  // alpha comes back, probes, and sees the hold: the group stays on beta.
   await c.waitFor('alpha back and agreeing on beta', async () => {
     const s = await c.status('alpha');
     return s.nodes.every((n) => n.alive) && s.groups[0]!.target === 'beta' && s.groups[0]!.runningOn.join() === 'beta';
@@ -176,15 +178,24 @@ test('CLI and daemon refuse bad arguments and bad configuration with a clear mes
   assert.match(noAgent.stderr, /no agent is running at/);
 });
 
+test('a guard that dies is replaced at once', async (t) => {
+  const c = await cluster(t, group('auto'));
+  c.start('alpha');
+  await c.waitFor('alpha answers', () => c.status('alpha'));
+  const first = c.guardPid('alpha')!;
+  process.kill(first, 'SIGKILL');
+  await c.waitFor('a new guard', () => { const pid = c.guardPid('alpha'); return pid !== undefined && pid !== first && isRunning(pid); });
+});
+
 test('no process, port or temp directory is left behind', async () => {
   const c = await LocalCluster.create(group('auto'));
   const alpha = c.start('alpha');
   const beta = c.start('beta');
   await settledOn(c, 'alpha');
-  const resourcePids = [c.resourcePid('alpha', 'web-ip')!, c.resourcePid('alpha', 'web-app')!];
-  await c.kill('beta'); // a killed agent's socket file must not block anything either
+  const others = [c.resourcePid('alpha', 'web-ip')!, c.resourcePid('alpha', 'web-app')!, c.guardPid('alpha')!, c.guardPid('beta')!];
+  await c.kill('beta'); // a killed agent's socket file and guard must not block anything either
   await c.dispose();
-  for (const pid of [alpha.pid, beta.pid, ...resourcePids]) assert.equal(isRunning(pid), false, `process ${pid} is gone`);
+  for (const pid of [alpha.pid, beta.pid, ...others]) assert.equal(isRunning(pid), false, `process ${pid} is gone`);
   assert.equal(existsSync(c.dir), false);
   // Every port the cluster used can be bound again.
   for (const port of [...Object.values(c.ports.udp), ...Object.values(c.ports.tcp)]) assert.ok(port > 0);

@@ -135,6 +135,11 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
 
   rscTmp(node: string): string { return join(this.stateDir(node), 'run'); }
 
+  guardPid(node: string): number | undefined {
+    const file = join(this.stateDir(node), 'guard.pid');
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+  }
+
   async waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
@@ -160,6 +165,11 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
       this.agents.delete(node);
     }
     const killed: number[] = [];
+    // A killed agent's guard is still stopping its resources: let it finish, then make sure it is gone.
+    const guards = this.nodes.map((n) => this.guardPid(n)).filter((p): p is number => p !== undefined);
+    const guardDeadline = Date.now() + 10_000;
+    while (guards.some(isRunning) && Date.now() < guardDeadline) await new Promise((r) => setTimeout(r, 20));
+    for (const pid of guards.filter(isRunning)) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
     for (const node of this.nodes) {
       const dir = this.rscTmp(node);
       if (!existsSync(dir)) continue;

@@ -1,0 +1,58 @@
+/** The agent's side of its guard: spawn it, keep it told what is active, say goodbye on a clean exit. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeStatus } from '../../common/model/index.js';
+import { activeResources, type GuardMessage } from './messages.js';
+
+const GUARD_SCRIPT = fileURLToPath(new URL('./guard-process.js', import.meta.url));
+
+export class GuardLink {
+  private child: ChildProcess | undefined;
+  private lastReport = '';
+  private stopping = false;
+
+  constructor(private readonly options: { configPath: string; node: string; stateDir: string; log: (line: string) => void }) {}
+
+  start(): void {
+    const { configPath, node, stateDir } = this.options;
+    const out = openSync(join(stateDir, 'guard.log'), 'a');
+    // Detached: a kill -9 of the agent (or of its process group) must leave the guard alive to act.
+    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir], { stdio: ['pipe', out, out], detached: true });
+    closeSync(out);
+    this.child = child;
+    writeFileSync(join(stateDir, 'guard.pid'), `${child.pid}\n`);
+    child.stdin!.on('error', () => undefined);
+    child.once('exit', (code, signal) => {
+      if (this.child !== child || this.stopping) return;
+      // A guard that died is replaced at once: the node must never run without one.
+      this.options.log(`guard exited (${signal ?? code}); starting a new one`);
+      this.child = undefined;
+      this.lastReport = '';
+      this.start();
+    });
+    child.unref();
+    if (this.lastStatus) this.update(this.lastStatus);
+  }
+
+  private lastStatus: NodeStatus | undefined;
+
+  update(status: NodeStatus): void {
+    this.lastStatus = status;
+    const report = JSON.stringify({ t: 'active', groups: activeResources(status) } satisfies GuardMessage);
+    if (report === this.lastReport) return;
+    this.lastReport = report;
+    this.child?.stdin?.write(report + '\n');
+  }
+
+  /** A clean exit: the guard is told not to act, and goes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.stdin?.end(JSON.stringify({ t: 'bye' } satisfies GuardMessage) + '\n');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+  }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * vigil-guard: a tiny process next to each agent. It does nothing while the agent lives; when the agent dies
+ * (its pipe closes without "bye"), it stops the resources the agent last reported active, last first in each
+ * group, logs what it did in the node's event log, and exits.
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../common/config/load.js';
+import { createPlatform } from '../platform/index.js';
+import { createResourceAgent } from '../resources/index.js';
+import { StateStore } from '../store/state-store.js';
+import { parseGuardMessage } from './messages.js';
+
+const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' } }, strict: true });
+const configPath = values.config!;
+const node = values.node!;
+const stateDir = values['state-dir']!;
+const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
+
+let active: Readonly<Record<string, readonly string[]>> = {};
+let goodbye = false;
+let buffer = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  buffer += chunk;
+  let newline: number;
+  while ((newline = buffer.indexOf('\n')) >= 0) {
+    const message = parseGuardMessage(buffer.slice(0, newline));
+    buffer = buffer.slice(newline + 1);
+    if (message?.t === 'active') active = message.groups;
+    if (message?.t === 'bye') goodbye = true;
+  }
+});
+process.stdin.on('close', () => void (goodbye ? process.exit(0) : release()));
+// The agent's terminal or session going away must not take the guard with it.
+process.on('SIGHUP', () => undefined);
+process.on('SIGINT', () => undefined);
+
+async function release(): Promise<void> {
+  const store = StateStore.open(join(stateDir, 'state.db'));
+  const platform = createPlatform();
+  const log = (message: string, severity: 'warning' | 'critical' = 'critical', group?: string, resource?: string): void => {
+    store.appendEvent({ at: Date.now(), kind: 'fault', severity, node, message, ...(group ? { group } : {}), ...(resource ? { resource } : {}) });
+    process.stdout.write(`${new Date().toISOString()} guard: ${message}\n`);
+  };
+  log(`the agent died: stopping what it ran (${Object.keys(active).join(', ') || 'nothing'})`);
+  await Promise.all(config.groups.filter((g) => active[g.id]?.length).map(async (group) => {
+    for (const r of [...group.resources].reverse()) {
+      if (!active[group.id]!.includes(r.id)) continue;
+      const agent = createResourceAgent(r, { stateDir, platform });
+      const result = await agent.run('stop');
+      agent.dispose();
+      if (result.rc === 0) log(`stopped ${r.id} after the agent died`, 'warning', group.id, r.id);
+      else log(`could not stop ${r.id} after the agent died (rc ${result.rc}: ${result.message})`, 'critical', group.id, r.id);
+    }
+  }));
+  store.close();
+  process.exit(0);
+}

@@ -1,0 +1,39 @@
+/**
+ * What the agent tells its guard, one JSON object per line on the guard's stdin. If the pipe closes without
+ * a goodbye, the agent died: the guard stops what the agent last reported active, so the node never keeps
+ * serving while a peer takes its groups over (self-fencing of services, as sbd does for Pacemaker).
+ */
+import type { GroupId, NodeStatus, ResourceId } from '../../common/model/index.js';
+
+export type GuardMessage =
+  /** Everything that may be running on this node, by group: the guard's to stop if the agent dies. */
+  | { readonly t: 'active'; readonly groups: Readonly<Record<GroupId, readonly ResourceId[]>> }
+  /** A clean exit: the agent has released what it meant to; the guard leaves everything as it is. */
+  | { readonly t: 'bye' };
+
+/** Resources that are not known to be stopped, per group (unknown counts: it may be running). */
+export function activeResources(status: NodeStatus): Record<GroupId, ResourceId[]> {
+  const out: Record<GroupId, ResourceId[]> = {};
+  for (const [group, g] of Object.entries(status.groups)) {
+    const active = Object.entries(g.resources).filter(([, r]) => r.state !== 'stopped').map(([id]) => id);
+    if (active.length > 0) out[group] = active;
+  }
+  return out;
+}
+
+export function parseGuardMessage(line: string): GuardMessage | undefined {
+  try {
+    const m = JSON.parse(line) as { t?: unknown; groups?: unknown };
+    if (m.t === 'bye') return { t: 'bye' };
+    if (m.t === 'active' && typeof m.groups === 'object' && m.groups !== null) {
+      const groups: Record<string, string[]> = {};
+      for (const [g, list] of Object.entries(m.groups as Record<string, unknown>)) {
+        if (Array.isArray(list)) groups[g] = list.filter((x): x is string => typeof x === 'string');
+      }
+      return { t: 'active', groups };
+    }
+  } catch {
+    // A torn last line when the agent dies mid-write: ignore it, the previous report stands.
+  }
+  return undefined;
+}
