@@ -81,9 +81,22 @@ export function parseConfig(text: string, file: string): ClusterConfig {
   }));
 }
 
-/** A stable digest of a configuration, to notice nodes running different versions. Not a security hash. */
+const digests = new WeakMap<ClusterConfig, string>();
+
+/**
+ * A stable digest of a configuration, to notice nodes running different versions. Not a security hash.
+ * Memoized per configuration object: the scheduler asks on every pass, and configurations are never mutated.
+ */
 export function configDigest(config: ClusterConfig): string {
-  const text = canonicalJson(config);
+  let digest = digests.get(config);
+  if (digest === undefined) {
+    digest = computeDigest(canonicalJson(config));
+    digests.set(config, digest);
+  }
+  return digest;
+}
+
+function computeDigest(text: string): string {
   let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);

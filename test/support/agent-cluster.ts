@@ -68,7 +68,7 @@ export class LocalCluster {
   private constructor(readonly nodes: readonly string[], readonly ports: Ports) {}
 
   /** `groupsYaml` is the `groups:` section; "@OCF@" stands for the test OCF agent's path. */
-  static async create(groupsYaml: string, nodes: readonly string[] = ['alpha', 'beta']): Promise<LocalCluster> {
+  static async create(groupsYaml: string, nodes: readonly string[] = ['alpha', 'beta'], heartbeat: { interval: number; deadTime: number } = { interval: 100, deadTime: 500 }): Promise<LocalCluster> {
     const ports: Ports = { udp: {}, tcp: {} };
     for (const n of nodes) { ports.udp[n] = await freePort(); ports.tcp[n] = await freePort(); }
     const cluster = new LocalCluster(nodes, ports);
@@ -78,8 +78,8 @@ export class LocalCluster {
 nodes: [${nodes.map((n) => `{ id: ${n} }`).join(', ')}]
 heartbeat:
   links:
-    - { name: lan-udp, kind: udp, interval: 100ms, deadTime: 500ms, endpoints: ${endpoints('udp')} }
-    - { name: lan-tcp, kind: tcp, interval: 100ms, deadTime: 500ms, endpoints: ${endpoints('tcp')} }
+    - { name: lan-udp, kind: udp, interval: ${heartbeat.interval}ms, deadTime: ${heartbeat.deadTime}ms, endpoints: ${endpoints('udp')} }
+    - { name: lan-tcp, kind: tcp, interval: ${heartbeat.interval}ms, deadTime: ${heartbeat.deadTime}ms, endpoints: ${endpoints('tcp')} }
 ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-daemon'))}`);
     return cluster;
   }
