@@ -49,8 +49,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
   const wiring: { engine?: Engine } = {};
+  const incarnation = store.nextIncarnation(Date.now());
   const heartbeat = new Heartbeat({
-    config, localNode: options.node, key, incarnation: Date.now(), clock: systemClock,
+    config, localNode: options.node, key, incarnation, clock: systemClock,
     onChange: (change) => wiring.engine?.onMembershipChange(change),
   });
   const guard = new GuardLink({ configPath, node: options.node, stateDir: options.stateDir, log: options.log });
@@ -60,7 +61,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     linkStatuses: () => heartbeat.linkStatuses(),
     setStatus: (status) => { heartbeat.setStatus(status); guard.update(status); },
   };
-  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, log: options.log });
+  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log });
   wiring.engine = running;
   const control = new ControlServer(options.socketPath, {
     status: () => running.status(),

@@ -39,6 +39,8 @@ export interface EngineOptions {
   readonly store: StateStore;
   readonly resources: ReadonlyMap<ResourceId, ResourceRunner>;
   readonly membership: Membership;
+  /** This run's incarnation, as the heartbeat announces it (default: the start time). */
+  readonly incarnation?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -279,7 +281,7 @@ export class Engine {
   }
 
   private localStatus(): NodeStatus {
-    const status: NodeStatus = { node: this.options.localNode, incarnation: this.startedAt, configDigest: this.digest, groups: this.local.groups(), intents: this.intents };
+    const status: NodeStatus = { node: this.options.localNode, incarnation: this.options.incarnation ?? this.startedAt, configDigest: this.digest, groups: this.local.groups(), intents: this.intents };
     return this.leaving ? { ...status, leaving: true } : status;
   }
 

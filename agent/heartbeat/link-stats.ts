@@ -22,6 +22,11 @@ export class LinkStats {
 
   constructor(readonly link: string, readonly kind: LinkKind, readonly peer: NodeId) {}
 
+  noteRejected(reason: RejectReason): void {
+    this.rejected[reason]++;
+  }
+
+  /** Our send times, kept for the last few sequence numbers only: enough to match the peer's echoes. */
   noteSent(seq: number, at: number): void {
     this.sentAt.set(seq, at);
     if (this.sentAt.size > SEND_HISTORY) this.sentAt.delete(this.sentAt.keys().next().value!);

@@ -1,18 +1,27 @@
 /** One heartbeat transport. UDP and TCP now; a serial line implements the same interface. */
 import type { LinkKind, NodeId } from '../../common/model/index.js';
 
+/** One complete frame (not yet authenticated), with a description of where it came from. */
+export type FrameHandler = (frame: Buffer, from: string) => void;
+/** A stream went out of step (garbage, an oversized length); the link has already dropped or skipped it. */
+export type MalformedHandler = (from: string, why: string) => void;
+
 export interface HeartbeatLink {
   readonly name: string;
   readonly kind: LinkKind;
-  /** Bind and start receiving; every complete frame is handed over with a description of its origin. */
-  start(onFrame: (frame: Buffer, from: string) => void, onMalformed: (from: string, why: string) => void): Promise<void>;
+  /** Bind and start receiving. Rejects with an error naming the link and its endpoint if it cannot bind. */
+  start(onFrame: FrameHandler, onMalformed: MalformedHandler): Promise<void>;
   /** Best effort, never blocking: a heartbeat that cannot go now is simply lost, like a UDP datagram. */
   send(peer: NodeId, frame: Buffer): void;
+  /** Releases every socket and timer of the link. */
   close(): Promise<void>;
 }
 
-export function parseEndpoint(endpoint: string): { host: string; port: number } {
-  const colon = endpoint.lastIndexOf(':');
-  const host = endpoint.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(endpoint.slice(colon + 1)) };
+/** What a link is built from; the peers' endpoints exclude our own. */
+export interface LinkOptions {
+  readonly name: string;
+  readonly local: string;
+  readonly peers: ReadonlyMap<NodeId, string>;
+  readonly interval: number;
+  readonly deadTime: number;
 }

@@ -4,6 +4,7 @@
  * The header makes frames self-delimiting on streams. Nothing in a packet is believed before its MAC is.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { NodeId } from '../../common/model/index.js';
 import { heartbeatBodySchema, type HeartbeatBody } from '../../common/protocol/heartbeat.js';
 
 export const MAGIC = Buffer.from('VGHB', 'ascii');
@@ -11,15 +12,30 @@ export const VERSION = 1;
 export const TYPE_HEARTBEAT = 1;
 export const HEADER_BYTES = 8;
 export const MAC_BYTES = 32;
-export const MAX_BODY_BYTES = 65_535;
+/** A whole frame must fit one UDP datagram (65,507 bytes over IPv4); anything longer is refused unread. */
+export const MAX_BODY_BYTES = 65_000;
+export const MAX_FRAME_BYTES = HEADER_BYTES + MAX_BODY_BYTES + MAC_BYTES;
 
 export type RejectReason = 'bad-mac' | 'replay' | 'foreign' | 'malformed';
 
+/** Why a packet was refused; `code` is stable, the message is for people. */
 export class PacketError extends Error {
-  constructor(readonly reason: RejectReason, message: string) {
+  constructor(readonly code: RejectReason, message: string) {
     super(message);
     this.name = 'PacketError';
   }
+
+  /** The same as `code`, named as MembershipChange names it. */
+  get reason(): RejectReason {
+    return this.code;
+  }
+}
+
+/** Who may send to us: the cluster, its nodes, and which of them we are. */
+export interface PacketExpectations {
+  readonly clusterId: string;
+  readonly localNode: NodeId;
+  readonly nodes: ReadonlySet<NodeId>;
 }
 
 export function encodePacket(body: HeartbeatBody, key: Buffer): Buffer {
@@ -35,40 +51,49 @@ export function encodePacket(body: HeartbeatBody, key: Buffer): Buffer {
 }
 
 /**
- * On a byte stream: the length of the frame at the start of `buffer`, or undefined if the header is not
- * complete yet. Throws (malformed) as soon as the header is wrong, so a stream of garbage is cut at once.
+ * The length of the frame that starts `buffer`, or undefined while its header is incomplete. Throws (malformed)
+ * as soon as what has arrived cannot begin a frame, so a stream of garbage is cut at once.
  */
 export function frameLength(buffer: Buffer): number | undefined {
-  const have = Math.min(buffer.length, 4);
+  const have = Math.min(buffer.length, MAGIC.length);
   if (!buffer.subarray(0, have).equals(MAGIC.subarray(0, have))) throw new PacketError('malformed', 'bad magic');
   if (buffer.length < HEADER_BYTES) return undefined;
-  if (buffer.readUInt8(4) !== VERSION) throw new PacketError('malformed', `version ${buffer.readUInt8(4)}, expected ${VERSION}`);
-  return HEADER_BYTES + buffer.readUInt16BE(6) + MAC_BYTES;
+  const version = buffer.readUInt8(4);
+  if (version !== VERSION) throw new PacketError('malformed', `version ${version}, expected ${VERSION}`);
+  const type = buffer.readUInt8(5);
+  if (type !== TYPE_HEARTBEAT) throw new PacketError('malformed', `unknown packet type ${type}`);
+  const bodyLength = buffer.readUInt16BE(6);
+  if (bodyLength > MAX_BODY_BYTES) throw new PacketError('malformed', `body length ${bodyLength} exceeds ${MAX_BODY_BYTES}`);
+  return HEADER_BYTES + bodyLength + MAC_BYTES;
 }
 
-export function decodePacket(packet: Buffer, key: Buffer, clusterId: string): HeartbeatBody {
+/** Verify and parse one whole frame. Throws only PacketError. */
+export function decodePacket(packet: Buffer, key: Buffer, expect: PacketExpectations): HeartbeatBody {
   if (packet.length < HEADER_BYTES + MAC_BYTES) throw new PacketError('malformed', `${packet.length} bytes is shorter than any packet`);
-  if (!packet.subarray(0, 4).equals(MAGIC)) throw new PacketError('malformed', 'bad magic');
-  const version = packet.readUInt8(4);
-  if (version !== VERSION) throw new PacketError('malformed', `version ${version}, expected ${VERSION}`);
-  if (packet.readUInt8(5) !== TYPE_HEARTBEAT) throw new PacketError('malformed', `unknown packet type ${packet.readUInt8(5)}`);
-  const bodyLength = packet.readUInt16BE(6);
-  if (packet.length !== HEADER_BYTES + bodyLength + MAC_BYTES) {
-    throw new PacketError('malformed', `length ${packet.length} does not match the header's ${HEADER_BYTES + bodyLength + MAC_BYTES}`);
-  }
-  const signed = packet.subarray(0, HEADER_BYTES + bodyLength);
-  const mac = packet.subarray(HEADER_BYTES + bodyLength);
-  const expected = createHmac('sha256', key).update(signed).digest();
-  const bodyBytes = packet.subarray(HEADER_BYTES, HEADER_BYTES + bodyLength);
-  if (!timingSafeEqual(mac, expected)) {
+  const length = frameLength(packet)!;
+  if (packet.length !== length) throw new PacketError('malformed', `${packet.length} bytes, the header announces ${length}`);
+  const signedEnd = length - MAC_BYTES;
+  const bodyBytes = packet.subarray(HEADER_BYTES, signedEnd);
+  const expected = createHmac('sha256', key).update(packet.subarray(0, signedEnd)).digest();
+  if (!timingSafeEqual(packet.subarray(signedEnd), expected)) {
     // Tell another cluster's traffic (a misconfigured neighbour) from tampering, for the operator's sake.
     const claimed = claimedCluster(bodyBytes);
-    if (claimed !== undefined && claimed !== clusterId) throw new PacketError('foreign', `packet of cluster "${claimed}"`);
+    if (claimed !== undefined && claimed !== expect.clusterId) throw new PacketError('foreign', `packet of cluster "${claimed}"`);
     throw new PacketError('bad-mac', 'MAC does not match the cluster key');
   }
+  const body = parseBody(bodyBytes);
+  if (body.c !== expect.clusterId) throw new PacketError('foreign', `packet of cluster "${body.c}"`);
+  // Authentic, yet not from a peer: our own packets looped back, or a node this configuration does not know.
+  if (body.n === expect.localNode) throw new PacketError('foreign', `packet from ourselves (${body.n})`);
+  if (!expect.nodes.has(body.n)) throw new PacketError('foreign', `packet from "${body.n}", not a node of this cluster`);
+  if (body.p.node !== body.n) throw new PacketError('malformed', `sent by ${body.n} but carries the status of ${body.p.node}`);
+  return body;
+}
+
+function parseBody(bytes: Buffer): HeartbeatBody {
   let raw: unknown;
   try {
-    raw = JSON.parse(bodyBytes.toString('utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new PacketError('malformed', 'body is not JSON');
   }
@@ -77,13 +102,14 @@ export function decodePacket(packet: Buffer, key: Buffer, clusterId: string): He
     const issue = body.error.issues[0];
     throw new PacketError('malformed', `body: ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'invalid'}`);
   }
-  if (body.data.c !== clusterId) throw new PacketError('foreign', `packet of cluster "${body.data.c}"`);
+  if (body.data.e !== undefined && body.data.e.s > 0xffffffff) throw new PacketError('malformed', 'body: e.s: beyond u32');
   return body.data;
 }
 
 function claimedCluster(body: Buffer): string | undefined {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { c?: unknown };
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || !('c' in parsed)) return undefined;
     return typeof parsed.c === 'string' ? parsed.c : undefined;
   } catch {
     return undefined;

@@ -1,34 +1,66 @@
-/** The cluster key authenticates every heartbeat (HMAC-SHA256): hex or base64, at least 32 bytes. */
+/**
+ * The cluster key authenticates every heartbeat (HMAC-SHA256). It is written as hex (at least 64 digits) or
+ * base64 (decoding to at least 32 bytes), inline as `cluster.key` or in a file named by `cluster.keyFile`.
+ * Read once at start-up, so the synchronous read never sits on the heartbeat's path.
+ */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClusterConfig } from '../../common/config/schema.js';
 
 export const MIN_KEY_BYTES = 32;
 
+/** Stable codes callers match on; the message names the field and what is wrong with it. */
+export type ClusterKeyErrorCode = 'VIGIL_KEY_MISSING' | 'VIGIL_KEY_UNREADABLE' | 'VIGIL_KEY_MALFORMED' | 'VIGIL_KEY_TOO_SHORT';
+
 export class ClusterKeyError extends Error {
-  readonly code = 'VIGIL_KEY_INVALID';
+  constructor(readonly code: ClusterKeyErrorCode, message: string) {
+    super(message);
+    this.name = 'ClusterKeyError';
+  }
 }
 
-/** Decode a key written as hex or base64; `where` names its origin in errors. */
+const HEX = /^[0-9a-fA-F]+$/;
+// Standard or URL-safe alphabet, padding optional: what `openssl rand -base64 32` and friends produce.
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/** Decode a key written as hex or base64; `where` names its origin in errors ("cluster.key"). */
 export function decodeClusterKey(text: string, where: string): Buffer {
   const trimmed = text.trim();
-  if (trimmed === '') throw new ClusterKeyError(`${where}: empty`);
-  let key: Buffer;
-  if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length % 2 === 0) key = Buffer.from(trimmed, 'hex');
-  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) key = Buffer.from(trimmed, 'base64');
-  else throw new ClusterKeyError(`${where}: neither hex nor base64`);
-  if (key.length < MIN_KEY_BYTES) throw new ClusterKeyError(`${where}: decodes to ${key.length} bytes, at least ${MIN_KEY_BYTES} are needed`);
+  if (trimmed === '') throw new ClusterKeyError('VIGIL_KEY_MALFORMED', `${where}: empty`);
+  const key = HEX.test(trimmed) ? decodeHex(trimmed, where) : decodeBase64(trimmed, where);
+  if (key.length < MIN_KEY_BYTES) {
+    throw new ClusterKeyError('VIGIL_KEY_TOO_SHORT', `${where}: decodes to ${key.length} bytes, at least ${MIN_KEY_BYTES} are needed`);
+  }
   return key;
 }
 
+function decodeHex(text: string, where: string): Buffer {
+  // A string of hex digits is read as hex: a base64 key that happens to look like hex is too unlikely to matter.
+  if (text.length % 2 !== 0) throw new ClusterKeyError('VIGIL_KEY_MALFORMED', `${where}: an odd number (${text.length}) of hex digits`);
+  return Buffer.from(text, 'hex');
+}
+
+function decodeBase64(text: string, where: string): Buffer {
+  const unpadded = text.replace(/=+$/, '');
+  // Buffer.from ignores what it cannot decode; a length of 1 mod 4 cannot be base64 at all.
+  if (!BASE64.test(text) || unpadded.length % 4 === 1) {
+    throw new ClusterKeyError('VIGIL_KEY_MALFORMED', `${where}: neither hex nor base64`);
+  }
+  return Buffer.from(unpadded.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+/** The cluster's key from `cluster.key`, or from `cluster.keyFile` (relative to the configuration's folder). */
 export function loadClusterKey(config: ClusterConfig, configDir: string): Buffer {
-  if (config.cluster.key !== undefined) return decodeClusterKey(config.cluster.key, 'cluster.key');
-  const path = resolve(configDir, config.cluster.keyFile!);
+  const { key, keyFile } = config.cluster;
+  if (key !== undefined) return decodeClusterKey(key, 'cluster.key');
+  if (keyFile === undefined) throw new ClusterKeyError('VIGIL_KEY_MISSING', 'cluster.key: missing (set cluster.key or cluster.keyFile)');
+  const path = resolve(configDir, keyFile);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ClusterKeyError(`cluster.keyFile ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    throw new ClusterKeyError('VIGIL_KEY_UNREADABLE', `cluster.keyFile ${path}: cannot be read (${err.code ?? err.message})`);
   }
   return decodeClusterKey(text, `cluster.keyFile ${path}`);
 }

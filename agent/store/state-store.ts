@@ -94,6 +94,17 @@ export class StateStore {
     this.db.prepare("INSERT INTO kv (key, value) VALUES ('intents', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(intents));
   }
 
+  /**
+   * This agent run's incarnation: the time, but always above the last one used, so peers never mistake a
+   * restart after the clock stepped back for a replay of the previous run.
+   */
+  nextIncarnation(now: number): number {
+    const row = this.db.prepare("SELECT value FROM kv WHERE key = 'incarnation'").get() as { value: string } | undefined;
+    const incarnation = Math.max(Math.floor(now), row ? Number(row.value) + 1 : 0);
+    this.db.prepare("INSERT INTO kv (key, value) VALUES ('incarnation', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(incarnation));
+    return incarnation;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

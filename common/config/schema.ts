@@ -91,14 +91,26 @@ const groupSchema = z.strictObject({
   resources: z.array(resourceSchema).min(1),
 });
 
+const devicePath = z.string().regex(/^\/[^\0]+$/, 'an absolute device path, such as "/dev/ttyS0"');
+
+/** Checked on its own, so a bad port is reported even while another field is wrong; the kind is matched later. */
+const endpoint = z.string().min(1).superRefine((value, ctx) => {
+  if (value.startsWith('/')) return;
+  const parsed = hostPort.safeParse(value);
+  if (!parsed.success) ctx.addIssue({ code: 'custom', message: `${parsed.error.issues[0]?.message ?? 'host:port'} (or, for a serial link, a device path)` });
+});
+
 const linkSchema = z.strictObject({
   name: slug,
-  kind: z.enum(['udp', 'tcp']),
+  /** udp and tcp join any nodes over IP; serial is an RS-232 cable between exactly two nodes. */
+  kind: z.enum(['udp', 'tcp', 'serial']),
   interval: duration.default(200),
   /** No valid packet for this long and the link is down. */
   deadTime: duration.default(800),
-  /** Where each node listens on this link. */
-  endpoints: z.record(slug, hostPort),
+  /** Where each node of the link listens: "host:port" for udp and tcp, the device path for serial. */
+  endpoints: z.record(slug, endpoint),
+  /** Serial line speed. */
+  baudRate: z.number().int().refine((b) => [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(b), 'a standard baud rate (9600 ... 921600)').default(115200),
 });
 
 const nodeSchema = z.strictObject({
@@ -139,11 +151,23 @@ export const clusterConfigSchema = z.strictObject({
     if (link.deadTime <= link.interval) {
       ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'deadTime'], message: 'longer than the interval (three intervals or more is usual)' });
     }
-    for (const node of Object.keys(link.endpoints)) unknownNode(node, ['heartbeat', 'links', i, 'endpoints', node]);
-    for (const node of nodeIds) {
-      if (!(node in link.endpoints)) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'endpoints'], message: `an endpoint for node "${node}"` });
+    for (const [node, endpoint] of Object.entries(link.endpoints)) {
+      unknownNode(node, ['heartbeat', 'links', i, 'endpoints', node]);
+      const format = link.kind === 'serial' ? devicePath.safeParse(endpoint) : hostPort.safeParse(endpoint);
+      if (!format.success) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'endpoints', node], message: format.error.issues[0]?.message ?? 'a valid endpoint' });
     }
+    const members = Object.keys(link.endpoints).length;
+    if (link.kind === 'serial' && members !== 2) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'endpoints'], message: `a serial link joins exactly two nodes, not ${members}` });
+    if (members < 2) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links', i, 'endpoints'], message: 'endpoints for at least two nodes' });
   });
+  // A pair of nodes with no link between them could never see each other alive: both would take over.
+  const ids = [...nodeIds];
+  for (let a = 0; a < ids.length; a++) {
+    for (let b = a + 1; b < ids.length; b++) {
+      const shared = config.heartbeat.links.some((l) => ids[a]! in l.endpoints && ids[b]! in l.endpoints);
+      if (!shared) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links'], message: `a link between "${ids[a]}" and "${ids[b]}" (no link joins them)` });
+    }
+  }
   const groupIds = new Set<string>();
   const resourceIds = new Set<string>();
   config.groups.forEach((g, i) => {

@@ -36,6 +36,9 @@ export const nodeStatusSchema = z.object({
 export const heartbeatBodySchema = z.object({
   /** cluster id */ c: id,
   /** sender node */ n: id,
+  /** addressee node and link: under the MAC, so a captured packet cannot be replayed to another node or link */
+  a: id,
+  l: id,
   /** sender's incarnation (agent start time, ms) */ i: z.number().int().min(0),
   /** sequence number, per link and addressee, from 1 */ s: z.number().int().min(1).max(0xffffffff),
   /** sent at (sender's clock, ms) */ t: z.number(),

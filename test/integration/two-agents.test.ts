@@ -122,7 +122,7 @@ test('forged heartbeats are rejected, counted and logged; the cluster carries on
   t.after(() => new Promise<void>((r) => socket.close(() => r())));
   const send = (b: Buffer) => new Promise<void>((r) => socket.send(b, c.ports.udp['beta']!, '127.0.0.1', () => r()));
   // An impostor claims alpha is gone (no groups running, leaving): wrong key, then a genuine-looking replay.
-  const lie = { c: 'it', n: 'alpha', i: Date.now() + 1e9, s: 1, t: Date.now(), p: { node: 'alpha', incarnation: 1, configDigest: 'x', groups: {}, intents: { targets: {} }, leaving: true } };
+  const lie = { c: 'it', n: 'alpha', a: 'beta', l: 'lan-udp', i: Date.now() + 1e9, s: 1, t: Date.now(), p: { node: 'alpha', incarnation: 1, configDigest: 'x', groups: {}, intents: { targets: {} }, leaving: true } };
   for (let s = 1; s <= 5; s++) await send(encodePacket({ ...lie, s }, randomBytes(32)));
   await send(encodePacket({ ...lie, i: 1 }, Buffer.from(c.key, 'hex'))); // the right key but an old incarnation: a replay
   await send(Buffer.from('not a heartbeat at all'));

@@ -46,14 +46,14 @@ test('every example under docs/examples is valid', () => {
 test('errors name the line, the field and what was expected', () => {
   const bad = base.replace('kind: udp', 'kind: carrier-pigeon').replace('"127.0.0.1:7002"', '"127.0.0.1:70000"');
   assert.deepEqual(problems(bad), [
-    { line: 6, field: 'heartbeat.links[0].kind', message: 'expected one of "udp", "tcp"' },
-    { line: 7, field: 'heartbeat.links[0].endpoints.beta', message: 'expected a port from 1 to 65535' },
+    { line: 6, field: 'heartbeat.links[0].kind', message: 'expected one of "udp", "tcp", "serial"' },
+    { line: 7, field: 'heartbeat.links[0].endpoints.beta', message: 'expected a port from 1 to 65535 (or, for a serial link, a device path)' },
   ]);
 });
 
 test('a missing field is reported at its parent, an unknown field by name', () => {
   const [missing] = problems(base.replace('      kind: udp\n', ''));
-  assert.deepEqual(missing, { line: 5, field: 'heartbeat.links[0].kind', message: 'expected one of "udp", "tcp"' });
+  assert.deepEqual(missing, { line: 5, field: 'heartbeat.links[0].kind', message: 'expected one of "udp", "tcp", "serial"' });
   const [unknown] = problems(base.replace('id: c1,', 'id: c1, colour: red,'));
   assert.equal(unknown!.field, 'cluster');
   assert.match(unknown!.message, /unknown field "colour"/);

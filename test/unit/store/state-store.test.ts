@@ -48,6 +48,17 @@ test('failure counts and intents survive a restart; zero failures clears the rec
   assert.deepEqual(reopened.failures('web'), { failures: 0 });
 });
 
+test('incarnations only grow, even when the clock steps back between runs', (t) => {
+  const { path } = tempStore(t);
+  const store = StateStore.open(path);
+  assert.equal(store.nextIncarnation(5000), 5000);
+  store.close();
+  const again = StateStore.open(path);
+  t.after(() => again.close());
+  assert.equal(again.nextIncarnation(1000), 5001, 'the clock went back: still above the last run');
+  assert.equal(again.nextIncarnation(9000), 9000);
+});
+
 test('a store written by a newer schema is refused, not misread', (t) => {
   const { path } = tempStore(t);
   const store = StateStore.open(path);

@@ -1,0 +1,115 @@
+// Helpers for the heartbeat tests: a clock moved by hand, links in memory, taps on real links, free ports.
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import type { NodeId, NodeStatus } from '../../../common/model/index.js';
+import type { Clock, Disposable } from '../../../agent/util/clock.js';
+import { defaultLinkFactory, type LinkFactory } from '../../../agent/heartbeat/heartbeat.js';
+import type { FrameHandler, HeartbeatLink, MalformedHandler } from '../../../agent/heartbeat/link.js';
+
+export function status(node: string, extra: Partial<NodeStatus> = {}): NodeStatus {
+  return { node, incarnation: 1, configDigest: 'd', groups: {}, intents: { targets: {} }, ...extra };
+}
+
+export async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A port free for both TCP and UDP on 127.0.0.1 (the OS picks it; retried if UDP holds it). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => { socket.close(); resolve(false); });
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+/** Time that moves only when a test says so: timers fire in order, deterministically. */
+export class ManualClock implements Clock {
+  private time = 1_700_000_000_000;
+  private readonly timers = new Set<{ at: number; fn: () => void }>();
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(ms: number, fn: () => void): Disposable {
+    const timer = { at: this.time + ms, fn };
+    this.timers.add(timer);
+    return { dispose: () => this.timers.delete(timer) };
+  }
+
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      let next: { at: number; fn: () => void } | undefined;
+      for (const t of this.timers) if (t.at <= end && (!next || t.at < next.at)) next = t;
+      if (!next) break;
+      this.timers.delete(next);
+      this.time = next.at;
+      next.fn();
+    }
+    this.time = end;
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+}
+
+/** Links in memory: frames are delivered at once; a test cuts a link between two nodes or drops frames. */
+export class MemoryNetwork {
+  private readonly receivers = new Map<string, FrameHandler>();
+  readonly cut = new Set<string>();
+  sent = 0;
+
+  factory(node: NodeId): LinkFactory {
+    return (config) => {
+      const endpoint = `${config.name}/${node}`;
+      const link: HeartbeatLink = {
+        name: config.name, kind: config.kind,
+        start: async (onFrame: FrameHandler, _onMalformed: MalformedHandler) => { this.receivers.set(endpoint, onFrame); },
+        send: (peer, frame) => {
+          this.sent++;
+          if (!this.cut.has(config.name)) this.receivers.get(`${config.name}/${peer}`)?.(frame, endpoint);
+        },
+        close: async () => { this.receivers.delete(endpoint); },
+      };
+      return link;
+    };
+  }
+
+  /** Hand a frame to a node's link as if it came off the wire. */
+  inject(link: string, node: NodeId, frame: Buffer): void {
+    this.receivers.get(`${link}/${node}`)?.(frame, 'injected');
+  }
+}
+
+/** Real links with a tap: every frame sent is shown to `onSend`, which may drop it by returning false. */
+export function tappedFactory(onSend: (link: string, peer: NodeId, frame: Buffer) => boolean | undefined): LinkFactory {
+  return (config, options, clock) => {
+    const inner = defaultLinkFactory(config, options, clock);
+    return {
+      name: inner.name, kind: inner.kind,
+      start: (onFrame, onMalformed) => inner.start(onFrame, onMalformed),
+      send: (peer, frame) => { if (onSend(config.name, peer, frame) !== false) inner.send(peer, frame); },
+      close: () => inner.close(),
+    };
+  };
+}

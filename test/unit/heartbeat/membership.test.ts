@@ -1,0 +1,166 @@
+// Membership logic with a clock moved by hand and links in memory: exact, with no sockets and no sleeping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { parseConfig } from '../../../common/config/load.js';
+import type { MembershipChange } from '../../../common/model/index.js';
+import { Heartbeat } from '../../../agent/heartbeat/heartbeat.js';
+import { encodePacket } from '../../../agent/heartbeat/packet.js';
+import { ManualClock, MemoryNetwork, status } from './helpers.js';
+
+const key = randomBytes(32);
+const config = parseConfig(`
+cluster: { id: mem, key: "${key.toString('hex')}" }
+nodes: [{ id: alpha }, { id: beta }]
+heartbeat:
+  links:
+    - { name: a, kind: udp, endpoints: { alpha: "10.0.0.1:7405", beta: "10.0.0.2:7405" } }
+    - { name: b, kind: tcp, endpoints: { alpha: "10.1.0.1:7405", beta: "10.1.0.2:7405" } }
+`, 'mem.yaml');
+
+function cluster() {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const changes: Record<string, MembershipChange[]> = { alpha: [], beta: [] };
+  const make = (node: string, incarnation: number) => new Heartbeat({
+    config, localNode: node, key, incarnation, clock, createLink: net.factory(node), onChange: (c) => changes[node]!.push(c),
+  });
+  return { clock, net, changes, make };
+}
+
+const kinds = (changes: MembershipChange[]) => changes.map((c) => ('link' in c && c.kind !== 'rejected' ? `${c.kind} ${c.link}` : c.kind));
+
+test('defaults: a heartbeat every 200 ms, a link down after 800 ms of silence', () => {
+  assert.equal(config.heartbeat.links[0]!.interval, 200);
+  assert.equal(config.heartbeat.links[0]!.deadTime, 800);
+});
+
+test('a peer is alive while any link is up and lost only when every link is down, after exactly the dead time', async () => {
+  const { clock, net, changes, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  clock.advance(200);
+  assert.deepEqual(kinds(changes['alpha']!), ['link-up a', 'peer-alive', 'peer-status', 'link-up b']);
+  const aliveSince = alpha.peers()['beta']!.aliveSince!;
+  assert.equal(alpha.peers()['beta']!.status?.node, 'beta');
+
+  net.cut.add('a');
+  clock.advance(2000);
+  assert.deepEqual(kinds(changes['alpha']!).slice(4), ['link-down a'], 'one link down, the peer stays alive');
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  assert.equal(alpha.peers()['beta']!.aliveSince, aliveSince);
+
+  net.cut.add('b');
+  const cutAt = clock.now();
+  clock.advance(599);
+  assert.equal(alpha.peers()['beta']!.alive, true, 'not before the dead time');
+  while (alpha.peers()['beta']!.alive) clock.advance(1);
+  assert.ok(clock.now() - cutAt <= 800, `lost ${clock.now() - cutAt} ms after the cut`);
+  assert.deepEqual(kinds(changes['alpha']!).slice(5), ['link-down b', 'peer-lost']);
+  assert.equal(alpha.peers()['beta']!.alive, false);
+  assert.equal(alpha.peers()['beta']!.status?.node, 'beta', 'the last status heard is kept');
+
+  net.cut.clear();
+  clock.advance(200);
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  assert.ok(alpha.peers()['beta']!.aliveSince! > aliveSince, 'alive again since now');
+  await alpha.close(); await beta.close();
+  assert.equal(clock.pending, 0, 'no timer left');
+});
+
+test('a status change is sent at once, at most one triggered update per 20 ms', async () => {
+  const { clock, net, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  clock.advance(50);
+  const before = net.sent;
+  alpha.setStatus(status('alpha', { configDigest: 'v2' }));
+  assert.equal(net.sent - before, 2, 'one packet per link at once');
+  assert.equal(beta.peers()['alpha']!.status?.configDigest, 'v2');
+  for (let v = 3; v < 10; v++) alpha.setStatus(status('alpha', { configDigest: `v${v}` }));
+  assert.equal(net.sent - before, 2, 'a burst waits for the next slot');
+  alpha.setStatus(status('alpha', { configDigest: 'v9' }));
+  clock.advance(19);
+  assert.equal(net.sent - before, 2, 'not before 20 ms have passed');
+  clock.advance(1);
+  assert.equal(net.sent - before, 4, 'then the latest goes in one triggered update');
+  assert.equal(beta.peers()['alpha']!.status?.configDigest, 'v9');
+  alpha.setStatus(status('alpha', { configDigest: 'v9' }));
+  clock.advance(25);
+  assert.equal(net.sent - before, 4, 'an unchanged status triggers nothing');
+  assert.throws(() => alpha.setStatus(status('beta')), /status of beta given to the heartbeat of alpha/);
+  await alpha.close(); await beta.close();
+});
+
+test('the newest status wins across links; a restarted peer is believed; its old packets are replays', async () => {
+  const { clock, net, changes, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta', { configDigest: 'new' }));
+  clock.advance(10);
+  // A genuine but older beat (same incarnation, earlier send time, unseen seq) arriving late on link b.
+  const late = encodePacket({ c: 'mem', n: 'beta', a: 'alpha', l: 'b', i: 2, s: 50, t: clock.now() - 50, p: status('beta', { configDigest: 'old' }) }, key);
+  net.inject('b', 'alpha', late);
+  assert.equal(alpha.peers()['beta']!.status?.configDigest, 'new', 'an older status never overwrites a newer one');
+
+  await beta.close();
+  const reborn = make('beta', 3);
+  await reborn.start();
+  reborn.setStatus(status('beta', { configDigest: 'reborn' }));
+  clock.advance(200);
+  assert.equal(alpha.peers()['beta']!.status?.configDigest, 'reborn');
+  assert.ok(!changes['alpha']!.some((c) => c.kind === 'peer-lost'), 'a restart within the dead time loses nobody');
+  net.inject('a', 'alpha', encodePacket({ c: 'mem', n: 'beta', a: 'alpha', l: 'a', i: 2, s: 10_000, t: clock.now(), p: status('beta') }, key));
+  assert.equal(alpha.linkStatuses().find((l) => l.link === 'a')!.rejected.replay, 1, 'the previous incarnation is over');
+  await alpha.close(); await reborn.close();
+  assert.equal(clock.pending, 0);
+});
+
+test('round trip from echoes and loss from gaps, measured on the receiving side', async () => {
+  const { clock, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  clock.advance(2000);
+  for (const l of alpha.linkStatuses()) {
+    assert.equal(l.rttMs, 0, 'memory links deliver at once: the holding time is all there is');
+    assert.equal(l.lossPercent, 0);
+    assert.equal(l.up, true);
+    assert.equal(l.lastSeenAt, clock.now());
+  }
+  await alpha.close(); await beta.close();
+});
+
+test('a status too large for one packet loses operation messages first, and heartbeats go on', async () => {
+  const { clock, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  const resources = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`r${i}`, {
+    state: 'failed' as const, lastResult: { operation: 'monitor' as const, rc: 7, at: 1, durationMs: 5, message: 'x'.repeat(4000) },
+  }]));
+  alpha.setStatus(status('alpha', { groups: { g: { resources, failures: 1 } } }));
+  beta.setStatus(status('beta'));
+  clock.advance(200);
+  const seen = beta.peers()['alpha']!.status!;
+  assert.equal(Object.keys(seen.groups['g']!.resources).length, 40);
+  assert.equal(seen.groups['g']!.resources['r0']!.state, 'failed');
+  assert.ok(seen.groups['g']!.resources['r0']!.lastResult!.message.length < 200);
+  await alpha.close(); await beta.close();
+});
+
+test('configuration mistakes are named', async () => {
+  const { make } = cluster();
+  assert.throws(() => make('gamma', 1), /"gamma" is not a node of cluster mem/);
+  const alpha = make('alpha', 1);
+  await assert.rejects(alpha.closeLink('nope'), /no link named "nope" \(links: a, b\)/);
+  await alpha.start();
+  await assert.rejects(alpha.start(), /start\(\) called on a heartbeat that is running/);
+  await alpha.close();
+});
