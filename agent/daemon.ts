@@ -9,6 +9,7 @@ import type { ClusterConfig } from '../common/config/schema.js';
 import { ControlServer } from './control/control-server.js';
 import { Engine, type Membership } from './engine/engine.js';
 import { GuardLink } from './guard/guard-link.js';
+import { PublicNetworkMonitor } from './arbitration/public-network.js';
 import { Heartbeat } from './heartbeat/heartbeat.js';
 import { createPlatform } from './platform/index.js';
 import { createResourceAgent } from './resources/index.js';
@@ -63,6 +64,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
   const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log });
   wiring.engine = running;
+  const publicNetwork = new PublicNetworkMonitor(config.arbitration, platform.processRunner, systemClock, (state) => running.setPublicNetwork(state));
   const control = new ControlServer(options.socketPath, {
     status: () => running.status(),
     switchover: (p) => running.switchover(p.group, p.node),
@@ -77,6 +79,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
 
   const release = async (): Promise<void> => {
+    publicNetwork.stop();
     await guard.stop();
     await control.close();
     await heartbeat.close();
@@ -92,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     throw e;
   }
   running.start();
+  publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);
 
   // Long enough for every group to stop in order, plus a margin.

@@ -29,10 +29,27 @@ export function ineligibility(input: PlacementInput, node: NodeId): string | und
   if (!view || !groupNodes(input.config, group).includes(node)) return `${node} is not allowed to run it`;
   if (!view.alive) return `${node} is down`;
   if (view.status?.leaving) return `${node} is shutting down`;
+  const cutOff = lostPublicNetwork(views, view);
+  if (cutOff !== undefined) return cutOff;
   if (!hasProbed(view, group)) return `${node} has not probed it yet`;
   if (stopFailed(view, group)) return `${node} failed to stop it`;
   const failures = effectiveFailures(view, group, now);
   if (failures >= group.migrationThreshold) return `${node} failed it ${failures} times (threshold ${group.migrationThreshold})`;
+  return undefined;
+}
+
+/**
+ * Arbitration by the public network: a node whose ping targets are silent must not serve clients if another
+ * alive node still reaches them; and one that also hears no peer may be the one cut off, so it must not take
+ * over (and gives up what it holds). If every node has lost the targets, the targets are the likelier fault
+ * and nothing moves.
+ */
+function lostPublicNetwork(views: ReadonlyMap<NodeId, NodeView>, view: NodeView): string | undefined {
+  if (view.status?.publicNetwork !== 'lost') return undefined;
+  const others = [...views.values()].filter((v) => v.alive && v.id !== view.id);
+  const withPublic = others.filter((v) => v.status?.publicNetwork === 'ok').map((v) => v.id);
+  if (withPublic.length > 0) return `${view.id} lost the public network (its ping targets are silent) while ${withPublic.join(', ')} still has it`;
+  if (view.isLocal && others.length === 0) return `${view.id} lost the public network and hears no peer: it may be the node that is cut off`;
   return undefined;
 }
 

@@ -109,9 +109,12 @@ function dueMonitors(group: GroupConfig, local: NodeView, now: EpochMs, wake: Wa
 function nodeFaults(config: ClusterConfig, views: ReadonlyMap<string, NodeView>): string[] {
   const faults: string[] = [];
   const digest = configDigest(config);
+  const local = [...views.values()].find((v) => v.isLocal);
+  if (local?.status?.publicNetwork === 'lost') faults.push(`${local.id} lost the public network: none of its ping targets (${config.arbitration.pingTargets.join(', ')}) answers`);
   for (const view of views.values()) {
     if (view.isLocal) continue;
     if (!view.alive) faults.push(`${view.id} is down: no heartbeat link to it is up`);
+    else if (view.publicOnly) faults.push(`every private link to ${view.id} is down: it is heard only over the public network, so it is not taken over`);
     else if (view.status && view.status.configDigest !== digest) faults.push(`${view.id} runs a different configuration (${view.status.configDigest}, here ${digest})`);
   }
   return faults;

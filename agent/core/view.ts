@@ -11,16 +11,18 @@ export interface NodeView {
   readonly alive: boolean;
   readonly aliveSince: EpochMs | undefined;
   readonly status: NodeStatus | undefined;
+  /** Heard only over public links: alive, but every private link to it is down. */
+  readonly publicOnly: boolean;
 }
 
 export function nodeViews(config: ClusterConfig, observed: ObservedState): Map<NodeId, NodeView> {
   const views = new Map<NodeId, NodeView>();
   for (const { id } of config.nodes) {
     if (id === observed.localNode) {
-      views.set(id, { id, isLocal: true, alive: true, aliveSince: observed.startedAt, status: observed.local });
+      views.set(id, { id, isLocal: true, alive: true, aliveSince: observed.startedAt, status: observed.local, publicOnly: false });
     } else {
       const peer = observed.peers[id];
-      views.set(id, { id, isLocal: false, alive: peer?.alive ?? false, aliveSince: peer?.aliveSince, status: peer?.status });
+      views.set(id, { id, isLocal: false, alive: peer?.alive ?? false, aliveSince: peer?.aliveSince, status: peer?.status, publicOnly: peer?.publicOnly ?? false });
     }
   }
   return views;

@@ -28,6 +28,10 @@ const node = z.strictObject({
   silent: z.boolean().optional(),
   /** The node's agent is shutting down cleanly. */
   leaving: z.boolean().default(false),
+  /** What the node's ping targets say (absent: none configured). */
+  publicNetwork: z.enum(['ok', 'lost']).optional(),
+  /** Alive, but heard only over public links. */
+  publicOnly: z.boolean().default(false),
   incarnation: z.number().default(0),
   configDigest: z.string().optional(),
   groups: z.record(z.string(), group).default({}),
@@ -85,7 +89,7 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
       if (!config.groups.some((g) => g.id === gid)) throw new WhatIfError(`nodes.${id}.groups.${gid}: not a group of the configuration`);
     }
     const status: NodeStatus = { node: id, incarnation: n.incarnation, configDigest: n.configDigest ?? digest, groups, intents: toIntents(n.intents ?? w.intents) };
-    return n.leaving ? { ...status, leaving: true } : status;
+    return { ...status, ...(n.leaving ? { leaving: true } : {}), ...(n.publicNetwork ? { publicNetwork: n.publicNetwork } : {}) };
   };
   const localNode = w.nodes[w.local] ?? node.parse({});
   const peers: Record<string, PeerView> = {};
@@ -93,7 +97,7 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
     if (id === w.local) continue;
     const n = w.nodes[id];
     if (n === undefined) { peers[id] = { alive: false }; continue; }
-    const view: PeerView = { alive: n.alive, ...(n.aliveSince === undefined ? {} : { aliveSince: n.aliveSince }) };
+    const view: PeerView = { alive: n.alive, ...(n.aliveSince === undefined ? {} : { aliveSince: n.aliveSince }), ...(n.publicOnly ? { publicOnly: true } : {}) };
     const silent = n.silent ?? (!n.alive && Object.keys(n.groups).length === 0);
     peers[id] = silent ? view : { ...view, status: statusOf(id, n) };
   }

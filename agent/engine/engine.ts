@@ -54,6 +54,7 @@ export class Engine {
   readonly startedAt: number;
   private intents: Intents;
   private leaving = false;
+  private publicNetwork: 'ok' | 'lost' | undefined;
   private stopped = false;
   private readonly busy = new Set<GroupId>();
   private planQueued = false;
@@ -96,6 +97,17 @@ export class Engine {
       }
       case 'peer-status': break;
     }
+    this.schedulePlan();
+  }
+
+  /** Input from the public-network monitor (arbitration by ping targets). */
+  setPublicNetwork(state: 'ok' | 'lost'): void {
+    if (state === this.publicNetwork) return;
+    const before = this.publicNetwork;
+    this.publicNetwork = state;
+    if (state === 'lost') this.emit('fault', 'critical', 'the public network is lost: no ping target answers');
+    else if (before === 'lost') this.emit('fault', 'info', 'the public network is back: a ping target answers');
+    this.publish();
     this.schedulePlan();
   }
 
@@ -282,7 +294,7 @@ export class Engine {
 
   private localStatus(): NodeStatus {
     const status: NodeStatus = { node: this.options.localNode, incarnation: this.options.incarnation ?? this.startedAt, configDigest: this.digest, groups: this.local.groups(), intents: this.intents };
-    return this.leaving ? { ...status, leaving: true } : status;
+    return { ...status, ...(this.leaving ? { leaving: true } : {}), ...(this.publicNetwork ? { publicNetwork: this.publicNetwork } : {}) };
   }
 
   private publish(): void {

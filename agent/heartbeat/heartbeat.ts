@@ -151,7 +151,11 @@ export class Heartbeat {
       if (id === this.options.localNode) continue;
       const known = this.peerStatus.get(id);
       const since = this.aliveSince.get(id);
-      out[id] = { alive: this.isAlive(id), ...(known ? { status: known.status } : {}), ...(since === undefined ? {} : { aliveSince: since }) };
+      const alive = this.isAlive(id);
+      out[id] = {
+        alive, ...(known ? { status: known.status } : {}), ...(since === undefined ? {} : { aliveSince: since }),
+        ...(alive && !this.isAlive(id, 'private') ? { publicOnly: true } : {}),
+      };
     }
     return out;
   }
@@ -298,8 +302,11 @@ export class Heartbeat {
     }
   }
 
-  private isAlive(peer: NodeId): boolean {
-    for (const link of this.links.values()) if (link.peers.get(peer)?.stats.up) return true;
+  /** Alive while any link (of the given role) to the peer is up. */
+  private isAlive(peer: NodeId, role?: 'private' | 'public'): boolean {
+    for (const link of this.links.values()) {
+      if ((role === undefined || link.config.role === role) && link.peers.get(peer)?.stats.up) return true;
+    }
     return false;
   }
 }

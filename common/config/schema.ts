@@ -109,6 +109,11 @@ const linkSchema = z.strictObject({
   deadTime: duration.default(800),
   /** Where each node of the link listens: "host:port" for udp and tcp, the device path for serial. */
   endpoints: z.record(slug, endpoint),
+  /**
+   * private: a dedicated heartbeat path. public: the clients' network, used to tell "the private links are
+   * down" from "the peer is dead" before taking over (a peer heard only here is alive; an alert is raised).
+   */
+  role: z.enum(['private', 'public']).default('private'),
   /** Serial line speed. */
   baudRate: z.number().int().refine((b) => [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(b), 'a standard baud rate (9600 ... 921600)').default(115200),
 });
@@ -130,6 +135,14 @@ export const clusterConfigSchema = z.strictObject({
   }),
   nodes: z.array(nodeSchema).min(1),
   heartbeat: z.strictObject({ links: z.array(linkSchema).min(1) }),
+  /** How a node knows it still has the public network itself: some of these addresses (the gateway) answer ping. */
+  arbitration: z.strictObject({
+    pingTargets: z.array(z.string().regex(/^[0-9a-fA-F:.]+$/, 'an IP address')).default([]),
+    interval: duration.default(1_000),
+    timeout: duration.default(500),
+    /** Consecutive rounds with no answer before the public network counts as lost (and back). */
+    rounds: z.number().int().min(1).max(20).default(2),
+  }).default({ pingTargets: [], interval: 1_000, timeout: 500, rounds: 2 }),
   groups: z.array(groupSchema).default([]),
 }).superRefine((config, ctx) => {
   const { key, keyFile } = config.cluster;

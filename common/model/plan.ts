@@ -9,6 +9,8 @@ export interface PeerView {
   readonly status?: NodeStatus;
   /** When the peer last became alive (for switchback delays). */
   readonly aliveSince?: EpochMs;
+  /** Alive, but heard only over public links: every private link to it is down. */
+  readonly publicOnly?: boolean;
 }
 
 /** The scheduler's whole input besides configuration and time. */

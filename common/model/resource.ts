@@ -49,6 +49,8 @@ export interface NodeStatus {
   readonly intents: Intents;
   /** The agent is shutting down cleanly: peers take its groups over once it has stopped them. */
   readonly leaving?: boolean;
+  /** Whether this node reaches its ping targets (absent when none are configured). */
+  readonly publicNetwork?: 'ok' | 'lost';
 }
 
 /** A value replicated between nodes: the higher version wins, ties go to the higher node id. */

@@ -31,6 +31,7 @@ export const nodeStatusSchema = z.object({
     targets: z.record(id, versioned(id.nullable())),
   }),
   leaving: z.boolean().optional(),
+  publicNetwork: z.enum(['ok', 'lost']).optional(),
 });
 
 export const heartbeatBodySchema = z.object({
