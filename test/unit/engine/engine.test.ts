@@ -143,3 +143,18 @@ test('failure counts and holds survive an agent restart', async (t) => {
   await new Promise((r) => setTimeout(r, 200));
   assert.ok(only(cluster, 'beta')(), 'web stays on beta, where it was held');
 });
+
+test('a node that loses the public network hands its groups to a peer that still has it', async (t) => {
+  const cluster = new InMemoryCluster(config('auto'));
+  t.after(() => cluster.dispose());
+  const alpha = cluster.start('alpha');
+  const beta = cluster.start('beta');
+  await cluster.until('web on alpha', only(cluster, 'alpha'));
+  alpha.engine.setPublicNetwork('ok');
+  beta.engine.setPublicNetwork('ok');
+  alpha.engine.setPublicNetwork('lost');
+  await cluster.until('web on beta', only(cluster, 'beta'));
+  assert.ok(alpha.store.queryEvents({ kinds: ['fault'] }).some((e) => /public network is lost/.test(e.message)));
+  alpha.engine.setPublicNetwork('ok');
+  await cluster.until('auto switchback once alpha has it again', only(cluster, 'alpha'));
+});
