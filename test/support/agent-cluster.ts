@@ -5,48 +5,18 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterStatus } from '../../common/model/index.js';
+import { freePort, isRunning } from './process.js';
 import { callAgent } from '../../agent/control/control-client.js';
 
 export const REPO = process.cwd();
 const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');
 const VIGIL = resolve(REPO, 'dist/agent/cli/vigil.js');
 
-/** A port free for both TCP and UDP on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((res, rej) => {
-      const server = createServer();
-      server.once('error', rej);
-      server.listen(0, '127.0.0.1', () => { const a = server.address(); server.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-    });
-    const udpFree = await new Promise<boolean>((res) => {
-      const sock = createSocket('udp4');
-      sock.once('error', () => { sock.close(); res(false); });
-      sock.bind(port, '127.0.0.1', () => sock.close(() => res(true)));
-    });
-    if (udpFree) return port;
-  }
-}
-
-/** Alive and not a zombie waiting to be reaped. */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+export { freePort, isRunning } from './process.js';
 
 export interface Ports { readonly udp: Record<string, number>; readonly tcp: Record<string, number> }
 

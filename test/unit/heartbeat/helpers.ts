@@ -1,6 +1,4 @@
 // Helpers for the heartbeat tests: a clock moved by hand, links in memory, taps on real links, free ports.
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import type { NodeId, NodeStatus } from '../../../common/model/index.js';
 import type { Clock, Disposable } from '../../../agent/util/clock.js';
 import { defaultLinkFactory, type LinkFactory } from '../../../agent/heartbeat/heartbeat.js';
@@ -10,35 +8,9 @@ export function status(node: string, extra: Partial<NodeStatus> = {}): NodeStatu
   return { node, incarnation: 1, configDigest: 'd', groups: {}, intents: { targets: {} }, ...extra };
 }
 
-export async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { freePort, until } from '../../support/process.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A port free for both TCP and UDP on 127.0.0.1 (the OS picks it; retried if UDP holds it). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => { socket.close(); resolve(false); });
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-}
 
 /** Time that moves only when a test says so: timers fire in order, deterministically. */
 export class ManualClock implements Clock {

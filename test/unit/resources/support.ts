@@ -33,20 +33,7 @@ export function tempDir(t: TestContext): string {
   return dir;
 }
 
-/** Alive and not a zombie (a zombie is dead, only waiting for its parent, possibly init, to reap it). */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isRunning } from '../../support/process.js';
 
 /** SIGKILL whatever of these still runs, when the test ends (pass or fail). */
 export function killOnExit(t: TestContext, pids: () => readonly number[]): void {
