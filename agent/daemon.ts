@@ -55,7 +55,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     config, localNode: options.node, key, incarnation, clock: systemClock,
     onChange: (change) => wiring.engine?.onMembershipChange(change),
   });
-  const guard = new GuardLink({ configPath, node: options.node, stateDir: options.stateDir, log: options.log });
+  // Release before any peer can take over: half the shortest dead time of our links.
+  const releaseAfterMs = Math.floor(Math.min(...config.heartbeat.links.filter((l) => options.node in l.endpoints).map((l) => l.deadTime)) / 2);
+  const guard = new GuardLink({
+    configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs,
+    onGuardLost: () => wiring.engine?.reprobe('the guard went away'),
+  });
   // Every status this node publishes also tells the guard what to stop should the agent die.
   const membership: Membership = {
     peers: () => heartbeat.peers(),

@@ -162,6 +162,14 @@ export class Engine {
     return { on };
   }
 
+  /** What this node ran may have been stopped behind our back (the guard released it): find out again. */
+  reprobe(why: string): void {
+    this.emit('fault', 'warning', `${why}: probing every resource again`);
+    this.local.forget();
+    this.publish();
+    this.schedulePlan();
+  }
+
   cleanup(group: GroupId): { group: GroupId } {
     this.groupConfig(group);
     this.local.clearFailures(group);

@@ -13,13 +13,21 @@ export class GuardLink {
   private lastReport = '';
   private stopping = false;
 
-  constructor(private readonly options: { configPath: string; node: string; stateDir: string; log: (line: string) => void }) {}
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: {
+    configPath: string; node: string; stateDir: string; log: (line: string) => void;
+    /** The guard releases everything when the agent is silent this long (0: only when it dies). */
+    releaseAfterMs: number;
+    /** The guard went away (it released after a freeze, or was killed): what it guarded may be stopped now. */
+    onGuardLost: () => void;
+  }) {}
 
   start(): void {
     const { configPath, node, stateDir } = this.options;
     const out = openSync(join(stateDir, 'guard.log'), 'a');
     // Detached: a kill -9 of the agent (or of its process group) must leave the guard alive to act.
-    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir], { stdio: ['pipe', out, out], detached: true });
+    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs)], { stdio: ['pipe', out, out], detached: true });
     closeSync(out);
     this.child = child;
     writeFileSync(join(stateDir, 'guard.pid'), `${child.pid}\n`);
@@ -31,9 +39,15 @@ export class GuardLink {
       this.child = undefined;
       this.lastReport = '';
       this.start();
+      this.options.onGuardLost();
     });
     child.unref();
     if (this.lastStatus) this.update(this.lastStatus);
+    if (this.options.releaseAfterMs > 0 && !this.ticker) {
+      // Four ticks per release period: one late tick never triggers a release, a frozen agent always does.
+      this.ticker = setInterval(() => this.child?.stdin?.write('{"t":"tick"}\n'), Math.max(10, Math.floor(this.options.releaseAfterMs / 4)));
+      this.ticker.unref();
+    }
   }
 
   private lastStatus: NodeStatus | undefined;
@@ -49,6 +63,7 @@ export class GuardLink {
   /** A clean exit: the guard is told not to act, and goes. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.ticker);
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

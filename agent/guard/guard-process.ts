@@ -13,7 +13,9 @@ import { createResourceAgent } from '../resources/index.js';
 import { StateStore } from '../store/state-store.js';
 import { parseGuardMessage } from './messages.js';
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, 'release-after': { type: 'string' } }, strict: true });
+/** No word from the agent for this long and it is frozen (SIGSTOP, a hung host): release before a peer takes over. */
+const releaseAfter = Number(values['release-after'] ?? 0);
 const configPath = values.config!;
 const node = values.node!;
 const stateDir = values['state-dir']!;
@@ -21,6 +23,14 @@ const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
 
 let active: Readonly<Record<string, readonly string[]>> = {};
 let goodbye = false;
+let releasing = false;
+let silence: NodeJS.Timeout | undefined;
+function heardFromAgent(): void {
+  if (releaseAfter <= 0 || releasing) return;
+  clearTimeout(silence);
+  silence = setTimeout(() => void release('the agent is frozen (no word for ' + releaseAfter + ' ms)'), releaseAfter);
+}
+heardFromAgent();
 let buffer = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk: string) => {
@@ -30,22 +40,26 @@ process.stdin.on('data', (chunk: string) => {
     const message = parseGuardMessage(buffer.slice(0, newline));
     buffer = buffer.slice(newline + 1);
     if (message?.t === 'active') active = message.groups;
-    if (message?.t === 'bye') goodbye = true;
+    if (message?.t === 'bye') { goodbye = true; clearTimeout(silence); }
+    if (message !== undefined) heardFromAgent();
   }
 });
-process.stdin.on('close', () => void (goodbye ? process.exit(0) : release()));
+process.stdin.on('close', () => void (goodbye ? process.exit(0) : release('the agent died')));
 // The agent's terminal or session going away must not take the guard with it.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
 
-async function release(): Promise<void> {
+async function release(why: string): Promise<void> {
+  if (releasing) return;
+  releasing = true;
+  clearTimeout(silence);
   const store = StateStore.open(join(stateDir, 'state.db'));
   const platform = createPlatform();
   const log = (message: string, severity: 'warning' | 'critical' = 'critical', group?: string, resource?: string): void => {
     store.appendEvent({ at: Date.now(), kind: 'fault', severity, node, message, ...(group ? { group } : {}), ...(resource ? { resource } : {}) });
     process.stdout.write(`${new Date().toISOString()} guard: ${message}\n`);
   };
-  log(`the agent died: stopping what it ran (${Object.keys(active).join(', ') || 'nothing'})`);
+  log(`${why}: stopping what it ran (${Object.keys(active).join(', ') || 'nothing'})`);
   await Promise.all(config.groups.filter((g) => active[g.id]?.length).map(async (group) => {
     for (const r of [...group.resources].reverse()) {
       if (!active[group.id]!.includes(r.id)) continue;

@@ -8,6 +8,8 @@ import type { GroupId, NodeStatus, ResourceId } from '../../common/model/index.j
 export type GuardMessage =
   /** Everything that may be running on this node, by group: the guard's to stop if the agent dies. */
   | { readonly t: 'active'; readonly groups: Readonly<Record<GroupId, readonly ResourceId[]>> }
+  /** The agent's event loop is turning: sent every few heartbeat intervals' worth of milliseconds. */
+  | { readonly t: 'tick' }
   /** A clean exit: the agent has released what it meant to; the guard leaves everything as it is. */
   | { readonly t: 'bye' };
 
@@ -25,6 +27,7 @@ export function parseGuardMessage(line: string): GuardMessage | undefined {
   try {
     const m = JSON.parse(line) as { t?: unknown; groups?: unknown };
     if (m.t === 'bye') return { t: 'bye' };
+    if (m.t === 'tick') return { t: 'tick' };
     if (m.t === 'active' && typeof m.groups === 'object' && m.groups !== null) {
       const groups: Record<string, string[]> = {};
       for (const [g, list] of Object.entries(m.groups as Record<string, unknown>)) {

@@ -178,6 +178,41 @@ test('CLI and daemon refuse bad arguments and bad configuration with a clear mes
   assert.match(noAgent.stderr, /no agent is running at/);
 });
 
+test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so the group never runs twice', async (t) => {
+  const c = await cluster(t, group('manual'));
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  // Sample every 20 ms, through the freeze and the thaw, that the service never runs on both nodes at once.
+  let overlap = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      if (c.runningOn('web-app').length > 1) overlap++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const alpha = c.agents.get('alpha')!;
+  process.kill(alpha.pid, 'SIGSTOP');
+  try {
+    await c.waitFor('beta took over while alpha is frozen', async () => (await c.status('beta')).groups[0]!.runningOn.join() === 'beta' && c.runningOn('web-app').join() === 'beta');
+  } finally {
+    process.kill(alpha.pid, 'SIGCONT');
+  }
+  // alpha wakes up, learns its guard released everything, probes, and agrees the group is held on beta.
+  await c.waitFor('alpha agrees', async () => {
+    const s = await c.status('alpha');
+    return s.nodes.every((n) => n.alive) && s.groups[0]!.runningOn.join() === 'beta';
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  sampling = false;
+  await sampler;
+  assert.equal(overlap, 0, 'web-app ran on both nodes at once');
+  assert.deepEqual(c.runningOn('web-app'), ['beta']);
+  const faults = JSON.parse(c.vigil('alpha', 'events', '--kind', 'fault', '--json').stdout) as { message: string }[];
+  assert.ok(faults.some((e) => /the agent is frozen/.test(e.message)), JSON.stringify(faults));
+});
+
 test('a guard that dies is replaced at once', async (t) => {
   const c = await cluster(t, group('auto'));
   c.start('alpha');
