@@ -59,7 +59,7 @@ const ipv4Cidr = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]
 const interfaceName = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'a network interface name (at most 15 characters)');
 
 /** A virtual IP address: moves with its group; announced by gratuitous ARP on takeover. */
-const vipResource = z.strictObject({
+export const vipResource = z.strictObject({
   id: slug,
   kind: z.literal('vip'),
   address: ipv4Cidr,
@@ -74,7 +74,8 @@ const vipResource = z.strictObject({
   monitorInterval: duration.default(1_000),
 });
 
-export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource, vipResource]);
+/** The resource kinds a configuration may use. The vip kind joins once its resource agent is in (issue 3). */
+export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource]);
 
 const groupSchema = z.strictObject({
   id: slug,
@@ -203,7 +204,7 @@ export type GroupConfig = ClusterConfig['groups'][number];
 export type ResourceConfig = GroupConfig['resources'][number];
 export type OcfResourceConfig = Extract<ResourceConfig, { kind: 'ocf' }>;
 export type ServiceResourceConfig = Extract<ResourceConfig, { kind: 'service' }>;
-export type VipResourceConfig = Extract<ResourceConfig, { kind: 'vip' }>;
+export type VipResourceConfig = z.output<typeof vipResource>;
 export type LinkConfig = ClusterConfig['heartbeat']['links'][number];
 
 /** The nodes allowed to run a group, most preferred first. */
