@@ -10,9 +10,9 @@ const GUARD_SCRIPT = fileURLToPath(new URL('./guard-process.js', import.meta.url
 
 export class GuardLink {
   private child: ChildProcess | undefined;
+  private lastStatus: NodeStatus | undefined;
   private lastReport = '';
   private stopping = false;
-
   private ticker: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: {
@@ -49,8 +49,6 @@ export class GuardLink {
       this.ticker.unref();
     }
   }
-
-  private lastStatus: NodeStatus | undefined;
 
   update(status: NodeStatus): void {
     this.lastStatus = status;
