@@ -45,7 +45,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const platform = createPlatform();
   const resources = new Map<string, ResourceAgent>();
   for (const group of config.groups) {
-    for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform }));
+    for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node }));
   }
 
   // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.

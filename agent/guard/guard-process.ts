@@ -63,7 +63,7 @@ async function release(why: string): Promise<void> {
   await Promise.all(config.groups.filter((g) => active[g.id]?.length).map(async (group) => {
     for (const r of [...group.resources].reverse()) {
       if (!active[group.id]!.includes(r.id)) continue;
-      const agent = createResourceAgent(r, { stateDir, platform });
+      const agent = createResourceAgent(r, { stateDir, platform, nodeId: node });
       const result = await agent.run('stop');
       agent.dispose();
       if (result.rc === 0) log(`stopped ${r.id} after the agent died`, 'warning', group.id, r.id);

@@ -68,11 +68,66 @@ export interface ServiceManager {
   status(spec: ServiceSpec, timeoutMs: number, signal?: AbortSignal): Promise<ServiceOutcome>;
 }
 
+/** One IPv4 address as the OS lists it. */
+export interface Ipv4Address {
+  readonly interface: string;
+  /** Dotted quad, without the prefix. */
+  readonly address: string;
+  readonly prefixLength: number;
+  /** Linux's address label ("eth0" or "eth0:web"); empty where the OS has no labels (Windows). */
+  readonly label: string;
+}
+
+/** An address to add or remove. */
+export interface Ipv4Assignment {
+  readonly interface: string;
+  readonly address: string;
+  readonly prefixLength: number;
+  /** Linux only, "IFACE:LABEL", at most 15 characters; ignored where the OS has no labels. */
+  readonly label?: string;
+}
+
+/** Stable codes the caller matches on; the message says which address and interface, and why. */
+export type IpErrorCode = 'NO_SUCH_INTERFACE' | 'NOT_INSTALLED' | 'TIMEOUT' | 'ABORTED' | 'FAILED';
+export interface IpError {
+  readonly code: IpErrorCode;
+  readonly message: string;
+}
+export type IpResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: IpError };
+
+/** Every call runs a program with a deadline; aborting kills it. */
+export interface IpCallOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The node's IPv4 addresses: what a virtual IP needs. Never rejects: every outcome is an IpResult. */
+export interface IpAddressManager {
+  /** Every IPv4 address on every interface, in the OS's order (a subnet's primary address before its secondaries). */
+  list(options: IpCallOptions): Promise<IpResult<readonly Ipv4Address[]>>;
+  /** Whether the interface exists, with or without an address. */
+  interfaceExists(name: string, options: IpCallOptions): Promise<IpResult<boolean>>;
+  /** 'present' when the address already was on the interface (adding is idempotent). */
+  add(assignment: Ipv4Assignment, options: IpCallOptions): Promise<IpResult<'added' | 'present'>>;
+  /** 'absent' when the address was not on the interface (removing is idempotent). */
+  remove(assignment: Ipv4Assignment, options: IpCallOptions): Promise<IpResult<'removed' | 'absent'>>;
+  /** The interface holding the longest-prefix subnet that contains the address; undefined when none does. */
+  interfaceForSubnet(address: string, options: IpCallOptions): Promise<IpResult<string | undefined>>;
+  /**
+   * One gratuitous ARP for an address on the interface, so every neighbour's cache points at us. Resolves once
+   * the announcement has gone out (or failed); a helper process may idle a little longer, and the signal kills it.
+   */
+  announce(iface: string, address: string, options: IpCallOptions): Promise<IpResult<void>>;
+  /** Whether announcing can work here at all (the program is installed); no program is run. */
+  checkAnnouncer(): Promise<IpResult<void>>;
+}
+
 export interface Platform {
   readonly os: 'linux' | 'windows';
   /** Where OCF resource agents live: `$OCF_ROOT/resource.d/PROVIDER/TYPE`. */
   readonly ocfRoot: string;
   readonly processRunner: ProcessRunner;
+  readonly ipAddresses: IpAddressManager;
   hasSystemd(): boolean;
   serviceManager(kind: ServiceManagerKind): ServiceManager;
 }

@@ -3,6 +3,7 @@ import type { ResourceConfig } from '../../common/config/schema.js';
 import { OcfResourceAgent } from './ocf.js';
 import { ServiceResourceAgent } from './service.js';
 import type { ResourceAgent, ResourceAgentContext } from './types.js';
+import { VipResourceAgent } from './vip.js';
 
 export type { AgentResult, ResourceAgent, ResourceAgentContext } from './types.js';
 
@@ -10,5 +11,6 @@ export function createResourceAgent(config: ResourceConfig, context: ResourceAge
   switch (config.kind) {
     case 'ocf': return new OcfResourceAgent(config, context);
     case 'service': return new ServiceResourceAgent(config, context);
+    case 'vip': return new VipResourceAgent(config, context);
   }
 }

@@ -19,6 +19,8 @@ export interface ResourceAgentContext {
   readonly stateDir: string;
   readonly platform: Platform;
   readonly clock?: Clock;
+  /** This node's id: picks a virtual IP's interface from a per-node map. Without it, the subnet decides. */
+  readonly nodeId?: string;
 }
 
 /** The standard OCF exit codes, by number. */

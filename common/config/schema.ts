@@ -74,8 +74,7 @@ export const vipResource = z.strictObject({
   monitorInterval: duration.default(1_000),
 });
 
-/** The resource kinds a configuration may use. The vip kind joins once its resource agent is in (issue 3). */
-export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource]);
+export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource, vipResource]);
 
 const groupSchema = z.strictObject({
   id: slug,
@@ -204,7 +203,7 @@ export type GroupConfig = ClusterConfig['groups'][number];
 export type ResourceConfig = GroupConfig['resources'][number];
 export type OcfResourceConfig = Extract<ResourceConfig, { kind: 'ocf' }>;
 export type ServiceResourceConfig = Extract<ResourceConfig, { kind: 'service' }>;
-export type VipResourceConfig = z.output<typeof vipResource>;
+export type VipResourceConfig = Extract<ResourceConfig, { kind: 'vip' }>;
 export type LinkConfig = ClusterConfig['heartbeat']['links'][number];
 
 /** The nodes allowed to run a group, most preferred first. */

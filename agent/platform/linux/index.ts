@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { createProcessRunner } from '../process-runner.js';
 import type { Platform, ProcessRunner, ServiceManager, ServiceManagerKind } from '../types.js';
+import { createLinuxIpAddressManager } from './ip-address.js';
 import { createProcessServiceManager, type ProcessServiceOptions } from './process-service-manager.js';
 import { createSystemdServiceManager } from './systemd-service-manager.js';
 
@@ -11,8 +12,10 @@ export interface LinuxPlatformOptions {
   readonly ocfRoot?: string;
   /** systemd is the service manager when this directory exists (what sd_booted() checks). */
   readonly systemdMarker?: string;
-  /** Runs systemctl; tests inject one that records the commands. */
+  /** Runs systemctl, ip and arping; tests inject one that records the commands. */
   readonly commandRunner?: ProcessRunner;
+  /** Manage addresses inside this network namespace (`ip -n NS`, `ip netns exec NS`): for tests and containers. */
+  readonly netns?: string;
   readonly processService?: Omit<ProcessServiceOptions, 'clock'>;
 }
 
@@ -26,10 +29,14 @@ export function createLinuxPlatform(options: LinuxPlatformOptions = {}): Platfor
     systemd: createSystemdServiceManager(options.commandRunner ?? processRunner),
     process: createProcessServiceManager({ ...options.processService, clock }),
   };
+  const ipAddresses = createLinuxIpAddressManager({
+    runner: options.commandRunner ?? processRunner, clock, ...(options.netns === undefined ? {} : { netns: options.netns }),
+  });
   return {
     os: 'linux',
     ocfRoot: options.ocfRoot ?? DEFAULT_OCF_ROOT,
     processRunner,
+    ipAddresses,
     hasSystemd: () => existsSync(systemdMarker),
     serviceManager: (kind) => managers[kind],
   };
