@@ -49,7 +49,7 @@ export function rscTmpDir(stateDir: string): string {
  * A probe is a monitor with interval 0: that is how agents tell a one-off check from a recurring one.
  */
 export function ocfEnvironment(
-  config: OcfResourceConfig, location: OcfAgentLocation, dirs: { ocfRoot: string; rscTmp: string }, operation: ResourceOperation,
+  config: OcfResourceConfig, location: OcfAgentLocation, dirs: { ocfRoot: string; rscTmp: string; node?: string }, operation: ResourceOperation,
 ): Record<string, string> {
   const { ocfRoot, rscTmp } = dirs;
   const env: Record<string, string> = {
@@ -65,6 +65,8 @@ export function ocfEnvironment(
     OCF_RESKEY_CRM_meta_interval: String(operation === 'monitor' ? config.monitorInterval : 0),
   };
   if (location.provider !== undefined) env.OCF_RESOURCE_PROVIDER = location.provider;
+  // Pacemaker tells agents which node they run on; agents such as IPaddr2 and pgsql read it.
+  if (dirs.node !== undefined) env.OCF_RESKEY_CRM_meta_on_node = dirs.node;
   for (const [name, value] of Object.entries(config.params)) env[`OCF_RESKEY_${name}`] = String(value);
   return env;
 }
@@ -98,11 +100,11 @@ export class OcfResourceAgent implements ResourceAgent {
   readonly location: OcfAgentLocation;
   private readonly guard: OperationGuard;
   private readonly runner: ProcessRunner;
-  private readonly dirs: { ocfRoot: string; rscTmp: string };
+  private readonly dirs: { ocfRoot: string; rscTmp: string; node?: string };
 
   constructor(private readonly config: OcfResourceConfig, context: ResourceAgentContext) {
     this.id = config.id;
-    this.dirs = { ocfRoot: context.platform.ocfRoot, rscTmp: rscTmpDir(context.stateDir) };
+    this.dirs = { ocfRoot: context.platform.ocfRoot, rscTmp: rscTmpDir(context.stateDir), ...(context.nodeId === undefined ? {} : { node: context.nodeId }) };
     this.location = resolveOcfAgent(config.agent, this.dirs.ocfRoot);
     this.runner = context.platform.processRunner;
     this.guard = new OperationGuard(context.clock ?? systemClock);

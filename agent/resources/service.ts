@@ -60,7 +60,8 @@ export class ServiceResourceAgent implements ResourceAgent {
     this.managerKind = chooseServiceManager(config, context.platform);
     this.manager = context.platform.serviceManager(this.managerKind);
     this.spec = {
-      name: config.name, env: config.env, stateDir: context.stateDir,
+      // The service learns which node runs it, as scripts under Pacemaker do (config env wins if it sets it).
+      name: config.name, env: { ...(context.nodeId === undefined ? {} : { VIGIL_NODE: context.nodeId }), ...config.env }, stateDir: context.stateDir,
       ...(config.command === undefined ? {} : { command: config.command }),
       ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
     };

@@ -8,10 +8,10 @@ import { createResourceAgent } from '../../../agent/resources/index.js';
 import type { ResourceAgent } from '../../../agent/resources/types.js';
 import { defer, fixture, isRunning, killOnExit, ocfConfig, readPids, tempDir, waitFor } from './support.js';
 
-function agentFor(t: TestContext, input: Record<string, unknown>, ocfRoot?: string): { agent: ResourceAgent; stateDir: string } {
+function agentFor(t: TestContext, input: Record<string, unknown>, ocfRoot?: string, nodeId?: string): { agent: ResourceAgent; stateDir: string } {
   const stateDir = tempDir(t);
   const platform = createLinuxPlatform(ocfRoot === undefined ? {} : { ocfRoot });
-  const agent = createResourceAgent(ocfConfig(input), { stateDir, platform });
+  const agent = createResourceAgent(ocfConfig(input), { stateDir, platform, ...(nodeId === undefined ? {} : { nodeId }) });
   defer(t, () => agent.dispose());
   return { agent, stateDir };
 }
@@ -108,6 +108,13 @@ test('the OCF environment: parameters as OCF_RESKEY_*, booleans as true/false, a
   assert.equal(env.get('HA_RSCTMP'), join(stateDir, 'run'));
   assert.match(env.get('PATH') ?? '', /(^|:)\/usr\/bin(:|$)/);
   assert.equal(env.has('VIGIL_MUST_NOT_LEAK'), false);
+  assert.equal(env.has('OCF_RESKEY_CRM_meta_on_node'), false, 'no node id given, none passed');
+});
+
+test('an OCF agent learns which node runs it, as under Pacemaker', async (t) => {
+  const { agent } = agentFor(t, { id: 'web-ip', agent: fixture('print-env') }, undefined, 'alpha');
+  const result = await agent.run('monitor');
+  assert.equal(envOf(result.stdout).get('OCF_RESKEY_CRM_meta_on_node'), 'alpha');
 });
 
 test('ocf:PROVIDER:TYPE is $OCF_ROOT/resource.d/PROVIDER/TYPE', async (t) => {

@@ -34,7 +34,7 @@ function setUp(t: TestContext, input: Record<string, unknown> = {}): Fixture {
   return {
     stateDir, workerPidfile, pid,
     agent: (overrides = {}) => {
-      const agent = createResourceAgent(serviceConfig({ command: WITH_WORKER, env: { WORKER_PIDFILE: workerPidfile }, ...input, ...overrides }), { stateDir, platform });
+      const agent = createResourceAgent(serviceConfig({ command: WITH_WORKER, env: { WORKER_PIDFILE: workerPidfile }, ...input, ...overrides }), { stateDir, platform, nodeId: 'alpha' });
       const run = agent.run.bind(agent);
       // Remember every pid the service ever had, for the cleanup.
       agent.run = async (op) => { const r = await run(op); const p = pid(); if (p !== undefined) started.push(p); return r; };
@@ -177,10 +177,10 @@ test('a command that does not exist is 5 (not installed); validate-all says so f
 
 test('env and cwd come from the configuration; output goes to the service log', async (t) => {
   const f = setUp(t);
-  const agent = f.agent({ command: ['/bin/sh', '-c', 'echo "$GREETING from $(pwd)"; exec sleep 300'], env: { GREETING: 'hello' }, cwd: '/tmp' });
+  const agent = f.agent({ command: ['/bin/sh', '-c', 'echo "$GREETING from $(pwd) on $VIGIL_NODE"; exec sleep 300'], env: { GREETING: 'hello' }, cwd: '/tmp' });
   assert.equal((await agent.run('start')).rc, 0);
   const log = servicePaths(f.stateDir, 'svc').logFile;
-  await waitFor('the log line', () => existsSync(log) && readFileSync(log, 'utf8').includes('hello from /tmp'));
+  await waitFor('the log line', () => existsSync(log) && readFileSync(log, 'utf8').includes('hello from /tmp on alpha'));
   assert.equal((await agent.run('stop')).rc, 0);
 });
 
