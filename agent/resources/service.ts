@@ -9,6 +9,7 @@ import type { ServiceResourceConfig } from '../../common/config/schema.js';
 import type { ResourceOperation } from '../../common/model/index.js';
 import type { Platform, ServiceManager, ServiceManagerKind, ServiceSpec } from '../platform/types.js';
 import { SANE_PATH } from '../platform/environment.js';
+import { actionsXml } from './meta-data.js';
 import { systemClock } from '../util/clock.js';
 import { OperationGuard, type Outcome } from './operation.js';
 import type { AgentResult, ResourceAgent, ResourceAgentContext } from './types.js';
@@ -38,13 +39,7 @@ const META_DATA = (config: ServiceResourceConfig, kind: ServiceManagerKind): str
   <shortdesc lang="en">Service ${config.name} (${kind})</shortdesc>
   <longdesc lang="en">A systemd unit, or a process Vigil supervises itself where there is no systemd.</longdesc>
   <parameters/>
-  <actions>
-    <action name="start" timeout="${config.startTimeout / 1000}s"/>
-    <action name="stop" timeout="${config.stopTimeout / 1000}s"/>
-    <action name="monitor" timeout="${config.monitorTimeout / 1000}s" interval="${config.monitorInterval / 1000}s"/>
-    <action name="validate-all" timeout="${config.monitorTimeout / 1000}s"/>
-    <action name="meta-data" timeout="5s"/>
-  </actions>
+${actionsXml(config)}
 </resource-agent>
 `;
 

@@ -15,6 +15,7 @@ import { sleep } from '../platform/wait.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { OperationGuard, type Outcome } from './operation.js';
 import type { AgentResult, ResourceAgent, ResourceAgentContext } from './types.js';
+import { actionsXml } from './meta-data.js';
 
 /** Linux's limit on an address label (IFNAMSIZ less the NUL), which starts with the interface name. */
 export const LABEL_MAX = 15;
@@ -70,13 +71,7 @@ const META_DATA = (c: VipResourceConfig): string => `<?xml version="1.0"?>
     <parameter name="arpCount"><shortdesc lang="en">Gratuitous ARP announcements after start</shortdesc><content type="integer" default="${c.arpCount}"/></parameter>
     <parameter name="arpInterval"><shortdesc lang="en">Milliseconds between announcements</shortdesc><content type="integer" default="${c.arpInterval}"/></parameter>
   </parameters>
-  <actions>
-    <action name="start" timeout="${c.startTimeout / 1000}s"/>
-    <action name="stop" timeout="${c.stopTimeout / 1000}s"/>
-    <action name="monitor" timeout="${c.monitorTimeout / 1000}s" interval="${c.monitorInterval / 1000}s"/>
-    <action name="validate-all" timeout="${c.monitorTimeout / 1000}s"/>
-    <action name="meta-data" timeout="5s"/>
-  </actions>
+${actionsXml(c)}
 </resource-agent>
 `;
 
