@@ -35,12 +35,15 @@ export class PublicNetworkMonitor {
     void this.round();
   }
 
-  /** One round: the public network is there if ANY target answers. */
+  /** One round: the public network is there if ANY target answers. Rounds keep a fixed cadence (one starts every
+   * interval), so the time to notice a loss is bounded: rounds x interval + timeout. */
   private async round(): Promise<void> {
+    const started = this.clock.now();
     const answers = await Promise.all(this.settings.pingTargets.map((target) => this.ping(target)));
     if (this.stopped) return;
     this.observe(answers.some(Boolean) ? 'ok' : 'lost');
-    this.timer = this.clock.setTimer(this.settings.interval, () => void this.round());
+    const wait = Math.max(0, started + this.settings.interval - this.clock.now());
+    this.timer = this.clock.setTimer(wait, () => void this.round());
   }
 
   /** Exposed for tests of the hysteresis; the rounds call it with each verdict. */
@@ -55,10 +58,12 @@ export class PublicNetworkMonitor {
   }
 
   private async ping(target: string): Promise<boolean> {
-    const seconds = Math.max(1, Math.ceil(this.settings.timeout / 1000));
+    // iputils ping takes fractions of a second in -W; a reply later than the timeout counts as none, as does a
+    // ping that the runner had to kill.
+    const seconds = (this.settings.timeout / 1000).toFixed(3);
     const result = await this.runner.run({
-      file: 'ping', args: ['-n', '-q', '-c', '1', '-W', String(seconds), target], env: { PATH: SANE_PATH },
-      timeoutMs: this.settings.timeout + 1000, signal: this.abort.signal,
+      file: 'ping', args: ['-n', '-q', '-c', '1', '-W', seconds, target], env: { PATH: SANE_PATH },
+      timeoutMs: this.settings.timeout + 200, signal: this.abort.signal,
     });
     return result.rc === 0;
   }

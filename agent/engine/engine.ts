@@ -103,10 +103,7 @@ export class Engine {
   /** Input from the public-network monitor (arbitration by ping targets). */
   setPublicNetwork(state: 'ok' | 'lost'): void {
     if (state === this.publicNetwork) return;
-    const before = this.publicNetwork;
-    this.publicNetwork = state;
-    if (state === 'lost') this.emit('fault', 'critical', 'the public network is lost: no ping target answers');
-    else if (before === 'lost') this.emit('fault', 'info', 'the public network is back: a ping target answers');
+    this.publicNetwork = state; // the plan reports the loss as a fault, and noteFaults logs it
     this.publish();
     this.schedulePlan();
   }
@@ -217,6 +214,7 @@ export class Engine {
     const now = this.options.clock.now();
     const observed = this.observe();
     const result = plan(this.config, observed, now);
+    this.noteFaults(result.faults);
     this.lastPlan = result;
     this.noteTargets(result, observed);
     const next = new Map<GroupId, Action>();
@@ -225,6 +223,15 @@ export class Engine {
     this.wakeTimer?.dispose();
     this.wakeTimer = result.wakeAt === null ? undefined : this.options.clock.setTimer(Math.max(0, result.wakeAt - now), () => this.schedulePlan());
     this.checkIdle();
+  }
+
+  /** A node-level fault (private networks down, a peer down) goes to the event log when it appears and when it
+   * clears, so that alerting sees it once rather than at every plan. */
+  private noteFaults(faults: readonly string[]): void {
+    const before = new Set(this.lastPlan?.faults ?? []);
+    const now = new Set(faults);
+    for (const f of now) if (!before.has(f)) this.emit('fault', 'warning', f);
+    for (const f of before) if (!now.has(f)) this.emit('fault', 'info', `cleared: ${f}`);
   }
 
   private async execute(action: Action): Promise<void> {

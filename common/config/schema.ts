@@ -138,11 +138,13 @@ export const clusterConfigSchema = z.strictObject({
   /** How a node knows it still has the public network itself: some of these addresses (the gateway) answer ping. */
   arbitration: z.strictObject({
     pingTargets: z.array(z.string().regex(/^[0-9a-fA-F:.]+$/, 'an IP address')).default([]),
-    interval: duration.default(1_000),
-    timeout: duration.default(500),
+    /** A round starts every interval; each waits at most timeout for an answer. Fast by default, because a node
+     * cut off from everything must notice it and release its groups before its peer takes them over. */
+    interval: duration.default(100),
+    timeout: duration.default(100),
     /** Consecutive rounds with no answer before the public network counts as lost (and back). */
     rounds: z.number().int().min(1).max(20).default(2),
-  }).default({ pingTargets: [], interval: 1_000, timeout: 500, rounds: 2 }),
+  }).default({ pingTargets: [], interval: 100, timeout: 100, rounds: 2 }),
   groups: z.array(groupSchema).default([]),
 }).superRefine((config, ctx) => {
   const { key, keyFile } = config.cluster;
@@ -181,6 +183,7 @@ export const clusterConfigSchema = z.strictObject({
       if (!shared) ctx.addIssue({ code: 'custom', path: ['heartbeat', 'links'], message: `a link between "${ids[a]}" and "${ids[b]}" (no link joins them)` });
     }
   }
+  checkArbitrationTiming(config, ctx);
   const groupIds = new Set<string>();
   const resourceIds = new Set<string>();
   config.groups.forEach((g, i) => {
@@ -194,6 +197,32 @@ export const clusterConfigSchema = z.strictObject({
     });
   });
 });
+
+/**
+ * A node cut off from every network must notice that its ping targets are silent, and release its groups, before
+ * its peer declares it dead and takes them over; otherwise both hold the service address for a moment.
+ * The node notices after at most rounds x interval + timeout; the peer may take over as early as
+ * deadTime - interval after the cut (the last heartbeat left up to one interval before it), on the slowest link.
+ */
+function checkArbitrationTiming(config: { arbitration: { pingTargets: string[]; interval: number; timeout: number; rounds: number }; heartbeat: { links: { name: string; interval: number; deadTime: number }[] } }, ctx: z.RefinementCtx): void {
+  const a = config.arbitration;
+  if (a.pingTargets.length === 0) return;
+  if (a.timeout > a.interval) {
+    ctx.addIssue({ code: 'custom', path: ['arbitration', 'timeout'], message: `at most the interval (${a.interval} ms): a round must end before the next one starts` });
+    return;
+  }
+  const noticed = a.rounds * a.interval + a.timeout;
+  const slowest = config.heartbeat.links.reduce((best, l) => (l.deadTime - l.interval > best.deadTime - best.interval ? l : best));
+  const takeover = slowest.deadTime - slowest.interval;
+  if (noticed >= takeover) {
+    ctx.addIssue({
+      code: 'custom', path: ['arbitration'],
+      message: `faster pinging or a longer dead time: a node cut off from every network notices it after up to ${noticed} ms `
+        + `(rounds x interval + timeout), but its peer may take over after ${takeover} ms (deadTime - interval of link `
+        + `"${slowest.name}"), so both would hold the resources for a moment`,
+    });
+  }
+}
 
 /** The configuration as written (durations as strings, defaults absent). */
 export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;

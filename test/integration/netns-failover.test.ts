@@ -1,106 +1,162 @@
-// Real agents on real test hosts (network namespaces): a virtual IP and a web service move between hosts,
-// and a client on the public network sees the outcome. The invariant: the VIP is never on two hosts at once.
+// Real agents on real test hosts (network namespaces): a web service and its virtual IP move between alpha and
+// beta, and a client on the public network sees the outcome. In every scenario, sampled every 20 ms throughout,
+// the VIP is never on two hosts at once; afterwards exactly one host holds it, the client's ARP entry for it
+// names that host, and the client is served by it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { callAgent } from '../../agent/control/control-client.js';
-import type { ClusterStatus } from '../../common/model/index.js';
-import { TestNetwork, type HostProcess } from '../support/netns.js';
-import { until } from '../support/process.js';
+import { NetnsCluster, type NetnsClusterOptions, type NodeName } from '../support/netns-cluster.js';
 
-const VIP = '203.0.113.100';
-const VIGILD = resolve('dist/agent/cli/vigild.js');
+const LONG = 30_000;
 
-interface Cluster {
-  readonly net: TestNetwork;
-  readonly agents: Map<string, HostProcess>;
-  start(node: string): HostProcess;
-  status(node: string): Promise<ClusterStatus>;
-  /** What the client gets from http://VIP:8080/, or undefined if nothing answers. */
-  fetch(): string | undefined;
-  vipHolders(): string[];
+async function eventually(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = LONG): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
-async function cluster(t: TestContext): Promise<Cluster> {
-  const net = await TestNetwork.create({
-    nets: [{ name: 'priv1', subnet: '198.51.100.0/24' }, { name: 'pub', subnet: '203.0.113.0/24' }],
-    hosts: [
-      { name: 'alpha', addresses: { priv1: '198.51.100.1/24', pub: '203.0.113.1/24' } },
-      { name: 'beta', addresses: { priv1: '198.51.100.2/24', pub: '203.0.113.2/24' } },
-      { name: 'client', addresses: { pub: '203.0.113.10/24' } },
-    ],
-  });
-  t.after(() => net.destroy());
-  const config = join(net.tempDir, 'cluster.yaml');
-  writeFileSync(config, `cluster: { id: netns, key: "${randomBytes(32).toString('hex')}", startupGrace: 2s }
-nodes: [{ id: alpha }, { id: beta }]
-heartbeat:
-  links:
-    - { name: priv1, kind: udp, endpoints: { alpha: "198.51.100.1:7405", beta: "198.51.100.2:7405" } }
-    - { name: pub, kind: udp, role: public, endpoints: { alpha: "203.0.113.1:7406", beta: "203.0.113.2:7406" } }
-groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-ip, kind: vip, address: "${VIP}/24", arpCount: 3, monitorInterval: 500ms }
-      - id: web-svc
-        kind: service
-        name: web
-        manager: process
-        command: ["${process.execPath}", "${resolve('scripts/demo/web-service.mjs')}"]
-        env: { DEMO_PORT: "8080", DEMO_HOST: "0.0.0.0" }
-        monitorInterval: 500ms
-`);
-  const agents = new Map<string, HostProcess>();
-  const stateDir = (node: string): string => join(net.tempDir, `state-${node}`);
+/** The condition holds for the whole period (checked every 200 ms): for "nothing moves" scenarios. */
+async function throughout(what: string, condition: () => boolean | Promise<boolean>, periodMs: number): Promise<void> {
+  const end = Date.now() + periodMs;
+  while (Date.now() < end) {
+    assert.ok(await condition(), `expected throughout ${periodMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Scenario {
+  readonly c: NetnsCluster;
+  /** Stop sampling and check every invariant with `holder` as the host that must serve now. */
+  finish(holder: NodeName): Promise<void>;
+}
+
+/** A fresh two-node cluster, both agents started, the group settled on alpha; VIP sampling running. */
+async function scenario(t: TestContext, options: NetnsClusterOptions = {}): Promise<Scenario> {
+  const c = await NetnsCluster.create(options);
+  t.after(() => c.destroy());
+  c.start('alpha');
+  c.start('beta');
+  await settledOn(c, 'alpha');
+  const label = c.net.addresses('alpha').find((a) => a.address === '203.0.113.100')?.label;
+  assert.ok(label?.startsWith('pub:'), `the VIP carries a label (${label})`);
+  const watch = c.watchVip();
+  t.after(() => watch.stop());
   return {
-    net, agents,
-    start(node) {
-      mkdirSync(stateDir(node), { recursive: true });
-      const p = net.spawn(node, [process.execPath, VIGILD, '--config', config, '--node', node, '--state-dir', stateDir(node)]);
-      agents.set(node, p);
-      return p;
+    c,
+    async finish(holder) {
+      await settledOn(c, holder);
+      const { overlaps, samples } = await watch.stop();
+      assert.ok(samples >= 3, `the VIP was sampled (${samples})`);
+      assert.equal(overlaps, 0, `the VIP was on two hosts at once in ${overlaps} of ${samples} samples`);
+      assert.deepEqual(c.vipHolders(), [holder]);
+      assert.equal(c.servedBy(), holder);
+      assert.equal(c.clientArpOwner(), holder, `the client's ARP entry for the VIP names ${holder}`);
     },
-    // Unix sockets are files, not network: the test reaches each agent's control socket from outside its host.
-    status: (node) => callAgent(join(stateDir(node), 'vigild.sock'), 'status', {}, 5000),
-    fetch() {
-      const r = net.run('client', [process.execPath, '-e',
-        `require('http').get({ host: '${VIP}', port: 8080, timeout: 800 }, (res) => { let b = ''; res.on('data', (d) => b += d); res.on('end', () => process.stdout.write(b)); }).on('error', () => process.exit(1)).on('timeout', () => process.exit(1));`],
-      { timeoutMs: 3000 });
-      return r.code === 0 ? r.stdout.trim() : undefined;
-    },
-    vipHolders: () => ['alpha', 'beta'].filter((h) => net.addresses(h).some((a) => a.address === VIP)),
   };
 }
 
-test('kill -9 of the active agent on a real host: the VIP moves, never on two hosts, and the client is served again', async (t) => {
-  const c = await cluster(t);
-  c.start('alpha');
-  c.start('beta');
-  await until('the client is served by alpha', () => /served by alpha/.test(c.fetch() ?? ''), 30_000);
-  assert.deepEqual(c.vipHolders(), ['alpha']);
-  const label = c.net.addresses('alpha').find((a) => a.address === VIP)?.label;
-  assert.ok(label?.startsWith('pub:'), `the VIP carries a label (${label})`);
+/** The client is served by `node`, which alone holds the VIP, and every agent asked (by default every live one)
+ * agrees on where the group runs. */
+async function settledOn(c: NetnsCluster, node: NodeName, asking: readonly NodeName[] = c.hosts()): Promise<void> {
+  try {
+    await eventually(`the group settles on ${node}`, async () => {
+      if (c.servedBy() !== node || c.vipHolders().join() !== node) return false;
+      for (const n of asking) {
+        const where = await c.runningOn(n);
+        if (where !== undefined && where.join() !== node) return false;
+      }
+      return true;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- alpha ---\n${c.agentLog('alpha').slice(-3000)}\n--- beta ---\n${c.agentLog('beta').slice(-3000)}`, { cause: e });
+  }
+}
 
-  let overlap = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      if (c.vipHolders().length > 1) overlap++;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  await c.net.kill(c.agents.get('alpha')!);
-  await until('the client is served by beta', () => /served by beta/.test(c.fetch() ?? ''), 30_000);
-  sampling = false;
-  await sampler;
-  assert.equal(overlap, 0, 'the VIP was on both hosts at once');
-  assert.deepEqual(c.vipHolders(), ['beta']);
-  const arp = c.net.neighbours('client').find((n) => n.address === VIP);
-  assert.equal(arp?.mac, c.net.macOf('beta', 'pub'), "the client's ARP entry for the VIP points at beta");
-  const status = await c.status('beta');
-  assert.deepEqual(status.groups[0]!.runningOn, ['beta']);
+test('kill -9 of the active agent: beta takes over; alpha returns as standby (manual switchback) until `switchback`', async (t) => {
+  const { c, finish } = await scenario(t);
+  await c.net.kill(c.agent('alpha'));
+  await settledOn(c, 'beta');
+  assert.deepEqual(c.servicePids('alpha'), [], "the guard stopped alpha's service when its agent died");
+  c.start('alpha');
+  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
+  await c.switchback('alpha');
+  await finish('alpha');
+});
+
+test('switchback auto: the group returns to alpha as soon as its agent is back', async (t) => {
+  const { c, finish } = await scenario(t, { switchback: 'auto' });
+  await c.net.kill(c.agent('alpha'));
+  await settledOn(c, 'beta');
+  c.start('alpha');
+  await finish('alpha');
+});
+
+test('the protected service dies: restarted in place, and on the second failure (migrationThreshold 2) moved to beta', async (t) => {
+  const { c, finish } = await scenario(t, { migrationThreshold: 2 });
+  const [first] = c.servicePids('alpha');
+  assert.ok(first !== undefined, 'the service runs on alpha');
+  process.kill(first, 'SIGKILL');
+  await eventually('the service is restarted on alpha', () => { const p = c.servicePids('alpha'); return p.length === 1 && p[0] !== first; });
+  await settledOn(c, 'alpha');
+  process.kill(c.servicePids('alpha')[0]!, 'SIGKILL');
+  await finish('beta');
+  assert.deepEqual(c.servicePids('alpha'), []);
+});
+
+test('the active agent is frozen (SIGSTOP) past the dead time: beta takes over; thawed, alpha stays standby', async (t) => {
+  const { c, finish } = await scenario(t);
+  c.net.freeze(c.agent('alpha'));
+  await settledOn(c, 'beta');
+  await new Promise((r) => setTimeout(r, 1000)); // frozen well past the dead time
+  c.net.thaw(c.agent('alpha'));
+  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await throughout('the group stays on beta and nothing of it runs on alpha',
+    async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0 && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
+  await finish('beta');
+});
+
+test('one private link cut: nothing moves, and both agents report that link down', async (t) => {
+  const { c, finish } = await scenario(t);
+  c.cutPrivate('alpha', ['priv1']);
+  for (const [node, peer] of [['alpha', 'beta'], ['beta', 'alpha']] as const) {
+    await eventually(`${node} sees priv1 to ${peer} down, priv2 up`, async () => {
+      const links = (await c.status(node)).nodes.find((n) => n.id === peer)!.links;
+      return links.some((l) => l.link === 'priv1' && !l.up) && links.some((l) => l.link === 'priv2' && l.up);
+    });
+  }
+  await throughout('the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
+  c.restorePrivate('alpha', ['priv1']);
+  await finish('alpha');
+});
+
+test('every private link cut, public network up: no takeover, and beta raises a fault', async (t) => {
+  const { c, finish } = await scenario(t);
+  c.cutPrivate('alpha');
+  await eventually('beta reports the private networks down', async () =>
+    (await c.status('beta')).faults.some((f) => /every private link to alpha is down/.test(f)));
+  await throughout('the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
+  const faults = await c.events('beta', ['fault']);
+  assert.ok(faults.some((e) => e.severity === 'warning' && /every private link to alpha is down/.test(e.message)), 'the fault is in the event log once it appears');
+  c.restorePrivate('alpha');
+  await eventually('the fault clears', async () => !(await c.status('beta')).faults.some((f) => /private link/.test(f)));
+  await finish('alpha');
+});
+
+test('every link of the active node cut: alpha releases (its ping target is silent), beta takes over; reconnected, alpha is standby', async (t) => {
+  const { c, finish } = await scenario(t);
+  c.isolate('alpha');
+  await settledOn(c, 'beta', ['beta']); // cut off, alpha knows nothing of beta
+  await eventually('alpha released everything', () => c.servicePids('alpha').length === 0 && !c.vipHolders().includes('alpha'));
+  c.reconnect('alpha');
+  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 2000);
+  await finish('beta');
+});
+
+test('the active host vanishes: beta takes over', async (t) => {
+  const { c, finish } = await scenario(t);
+  await c.net.removeHost('alpha');
+  await finish('beta');
 });

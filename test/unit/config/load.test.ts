@@ -71,6 +71,21 @@ test('cross-field rules: nodes referenced must exist, ids are unique, dead time 
   assert.ok(noKey.some((p) => p.field === 'cluster.key' && /exactly one of/.test(p.message)));
 });
 
+test('arbitration must notice a cut-off node before its peer can take over: the rule names the link and the times', () => {
+  const withPing = (arbitration: string): string => base.replace('groups:', `arbitration: ${arbitration}\ngroups:`);
+  assert.doesNotThrow(() => parseConfig(withPing('{ pingTargets: ["203.0.113.254"] }'), 'c.yaml'), 'the defaults are consistent');
+  const [slow] = problems(withPing('{ pingTargets: ["203.0.113.254"], interval: 1s, timeout: 500ms }'));
+  assert.deepEqual(slow, {
+    line: 8, field: 'arbitration',
+    message: 'expected faster pinging or a longer dead time: a node cut off from every network notices it after up to 2500 ms (rounds x interval + timeout), but its peer may take over after 600 ms (deadTime - interval of link "l1"), so both would hold the resources for a moment',
+  });
+  const [overlapping] = problems(withPing('{ pingTargets: ["203.0.113.254"], interval: 100ms, timeout: 150ms }'));
+  assert.equal(overlapping!.field, 'arbitration.timeout');
+  assert.doesNotThrow(() => parseConfig(withPing('{ interval: 1s, timeout: 500ms }'), 'c.yaml'), 'no ping targets: timing does not matter');
+  const longerDeadTime = withPing('{ pingTargets: ["203.0.113.254"], interval: 1s, timeout: 500ms }').replace('kind: udp', 'kind: udp\n      deadTime: 3s');
+  assert.doesNotThrow(() => parseConfig(longerDeadTime, 'c.yaml'));
+});
+
 test('YAML syntax errors and duplicate keys carry a line number', () => {
   const [syntax] = problems('cluster: { id: c1\nnodes: [');
   assert.ok(syntax!.line > 0);

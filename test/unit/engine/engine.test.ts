@@ -154,7 +154,7 @@ test('a node that loses the public network hands its groups to a peer that still
   beta.engine.setPublicNetwork('ok');
   alpha.engine.setPublicNetwork('lost');
   await cluster.until('web on beta', only(cluster, 'beta'));
-  assert.ok(alpha.store.queryEvents({ kinds: ['fault'] }).some((e) => /public network is lost/.test(e.message)));
+  assert.ok(alpha.store.queryEvents({ kinds: ['fault'] }).some((e) => /lost the public network/.test(e.message)));
   alpha.engine.setPublicNetwork('ok');
   await cluster.until('auto switchback once alpha has it again', only(cluster, 'alpha'));
 });
