@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseConfig } from '../common/config/load.js';
 import type { ClusterConfig } from '../common/config/schema.js';
+import { ProtocolError } from '../common/protocol/control.js';
 import { ControlServer } from './control/control-server.js';
 import { Engine, type Membership } from './engine/engine.js';
 import { GuardLink } from './guard/guard-link.js';
@@ -81,6 +82,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(p.kinds === undefined ? {} : { kinds: p.kinds }), ...(p.group === undefined ? {} : { group: p.group }),
       ...(p.limit === undefined ? {} : { limit: p.limit }),
     }),
+    mirror: (p) => {
+      if (p.action === 'status' && p.name === undefined) return { status: [] };
+      throw new ProtocolError('NOT_FOUND', `no mirror${p.name === undefined ? '' : ` named "${p.name}"`} runs on this node`);
+    },
   });
 
   const release = async (): Promise<void> => {

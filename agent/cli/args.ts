@@ -4,6 +4,7 @@
  */
 import { parseDuration } from '../../common/config/duration.js';
 import { EVENT_KINDS, type EventKind } from '../../common/model/events.js';
+import { MIRROR_ACTIONS, type MirrorAction } from '../../common/model/mirror.js';
 
 export type Command =
   | { readonly name: 'status'; readonly json: boolean }
@@ -14,6 +15,7 @@ export type Command =
   | { readonly name: 'events'; readonly json: boolean; readonly since?: number; readonly until?: number; readonly kinds: EventKind[]; readonly group?: string; readonly limit?: number }
   | { readonly name: 'simulate'; readonly config: string; readonly state: string; readonly json: boolean }
   | { readonly name: 'validate'; readonly config: string }
+  | { readonly name: 'mirror'; readonly action: MirrorAction; readonly mirror?: string; readonly json: boolean }
   | { readonly name: 'help' };
 
 export interface CommandLine {
@@ -39,6 +41,13 @@ commands:
   simulate --config FILE STATE.json [--json]
                                        run the real scheduler on a what-if state and print its actions
   validate --config FILE               check a configuration file
+  mirror status [NAME] [--json]        mirrors on this node: role, state, queues on both sides, lag, throughput
+  mirror full|diff NAME                resend everything / only the blocks that differ (the target reports hashes)
+  mirror pause-target|pause-source NAME
+                                       freeze the target's copy (it spools what arrives) / stop sending (the
+                                       source spools); both survive restarts
+  mirror resume NAME                   end either pause: the spools drain in order
+  mirror verify NAME [--json]          compare source and target by content hash and list what differs
 
 The socket defaults to $VIGIL_SOCKET, else /var/lib/vigil/vigild.sock.`;
 
@@ -109,8 +118,16 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         return { name, config, state, json };
       }
       case 'validate': { const config = rest.required('--config'); rest.done(); return { name, config }; }
+      case 'mirror': {
+        const json = rest.flag('--json');
+        const action = rest.positional(MIRROR_ACTIONS.join('|'));
+        if (!(MIRROR_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`mirror: unknown action "${action}" (actions: ${MIRROR_ACTIONS.join(', ')})`);
+        const mirror = action === 'status' ? rest.optionalPositional() : rest.positional('NAME');
+        rest.done();
+        return { name, action: action as MirrorAction, json, ...(mirror === undefined ? {} : { mirror }) };
+      }
       default:
-        throw new UsageError(`unknown command "${name}" (commands: status, switchover, switchback, maintenance, cleanup, events, simulate, validate)`);
+        throw new UsageError(`unknown command "${name}" (commands: status, switchover, switchback, maintenance, cleanup, events, simulate, validate, mirror)`);
     }
   })();
   return { command, socket };

@@ -7,7 +7,7 @@ import { plan } from '../core/plan.js';
 import { expandWhatIf, WhatIfError } from '../core/what-if.js';
 import { callAgent } from '../control/control-client.js';
 import { parseCommandLine, USAGE, UsageError, type Command } from './args.js';
-import { formatEvents, formatPlan, formatStatus } from './format.js';
+import { formatEvents, formatMirrors, formatPlan, formatStatus, formatVerify } from './format.js';
 
 async function run(command: Command, socket: string): Promise<string> {
   switch (command.name) {
@@ -50,6 +50,12 @@ async function run(command: Command, socket: string): Promise<string> {
       const { observed, now } = expandWhatIf(config, whatIf);
       const result = plan(config, observed, now);
       return command.json ? JSON.stringify(result, null, 2) : formatPlan(result);
+    }
+    case 'mirror': {
+      const r = await callAgent(socket, 'mirror', { action: command.action, ...(command.mirror === undefined ? {} : { name: command.mirror }) }, command.action === 'verify' ? 600_000 : 30_000);
+      if (command.json) return JSON.stringify(command.action === 'verify' ? r.verify : r.status, null, 2);
+      if (command.action === 'verify' && r.verify) return formatVerify(r.verify);
+      return [r.message, formatMirrors(r.status)].filter((x) => x !== undefined && x !== '').join('\n');
     }
     case 'validate': {
       const config = parseConfig(readFileSync(command.config, 'utf8'), command.config);

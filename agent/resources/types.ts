@@ -2,6 +2,7 @@
 import type { OperationResult, ResourceId, ResourceOperation } from '../../common/model/index.js';
 import type { Platform } from '../platform/types.js';
 import type { Clock } from '../util/clock.js';
+import type { MirrorRoles } from './mirror.js';
 
 /** An operation's result, with the program's stdout where it has one (meta-data's XML). */
 export type AgentResult = OperationResult & { readonly stdout?: string };
@@ -21,6 +22,8 @@ export interface ResourceAgentContext {
   readonly clock?: Clock;
   /** This node's id: picks a virtual IP's interface from a per-node map. Without it, the subnet decides. */
   readonly nodeId?: string;
+  /** The node's mirror service, which mirror resources promote and demote. */
+  readonly mirrors?: MirrorRoles;
 }
 
 /** The standard OCF exit codes, by number. */

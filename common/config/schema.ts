@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 const slug = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
 
@@ -74,7 +75,42 @@ export const vipResource = z.strictObject({
   monitorInterval: duration.default(1_000),
 });
 
-export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource, vipResource]);
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a size such as "64KiB", "1GiB", "500MB" or a number of bytes' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const absolutePath = z.string().regex(/^(\/|[A-Za-z]:\\)[^\0]*$/, 'an absolute path').refine((p) => !p.split(/[\\/]/).includes('..'), 'a path without ".." segments');
+
+/**
+ * A mirrored data set: folders the node running the group mirrors in real time to the other node of the group,
+ * which keeps a copy ready to take over. The mirror follows its group: where the group starts, that node's copy
+ * becomes the source (it must be the newest copy), and the other node becomes the target.
+ */
+export const mirrorResource = z.strictObject({
+  id: slug,
+  kind: z.literal('mirror'),
+  /** Each folder is a path used on every node, or a path per node ({ alpha: "/srv/data", beta: "/mirror/data" }). */
+  folders: z.array(z.union([absolutePath, z.record(slug, absolutePath)])).min(1),
+  /** Globs relative to each folder ("*.tmp", "cache/", "logs/**"); empty include means everything. Exclude wins. */
+  include: z.array(z.string().min(1)).default([]),
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Where each node's replication listener is reached, "host:port" (a private network is best). */
+  endpoints: z.record(slug, hostPort),
+  /** The on-disk queue of changes not yet applied by the target; when full, files are marked dirty instead. */
+  journalSize: size.default(1024 ** 3),
+  blockSize: size.default(64 * 1024),
+  /** Owner and group are mirrored when the agent runs as root, unless this is false. */
+  mirrorOwner: z.boolean().default(true),
+  ...timeouts,
+  monitorInterval: duration.default(5_000),
+});
+
+export const resourceSchema = z.discriminatedUnion('kind', [ocfResource, serviceResource, vipResource, mirrorResource]);
 
 const groupSchema = z.strictObject({
   id: slug,
@@ -194,9 +230,31 @@ export const clusterConfigSchema = z.strictObject({
     g.resources.forEach((r, j) => {
       if (resourceIds.has(r.id)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'resources', j, 'id'], message: `resource "${r.id}" is used twice (ids are cluster-wide)` });
       resourceIds.add(r.id);
+      if (r.kind === 'mirror') checkMirror(r, g.nodes ?? [...nodeIds], ['groups', i, 'resources', j], ctx);
     });
   });
 });
+
+/** A mirror joins the two nodes of its group: each needs a replication endpoint and, where folders are given per
+ * node, a folder. */
+function checkMirror(m: z.output<typeof mirrorResource>, groupNodes: readonly string[], path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (groupNodes.length !== 2) {
+    ctx.addIssue({ code: 'custom', path, message: `a group of exactly two nodes for a mirror (this group has ${groupNodes.length}: ${groupNodes.join(', ')})` });
+    return;
+  }
+  for (const node of groupNodes) {
+    if (!(node in m.endpoints)) ctx.addIssue({ code: 'custom', path: [...path, 'endpoints'], message: `an endpoint for "${node}"` });
+  }
+  for (const node of Object.keys(m.endpoints)) {
+    if (!groupNodes.includes(node)) ctx.addIssue({ code: 'custom', path: [...path, 'endpoints', node], message: `one of the group's nodes (${groupNodes.join(', ')})` });
+  }
+  m.folders.forEach((f, k) => {
+    if (typeof f === 'string') return;
+    for (const node of groupNodes) {
+      if (!(node in f)) ctx.addIssue({ code: 'custom', path: [...path, 'folders', k], message: `a folder for "${node}"` });
+    }
+  });
+}
 
 /**
  * A node cut off from every network must notice that its ping targets are silent, and release its groups, before
@@ -225,6 +283,7 @@ function checkArbitrationTiming(config: { arbitration: { pingTargets: string[]; 
 }
 
 /** The configuration as written (durations as strings, defaults absent). */
+export type MirrorResourceConfig = z.output<typeof mirrorResource>;
 export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;
 /** The configuration as the agent uses it: durations in ms, defaults filled in. */
 export type ClusterConfig = z.output<typeof clusterConfigSchema>;

@@ -4,3 +4,4 @@ export * from './heartbeat.js';
 export * from './plan.js';
 export * from './events.js';
 export * from './status.js';
+export * from './mirror.js';

@@ -4,7 +4,7 @@
  * Frames are one JSON object per line (local socket) or per WebSocket message.
  */
 import { z } from 'zod';
-import { EVENT_KINDS, type ClusterEvent, type ClusterStatus, type EventKind } from '../model/index.js';
+import { EVENT_KINDS, MIRROR_ACTIONS, type ClusterEvent, type ClusterStatus, type EventKind, type MirrorStatus, type MirrorVerifyReport } from '../model/index.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The largest frame either side accepts: a status of a large cluster fits; a flood does not. */
@@ -37,6 +37,8 @@ export const requestParams = {
     group: name.optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
   }),
+  /** Mirror commands; `status` without a name lists every mirror this node takes part in. */
+  mirror: z.strictObject({ action: z.enum(MIRROR_ACTIONS), name: name.optional() }),
 } as const;
 
 export type Method = keyof typeof requestParams;
@@ -51,6 +53,7 @@ export interface Results {
   maintenance: { on: boolean };
   cleanup: { group: string };
   events: ClusterEvent[];
+  mirror: { status: MirrorStatus[]; verify?: MirrorVerifyReport; message?: string };
 }
 
 export interface RequestFrame<M extends Method = Method> { readonly v: number; readonly id: number; readonly method: M; readonly params: Params<M> }

@@ -19,6 +19,9 @@ test('commands and their arguments', () => {
   assert.deepEqual(parse('cleanup', 'db').command, { name: 'cleanup', group: 'db' });
   assert.deepEqual(parse('simulate', '--config', 'c.yaml', 's.json').command, { name: 'simulate', config: 'c.yaml', state: 's.json', json: false });
   assert.deepEqual(parse().command, { name: 'help' });
+  assert.deepEqual(parse('mirror', 'status').command, { name: 'mirror', action: 'status', json: false });
+  assert.deepEqual(parse('mirror', 'status', 'data', '--json').command, { name: 'mirror', action: 'status', mirror: 'data', json: true });
+  assert.deepEqual(parse('mirror', 'pause-target', 'data').command, { name: 'mirror', action: 'pause-target', mirror: 'data', json: false });
 });
 
 test('events: ages, ISO times, repeated kinds, limits', () => {
@@ -46,4 +49,6 @@ test('bad arguments get a message that names them', () => {
   usage(['simulate', 's.json'], /--config is required/);
   usage(['--colour', 'red', 'status'], /unknown option --colour/);
   usage(['--socket'], /--socket needs a value/);
+  usage(['mirror', 'explode', 'data'], /mirror: unknown action "explode"/);
+  usage(['mirror', 'full'], /mirror: missing NAME/);
 });

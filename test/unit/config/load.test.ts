@@ -86,6 +86,20 @@ test('arbitration must notice a cut-off node before its peer can take over: the 
   assert.doesNotThrow(() => parseConfig(longerDeadTime, 'c.yaml'));
 });
 
+test('a mirror: sizes with units, per-node folders, endpoints for exactly the group\'s two nodes', () => {
+  const mirror = (fields: string): string => base.replace('      - { id: app, kind: ocf, agent: /usr/lib/ocf/resource.d/heartbeat/anything }',
+    `      - { id: data, kind: mirror, ${fields} }`);
+  const ok = parseConfig(mirror('folders: ["/srv/a", { alpha: /srv/b, beta: /m/b }], endpoints: { alpha: "127.0.0.1:7420", beta: "127.0.0.1:7421" }, journalSize: 2GiB'), 'c.yaml');
+  const r = ok.groups[0]!.resources[0]!;
+  assert.ok(r.kind === 'mirror');
+  assert.equal(r.journalSize, 2 * 1024 ** 3);
+  assert.equal(r.blockSize, 65536);
+  const bad = problems(mirror('folders: ["srv/a", { alpha: /srv/b }], endpoints: { alpha: "127.0.0.1:7420", gamma: "127.0.0.1:7421" }, journalSize: 2 lots'));
+  const fields = bad.map((p) => `${p.field}: ${p.message}`);
+  assert.ok(fields.some((f) => /^groups\[0\]\.resources\[0\]\.folders\[0\]/.test(f) && /absolute path/.test(f)), fields.join('\n'));
+  assert.ok(fields.some((f) => /journalSize: expected a size/.test(f)), fields.join('\n'));
+});
+
 test('YAML syntax errors and duplicate keys carry a line number', () => {
   const [syntax] = problems('cluster: { id: c1\nnodes: [');
   assert.ok(syntax!.line > 0);
