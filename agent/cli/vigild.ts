@@ -3,13 +3,16 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../common/config/load.js';
 import { startDaemon } from '../daemon.js';
+import { raiseOwnPriority } from '../platform/priority.js';
 
-const USAGE = `usage: vigild --config FILE --node ID [--state-dir DIR] [--socket PATH] [--keep-resources-on-exit]
+const USAGE = `usage: vigild --config FILE --node ID [--state-dir DIR] [--socket PATH] [--nice N] [--keep-resources-on-exit]
 
   --config FILE              the cluster configuration (YAML)
   --node ID                  which node of the configuration this server is
   --state-dir DIR            event log, failure counts, service pidfiles (default /var/lib/vigil)
   --socket PATH              the local control socket (default STATE-DIR/vigild.sock)
+  --nice N                   the agent's CPU priority, -20 to 19 (default -10, so that load does not starve the
+                             heartbeat; services and resource agents still run at 0)
   --keep-resources-on-exit   on SIGTERM leave resources running instead of handing groups to a peer`;
 
 function log(line: string): void {
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
       options: {
         config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
         'keep-resources-on-exit': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+        nice: { type: 'string', default: '-10' },
       },
       strict: true, allowPositionals: false,
     }));
@@ -34,6 +38,13 @@ async function main(): Promise<void> {
   for (const required of ['config', 'node'] as const) {
     if (!values[required]) { process.stderr.write(`vigild: --${required} is required\n\n${USAGE}\n`); process.exit(2); }
   }
+  const nice = Number(values.nice);
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) {
+    process.stderr.write(`vigild: --nice: expected a whole number from -20 to 19, not "${values.nice}"\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const refused = raiseOwnPriority(nice);
+  if (refused !== undefined) log(`cannot set CPU priority ${nice} (${refused}): running at the default; under load the heartbeat may be late`);
   const stateDir = values['state-dir'] ?? '/var/lib/vigil';
   let daemon;
   try {

@@ -5,6 +5,7 @@
  * already in the pipes, then release them, so the daemon is not tied to us (the same as Pacemaker does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { normalPriority } from './priority.js';
 import type { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { ProcessRunner, RunRequest, RunResult } from './types.js';
@@ -130,6 +131,7 @@ export function runProcess(request: RunRequest, clock: Clock = systemClock): Pro
   } catch (e) {
     return Promise.resolve(spawnFailure(e));
   }
+  if (request.normalPriority === true) normalPriority(child.pid);
   child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
 

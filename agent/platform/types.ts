@@ -15,6 +15,8 @@ export interface RunRequest {
   readonly timeoutMs: number;
   /** Aborting kills the whole process group too (the agent is going away). */
   readonly signal?: AbortSignal;
+  /** Run at normal CPU priority rather than the agent's raised one (for programs started for the user). */
+  readonly normalPriority?: boolean;
 }
 
 export interface RunResult {
@@ -48,6 +50,8 @@ export interface ServiceSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Where the process manager keeps `services/<name>.pid` and `services/<name>.log`. */
   readonly stateDir: string;
+  /** Start succeeds once 127.0.0.1:readyPort accepts a connection, instead of after a fixed grace period. */
+  readonly readyPort?: number;
 }
 
 /** An OCF exit code (0..7, or -1 for a timeout) and why. */

@@ -123,6 +123,7 @@ export class OcfResourceAgent implements ResourceAgent {
         cwd: '/',
         timeoutMs,
         signal,
+        normalPriority: true,
       });
       return ocfOutcome(result, this.location.path, timeoutMs);
     });

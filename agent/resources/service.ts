@@ -59,6 +59,7 @@ export class ServiceResourceAgent implements ResourceAgent {
       name: config.name, env: { ...(context.nodeId === undefined ? {} : { VIGIL_NODE: context.nodeId }), ...config.env }, stateDir: context.stateDir,
       ...(config.command === undefined ? {} : { command: config.command }),
       ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
+      ...(config.readyPort === undefined ? {} : { readyPort: config.readyPort }),
     };
     this.guard = new OperationGuard(context.clock ?? systemClock);
   }

@@ -49,6 +49,9 @@ const serviceResource = z.strictObject({
   command: z.array(z.string()).min(1).optional(),
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).default({}),
+  /** Start succeeds once the service accepts connections on 127.0.0.1:readyPort (instead of after a fixed half
+   * second without exiting): the next resource, such as the group's virtual IP, follows at once. */
+  readyPort: z.number().int().min(1).max(65535).optional(),
   ...timeouts,
 }).superRefine((r, ctx) => {
   if (r.manager === 'process' && r.command === undefined) {

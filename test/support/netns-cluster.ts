@@ -38,6 +38,11 @@ export interface NetnsClusterOptions {
   readonly deadTime?: number;
   /** Local restarts before the group leaves a node (migrationThreshold). */
   readonly migrationThreshold?: number;
+  /**
+   * The web service runs on both nodes all the time (startHotStandbyServices) and the group holds only the VIP:
+   * the set-up keepalived users have, for a like-for-like comparison.
+   */
+  readonly hotStandby?: boolean;
 }
 
 export function clusterYaml(key: string, options: NetnsClusterOptions = {}): string {
@@ -59,14 +64,15 @@ groups:
     switchback: ${options.switchback ?? 'manual'}
     migrationThreshold: ${options.migrationThreshold ?? 3}
     resources:
-      - id: web-svc
+${options.hotStandby === true ? '' : `      - id: web-svc
         kind: service
         name: web
         manager: process
         command: ["${process.execPath}", "${resolve('scripts/demo/web-service.mjs')}"]
         env: { DEMO_PORT: "${SERVICE_PORT}", DEMO_HOST: "0.0.0.0" }
+        readyPort: ${SERVICE_PORT}
         monitorInterval: 500ms
-      # The address comes up once the service answers, and is the first thing to go when the group stops.
+`}      # The address comes up once the service answers, and is the first thing to go when the group stops.
       - { id: web-ip, kind: vip, address: "${VIP}/24", arpCount: 3, arpInterval: 100ms, monitorInterval: 500ms }
 `;
 }
@@ -105,6 +111,14 @@ export class NetnsCluster {
       '--config', this.configPath, '--node', node, '--state-dir', this.stateDir(node)]);
     this.agents.set(node, p);
     return p;
+  }
+
+  /** For hotStandby: the web service on every node, outside Vigil's control. */
+  startHotStandbyServices(): void {
+    for (const node of NODES) {
+      this.net.spawn(node, [process.execPath, resolve('scripts/demo/web-service.mjs')],
+        { env: { VIGIL_NODE: node, DEMO_PORT: String(SERVICE_PORT), DEMO_HOST: '0.0.0.0' } });
+    }
   }
 
   agent(node: NodeName): HostProcess {

@@ -13,6 +13,8 @@ import { tailOf } from '../process-runner.js';
 import type { ServiceManager, ServiceOutcome, ServiceSpec } from '../types.js';
 import { SANE_PATH } from '../environment.js';
 import { pollUntil } from '../wait.js';
+import { untilAccepting } from '../tcp-ready.js';
+import { normalPriority } from '../priority.js';
 import { currentBootId, inspectPidfile, removePidfile, writePidfile, type PidfileState } from './pidfile.js';
 import { processGroupMembers, readProcStat } from './proc.js';
 
@@ -115,6 +117,7 @@ export function createProcessServiceManager(options: ProcessServiceOptions = {})
     }
     // The service must not keep the agent's event loop alive; Node still reaps it if it dies while we run.
     child.unref();
+    normalPriority(child.pid);
     const failure = await spawned(child);
     if (failure !== undefined) {
       const notInstalled = failure.code === 'ENOENT' || failure.code === 'EACCES';
@@ -129,8 +132,11 @@ export function createProcessServiceManager(options: ProcessServiceOptions = {})
     const stat = readProcStat(pid);
     if (stat !== undefined) writePidfile(pidFile, { pid, startTime: stat.startTime, bootId: currentBootId() });
 
-    // An immediate exit (a typo in the arguments, a port in use) is a failed start, not a running service.
-    await pollUntil(clock, () => exit !== undefined, Math.min(startGraceMs, timeoutMs), pollMs, signal);
+    // An immediate exit (a typo in the arguments, a port in use) is a failed start, not a running service. With a
+    // ready port, the service is up as soon as it accepts connections: no fixed grace holds up a failover.
+    let ready: boolean | undefined;
+    if (spec.readyPort === undefined) await pollUntil(clock, () => exit !== undefined, Math.min(startGraceMs, timeoutMs), pollMs, signal);
+    else ready = await untilAccepting(clock, spec.readyPort, timeoutMs, () => exit !== undefined, 20, signal);
     child.off('exit', onExit);
     if (exit !== undefined || stat === undefined) {
       removePidfile(pidFile);
@@ -138,7 +144,8 @@ export function createProcessServiceManager(options: ProcessServiceOptions = {})
       return { rc: 1, message: `${program} exited at once (${exit ?? 'before it could be recorded'})${tail === '' ? '' : `: ${tail}`}` };
     }
     if (signal?.aborted === true) return { rc: -1, message: `aborted; started as pid ${pid}` };
-    return { rc: 0, message: `started as pid ${pid}` };
+    if (ready === false) return { rc: -1, message: `started as pid ${pid}, but port ${spec.readyPort} accepted no connection within ${timeoutMs} ms` };
+    return { rc: 0, message: `started as pid ${pid}${ready === true ? `, accepting connections on port ${spec.readyPort}` : ''}` };
   }
 
   async function stop(spec: ServiceSpec, timeoutMs: number, signal?: AbortSignal): Promise<ServiceOutcome> {

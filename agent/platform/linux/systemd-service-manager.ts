@@ -4,6 +4,8 @@
  */
 import type { ProcessRunner, RunResult, ServiceManager, ServiceOutcome, ServiceSpec } from '../types.js';
 import { SANE_PATH } from '../environment.js';
+import { untilAccepting } from '../tcp-ready.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 
 const UNIT_SUFFIX = /\.(service|socket|target|timer|mount|automount|path|swap|scope|slice)$/;
 /** systemctl's exit code for a unit that does not exist (LSB "program is not installed"). */
@@ -34,7 +36,7 @@ function failure(result: RunResult, what: string): ServiceOutcome {
   return { rc: 1, message: `${what}: ${why}` };
 }
 
-export function createSystemdServiceManager(runner: ProcessRunner, systemctl = 'systemctl'): ServiceManager {
+export function createSystemdServiceManager(runner: ProcessRunner, systemctl = 'systemctl', clock: Clock = systemClock): ServiceManager {
   const systemctlRun = (verb: 'start' | 'stop' | 'is-active', spec: ServiceSpec, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> =>
     runner.run({
       file: systemctl, args: systemctlArgs(verb, spec.name), env: { PATH: SANE_PATH, LANG: 'C' }, timeoutMs,
@@ -44,7 +46,14 @@ export function createSystemdServiceManager(runner: ProcessRunner, systemctl = '
   return {
     kind: 'systemd',
     async start(spec, timeoutMs, signal) {
+      const started = clock.now();
       const result = await systemctlRun('start', spec, timeoutMs, signal);
+      if (result.rc === 0 && spec.readyPort !== undefined) {
+        // A unit of Type=simple is "started" once forked: wait until it accepts connections, as clients will.
+        const ready = await untilAccepting(clock, spec.readyPort, Math.max(0, timeoutMs - (clock.now() - started)), () => false, 20, signal);
+        if (!ready) return { rc: -1, message: `${unitName(spec.name)} started, but port ${spec.readyPort} accepted no connection within ${timeoutMs} ms` };
+        return { rc: 0, message: `${unitName(spec.name)} started, accepting connections on port ${spec.readyPort}` };
+      }
       if (result.rc === 0) return { rc: 0, message: `${unitName(spec.name)} started` };
       if (result.rc === SYSTEMCTL_NO_SUCH_UNIT) return { rc: 5, message: `${unitName(spec.name)} is not installed: ${result.stderrTail}` };
       return failure(result, `systemctl start ${unitName(spec.name)}`);

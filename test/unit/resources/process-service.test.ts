@@ -190,3 +190,39 @@ test('a process service without a command is 6 (not configured)', async (t) => {
   assert.equal((await agent.run('validate-all')).rc, 6);
   assert.equal((await agent.run('start')).rc, 6);
 });
+
+test('readyPort: start returns once the service accepts connections; one that never listens times out, one that dies fails', async (t) => {
+  const { freePort } = await import('../../support/process.js');
+  const port = await freePort();
+  const f = setUp(t);
+  // Listens only after 300 ms, so start must wait for it, not for a fixed grace.
+  const listener = `setTimeout(() => require('net').createServer().listen(${port}, '127.0.0.1'), 300)`;
+  const ready = f.agent({ command: [process.execPath, '-e', listener], readyPort: port, startTimeout: 10_000 });
+  const started = await ready.run('start');
+  assert.equal(started.rc, 0, started.message);
+  assert.match(started.message, new RegExp(`accepting connections on port ${port}`));
+  assert.equal((await ready.run('stop')).rc, 0);
+
+  const silent = f.agent({ command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], readyPort: port, startTimeout: 700 });
+  const late = await silent.run('start');
+  assert.equal(late.rc, -1);
+  assert.match(late.message, new RegExp(`port ${port} accepted no connection within 700 ms`));
+  assert.equal((await silent.run('stop')).rc, 0);
+
+  const dying = f.agent({ command: [process.execPath, '-e', 'process.exit(3)'], readyPort: port, startTimeout: 10_000 });
+  const died = await dying.run('start');
+  assert.equal(died.rc, 1);
+  assert.match(died.message, /exited at once \(exit code 3\)/);
+});
+
+test('an agent at raised CPU priority starts its services at normal priority', async (t) => {
+  const { getPriority, setPriority } = await import('node:os');
+  const before = getPriority();
+  setPriority(-5); // as vigild does (it runs as root)
+  t.after(() => setPriority(before));
+  const f = setUp(t);
+  const agent = f.agent();
+  assert.equal((await agent.run('start')).rc, 0);
+  assert.equal(getPriority(f.pid()!), 0, 'the service runs at nice 0, not at the agent\'s -5');
+  assert.equal((await agent.run('stop')).rc, 0);
+});
