@@ -1,0 +1,366 @@
+/**
+ * The standby's side of mirroring: applies change records to the target tree. Every op is idempotent, so a
+ * batch replayed after a crash (the journal re-sends what was not acknowledged) leaves the same tree. Nothing
+ * ever leaves the root: paths are checked lexically and against symlinks, and files are opened O_NOFOLLOW.
+ */
+import { createHash } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { relativePathProblem, type ChangeRecord } from './records.js';
+
+export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
+
+/** A record that could not be applied; the message names its op and path, `cause` holds the system error. */
+export class ApplyError extends Error {
+  constructor(readonly code: ApplyErrorCode, message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ApplyError';
+  }
+}
+
+export interface ApplierOptions {
+  /** Apply uid/gid of meta records (only root may chown). */
+  readonly applyOwner?: boolean;
+  /** Bound of the cache of open files kept for positional writes. */
+  readonly maxOpenFiles?: number;
+}
+
+/** What idempotence quietly absorbed, for the engine's counters. */
+export interface ApplierStats {
+  /** Renames whose source was already gone (a replay, or a divergence the next file-hash will catch). */
+  renamesWithoutSource: number;
+  /** Meta records for a path that was already gone (a replay: a later record renamed or deleted it). */
+  metaWithoutPath: number;
+}
+
+const DEFAULT_MAX_OPEN_FILES = 64;
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
+
+interface OpenFile {
+  readonly handle: FileHandle;
+  dirty: boolean;
+}
+
+export class Applier {
+  readonly stats: ApplierStats = { renamesWithoutSource: 0, metaWithoutPath: 0 };
+  private readonly root: string;
+  private readonly applyOwner: boolean;
+  private readonly maxOpenFiles: number;
+  /** Open files by absolute path, least recently used first (Map keeps insertion order). */
+  private readonly files = new Map<string, OpenFile>();
+  /** Folders whose entries changed since the last sync, fsynced so creates, renames and deletes survive a crash. */
+  private readonly dirtyDirs = new Set<string>();
+  private realRoot: string | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(root: string, options: ApplierOptions = {}) {
+    this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
+    this.applyOwner = options.applyOwner ?? false;
+    this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
+  }
+
+  /** Apply one record; records are applied in call order even when calls overlap. */
+  apply(r: ChangeRecord): Promise<void> {
+    return this.serially(async () => {
+      try {
+        await this.applyNow(r);
+      } catch (e) {
+        if (e instanceof ApplyError) throw e;
+        const err = e as NodeJS.ErrnoException;
+        throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${err.code ?? err.message}`, { cause: e });
+      }
+    });
+  }
+
+  /** Make everything applied so far durable; call before acknowledging a batch. */
+  sync(): Promise<void> {
+    return this.serially(() => this.syncNow());
+  }
+
+  /** Sync, then close every open file. Later calls are refused with VIGIL_APPLIER_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const done = this.serially(async () => {
+      try {
+        await this.syncNow();
+      } finally {
+        await Promise.allSettled([...this.files.keys()].map((p) => this.closeFile(p, false)));
+      }
+    });
+    this.closed = true;
+    await done;
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ApplyError('VIGIL_APPLIER_CLOSED', 'the applier is closed'));
+    const run = this.tail.then(task, task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(r: ChangeRecord): Promise<void> {
+    switch (r.op) {
+      case 'write': {
+        const file = await this.openForWrite(await this.resolve(r.path, r, true));
+        let written = 0;
+        while (written < r.data.length) {
+          const { bytesWritten } = await file.handle.write(r.data, written, r.data.length - written, r.offset + written);
+          written += bytesWritten;
+        }
+        file.dirty = true;
+        return;
+      }
+      case 'truncate': {
+        const file = await this.openForWrite(await this.resolve(r.path, r, true));
+        await file.handle.truncate(r.size);
+        file.dirty = true;
+        return;
+      }
+      case 'create': {
+        const path = await this.resolve(r.path, r, true);
+        await this.closeFile(path, true);
+        const existing = await lstatOrUndefined(path);
+        if (existing !== undefined && !existing.isFile()) await rm(path, { recursive: true, force: true });
+        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, r.mode);
+        try {
+          await handle.chmod(r.mode);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        this.dirtyDirs.add(dirname(path));
+        return;
+      }
+      case 'mkdir': {
+        const path = await this.resolve(r.path, r, true);
+        const existing = await lstatOrUndefined(path);
+        if (existing !== undefined && !existing.isDirectory()) await this.remove(path, existing);
+        if (existing === undefined || !existing.isDirectory()) {
+          await mkdir(path, { mode: r.mode });
+          this.dirtyDirs.add(dirname(path));
+        }
+        await chmod(path, r.mode);
+        return;
+      }
+      case 'symlink': {
+        const path = await this.resolve(r.path, r, true);
+        const existing = await lstatOrUndefined(path);
+        if (existing?.isSymbolicLink() && (await readlink(path)) === r.target) return;
+        if (existing !== undefined) await this.remove(path, existing);
+        await symlink(r.target, path);
+        this.dirtyDirs.add(dirname(path));
+        return;
+      }
+      case 'rename':
+        return this.rename(r);
+      case 'delete': {
+        const path = await this.resolve(r.path, r, false);
+        const existing = await lstatOrUndefined(path);
+        if (existing === undefined) {
+          await this.closeUnder(path);
+          return;
+        }
+        await this.remove(path, existing);
+        return;
+      }
+      case 'meta':
+        return this.meta(r);
+      case 'file-hash':
+        return this.checkHash(r);
+    }
+  }
+
+  private async rename(r: Extract<ChangeRecord, { op: 'rename' }>): Promise<void> {
+    const from = await this.resolve(r.from, r, false);
+    const to = await this.resolve(r.to, r, false);
+    if (from === to) return;
+    await this.closeUnder(from);
+    await this.closeUnder(to);
+    const source = await lstatOrUndefined(from);
+    if (source === undefined) {
+      // Already applied before a crash (the destination holds it), or the source's history is missing here.
+      if ((await lstatOrUndefined(to)) === undefined) this.stats.renamesWithoutSource++;
+      return;
+    }
+    await this.resolve(r.to, r, true);
+    try {
+      await rename(from, to);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // rename(2) replaces a file or an empty folder only; the record means "whatever is there".
+      if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EEXIST') throw e;
+      await rm(to, { recursive: true, force: true });
+      await rename(from, to);
+    }
+    this.dirtyDirs.add(dirname(from));
+    this.dirtyDirs.add(dirname(to));
+  }
+
+  private async meta(r: Extract<ChangeRecord, { op: 'meta' }>): Promise<void> {
+    const path = await this.resolve(r.path, r, false);
+    const stat = await lstatOrUndefined(path);
+    if (stat === undefined) {
+      this.stats.metaWithoutPath++;
+      return;
+    }
+    const link = stat.isSymbolicLink();
+    // Linux cannot chmod a symlink, and chmod(2) would follow it out of the tree.
+    if (r.mode !== undefined && !link) await chmod(path, r.mode);
+    if (this.applyOwner && (r.uid !== undefined || r.gid !== undefined)) {
+      await lchown(path, r.uid ?? stat.uid, r.gid ?? stat.gid);
+    }
+    if (r.mtimeMs !== undefined) {
+      const mtime = new Date(r.mtimeMs);
+      if (link) await lutimes(path, stat.atime, mtime);
+      else await utimes(path, stat.atime, mtime);
+    }
+  }
+
+  private async checkHash(r: Extract<ChangeRecord, { op: 'file-hash' }>): Promise<void> {
+    const path = await this.resolve(r.path, r, false);
+    const stat = await lstatOrUndefined(path);
+    if (stat === undefined || !stat.isFile()) {
+      throw new ApplyError('VIGIL_HASH_MISMATCH', `${describe(r)}: ${stat === undefined ? 'missing' : 'not a regular file'} on the target`);
+    }
+    if (stat.size !== r.size) throw new ApplyError('VIGIL_HASH_MISMATCH', `${describe(r)}: ${stat.size} bytes on the target, ${r.size} on the source`);
+    const hash = createHash('sha256');
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    } finally {
+      await handle.close();
+    }
+    const actual = hash.digest();
+    if (!actual.equals(r.sha256)) {
+      throw new ApplyError('VIGIL_HASH_MISMATCH', `${describe(r)}: sha256 ${actual.toString('hex')} on the target, ${r.sha256.toString('hex')} on the source`);
+    }
+  }
+
+  /**
+   * The absolute path of `rel`, after making sure every existing folder on the way resolves inside the root
+   * (a symlink in the tree may point anywhere; it is mirrored, never followed out). With `makeParents`, creates
+   * the missing folders, replacing a non-folder in the way as the source must have done before us.
+   */
+  private async resolve(rel: string, r: ChangeRecord, makeParents: boolean): Promise<string> {
+    const problem = relativePathProblem(rel);
+    if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
+    const realRoot = await this.ensureRoot();
+    const path = join(this.root, rel);
+    const parent = dirname(path);
+    let existing = parent;
+    let stat = await lstatOrUndefined(existing);
+    while (stat === undefined) {
+      existing = dirname(existing);
+      stat = await lstatOrUndefined(existing);
+    }
+    const real = await realpath(existing);
+    if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+      throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: ${JSON.stringify(rel)} leads through a symlink out of the mirror root (to ${real})`);
+    }
+    if (!makeParents) return path;
+    if (!(await lstat(real)).isDirectory()) {
+      await this.remove(real, await lstat(real));
+      existing = dirname(existing);
+    }
+    if (existing !== parent) {
+      await mkdir(parent, { recursive: true });
+      for (let dir = parent; dir !== existing; dir = dirname(dir)) this.dirtyDirs.add(dirname(dir));
+    }
+    return path;
+  }
+
+  private async ensureRoot(): Promise<string> {
+    if (this.realRoot === undefined) {
+      await mkdir(this.root, { recursive: true });
+      this.realRoot = await realpath(this.root);
+    }
+    return this.realRoot;
+  }
+
+  private async openForWrite(path: string): Promise<OpenFile> {
+    const cached = this.files.get(path);
+    if (cached !== undefined) {
+      this.files.delete(path);
+      this.files.set(path, cached);
+      return cached;
+    }
+    while (this.files.size >= this.maxOpenFiles) {
+      const oldest = this.files.keys().next().value as string;
+      await this.closeFile(oldest, true);
+    }
+    const existed = (await lstatOrUndefined(path)) !== undefined;
+    const file: OpenFile = { handle: await open(path, WRITE_FLAGS, 0o644), dirty: false };
+    if (!existed) this.dirtyDirs.add(dirname(path));
+    this.files.set(path, file);
+    return file;
+  }
+
+  /** Close one cached file; `flush` first fsyncs what was written through it, so sync() still covers it. */
+  private async closeFile(path: string, flush: boolean): Promise<void> {
+    const file = this.files.get(path);
+    if (file === undefined) return;
+    this.files.delete(path);
+    try {
+      if (flush && file.dirty) await file.handle.sync();
+    } finally {
+      await file.handle.close();
+    }
+  }
+
+  /** Close the cached files at or below `path` (a rename or delete of a folder moves or removes them). */
+  private async closeUnder(path: string): Promise<void> {
+    const prefix = path + sep;
+    for (const open of [...this.files.keys()]) {
+      if (open === path || open.startsWith(prefix)) await this.closeFile(open, true);
+    }
+  }
+
+  private async remove(path: string, stat: Stats): Promise<void> {
+    await this.closeUnder(path);
+    // rm never follows symlinks: a link to a folder is unlinked, not emptied.
+    if (stat.isDirectory()) await rm(path, { recursive: true, force: true });
+    else await unlink(path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
+    this.dirtyDirs.add(dirname(path));
+  }
+
+  private async syncNow(): Promise<void> {
+    for (const file of this.files.values()) {
+      if (!file.dirty) continue;
+      await file.handle.sync();
+      file.dirty = false;
+    }
+    for (const dir of [...this.dirtyDirs]) {
+      this.dirtyDirs.delete(dir);
+      let handle: FileHandle;
+      try {
+        handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue; // replaced since: its parent is in the set
+        throw e;
+      }
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+}
+
+function describe(r: ChangeRecord): string {
+  return r.op === 'rename' ? `rename ${r.from} -> ${r.to}` : `${r.op} ${r.path}`;
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+

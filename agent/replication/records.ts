@@ -1,0 +1,298 @@
+/**
+ * Change records: what the active node's mirror engine sends and the standby's Applier applies. Their bytes are
+ * stored in the journal and carried by the transport as opaque payloads, so decoding trusts nothing:
+ *   version u8 | op u8 | the op's fields, in the order of the ChangeRecord type
+ * Strings are u16 BE length + UTF-8; sizes and offsets are u64 BE (at most 2^53 - 1); modes, ids and data
+ * lengths u32 BE; mtimeMs f64 BE; meta's optional fields follow a presence bitmap u8.
+ */
+
+export type ChangeRecord =
+  | { op: 'write'; path: string; offset: number; data: Buffer }
+  | { op: 'truncate'; path: string; size: number }
+  | { op: 'create'; path: string; mode: number }
+  | { op: 'mkdir'; path: string; mode: number }
+  | { op: 'symlink'; path: string; target: string }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'delete'; path: string }
+  | { op: 'meta'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
+  | { op: 'file-hash'; path: string; size: number; sha256: Buffer };
+
+export type ChangeOp = ChangeRecord['op'];
+
+export const RECORD_VERSION = 1;
+/** Longest path or symlink target, in UTF-8 bytes (Linux's PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+/** One write record carries at most this much data; the engine splits larger ranges. */
+export const MAX_WRITE_BYTES = 16 * 1024 * 1024;
+const MAX_MODE = 0o7777;
+const MAX_U32 = 0xffff_ffff;
+const SHA256_BYTES = 32;
+
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash'];
+const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
+
+const META_MODE = 1;
+const META_MTIME = 2;
+const META_UID = 4;
+const META_GID = 8;
+const META_ALL = META_MODE | META_MTIME | META_UID | META_GID;
+
+/** A record that cannot be encoded or decoded; `field` and (when decoding) `offset` say where. */
+export class RecordError extends Error {
+  readonly code = 'VIGIL_BAD_RECORD';
+  constructor(readonly field: string, readonly offset: number | undefined, problem: string) {
+    super(offset === undefined ? `change record: ${field}: ${problem}` : `change record: ${field} at byte ${offset}: ${problem}`);
+    this.name = 'RecordError';
+  }
+}
+
+/** Why `path` is not a clean relative posix path inside the mirror root, or undefined when it is. */
+export function relativePathProblem(path: string): string | undefined {
+  if (path === '') return 'empty';
+  if (path.includes('\0')) return 'contains NUL';
+  if (path.startsWith('/')) return 'absolute';
+  if (path.includes('\\')) return 'contains a backslash';
+  for (const segment of path.split('/')) {
+    if (segment === '') return 'has an empty segment';
+    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+  }
+  return undefined;
+}
+
+export function encodeRecord(r: ChangeRecord): Buffer {
+  const w = new Writer();
+  w.u8(RECORD_VERSION);
+  w.u8(opCode(r.op));
+  switch (r.op) {
+    case 'write':
+      w.path('path', r.path);
+      w.u64('offset', r.offset);
+      if (r.data.length > MAX_WRITE_BYTES) throw new RecordError('data', undefined, `${r.data.length} bytes exceeds ${MAX_WRITE_BYTES}`);
+      w.u32('data length', r.data.length);
+      w.bytes(r.data);
+      break;
+    case 'truncate':
+      w.path('path', r.path);
+      w.u64('size', r.size);
+      break;
+    case 'create':
+    case 'mkdir':
+      w.path('path', r.path);
+      w.mode('mode', r.mode);
+      break;
+    case 'symlink':
+      w.path('path', r.path);
+      w.string('target', r.target, targetProblem(r.target));
+      break;
+    case 'rename':
+      w.path('from', r.from);
+      w.path('to', r.to);
+      break;
+    case 'delete':
+      w.path('path', r.path);
+      break;
+    case 'meta': {
+      w.path('path', r.path);
+      const flags = (r.mode !== undefined ? META_MODE : 0) | (r.mtimeMs !== undefined ? META_MTIME : 0)
+        | (r.uid !== undefined ? META_UID : 0) | (r.gid !== undefined ? META_GID : 0);
+      w.u8(flags);
+      if (r.mode !== undefined) w.mode('mode', r.mode);
+      if (r.mtimeMs !== undefined) w.f64('mtimeMs', r.mtimeMs);
+      if (r.uid !== undefined) w.u32('uid', r.uid);
+      if (r.gid !== undefined) w.u32('gid', r.gid);
+      break;
+    }
+    case 'file-hash':
+      w.path('path', r.path);
+      w.u64('size', r.size);
+      if (r.sha256.length !== SHA256_BYTES) throw new RecordError('sha256', undefined, `${r.sha256.length} bytes, expected ${SHA256_BYTES}`);
+      w.bytes(r.sha256);
+      break;
+    default:
+      throw new RecordError('op', undefined, `unknown op ${JSON.stringify((r as { op: unknown }).op)}`);
+  }
+  return w.finish();
+}
+
+/** Parse one whole record. Throws only RecordError. */
+export function decodeRecord(b: Buffer): ChangeRecord {
+  const r = new Reader(b);
+  const version = r.u8('version');
+  if (version !== RECORD_VERSION) throw new RecordError('version', 0, `${version}, expected ${RECORD_VERSION}`);
+  const code = r.u8('op');
+  const op = OPS[code - 1];
+  if (op === undefined) throw new RecordError('op', 1, `unknown op code ${code}`);
+  const record = decodeBody(op, r);
+  if (r.offset !== b.length) throw new RecordError('end', r.offset, `${b.length - r.offset} trailing bytes`);
+  return record;
+}
+
+function decodeBody(op: ChangeOp, r: Reader): ChangeRecord {
+  switch (op) {
+    case 'write': {
+      const path = r.path('path');
+      const offset = r.u64('offset');
+      const at = r.offset;
+      const length = r.u32('data length');
+      if (length > MAX_WRITE_BYTES) throw new RecordError('data length', at, `${length} exceeds ${MAX_WRITE_BYTES}`);
+      return { op, path, offset, data: r.bytes('data', length) };
+    }
+    case 'truncate':
+      return { op, path: r.path('path'), size: r.u64('size') };
+    case 'create':
+    case 'mkdir':
+      return { op, path: r.path('path'), mode: r.mode('mode') };
+    case 'symlink':
+      return { op, path: r.path('path'), target: r.string('target', targetProblem) };
+    case 'rename':
+      return { op, from: r.path('from'), to: r.path('to') };
+    case 'delete':
+      return { op, path: r.path('path') };
+    case 'meta': {
+      const path = r.path('path');
+      const at = r.offset;
+      const flags = r.u8('meta flags');
+      if ((flags & ~META_ALL) !== 0) throw new RecordError('meta flags', at, `unknown bits 0x${(flags & ~META_ALL).toString(16)}`);
+      const meta: Extract<ChangeRecord, { op: 'meta' }> = { op, path };
+      if (flags & META_MODE) meta.mode = r.mode('mode');
+      if (flags & META_MTIME) meta.mtimeMs = r.f64('mtimeMs');
+      if (flags & META_UID) meta.uid = r.u32('uid');
+      if (flags & META_GID) meta.gid = r.u32('gid');
+      return meta;
+    }
+    case 'file-hash':
+      return { op, path: r.path('path'), size: r.u64('size'), sha256: r.bytes('sha256', SHA256_BYTES) };
+  }
+}
+
+function targetProblem(target: string): string | undefined {
+  if (target === '') return 'empty';
+  if (target.includes('\0')) return 'contains NUL';
+  return undefined;
+}
+
+class Writer {
+  private readonly parts: Buffer[] = [];
+
+  u8(value: number): void {
+    this.parts.push(Buffer.of(value));
+  }
+
+  u32(field: string, value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_U32) throw new RecordError(field, undefined, `${value} is not a u32`);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(value);
+    this.parts.push(b);
+  }
+
+  u64(field: string, value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RecordError(field, undefined, `${value} is not a non-negative safe integer`);
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(value));
+    this.parts.push(b);
+  }
+
+  f64(field: string, value: number): void {
+    if (!Number.isFinite(value)) throw new RecordError(field, undefined, `${value} is not finite`);
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(value);
+    this.parts.push(b);
+  }
+
+  mode(field: string, value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_MODE) throw new RecordError(field, undefined, `${value} is not a mode (0 to 0o7777)`);
+    this.u32(field, value);
+  }
+
+  path(field: string, value: string): void {
+    this.string(field, value, relativePathProblem(value));
+  }
+
+  string(field: string, value: string, problem: string | undefined): void {
+    if (problem !== undefined) throw new RecordError(field, undefined, `${JSON.stringify(value)} ${problem}`);
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length > MAX_PATH_BYTES) throw new RecordError(field, undefined, `${bytes.length} bytes exceeds ${MAX_PATH_BYTES}`);
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(bytes.length);
+    this.parts.push(length, bytes);
+  }
+
+  bytes(value: Buffer): void {
+    this.parts.push(value);
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+class Reader {
+  offset = 0;
+  constructor(private readonly buffer: Buffer) {}
+
+  private need(field: string, bytes: number): number {
+    const at = this.offset;
+    if (at + bytes > this.buffer.length) {
+      throw new RecordError(field, at, `truncated: needs ${bytes} bytes, ${this.buffer.length - at} left`);
+    }
+    this.offset += bytes;
+    return at;
+  }
+
+  u8(field: string): number {
+    return this.buffer.readUInt8(this.need(field, 1));
+  }
+
+  u32(field: string): number {
+    return this.buffer.readUInt32BE(this.need(field, 4));
+  }
+
+  u64(field: string): number {
+    const at = this.need(field, 8);
+    const value = this.buffer.readBigUInt64BE(at);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RecordError(field, at, `${value} exceeds 2^53 - 1`);
+    return Number(value);
+  }
+
+  f64(field: string): number {
+    const at = this.need(field, 8);
+    const value = this.buffer.readDoubleBE(at);
+    if (!Number.isFinite(value)) throw new RecordError(field, at, `${value} is not finite`);
+    return value;
+  }
+
+  mode(field: string): number {
+    const at = this.offset;
+    const value = this.u32(field);
+    if (value > MAX_MODE) throw new RecordError(field, at, `0o${value.toString(8)} is beyond 0o7777`);
+    return value;
+  }
+
+  bytes(field: string, length: number): Buffer {
+    const at = this.need(field, length);
+    // A copy, so a record outlives the (possibly pooled or reused) buffer it was decoded from.
+    return Buffer.from(this.buffer.subarray(at, at + length));
+  }
+
+  string(field: string, problemOf: (s: string) => string | undefined): string {
+    const at = this.offset;
+    const length = this.buffer.readUInt16BE(this.need(field, 2));
+    if (length > MAX_PATH_BYTES) throw new RecordError(field, at, `length ${length} exceeds ${MAX_PATH_BYTES}`);
+    const start = this.need(field, length);
+    let value: string;
+    try {
+      value = utf8.decode(this.buffer.subarray(start, start + length));
+    } catch {
+      throw new RecordError(field, start, 'not valid UTF-8');
+    }
+    const problem = problemOf(value);
+    if (problem !== undefined) throw new RecordError(field, start, `${JSON.stringify(value)} ${problem}`);
+    return value;
+  }
+
+  path(field: string): string {
+    return this.string(field, relativePathProblem);
+  }
+}

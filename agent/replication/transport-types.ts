@@ -1,0 +1,90 @@
+/** The transport's public types and defaults (re-exported by transport.ts). */
+import type { ReplicationError } from '../../common/protocol/replication.js';
+import type { Clock } from '../util/clock.js';
+import type { CallHandler } from './transport-connection.js';
+
+export interface ReplicationRecord {
+  readonly seq: number;
+  readonly payload: Buffer;
+}
+
+export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_KEEPALIVE_MS = 5000;
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+/** What the target side of one mirror offers the transport. */
+export interface MirrorEndpoint {
+  /** The highest seq applied durably (0 when none): where a (re)connecting source resumes. */
+  lastApplied(): number;
+  /** Apply one record; called in seq order, one at a time, never for a seq already applied. */
+  apply(record: ReplicationRecord): Promise<void>;
+  /** This node's generation of the mirror's data, reported to the source in HELLO_OK. */
+  generation(): number;
+  /**
+   * May refuse a source before anything is applied (e.g. generations that do not match). Throw an Error with a
+   * `code` (A-Z, 0-9, _) and the source sees VIGIL_REPL_REFUSED with that code as appCode.
+   */
+  onHello?(peer: { readonly node: string; readonly generation: number; readonly fromSeq: number }): void | Promise<void>;
+  /** Answers the source's calls (block hashes, manifests, pause/resume). */
+  handle?: CallHandler;
+}
+
+export interface ReplicationServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (see ReplicationServer.port). */
+  readonly port: number;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  /** The cluster key (at least 32 bytes). */
+  readonly key: Buffer;
+  /** The target endpoint of the mirror named in a source's HELLO, or undefined if this node has none. */
+  mirror(name: string): MirrorEndpoint | undefined;
+  /** Every connection that ends in an error (refused handshake, protocol error, silence, apply failure). */
+  onError?(error: ReplicationError): void;
+  /** A peer silent this long is taken as dead; also the time allowed for the TLS handshake and HELLO. */
+  readonly keepaliveMs?: number;
+  readonly clock?: Clock;
+}
+
+/** The source side's journal: records from `fromSeq` on, contiguous, about `maxBytes` of payload (at least one). */
+export interface RecordSource {
+  read(fromSeq: number, maxBytes: number): Promise<ReplicationRecord[]>;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'disconnected';
+
+export interface ReplicationClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly key: Buffer;
+  readonly mirror: string;
+  /** This node's generation of the mirror, sent in every HELLO. */
+  generation(): number;
+  readonly source: RecordSource;
+  /** The target has applied every record up to `seq` (cumulative, increasing). */
+  onAck(seq: number): void;
+  onState?(state: ClientState, detail?: string): void;
+  /** Every connection that ends in an error; the client reconnects on its own. */
+  onError?(error: ReplicationError): void;
+  /** Answers the target's calls. */
+  handle?: CallHandler;
+  /** Most unacknowledged bytes in flight (RECORD frames, headers included); default 32 MiB. */
+  readonly window?: number;
+  readonly keepaliveMs?: number;
+  readonly callTimeoutMs?: number;
+  /** Reconnect backoff: doubles from minMs up to maxMs (defaults 100 ms, 5 s). */
+  readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
+  readonly clock?: Clock;
+}
+
+export interface ClientStats {
+  /** RECORD bytes written, headers included, over every connection. */
+  readonly sentBytes: number;
+  readonly ackedSeq: number;
+  readonly inFlightBytes: number;
+  /** The most ever in flight at once: never more than the window (or one record larger than it). */
+  readonly maxInFlightBytes: number;
+  readonly connected: boolean;
+}

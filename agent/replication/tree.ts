@@ -1,0 +1,238 @@
+/**
+ * The entries of a mirror's data set, read from disk in a fixed order: what a full mirror sends, what verify
+ * hashes. Symlinks are recorded, never followed. What cannot be mirrored (FIFOs, sockets, devices) or cannot be
+ * read (a folder we may not list, a name that is not UTF-8) is listed in the scan's `problems`, never dropped.
+ */
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import type { PathFilter } from './glob.js';
+
+export type TreeEntryType = 'file' | 'dir' | 'symlink';
+
+export interface TreeEntry {
+  /** Relative to the root, posix separators (see checkRelativePath). */
+  readonly path: string;
+  readonly type: TreeEntryType;
+  /** Bytes for a file, the target's length for a symlink, 0 for a folder. */
+  readonly size: number;
+  /** Permission bits with setuid, setgid and sticky (the type is in `type`). */
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly ino: number;
+  /** A symlink's target exactly as stored (it may point anywhere, even outside the root). */
+  readonly linkTarget?: string;
+}
+
+/**
+ * `unsupported`: a FIFO, socket or device (code VIGIL_UNSUPPORTED_TYPE). `unreadable`: an entry or folder that
+ * could not be read (code is the errno, e.g. EACCES, or VIGIL_BAD_NAME for a name that is not valid UTF-8).
+ */
+export interface TreeProblem {
+  readonly path: string;
+  readonly kind: 'unsupported' | 'unreadable';
+  readonly code: string;
+  readonly reason: string;
+}
+
+/** The entries, in comparePaths order. `problems` fills as the scan goes and is complete once iteration ends. */
+export interface TreeScan extends AsyncIterable<TreeEntry> {
+  readonly problems: readonly TreeProblem[];
+}
+
+export type TreeErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_BAD_ROOT';
+
+export class TreeError extends Error {
+  constructor(readonly code: TreeErrorCode, message: string) {
+    super(message);
+    this.name = 'TreeError';
+  }
+}
+
+/**
+ * Returns `p` if it is a canonical path relative to a mirror root: not empty, no leading '/', no empty, '.' or
+ * '..' segment (a '..' between backslashes is refused too, for a Windows peer), no NUL. Everything that arrives
+ * from the network goes through here before it touches a disk.
+ */
+export function checkRelativePath(p: string): string {
+  const bad = (why: string): never => { throw new TreeError('VIGIL_BAD_PATH', `path ${JSON.stringify(p)}: ${why}`); };
+  if (typeof p !== 'string') bad(`is a ${typeof p}, not a string`);
+  if (p === '') bad('is empty');
+  if (p.startsWith('/')) bad("starts with '/'");
+  if (p.includes('\0')) bad('contains a NUL character');
+  for (const segment of p.split('/')) {
+    if (segment === '') bad('has an empty segment');
+    if (segment === '.') bad("has a '.' segment");
+    if (segment.split('\\').includes('..')) bad("has a '..' segment");
+  }
+  return p;
+}
+
+/** The scan's order: segment by segment, so a folder comes just before what it holds. */
+export function comparePaths(a: string, b: string): number {
+  const as = a.split('/');
+  const bs = b.split('/');
+  const n = Math.min(as.length, bs.length);
+  for (let i = 0; i < n; i++) {
+    const x = as[i]!;
+    const y = bs[i]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return as.length - bs.length;
+}
+
+/**
+ * Every entry below `root` that `filter` admits. A folder the filter does not admit itself but that holds
+ * admitted entries is reported too, just before them, since the target needs it to hold them.
+ */
+export function scanTree(root: string, filter: PathFilter): TreeScan {
+  return new Scan(root, filter);
+}
+
+/** Entries whose lstat runs at once: enough to hide latency, few enough not to flood the threadpool. */
+const STAT_BATCH = 32;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Child { readonly name: string; readonly path: string; readonly stats: Stats }
+
+class Scan implements TreeScan {
+  private found: TreeProblem[] = [];
+
+  constructor(private readonly root: string, private readonly filter: PathFilter) {}
+
+  get problems(): readonly TreeProblem[] {
+    return this.found;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TreeEntry> {
+    this.found = [];
+    let rootStats: Stats;
+    try {
+      rootStats = await stat(this.root);
+    } catch (e) {
+      throw new TreeError('VIGIL_BAD_ROOT', `mirror root ${this.root}: cannot be read (${errnoOf(e)})`);
+    }
+    if (!rootStats.isDirectory()) throw new TreeError('VIGIL_BAD_ROOT', `mirror root ${this.root}: not a folder`);
+    yield* this.walk(this.root, '', []);
+  }
+
+  /** `pending`: folders on the way here not admitted themselves, reported once something below them is. */
+  private async *walk(dirAbs: string, dirRel: string, pending: TreeEntry[]): AsyncGenerator<TreeEntry> {
+    const children = await this.readChildren(dirAbs, dirRel);
+    for (const child of children) {
+      const { stats, path } = child;
+      if (stats.isDirectory()) {
+        const entry = toEntry(path, 'dir', stats);
+        if (this.filter.matches(path, true)) {
+          yield* flush(pending);
+          yield entry;
+          yield* this.walk(join(dirAbs, child.name), path, pending);
+        } else if (this.filter.mayContain(path)) {
+          pending.push(entry);
+          yield* this.walk(join(dirAbs, child.name), path, pending);
+          if (pending[pending.length - 1] === entry) pending.pop();
+        }
+      } else if (!this.filter.matches(path, false)) {
+        continue;
+      } else if (stats.isFile()) {
+        yield* flush(pending);
+        yield toEntry(path, 'file', stats);
+      } else if (stats.isSymbolicLink()) {
+        const target = await this.readLink(join(dirAbs, child.name), path);
+        if (target === undefined) continue;
+        yield* flush(pending);
+        yield { ...toEntry(path, 'symlink', stats), linkTarget: target };
+      } else {
+        this.found.push({ path, kind: 'unsupported', code: 'VIGIL_UNSUPPORTED_TYPE', reason: `${path}: ${describeSpecial(stats)} cannot be mirrored` });
+      }
+    }
+  }
+
+  private async readChildren(dirAbs: string, dirRel: string): Promise<Child[]> {
+    let raw: Buffer[];
+    try {
+      raw = await readdir(dirAbs, { encoding: 'buffer' });
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT' && dirRel !== '') return []; // removed while we scanned: the journal reports that
+      this.found.push({ path: dirRel, kind: 'unreadable', code: errnoOf(e), reason: `${dirRel || '.'}: cannot list (${messageOf(e)})` });
+      return [];
+    }
+    const named: { name: string; path: string; abs: string | Buffer; badBytes?: Buffer }[] = [];
+    for (const bytes of raw) {
+      let name: string;
+      let badBytes: Buffer | undefined;
+      try {
+        name = utf8.decode(bytes);
+      } catch {
+        name = bytes.toString('utf8');
+        badBytes = bytes;
+      }
+      const path = dirRel === '' ? name : `${dirRel}/${name}`;
+      const abs = badBytes === undefined ? join(dirAbs, name) : Buffer.concat([Buffer.from(join(dirAbs, '/')), badBytes]);
+      named.push(badBytes === undefined ? { name, path, abs } : { name, path, abs, badBytes });
+    }
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const children: Child[] = [];
+    for (let i = 0; i < named.length; i += STAT_BATCH) {
+      const batch = named.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map((c) => lstat(c.abs).catch((e: unknown) => e)));
+      batch.forEach((c, k) => {
+        const s = stats[k];
+        if (s instanceof Error) {
+          if (errnoOf(s) === 'ENOENT') return; // removed while we scanned
+          this.found.push({ path: c.path, kind: 'unreadable', code: errnoOf(s), reason: `${c.path}: cannot stat (${s.message})` });
+        } else if (c.badBytes !== undefined) {
+          // Judged by its name with the bad bytes replaced: the closest the filter can come to it.
+          const isDir = (s as Stats).isDirectory();
+          if (this.filter.matches(c.path, isDir) || (isDir && this.filter.mayContain(c.path))) {
+            this.found.push({ path: c.path, kind: 'unreadable', code: 'VIGIL_BAD_NAME', reason: `${c.path}: name is not valid UTF-8 (bytes ${c.badBytes.toString('hex')})` });
+          }
+        } else {
+          children.push({ name: c.name, path: c.path, stats: s as Stats });
+        }
+      });
+    }
+    return children;
+  }
+
+  private async readLink(abs: string, path: string): Promise<string | undefined> {
+    try {
+      return utf8.decode(await readlink(abs, { encoding: 'buffer' }));
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      const code = e instanceof TypeError ? 'VIGIL_BAD_NAME' : errnoOf(e);
+      this.found.push({ path, kind: 'unreadable', code, reason: `${path}: cannot read the link target (${messageOf(e)})` });
+      return undefined;
+    }
+  }
+}
+
+function* flush(pending: TreeEntry[]): Generator<TreeEntry> {
+  const ancestors = pending.splice(0);
+  yield* ancestors;
+}
+
+function toEntry(path: string, type: TreeEntryType, s: Stats): TreeEntry {
+  return {
+    path, type, size: type === 'dir' ? 0 : s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs,
+    uid: s.uid, gid: s.gid, ino: s.ino,
+  };
+}
+
+function describeSpecial(s: Stats): string {
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isSocket()) return 'a socket';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isCharacterDevice()) return 'a character device';
+  return `a file of unknown type (mode ${s.mode.toString(8)})`;
+}
+
+function errnoOf(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? 'EIO';
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,257 @@
+/**
+ * Verify: do two copies of a data set hold the same thing? Each side describes its tree in a manifest (every
+ * entry with its metadata and, for files, the whole-file SHA-256); comparing two manifests names every path that
+ * is missing, extra, different in content or different in metadata. The target sends its manifest over the
+ * network, so the encoded form is compact (paths share prefixes with the entry before) and decoding checks it all.
+ */
+import { join } from 'node:path';
+import type { PathFilter } from './glob.js';
+import { hashFile } from './block-index.js';
+import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
+
+export interface ManifestEntry {
+  readonly path: string;
+  readonly type: TreeEntryType;
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Whole-file SHA-256 as lowercase hex; files only. */
+  readonly hash?: string;
+  /** Symlinks only. */
+  readonly linkTarget?: string;
+}
+
+/** Entries in comparePaths order, and what the scan (or hashing) could not take in. */
+export interface Manifest {
+  readonly entries: readonly ManifestEntry[];
+  readonly problems: readonly TreeProblem[];
+}
+
+export interface VerifyOptions {
+  /** Compare uid and gid too (default false: the nodes may map owners differently). */
+  readonly checkOwner?: boolean;
+  /** Compare modification times too, of files, folders and symlinks alike (default false). */
+  readonly checkMtime?: boolean;
+}
+
+export interface VerifyProblem extends TreeProblem { readonly side: 'source' | 'target' }
+
+export interface VerifyReport {
+  /** True only when every list below is empty. */
+  readonly equal: boolean;
+  /** On the source, not on the target. */
+  readonly missing: string[];
+  /** On the target, not on the source. */
+  readonly extra: string[];
+  /** Another type, another file content (size or hash), or another symlink target. */
+  readonly contentDiffers: string[];
+  /** Same content, but a field among mode, uid, gid, mtimeMs differs. */
+  readonly metadataDiffers: { path: string; fields: string[] }[];
+  /** Entries either side could not scan or hash: they could not be compared, so the trees are not known equal. */
+  readonly problems: VerifyProblem[];
+}
+
+export class ManifestError extends Error {
+  readonly code = 'VIGIL_BAD_MANIFEST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+/** Files hashed at once: enough to keep a disk queue busy without thrashing a spinning one. */
+const HASH_PARALLELISM = 4;
+/** Modification times closer than this are equal: setting a time through utimes may round below a millisecond. */
+const MTIME_TOLERANCE_MS = 1;
+
+export async function treeManifest(root: string, filter: PathFilter): Promise<Manifest> {
+  const scan = scanTree(root, filter);
+  const scanned: TreeEntry[] = [];
+  for await (const entry of scan) scanned.push(entry);
+  const problems = [...scan.problems];
+  const hashes: (string | undefined)[] = new Array<string | undefined>(scanned.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < scanned.length) {
+      const i = next++;
+      const entry = scanned[i]!;
+      if (entry.type !== 'file') continue;
+      try {
+        hashes[i] = (await hashFile(join(root, entry.path))).toString('hex');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        problems.push({ path: entry.path, kind: 'unreadable', code: err.code ?? 'EIO', reason: `${entry.path}: cannot be hashed (${err.message})` });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: HASH_PARALLELISM }, worker));
+  const entries: ManifestEntry[] = [];
+  scanned.forEach((e, i) => {
+    const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid };
+    if (e.type === 'file') {
+      const hash = hashes[i];
+      if (hash !== undefined) entries.push({ ...base, hash }); // else it is listed in problems
+    } else if (e.type === 'symlink') {
+      entries.push({ ...base, linkTarget: e.linkTarget ?? '' });
+    } else {
+      entries.push(base);
+    }
+  });
+  problems.sort((a, b) => comparePaths(a.path, b.path));
+  return { entries, problems };
+}
+
+export function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}): VerifyReport {
+  const theirs = new Map(target.entries.map((e) => [e.path, e]));
+  const missing: string[] = [];
+  const contentDiffers: string[] = [];
+  const metadataDiffers: { path: string; fields: string[] }[] = [];
+  for (const mine of source.entries) {
+    const other = theirs.get(mine.path);
+    theirs.delete(mine.path);
+    if (other === undefined) {
+      missing.push(mine.path);
+    } else if (!sameContent(mine, other)) {
+      contentDiffers.push(mine.path);
+    } else {
+      const fields = differingMetadata(mine, other, options);
+      if (fields.length > 0) metadataDiffers.push({ path: mine.path, fields });
+    }
+  }
+  const extra = [...theirs.keys()].sort(comparePaths);
+  const problems: VerifyProblem[] = [
+    ...source.problems.map((p) => ({ ...p, side: 'source' as const })),
+    ...target.problems.map((p) => ({ ...p, side: 'target' as const })),
+  ];
+  const equal = missing.length + extra.length + contentDiffers.length + metadataDiffers.length + problems.length === 0;
+  return { equal, missing, extra, contentDiffers, metadataDiffers, problems };
+}
+
+/** Both trees on this machine: what tests use to prove a mirrored tree equals its source. */
+export async function verifyTrees(sourceRoot: string, targetRoot: string, filter: PathFilter, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const [source, target] = await Promise.all([treeManifest(sourceRoot, filter), treeManifest(targetRoot, filter)]);
+  return compareManifests(source, target, options);
+}
+
+function sameContent(a: ManifestEntry, b: ManifestEntry): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'file') return a.size === b.size && a.hash === b.hash;
+  if (a.type === 'symlink') return a.linkTarget === b.linkTarget;
+  return true;
+}
+
+function differingMetadata(a: ManifestEntry, b: ManifestEntry, options: VerifyOptions): string[] {
+  const fields: string[] = [];
+  // A symlink's own mode cannot be set on Linux (and is never used): it is not part of what a mirror copies.
+  if (a.type !== 'symlink' && a.mode !== b.mode) fields.push('mode');
+  if (options.checkOwner === true) {
+    if (a.uid !== b.uid) fields.push('uid');
+    if (a.gid !== b.gid) fields.push('gid');
+  }
+  if (options.checkMtime === true && Math.abs(a.mtimeMs - b.mtimeMs) >= MTIME_TOLERANCE_MS) fields.push('mtimeMs');
+  return fields;
+}
+
+/*
+ * Encoded manifest: {"v":1,"e":[[shared, suffix, type, size, mode, mtimeMs, uid, gid, extra], ...],"p":[...]}
+ * `shared` is how many leading characters the path shares with the entry before, `suffix` the rest; type is
+ * f, d or l; extra is the hash (files), the link target (symlinks) or "" (folders). Problems are
+ * [path, kind, code, reason]. About 120 bytes per file with a short name.
+ */
+const MANIFEST_VERSION = 1;
+const TYPE_CODES: Record<TreeEntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
+const TYPES_BY_CODE = new Map<unknown, TreeEntryType>([['f', 'file'], ['d', 'dir'], ['l', 'symlink']]);
+const PROBLEM_KINDS: readonly unknown[] = ['unsupported', 'unreadable'];
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+export function encodeManifest(manifest: Manifest): string {
+  let previous = '';
+  const e = manifest.entries.map((entry) => {
+    const shared = sharedPrefix(previous, entry.path);
+    previous = entry.path;
+    const extra = entry.type === 'file' ? entry.hash ?? '' : entry.type === 'symlink' ? entry.linkTarget ?? '' : '';
+    return [shared, entry.path.slice(shared), TYPE_CODES[entry.type], entry.size, entry.mode, entry.mtimeMs, entry.uid, entry.gid, extra];
+  });
+  const p = manifest.problems.map((x) => [x.path, x.kind, x.code, x.reason]);
+  return JSON.stringify({ v: MANIFEST_VERSION, e, p });
+}
+
+/** Reads an encoded manifest, refusing (VIGIL_BAD_MANIFEST, naming `where`, the entry and the field) anything amiss. */
+export function decodeManifest(text: string, where = 'manifest'): Manifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ManifestError(`${where}: not JSON (${(e as Error).message})`);
+  }
+  if (!isRecord(parsed)) throw new ManifestError(`${where}: not an object`);
+  if (parsed['v'] !== MANIFEST_VERSION) throw new ManifestError(`${where}: version ${String(parsed['v'])}, this agent reads ${MANIFEST_VERSION}`);
+  const rawEntries = parsed['e'];
+  const rawProblems = parsed['p'];
+  if (!Array.isArray(rawEntries)) throw new ManifestError(`${where}: field e is not a list`);
+  if (!Array.isArray(rawProblems)) throw new ManifestError(`${where}: field p is not a list`);
+  const entries: ManifestEntry[] = [];
+  let previous = '';
+  rawEntries.forEach((raw: unknown, i) => {
+    const bad = (field: string, why: string): never => { throw new ManifestError(`${where}: entry ${i} field ${field}: ${why}`); };
+    if (!Array.isArray(raw) || raw.length !== 9) bad('(all)', 'not a list of 9 values');
+    const [shared, suffix, typeCode, size, mode, mtimeMs, uid, gid, extra] = raw as unknown[];
+    if (!isCount(shared) || shared > previous.length) bad('shared', `${String(shared)} is not a prefix length of the path before`);
+    if (typeof suffix !== 'string') bad('suffix', 'not a string');
+    const path = previous.slice(0, shared as number) + (suffix as string);
+    try {
+      checkRelativePath(path);
+    } catch (e) {
+      bad('path', (e as Error).message);
+    }
+    if (entries.length > 0 && comparePaths(previous, path) >= 0) bad('path', `${JSON.stringify(path)} is not after ${JSON.stringify(previous)}`);
+    const type = TYPES_BY_CODE.get(typeCode) ?? bad('type', `${JSON.stringify(typeCode)} is not f, d or l`);
+    if (!isCount(size)) bad('size', `${String(size)} is not a byte count`);
+    if (!isCount(mode) || mode > 0o7777) bad('mode', `${String(mode)} is not a permission mode`);
+    if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) bad('mtimeMs', `${String(mtimeMs)} is not a time`);
+    if (!isCount(uid)) bad('uid', `${String(uid)} is not a user id`);
+    if (!isCount(gid)) bad('gid', `${String(gid)} is not a group id`);
+    if (typeof extra !== 'string') bad('extra', 'not a string');
+    const base = { path, type, size: size as number, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number };
+    if (type === 'file') {
+      if (!HEX_SHA256.test(extra as string)) bad('hash', `${JSON.stringify(extra)} is not a SHA-256 in lowercase hex`);
+      entries.push({ ...base, hash: extra as string });
+    } else if (type === 'symlink') {
+      entries.push({ ...base, linkTarget: extra as string });
+    } else {
+      entries.push(base);
+    }
+    previous = path;
+  });
+  const problems = rawProblems.map((raw: unknown, i): TreeProblem => {
+    const ok = Array.isArray(raw) && raw.length === 4 && typeof raw[0] === 'string' && PROBLEM_KINDS.includes(raw[1])
+      && typeof raw[2] === 'string' && typeof raw[3] === 'string';
+    if (!ok) throw new ManifestError(`${where}: problem ${i}: not [path, kind, code, reason]`);
+    const [path, kind, code, reason] = raw as [string, TreeProblem['kind'], string, string];
+    return { path, kind, code, reason };
+  });
+  return { entries, problems };
+}
+
+function sharedPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  // Never split a surrogate pair: each part must stay a valid string on its own.
+  if (i > 0 && i < b.length && isHighSurrogate(b.charCodeAt(i - 1))) i--;
+  return i;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

@@ -1,0 +1,256 @@
+// The applier against real folders in a temp dir.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Applier, ApplyError, type ApplyErrorCode } from '../../../agent/replication/apply.js';
+import type { ChangeRecord } from '../../../agent/replication/records.js';
+
+function setUp(t: TestContext, options: ConstructorParameters<typeof Applier>[1] = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-apply-'));
+  const root = join(dir, 'target');
+  const applier = new Applier(root, options);
+  t.after(async () => {
+    await applier.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, root, applier, at: (p: string) => join(root, p) };
+}
+
+async function applyAll(applier: Applier, records: readonly ChangeRecord[]): Promise<void> {
+  for (const r of records) await applier.apply(r);
+  await applier.sync();
+}
+
+/** Every entry under root with its kind, content or target, and permission bits (mtime only where given). */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const s = lstatSync(join(root, path));
+      const mode = (s.mode & 0o7777).toString(8);
+      if (s.isSymbolicLink()) out[path] = `link -> ${readlinkSync(join(root, path))}`;
+      else if (s.isDirectory()) {
+        out[path] = `dir ${mode}`;
+        walk(path);
+      } else out[path] = `file ${mode} ${s.mtimeMs === MTIME ? 'mtime ' : ''}${readFileSync(join(root, path)).toString('hex')}`;
+    }
+  };
+  walk('');
+  return out;
+}
+
+async function rejects(p: Promise<unknown>, code: ApplyErrorCode, message: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof ApplyError && e.code === code && message.test(e.message), `${code} ${message}`);
+}
+
+const MTIME = 1_234_567_890_000;
+const sha = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
+
+test('write, truncate, create, mkdir, symlink, rename, delete and meta, each on real files', async (t) => {
+  const { applier, at } = setUp(t);
+  await applier.apply({ op: 'write', path: 'deep/er/f.txt', offset: 0, data: Buffer.from('hello world') });
+  await applier.apply({ op: 'write', path: 'deep/er/f.txt', offset: 6, data: Buffer.from('WORLD') });
+  assert.equal(readFileSync(at('deep/er/f.txt'), 'utf8'), 'hello WORLD');
+  await applier.apply({ op: 'write', path: 'sparse', offset: 4, data: Buffer.from('x') });
+  assert.deepEqual(readFileSync(at('sparse')), Buffer.from([0, 0, 0, 0, 0x78]));
+
+  await applier.apply({ op: 'truncate', path: 'deep/er/f.txt', size: 5 });
+  assert.equal(readFileSync(at('deep/er/f.txt'), 'utf8'), 'hello');
+  await applier.apply({ op: 'truncate', path: 'deep/er/f.txt', size: 7 });
+  assert.deepEqual(readFileSync(at('deep/er/f.txt')), Buffer.from('hello\0\0'));
+
+  await applier.apply({ op: 'create', path: 'deep/er/f.txt', mode: 0o600 });
+  assert.equal(statSync(at('deep/er/f.txt')).size, 0);
+  assert.equal(statSync(at('deep/er/f.txt')).mode & 0o7777, 0o600);
+
+  await applier.apply({ op: 'mkdir', path: 'new/folder', mode: 0o750 });
+  assert.equal(statSync(at('new/folder')).mode & 0o7777, 0o750);
+  await applier.apply({ op: 'mkdir', path: 'new/folder', mode: 0o700 });
+  assert.equal(statSync(at('new/folder')).mode & 0o7777, 0o700, 'an existing folder takes the new mode');
+
+  await applier.apply({ op: 'symlink', path: 'new/link', target: '../deep/er/f.txt' });
+  assert.equal(readlinkSync(at('new/link')), '../deep/er/f.txt');
+  await applier.apply({ op: 'symlink', path: 'new/link', target: 'elsewhere' });
+  assert.equal(readlinkSync(at('new/link')), 'elsewhere');
+
+  await applier.apply({ op: 'rename', from: 'deep', to: 'moved/deep' });
+  assert.ok(!existsSync(at('deep')));
+  assert.ok(existsSync(at('moved/deep/er/f.txt')));
+
+  await applier.apply({ op: 'meta', path: 'sparse', mode: 0o604, mtimeMs: 1_600_000_000_250 });
+  assert.equal(statSync(at('sparse')).mode & 0o7777, 0o604);
+  assert.equal(statSync(at('sparse')).mtimeMs, 1_600_000_000_250);
+  await applier.apply({ op: 'meta', path: 'new/link', mode: 0o777, mtimeMs: 1_500_000_000_000 });
+  assert.equal(lstatSync(at('new/link')).mtimeMs, 1_500_000_000_000, 'a link gets its own mtime');
+
+  await applier.apply({ op: 'delete', path: 'moved' });
+  await applier.apply({ op: 'delete', path: 'new/link' });
+  assert.ok(!existsSync(at('moved')));
+  assert.ok(!existsSync(at('new/link')));
+
+  await applier.apply({ op: 'file-hash', path: 'sparse', size: 5, sha256: sha(Buffer.from([0, 0, 0, 0, 0x78])) });
+  await applier.sync();
+});
+
+test('the same sequence applied twice (a replay after a crash) leaves the same tree', async (t) => {
+  const { applier, root } = setUp(t);
+  const sequence: ChangeRecord[] = [
+    { op: 'mkdir', path: 'docs', mode: 0o755 },
+    { op: 'create', path: 'docs/a.txt', mode: 0o644 },
+    { op: 'write', path: 'docs/a.txt', offset: 0, data: Buffer.from('first version') },
+    { op: 'write', path: 'docs/b.txt', offset: 0, data: Buffer.from('bee') },
+    { op: 'rename', from: 'docs/a.txt', to: 'docs/c.txt' },
+    { op: 'rename', from: 'docs/c.txt', to: 'docs/d.txt' },
+    { op: 'truncate', path: 'docs/d.txt', size: 5 },
+    { op: 'write', path: 'docs/d.txt', offset: 5, data: Buffer.from('!') },
+    { op: 'symlink', path: 'latest', target: 'docs/d.txt' },
+    { op: 'mkdir', path: 'tmp/x/y', mode: 0o700 },
+    { op: 'write', path: 'tmp/x/y/junk', offset: 0, data: Buffer.from('junk') },
+    { op: 'delete', path: 'tmp' },
+    { op: 'rename', from: 'docs/b.txt', to: 'docs/d.txt' },
+    { op: 'write', path: 'docs/e.txt', offset: 0, data: Buffer.from('eee') },
+    { op: 'meta', path: 'docs/e.txt', mode: 0o640, mtimeMs: MTIME },
+    { op: 'rename', from: 'docs/e.txt', to: 'docs/f.txt' },
+    { op: 'delete', path: 'never-existed/at/all' },
+    { op: 'file-hash', path: 'docs/d.txt', size: 3, sha256: sha('bee') },
+  ];
+  await applyAll(applier, sequence);
+  const once = snapshot(root);
+  assert.deepEqual(Object.keys(once), ['docs', 'docs/d.txt', 'docs/f.txt', 'latest']);
+  assert.equal(once['docs/f.txt'], `file 640 mtime ${Buffer.from('eee').toString('hex')}`);
+  assert.equal(once['docs/d.txt'], `file 644 ${Buffer.from('bee').toString('hex')}`);
+  await applyAll(applier, sequence);
+  assert.deepEqual(snapshot(root), once);
+  // And by a fresh applier, as after a restart.
+  const again = new Applier(root);
+  t.after(() => again.close());
+  await applyAll(again, sequence);
+  assert.deepEqual(snapshot(root), once);
+});
+
+test('a rename replaces an existing file, folder or link at its destination', async (t) => {
+  const { applier, at } = setUp(t);
+  await applyAll(applier, [
+    { op: 'write', path: 'src', offset: 0, data: Buffer.from('new') },
+    { op: 'write', path: 'dst', offset: 0, data: Buffer.from('old contents') },
+    { op: 'rename', from: 'src', to: 'dst' },
+  ]);
+  assert.equal(readFileSync(at('dst'), 'utf8'), 'new');
+  await applyAll(applier, [
+    { op: 'write', path: 'full/dir/inside', offset: 0, data: Buffer.from('x') },
+    { op: 'rename', from: 'dst', to: 'full' },
+  ]);
+  assert.equal(readFileSync(at('full'), 'utf8'), 'new');
+  await applyAll(applier, [{ op: 'mkdir', path: 'd', mode: 0o755 }, { op: 'symlink', path: 'l', target: 'd' }, { op: 'rename', from: 'full', to: 'l' }]);
+  assert.ok(lstatSync(at('l')).isFile());
+  assert.ok(lstatSync(at('d')).isDirectory(), 'the folder a replaced link pointed to is untouched');
+});
+
+test('a delete removes a whole tree, and a link to a folder without emptying that folder', async (t) => {
+  const { applier, at } = setUp(t);
+  const records: ChangeRecord[] = [];
+  for (let i = 0; i < 20; i++) records.push({ op: 'write', path: `tree/${i % 4}/sub/${i}`, offset: 0, data: Buffer.from(String(i)) });
+  records.push({ op: 'write', path: 'keep/file', offset: 0, data: Buffer.from('keep') }, { op: 'symlink', path: 'tree/0/link', target: '../../keep' });
+  await applyAll(applier, records);
+  await applier.apply({ op: 'delete', path: 'tree' });
+  assert.ok(!existsSync(at('tree')));
+  assert.equal(readFileSync(at('keep/file'), 'utf8'), 'keep');
+});
+
+test('paths that escape the root are refused: "..", and through symlinks pointing outside', async (t) => {
+  const { applier, dir, at } = setUp(t);
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), 'untouched');
+  await applier.apply({ op: 'symlink', path: 'out', target: outside });
+  await applier.apply({ op: 'symlink', path: 'in/nested', target: '../../outside' });
+  const attempts: ChangeRecord[] = [
+    { op: 'write', path: 'out/secret', offset: 0, data: Buffer.from('pwned') },
+    { op: 'write', path: 'out/new/deeper', offset: 0, data: Buffer.from('pwned') },
+    { op: 'truncate', path: 'in/nested/secret', size: 0 },
+    { op: 'create', path: 'out/secret', mode: 0o777 },
+    { op: 'delete', path: 'out/secret' },
+    { op: 'rename', from: 'out/secret', to: 'stolen' },
+    { op: 'rename', from: 'x', to: 'out/x' },
+    { op: 'meta', path: 'out/secret', mode: 0o777 },
+    { op: 'mkdir', path: 'out/d', mode: 0o777 },
+    { op: 'symlink', path: 'out/l', target: '/' },
+    { op: 'file-hash', path: 'out/secret', size: 9, sha256: sha('untouched') },
+  ];
+  for (const r of attempts) await rejects(applier.apply(r), 'VIGIL_BAD_PATH', /leads through a symlink out of the mirror root/);
+  await rejects(applier.apply({ op: 'delete', path: '../outside/secret' }), 'VIGIL_BAD_PATH', /^delete \.\.\/outside\/secret: path "\.\.\/outside\/secret" has a "\.\." segment$/);
+  await rejects(applier.apply({ op: 'write', path: '/etc/x', offset: 0, data: Buffer.alloc(1) }), 'VIGIL_BAD_PATH', /absolute/);
+  assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
+  assert.deepEqual(readdirSync(outside), ['secret']);
+  // A write to the link itself replaces nothing outside: O_NOFOLLOW refuses to open through it.
+  await rejects(applier.apply({ op: 'write', path: 'out', offset: 0, data: Buffer.from('x') }), 'VIGIL_APPLY_FAILED', /^write out: ELOOP$/);
+  assert.ok(lstatSync(at('out')).isSymbolicLink());
+  // The link itself may still be replaced or deleted, as the source did.
+  await applier.apply({ op: 'delete', path: 'out' });
+  assert.ok(!existsSync(at('out')));
+  assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
+});
+
+test('owner is applied only with applyOwner', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const plain = setUp(t);
+  await applyAll(plain.applier, [{ op: 'write', path: 'f', offset: 0, data: Buffer.from('x') }, { op: 'meta', path: 'f', uid: 4321, gid: 8765 }]);
+  assert.equal(statSync(plain.at('f')).uid, 0);
+  const owned = setUp(t, { applyOwner: true });
+  await applyAll(owned.applier, [
+    { op: 'write', path: 'f', offset: 0, data: Buffer.from('x') },
+    { op: 'meta', path: 'f', uid: 4321, gid: 8765 },
+    { op: 'symlink', path: 'l', target: 'f' },
+    { op: 'meta', path: 'l', uid: 1111 },
+  ]);
+  assert.deepEqual([statSync(owned.at('f')).uid, statSync(owned.at('f')).gid], [4321, 8765]);
+  assert.deepEqual([lstatSync(owned.at('l')).uid, lstatSync(owned.at('l')).gid], [1111, 0], 'a link is chowned itself, gid kept');
+});
+
+test('mtime survives the writes before it, and a later write moves it again', async (t) => {
+  const { applier, at } = setUp(t);
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.alloc(100_000, 1) });
+  await applier.apply({ op: 'meta', path: 'f', mtimeMs: 1_000_000_000_000 });
+  await applier.sync();
+  assert.equal(statSync(at('f')).mtimeMs, 1_000_000_000_000);
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('y') });
+  assert.notEqual(statSync(at('f')).mtimeMs, 1_000_000_000_000);
+});
+
+test('a file-hash checkpoint that does not match throws a coded error', async (t) => {
+  const { applier } = setUp(t);
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('abc') });
+  await rejects(applier.apply({ op: 'file-hash', path: 'f', size: 3, sha256: sha('abd') }), 'VIGIL_HASH_MISMATCH', /^file-hash f: sha256 [0-9a-f]{64} on the target, [0-9a-f]{64} on the source$/);
+  await rejects(applier.apply({ op: 'file-hash', path: 'f', size: 4, sha256: sha('abcd') }), 'VIGIL_HASH_MISMATCH', /3 bytes on the target, 4 on the source/);
+  await rejects(applier.apply({ op: 'file-hash', path: 'nope', size: 0, sha256: sha('') }), 'VIGIL_HASH_MISMATCH', /missing on the target/);
+  await applier.apply({ op: 'file-hash', path: 'f', size: 3, sha256: sha('abc') });
+});
+
+test('open files stay within maxOpenFiles, are closed on rename and delete, and all of them on close', async (t) => {
+  const { applier, at, root } = setUp(t, { maxOpenFiles: 3 });
+  const openUnderRoot = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+    try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root); } catch { return false; }
+  }).length;
+  for (let i = 0; i < 10; i++) await applier.apply({ op: 'write', path: `f${i}`, offset: 0, data: Buffer.from(`data ${i}`) });
+  assert.equal(openUnderRoot(), 3);
+  await applier.apply({ op: 'rename', from: 'f9', to: 'renamed' });
+  await applier.apply({ op: 'delete', path: 'f8' });
+  assert.equal(openUnderRoot(), 1);
+  // A write after the rename goes to the new name, not the old inode.
+  await applier.apply({ op: 'write', path: 'renamed', offset: 0, data: Buffer.from('DATA') });
+  assert.equal(readFileSync(at('renamed'), 'utf8'), 'DATA 9');
+  await applier.sync();
+  await applier.close();
+  assert.equal(openUnderRoot(), 0);
+  for (let i = 0; i < 8; i++) assert.equal(readFileSync(at(`f${i}`), 'utf8'), `data ${i}`);
+  await rejects(applier.apply({ op: 'delete', path: 'x' }), 'VIGIL_APPLIER_CLOSED', /closed/);
+});
+
+test('a failing record (here EFBIG: an offset past the largest file) names its op and path', async (t) => {
+  const { applier } = setUp(t);
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('x') });
+  await rejects(applier.apply({ op: 'write', path: 'f', offset: 2 ** 52, data: Buffer.from('x') }), 'VIGIL_APPLY_FAILED', /^write f: (EFBIG|EINVAL)$/);
+});

@@ -1,0 +1,344 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, linkSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, type ByteRange, type FileIndex,
+} from '../../../agent/replication/block-index.js';
+
+const KiB = 1024;
+const BS = DEFAULT_BLOCK_SIZE;
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-blocks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function overwrite(path: string, offset: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Applies the ranges to a copy of the old file, as the target would, and checks it then equals the new file. */
+function assertRangesSuffice(oldCopy: string, current: string, result: { ranges: readonly ByteRange[]; truncateTo?: number }): void {
+  const source = readFileSync(current);
+  for (const r of result.ranges) overwrite(oldCopy, r.offset, source.subarray(r.offset, r.offset + r.length));
+  if (result.truncateTo !== undefined) truncateSync(oldCopy, result.truncateTo);
+  assert.ok(readFileSync(oldCopy).equals(source), 'the target rebuilt from the ranges equals the source');
+}
+
+/** Indexes `path`, lets `change` alter it, indexes again against the old index; returns both and the old bytes' copy. */
+async function change(dir: string, initial: Buffer, alter: (path: string) => void): Promise<{ before: FileIndex; after: FileIndex; path: string; oldCopy: string }> {
+  const path = join(dir, 'f');
+  writeFileSync(path, initial);
+  const before = await indexFile(path);
+  const oldCopy = join(dir, 'old');
+  copyFileSync(path, oldCopy);
+  alter(path);
+  const after = await indexFileIfChanged(path, before);
+  return { before, after, path, oldCopy };
+}
+
+test('an index holds one truncated SHA-256 per aligned block and the whole file SHA-256', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'f');
+  const data = randomBytes(2 * BS + 100);
+  writeFileSync(path, data);
+  const index = await indexFile(path);
+  assert.equal(index.size, data.length);
+  assert.equal(index.blockSize, BS);
+  assert.equal(index.blocks.length, 3);
+  const expected = [data.subarray(0, BS), data.subarray(BS, 2 * BS), data.subarray(2 * BS)]
+    .map((b) => createHash('sha256').update(b).digest().subarray(0, 16));
+  assert.deepEqual(index.blocks, expected);
+  assert.deepEqual(index.fileHash, createHash('sha256').update(data).digest());
+  assert.equal(index.ino, statSync(path).ino);
+  assert.equal(index.mtimeMs, statSync(path).mtimeMs);
+
+  const small = await indexFile(path, 4096);
+  assert.equal(small.blocks.length, Math.ceil(data.length / 4096));
+  assert.deepEqual(small.fileHash, index.fileHash);
+});
+
+test('empty files and files exactly one block long', async (t) => {
+  const dir = tempDir(t);
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '');
+  const e = await indexFile(empty);
+  assert.equal(e.size, 0);
+  assert.deepEqual(e.blocks, []);
+  assert.deepEqual(e.fileHash, createHash('sha256').digest());
+  assert.deepEqual(changedRanges(undefined, e), { ranges: [] });
+
+  const one = join(dir, 'one');
+  writeFileSync(one, randomBytes(BS));
+  const o = await indexFile(one);
+  assert.equal(o.blocks.length, 1);
+  assert.deepEqual(changedRanges(undefined, o), { ranges: [{ offset: 0, length: BS }] });
+  assert.deepEqual(changedRanges(e, o), { ranges: [{ offset: 0, length: BS }] });
+  assert.deepEqual(changedRanges(o, e), { ranges: [], truncateTo: 0 });
+
+  // A one-block file rewritten with the same length: one block to send, nothing to truncate.
+  const r = await change(dir, randomBytes(BS), (p) => overwrite(p, BS - 1, Buffer.from([1])));
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: 0, length: BS }] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('an append after a partial last block sends only the new bytes', async (t) => {
+  const dir = tempDir(t);
+  const r = await change(dir, randomBytes(BS + 100 * KiB % BS), (p) => appendFileSync(p, randomBytes(10 * KiB)));
+  const oldSize = r.before.size;
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: oldSize, length: 10 * KiB }] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+
+  // Indexed without the old index, nothing proves the old tail unchanged: the whole last old block goes again.
+  const blind = await indexFile(r.path);
+  assert.deepEqual(changedRanges(r.before, blind), { ranges: [{ offset: BS, length: r.after.size - BS }] });
+});
+
+test('an append that also rewrites the old partial tail sends that block too', async (t) => {
+  const dir = tempDir(t);
+  const r = await change(dir, randomBytes(BS + 500), (p) => {
+    overwrite(p, BS + 10, Buffer.from('changed'));
+    appendFileSync(p, randomBytes(BS));
+  });
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: BS, length: BS + 500 }] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('an append after a full last block sends only the new bytes', async (t) => {
+  const dir = tempDir(t);
+  const r = await change(dir, randomBytes(2 * BS), (p) => appendFileSync(p, Buffer.from([7])));
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: 2 * BS, length: 1 }] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('an overwrite in the middle sends the blocks it touched, adjacent ones merged', async (t) => {
+  const dir = tempDir(t);
+  const r = await change(dir, randomBytes(16 * BS), (p) => {
+    overwrite(p, 4 * BS + 5, Buffer.from('x'));          // block 4
+    overwrite(p, 8 * BS - 3, Buffer.from('across'));     // blocks 7 and 8
+    overwrite(p, 12 * BS, Buffer.alloc(BS, 1));          // exactly block 12
+  });
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [
+    { offset: 4 * BS, length: BS },
+    { offset: 7 * BS, length: 2 * BS },
+    { offset: 12 * BS, length: BS },
+  ] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('a file that shrank is truncated; a block it now ends inside is sent again', async (t) => {
+  const dir = tempDir(t);
+  const atBoundary = await change(dir, randomBytes(3 * BS + 10), (p) => truncateSync(p, 2 * BS));
+  assert.deepEqual(changedRanges(atBoundary.before, atBoundary.after), { ranges: [], truncateTo: 2 * BS });
+  assertRangesSuffice(atBoundary.oldCopy, atBoundary.path, changedRanges(atBoundary.before, atBoundary.after));
+
+  const inside = await change(dir, randomBytes(3 * BS), (p) => truncateSync(p, BS + 100));
+  const result = changedRanges(inside.before, inside.after);
+  assert.deepEqual(result, { ranges: [{ offset: BS, length: 100 }], truncateTo: BS + 100 });
+  assertRangesSuffice(inside.oldCopy, inside.path, result);
+});
+
+test('sparse growth sends the new (zero) bytes only', async (t) => {
+  const dir = tempDir(t);
+  const r = await change(dir, randomBytes(100 * KiB), (p) => truncateSync(p, 10 * 1024 * KiB));
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: 100 * KiB, length: 10 * 1024 * KiB - 100 * KiB }] });
+  assert.equal(r.after.blocks.length, 160);
+  assert.deepEqual(r.after.blocks[10], r.after.blocks[159], 'zero blocks hash alike');
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('a 20 MiB file is indexed exactly, and one changed byte costs one block', async (t) => {
+  const dir = tempDir(t);
+  const data = randomBytes(20 * 1024 * KiB);
+  const r = await change(dir, data, (p) => overwrite(p, data.length - 1, Buffer.from([data[data.length - 1]! ^ 0xff])));
+  assert.equal(r.before.blocks.length, 320);
+  assert.deepEqual(r.before.fileHash, createHash('sha256').update(data).digest());
+  assert.deepEqual(r.before.blocks[123], createHash('sha256').update(data.subarray(123 * BS, 124 * BS)).digest().subarray(0, 16));
+  const result = changedRanges(r.before, r.after);
+  assert.deepEqual(result, { ranges: [{ offset: 319 * BS, length: BS }] });
+  assertRangesSuffice(r.oldCopy, r.path, result);
+});
+
+test('indexFileIfChanged trusts size, mtime and inode, and hashes again when one moved', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'f');
+  writeFileSync(path, 'hello');
+  const first = await indexFileIfChanged(path, undefined, 4096);
+  assert.equal(first.blockSize, 4096);
+  assert.equal(await indexFileIfChanged(path, first), first);
+  utimesSync(path, new Date(), new Date(Date.now() + 5000));
+  const touched = await indexFileIfChanged(path, first);
+  assert.notEqual(touched, first);
+  assert.equal(touched.blockSize, 4096, 'the previous block size is kept');
+  assert.deepEqual(touched.fileHash, first.fileHash);
+  assert.deepEqual(changedRanges(first, touched), { ranges: [] });
+});
+
+test('another block size, or no previous index, means the whole file', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'f');
+  writeFileSync(path, randomBytes(10_000));
+  const a = await indexFile(path, 4096);
+  const b = await indexFile(path, 8192);
+  assert.deepEqual(changedRanges(a, b), { ranges: [{ offset: 0, length: 10_000 }] });
+  assert.deepEqual(changedRanges(undefined, b), { ranges: [{ offset: 0, length: 10_000 }] });
+});
+
+test('bad input is refused with a stable code: block sizes, folders, FIFOs, symlinks, malformed indexes', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'f');
+  writeFileSync(file, 'x');
+  await assert.rejects(indexFile(file, 100), { code: 'VIGIL_BAD_BLOCK_SIZE', message: /block size 100/ });
+  await assert.rejects(indexFile(file, 1000.5), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+  await assert.rejects(indexFile(dir), (e: NodeJS.ErrnoException) => e.code === 'VIGIL_NOT_A_FILE' || e.code === 'EISDIR');
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(indexFile(fifo), { code: 'VIGIL_NOT_A_FILE', message: new RegExp(fifo) });
+  symlinkSync(file, join(dir, 'link'));
+  await assert.rejects(indexFile(join(dir, 'link')), { code: 'ELOOP' });
+  await assert.rejects(indexFile(join(dir, 'absent')), { code: 'ENOENT' });
+
+  const good = await indexFile(file);
+  assert.throws(() => changedRanges({ ...good, blocks: [] }, good), { code: 'VIGIL_BAD_INDEX', message: /previous index: blocks holds 0 hashes, 1 expected/ });
+  assert.throws(() => changedRanges(good, { ...good, blocks: [Buffer.alloc(3)] }), { code: 'VIGIL_BAD_INDEX', message: /current index: blocks\[0\] is 3 bytes/ });
+  assert.throws(() => changedRanges(good, { ...good, size: -1 }), { code: 'VIGIL_BAD_INDEX', message: /size -1/ });
+});
+
+test('the store survives reopening; renames and deletes move files and whole folders', async (t) => {
+  const dir = tempDir(t);
+  const storeFile = join(dir, 'state', 'blocks.idx');
+  mkdirSync(join(dir, 'data'));
+  const indexes = new Map<string, FileIndex>();
+  for (const [name, size] of [['a', 0], ['b', 5], ['c', 3 * BS + 7]] as const) {
+    writeFileSync(join(dir, 'data', name), randomBytes(size));
+    indexes.set(name, await indexFile(join(dir, 'data', name)));
+  }
+  const store = await BlockIndexStore.open(storeFile);
+  assert.equal(store.size, 0);
+  store.set('top.bin', indexes.get('c')!);
+  store.set('docs/a', indexes.get('a')!);
+  store.set('docs/sub/b', indexes.get('b')!);
+  store.set('docsx/c', indexes.get('c')!);
+  await store.save();
+  assert.deepEqual(readdirSync(join(dir, 'state')), ['blocks.idx'], 'no temporary file is left behind');
+
+  const reopened = await BlockIndexStore.open(storeFile);
+  assert.deepEqual([...reopened.paths()].sort(), ['docs/a', 'docs/sub/b', 'docsx/c', 'top.bin']);
+  const { priorTail: _, ...expected } = indexes.get('c')!;
+  assert.deepEqual({ ...reopened.get('top.bin')! }, expected);
+  assert.deepEqual(reopened.get('docs/a')!.blocks, []);
+
+  assert.equal(reopened.rename('top.bin', 'moved.bin'), 1);
+  assert.equal(reopened.get('top.bin'), undefined);
+  assert.deepEqual(reopened.get('moved.bin')!.fileHash, indexes.get('c')!.fileHash);
+  assert.equal(reopened.rename('docs', 'papers'), 2, 'a folder moves with everything below it, and only that');
+  assert.deepEqual([...reopened.paths()].sort(), ['docsx/c', 'moved.bin', 'papers/a', 'papers/sub/b']);
+  assert.equal(reopened.rename('nothing-here', 'x'), 0);
+  reopened.delete('papers/sub');
+  assert.deepEqual([...reopened.paths()].sort(), ['docsx/c', 'moved.bin', 'papers/a']);
+  assert.throws(() => reopened.rename('papers', 'papers/inner'), { code: 'VIGIL_BAD_PATH' });
+  assert.throws(() => reopened.set('../escape', indexes.get('a')!), { code: 'VIGIL_BAD_PATH', message: /\.\.\/escape/ });
+  await reopened.save();
+
+  const third = await BlockIndexStore.open(storeFile);
+  assert.deepEqual([...third.paths()].sort(), ['docsx/c', 'moved.bin', 'papers/a']);
+});
+
+test('a renamed file is recognised by its inode, hard links included', async (t) => {
+  const dir = tempDir(t);
+  const store = await BlockIndexStore.open(join(dir, 'blocks.idx'));
+  writeFileSync(join(dir, 'old.txt'), 'content');
+  store.set('old.txt', await indexFile(join(dir, 'old.txt')));
+  renameSync(join(dir, 'old.txt'), join(dir, 'new.txt'));
+  const ino = statSync(join(dir, 'new.txt')).ino;
+  assert.equal(store.pathOfInode(ino), 'old.txt');
+  store.rename('old.txt', 'new.txt');
+  assert.equal(store.pathOfInode(ino), 'new.txt');
+  await store.save();
+  assert.equal((await BlockIndexStore.open(join(dir, 'blocks.idx'))).pathOfInode(ino), 'new.txt', 'inodes are persisted');
+
+  linkSync(join(dir, 'new.txt'), join(dir, 'hard.txt'));
+  store.set('hard.txt', await indexFile(join(dir, 'hard.txt')));
+  store.delete('new.txt');
+  assert.equal(store.pathOfInode(ino), 'hard.txt');
+  store.delete('hard.txt');
+  assert.equal(store.pathOfInode(ino), undefined);
+});
+
+test('a damaged store file is refused with the byte offset; stale temporary files are cleared', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  const store = await BlockIndexStore.open(file);
+  writeFileSync(join(dir, 'f'), randomBytes(1000));
+  store.set('f', await indexFile(join(dir, 'f')));
+  await store.save();
+  const good = readFileSync(file);
+
+  const flipped = Buffer.from(good);
+  flipped[20] = flipped[20]! ^ 1;
+  writeFileSync(file, flipped);
+  await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: new RegExp(`${file}: checksum mismatch .* at byte offset ${good.length - 32}`) });
+  writeFileSync(file, good.subarray(0, 30));
+  await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: /byte offset/ });
+  writeFileSync(file, Buffer.concat([Buffer.from('NOPE'), good.subarray(4)]));
+  await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: /wrong magic\) at byte offset 0/ });
+
+  writeFileSync(file, good);
+  writeFileSync(`${file}.123.4.tmp`, 'half a save');
+  writeFileSync(join(dir, 'unrelated.tmp'), 'not ours');
+  const reopened = await BlockIndexStore.open(file);
+  assert.deepEqual([...reopened.paths()], ['f']);
+  assert.deepEqual(readdirSync(dir).sort(), ['blocks.idx', 'f', 'unrelated.tmp']);
+});
+
+test('the store holds 100 000 files compactly and reloads them all', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  const store = await BlockIndexStore.open(file);
+  const blockHashes = [randomBytes(16), randomBytes(16)];
+  const fileHash = (i: number): Buffer => { const h = Buffer.alloc(32); h.writeUInt32LE(i); return h; };
+  for (let i = 0; i < 100_000; i++) {
+    store.set(`dir${i % 100}/file-${i}.dat`, { size: BS + 1 + (i % (BS - 1)), blockSize: BS, blocks: blockHashes, fileHash: fileHash(i), mtimeMs: 1_700_000_000_000 + i + 0.25, ino: i + 1 });
+  }
+  await store.save();
+  const bytes = statSync(file).size;
+  // 80 fixed bytes + 32 file hash + 2 x 16 block hashes + a path of about 20 bytes.
+  assert.ok(bytes < 100_000 * 170, `${bytes} bytes for 100k files`);
+  const reopened = await BlockIndexStore.open(file);
+  assert.equal(reopened.size, 100_000);
+  const sample = reopened.get('dir7/file-99907.dat')!;
+  assert.equal(sample.size, BS + 1 + (99907 % (BS - 1)));
+  assert.equal(sample.mtimeMs, 1_700_000_000_000 + 99907 + 0.25);
+  assert.deepEqual(sample.blocks, blockHashes);
+  assert.deepEqual(sample.fileHash, fileHash(99907));
+  assert.equal(reopened.pathOfInode(99908), 'dir7/file-99907.dat');
+});
+
+test('saves run one at a time and keep changes made while a save was writing', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  writeFileSync(join(dir, 'f'), 'x');
+  const index = await indexFile(join(dir, 'f'));
+  const store = await BlockIndexStore.open(file);
+  store.set('one', index);
+  const first = store.save();
+  store.set('two', index);
+  await Promise.all([first, store.save()]);
+  assert.deepEqual([...(await BlockIndexStore.open(file)).paths()].sort(), ['one', 'two']);
+});

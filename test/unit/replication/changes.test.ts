@@ -1,0 +1,131 @@
+// The change detector and the applier together, without the network: each step changes the source tree, the
+// detector turns the changed paths into records (through their binary encoding, as the journal and the wire
+// carry them), the applier applies them to the target, and the target must equal the source by content hash and
+// mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Applier } from '../../../agent/replication/apply.js';
+import { BlockIndexStore } from '../../../agent/replication/block-index.js';
+import { ChangeDetector, splitVirtualPath } from '../../../agent/replication/changes.js';
+import { compileGlobs } from '../../../agent/replication/glob.js';
+import { decodeRecord, encodeRecord, type ChangeRecord } from '../../../agent/replication/records.js';
+import { verifyTrees } from '../../../agent/replication/verify.js';
+
+interface Rig {
+  readonly src: string[];
+  readonly dst: string[];
+  /** Run the detector on these paths (or a full reconcile), apply, and return what travelled. */
+  sync(paths?: string[]): Promise<ChangeRecord[]>;
+  equal(): Promise<void>;
+}
+
+async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise<Rig> {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-changes-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const src = Array.from({ length: folders }, (_, k) => join(base, `src${k}`));
+  const dst = Array.from({ length: folders }, (_, k) => join(base, `dst${k}`));
+  for (const d of [...src, ...dst]) mkdirSync(d);
+  const filter = compileGlobs([], exclude);
+  const index = await BlockIndexStore.open(join(base, 'index'));
+  const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner: false });
+  const appliers = dst.map((d) => new Applier(d));
+  t.after(async () => { for (const a of appliers) await a.close(); });
+  return {
+    src, dst,
+    async sync(paths) {
+      const records: ChangeRecord[] = [];
+      for await (const r of paths === undefined ? detector.reconcile() : detector.changes(paths)) {
+        const wire = decodeRecord(encodeRecord(r));
+        records.push(wire);
+        const path = wire.op === 'rename' ? wire.from : wire.path;
+        const { folder, rel } = splitVirtualPath(path);
+        // The folder itself ("0") is the applier's root: mkdir/meta of it are no-ops there.
+        if (rel === '') continue;
+        const strip = (v: string): string => splitVirtualPath(v).rel;
+        const local: ChangeRecord = wire.op === 'rename' ? { ...wire, from: strip(wire.from), to: strip(wire.to) } : { ...wire, path: strip(wire.path) } as ChangeRecord;
+        await appliers[folder]!.apply(local);
+      }
+      for (const a of appliers) await a.sync();
+      return records;
+    },
+    async equal() {
+      for (let k = 0; k < folders; k++) {
+        // Folder and symlink times are not mirrored (applying a folder's children changes its time again);
+        // file times are.
+        const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true });
+        const differs = report.metadataDiffers.filter((m) => !(m.fields.join() === 'mtimeMs' && !statSync(join(src[k]!, m.path)).isFile()));
+        assert.ok(report.missing.length + report.extra.length + report.contentDiffers.length + differs.length + report.problems.length === 0, JSON.stringify(report));
+      }
+    },
+  };
+}
+
+const bytesSent = (records: readonly ChangeRecord[]): number => records.reduce((n, r) => n + (r.op === 'write' ? r.data.length : 0), 0);
+
+test('a burst of creates, appends, overwrites, truncates, renames (also over a file) and deletes converges', async (t) => {
+  const r = await rig(t);
+  const [src] = r.src as [string];
+  mkdirSync(join(src, 'docs/deep/er'), { recursive: true });
+  writeFileSync(join(src, 'docs/a.txt'), 'hello');
+  writeFileSync(join(src, 'docs/deep/er/big.bin'), Buffer.alloc(100_000, 7));
+  writeFileSync(join(src, 'b.txt'), 'bee');
+  symlinkSync('docs/a.txt', join(src, 'link'));
+  await r.sync();
+  await r.equal();
+
+  appendFileSync(join(src, 'docs/deep/er/big.bin'), Buffer.alloc(10, 9));
+  const appended = await r.sync(['0/docs/deep/er/big.bin']);
+  assert.equal(bytesSent(appended), 10, 'an append sends only the appended bytes');
+  await r.equal();
+
+  const fd = openSync(join(src, 'docs/deep/er/big.bin'), 'r+');
+  writeSync(fd, Buffer.from('XYZ'), 0, 3, 50_000);
+  closeSync(fd);
+  const overwritten = await r.sync(['0/docs/deep/er/big.bin']);
+  assert.equal(bytesSent(overwritten), 4096, 'an overwrite sends the one block it touched');
+  await r.equal();
+
+  truncateSync(join(src, 'docs/deep/er/big.bin'), 30_000);
+  const truncated = await r.sync(['0/docs/deep/er/big.bin']);
+  assert.ok(truncated.some((x) => x.op === 'truncate' && x.size === 30_000));
+  assert.ok(bytesSent(truncated) < 4096, 'at most the new, shorter last block travels');
+  await r.equal();
+
+  renameSync(join(src, 'docs/deep/er/big.bin'), join(src, 'moved.bin'));
+  const moved = await r.sync(['0/docs/deep/er/big.bin', '0/moved.bin']);
+  assert.deepEqual(moved.filter((x) => x.op === 'rename'), [{ op: 'rename', from: '0/docs/deep/er/big.bin', to: '0/moved.bin' }]);
+  assert.equal(bytesSent(moved), 0, 'a rename travels as a rename, not a copy');
+  await r.equal();
+
+  renameSync(join(src, 'moved.bin'), join(src, 'b.txt')); // over an existing file
+  await r.sync(['0/moved.bin', '0/b.txt']);
+  await r.equal();
+
+  rmSync(join(src, 'docs'), { recursive: true });
+  chmodSync(join(src, 'b.txt'), 0o600);
+  const deleted = await r.sync(['0/docs', '0/b.txt']);
+  assert.ok(deleted.some((x) => x.op === 'delete' && x.path === '0/docs'));
+  await r.equal();
+});
+
+test('reconcile finds what changed while nobody watched, and a second reconcile sends nothing', async (t) => {
+  const r = await rig(t, 2, ['*.tmp']);
+  writeFileSync(join(r.src[0]!, 'one.txt'), '1');
+  writeFileSync(join(r.src[1]!, 'two.txt'), '2');
+  writeFileSync(join(r.src[1]!, 'skip.tmp'), 'excluded');
+  await r.sync();
+  await r.equal();
+  const again = await r.sync();
+  assert.deepEqual(again.filter((x) => x.op !== 'meta'), [], 'only metadata, no data, when nothing changed');
+  assert.ok(!again.some((x) => x.op === 'meta' && x.path.endsWith('.tmp')), 'excluded files are not mirrored');
+  rmSync(join(r.src[0]!, 'one.txt'));
+  writeFileSync(join(r.src[1]!, 'two.txt'), '22');
+  mkdirSync(join(r.src[1]!, 'new/sub'), { recursive: true });
+  writeFileSync(join(r.src[1]!, 'new/sub/x'), 'x');
+  const records = await r.sync();
+  assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/one.txt'));
+  await r.equal();
+});

@@ -1,0 +1,394 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, RECORD_OVERHEAD_BYTES, type JournalOptions,
+} from '../../../agent/replication/journal.js';
+import { payloadFor } from './journal-writer-child.js';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-journal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Open a journal closed at the end of the test even when an assertion fails first. */
+async function openJournal(t: { after: (fn: () => Promise<void>) => void }, dir: string, options: JournalOptions): Promise<Journal> {
+  const journal = await Journal.open(dir, options);
+  t.after(() => journal.close());
+  return journal;
+}
+
+function segments(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
+}
+
+function segmentFor(firstSeq: number): string {
+  return `${String(firstSeq).padStart(20, '0')}.seg`;
+}
+
+const recordBytes = (payloadLength: number): number => RECORD_OVERHEAD_BYTES + payloadLength;
+const BIG = { maxBytes: 64 * 1024 * 1024, fsync: 'never' } as const;
+
+test('crc32c matches the standard check value', () => {
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+  assert.equal(crc32c(Buffer.alloc(0)), 0);
+  const bytes = Buffer.from('the quick brown fox jumps over the lazy dog');
+  assert.equal(crc32c(bytes, 10), crc32c(bytes.subarray(10)));
+  assert.equal(crc32c(bytes, 10, bytes.length, crc32c(bytes, 0, 10)), crc32c(bytes), 'continues a running crc');
+});
+
+test('records round-trip: appended, read back in order, acknowledged, and all of it survives reopening', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open(dir, { maxBytes: 1 << 20, fsync: 'batch' });
+  assert.deepEqual(journal.recovery, { truncatedBytes: 0 });
+  assert.deepEqual(journal.stats(), { firstSeq: 1, lastSeq: 0, records: 0, bytes: 0, ackedSeq: 0 });
+  assert.equal(await journal.append(Buffer.from('one')), 1);
+  assert.equal(await journal.append(Buffer.alloc(0)), 2, 'an empty payload is a record too');
+  assert.equal(await journal.appendMany([Buffer.from('three'), Buffer.from('four')]), 4);
+  await journal.flush();
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => [r.seq, r.payload.toString()]), [[1, 'one'], [2, ''], [3, 'three'], [4, 'four']]);
+  assert.deepEqual((await journal.read(3, 1 << 20)).map((r) => r.seq), [3, 4]);
+  assert.deepEqual(await journal.read(5, 1 << 20), [], 'nothing beyond the last record');
+  await journal.ack(2);
+  assert.deepEqual(journal.stats(), { firstSeq: 3, lastSeq: 4, records: 2, bytes: recordBytes(5) + recordBytes(4), ackedSeq: 2 });
+  await journal.close();
+
+  const reopened = await openJournal(t, dir, { maxBytes: 1 << 20 });
+  assert.deepEqual(reopened.stats(), { firstSeq: 3, lastSeq: 4, records: 2, bytes: recordBytes(5) + recordBytes(4), ackedSeq: 2 });
+  assert.deepEqual((await reopened.read(1, 1 << 20)).map((r) => r.seq), [3, 4], 'acknowledged records are not read again');
+  assert.equal(await reopened.append(Buffer.from('five')), 5);
+  await reopened.ack(5);
+  assert.deepEqual(reopened.stats(), { firstSeq: 6, lastSeq: 5, records: 0, bytes: 0, ackedSeq: 5 });
+});
+
+test('read returns at least one record, then stops near maxBytes of payload', async (t) => {
+  const journal = await openJournal(t, tempDir(t), BIG);
+  for (let i = 0; i < 10; i++) await journal.append(Buffer.alloc(100, i));
+  assert.deepEqual((await journal.read(1, 1)).map((r) => r.seq), [1], 'one record even above the budget');
+  assert.deepEqual((await journal.read(4, 350)).map((r) => r.seq), [4, 5, 6]);
+  assert.deepEqual((await journal.read(9, 10_000)).map((r) => r.seq), [9, 10]);
+  assert.deepEqual((await journal.read(4, 100))[0]?.payload, Buffer.alloc(100, 3));
+});
+
+test('a payload is copied when appended: changing the buffer afterwards changes nothing', async (t) => {
+  const journal = await openJournal(t, tempDir(t), BIG);
+  const payload = Buffer.from('original');
+  const appended = journal.append(payload);
+  payload.write('mutated!');
+  await appended;
+  assert.equal((await journal.read(1, 100))[0]?.payload.toString(), 'original');
+});
+
+test('seqs are never reused, even after everything was acknowledged and trimmed and the journal reopened', async (t) => {
+  const dir = tempDir(t);
+  const options = { maxBytes: 1 << 20, segmentBytes: recordBytes(10) * 3, fsync: 'batch' } as const;
+  const journal = await Journal.open(dir, options);
+  for (let i = 1; i <= 10; i++) assert.equal(await journal.append(Buffer.alloc(10, i)), i);
+  await journal.ack(10);
+  await journal.close();
+  assert.deepEqual(segments(dir), [segmentFor(10)], 'every segment but the one being appended to is gone');
+
+  const again = await Journal.open(dir, options);
+  assert.deepEqual(again.stats(), { firstSeq: 11, lastSeq: 10, records: 0, bytes: 0, ackedSeq: 10 });
+  assert.equal(await again.append(Buffer.from('x')), 11);
+  await again.ack(11);
+  await again.close();
+  // Even if the last segment itself is lost, the state file remembers where seqs stand.
+  for (const name of segments(dir)) unlinkSync(join(dir, name));
+  const third = await openJournal(t, dir, options);
+  assert.equal(await third.append(Buffer.from('y')), 12);
+});
+
+test('segments roll over at segmentBytes, and acknowledged whole segments are deleted', async (t) => {
+  const dir = tempDir(t);
+  const journal = await openJournal(t, dir, { maxBytes: 1 << 20, segmentBytes: recordBytes(10) * 3, fsync: 'batch' });
+  for (let i = 1; i <= 8; i++) await journal.append(Buffer.alloc(10, i));
+  assert.equal(await journal.appendMany([Buffer.alloc(10, 9), Buffer.alloc(10, 10)]), 10, 'a batch may span segments');
+  assert.deepEqual(segments(dir), [1, 4, 7, 10].map(segmentFor));
+  assert.equal(statSync(join(dir, segmentFor(1))).size, recordBytes(10) * 3);
+  assert.deepEqual((await journal.read(2, 1 << 20)).map((r) => r.payload[0]), [2, 3, 4, 5, 6, 7, 8, 9, 10], 'reads cross segments');
+
+  await journal.ack(5);
+  assert.deepEqual(segments(dir), [4, 7, 10].map(segmentFor), 'segment 1..3 is gone; 4..6 still holds 6');
+  assert.equal(journal.stats().bytes, recordBytes(10) * 5);
+  await journal.ack(9);
+  assert.deepEqual(segments(dir), [segmentFor(10)]);
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => r.seq), [10]);
+
+  const big = Buffer.alloc(recordBytes(10) * 5, 7);
+  assert.equal(await journal.append(big), 11, 'a record bigger than a segment gets a segment of its own');
+  assert.equal(await journal.append(Buffer.from('after')), 12);
+  assert.deepEqual(segments(dir), [10, 11, 12].map(segmentFor));
+  assert.deepEqual((await journal.read(11, 1))[0]?.payload, big);
+});
+
+test('finding a seq deep inside a large segment (through the sparse index) reads the right record', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open(dir, { maxBytes: 1 << 30, fsync: 'never' });
+  const payloads = Array.from({ length: 1000 }, (_, i) => Buffer.concat([payloadFor(i), Buffer.alloc(400, i)]));
+  for (let i = 0; i < payloads.length; i += 50) await journal.appendMany(payloads.slice(i, i + 50));
+  await journal.ack(250);
+  await journal.close();
+  const reopened = await openJournal(t, dir, { maxBytes: 1 << 30, fsync: 'never' });
+  assert.equal(reopened.stats().bytes, payloads.slice(250).reduce((sum, p) => sum + recordBytes(p.length), 0), 'unacked bytes recounted from the middle of a segment');
+  for (const seq of [251, 317, 499, 870, 1000]) {
+    const [record] = await reopened.read(seq, 1);
+    assert.equal(record?.seq, seq);
+    assert.deepEqual(record?.payload, payloads[seq - 1]);
+  }
+});
+
+/** A journal of `count` records of `length` bytes each in one segment, closed; returns the segment's path. */
+async function writeRecords(dir: string, count: number, length: number): Promise<string> {
+  const journal = await Journal.open(dir, BIG);
+  for (let i = 1; i <= count; i++) await journal.append(Buffer.alloc(length, i));
+  await journal.close();
+  return join(dir, segmentFor(1));
+}
+
+test('a torn tail (the last record cut short) is truncated and reported, and appends go on from there', async (t) => {
+  const dir = tempDir(t);
+  const segment = await writeRecords(dir, 5, 100);
+  const intact = recordBytes(100) * 4;
+  truncateSync(segment, intact + 60);
+
+  const journal = await openJournal(t, dir, BIG);
+  assert.equal(journal.recovery.truncatedBytes, 60);
+  assert.equal(journal.recovery.segment, segment);
+  assert.match(journal.recovery.reason ?? '', /record 5 takes 124 bytes, only 60 are left at byte 496/);
+  assert.equal(statSync(segment).size, intact);
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => r.payload[0]), [1, 2, 3, 4]);
+  assert.equal(await journal.append(Buffer.from('new five')), 5, 'the torn record never returned from append: its seq is free');
+  await journal.close();
+
+  const again = await openJournal(t, dir, BIG);
+  assert.deepEqual(again.recovery, { truncatedBytes: 0 });
+  assert.equal((await again.read(5, 100))[0]?.payload.toString(), 'new five');
+});
+
+test('garbage after the last record, and a last record of the right length with a bad checksum, are torn tails', async (t) => {
+  const dir = tempDir(t);
+  const segment = await writeRecords(dir, 3, 50);
+  const intact = statSync(segment).size;
+  appendFileSync(segment, Buffer.from('garbage left by a crash, no magic here'));
+  let journal = await Journal.open(dir, BIG);
+  assert.equal(journal.recovery.truncatedBytes, 38);
+  assert.match(journal.recovery.reason ?? '', /bad magic/);
+  assert.equal(statSync(segment).size, intact);
+  assert.equal(journal.stats().lastSeq, 3);
+  await journal.close();
+
+  // The last record's bytes all there, one of them wrong: a power loss can leave exactly that.
+  const bytes = readFileSync(segment);
+  bytes[intact - 10] = bytes[intact - 10]! ^ 0x01;
+  writeFileSync(segment, bytes);
+  journal = await openJournal(t, dir, BIG);
+  assert.equal(journal.recovery.truncatedBytes, recordBytes(50));
+  assert.match(journal.recovery.reason ?? '', /checksum mismatch in record 3/);
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => r.seq), [1, 2]);
+});
+
+async function assertCorrupt(dir: string, segment: string, offset: number, reason: RegExp): Promise<void> {
+  await assert.rejects(Journal.open(dir, BIG), (e: unknown) => {
+    assert.ok(e instanceof JournalCorruptError, String(e));
+    assert.equal(e.code, 'VIGIL_JOURNAL_CORRUPT');
+    assert.equal(e.segment, segment);
+    assert.equal(e.offset, offset);
+    assert.match(e.message, new RegExp(`${segment}.*byte ${offset}`));
+    assert.match(e.message, reason);
+    return true;
+  });
+}
+
+test('a flipped byte in an earlier record is corruption: open() names the segment and the byte offset', async (t) => {
+  const dir = tempDir(t);
+  const segment = await writeRecords(dir, 5, 100);
+  const pristine = readFileSync(segment);
+  const second = recordBytes(100);
+
+  const payloadFlip = Buffer.from(pristine);
+  payloadFlip[second + 40] = payloadFlip[second + 40]! ^ 0x10;
+  writeFileSync(segment, payloadFlip);
+  await assertCorrupt(dir, segment, second, /checksum mismatch in record 2.*intact record follows at byte 248/);
+
+  // A flipped length that points past the end of the file must not pass for a torn tail either.
+  const lengthFlip = Buffer.from(pristine);
+  lengthFlip[second + 17] = 0x7f;
+  writeFileSync(segment, lengthFlip);
+  await assertCorrupt(dir, segment, second, /record 2 takes .* only 496 are left.*intact record follows/);
+
+  const magicFlip = Buffer.from(pristine);
+  magicFlip[second * 3] = 0;
+  writeFileSync(segment, magicFlip);
+  await assertCorrupt(dir, segment, second * 3, /bad magic/);
+  assert.deepEqual(readFileSync(segment), magicFlip, 'a corrupt journal is left as it was for inspection');
+});
+
+test('damage anywhere in a segment that is not the last one is corruption, even at its end', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open(dir, { ...BIG, segmentBytes: recordBytes(10) * 2 });
+  for (let i = 1; i <= 5; i++) await journal.append(Buffer.alloc(10, i));
+  await journal.close();
+  const first = join(dir, segmentFor(1));
+  truncateSync(first, recordBytes(10) * 2 - 1);
+  await assertCorrupt(dir, first, recordBytes(10), /record 2 takes 34 bytes, only 33 are left.*not the last segment/);
+});
+
+test('a missing segment, or a damaged state file, is corruption', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open(dir, { ...BIG, segmentBytes: recordBytes(10) * 2 });
+  for (let i = 1; i <= 6; i++) await journal.append(Buffer.alloc(10, i));
+  await journal.ack(1);
+  await journal.close();
+  const state = join(dir, 'journal.state');
+  const savedState = readFileSync(state);
+
+  unlinkSync(join(dir, segmentFor(3)));
+  await assertCorrupt(dir, join(dir, segmentFor(5)), 0, /records 3\.\.4 are missing/);
+  unlinkSync(join(dir, segmentFor(1)));
+  await assertCorrupt(dir, join(dir, segmentFor(5)), 0, /records 2\.\.4 are missing/);
+
+  writeFileSync(state, '{"version":1,"ackedSeq":"x"');
+  await assertCorrupt(dir, state, 0, /not JSON/);
+  writeFileSync(state, JSON.stringify({ version: 1, ackedSeq: 9, nextSeq: 3 }));
+  await assertCorrupt(dir, state, 0, /nextSeq/);
+  writeFileSync(state, savedState);
+});
+
+test('kill -9 while appending with fsync always: every seq reported appended is there, intact and in order', async (t) => {
+  const dir = tempDir(t);
+  const child = fileURLToPath(new URL('./journal-writer-child.js', import.meta.url));
+  const appended: number[] = [];
+  let acked = 0;
+  for (let round = 0; round < 3; round++) {
+    const proc = spawn(process.execPath, [child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
+    t.after(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
+    const killAfter = (appended[appended.length - 1] ?? 0) + 60 + round * 7;
+    for await (const line of createInterface({ input: proc.stdout })) {
+      const [what, value] = line.split(' ');
+      if (what === 'appended') appended.push(Number(value));
+      if (what === 'acked') acked = Number(value);
+      // Kill between appends and, as it happens, mid-append: the child does not stop to wait.
+      if (appended[appended.length - 1]! >= killAfter && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    assert.equal(await exited, 'SIGKILL', 'the child ran until it was killed');
+  }
+  assert.ok(appended.every((seq, i) => i === 0 || seq > appended[i - 1]!), 'each run went on after what the last one reported');
+
+  const journal = await openJournal(t, dir, { maxBytes: 1 << 30, segmentBytes: 4096, fsync: 'always' });
+  const stats = journal.stats();
+  assert.ok(stats.ackedSeq >= acked, `ack ${acked} reported, ${stats.ackedSeq} on disk`);
+  assert.ok(stats.lastSeq >= appended[appended.length - 1]!, 'every reported append is on disk');
+  const records = await journal.read(1, 1 << 30);
+  assert.equal(records[0]?.seq, stats.ackedSeq + 1);
+  records.forEach((record, i) => {
+    assert.equal(record.seq, stats.ackedSeq + 1 + i, 'in order, without a hole');
+    assert.deepEqual(record.payload, payloadFor(record.seq), `record ${record.seq} intact`);
+  });
+  assert.equal(records[records.length - 1]?.seq, stats.lastSeq);
+});
+
+test('JournalFullError writes nothing, leaves the journal usable, and appends succeed again after an ack', async (t) => {
+  const dir = tempDir(t);
+  const size = recordBytes(100);
+  const journal = await openJournal(t, dir, { maxBytes: size * 4, segmentBytes: size * 3, fsync: 'batch' });
+  for (let i = 1; i <= 4; i++) await journal.append(Buffer.alloc(100, i));
+  const before = journal.stats();
+  const files = segments(dir).map((n) => [n, statSync(join(dir, n)).size]);
+
+  await assert.rejects(journal.append(Buffer.alloc(100, 5)), (e: unknown) => {
+    assert.ok(e instanceof JournalFullError);
+    assert.equal(e.code, 'VIGIL_JOURNAL_FULL');
+    assert.deepEqual([e.neededBytes, e.unackedBytes, e.maxBytes], [size, size * 4, size * 4]);
+    assert.match(e.message, new RegExp(`journal ${dir} is full`));
+    return true;
+  });
+  assert.deepEqual(journal.stats(), before);
+  assert.deepEqual(segments(dir).map((n) => [n, statSync(join(dir, n)).size]), files, 'no byte written, no segment created');
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => r.seq), [1, 2, 3, 4]);
+
+  await journal.ack(1);
+  assert.equal(await journal.append(Buffer.alloc(100, 5)), 5, 'the seq the failed append did not take');
+  await assert.rejects(journal.append(Buffer.alloc(0)), JournalFullError);
+  await journal.close();
+  const reopened = await openJournal(t, dir, { maxBytes: size * 4 });
+  assert.deepEqual((await reopened.read(1, 1 << 20)).map((r) => r.payload[0]), [2, 3, 4, 5]);
+});
+
+test('appendMany is all or nothing when the batch would exceed the cap', async (t) => {
+  const dir = tempDir(t);
+  const size = recordBytes(10);
+  const journal = await openJournal(t, dir, { maxBytes: size * 5, segmentBytes: size * 2, fsync: 'batch' });
+  assert.equal(await journal.appendMany([Buffer.alloc(10, 1), Buffer.alloc(10, 2), Buffer.alloc(10, 3)]), 3);
+  const files = segments(dir).map((n) => [n, statSync(join(dir, n)).size]);
+  await assert.rejects(journal.appendMany([Buffer.alloc(10, 4), Buffer.alloc(10, 5), Buffer.alloc(10, 6)]), JournalFullError);
+  assert.equal(journal.stats().lastSeq, 3);
+  assert.deepEqual(segments(dir).map((n) => [n, statSync(join(dir, n)).size]), files);
+  assert.equal(await journal.appendMany([Buffer.alloc(10, 4), Buffer.alloc(10, 5)]), 5, 'a batch that fits goes in whole');
+  assert.deepEqual((await journal.read(1, 1 << 20)).map((r) => r.payload[0]), [1, 2, 3, 4, 5]);
+  await assert.rejects(journal.appendMany(Array.from({ length: 6 }, () => Buffer.alloc(10))), (e: unknown) =>
+    e instanceof JournalError && e.code === 'VIGIL_JOURNAL_TOO_LARGE' && /could ever hold/.test(e.message));
+});
+
+test('bad arguments and use after close fail with a code naming what is wrong', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(Journal.open(dir, { maxBytes: 0 }), /options\.maxBytes: 0/);
+  await assert.rejects(Journal.open(dir, { maxBytes: 1000, segmentBytes: 1.5 }), /options\.segmentBytes/);
+  const journal = await Journal.open(dir, BIG);
+  await journal.append(Buffer.from('a'));
+  const code = (c: string) => (e: unknown): boolean => e instanceof JournalError && e.code === c;
+  await assert.rejects(journal.ack(2), code('VIGIL_JOURNAL_BAD_ARGUMENT'));
+  await assert.rejects(journal.ack(2), /uptoSeq: 2 is beyond the last record appended \(1\)/);
+  await assert.rejects(journal.read(0, 10), /fromSeq: 0/);
+  await assert.rejects(journal.appendMany([]), code('VIGIL_JOURNAL_BAD_ARGUMENT'));
+  await assert.rejects(journal.append('text' as unknown as Buffer), /payloads\[0\]: not a Buffer/);
+  await journal.ack(1);
+  await journal.ack(1);
+  await journal.ack(0);
+  assert.equal(journal.stats().ackedSeq, 1, 'an old or repeated ack changes nothing');
+  const closing = journal.close();
+  await assert.rejects(journal.append(Buffer.from('late')), code('VIGIL_JOURNAL_CLOSED'));
+  await closing;
+  await journal.close();
+  await assert.rejects(journal.read(1, 10), code('VIGIL_JOURNAL_CLOSED'));
+});
+
+function openDescriptors(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+test('close() releases every file handle', async (t) => {
+  const dir = tempDir(t);
+  const options = { maxBytes: 1 << 20, segmentBytes: recordBytes(10) * 2, fsync: 'batch' } as const;
+  // Whatever Node opens once for file I/O (io_uring, the thread pool) is opened here, before counting.
+  await (await Journal.open(join(dir, 'warm-up'), options)).close();
+  const before = openDescriptors();
+
+  const journal = await Journal.open(join(dir, 'j'), options);
+  assert.equal(openDescriptors(), before, 'nothing held until the first append');
+  await journal.append(Buffer.alloc(10));
+  assert.equal(openDescriptors(), before + 1, 'one handle: the segment being appended to');
+  for (let i = 1; i < 7; i++) await journal.append(Buffer.alloc(10, i));
+  await journal.read(1, 1 << 20);
+  await journal.ack(3);
+  await journal.flush();
+  assert.equal(openDescriptors(), before + 1, 'segments left behind by rollover and reads are closed');
+  await assert.rejects(journal.append(Buffer.alloc(1 << 21)), JournalError);
+  await journal.close();
+  assert.equal(openDescriptors(), before);
+
+  const reopened = await Journal.open(join(dir, 'j'), options);
+  await reopened.close();
+  assert.equal(openDescriptors(), before, 'recovery closes what it scanned');
+  await assert.rejects(Journal.open(dir, { maxBytes: -1 }), JournalError);
+  writeFileSync(join(dir, 'j', 'journal.state'), 'not json');
+  await assert.rejects(Journal.open(join(dir, 'j'), options), JournalCorruptError);
+  assert.equal(openDescriptors(), before, 'a failed open leaks nothing');
+});

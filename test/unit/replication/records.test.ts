@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { decodeRecord, encodeRecord, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
+
+const samples: ChangeRecord[] = [
+  { op: 'write', path: 'a/b.txt', offset: 2 ** 40 + 3, data: Buffer.from('hello') },
+  { op: 'write', path: 'empty', offset: 0, data: Buffer.alloc(0) },
+  { op: 'truncate', path: 'a/b.txt', size: Number.MAX_SAFE_INTEGER },
+  { op: 'create', path: 'ünïcode/файл', mode: 0o640 },
+  { op: 'mkdir', path: 'dir/sub', mode: 0o2755 },
+  { op: 'symlink', path: 'link', target: '../outside/../anything' },
+  { op: 'rename', from: 'x/old name', to: 'y/new name' },
+  { op: 'delete', path: 'tree' },
+  { op: 'meta', path: 'm' },
+  { op: 'meta', path: 'm', mode: 0o600, mtimeMs: 1_700_000_000_123.456, uid: 1000, gid: 0 },
+  { op: 'meta', path: 'm', gid: 4_294_967_295 },
+  { op: 'file-hash', path: 'a/b.txt', size: 5, sha256: createHash('sha256').update('hello').digest() },
+];
+
+function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
+  assert.throws(() => decodeRecord(bytes), (e: unknown) => {
+    assert.ok(e instanceof RecordError, String(e));
+    assert.equal(e.code, 'VIGIL_BAD_RECORD');
+    assert.equal(e.field, field, e.message);
+    assert.equal(e.offset, offset, e.message);
+    assert.match(e.message, problem);
+    assert.match(e.message, new RegExp(`^change record: ${field} at byte ${offset}: `));
+    return true;
+  });
+}
+
+test('every op survives a round trip', () => {
+  for (const r of samples) assert.deepEqual(decodeRecord(encodeRecord(r)), r, r.op);
+});
+
+test('a decoded write does not share memory with the buffer it came from', () => {
+  const bytes = encodeRecord({ op: 'write', path: 'f', offset: 0, data: Buffer.from('abc') });
+  const r = decodeRecord(bytes);
+  bytes.fill(0);
+  assert.deepEqual(r, { op: 'write', path: 'f', offset: 0, data: Buffer.from('abc') });
+});
+
+test('every truncation of every record is refused, naming a field and an offset within the record', () => {
+  for (const r of samples) {
+    const bytes = encodeRecord(r);
+    for (let cut = 0; cut < bytes.length; cut++) {
+      assert.throws(() => decodeRecord(bytes.subarray(0, cut)), (e: unknown) =>
+        e instanceof RecordError && e.code === 'VIGIL_BAD_RECORD' && e.offset !== undefined && e.offset <= cut && /truncated/.test(e.message),
+      `${r.op} cut at ${cut}`);
+    }
+  }
+});
+
+test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
+  const del = encodeRecord({ op: 'delete', path: 'x' });
+  fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
+  fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
+  fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
+  fails(Buffer.from([1, 10, ...del.subarray(2)]), 'op', 1, /unknown op code 10/);
+  const meta = encodeRecord({ op: 'meta', path: 'm' });
+  meta[meta.length - 1] = 0x10;
+  fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);
+});
+
+test('bad paths are refused on decode, at the offset of the path', () => {
+  const encodePath = (op: number, path: Buffer): Buffer => {
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(path.length);
+    return Buffer.concat([Buffer.of(1, op), length, path]);
+  };
+  const DELETE = 7;
+  fails(encodePath(DELETE, Buffer.from('/etc/passwd')), 'path', 4, /absolute/);
+  fails(encodePath(DELETE, Buffer.from('a/../../etc')), 'path', 4, /".." segment/);
+  fails(encodePath(DELETE, Buffer.from('a/./b')), 'path', 4, /"\." segment/);
+  fails(encodePath(DELETE, Buffer.from('..')), 'path', 4, /".." segment/);
+  fails(encodePath(DELETE, Buffer.from('a//b')), 'path', 4, /empty segment/);
+  fails(encodePath(DELETE, Buffer.from('a/')), 'path', 4, /empty segment/);
+  fails(encodePath(DELETE, Buffer.from('a\0b')), 'path', 4, /NUL/);
+  fails(encodePath(DELETE, Buffer.alloc(0)), 'path', 4, /empty/);
+  fails(encodePath(DELETE, Buffer.from([0x61, 0xff, 0x62])), 'path', 4, /not valid UTF-8/);
+  fails(encodePath(DELETE, Buffer.from('a\\b')), 'path', 4, /backslash/);
+  // The second path of a rename is named as such.
+  const rename = Buffer.concat([encodePath(6, Buffer.from('ok')), Buffer.of(0, 3), Buffer.from('../')]);
+  fails(rename, 'to', 8, /".." segment/);
+  const symlink = Buffer.concat([encodePath(5, Buffer.from('l')), Buffer.of(0, 0)]);
+  fails(symlink, 'target', 7, /empty/);
+});
+
+test('numbers out of range are refused on decode', () => {
+  const bytes = encodeRecord({ op: 'truncate', path: 'f', size: 1 });
+  bytes.writeBigUInt64BE(2n ** 53n, 5);
+  fails(bytes, 'size', 5, /exceeds 2\^53 - 1/);
+  const mode = encodeRecord({ op: 'mkdir', path: 'd', mode: 0o755 });
+  mode.writeUInt32BE(0o10000, 5);
+  fails(mode, 'mode', 5, /beyond 0o7777/);
+  const mtime = encodeRecord({ op: 'meta', path: 'm', mtimeMs: 1 });
+  mtime.writeDoubleBE(Number.NaN, 6);
+  fails(mtime, 'mtimeMs', 6, /not finite/);
+  const write = encodeRecord({ op: 'write', path: 'w', offset: 0, data: Buffer.alloc(1) });
+  write.writeUInt32BE(0xffffffff, 13);
+  fails(write, 'data length', 13, /exceeds/);
+});
+
+test('encoding refuses what decoding would refuse, naming the field', () => {
+  const refuses = (r: ChangeRecord, field: string): void => {
+    assert.throws(() => encodeRecord(r), (e: unknown) => e instanceof RecordError && e.code === 'VIGIL_BAD_RECORD' && e.field === field, field);
+  };
+  refuses({ op: 'delete', path: '../x' }, 'path');
+  refuses({ op: 'rename', from: 'a', to: '/b' }, 'to');
+  refuses({ op: 'write', path: 'a', offset: -1, data: Buffer.alloc(0) }, 'offset');
+  refuses({ op: 'write', path: 'a', offset: 1.5, data: Buffer.alloc(0) }, 'offset');
+  refuses({ op: 'create', path: 'a', mode: 0o10000 }, 'mode');
+  refuses({ op: 'meta', path: 'a', uid: -1 }, 'uid');
+  refuses({ op: 'meta', path: 'a', mtimeMs: Infinity }, 'mtimeMs');
+  refuses({ op: 'file-hash', path: 'a', size: 0, sha256: Buffer.alloc(31) }, 'sha256');
+  refuses({ op: 'symlink', path: 'a', target: '' }, 'target');
+  refuses({ op: 'delete', path: 'x'.repeat(4097) }, 'path');
+});
