@@ -17,6 +17,7 @@ import { createResourceAgent } from './resources/index.js';
 import type { ResourceAgent } from './resources/types.js';
 import { loadClusterKey } from './security/cluster-key.js';
 import { StateStore } from './store/state-store.js';
+import { MirrorCommandError, MirrorService } from './replication/service.js';
 import { systemClock } from './util/clock.js';
 
 export interface DaemonOptions {
@@ -44,9 +45,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const key = loadClusterKey(config, dirname(configPath));
   const store = StateStore.open(join(options.stateDir, 'state.db'));
   const platform = createPlatform();
+  const mirrors = new MirrorService({ config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log });
   const resources = new Map<string, ResourceAgent>();
   for (const group of config.groups) {
-    for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node }));
+    for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node, mirrors }));
   }
 
   // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
@@ -82,9 +84,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(p.kinds === undefined ? {} : { kinds: p.kinds }), ...(p.group === undefined ? {} : { group: p.group }),
       ...(p.limit === undefined ? {} : { limit: p.limit }),
     }),
-    mirror: (p) => {
-      if (p.action === 'status' && p.name === undefined) return { status: [] };
-      throw new ProtocolError('NOT_FOUND', `no mirror${p.name === undefined ? '' : ` named "${p.name}"`} runs on this node`);
+    mirror: async (p) => {
+      try {
+        return await mirrors.command(p.action, p.name);
+      } catch (e) {
+        if (e instanceof MirrorCommandError) throw new ProtocolError(e.code, e.message);
+        throw e;
+      }
     },
   });
 
@@ -93,11 +99,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await guard.stop();
     await control.close();
     await heartbeat.close();
+    await mirrors.close();
     for (const agent of resources.values()) agent.dispose();
     store.close();
   };
   try {
     guard.start();
+    await mirrors.start();
     await heartbeat.start();
     await control.listen();
   } catch (e) {

@@ -20,7 +20,9 @@ export interface Lineage {
 
 export type LineageVerdict = 'same' | 'mine-newer' | 'peer-newer' | 'diverged';
 
-export const HISTORY_LIMIT = 32;
+/** Generations remembered: enough for any realistic run of failovers between two nodes, and it keeps the lineage
+ * within the 255 bytes the replication HELLO allows. */
+export const HISTORY_LIMIT = 14;
 
 /** The lineage of a copy that has never been promoted: both nodes start here, with the same empty id. */
 export const EMPTY_LINEAGE: Lineage = { current: '0', history: [] };
@@ -40,4 +42,14 @@ export function nextGeneration(from: Lineage, id: string = randomBytes(8).toStri
 /** What a target that has caught up with `source` holds: the source's lineage. */
 export function adoptLineage(source: Lineage): Lineage {
   return { current: source.current, history: [...source.history].slice(0, HISTORY_LIMIT) };
+}
+
+/** The lineage as the replication HELLO carries it: "current,older,...". */
+export function lineageText(l: Lineage): string {
+  return [l.current, ...l.history].join(',');
+}
+
+export function parseLineage(text: string): Lineage {
+  const [current, ...history] = text.split(',');
+  return { current: current ?? '0', history };
 }

@@ -199,7 +199,7 @@ export class ReplicationClient {
       });
       try {
         a.conn.write([encodeHello({
-          window: this.window, generation: this.options.generation(), fromSeq: this.ackedSeq + 1,
+          window: this.window, lineage: this.options.lineage(), fromSeq: this.ackedSeq + 1,
           clusterId: this.options.clusterId, mirror: this.options.mirror, sourceNode: this.options.nodeId,
         })]);
       } catch (e) {
@@ -264,11 +264,12 @@ export class ReplicationClient {
     a.connectedAt = this.clock.now();
     // The target may hold less than we were told (its data restored from a backup): resend from what it holds.
     a.nextSeq = m.lastApplied + 1;
-    this.setState('connected', `target at seq ${m.lastApplied}, generation ${m.generation}`);
+    this.setState('connected', `target at seq ${m.lastApplied}, lineage ${m.lineage}`);
     if (m.lastApplied > this.ackedSeq) {
       this.ackedSeq = m.lastApplied;
       this.options.onAck(m.lastApplied);
     }
+    this.options.onHelloOk?.({ lastApplied: m.lastApplied, lineage: m.lineage });
     void this.pump(a);
   }
 

@@ -211,7 +211,7 @@ class TargetSession {
       }
       if (this.isDone()) return;
       try {
-        await endpoint.onHello?.({ node: hello.sourceNode, generation: hello.generation, fromSeq: hello.fromSeq });
+        await endpoint.onHello?.({ node: hello.sourceNode, lineage: hello.lineage, fromSeq: hello.fromSeq });
       } catch (e) {
         const appCode = codeOf(e);
         throw new ReplicationError('VIGIL_REPL_REFUSED', `mirror "${hello.mirror}" refused node "${hello.sourceNode}": ${(e as Error).message}`, appCode ? { appCode } : {});
@@ -220,7 +220,7 @@ class TargetSession {
       const lastApplied = endpoint.lastApplied();
       this.applied = this.received = lastApplied;
       this.window = hello.window;
-      this.conn.write([encodeHelloOk(lastApplied, endpoint.generation())]);
+      this.conn.write([encodeHelloOk(lastApplied, endpoint.lineage())]);
       this.state = 'streaming';
       this.conn.ready = true;
     } catch (e) {
@@ -264,7 +264,16 @@ class TargetSession {
       this.queue.shift();
       this.queuedBytes -= r.size;
       this.bytesSinceAck += r.size;
-      if (this.queue.length === 0 || this.bytesSinceAck >= Math.min(ACK_EVERY_BYTES, this.window / 4)) this.sendAck();
+      if (this.queue.length === 0 || this.bytesSinceAck >= Math.min(ACK_EVERY_BYTES, this.window / 4)) {
+        // An ack promises the record survives a crash of the target: make it durable first.
+        try {
+          await endpoint.flush?.();
+        } catch (e) {
+          this.conn.fail(new ReplicationError('VIGIL_REPL_APPLY', `mirror "${this.mirror ?? '?'}": making records up to ${r.seq} durable failed: ${(e as Error).message}`));
+          break;
+        }
+        this.sendAck();
+      }
     }
     this.applying = undefined;
   }

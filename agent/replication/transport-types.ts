@@ -18,13 +18,15 @@ export interface MirrorEndpoint {
   lastApplied(): number;
   /** Apply one record; called in seq order, one at a time, never for a seq already applied. */
   apply(record: ReplicationRecord): Promise<void>;
-  /** This node's generation of the mirror's data, reported to the source in HELLO_OK. */
-  generation(): number;
+  /** This node's copy's lineage ("current,older,...", hex ids), reported to the source in HELLO_OK. */
+  lineage(): string;
+  /** Make every record apply() returned for durable; called before each acknowledgement. */
+  flush?(): Promise<void>;
   /**
-   * May refuse a source before anything is applied (e.g. generations that do not match). Throw an Error with a
+   * May refuse a source before anything is applied (e.g. a lineage older than ours). Throw an Error with a
    * `code` (A-Z, 0-9, _) and the source sees VIGIL_REPL_REFUSED with that code as appCode.
    */
-  onHello?(peer: { readonly node: string; readonly generation: number; readonly fromSeq: number }): void | Promise<void>;
+  onHello?(peer: { readonly node: string; readonly lineage: string; readonly fromSeq: number }): void | Promise<void>;
   /** Answers the source's calls (block hashes, manifests, pause/resume). */
   handle?: CallHandler;
 }
@@ -60,8 +62,10 @@ export interface ReplicationClientOptions {
   readonly nodeId: string;
   readonly key: Buffer;
   readonly mirror: string;
-  /** This node's generation of the mirror, sent in every HELLO. */
-  generation(): number;
+  /** This node's copy's lineage, sent in every HELLO. */
+  lineage(): string;
+  /** The target accepted: where it stands and what its copy descends from. */
+  onHelloOk?(ok: { readonly lastApplied: number; readonly lineage: string }): void;
   readonly source: RecordSource;
   /** The target has applied every record up to `seq` (cumulative, increasing). */
   onAck(seq: number): void;

@@ -3,9 +3,9 @@
  * connection, and how either side calls the other for control. Pure: bytes in, typed messages out.
  *
  * Every frame is   type u8 | flags u8 (0) | body length u32 BE | body
- * and every number in a body is big-endian; a seq or generation is a u64 that must be a safe integer.
- *   HELLO          version u16 | window u32 | generation u64 | fromSeq u64 | clusterId, mirror, sourceNode (u8 len + ASCII)
- *   HELLO_OK       lastApplied u64 | generation u64
+ * and every number in a body is big-endian; a seq is a u64 that must be a safe integer.
+ *   HELLO          version u16 | window u32 | fromSeq u64 | clusterId, mirror, sourceNode, lineage (u8 len + ASCII)
+ *   HELLO_OK       lastApplied u64 | lineage (u8 len + ASCII)
  *   RECORD         seq u64 | payload
  *   ACK            seq u64 (the highest seq applied: acks are cumulative)
  *   REQUEST        id u32 | method (u8 len + ASCII) | body
@@ -36,11 +36,14 @@ const TYPE_NAMES = new Map<number, FrameTypeName>(Object.entries(FRAME_TYPES).ma
 /** Bytes a RECORD frame adds to its payload: what a window counts besides the payload. */
 export const RECORD_OVERHEAD_BYTES = FRAME_HEADER_BYTES + 8;
 
-const HELLO_FIXED_BYTES = 2 + 4 + 8 + 8;
+const HELLO_FIXED_BYTES = 2 + 4 + 8;
+/** A mirror copy's lineage (see agent/replication/lineage.ts): its generation id, then the ids it descends from. */
+export const LINEAGE = /^[0-9a-f]{1,16}(,[0-9a-f]{1,16}){0,14}$/;
+const MAX_LINEAGE_BYTES = 255;
 /** The largest body each type may announce. */
 const MAX_BODY_BYTES: Record<FrameTypeName, number> = {
-  HELLO: HELLO_FIXED_BYTES + 3 * (1 + MAX_NAME_BYTES),
-  HELLO_OK: 16,
+  HELLO: HELLO_FIXED_BYTES + 3 * (1 + MAX_NAME_BYTES) + 1 + MAX_LINEAGE_BYTES,
+  HELLO_OK: 8 + 1 + MAX_LINEAGE_BYTES,
   RECORD: 8 + MAX_RECORD_PAYLOAD_BYTES,
   ACK: 8,
   REQUEST: 4 + 1 + MAX_METHOD_BYTES + MAX_CALL_BODY_BYTES,
@@ -117,13 +120,14 @@ export interface HelloMessage {
   readonly version: number;
   /** The most unacknowledged bytes (RECORD frames, headers included) the source keeps in flight. */
   readonly window: number;
-  readonly generation: number;
   readonly fromSeq: number;
   readonly clusterId: string;
   readonly mirror: string;
   readonly sourceNode: string;
+  /** The source copy's lineage, "current,older,..." (hex ids). */
+  readonly lineage: string;
 }
-export interface HelloOkMessage { readonly type: 'HELLO_OK'; readonly lastApplied: number; readonly generation: number }
+export interface HelloOkMessage { readonly type: 'HELLO_OK'; readonly lastApplied: number; readonly lineage: string }
 export interface RecordMessage { readonly type: 'RECORD'; readonly seq: number; readonly payload: Uint8Array }
 export interface AckMessage { readonly type: 'ACK'; readonly seq: number }
 export interface RequestMessage { readonly type: 'REQUEST'; readonly id: number; readonly method: string; readonly body: Uint8Array }
@@ -212,7 +216,7 @@ class BodyReader {
     return this.view.getUint32(this.need(field, 4));
   }
 
-  /** A u64 that must be a safe integer: seqs and generations stay exact in a JS number. */
+  /** A u64 that must be a safe integer: seqs stay exact in a JS number. */
   u64(field: string): number {
     const at = this.need(field, 8);
     const high = this.view.getUint32(at);
@@ -276,11 +280,12 @@ function decodeBody(type: FrameTypeName, r: BodyReader): ReplicationMessage {
       const window = r.u32('window');
       if (window === 0) throw frameError('VIGIL_REPL_FRAME', FRAME_HEADER_BYTES + 2, 'HELLO.window: 0, a window must hold at least one byte');
       return {
-        type, version, window, generation: r.u64('generation'), fromSeq: r.u64('fromSeq'),
+        type, version, window, fromSeq: r.u64('fromSeq'),
         clusterId: r.ascii('clusterId', NAME, 'a name'), mirror: r.ascii('mirror', NAME, 'a name'), sourceNode: r.ascii('sourceNode', NAME, 'a name'),
+        lineage: r.ascii('lineage', LINEAGE, 'a lineage (hex ids separated by commas)'),
       };
     }
-    case 'HELLO_OK': return { type, lastApplied: r.u64('lastApplied'), generation: r.u64('generation') };
+    case 'HELLO_OK': return { type, lastApplied: r.u64('lastApplied'), lineage: r.ascii('lineage', LINEAGE, 'a lineage (hex ids separated by commas)') };
     case 'RECORD': return { type, seq: positiveSeq(r), payload: r.rest() };
     case 'ACK': return { type, seq: r.u64('seq') };
     case 'REQUEST': return { type, id: r.u32('id'), method: r.ascii('method', METHOD, 'a method name'), body: r.rest() };
@@ -360,15 +365,16 @@ class FrameWriter {
 }
 
 export function encodeHello(h: Omit<HelloMessage, 'type' | 'version'>): Uint8Array {
-  const names = h.clusterId.length + h.mirror.length + h.sourceNode.length + 3;
+  const names = h.clusterId.length + h.mirror.length + h.sourceNode.length + h.lineage.length + 4;
   return new FrameWriter('HELLO', HELLO_FIXED_BYTES + names)
-    .u16(REPLICATION_PROTOCOL_VERSION).u32('window', h.window).u64('generation', h.generation).u64('fromSeq', h.fromSeq)
+    .u16(REPLICATION_PROTOCOL_VERSION).u32('window', h.window).u64('fromSeq', h.fromSeq)
     .ascii('clusterId', h.clusterId, NAME).ascii('mirror', h.mirror, NAME).ascii('sourceNode', h.sourceNode, NAME)
+    .ascii('lineage', h.lineage, LINEAGE)
     .done();
 }
 
-export function encodeHelloOk(lastApplied: number, generation: number): Uint8Array {
-  return new FrameWriter('HELLO_OK', 16).u64('lastApplied', lastApplied).u64('generation', generation).done();
+export function encodeHelloOk(lastApplied: number, lineage: string): Uint8Array {
+  return new FrameWriter('HELLO_OK', 8 + 1 + lineage.length).u64('lastApplied', lastApplied).ascii('lineage', lineage, LINEAGE).done();
 }
 
 /** A RECORD frame up to its payload; the caller sends the payload right after, uncopied. */

@@ -34,13 +34,13 @@ const source = {
 let applied = 0;
 const server = await ReplicationServer.listen({
   host: '127.0.0.1', port: 0, clusterId: 'bench', nodeId: 'target', key,
-  mirror: () => ({ lastApplied: () => applied, generation: () => 1, apply: async (r) => { applied = r.seq; } }),
+  mirror: () => ({ lastApplied: () => applied, lineage: () => '1', apply: async (r) => { applied = r.seq; } }),
   onError: (e) => { throw e; },
 });
 let acked = 0;
 let onAcked: (() => void) | undefined;
 const client = new ReplicationClient({
-  host: '127.0.0.1', port: server.port, clusterId: 'bench', nodeId: 'source', key, mirror: 'm', generation: () => 1, source, window,
+  host: '127.0.0.1', port: server.port, clusterId: 'bench', nodeId: 'source', key, mirror: 'm', lineage: () => '1', source, window,
   onAck: (seq) => { acked = seq; if (seq === written) onAcked?.(); },
   onError: (e) => { throw e; },
 });

@@ -10,14 +10,14 @@ import {
 import { FrameReader } from '../../../agent/replication/transport-framing.js';
 
 const concat = (...parts: Uint8Array[]): Buffer => Buffer.concat(parts);
-const helloFields = { window: 32 << 20, generation: 2 ** 40 + 3, fromSeq: 2 ** 53 - 1, clusterId: 'c1', mirror: 'data', sourceNode: 'alpha' };
+const helloFields = { window: 32 << 20, fromSeq: 2 ** 53 - 1, clusterId: 'c1', mirror: 'data', sourceNode: 'alpha', lineage: '9f3a,0' };
 
 /** One valid frame of each type, and what it decodes to. */
 function samples(): Array<[Buffer, ReplicationMessage]> {
   const payload = Buffer.from('payload bytes');
   return [
     [concat(encodeHello(helloFields)), { type: 'HELLO', version: 1, ...helloFields }],
-    [concat(encodeHelloOk(41, 7)), { type: 'HELLO_OK', lastApplied: 41, generation: 7 }],
+    [concat(encodeHelloOk(41, '7,0')), { type: 'HELLO_OK', lastApplied: 41, lineage: '7,0' }],
     [concat(encodeRecordPrefix(9, payload.length), payload), { type: 'RECORD', seq: 9, payload: new Uint8Array(payload) }],
     [concat(encodeAck(2 ** 33)), { type: 'ACK', seq: 2 ** 33 }],
     [concat(encodeRequestPrefix(5, 'block-hashes', 3), Buffer.from('abc')), { type: 'REQUEST', id: 5, method: 'block-hashes', body: new Uint8Array(Buffer.from('abc')) }],
@@ -40,7 +40,7 @@ test('decode errors name the field and the byte offset', () => {
   const cases: Array<[Buffer, string, RegExp]> = [
     [Buffer.from([3, 1, 0, 0, 0, 8]), 'VIGIL_REPL_FRAME', /byte 1: RECORD frame with flags 0x1/],
     [concat(encodeAck(1)).subarray(0, 10), 'VIGIL_REPL_FRAME', /byte 2: ACK frame announces 8 body bytes, 4 given/],
-    [(() => { const b = Buffer.from(hello); b[22 + 6] = 0x05; return b; })(), 'VIGIL_REPL_FRAME', /HELLO\.clusterId/],
+    [(() => { const b = Buffer.from(hello); b[14 + 6] = 0x05; return b; })(), 'VIGIL_REPL_FRAME', /HELLO\.clusterId/],
     [(() => { const b = concat(encodeRecordPrefix(1, 0)); b.writeUInt32BE(0, 6); b.writeUInt32BE(0, 10); return b; })(), 'VIGIL_REPL_FRAME', /byte 6: RECORD\.seq: 0/],
     [(() => { const b = concat(encodeError('X', 'ab')); b[b.length - 1] = 0xff; return b; })(), 'VIGIL_REPL_FRAME', /byte 11: ERROR\.message: not UTF-8/],
     [Buffer.concat([concat(encodeAck(1)).subarray(0, 2), Buffer.from([0, 0, 0, 9]), Buffer.alloc(9)]), 'VIGIL_REPL_FRAME_TOO_LARGE', /byte 2: ACK frame announces a body of 9 bytes, at most 8/],
@@ -49,7 +49,7 @@ test('decode errors name the field and the byte offset', () => {
   for (const [frame, code, message] of cases) {
     assert.throws(() => decodeFrame(frame), (e: ReplicationError) => e instanceof ReplicationError && e.code === code && message.test(e.message), `${code} ${message}`);
   }
-  assert.throws(() => encodeHello({ ...helloFields, generation: -1 }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /HELLO\.generation/.test(e.message));
+  assert.throws(() => encodeHello({ ...helloFields, lineage: 'not hex' }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /HELLO\.lineage/.test(e.message));
   assert.throws(() => encodeRequestPrefix(1, 'has space', 0), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /REQUEST\.method/.test(e.message));
 });
 

@@ -51,17 +51,17 @@ export class MemoryTarget implements MirrorEndpoint {
   applyDelayMs = 0;
   /** Called during each apply (e.g. to sample the source's in-flight bytes). */
   onApply: ((seq: number) => void) | undefined;
-  gen = 1;
+  lin = '1';
   handle?: CallHandler;
-  onHello?: (peer: { readonly node: string; readonly generation: number; readonly fromSeq: number }) => void | Promise<void>;
+  onHello?: (peer: { readonly node: string; readonly lineage: string; readonly fromSeq: number }) => void | Promise<void>;
   last = 0;
 
   lastApplied(): number {
     return this.last;
   }
 
-  generation(): number {
-    return this.gen;
+  lineage(): string {
+    return this.lin;
   }
 
   async apply(r: ReplicationRecord): Promise<void> {
@@ -100,7 +100,7 @@ export function startClient(t: TestContext, port: number, source: RecordSource, 
   const errors: ReplicationError[] = [];
   const states: string[] = [];
   const client = new ReplicationClient({
-    host: '127.0.0.1', port, clusterId: CLUSTER, nodeId: 'alpha', key: KEY, mirror: MIRROR, generation: () => 1, source,
+    host: '127.0.0.1', port, clusterId: CLUSTER, nodeId: 'alpha', key: KEY, mirror: MIRROR, lineage: () => '1', source,
     onAck: (seq) => acks.push(seq), onError: (e) => errors.push(e), onState: (s, d) => states.push(d ? `${s}: ${d}` : s),
     reconnect: { minMs: 10, maxMs: 100 }, ...extra,
   });

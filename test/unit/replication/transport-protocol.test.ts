@@ -9,7 +9,7 @@ import { closedPromise, CLUSTER, MemoryTarget, MIRROR, rawClient, startServer, u
 const LONG = 30_000;
 
 const hello = (over: Partial<Parameters<typeof encodeHello>[0]> = {}): Buffer =>
-  Buffer.from(encodeHello({ window: 1 << 20, generation: 1, fromSeq: 1, clusterId: CLUSTER, mirror: MIRROR, sourceNode: 'alpha', ...over }));
+  Buffer.from(encodeHello({ window: 1 << 20, lineage: '1', fromSeq: 1, clusterId: CLUSTER, mirror: MIRROR, sourceNode: 'alpha', ...over }));
 const record = (seq: number, payload = Buffer.alloc(16)): Buffer => Buffer.concat([encodeRecordPrefix(seq, payload.length), payload]);
 
 function framesOf(received: Buffer[]): ReplicationMessage[] {
@@ -46,7 +46,7 @@ test('an unknown frame type after a valid HELLO is refused at its offset', async
     raw.write(h);
     await until('HELLO_OK', () => framesOf(raw.received).some((m) => m.type === 'HELLO_OK'), LONG);
     raw.write(Buffer.from([0xee, 0, 0, 0, 0, 0]));
-  }, /stream byte 52 \(frame at 52, byte 0: unknown frame type 238/);
+  }, /stream byte 46 \(frame at 46, byte 0: unknown frame type 238/);
 });
 
 test('an oversized length is refused from the header alone, before any body arrives', async (t) => {
@@ -93,9 +93,9 @@ test('a HELLO naming another node than the TLS identity is refused with VIGIL_RE
 test('a malformed HELLO field is refused, naming the field and offset', async (t) => {
   await refused(t, 'VIGIL_REPL_FRAME', (raw) => {
     const h = hello();
-    h.writeUInt32BE(0x00400000, 12); // generation's high word beyond 2^53
+    h.writeUInt32BE(0x00400000, 12); // fromSeq's high word beyond 2^53
     raw.write(h);
-  }, /byte 12: HELLO\.generation: beyond 2\^53 - 1/);
+  }, /byte 12: HELLO\.fromSeq: beyond 2\^53 - 1/);
 });
 
 test('records with seqs already applied are acknowledged and skipped, never applied twice', async (t) => {

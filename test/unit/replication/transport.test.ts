@@ -211,7 +211,7 @@ test('a plain TCP client is refused at the handshake; one that says nothing is d
 test('HELLO refusals: another cluster, an unknown mirror, and onHello throwing a coded error', async (t) => {
   const target = new MemoryTarget();
   target.onHello = (peer) => {
-    if (peer.generation > 5) throw Object.assign(new Error(`generation ${peer.generation} is ahead of ours`), { code: 'SPLIT_BRAIN' });
+    if (peer.lineage !== '1') throw Object.assign(new Error(`lineage ${peer.lineage} is not ours`), { code: 'SPLIT_BRAIN' });
   };
   const { server, errors: serverErrors } = await startServer(t, { [MIRROR]: target });
   const journal = new MemoryJournal();
@@ -219,7 +219,7 @@ test('HELLO refusals: another cluster, an unknown mirror, and onHello throwing a
   const cases: Array<[Parameters<typeof startClient>[3], string, string | undefined]> = [
     [{ clusterId: 'other-cluster' }, 'VIGIL_REPL_WRONG_CLUSTER', undefined],
     [{ mirror: 'nope' }, 'VIGIL_REPL_UNKNOWN_MIRROR', undefined],
-    [{ generation: () => 9 }, 'VIGIL_REPL_REFUSED', 'SPLIT_BRAIN'],
+    [{ lineage: () => '9' }, 'VIGIL_REPL_REFUSED', 'SPLIT_BRAIN'],
   ];
   for (const [options, code, appCode] of cases) {
     const h = startClient(t, server.port, journal, options);
@@ -309,7 +309,7 @@ test('close() releases every socket and timer on both sides, mid-stream and with
 
 test('bad options are refused at construction, naming the option', async () => {
   const journal = new MemoryJournal();
-  const base = { host: '127.0.0.1', port: 1, clusterId: 'c', nodeId: 'alpha', key: KEY, mirror: MIRROR, generation: () => 1, source: journal, onAck: () => undefined };
+  const base = { host: '127.0.0.1', port: 1, clusterId: 'c', nodeId: 'alpha', key: KEY, mirror: MIRROR, lineage: () => '1', source: journal, onAck: () => undefined };
   const { ReplicationClient } = await import('../../../agent/replication/transport.js');
   assert.throws(() => new ReplicationClient({ ...base, key: Buffer.alloc(16) }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /key: 16 bytes/.test(e.message));
   assert.throws(() => new ReplicationClient({ ...base, window: 0 }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /window/.test(e.message));

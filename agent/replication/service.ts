@@ -1,0 +1,273 @@
+/**
+ * The node's mirror service: for every mirror of a group this node belongs to, a target that receives (always,
+ * unless this node is the source) and, while the group runs here, a source that captures and sends. The mirror
+ * resource of the group promotes and demotes through it (agent/resources/mirror.ts); operators reach it through
+ * the control protocol (`vigil mirror ...`).
+ */
+import { join } from 'node:path';
+import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/schema.js';
+import type { MirrorAction, MirrorStatus, MirrorVerifyReport } from '../../common/model/index.js';
+import type { Outcome } from '../resources/operation.js';
+import type { MirrorRoles } from '../resources/mirror.js';
+import { compileGlobs, type PathFilter } from './glob.js';
+import { lineageText, nextGeneration, parseLineage } from './lineage.js';
+import { loadMirrorState } from './mirror-state.js';
+import { MirrorSource } from './source.js';
+import { MirrorTarget } from './target.js';
+import { ReplicationServer } from './transport.js';
+import type { MirrorEndpoint } from './transport-types.js';
+
+export interface MirrorServiceOptions {
+  readonly config: ClusterConfig;
+  readonly nodeId: string;
+  readonly stateDir: string;
+  readonly key: Buffer;
+  readonly runningAsRoot: boolean;
+  readonly log: (line: string) => void;
+}
+
+interface Mirror {
+  readonly config: MirrorResourceConfig;
+  readonly group: string;
+  readonly peer: string;
+  readonly folders: string[];
+  readonly filter: PathFilter;
+  readonly dir: string;
+  readonly target: MirrorTarget;
+  source: MirrorSource | undefined;
+  /** Why the last promotion or the stream was refused, if it was. */
+  refusal: string | undefined;
+}
+
+/** A command the operator sent that cannot be done; the control server reports it with its code. */
+export class MirrorCommandError extends Error {
+  constructor(readonly code: 'NOT_FOUND' | 'CONFLICT', message: string) {
+    super(message);
+    this.name = 'MirrorCommandError';
+  }
+}
+
+function splitHostPort(endpoint: string): { host: string; port: number } {
+  const at = endpoint.lastIndexOf(':');
+  return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
+}
+
+export class MirrorService implements MirrorRoles {
+  private readonly mirrors = new Map<string, Mirror>();
+  private readonly servers: ReplicationServer[] = [];
+
+  constructor(private readonly o: MirrorServiceOptions) {}
+
+  get size(): number { return this.mirrors.size; }
+
+  async start(): Promise<void> {
+    const { config, nodeId } = this.o;
+    const listen = new Map<string, string[]>();
+    for (const group of config.groups) {
+      const nodes = group.nodes ?? config.nodes.map((n) => n.id);
+      if (!nodes.includes(nodeId)) continue;
+      for (const r of group.resources) {
+        if (r.kind !== 'mirror') continue;
+        const peer = nodes.find((n) => n !== nodeId)!;
+        const folders = r.folders.map((f) => (typeof f === 'string' ? f : f[nodeId]!));
+        const filter = compileGlobs(r.include, r.exclude);
+        const dir = join(this.o.stateDir, 'mirrors', r.id);
+        const stateFile = join(dir, 'state.json');
+        const state = loadMirrorState(stateFile);
+        const target = new MirrorTarget({
+          id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
+          applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log,
+        }, state);
+        await target.open();
+        this.mirrors.set(r.id, { config: r, group: group.id, peer, folders, filter, dir, target, source: undefined, refusal: undefined });
+        const endpoint = r.endpoints[nodeId]!;
+        listen.set(endpoint, [...(listen.get(endpoint) ?? []), r.id]);
+      }
+    }
+    for (const endpoint of listen.keys()) {
+      const { host, port } = splitHostPort(endpoint);
+      this.servers.push(await ReplicationServer.listen({
+        host, port, clusterId: config.cluster.id, nodeId, key: this.o.key,
+        mirror: (name) => this.endpoint(name),
+        onError: (e) => this.o.log(`mirror replication: ${e.message}`),
+      }));
+    }
+  }
+
+  private mirror(id: string): Mirror {
+    const m = this.mirrors.get(id);
+    if (!m) throw new MirrorCommandError('NOT_FOUND', `no mirror "${id}" on this node (mirrors: ${[...this.mirrors.keys()].join(', ') || 'none'})`);
+    return m;
+  }
+
+  /** What the transport sees of a mirror's target on this node. */
+  private endpoint(name: string): MirrorEndpoint | undefined {
+    const m = this.mirrors.get(name);
+    if (!m) return undefined;
+    const t = m.target;
+    return {
+      lastApplied: () => t.lastApplied(),
+      lineage: () => lineageText(t.current.lineage),
+      onHello: (peer) => t.hello({ node: peer.node, lineage: parseLineage(peer.lineage) }),
+      apply: (r) => t.apply(r.seq, r.payload),
+      flush: () => t.flush(),
+      handle: async (method, body) => {
+        const params = body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        switch (method) {
+          case 'reset': t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
+          case 'resync-done': t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
+          case 'clear': await t.clear(); return Buffer.alloc(0);
+          case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || m.config.blockSize)));
+          case 'manifest': return Buffer.from(await t.manifest(Number(params['folder'])));
+          case 'pause': await t.pause(); return Buffer.alloc(0);
+          case 'resume': await t.resume(); return Buffer.alloc(0);
+          case 'status': return Buffer.from(JSON.stringify({ spool: t.spoolStats(), pausedTarget: t.current.pausedTarget, consistent: t.current.consistent }));
+          default: throw Object.assign(new Error(`unknown method "${method}"`), { code: 'UNKNOWN_METHOD' });
+        }
+      },
+    };
+  }
+
+  // ---- the mirror resource's roles ----
+
+  async promote(id: string): Promise<Outcome> {
+    const m = this.mirrors.get(id);
+    if (!m) return { rc: 6, message: `mirror ${id} is not configured for this node` };
+    if (m.source) return { rc: 0, message: 'already the source' };
+    const state = m.target.current;
+    if (!state.consistent) {
+      return { rc: 1, message: `this node's copy of ${id} is inconsistent (a resync from ${m.peer} was interrupted): it cannot become the source` };
+    }
+    const lineage = nextGeneration(state.lineage);
+    m.target.active = false;
+    m.target.promote({ current: lineage.current, history: [...lineage.history] });
+    const peer = splitHostPort(m.config.endpoints[m.peer]!);
+    const source = new MirrorSource({
+      id, folders: m.folders, filter: m.filter, dir: m.dir, journalBytes: m.config.journalSize, blockSize: m.config.blockSize,
+      owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
+      nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource,
+      log: this.o.log, onRefused: (why) => { m.refusal = why; },
+    });
+    try {
+      await source.start();
+    } catch (e) {
+      m.target.active = true;
+      return { rc: 1, message: `mirror ${id}: ${(e as Error).message}` };
+    }
+    m.source = source;
+    m.refusal = undefined;
+    return { rc: 0, message: `this node's copy of ${id} is the source (generation ${lineage.current}); sending to ${m.peer}` };
+  }
+
+  async demote(id: string): Promise<Outcome> {
+    const m = this.mirrors.get(id);
+    if (!m) return { rc: 0, message: `mirror ${id} is not configured for this node` };
+    const source = m.source;
+    if (!source) return { rc: 0, message: 'not the source' };
+    const budget = Math.max(0, m.config.stopTimeout - 2000);
+    const drained = await source.stop(Date.now() + budget);
+    m.source = undefined;
+    m.target.active = true;
+    return { rc: 0, message: drained ? `sent everything to ${m.peer}; now a target` : `stopped with changes not yet at ${m.peer} (they stay in the journal and a resync follows)` };
+  }
+
+  check(id: string): Outcome {
+    const m = this.mirrors.get(id);
+    if (!m?.source) return { rc: 7, message: 'not the source' };
+    if (m.refusal !== undefined) return { rc: 1, message: m.refusal };
+    if (m.source.captureFailure !== undefined) return { rc: 1, message: `capture failed: ${m.source.captureFailure}` };
+    return { rc: 0, message: 'source' };
+  }
+
+  // ---- operator commands and status ----
+
+  async command(action: MirrorAction, name: string | undefined): Promise<{ status: MirrorStatus[]; verify?: MirrorVerifyReport; message?: string }> {
+    if (action === 'status') {
+      const ids = name === undefined ? [...this.mirrors.keys()] : [this.mirror(name).config.id];
+      return { status: await Promise.all(ids.map((id) => this.status(id))) };
+    }
+    const m = this.mirror(name!);
+    const source = m.source;
+    let message: string;
+    switch (action) {
+      case 'full':
+      case 'diff':
+        if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: this node is the target; run it on the source (the node running ${m.group})`);
+        source.requestResync(action);
+        message = `${action === 'full' ? 'full' : 'differential'} mirror of ${m.config.id} to ${m.peer} requested`;
+        break;
+      case 'pause-target':
+        if (source) await source.callTarget('pause');
+        else await m.target.pause();
+        message = `${m.config.id}: target writes paused; what arrives is spooled on the target`;
+        break;
+      case 'pause-source':
+        if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: this node is the target; run it on the source`);
+        await source.pause();
+        m.target.setPausedSource(true);
+        message = `${m.config.id}: transmission paused; changes are spooled in the source's journal`;
+        break;
+      case 'resume':
+        if (source) {
+          source.resume();
+          m.target.setPausedSource(false);
+          try { await source.callTarget('resume'); } catch { /* not connected yet: the target resumes on its own command */ }
+        } else {
+          await m.target.resume();
+        }
+        message = `${m.config.id}: resumed`;
+        break;
+      case 'verify': {
+        if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: verify runs on the source (the node running ${m.group})`);
+        const r = await source.verify();
+        return { status: [await this.status(m.config.id)], verify: { id: m.config.id, equal: r.equal, missing: r.missing, extra: r.extra, contentDiffers: r.contentDiffers, metadataDiffers: r.metadataDiffers } };
+      }
+    }
+    return { status: [await this.status(m.config.id)], message };
+  }
+
+  async status(id: string): Promise<MirrorStatus> {
+    const m = this.mirror(id);
+    const now = Date.now();
+    const state = m.target.current;
+    const base = { id, group: m.group, node: this.o.nodeId, peer: m.peer, generation: state.lineage.current, pausedTarget: state.pausedTarget };
+    if (m.source) {
+      const s = m.source.status(now);
+      let targetQueue: { records: number; bytes: number } | undefined;
+      let pausedTarget = false;
+      if (s.connected) {
+        try {
+          const t = JSON.parse((await m.source.callTarget('status')).toString('utf8')) as { spool: { records: number; bytes: number }; pausedTarget: boolean };
+          targetQueue = t.spool;
+          pausedTarget = t.pausedTarget;
+        } catch { /* the target did not answer: shown as unknown */ }
+      }
+      const reasons = [...s.reasons, ...(m.refusal === undefined ? [] : [m.refusal])];
+      const state2 = m.refusal !== undefined ? (/DIVERGED|both promoted/.test(m.refusal) ? 'diverged' : 'disconnected')
+        : s.paused || pausedTarget ? 'paused' : !s.connected ? 'disconnected' : s.resyncing ? 'resyncing' : s.queue.records > 0 ? 'lagging' : 'in-sync';
+      if (!s.connected && !s.paused) reasons.push(`${m.peer} is not reachable: changes queue in the journal`);
+      return {
+        ...base, role: 'source', state: state2, reasons, connected: s.connected, pausedSource: s.paused, pausedTarget,
+        sourceQueue: s.queue, ...(targetQueue === undefined ? {} : { targetQueue }), dirtyFiles: s.dirtyFiles,
+        lagBytes: s.lagBytes, lagSeconds: s.lagSeconds, throughput: s.throughput,
+        ...(m.source.lastSync === undefined ? {} : { lastSync: m.source.lastSync }),
+      };
+    }
+    const reasons: string[] = [];
+    if (!state.consistent) reasons.push('this copy is mid-resync: it must not be promoted until the resync completes');
+    return {
+      ...base, role: 'target', state: !state.consistent ? 'inconsistent' : state.pausedTarget ? 'paused' : 'in-sync', reasons,
+      connected: false, pausedSource: state.pausedSource, targetQueue: m.target.spoolStats(), dirtyFiles: 0, lagBytes: 0, lagSeconds: 0,
+      throughput: m.target.throughput(now),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.mirrors.values()) {
+      await m.source?.stop();
+      m.source = undefined;
+      await m.target.close();
+    }
+    for (const s of this.servers) await s.close();
+  }
+}

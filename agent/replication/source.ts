@@ -1,0 +1,399 @@
+/**
+ * The source side of one mirror: the node that runs the mirror's group captures every change of its folders,
+ * turns it into change records (changes.ts), queues them in the journal on disk and streams them to the target.
+ *
+ * All work that reads the folders and appends to the journal runs in one queue, one task at a time, so a
+ * record read later is also appended later: a resync and live changes of the same file never reorder.
+ *
+ * When the target cannot resume from our journal (it is another node than the one that acknowledged, its copy is
+ * of an older generation, or it was mid-resync), the stream is reset and a differential mirror runs: the target
+ * lists its files with their block hashes, and only the blocks that differ travel. When the journal fills up,
+ * nothing is dropped: the mirror is marked dirty and the same differential mirror runs once the queue drains.
+ */
+import { join } from 'node:path';
+import { BlockIndexStore, type FileIndex } from './block-index.js';
+import { Capture } from './capture.js';
+import { ChangeDetector, virtualPath } from './changes.js';
+import { DirtySet } from './dirty-set.js';
+import type { PathFilter } from './glob.js';
+import { Journal, JournalFullError } from './journal.js';
+import { lineageText, parseLineage, type Lineage } from './lineage.js';
+import { encodeRecord, type ChangeRecord } from './records.js';
+import type { TargetFile } from './target.js';
+import { ReplicationClient } from './transport.js';
+import type { ReplicationRecord } from './transport-types.js';
+import { compareManifests, decodeManifest, treeManifest, type VerifyReport } from './verify.js';
+
+export interface SourceOptions {
+  readonly id: string;
+  readonly folders: readonly string[];
+  readonly filter: PathFilter;
+  readonly dir: string;
+  readonly journalBytes: number;
+  readonly blockSize: number;
+  readonly owner: boolean;
+  readonly peer: { readonly node: string; readonly host: string; readonly port: number };
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly key: Buffer;
+  readonly lineage: () => Lineage;
+  readonly paused: boolean;
+  readonly log: (line: string) => void;
+  /** The target refused our copy (older than its own, or diverged): we must not be the source. */
+  readonly onRefused?: (why: string) => void;
+}
+
+export interface SyncSummary {
+  kind: 'full' | 'diff';
+  startedAt: number;
+  finishedAt?: number;
+  files: number;
+  bytesSent: number;
+  error?: string;
+}
+
+/** Journal payloads are appended in batches of about this size. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+export class MirrorSource {
+  private journal!: Journal;
+  private index!: BlockIndexStore;
+  private dirty!: DirtySet;
+  private detector!: ChangeDetector;
+  private capture: Capture | undefined;
+  private client: ReplicationClient | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private paused: boolean;
+  /** Set once the target's copy is known to need a resync before it can follow the journal. */
+  private resyncNeeded: 'full' | 'diff' | undefined;
+  private resyncing = false;
+  /** The target asked for records the journal no longer holds: the running resync must start over. */
+  private targetBehind = false;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private pendingAck = 0;
+  /** When each not-yet-acknowledged seq was appended, for the lag in seconds (coarse: one entry per batch). */
+  private readonly appendedAt: { seq: number; at: number }[] = [];
+  private readonly sentRate: { at: number; bytes: number }[] = [];
+  private lastSentBytes = 0;
+  lastSync: SyncSummary | undefined;
+  captureFailure: string | undefined;
+
+  constructor(private readonly o: SourceOptions) {
+    this.paused = o.paused;
+  }
+
+  async start(): Promise<void> {
+    this.journal = await Journal.open(join(this.o.dir, 'journal'), { maxBytes: this.o.journalBytes, fsync: 'batch' });
+    if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
+    this.index = await BlockIndexStore.open(join(this.o.dir, 'index'));
+    this.dirty = await DirtySet.open(join(this.o.dir, 'dirty.json'));
+    this.detector = new ChangeDetector({ folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner });
+    this.capture = new Capture({
+      roots: this.o.folders,
+      filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
+      onEvents: (events) => {
+        const paths = events.map((e) => virtualPath(this.o.folders.indexOf(e.root), e.path));
+        this.enqueue('capture', async () => { await this.emit(this.detector.changes(paths)); });
+      },
+      onOverflow: (root, reason) => {
+        this.o.log(`mirror ${this.o.id}: the watcher of ${root} lost track (${reason}): scanning again`);
+        this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
+      },
+    });
+    await this.capture.start();
+    // Whatever changed while no agent watched (or was captured but not journaled before a crash).
+    this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
+    if (this.dirty.all !== undefined || this.dirty.size > 0) this.resyncNeeded = 'diff';
+    if (!this.paused) this.connect();
+  }
+
+  // ---- the work queue ----
+
+  private enqueue(what: string, task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(async () => {
+      if (this.closed) return;
+      try {
+        await task();
+      } catch (e) {
+        const failure = `${what}: ${(e as Error).message}`;
+        this.o.log(`mirror ${this.o.id}: ${failure}`);
+        // A failed resync is tried again (on the next connection, or once the queue drains); a failed capture
+        // means this copy is no longer followed, which the resource's monitor reports.
+        if (what === 'capture' || what === 'reconcile') this.captureFailure = failure;
+      }
+    });
+    this.queue = run;
+    return run;
+  }
+
+  /** Append what the generator yields, in batches; on a full journal, fall back to a dirty mark and a resync. */
+  private async emit(records: AsyncGenerator<ChangeRecord>): Promise<number> {
+    let batch: Buffer[] = [];
+    let bytes = 0;
+    let written = 0;
+    const flush = async (): Promise<boolean> => {
+      if (batch.length === 0) return true;
+      try {
+        const seq = await this.journal.appendMany(batch);
+        await this.journal.flush();
+        this.appendedAt.push({ seq, at: Date.now() });
+        written += bytes;
+      } catch (e) {
+        if (!(e instanceof JournalFullError)) throw e;
+        if (this.dirty.all === undefined) {
+          this.o.log(`mirror ${this.o.id}: the journal is full (${this.o.journalBytes} bytes unacknowledged): changes are marked dirty and a differential mirror follows once it drains`);
+          this.dirty.markAll('the journal was full');
+          await this.dirty.save();
+        }
+        this.resyncNeeded ??= 'diff';
+        return false;
+      } finally {
+        batch = [];
+        bytes = 0;
+      }
+      this.client?.notify();
+      return true;
+    };
+    for await (const record of records) {
+      if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
+      const payload = encodeRecord(record);
+      batch.push(payload);
+      bytes += payload.length;
+      if (bytes >= BATCH_BYTES && !(await flush())) continue;
+    }
+    await flush();
+    return written;
+  }
+
+  // ---- the stream ----
+
+  private connect(): void {
+    const source = {
+      read: async (fromSeq: number, maxBytes: number): Promise<ReplicationRecord[]> => {
+        const { ackedSeq } = this.journal.stats();
+        if (fromSeq <= ackedSeq) {
+          // The target is behind what we still hold: our journal cannot bring it level.
+          this.resyncNeeded ??= 'diff';
+          this.targetBehind = true;
+          this.enqueue('reset', () => this.resetStream());
+          return [];
+        }
+        return this.journal.read(fromSeq, maxBytes);
+      },
+    };
+    this.client = new ReplicationClient({
+      host: this.o.peer.host, port: this.o.peer.port, clusterId: this.o.clusterId, nodeId: this.o.nodeId, key: this.o.key,
+      mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
+      onAck: (seq) => this.onAck(seq),
+      onHelloOk: (ok) => this.onConnected(ok.lastApplied, parseLineage(ok.lineage)),
+      onError: (e) => {
+        this.o.log(`mirror ${this.o.id}: ${e.message}`);
+        if (e.appCode === 'STALE_SOURCE' || e.appCode === 'DIVERGED') this.o.onRefused?.(e.message);
+      },
+    });
+    this.client.start();
+  }
+
+  private onConnected(lastApplied: number, targetLineage: Lineage): void {
+    if (targetLineage.current !== this.o.lineage().current) this.resyncNeeded ??= 'diff';
+    if (this.resyncNeeded !== undefined) this.enqueue('reset', () => this.resetStream());
+    void lastApplied;
+  }
+
+  /** Tell the target to count from our journal's end, then bring its copy level by a resync. */
+  private async resetStream(): Promise<void> {
+    const client = this.client;
+    if (this.resyncNeeded === undefined || client === undefined || this.resyncing) return;
+    const kind = this.resyncNeeded;
+    this.targetBehind = false;
+    await this.journal.flush();
+    const last = this.journal.stats().lastSeq;
+    await client.call('reset', Buffer.from(JSON.stringify({ lastApplied: last })));
+    // Reconnect so that the stream resumes after `last`; acknowledge what the target will never ask for.
+    await client.close();
+    if (last > this.journal.stats().ackedSeq) await this.journal.ack(last);
+    this.appendedAt.length = 0;
+    this.connect();
+    await this.untilConnected();
+    await this.resync(kind);
+  }
+
+  private async untilConnected(): Promise<void> {
+    for (let i = 0; i < 600 && !this.closed; i++) {
+      if (this.client?.stats().connected) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('the target did not answer within 30 s');
+  }
+
+  /**
+   * Full: the target empties its folders and everything is sent. Diff: the target lists its files with block
+   * hashes; they seed our index, so the reconcile that follows sends only what differs and deletes what is extra.
+   */
+  private async resync(kind: 'full' | 'diff'): Promise<void> {
+    const client = this.client!;
+    this.resyncing = true;
+    const summary: SyncSummary = { kind, startedAt: Date.now(), files: 0, bytesSent: 0 };
+    this.lastSync = summary;
+    this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror to ${this.o.peer.node} started`);
+    try {
+      await this.dirty.clear();
+      this.detector.forget();
+      if (kind === 'full') {
+        await client.call('clear', Buffer.alloc(0), 120_000);
+      } else {
+        const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize })), 600_000)).toString('utf8')) as TargetFile[];
+        for (const f of listing) this.seed(f);
+      }
+      summary.bytesSent = await this.emit(this.detector.reconcile());
+      summary.files = this.index.size;
+      await this.index.save();
+      // Done once the target has applied all of it.
+      const last = this.journal.stats().lastSeq;
+      await this.untilAcked(last);
+      await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
+      this.resyncNeeded = undefined;
+      summary.finishedAt = Date.now();
+      this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${summary.files} files, ${summary.bytesSent} bytes journaled in ${summary.finishedAt - summary.startedAt} ms`);
+    } catch (e) {
+      summary.error = (e as Error).message;
+      throw e;
+    } finally {
+      this.resyncing = false;
+    }
+  }
+
+  private seed(f: TargetFile): void {
+    if (f.type === 'dir') this.detector.noteDir(f.path);
+    else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '');
+    else {
+      const hashes = Buffer.from(f.blocks ?? '', 'base64');
+      const blocks: Buffer[] = [];
+      for (let at = 0; at < hashes.length; at += 16) blocks.push(hashes.subarray(at, at + 16));
+      // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
+      const index: FileIndex = { size: f.size, blockSize: f.blockSize ?? this.o.blockSize, blocks, fileHash: Buffer.alloc(32), mtimeMs: f.mtimeMs, ino: 0 };
+      this.index.set(f.path, index);
+    }
+  }
+
+  private async untilAcked(seq: number): Promise<void> {
+    while (!this.closed && this.journal.stats().ackedSeq < seq && (this.client?.stats().ackedSeq ?? 0) < seq) {
+      if (this.targetBehind) throw new Error('the target fell behind the journal during the resync: starting it again');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private onAck(seq: number): void {
+    this.pendingAck = Math.max(this.pendingAck, seq);
+    while (this.appendedAt.length > 0 && this.appendedAt[0]!.seq <= seq) this.appendedAt.shift();
+    // Acknowledging rewrites the journal's state file: once per 100 ms is plenty.
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      const upto = this.pendingAck;
+      void this.journal.ack(upto).then(() => this.afterDrain(), (e: unknown) => this.o.log(`mirror ${this.o.id}: ack: ${(e as Error).message}`));
+    }, 100);
+  }
+
+  /** A dirty mirror resyncs once the journal has drained. */
+  private afterDrain(): void {
+    const s = this.journal.stats();
+    if (s.ackedSeq >= s.lastSeq && this.resyncNeeded !== undefined && !this.resyncing && this.client?.stats().connected) {
+      this.enqueue('resync', () => this.resetStream());
+    }
+  }
+
+  // ---- operator commands ----
+
+  requestResync(kind: 'full' | 'diff'): void {
+    this.resyncNeeded = kind;
+    if (this.client?.stats().connected) this.enqueue('resync', () => this.resetStream());
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.close();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connect();
+  }
+
+  /** Calls a target method (pause-target, resume); undefined when not connected. */
+  async callTarget(method: string, body: object = {}): Promise<Buffer> {
+    if (this.client === undefined) throw new Error(`mirror ${this.o.id}: not connected to ${this.o.peer.node} (source transmission is paused)`);
+    return this.client.call(method, Buffer.from(JSON.stringify(body)));
+  }
+
+  async verify(): Promise<VerifyReport & { missing: string[] }> {
+    await this.queue;
+    const reports: VerifyReport[] = [];
+    for (let k = 0; k < this.o.folders.length; k++) {
+      const mine = await treeManifest(this.o.folders[k]!, this.o.filter);
+      const theirs = decodeManifest((await this.callTarget('manifest', { folder: k })).toString('utf8'), `${this.o.peer.node}'s manifest`);
+      reports.push(compareManifests(mine, theirs, { checkOwner: this.o.owner }));
+    }
+    const prefix = (k: number, paths: readonly string[]): string[] => paths.map((p) => virtualPath(k, p));
+    return {
+      equal: reports.every((r) => r.equal),
+      missing: reports.flatMap((r, k) => prefix(k, r.missing)),
+      extra: reports.flatMap((r, k) => prefix(k, r.extra)),
+      contentDiffers: reports.flatMap((r, k) => prefix(k, r.contentDiffers)),
+      metadataDiffers: reports.flatMap((r, k) => r.metadataDiffers.map((m) => ({ ...m, path: virtualPath(k, m.path) }))),
+      problems: reports.flatMap((r) => r.problems),
+    };
+  }
+
+  // ---- status ----
+
+  status(now: number): { connected: boolean; paused: boolean; queue: { records: number; bytes: number }; lagSeconds: number; lagBytes: number; throughput: number; dirtyFiles: number; resyncing: boolean; reasons: string[] } {
+    const s = this.journal.stats();
+    const sent = this.client?.stats().sentBytes ?? 0;
+    if (sent !== this.lastSentBytes) {
+      this.sentRate.push({ at: now, bytes: Math.max(0, sent - this.lastSentBytes) });
+      this.lastSentBytes = sent;
+    }
+    while (this.sentRate.length > 0 && this.sentRate[0]!.at < now - 5000) this.sentRate.shift();
+    const oldest = this.appendedAt[0];
+    const reasons: string[] = [];
+    if (this.dirty.all !== undefined) reasons.push(`dirty: ${this.dirty.all.reason}; a differential mirror follows`);
+    if (this.captureFailure !== undefined) reasons.push(`capture failed: ${this.captureFailure}`);
+    return {
+      connected: this.client?.stats().connected ?? false,
+      paused: this.paused,
+      queue: { records: s.records, bytes: s.bytes },
+      lagSeconds: oldest === undefined ? 0 : (now - oldest.at) / 1000,
+      lagBytes: s.bytes,
+      throughput: Math.round(this.sentRate.reduce((n, r) => n + r.bytes, 0) / 5),
+      dirtyFiles: this.dirty.all !== undefined ? -1 : this.dirty.size,
+      resyncing: this.resyncing,
+      reasons,
+    };
+  }
+
+  /** Stop capturing; with `drain`, wait (up to the deadline) until the target has everything. */
+  async stop(drainUntil?: number): Promise<boolean> {
+    await this.queue;
+    let drained = true;
+    if (drainUntil !== undefined) {
+      const last = this.journal.stats().lastSeq;
+      while (Date.now() < drainUntil && (this.client?.stats().ackedSeq ?? 0) < last && this.journal.stats().ackedSeq < last) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      drained = (this.client?.stats().ackedSeq ?? 0) >= last || this.journal.stats().ackedSeq >= last;
+    }
+    this.closed = true;
+    await this.capture?.close();
+    if (this.ackTimer) { clearTimeout(this.ackTimer); this.ackTimer = undefined; }
+    await this.client?.close();
+    if (this.pendingAck > this.journal.stats().ackedSeq) await this.journal.ack(this.pendingAck);
+    await this.index.save();
+    await this.dirty.save();
+    await this.journal.close();
+    return drained;
+  }
+}

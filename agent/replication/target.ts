@@ -1,0 +1,246 @@
+/**
+ * The target side of one mirror on one node: what a source's stream lands in.
+ *
+ * Records are applied to the node's folders in order; their effect is made durable (fsync of what was written,
+ * then the mirror state with the last applied seq) before the transport acknowledges them, so an acknowledged
+ * record is never lost by a crash of the target. While target writes are paused, records go to the spool (a
+ * journal on disk) instead, leaving the copy frozen at a consistent point; resume applies the spool in order.
+ *
+ * A source is accepted only when its copy is the same generation as ours or newer (lineage.ts); an older or a
+ * diverged source is refused with a reason, so a stale copy never overwrites a newer one.
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Applier } from './apply.js';
+import { indexFile } from './block-index.js';
+import { splitVirtualPath, virtualPath } from './changes.js';
+import type { PathFilter } from './glob.js';
+import { Journal } from './journal.js';
+import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
+import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
+import { decodeRecord, type ChangeRecord } from './records.js';
+import { scanTree } from './tree.js';
+import { treeManifest, encodeManifest } from './verify.js';
+
+export interface TargetOptions {
+  readonly id: string;
+  readonly folders: readonly string[];
+  readonly filter: PathFilter;
+  readonly stateFile: string;
+  readonly spoolDir: string;
+  readonly spoolBytes: number;
+  readonly applyOwner: boolean;
+  readonly state: MirrorNodeState;
+  readonly log: (line: string) => void;
+}
+
+/** A refusal the source sees as the HELLO's error code. */
+export class MirrorRefusal extends Error {
+  constructor(readonly code: 'STALE_SOURCE' | 'DIVERGED' | 'NOT_TARGET' | 'INCONSISTENT', message: string) {
+    super(message);
+    this.name = 'MirrorRefusal';
+  }
+}
+
+/** One file of the target's listing for a differential mirror: enough for the source to compute what to send. */
+export interface TargetFile {
+  readonly path: string;
+  readonly type: 'file' | 'dir' | 'symlink';
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly linkTarget?: string;
+  readonly blockSize?: number;
+  /** The block hashes, concatenated, base64; only for files. */
+  readonly blocks?: string;
+}
+
+export class MirrorTarget {
+  private appliers: Applier[];
+  private spool: Journal | undefined;
+  private applyingSpool = false;
+  private appliedBytes = 0;
+  private readonly rate: { at: number; bytes: number }[] = [];
+  /** False while this node is the mirror's source: its own copy is live, nothing may be applied to it. */
+  active = true;
+
+  constructor(private readonly o: TargetOptions, private state: MirrorNodeState) {
+    this.appliers = o.folders.map((f) => new Applier(f, { applyOwner: o.applyOwner }));
+  }
+
+  async open(): Promise<void> {
+    for (const f of this.o.folders) await mkdir(f, { recursive: true });
+    this.spool = await Journal.open(this.o.spoolDir, { maxBytes: this.o.spoolBytes, fsync: 'batch' });
+    if (!this.state.pausedTarget) await this.drainSpool();
+  }
+
+  get current(): MirrorNodeState { return this.state; }
+
+  private persist(next: MirrorNodeState): void {
+    this.state = next;
+    saveMirrorState(this.o.stateFile, next);
+  }
+
+  lastApplied(): number {
+    return this.state.lastApplied;
+  }
+
+  /** Whether a source with this lineage may stream to us, and from where. */
+  hello(source: { node: string; lineage: Lineage }): void {
+    if (!this.active) throw new MirrorRefusal('NOT_TARGET', `mirror ${this.o.id}: this node is the source`);
+    const verdict = compareLineage(this.state.lineage, source.lineage);
+    if (verdict === 'mine-newer') {
+      throw new MirrorRefusal('STALE_SOURCE', `mirror ${this.o.id}: ${source.node}'s copy (generation ${source.lineage.current}) is older than this node's (${this.state.lineage.current}); it must not overwrite it: move the group here and resync ${source.node}`);
+    }
+    if (verdict === 'diverged') {
+      throw new MirrorRefusal('DIVERGED', `mirror ${this.o.id}: ${source.node} (generation ${source.lineage.current}) and this node (${this.state.lineage.current}) were both promoted apart; neither copy is overwritten: choose one with \`vigil mirror full ${this.o.id}\` on the node whose copy is to be kept`);
+    }
+    // A new stream (another source, or the same one after a promotion) counts its seqs afresh.
+    const stream = `${source.node}`;
+    if (this.state.streamOf !== stream) this.persist({ ...this.state, streamOf: stream, lastApplied: 0 });
+  }
+
+  /** This node's copy becomes the source's, in a new generation. */
+  promote(lineage: { current: string; history: string[] }): void {
+    this.persist({ ...this.state, lineage, streamOf: undefined, lastApplied: 0 });
+  }
+
+  setPausedSource(paused: boolean): void {
+    this.persist({ ...this.state, pausedSource: paused });
+  }
+
+  /** A full mirror starts from empty folders. */
+  async clear(): Promise<void> {
+    this.persist({ ...this.state, consistent: false });
+    for (let k = 0; k < this.o.folders.length; k++) await this.emptyFolder(k);
+  }
+
+  /** The source reset its stream (its journal no longer covers what we applied): a resync follows. */
+  resetStream(lastApplied: number): void {
+    this.persist({ ...this.state, lastApplied, consistent: false });
+  }
+
+  /** The resync the source ran is complete: our copy now holds its generation. */
+  resyncDone(source: Lineage): void {
+    const lineage = adoptLineage(source);
+    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] } });
+  }
+
+  async apply(seq: number, payload: Buffer): Promise<void> {
+    if (this.state.pausedTarget || this.applyingSpool) {
+      await this.spool!.append(payload);
+    } else {
+      await this.applyRecord(decodeRecord(payload));
+    }
+    // A record of the previous connection may land after a reset moved lastApplied ahead: never move it back.
+    this.state = { ...this.state, lastApplied: Math.max(this.state.lastApplied, seq) };
+    this.appliedBytes += payload.length;
+    this.noteRate(payload.length);
+  }
+
+  /** Make what apply() did durable; the transport acknowledges after this. */
+  async flush(): Promise<void> {
+    for (const a of this.appliers) await a.sync();
+    await this.spool?.flush();
+    saveMirrorState(this.o.stateFile, this.state);
+  }
+
+  private async applyRecord(record: ChangeRecord): Promise<void> {
+    const { folder, rel } = splitVirtualPath(record.op === 'rename' ? record.from : record.path);
+    const applier = this.appliers[folder];
+    if (applier === undefined) throw new Error(`record for folder ${folder}, but mirror ${this.o.id} has ${this.appliers.length}`);
+    if (rel === '') {
+      // The folder itself: it exists; a delete of it empties it.
+      if (record.op === 'delete') await this.emptyFolder(folder);
+      return;
+    }
+    const strip = (v: string): string => splitVirtualPath(v).rel;
+    if (record.op === 'rename') await applier.apply({ op: 'rename', from: rel, to: strip(record.to) });
+    else await applier.apply({ ...record, path: rel });
+  }
+
+  private async emptyFolder(folder: number): Promise<void> {
+    const root = this.o.folders[folder]!;
+    await this.appliers[folder]!.close();
+    for (const name of await readdir(root)) await rm(join(root, name), { recursive: true, force: true });
+    this.appliers[folder] = new Applier(root, { applyOwner: this.o.applyOwner });
+  }
+
+  async pause(): Promise<void> {
+    this.persist({ ...this.state, pausedTarget: true });
+  }
+
+  /** End a target pause: the spooled records are applied in order, then live ones again. */
+  async resume(): Promise<void> {
+    this.persist({ ...this.state, pausedTarget: false });
+    await this.drainSpool();
+  }
+
+  private async drainSpool(): Promise<void> {
+    const spool = this.spool!;
+    if (spool.stats().records === 0) return;
+    this.applyingSpool = true; // records arriving meanwhile queue behind the spool
+    try {
+      for (;;) {
+        const { ackedSeq, lastSeq } = spool.stats();
+        if (ackedSeq >= lastSeq || this.state.pausedTarget) break;
+        const batch = await spool.read(ackedSeq + 1, 4 * 1024 * 1024);
+        for (const r of batch) await this.applyRecord(decodeRecord(r.payload));
+        for (const a of this.appliers) await a.sync();
+        await spool.ack(batch[batch.length - 1]!.seq);
+      }
+    } finally {
+      this.applyingSpool = false;
+    }
+    this.o.log(`mirror ${this.o.id}: target spool applied`);
+  }
+
+  spoolStats(): { records: number; bytes: number } {
+    const s = this.spool?.stats();
+    return s === undefined ? { records: 0, bytes: 0 } : { records: s.records, bytes: s.bytes };
+  }
+
+  throughput(now: number): number {
+    while (this.rate.length > 0 && this.rate[0]!.at < now - 5000) this.rate.shift();
+    return Math.round(this.rate.reduce((n, r) => n + r.bytes, 0) / 5);
+  }
+
+  private noteRate(bytes: number): void {
+    const now = Date.now();
+    const last = this.rate[this.rate.length - 1];
+    if (last !== undefined && now - last.at < 100) last.bytes += bytes;
+    else this.rate.push({ at: now, bytes });
+  }
+
+  /** The target's tree with block hashes, for a differential mirror (computed once, paged by the caller). */
+  async listing(blockSize: number): Promise<TargetFile[]> {
+    const out: TargetFile[] = [];
+    for (let k = 0; k < this.o.folders.length; k++) {
+      for await (const e of scanTree(this.o.folders[k]!, this.o.filter)) {
+        const path = virtualPath(k, e.path);
+        if (e.type === 'file') {
+          try {
+            const index = await indexFile(join(this.o.folders[k]!, e.path), blockSize);
+            out.push({ path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize, blocks: Buffer.concat([...index.blocks]).toString('base64') });
+          } catch {
+            // Gone meanwhile: the source will send it again.
+          }
+        } else {
+          out.push({ path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The target's manifest (content hashes) for verify, one folder at a time. */
+  async manifest(folder: number): Promise<string> {
+    const root = this.o.folders[folder];
+    if (root === undefined) throw new Error(`mirror ${this.o.id} has no folder ${folder}`);
+    return encodeManifest(await treeManifest(root, this.o.filter));
+  }
+
+  async close(): Promise<void> {
+    for (const a of this.appliers) await a.close();
+    await this.spool?.close();
+  }
+}
