@@ -28,6 +28,8 @@ export interface ChangeDetectorOptions {
   readonly blockSize: number;
   /** Send uid/gid (when the agent runs as root). */
   readonly owner: boolean;
+  /** Bytes per write record (default WRITE_CHUNK); a small journal wants small records. */
+  readonly writeChunk?: number;
 }
 
 /** "0/docs/a.txt" <-> folder 0, "docs/a.txt". */
@@ -202,8 +204,9 @@ export class ChangeDetector {
     const handle = await open(this.abs(v), 'r');
     try {
       for (const range of ranges) {
-        for (let at = range.offset; at < range.offset + range.length; at += WRITE_CHUNK) {
-          const length = Math.min(WRITE_CHUNK, range.offset + range.length - at);
+        const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+        for (let at = range.offset; at < range.offset + range.length; at += chunk) {
+          const length = Math.min(chunk, range.offset + range.length - at);
           const data = Buffer.allocUnsafe(length);
           const { bytesRead } = await handle.read(data, 0, length, at);
           if (bytesRead === 0) return; // it shrank meanwhile: the watcher reports the truncation

@@ -17,11 +17,13 @@ const stateSchema = z.strictObject({
   streamOf: z.string().optional(),
   pausedSource: z.boolean(),
   pausedTarget: z.boolean(),
+  /** The current generation was started here (this node was its source), not adopted from the peer. */
+  promotedHere: z.boolean().default(false),
 });
 
 export type MirrorNodeState = z.output<typeof stateSchema>;
 
-export const INITIAL_STATE: MirrorNodeState = { lineage: { ...EMPTY_LINEAGE, history: [] }, consistent: true, lastApplied: 0, pausedSource: false, pausedTarget: false };
+export const INITIAL_STATE: MirrorNodeState = { lineage: { ...EMPTY_LINEAGE, history: [] }, consistent: true, lastApplied: 0, pausedSource: false, pausedTarget: false, promotedHere: false };
 
 export class MirrorStateError extends Error {
   readonly code = 'VIGIL_MIRROR_STATE';

@@ -138,7 +138,9 @@ export class MirrorService implements MirrorRoles {
     if (!state.consistent) {
       return { rc: 1, message: `this node's copy of ${id} is inconsistent (a resync from ${m.peer} was interrupted): it cannot become the source` };
     }
-    const lineage = nextGeneration(state.lineage);
+    // A copy that took its generation from the peer starts a new one; a copy whose generation began here (it was
+    // the source, and nobody took over since, or the peer would hold a newer one and refuse us) carries on.
+    const lineage = state.promotedHere ? state.lineage : nextGeneration(state.lineage);
     m.target.active = false;
     m.target.promote({ current: lineage.current, history: [...lineage.history] });
     const peer = splitHostPort(m.config.endpoints[m.peer]!);

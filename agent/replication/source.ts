@@ -13,10 +13,10 @@
 import { join } from 'node:path';
 import { BlockIndexStore, type FileIndex } from './block-index.js';
 import { Capture } from './capture.js';
-import { ChangeDetector, virtualPath } from './changes.js';
+import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
 import type { PathFilter } from './glob.js';
-import { Journal, JournalFullError } from './journal.js';
+import { Journal, JournalError } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { encodeRecord, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
@@ -88,7 +88,10 @@ export class MirrorSource {
     if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
     this.index = await BlockIndexStore.open(join(this.o.dir, 'index'));
     this.dirty = await DirtySet.open(join(this.o.dir, 'dirty.json'));
-    this.detector = new ChangeDetector({ folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner });
+    this.detector = new ChangeDetector({
+      folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
+      writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
+    });
     this.capture = new Capture({
       roots: this.o.folders,
       filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
@@ -135,12 +138,12 @@ export class MirrorSource {
     const flush = async (): Promise<boolean> => {
       if (batch.length === 0) return true;
       try {
-        const seq = await this.journal.appendMany(batch);
-        await this.journal.flush();
+        const seq = await this.appendWhenRoom(batch);
         this.appendedAt.push({ seq, at: Date.now() });
         written += bytes;
       } catch (e) {
-        if (!(e instanceof JournalFullError)) throw e;
+        // Full, or a batch that could never fit: either way nothing is dropped, the files are resent later.
+        if (!(e instanceof JournalError && (e.code === 'VIGIL_JOURNAL_FULL' || e.code === 'VIGIL_JOURNAL_TOO_LARGE'))) throw e;
         if (this.dirty.all === undefined) {
           this.o.log(`mirror ${this.o.id}: the journal is full (${this.o.journalBytes} bytes unacknowledged): changes are marked dirty and a differential mirror follows once it drains`);
           this.dirty.markAll('the journal was full');
@@ -160,10 +163,36 @@ export class MirrorSource {
       const payload = encodeRecord(record);
       batch.push(payload);
       bytes += payload.length;
-      if (bytes >= BATCH_BYTES && !(await flush())) continue;
+      if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4) && !(await flush())) continue;
     }
     await flush();
     return written;
+  }
+
+  /**
+   * While the target is connected and draining, a full journal is backpressure: wait for its acknowledgements
+   * (up to a minute without progress). Only a journal that does not drain (target away, transmission paused)
+   * makes the caller fall back to the dirty mark.
+   */
+  private async appendWhenRoom(batch: readonly Buffer[]): Promise<number> {
+    let lastAcked = this.journal.stats().ackedSeq;
+    let progressAt = Date.now();
+    for (;;) {
+      try {
+        const seq = await this.journal.appendMany(batch);
+        await this.journal.flush();
+        return seq;
+      } catch (e) {
+        const full = e instanceof JournalError && e.code === 'VIGIL_JOURNAL_FULL';
+        const draining = this.client?.stats().connected === true && !this.paused && !this.closed;
+        if (!full || !draining) throw e;
+        this.client?.notify();
+        const acked = this.journal.stats().ackedSeq;
+        if (acked > lastAcked) { lastAcked = acked; progressAt = Date.now(); }
+        if (Date.now() - progressAt > 60_000) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   // ---- the stream ----
@@ -204,7 +233,8 @@ export class MirrorSource {
   /** Tell the target to count from our journal's end, then bring its copy level by a resync. */
   private async resetStream(): Promise<void> {
     const client = this.client;
-    if (this.resyncNeeded === undefined || client === undefined || this.resyncing) return;
+    // Paused, the stream waits for resume, which reconnects and comes back here.
+    if (this.resyncNeeded === undefined || client === undefined || this.resyncing || this.paused) return;
     const kind = this.resyncNeeded;
     this.targetBehind = false;
     await this.journal.flush();
@@ -214,6 +244,7 @@ export class MirrorSource {
     await client.close();
     if (last > this.journal.stats().ackedSeq) await this.journal.ack(last);
     this.appendedAt.length = 0;
+    if (this.paused || this.closed || this.client !== client) return;
     this.connect();
     await this.untilConnected();
     await this.resync(kind);
@@ -221,6 +252,7 @@ export class MirrorSource {
 
   private async untilConnected(): Promise<void> {
     for (let i = 0; i < 600 && !this.closed; i++) {
+      if (this.paused) throw new Error('transmission was paused');
       if (this.client?.stats().connected) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -280,6 +312,7 @@ export class MirrorSource {
   private async untilAcked(seq: number): Promise<void> {
     while (!this.closed && this.journal.stats().ackedSeq < seq && (this.client?.stats().ackedSeq ?? 0) < seq) {
       if (this.targetBehind) throw new Error('the target fell behind the journal during the resync: starting it again');
+      if (this.paused) throw new Error('transmission was paused: the resync continues on resume');
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -370,7 +403,8 @@ export class MirrorSource {
       lagBytes: s.bytes,
       throughput: Math.round(this.sentRate.reduce((n, r) => n + r.bytes, 0) / 5),
       dirtyFiles: this.dirty.all !== undefined ? -1 : this.dirty.size,
-      resyncing: this.resyncing,
+      // A resync that is due counts: the target is not known level until it has run.
+      resyncing: this.resyncing || this.resyncNeeded !== undefined,
       reasons,
     };
   }

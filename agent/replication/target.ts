@@ -101,7 +101,7 @@ export class MirrorTarget {
 
   /** This node's copy becomes the source's, in a new generation. */
   promote(lineage: { current: string; history: string[] }): void {
-    this.persist({ ...this.state, lineage, streamOf: undefined, lastApplied: 0 });
+    this.persist({ ...this.state, lineage, streamOf: undefined, lastApplied: 0, promotedHere: true });
   }
 
   setPausedSource(paused: boolean): void {
@@ -122,7 +122,7 @@ export class MirrorTarget {
   /** The resync the source ran is complete: our copy now holds its generation. */
   resyncDone(source: Lineage): void {
     const lineage = adoptLineage(source);
-    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] } });
+    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false });
   }
 
   async apply(seq: number, payload: Buffer): Promise<void> {
