@@ -45,14 +45,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const key = loadClusterKey(config, dirname(configPath));
   const store = StateStore.open(join(options.stateDir, 'state.db'));
   const platform = createPlatform();
-  const mirrors = new MirrorService({ config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log });
+  // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
+  const wiring: { engine?: Engine } = {};
+  const mirrors = new MirrorService({
+    config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log,
+    onBehindChange: () => wiring.engine?.mirrorsChanged(),
+  });
   const resources = new Map<string, ResourceAgent>();
   for (const group of config.groups) {
     for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node, mirrors }));
   }
 
-  // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
-  const wiring: { engine?: Engine } = {};
   const incarnation = store.nextIncarnation(Date.now());
   const heartbeat = new Heartbeat({
     config, localNode: options.node, key, incarnation, clock: systemClock,
@@ -70,7 +73,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     linkStatuses: () => heartbeat.linkStatuses(),
     setStatus: (status) => { heartbeat.setStatus(status); guard.update(status); },
   };
-  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log });
+  const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log, mirrorsBehind: () => mirrors.behind() });
   wiring.engine = running;
   const publicNetwork = new PublicNetworkMonitor(config.arbitration, platform.processRunner, systemClock, (state) => running.setPublicNetwork(state));
   const control = new ControlServer(options.socketPath, {

@@ -91,6 +91,12 @@ export function decidePlacement(input: PlacementInput): Placement {
   if (group.switchback === 'manual') {
     return { kind: 'place', target: healthyHolder, reasons: [`stays on ${healthyHolder}: switchback is manual ("vigil switchback ${group.id}")`] };
   }
+  // A mirrored group goes back only onto a copy that is level with the one it runs on now.
+  const mirrorIds = group.resources.filter((r) => r.kind === 'mirror').map((r) => r.id);
+  const behind = (views.get(healthyHolder)?.status?.mirrorsBehind ?? []).filter((m) => mirrorIds.includes(m));
+  if (behind.length > 0) {
+    return { kind: 'place', target: healthyHolder, reasons: [`switchback to ${best} waits until its copy of ${behind.join(', ')} is in sync`] };
+  }
   const backAt = (views.get(best)?.aliveSince ?? now) + group.switchbackDelay;
   if (now < backAt) {
     return { kind: 'place', target: healthyHolder, reasons: [`switchback to ${best} once it has been up for ${group.switchbackDelay} ms`], wakeAt: backAt };

@@ -32,6 +32,8 @@ const node = z.strictObject({
   publicNetwork: z.enum(['ok', 'lost']).optional(),
   /** Alive, but heard only over public links. */
   publicOnly: z.boolean().default(false),
+  /** Mirrors this node sends whose target is not level yet. */
+  mirrorsBehind: z.array(z.string()).default([]),
   incarnation: z.number().default(0),
   configDigest: z.string().optional(),
   groups: z.record(z.string(), group).default({}),
@@ -89,7 +91,10 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
       if (!config.groups.some((g) => g.id === gid)) throw new WhatIfError(`nodes.${id}.groups.${gid}: not a group of the configuration`);
     }
     const status: NodeStatus = { node: id, incarnation: n.incarnation, configDigest: n.configDigest ?? digest, groups, intents: toIntents(n.intents ?? w.intents) };
-    return { ...status, ...(n.leaving ? { leaving: true } : {}), ...(n.publicNetwork ? { publicNetwork: n.publicNetwork } : {}) };
+    return {
+      ...status, ...(n.leaving ? { leaving: true } : {}), ...(n.publicNetwork ? { publicNetwork: n.publicNetwork } : {}),
+      ...(n.mirrorsBehind.length > 0 ? { mirrorsBehind: n.mirrorsBehind } : {}),
+    };
   };
   const localNode = w.nodes[w.local] ?? node.parse({});
   const peers: Record<string, PeerView> = {};

@@ -41,6 +41,8 @@ export interface EngineOptions {
   readonly membership: Membership;
   /** This run's incarnation, as the heartbeat announces it (default: the start time). */
   readonly incarnation?: number;
+  /** Mirrors this node sends whose target is not level yet (the mirror service). */
+  readonly mirrorsBehind?: () => readonly string[];
   readonly log?: (line: string) => void;
 }
 
@@ -97,6 +99,13 @@ export class Engine {
       }
       case 'peer-status': break;
     }
+    this.schedulePlan();
+  }
+
+  /** The mirror service says which of its mirrors' targets are level: republish, and plan again (a switchback
+   * may have been waiting for it). */
+  mirrorsChanged(): void {
+    this.publish();
     this.schedulePlan();
   }
 
@@ -309,7 +318,11 @@ export class Engine {
 
   private localStatus(): NodeStatus {
     const status: NodeStatus = { node: this.options.localNode, incarnation: this.options.incarnation ?? this.startedAt, configDigest: this.digest, groups: this.local.groups(), intents: this.intents };
-    return { ...status, ...(this.leaving ? { leaving: true } : {}), ...(this.publicNetwork ? { publicNetwork: this.publicNetwork } : {}) };
+    const behind = this.options.mirrorsBehind?.() ?? [];
+    return {
+      ...status, ...(this.leaving ? { leaving: true } : {}), ...(this.publicNetwork ? { publicNetwork: this.publicNetwork } : {}),
+      ...(behind.length > 0 ? { mirrorsBehind: [...behind] } : {}),
+    };
   }
 
   private publish(): void {

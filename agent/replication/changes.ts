@@ -56,6 +56,8 @@ export class ChangeDetector {
   /** Folders and symlinks the target has (files are in the index): what a delete must cover. */
   private readonly dirs = new Set<string>();
   private readonly links = new Map<string, string>();
+  /** The metadata last sent per path: a reconcile that finds nothing new sends nothing. */
+  private readonly sentMeta = new Map<string, string>();
 
   constructor(private readonly o: ChangeDetectorOptions) {}
 
@@ -105,6 +107,7 @@ export class ChangeDetector {
     for (const v of [...this.o.index.paths()]) this.o.index.delete(v);
     this.dirs.clear();
     this.links.clear();
+    this.sentMeta.clear();
   }
 
   /** Remember a tree as already on the target (after a differential mirror made it so). */
@@ -119,6 +122,15 @@ export class ChangeDetector {
     this.o.index.delete(v);
     for (const d of [...this.dirs]) if (d === v || d.startsWith(`${v}/`)) this.dirs.delete(d);
     for (const l of [...this.links.keys()]) if (l === v || l.startsWith(`${v}/`)) this.links.delete(l);
+    for (const m of [...this.sentMeta.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentMeta.delete(m);
+  }
+
+  /** A meta record, unless the target was already sent exactly this. */
+  private *meta(record: Extract<ChangeRecord, { op: 'meta' }>): Generator<ChangeRecord> {
+    const key = JSON.stringify([record.mode, record.mtimeMs, record.uid, record.gid]);
+    if (this.sentMeta.get(record.path) === key) return;
+    this.sentMeta.set(record.path, key);
+    yield record;
   }
 
   /** One path as it is now. `descend`: a new folder's contents follow (a watcher may not report them). */
@@ -144,11 +156,11 @@ export class ChangeDetector {
       this.forgetTree(v);
     }
     if (this.dirs.has(v)) {
-      yield { op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) };
+      yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) });
       return;
     }
     yield { op: 'mkdir', path: v, mode: st.mode & 0o7777 };
-    yield { op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) };
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) });
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
@@ -197,7 +209,7 @@ export class ChangeDetector {
       if (ranges.length > 0) yield* this.read(v, ranges);
       this.o.index.set(v, current);
     }
-    yield { op: 'meta', path: v, mode: st.mode & 0o7777, mtimeMs: current.mtimeMs, ...this.owner(st) };
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, mtimeMs: current.mtimeMs, ...this.owner(st) });
   }
 
   private async *read(v: string, ranges: readonly { offset: number; length: number }[]): AsyncGenerator<ChangeRecord> {

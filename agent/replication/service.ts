@@ -24,6 +24,8 @@ export interface MirrorServiceOptions {
   readonly key: Buffer;
   readonly runningAsRoot: boolean;
   readonly log: (line: string) => void;
+  /** The set of mirrors whose target is behind changed (the engine republishes; a switchback may wait for it). */
+  readonly onBehindChange?: () => void;
 }
 
 interface Mirror {
@@ -55,6 +57,8 @@ function splitHostPort(endpoint: string): { host: string; port: number } {
 export class MirrorService implements MirrorRoles {
   private readonly mirrors = new Map<string, Mirror>();
   private readonly servers: ReplicationServer[] = [];
+  private behindNow: string[] = [];
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: MirrorServiceOptions) {}
 
@@ -84,6 +88,8 @@ export class MirrorService implements MirrorRoles {
         listen.set(endpoint, [...(listen.get(endpoint) ?? []), r.id]);
       }
     }
+    this.watch = setInterval(() => this.checkBehind(), 250);
+    this.watch.unref();
     for (const endpoint of listen.keys()) {
       const { host, port } = splitHostPort(endpoint);
       this.servers.push(await ReplicationServer.listen({
@@ -91,6 +97,24 @@ export class MirrorService implements MirrorRoles {
         mirror: (name) => this.endpoint(name),
         onError: (e) => this.o.log(`mirror replication: ${e.message}`),
       }));
+    }
+  }
+
+  /** Mirrors this node is the source of whose target is not level: queued changes, a resync due, or away. */
+  behind(): string[] {
+    return this.behindNow;
+  }
+
+  private checkBehind(): void {
+    const now = Date.now();
+    const behind = [...this.mirrors.values()].filter((m) => {
+      if (!m.source) return false;
+      const s = m.source.status(now);
+      return !s.connected || s.resyncing || s.queue.records > 0 || s.dirtyFiles !== 0;
+    }).map((m) => m.config.id).sort();
+    if (behind.join() !== this.behindNow.join()) {
+      this.behindNow = behind;
+      this.o.onBehindChange?.();
     }
   }
 
@@ -158,6 +182,7 @@ export class MirrorService implements MirrorRoles {
     }
     m.source = source;
     m.refusal = undefined;
+    this.checkBehind();
     return { rc: 0, message: `this node's copy of ${id} is the source (generation ${lineage.current}); sending to ${m.peer}` };
   }
 
@@ -265,6 +290,7 @@ export class MirrorService implements MirrorRoles {
   }
 
   async close(): Promise<void> {
+    if (this.watch) clearInterval(this.watch);
     for (const m of this.mirrors.values()) {
       await m.source?.stop();
       m.source = undefined;

@@ -68,6 +68,8 @@ export class MirrorSource {
   /** Set once the target's copy is known to need a resync before it can follow the journal. */
   private resyncNeeded: 'full' | 'diff' | undefined;
   private resyncing = false;
+  private reconciled = false;
+  private initialReconcile: NodeJS.Timeout | undefined;
   /** The target asked for records the journal no longer holds: the running resync must start over. */
   private targetBehind = false;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -105,9 +107,11 @@ export class MirrorSource {
       },
     });
     await this.capture.start();
-    // Whatever changed while no agent watched (or was captured but not journaled before a crash).
-    this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
     if (this.dirty.all !== undefined || this.dirty.size > 0) this.resyncNeeded = 'diff';
+    // Whatever changed while no agent watched (or was captured but not journaled before a crash) is found by a
+    // reconcile; but when the target turns out to need a resync, that resync is the reconcile: one pass, not two.
+    // Without an answer from the target soon, reconcile anyway: the changes must reach the journal.
+    this.initialReconcile = setTimeout(() => this.reconcileOnce(), 2000);
     if (!this.paused) this.connect();
   }
 
@@ -226,8 +230,21 @@ export class MirrorSource {
 
   private onConnected(lastApplied: number, targetLineage: Lineage): void {
     if (targetLineage.current !== this.o.lineage().current) this.resyncNeeded ??= 'diff';
-    if (this.resyncNeeded !== undefined) this.enqueue('reset', () => this.resetStream());
+    if (this.resyncNeeded !== undefined) {
+      this.reconciled = true; // the resync covers it
+      clearTimeout(this.initialReconcile);
+      this.enqueue('reset', () => this.resetStream());
+    } else {
+      this.reconcileOnce();
+    }
     void lastApplied;
+  }
+
+  private reconcileOnce(): void {
+    clearTimeout(this.initialReconcile);
+    if (this.reconciled) return;
+    this.reconciled = true;
+    this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
   }
 
   /** Tell the target to count from our journal's end, then bring its copy level by a resync. */
@@ -415,12 +432,17 @@ export class MirrorSource {
     let drained = true;
     if (drainUntil !== undefined) {
       const last = this.journal.stats().lastSeq;
+      let unreachableSince = Date.now();
       while (Date.now() < drainUntil && (this.client?.stats().ackedSeq ?? 0) < last && this.journal.stats().ackedSeq < last) {
+        // A target that is away cannot be drained to: what is queued stays in the journal for later.
+        if (this.client?.stats().connected === true) unreachableSince = Date.now();
+        else if (Date.now() - unreachableSince > 2000) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       drained = (this.client?.stats().ackedSeq ?? 0) >= last || this.journal.stats().ackedSeq >= last;
     }
     this.closed = true;
+    clearTimeout(this.initialReconcile);
     await this.capture?.close();
     if (this.ackTimer) { clearTimeout(this.ackTimer); this.ackTimer = undefined; }
     await this.client?.close();

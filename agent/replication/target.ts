@@ -54,7 +54,10 @@ export interface TargetFile {
   readonly blocks?: string;
 }
 
+const FLUSH_EVERY_MS = 50;
+
 export class MirrorTarget {
+  private lastFlushAt = 0;
   private appliers: Applier[];
   private spool: Journal | undefined;
   private applyingSpool = false;
@@ -122,7 +125,8 @@ export class MirrorTarget {
   /** The resync the source ran is complete: our copy now holds its generation. */
   resyncDone(source: Lineage): void {
     const lineage = adoptLineage(source);
-    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false });
+    // A pause of transmission was this node's as a source; the stream it paused is gone now that it follows another.
+    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
   }
 
   async apply(seq: number, payload: Buffer): Promise<void> {
@@ -137,8 +141,14 @@ export class MirrorTarget {
     this.noteRate(payload.length);
   }
 
-  /** Make what apply() did durable; the transport acknowledges after this. */
+  /**
+   * Make what apply() did durable; the transport acknowledges after this. At most every FLUSH_EVERY_MS: records
+   * keep arriving meanwhile (the source's window allows it), so one round of fsyncs covers many of them.
+   */
   async flush(): Promise<void> {
+    const wait = this.lastFlushAt + FLUSH_EVERY_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.lastFlushAt = Date.now();
     for (const a of this.appliers) await a.sync();
     await this.spool?.flush();
     saveMirrorState(this.o.stateFile, this.state);

@@ -51,6 +51,9 @@ export interface NodeStatus {
   readonly leaving?: boolean;
   /** Whether this node reaches its ping targets (absent when none are configured). */
   readonly publicNetwork?: 'ok' | 'lost';
+  /** Mirrors this node is the source of whose target is not yet level (queued changes, a resync due or running,
+   * the target away): an automatic switchback to that target waits for them. */
+  readonly mirrorsBehind?: readonly ResourceId[];
 }
 
 /** A value replicated between nodes: the higher version wins, ties go to the higher node id. */

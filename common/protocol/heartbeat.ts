@@ -32,6 +32,7 @@ export const nodeStatusSchema = z.object({
   }),
   leaving: z.boolean().optional(),
   publicNetwork: z.enum(['ok', 'lost']).optional(),
+  mirrorsBehind: z.array(id).max(256).readonly().optional(),
 });
 
 export const heartbeatBodySchema = z.object({

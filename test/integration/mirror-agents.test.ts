@@ -14,7 +14,7 @@ import { LocalCluster, freePort } from '../support/agent-cluster.js';
 
 interface Mirrored { c: LocalCluster; folder: (node: string) => string; ports: { alpha: number; beta: number } }
 
-async function mirrored(t: TestContext, journalSize = '64MiB'): Promise<Mirrored> {
+async function mirrored(t: TestContext, journalSize = '64MiB', switchback: 'auto' | 'manual' = 'manual'): Promise<Mirrored> {
   const ports = { alpha: await freePort(), beta: await freePort() };
   const c = await LocalCluster.create('groups: []');
   t.after(() => c.dispose());
@@ -22,7 +22,7 @@ async function mirrored(t: TestContext, journalSize = '64MiB'): Promise<Mirrored
   const config = readFileSync(c.configPath, 'utf8').replace('groups: []', `groups:
   - id: files
     nodes: [alpha, beta]
-    switchback: manual
+    switchback: ${switchback}
     resources:
       - id: data
         kind: mirror
@@ -239,4 +239,29 @@ test('bad input on the replication port (garbage, a wrong key, a truncated frame
   writeFileSync(join(folder('alpha'), 'b.txt'), 'still mirrored\n');
   await inSync(m);
   assert.equal(readFileSync(join(folder('beta'), 'b.txt'), 'utf8'), 'still mirrored\n');
+});
+
+test('failover while the mirror lags; the old source returns, is resynced from the new one, and only then does the group switch back', async (t) => {
+  const m = await mirrored(t, '64MiB', 'auto');
+  const { c, folder } = m;
+  writeFileSync(join(folder('alpha'), 'shared.txt'), 'version 1\n');
+  c.start('alpha');
+  c.start('beta');
+  await inSync(m);
+  // Lag: alpha changes things that never reach beta before alpha dies.
+  await mirror(c, 'alpha', 'pause-source');
+  writeFileSync(join(folder('alpha'), 'shared.txt'), 'version 2, never sent\n');
+  writeFileSync(join(folder('alpha'), 'unsent.txt'), 'lost with alpha\n');
+  await c.waitFor('the change is queued on alpha', async () => ((await mirrorStatus(c, 'alpha')).sourceQueue?.records ?? 0) > 0, 30_000);
+  await c.kill('alpha');
+  await c.waitFor('beta took over on its copy', async () => (await mirrorStatus(c, 'beta')).role === 'source', 30_000);
+  assert.equal(readFileSync(join(folder('beta'), 'shared.txt'), 'utf8'), 'version 1\n', 'beta runs on the copy it had');
+  writeFileSync(join(folder('beta'), 'shared.txt'), 'version 3, written on beta\n');
+  writeFileSync(join(folder('beta'), 'big.bin'), Buffer.alloc(20_000_000, 3));
+  c.start('alpha');
+  // Automatic switchback, but only onto a copy level with beta's: alpha then holds beta's data, not its own.
+  await c.waitFor('the group is back on alpha', async () => (await mirrorStatus(c, 'alpha').catch(() => undefined))?.role === 'source', 90_000);
+  assert.equal(readFileSync(join(folder('alpha'), 'shared.txt'), 'utf8'), 'version 3, written on beta\n');
+  assert.ok(!(await import('node:fs')).existsSync(join(folder('alpha'), 'unsent.txt')), 'the change beta never had is gone: beta\'s newer copy won');
+  await inSync(m);
 });

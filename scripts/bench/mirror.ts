@@ -1,0 +1,848 @@
+/**
+ * bench:mirror: Vigil's mirror against rsync and lsyncd, between two network-namespace hosts (test/support/netns.ts).
+ *
+ *   alpha 198.51.100.1, beta 198.51.100.2 on one switch; Vigil's heartbeat and replication, the rsync daemon and
+ *   lsyncd's rsync all go through it. The folders are on this machine's disk, under the fixture's temp dir.
+ *
+ * Phases, in this order (each bounded in time):
+ *   1. a generated data set on alpha (seeded AES-CTR keystream: deterministic, incompressible, fast);
+ *   2. full mirror: `rsync -a` to an rsync daemon in beta, then Vigil from agent start to an equal copy;
+ *   3. differential: both agents stopped (SIGTERM), 1% of the 64 KiB blocks rewritten in place, both restarted
+ *      (alpha reconciles against its persisted block index); then one explicit `mirror diff` on the level copy;
+ *      `rsync -a --no-whole-file` of the same change onto its copy from phase 2;
+ *   4. real-time lag: a writer in alpha appends timestamped 4 KiB records to a few files every 10 ms; a reader in
+ *      beta polls the copies and records arrival - timestamp (the namespaces share the clock); the same with
+ *      lsyncd (default.rsync, delay 0) in alpha feeding the rsync daemon.
+ * Neither side gets a cold cache (dropping the page cache would disturb the whole machine): the source is read
+ * from memory by both, and `sync` runs before every timed phase so no one pays for the previous one's writeback.
+ *
+ * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
+ * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --skip-full, --skip-diff,
+ * --skip-lag, --no-rsync, --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there).
+ * JSON on stdout, progress on stderr. Root only.
+ */
+import { spawnSync } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { callAgent } from '../../agent/control/control-client.js';
+import { compileGlobs } from '../../agent/replication/glob.js';
+import { verifyTrees } from '../../agent/replication/verify.js';
+import type { MirrorStatus } from '../../common/model/index.js';
+import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
+import { summarize } from './stats.js';
+
+const NODES = ['alpha', 'beta'] as const;
+type NodeName = (typeof NODES)[number];
+const ADDRESS: Record<NodeName, string> = { alpha: '198.51.100.1', beta: '198.51.100.2' };
+const NET = 'lan';
+const HEARTBEAT_PORT = 7405;
+const REPLICATION_PORT = 7410;
+const RSYNC_PORT = 8730;
+const RSYNC_MODULE = 'bench';
+const MIRROR = 'data';
+const BLOCK = 64 * 1024;
+const MiB = 1024 * 1024;
+
+const WRITER = fileURLToPath(new URL('../../../scripts/bench/mirror-lag-writer.mjs', import.meta.url));
+const READER = fileURLToPath(new URL('../../../scripts/bench/mirror-lag-reader.mjs', import.meta.url));
+const LAG_EVERY_MS = 10;
+const LAG_RECORD = 4096;
+const READER_POLL_MS = 2;
+/** After the writer stops, records still on their way get this long to arrive. */
+const LAG_GRACE_MS = 15_000;
+const STATUS_POLL_MS = 100;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+function usage(problem: string): never {
+  process.stderr.write(`bench:mirror: ${problem}\nusage: npm run bench:mirror -- [--size MiB] [--small-files N] [--large-files N] ` +
+    '[--lag-seconds S] [--lag-files N] [--change-percent P] [--seed TEXT] [--journal MiB] [--skip-full] [--skip-diff] [--skip-lag] ' +
+    '[--no-rsync] [--no-lsyncd] [--no-install] [--logs DIR]\n');
+  process.exit(1);
+}
+
+function number(text: string, name: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) usage(`--${name} wants a number of at least ${min}, not "${text}"`);
+  return n;
+}
+
+interface BenchOptions {
+  readonly sizeMiB: number;
+  readonly smallFiles: number;
+  readonly largeFiles: number;
+  readonly lagSeconds: number;
+  readonly lagFiles: number;
+  readonly changePercent: number;
+  readonly seed: string;
+  readonly journalMiB: number;
+  readonly full: boolean;
+  readonly diff: boolean;
+  readonly lag: boolean;
+  readonly rsync: boolean;
+  readonly lsyncd: boolean;
+  readonly install: boolean;
+  readonly logsDir: string | undefined;
+}
+
+function parseOptions(): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        size: { type: 'string', default: '1024' },
+        'small-files': { type: 'string', default: '20000' },
+        'large-files': { type: 'string', default: '4' },
+        'lag-seconds': { type: 'string', default: '20' },
+        'lag-files': { type: 'string', default: '4' },
+        'change-percent': { type: 'string', default: '1' },
+        seed: { type: 'string', default: 'vigil-bench-mirror' },
+        journal: { type: 'string', default: '1024' },
+        'skip-full': { type: 'boolean', default: false },
+        'skip-diff': { type: 'boolean', default: false },
+        'skip-lag': { type: 'boolean', default: false },
+        'no-rsync': { type: 'boolean', default: false },
+        'no-lsyncd': { type: 'boolean', default: false },
+        'no-install': { type: 'boolean', default: false },
+        logs: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const whole = (text: string, name: string, min: number): number => {
+    const n = number(text, name, min);
+    if (!Number.isInteger(n)) usage(`--${name} wants a whole number`);
+    return n;
+  };
+  const changePercent = number(values['change-percent'], 'change-percent', 0.001);
+  if (changePercent > 100) usage('--change-percent is at most 100');
+  return {
+    sizeMiB: number(values.size, 'size', 1),
+    smallFiles: whole(values['small-files'], 'small-files', 0),
+    largeFiles: whole(values['large-files'], 'large-files', 0),
+    lagSeconds: number(values['lag-seconds'], 'lag-seconds', 1),
+    lagFiles: whole(values['lag-files'], 'lag-files', 1),
+    changePercent,
+    seed: values.seed,
+    journalMiB: whole(values.journal, 'journal', 16),
+    full: !values['skip-full'],
+    diff: !values['skip-diff'],
+    lag: !values['skip-lag'],
+    rsync: !values['no-rsync'],
+    lsyncd: !values['no-lsyncd'],
+    install: !values['no-install'],
+    logsDir: values.logs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const progress = (line: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const seconds = (ms: number): number => round(ms / 1000, 3);
+const mbPerS = (bytes: number, ms: number): number => round(bytes / 1e6 / (ms / 1000));
+const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n');
+/** Theirs over ours: above 1, Vigil is faster (or sends less, or lags less). */
+const ratio = (theirs: number | undefined, ours: number | undefined): number | null =>
+  theirs === undefined || ours === undefined || !(ours > 0) || !Number.isFinite(theirs) ? null : round(theirs / ours);
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = STATUS_POLL_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureInstalled(packages: readonly string[], allowed: boolean): void {
+  const missing = packages.filter((c) => !onPath(c));
+  if (missing.length === 0 || !allowed) return;
+  progress(`installing ${missing.join(' ')} with apt-get (pass --no-install to skip)`);
+  const r = spawnSync('sh', ['-c', `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`],
+    { stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
+  if (r.status !== 0) progress(`apt-get failed (${r.status ?? r.signal}); going on without ${missing.join(' ')}`);
+}
+
+function version(argv: readonly string[], pattern: RegExp): string | undefined {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000 });
+  if (r.error) return undefined;
+  return pattern.exec(`${r.stdout}${r.stderr}`)?.[0] ?? 'unknown version';
+}
+
+/** Flush dirty pages, so a timed phase does not pay for the previous phase's writeback. */
+function syncDisks(): void {
+  spawnSync('sync', [], { stdio: 'ignore', timeout: 300_000 });
+}
+
+function logOf(p: HostProcess | undefined): string {
+  if (p === undefined) return '';
+  try { return readFileSync(p.logPath, 'utf8'); } catch { return ''; }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The data set: AES-128-CTR keystream, keyed by the seed and a purpose, one counter space per file
+
+interface DataFile { readonly path: string; readonly size: number; readonly stream: number }
+interface Dataset { readonly root: string; readonly files: readonly DataFile[]; readonly bytes: number; readonly dirs: number }
+
+function keystream(seed: string, purpose: string, stream: number, offset: number, length: number): Buffer {
+  const key = createHash('sha256').update(`${seed}\0${purpose}`).digest().subarray(0, 16);
+  // The counter block: the stream in the high half, the 16-byte block number in the low half.
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(stream, 0);
+  iv.writeBigUInt64BE(BigInt(Math.floor(offset / 16)), 8);
+  const cipher = createCipheriv('aes-128-ctr', key, iv);
+  const skip = offset % 16;
+  return cipher.update(Buffer.alloc(length + skip)).subarray(skip);
+}
+
+/** mulberry32: small sizes and choices, deterministic from the seed. */
+function prng(seed: string): () => number {
+  let a = createHash('sha256').update(seed).digest().readUInt32LE(0);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function planDataset(root: string, options: BenchOptions): Dataset {
+  const random = prng(`${options.seed}\0sizes`);
+  const files: DataFile[] = [];
+  const dirs = new Set<string>();
+  let smallBytes = 0;
+  // 100 files per folder, 20 folders per parent: small/PP/LL/f-NNNNN.dat, 1-8 KiB each.
+  for (let i = 0; i < options.smallFiles; i++) {
+    const leaf = Math.floor(i / 100);
+    const dir = join('small', String(Math.floor(leaf / 20)).padStart(2, '0'), String(leaf % 20).padStart(2, '0'));
+    dirs.add(dir);
+    const size = 1024 + Math.floor(random() * 7 * 1024);
+    files.push({ path: join(dir, `f-${String(i).padStart(5, '0')}.dat`), size, stream: i });
+    smallBytes += size;
+  }
+  const rest = Math.max(0, options.sizeMiB * MiB - smallBytes);
+  for (let k = 0; k < options.largeFiles; k++) {
+    // The rest shared out, the last file taking the remainder.
+    const size = k < options.largeFiles - 1 ? Math.floor(rest / options.largeFiles) : rest - Math.floor(rest / options.largeFiles) * (options.largeFiles - 1);
+    files.push({ path: join('large', `big-${k}.dat`), size, stream: 0x40000000 + k });
+  }
+  if (options.largeFiles > 0) dirs.add('large');
+  return { root, files, bytes: files.reduce((n, f) => n + f.size, 0), dirs: dirs.size };
+}
+
+function writeDataset(d: Dataset, seed: string): void {
+  const CHUNK = 8 * MiB;
+  for (const f of d.files) {
+    const path = join(d.root, f.path);
+    mkdirSync(join(path, '..'), { recursive: true });
+    const fd = openSync(path, 'w', 0o644);
+    try {
+      for (let at = 0; at < f.size; at += CHUNK) writeSync(fd, keystream(seed, 'data', f.stream, at, Math.min(CHUNK, f.size - at)), 0, undefined, at);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+interface Change { readonly ranges: readonly { path: string; offset: number; length: number }[]; readonly blocks: number; readonly totalBlocks: number; readonly bytes: number; readonly files: number; readonly largeFiles: number }
+
+/**
+ * Rewrite `percent` of all 64 KiB blocks in place with other bytes: every Nth block of the data set taken as one
+ * list (files in order), so the change spreads evenly over the large files and touches one small file in N.
+ */
+function changeBlocks(d: Dataset, seed: string, percent: number): Change {
+  const stride = Math.max(1, Math.round(100 / percent));
+  let index = 0;
+  let blocks = 0;
+  let bytes = 0;
+  let totalBlocks = 0;
+  const touched = new Set<DataFile>();
+  const ranges: { path: string; offset: number; length: number }[] = [];
+  const first = Math.floor(prng(`${seed}\0change`)() * stride);
+  for (const f of d.files) {
+    const count = Math.ceil(f.size / BLOCK);
+    totalBlocks += count;
+    let fd: number | undefined;
+    try {
+      for (let b = 0; b < count; b++, index++) {
+        if (index % stride !== first) continue;
+        fd ??= openSync(join(d.root, f.path), 'r+');
+        const length = Math.min(BLOCK, f.size - b * BLOCK);
+        writeSync(fd, keystream(seed, 'change', f.stream, b * BLOCK, length), 0, length, b * BLOCK);
+        ranges.push({ path: f.path, offset: b * BLOCK, length });
+        blocks++;
+        bytes += length;
+        touched.add(f);
+      }
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  return { ranges, blocks, totalBlocks, bytes, files: touched.size, largeFiles: [...touched].filter((f) => f.path.startsWith('large')).length };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The hosts, the agents and the baselines
+
+interface Paths {
+  readonly source: string;
+  readonly vigilTarget: string;
+  readonly rsyncTarget: string;
+  readonly state: Record<NodeName, string>;
+  readonly config: string;
+}
+
+class Bench {
+  readonly agents = new Map<NodeName, HostProcess>();
+  readonly paths: Paths;
+  private rsyncd: HostProcess | undefined;
+
+  constructor(readonly net: TestNetwork, readonly options: BenchOptions) {
+    const t = net.tempDir;
+    this.paths = {
+      source: join(t, 'alpha-data'), vigilTarget: join(t, 'beta-vigil'), rsyncTarget: join(t, 'beta-rsync'),
+      state: { alpha: join(t, 'state-alpha'), beta: join(t, 'state-beta') }, config: join(t, 'cluster.yaml'),
+    };
+    for (const dir of [this.paths.source, this.paths.vigilTarget, this.paths.rsyncTarget]) mkdirSync(dir, { recursive: true });
+    writeFileSync(this.paths.config, this.clusterYaml(), { mode: 0o600 });
+  }
+
+  static async create(options: BenchOptions): Promise<Bench> {
+    const net = await TestNetwork.create({
+      nets: [{ name: NET, subnet: '198.51.100.0/24' }],
+      hosts: NODES.map((n) => ({ name: n, addresses: { [NET]: `${ADDRESS[n]}/24` } })),
+    });
+    return new Bench(net, options);
+  }
+
+  private clusterYaml(): string {
+    const endpoints = (port: number): string => `{ ${NODES.map((n) => `${n}: "${ADDRESS[n]}:${port}"`).join(', ')} }`;
+    return `# bench:mirror: two nodes on network-namespace hosts, one mirror (scripts/bench/mirror.ts)
+cluster: { id: bench, key: "${randomBytes(32).toString('hex')}", startupGrace: 2s }
+nodes: [{ id: alpha }, { id: beta }]
+heartbeat:
+  links:
+    - { name: ${NET}, kind: udp, endpoints: ${endpoints(HEARTBEAT_PORT)} }
+groups:
+  - id: files
+    nodes: [alpha, beta]
+    switchback: manual
+    resources:
+      - id: ${MIRROR}
+        kind: mirror
+        folders: [{ alpha: "${this.paths.source}", beta: "${this.paths.vigilTarget}" }]
+        endpoints: ${endpoints(REPLICATION_PORT)}
+        journalSize: ${this.options.journalMiB}MiB
+        blockSize: 64KiB
+        monitorInterval: 1s
+`;
+  }
+
+  // ---- Vigil ----
+
+  /** Alpha first: it is the group's preferred node, so the source is alpha's copy. */
+  startAgents(): void {
+    for (const node of NODES) {
+      mkdirSync(this.paths.state[node], { recursive: true });
+      this.agents.set(node, this.net.spawn(node, [process.execPath, fileURLToPath(new URL('../../agent/cli/vigild.js', import.meta.url)),
+        '--config', this.paths.config, '--node', node, '--state-dir', this.paths.state[node]]));
+    }
+  }
+
+  /** SIGTERM, target first: the source keeps the group (nothing to fail over to) and stops with its journal drained. */
+  async stopAgents(): Promise<void> {
+    for (const node of ['beta', 'alpha'] as const) {
+      const p = this.agents.get(node);
+      if (p) await this.net.kill(p, 'SIGTERM', 60_000);
+    }
+  }
+
+  async mirrorStatus(node: NodeName): Promise<MirrorStatus | undefined> {
+    try {
+      return (await callAgent(join(this.paths.state[node], 'vigild.sock'), 'mirror', { action: 'status', name: MIRROR }, 10_000)).status[0];
+    } catch {
+      return undefined;
+    }
+  }
+
+  async mirrorCommand(action: 'diff' | 'verify'): Promise<unknown> {
+    return await callAgent(join(this.paths.state.alpha, 'vigild.sock'), 'mirror', { action, name: MIRROR }, 600_000);
+  }
+
+  agentLogs(): string {
+    // The per-second monitor and probe lines say nothing here.
+    const quiet = (log: string): string => log.split('\n').filter((l) => !/ (monitor|probe) files\/data \.\.\.$/.test(l)).join('\n');
+    return NODES.map((n) => `--- ${n}'s agent ---\n${tail(quiet(logOf(this.agents.get(n))))}`).join('\n');
+  }
+
+  /** The agents' "... mirror done: N files, B bytes journaled in T ms" lines since `from` (a log offset). */
+  doneLines(from: number): { kind: string; files: number; bytes: number; ms: number }[] {
+    const log = logOf(this.agents.get('alpha')).slice(from);
+    return [...log.matchAll(/(full|differential) mirror done: (\d+) files, (\d+) bytes journaled in (\d+) ms/g)]
+      .map((m) => ({ kind: m[1]!, files: Number(m[2]), bytes: Number(m[3]), ms: Number(m[4]) }));
+  }
+
+  // ---- the wire ----
+
+  /** Bytes through alpha's interface: what left for beta (tx) and came back (rx), heartbeats included. */
+  wire(): { tx: number; rx: number } {
+    const r = spawnSync('ip', ['-n', this.net.namespaceOf('alpha'), '-s', '-j', 'link', 'show', 'dev', NET], { encoding: 'utf8', timeout: 10_000 });
+    const link = (JSON.parse(r.stdout) as { stats64?: { rx?: { bytes?: number }; tx?: { bytes?: number } } }[])[0];
+    return { tx: link?.stats64?.tx?.bytes ?? NaN, rx: link?.stats64?.rx?.bytes ?? NaN };
+  }
+
+  // ---- rsync ----
+
+  async startRsyncd(): Promise<void> {
+    const conf = join(this.net.tempDir, 'rsyncd.conf');
+    writeFileSync(conf, `# bench:mirror: the target of rsync and lsyncd, inside beta
+pid file = ${join(this.net.tempDir, 'rsyncd.pid')}
+address = ${ADDRESS.beta}
+port = ${RSYNC_PORT}
+use chroot = no
+max connections = 8
+
+[${RSYNC_MODULE}]
+path = ${this.paths.rsyncTarget}
+read only = no
+uid = root
+gid = root
+`);
+    this.rsyncd = this.net.spawn('beta', ['rsync', '--daemon', '--no-detach', `--config=${conf}`, `--log-file=${join(this.net.tempDir, 'rsyncd.log')}`]);
+    await waitFor('the rsync daemon in beta', () => this.net.run('alpha', ['rsync', `rsync://${ADDRESS.beta}:${RSYNC_PORT}/`], { timeoutMs: 5000 }).code === 0 || undefined, 10_000);
+  }
+
+  get rsyncUrl(): string { return `rsync://${ADDRESS.beta}:${RSYNC_PORT}/${RSYNC_MODULE}/`; }
+
+  rsync(extra: readonly string[]): { ms: number; stats: RsyncStats; wire: { tx: number; rx: number } } {
+    const before = this.wire();
+    const started = Date.now();
+    const r = this.net.run('alpha', ['rsync', '-a', '--stats', ...extra, `${this.paths.source}/`, this.rsyncUrl], { timeoutMs: 600_000 });
+    const ms = Date.now() - started;
+    const after = this.wire();
+    if (r.code !== 0) throw new Error(`rsync ${extra.join(' ')} failed (${r.timedOut ? 'timed out' : r.code}): ${tail(r.stderr, 10)}`);
+    return { ms, stats: parseRsyncStats(r.stdout), wire: { tx: after.tx - before.tx, rx: after.rx - before.rx } };
+  }
+
+  // ---- logs ----
+
+  keepLogs(): void {
+    if (this.options.logsDir === undefined) return;
+    mkdirSync(this.options.logsDir, { recursive: true });
+    cpSync(this.net.tempDir, this.options.logsDir, {
+      recursive: true,
+      // Logs and configs only: not the data, the journals or the sockets.
+      filter: (src) => !/alpha-data|beta-vigil|beta-rsync|journal|spool|index|\.(db|sock|pid)$/.test(src.slice(this.net.tempDir.length)),
+    });
+  }
+}
+
+interface RsyncStats { readonly totalBytesSent?: number; readonly totalBytesReceived?: number; readonly literalData?: number; readonly matchedData?: number; readonly filesTransferred?: number }
+
+function parseRsyncStats(text: string): RsyncStats {
+  const get = (label: string): number | undefined => {
+    const m = new RegExp(`^${label}: ([\\d,]+)`, 'm').exec(text);
+    return m ? Number(m[1]!.replaceAll(',', '')) : undefined;
+  };
+  const out: Record<string, number> = {};
+  const put = (key: string, value: number | undefined): void => { if (value !== undefined) out[key] = value; };
+  put('totalBytesSent', get('Total bytes sent'));
+  put('totalBytesReceived', get('Total bytes received'));
+  put('literalData', get('Literal data'));
+  put('matchedData', get('Matched data'));
+  put('filesTransferred', get('Number of regular files transferred'));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Vigil's phases
+
+interface VigilSync {
+  readonly seconds: number;
+  /** Agent start until alpha reports itself the mirror's source: cluster formation, not mirroring. */
+  readonly start_to_source_s: number;
+  /** seconds minus start_to_source_s. */
+  readonly sync_seconds: number;
+  readonly states: readonly string[];
+  readonly last_sync?: MirrorStatus['lastSync'];
+  readonly done_lines: ReturnType<Bench['doneLines']>;
+  readonly wire_tx_bytes: number;
+  readonly wire_rx_bytes: number;
+  readonly verified_equal: boolean;
+}
+
+/** A record of the states the source went through, for the report: "seconds since start: state". */
+class StateLog {
+  readonly seen: string[] = [];
+  private last = '';
+  constructor(private readonly since: number) {}
+  note(s: MirrorStatus | undefined): void {
+    const text = s === undefined ? 'no answer' : `${s.role} ${s.state}${s.lastSync ? ` (${s.lastSync.kind}${s.lastSync.finishedAt !== undefined ? ' done' : ''})` : ''}`;
+    if (text !== this.last) this.seen.push(`${seconds(Date.now() - this.since)} s: ${text}`);
+    this.last = text;
+  }
+}
+
+/**
+ * Until the source says in-sync and `ready` agrees (a resync begun after `since` has finished, or the changed
+ * blocks read the same on both sides); then the whole trees are compared. The time is when the status and
+ * `ready` first agreed, not when the comparison ended; a comparison that finds a difference sends us polling on.
+ */
+async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s: MirrorStatus) => boolean | Promise<boolean>):
+  Promise<{ at: number; status: MirrorStatus; sourceAt: number; states: string[] }> {
+  let sourceAt = NaN;
+  const states = new StateLog(since);
+  for (;;) {
+    const status = await waitFor('the mirror to be in sync', async () => {
+      const s = await b.mirrorStatus('alpha');
+      states.note(s);
+      if (s?.role === 'source' && Number.isNaN(sourceAt)) sourceAt = Date.now();
+      return s?.role === 'source' && s.state === 'in-sync' && await ready(s) ? s : undefined;
+    }, Math.max(1000, since + timeoutMs - Date.now()));
+    const at = Date.now();
+    const report = await verifyTrees(b.paths.source, b.paths.vigilTarget, compileGlobs([], []));
+    if (report.equal) return { at, status, sourceAt, states: states.seen };
+    progress(`[vigil] in-sync but not equal yet (missing ${report.missing.length}, extra ${report.extra.length}, content ${report.contentDiffers.length}, ` +
+      `metadata ${report.metadataDiffers.length}, problems ${report.problems.length}): waiting on`);
+    if (Date.now() > since + timeoutMs) throw new Error(`the copy is still not equal after ${Math.round(timeoutMs / 1000)} s (states: ${states.seen.join('; ')}): ${JSON.stringify(report).slice(0, 400)}`);
+    await sleep(500);
+  }
+}
+
+const resyncDoneSince = (since: number) => (s: MirrorStatus): boolean => s.lastSync?.finishedAt !== undefined && s.lastSync.startedAt >= since;
+
+/** The changed blocks read the same on the target: cheap enough to poll (1% of the data). */
+function changedBlocksArrived(b: Bench, change: Change): boolean {
+  for (const { path, offset, length } of change.ranges) {
+    const read = (root: string): Buffer | undefined => {
+      let fd: number;
+      try { fd = openSync(join(root, path), 'r'); } catch { return undefined; }
+      try {
+        const buf = Buffer.alloc(length);
+        return buf.subarray(0, readSync(fd, buf, 0, length, offset));
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const theirs = read(b.paths.vigilTarget);
+    if (theirs === undefined || !theirs.equals(read(b.paths.source)!)) return false;
+  }
+  return true;
+}
+
+async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) => (s: MirrorStatus) => boolean | Promise<boolean>): Promise<VigilSync> {
+  const before = b.wire();
+  const started = Date.now();
+  b.startAgents();
+  const { at, status, sourceAt, states } = await untilLevel(b, started, timeoutMs, ready(started));
+  const after = b.wire();
+  return {
+    seconds: seconds(at - started),
+    start_to_source_s: seconds(sourceAt - started),
+    sync_seconds: seconds(at - sourceAt),
+    states,
+    ...(status.lastSync !== undefined ? { last_sync: status.lastSync } : {}),
+    // Each start writes a new log, so every line in it belongs to this run.
+    done_lines: b.doneLines(0),
+    wire_tx_bytes: after.tx - before.tx,
+    wire_rx_bytes: after.rx - before.rx,
+    verified_equal: true,
+  };
+}
+
+/** `mirror diff` on a level copy: what a differential pass costs when (almost) nothing differs. */
+async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<string, unknown>> {
+  const before = b.wire();
+  const lines = b.doneLines(0).length;
+  const started = Date.now();
+  await b.mirrorCommand('diff');
+  const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started));
+  const after = b.wire();
+  return {
+    seconds: seconds(at - started),
+    bytes_sent: status.lastSync?.bytesSent ?? null,
+    ...(status.lastSync !== undefined ? { last_sync: status.lastSync } : {}),
+    states,
+    done_lines: b.doneLines(0).slice(lines),
+    wire_tx_bytes: after.tx - before.tx,
+    wire_rx_bytes: after.rx - before.rx,
+    verified_equal: true,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lag: writer in alpha, reader in beta
+
+interface LagReport {
+  readonly median: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly min: number;
+  readonly n: number;
+  readonly written: number;
+  readonly missing: number;
+  readonly seconds: number;
+  readonly writer: string;
+  readonly reader_poll_ms: number;
+}
+
+async function measureLag(b: Bench, sourceDir: string, targetDir: string, lagSeconds: number, files: number): Promise<LagReport> {
+  const reader = b.net.spawn('beta', [process.execPath, READER, '--dir', targetDir, '--files', String(files), '--every', String(READER_POLL_MS),
+    '--record', String(LAG_RECORD), '--duration', String(Math.ceil(lagSeconds + LAG_GRACE_MS / 1000 + 5))]);
+  const writer = b.net.spawn('alpha', [process.execPath, WRITER, '--dir', sourceDir, '--files', String(files), '--every', String(LAG_EVERY_MS),
+    '--record', String(LAG_RECORD), '--duration', String(lagSeconds)]);
+  try {
+    await b.net.waitForExit(writer, lagSeconds * 1000 + 10_000);
+    const summary = JSON.parse(logOf(writer).trim().split('\n').pop() ?? '{}') as { written?: number };
+    const written = summary.written ?? NaN;
+    const lags = (): number[] => logOf(reader).split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { lag: number }).lag);
+    await waitFor('the last records on the target', () => (lags().length >= written ? true : undefined), LAG_GRACE_MS, 100).catch(() => undefined);
+    const samples = lags();
+    const s = summarize(samples);
+    return {
+      median: round(s.median), p99: round(s.p99), max: round(s.max), min: round(s.min), n: s.n, written, missing: written - s.n,
+      seconds: lagSeconds,
+      writer: `${files} files, one ${LAG_RECORD}-byte record each (open, append, close) every ${LAG_EVERY_MS} ms (${round(files * LAG_RECORD * (1000 / LAG_EVERY_MS) / 1e6)} MB/s)`,
+      reader_poll_ms: READER_POLL_MS,
+    };
+  } finally {
+    await b.net.kill(writer).catch(() => undefined);
+    await b.net.kill(reader).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// lsyncd
+
+function lsyncdConfig(b: Bench, logFile: string, statusFile: string): string {
+  return `-- bench:mirror: lsyncd in alpha, feeding the rsync daemon in beta at its smallest delay
+settings {
+  nodaemon = true,
+  logfile = "${logFile}",
+  statusFile = "${statusFile}",
+  insist = true,
+}
+sync {
+  default.rsync,
+  source = "${b.paths.source}",
+  target = "${b.rsyncUrl}",
+  delay = 0,
+  rsync = { archive = true },
+}
+`;
+}
+
+async function lsyncdLag(b: Bench, lagSeconds: number, files: number): Promise<Record<string, unknown>> {
+  const logFile = join(b.net.tempDir, 'lsyncd.log');
+  const config = join(b.net.tempDir, 'lsyncd.lua');
+  writeFileSync(config, lsyncdConfig(b, logFile, join(b.net.tempDir, 'lsyncd.status')));
+  const p = b.net.spawn('alpha', ['lsyncd', config]);
+  try {
+    // lsyncd first rsyncs the whole source; the load starts once that is done.
+    const started = Date.now();
+    await waitFor('lsyncd\'s start-up rsync', () => {
+      if (p.child.exitCode !== null) throw new Error(`lsyncd exited (${p.child.exitCode}): ${tail(logOf(p), 10)} ${existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 10) : ''}`);
+      return existsSync(logFile) && /Startup of .* finished/.test(readFileSync(logFile, 'utf8')) ? true : undefined;
+    }, 300_000, 100);
+    progress(`[lsyncd] start-up rsync done in ${seconds(Date.now() - started)} s; measuring lag for ${lagSeconds} s`);
+    const lag = await measureLag(b, join(b.paths.source, 'lag-lsyncd'), join(b.paths.rsyncTarget, 'lag-lsyncd'), lagSeconds, files);
+    const rsyncRuns = (readFileSync(logFile, 'utf8').match(/Calling rsync/g) ?? []).length;
+    return { lag_ms: lag, rsync_runs: rsyncRuns, config: 'default.rsync, delay = 0, rsync = { archive = true }, maxProcesses 1 (default)' };
+  } finally {
+    await b.net.kill(p, 'SIGTERM', 10_000).catch(() => b.net.kill(p).catch(() => undefined));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench:mirror needs root: it builds network namespaces (try: sudo npm run bench:mirror)\n');
+    process.exit(1);
+  }
+  const options = parseOptions();
+  const started = Date.now();
+  ensureInstalled([...(options.rsync ? ['rsync'] : []), ...(options.lsyncd ? ['lsyncd'] : [])], options.install);
+  const rsyncVersion = options.rsync ? version(['rsync', '--version'], /rsync\s+version \S+/) : undefined;
+  const lsyncdVersion = options.lsyncd && rsyncVersion !== undefined ? version(['lsyncd', '--version'], /Version: \S+/) : undefined;
+  const useRsync = rsyncVersion !== undefined;
+  const useLsyncd = lsyncdVersion !== undefined;
+  // Scaled by the data set, generous: a phase that needs longer has failed.
+  const syncTimeoutMs = 120_000 + options.sizeMiB * 400;
+
+  const report: Record<string, unknown> = {};
+  const vigil: Record<string, unknown> = {};
+  const rsync: Record<string, unknown> = useRsync ? { version: rsyncVersion } : { status: options.rsync ? 'not installed' : 'skipped (--no-rsync)' };
+  const lsyncd: Record<string, unknown> = useLsyncd ? { version: lsyncdVersion }
+    : { status: !options.lsyncd ? 'skipped (--no-lsyncd)' : useRsync ? 'not installed' : 'not run (needs rsync)' };
+  const errors: string[] = [];
+
+  const b = await Bench.create(options);
+  try {
+    // 1. The data set.
+    const dataset = planDataset(b.paths.source, options);
+    let t = Date.now();
+    writeDataset(dataset, options.seed);
+    syncDisks();
+    report['dataset'] = {
+      bytes: dataset.bytes, mib: round(dataset.bytes / MiB), files: dataset.files.length, small_files: options.smallFiles,
+      small_file_bytes: '1-8 KiB', large_files: options.largeFiles,
+      large_file_bytes: options.largeFiles > 0 ? dataset.files[dataset.files.length - 1]!.size : 0, folders: dataset.dirs,
+      content: 'AES-128-CTR keystream from the seed (incompressible, deterministic)', seed: options.seed, generate_s: seconds(Date.now() - t),
+    };
+    progress(`data set: ${dataset.files.length} files, ${round(dataset.bytes / MiB)} MiB in ${seconds(Date.now() - t)} s`);
+
+    // 2. Full mirror: rsync first (its copy is the base of its differential run), then Vigil.
+    if (useRsync) {
+      await b.startRsyncd();
+      if (options.full) {
+        syncDisks();
+        progress('[rsync] full mirror');
+        const r = b.rsync([]);
+        const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
+        rsync['full'] = { seconds: seconds(r.ms), mb_per_s: mbPerS(dataset.bytes, r.ms), total_bytes_sent: r.stats.totalBytesSent ?? null,
+          wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command: `rsync -a --stats SRC/ ${b.rsyncUrl}` };
+        progress(`[rsync] full: ${seconds(r.ms)} s`);
+      } else {
+        // Its base copy without timing it.
+        spawnSync('cp', ['-a', `${b.paths.source}/.`, b.paths.rsyncTarget], { timeout: 600_000 });
+      }
+    }
+    syncDisks();
+    progress('[vigil] full mirror: starting both agents');
+    try {
+      const full = await vigilSync(b, syncTimeoutMs, resyncDoneSince);
+      vigil['full'] = options.full ? { ...full, mb_per_s: mbPerS(dataset.bytes, full.seconds * 1000), mb_per_s_after_start: mbPerS(dataset.bytes, full.sync_seconds * 1000) }
+        : { skipped: '--skip-full: run untimed, as the base of the differential run' };
+      progress(`[vigil] full: ${full.seconds} s (${full.start_to_source_s} s until alpha was the source)`);
+    } catch (err) {
+      throw new Error(`Vigil's full mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
+    }
+
+    // 3. Differential.
+    if (options.diff) {
+      await b.stopAgents();
+      t = Date.now();
+      const change = changeBlocks(dataset, options.seed, options.changePercent);
+      progress(`[change] ${change.blocks} of ${change.totalBlocks} blocks (${round(change.bytes / MiB)} MiB) in ${change.files} files in ${seconds(Date.now() - t)} s`);
+      report['change'] = {
+        percent: options.changePercent, block_bytes: BLOCK, blocks: change.blocks, of_blocks: change.totalBlocks, bytes: change.bytes,
+        files: change.files, large_files: change.largeFiles, how: `every ${Math.round(100 / options.changePercent)}th block of the whole data set rewritten in place`,
+      };
+      syncDisks();
+      progress('[vigil] differential: restarting both agents');
+      try {
+        // Not a finished resync: a restarted source may bring the target level from its journal alone.
+        const diff = await vigilSync(b, syncTimeoutMs, () => () => changedBlocksArrived(b, change));
+        // Without a resync there is no lastSync: the restarted source sends what its persisted index says changed
+        // through the journal, and the interface counter is the only measure of it.
+        vigil['diff'] = {
+          ...diff, bytes_sent: diff.last_sync?.bytesSent ?? diff.wire_tx_bytes,
+          bytes_sent_from: diff.last_sync ? 'lastSync.bytesSent (journaled)' : 'wire_tx_bytes (no resync ran: the changes went through the journal)',
+          changed_bytes: change.bytes,
+        };
+        progress(`[vigil] diff: ${diff.seconds} s, ${diff.wire_tx_bytes} bytes on the wire`);
+        progress('[vigil] explicit `mirror diff` on the level copy');
+        vigil['diff_explicit'] = { ...(await vigilExplicitDiff(b, syncTimeoutMs)), note: 'nothing changed since the copy was level: the cost of a differential pass itself' };
+      } catch (err) {
+        throw new Error(`Vigil's differential mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
+      }
+      if (useRsync) {
+        syncDisks();
+        progress('[rsync] differential');
+        const r = b.rsync(['--no-whole-file']);
+        const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
+        rsync['diff'] = { seconds: seconds(r.ms), bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null,
+          matched_bytes: r.stats.matchedData ?? null, files_transferred: r.stats.filesTransferred ?? null,
+          wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command: `rsync -a --stats --no-whole-file SRC/ ${b.rsyncUrl}` };
+        progress(`[rsync] diff: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
+      }
+    }
+
+    // 4. Lag.
+    if (options.lag) {
+      progress(`[vigil] lag: ${options.lagSeconds} s of writes`);
+      try {
+        vigil['lag_ms'] = await measureLag(b, join(b.paths.source, 'lag-vigil'), join(b.paths.vigilTarget, 'lag-vigil'), options.lagSeconds, options.lagFiles);
+      } catch (err) {
+        errors.push(`vigil lag: ${(err as Error).message}`);
+      }
+      const s = await b.mirrorStatus('alpha');
+      if (s) vigil['status_after_lag'] = { state: s.state, lagSeconds: s.lagSeconds, sourceQueue: s.sourceQueue ?? null };
+    }
+    await b.stopAgents();
+    if (options.lag && useLsyncd) {
+      progress('[lsyncd] lag');
+      try {
+        Object.assign(lsyncd, await lsyncdLag(b, options.lagSeconds, options.lagFiles));
+      } catch (err) {
+        lsyncd['error'] = (err as Error).message;
+        errors.push(`lsyncd: ${(err as Error).message}`);
+      }
+    }
+  } catch (err) {
+    errors.push((err as Error).message);
+    progress(`stopped: ${(err as Error).message}`);
+  } finally {
+    b.keepLogs();
+    await b.net.destroy();
+  }
+
+  const v = <T>(o: Record<string, unknown>, key: string): T | undefined => o[key] as T | undefined;
+  const vFull = v<{ seconds?: number; sync_seconds?: number }>(vigil, 'full');
+  const vDiff = v<{ seconds: number; wire_tx_bytes: number }>(vigil, 'diff');
+  const rFull = v<{ seconds: number }>(rsync, 'full');
+  const rDiff = v<{ seconds: number; bytes_sent: number | null; wire_tx_bytes: number }>(rsync, 'diff');
+  const vLag = v<LagReport>(vigil, 'lag_ms');
+  const lLag = v<LagReport>(lsyncd, 'lag_ms');
+  const ratios = {
+    full_time_rsync_over_vigil: ratio(rFull?.seconds, vFull?.seconds),
+    full_time_rsync_over_vigil_after_start: ratio(rFull?.seconds, vFull?.sync_seconds),
+    diff_time_rsync_over_vigil: ratio(rDiff?.seconds, vDiff?.seconds),
+    diff_wire_bytes_rsync_over_vigil: ratio(rDiff?.wire_tx_bytes, vDiff?.wire_tx_bytes),
+    lag_median_lsyncd_over_vigil: ratio(lLag?.median, vLag?.median),
+    lag_p99_lsyncd_over_vigil: ratio(lLag?.p99, vLag?.p99),
+  };
+  const atLeast = (x: number | null, bound: number): boolean | null => (x === null ? null : x >= bound);
+  const output = {
+    ...report,
+    vigil,
+    rsync,
+    lsyncd,
+    ratios,
+    aim: {
+      full_at_least_as_fast_as_rsync: atLeast(ratios.full_time_rsync_over_vigil, 1),
+      diff_at_least_as_fast_as_rsync: atLeast(ratios.diff_time_rsync_over_vigil, 1),
+      lag_ten_times_lower_than_lsyncd: ratios.lag_median_lsyncd_over_vigil === null ? null
+        : ratios.lag_median_lsyncd_over_vigil >= 10 && (ratios.lag_p99_lsyncd_over_vigil ?? 0) >= 10,
+    },
+    notes: [
+      'Warm cache for every contender: the source was just written and is read from memory; `sync` runs before each timed phase. Dropping the page cache would disturb the whole machine, so no cold-cache figures.',
+      'vigil.*.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
+      'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
+      'mb_per_s is 10^6 bytes per second of the data set size.',
+    ],
+    ...(errors.length > 0 ? { errors } : {}),
+    elapsed_s: Math.round((Date.now() - started) / 1000),
+  };
+  process.stdout.write(JSON.stringify(output, null, 2) + '\n');
+}
+
+await main();
