@@ -24,6 +24,9 @@ export interface ApplierOptions {
   readonly applyOwner?: boolean;
   /** Bound of the cache of open files kept for positional writes. */
   readonly maxOpenFiles?: number;
+  /** fsync what is applied (default true). False leaves it to the page cache: the caller must then resync after
+   * a crash, since acknowledged records may be lost with the machine. */
+  readonly durable?: boolean;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -43,6 +46,7 @@ interface OpenFile {
 }
 
 export class Applier {
+  private readonly durable: boolean;
   readonly stats: ApplierStats = { renamesWithoutSource: 0, metaWithoutPath: 0 };
   private readonly root: string;
   private readonly applyOwner: boolean;
@@ -59,6 +63,7 @@ export class Applier {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
     this.applyOwner = options.applyOwner ?? false;
     this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
+    this.durable = options.durable ?? true;
   }
 
   /** Apply one record; records are applied in call order even when calls overlap. */
@@ -72,6 +77,11 @@ export class Applier {
         throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${err.code ?? err.message}`, { cause: e });
       }
     });
+  }
+
+  /** fsync, unless the caller trades durability for speed (it then recovers from a crash by a resync). */
+  private async fsync(handle: FileHandle): Promise<void> {
+    if (this.durable) await handle.sync();
   }
 
   /** Make everything applied so far durable; call before acknowledging a batch. */
@@ -126,7 +136,7 @@ export class Applier {
         const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, r.mode);
         try {
           await handle.chmod(r.mode);
-          await handle.sync();
+          await this.fsync(handle);
         } finally {
           await handle.close();
         }
@@ -303,7 +313,7 @@ export class Applier {
     if (file === undefined) return;
     this.files.delete(path);
     try {
-      if (flush && file.dirty) await file.handle.sync();
+      if (flush && file.dirty) await this.fsync(file.handle);
     } finally {
       await file.handle.close();
     }
@@ -326,9 +336,10 @@ export class Applier {
   }
 
   private async syncNow(): Promise<void> {
+    if (!this.durable) return;
     for (const file of this.files.values()) {
       if (!file.dirty) continue;
-      await file.handle.sync();
+      await this.fsync(file.handle);
       file.dirty = false;
     }
     for (const dir of [...this.dirtyDirs]) {
@@ -342,7 +353,7 @@ export class Applier {
         throw e;
       }
       try {
-        await handle.sync();
+        await this.fsync(handle);
       } finally {
         await handle.close();
       }

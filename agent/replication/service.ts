@@ -4,6 +4,7 @@
  * resource of the group promotes and demotes through it (agent/resources/mirror.ts); operators reach it through
  * the control protocol (`vigil mirror ...`).
  */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/schema.js';
 import type { MirrorAction, MirrorStatus, MirrorVerifyReport } from '../../common/model/index.js';
@@ -37,6 +38,8 @@ interface Mirror {
   readonly dir: string;
   readonly target: MirrorTarget;
   source: MirrorSource | undefined;
+  /** The agent did not stop cleanly last time (its marker file was still there): resync before trusting the journal. */
+  unclean: boolean;
   /** Why the last promotion or the stream was refused, if it was. */
   refusal: string | undefined;
 }
@@ -78,12 +81,20 @@ export class MirrorService implements MirrorRoles {
         const dir = join(this.o.stateDir, 'mirrors', r.id);
         const stateFile = join(dir, 'state.json');
         const state = loadMirrorState(stateFile);
+        mkdirSync(dir, { recursive: true });
+        const marker = join(dir, 'running');
+        const unclean = existsSync(marker);
+        writeFileSync(marker, `${process.pid}\n`);
         const target = new MirrorTarget({
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
           applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log,
         }, state);
         await target.open();
-        this.mirrors.set(r.id, { config: r, group: group.id, peer, folders, filter, dir, target, source: undefined, refusal: undefined });
+        if (unclean) {
+          this.o.log(`mirror ${r.id}: the agent did not stop cleanly: the copy is brought level by a differential mirror`);
+          target.forgetStream();
+        }
+        this.mirrors.set(r.id, { config: r, group: group.id, peer, folders, filter, dir, target, source: undefined, refusal: undefined, unclean });
         const endpoint = r.endpoints[nodeId]!;
         listen.set(endpoint, [...(listen.get(endpoint) ?? []), r.id]);
       }
@@ -171,7 +182,7 @@ export class MirrorService implements MirrorRoles {
     const source = new MirrorSource({
       id, folders: m.folders, filter: m.filter, dir: m.dir, journalBytes: m.config.journalSize, blockSize: m.config.blockSize,
       owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
-      nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource,
+      nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource, resyncOnStart: m.unclean,
       log: this.o.log, onRefused: (why) => { m.refusal = why; },
     });
     try {
@@ -182,6 +193,7 @@ export class MirrorService implements MirrorRoles {
     }
     m.source = source;
     m.refusal = undefined;
+    m.unclean = false;
     this.checkBehind();
     return { rc: 0, message: `this node's copy of ${id} is the source (generation ${lineage.current}); sending to ${m.peer}` };
   }
@@ -295,6 +307,7 @@ export class MirrorService implements MirrorRoles {
       await m.source?.stop();
       m.source = undefined;
       await m.target.close();
+      rmSync(join(m.dir, 'running'), { force: true });
     }
     for (const s of this.servers) await s.close();
   }

@@ -38,6 +38,8 @@ export interface SourceOptions {
   readonly key: Buffer;
   readonly lineage: () => Lineage;
   readonly paused: boolean;
+  /** The agent did not stop cleanly last time: bring the target level by a differential mirror first. */
+  readonly resyncOnStart: boolean;
   readonly log: (line: string) => void;
   /** The target refused our copy (older than its own, or diverged): we must not be the source. */
   readonly onRefused?: (why: string) => void;
@@ -107,7 +109,7 @@ export class MirrorSource {
       },
     });
     await this.capture.start();
-    if (this.dirty.all !== undefined || this.dirty.size > 0) this.resyncNeeded = 'diff';
+    if (this.o.resyncOnStart || this.dirty.all !== undefined || this.dirty.size > 0) this.resyncNeeded = 'diff';
     // Whatever changed while no agent watched (or was captured but not journaled before a crash) is found by a
     // reconcile; but when the target turns out to need a resync, that resync is the reconcile: one pass, not two.
     // Without an answer from the target soon, reconcile anyway: the changes must reach the journal.
@@ -183,9 +185,9 @@ export class MirrorSource {
     let progressAt = Date.now();
     for (;;) {
       try {
-        const seq = await this.journal.appendMany(batch);
-        await this.journal.flush();
-        return seq;
+        // Not fsynced here: after a crash the service resyncs (a journal record lost with the machine, or a seq
+        // used again, cannot then mislead the target). A clean stop and each acknowledgement flush it.
+        return await this.journal.appendMany(batch);
       } catch (e) {
         const full = e instanceof JournalError && e.code === 'VIGIL_JOURNAL_FULL';
         const draining = this.client?.stats().connected === true && !this.paused && !this.closed;
@@ -449,6 +451,7 @@ export class MirrorSource {
     if (this.pendingAck > this.journal.stats().ackedSeq) await this.journal.ack(this.pendingAck);
     await this.index.save();
     await this.dirty.save();
+    await this.journal.flush();
     await this.journal.close();
     return drained;
   }

@@ -67,7 +67,21 @@ export class MirrorTarget {
   active = true;
 
   constructor(private readonly o: TargetOptions, private state: MirrorNodeState) {
-    this.appliers = o.folders.map((f) => new Applier(f, { applyOwner: o.applyOwner }));
+    this.appliers = o.folders.map((f) => this.applier(f));
+  }
+
+  /**
+   * Applied data is left to the page cache, not fsynced record by record: that is what makes the mirror as fast
+   * as the disk allows. The price is paid only after a crash: the service then forgets the stream (see
+   * forgetStream), and the source brings the copy level by a differential mirror.
+   */
+  private applier(root: string): Applier {
+    return new Applier(root, { applyOwner: this.o.applyOwner, durable: false });
+  }
+
+  /** After a crash of this node: what was acknowledged may not have reached the disk; a resync must follow. */
+  forgetStream(): void {
+    this.persist({ ...this.state, lastApplied: 0, streamOf: undefined });
   }
 
   async open(): Promise<void> {
@@ -142,8 +156,9 @@ export class MirrorTarget {
   }
 
   /**
-   * Make what apply() did durable; the transport acknowledges after this. At most every FLUSH_EVERY_MS: records
-   * keep arriving meanwhile (the source's window allows it), so one round of fsyncs covers many of them.
+   * Record what apply() did (the spool durably; the copy itself is left to the page cache, see applier()); the
+   * transport acknowledges after this. At most every FLUSH_EVERY_MS: records keep arriving meanwhile (the
+   * source's window allows it), so one state write covers many of them.
    */
   async flush(): Promise<void> {
     const wait = this.lastFlushAt + FLUSH_EVERY_MS - Date.now();
@@ -172,7 +187,7 @@ export class MirrorTarget {
     const root = this.o.folders[folder]!;
     await this.appliers[folder]!.close();
     for (const name of await readdir(root)) await rm(join(root, name), { recursive: true, force: true });
-    this.appliers[folder] = new Applier(root, { applyOwner: this.o.applyOwner });
+    this.appliers[folder] = this.applier(root);
   }
 
   async pause(): Promise<void> {
