@@ -73,13 +73,25 @@ async function settledOn(c: NetnsCluster, node: NodeName, asking: readonly NodeN
   }
 }
 
+/** alpha is back: both agents see each other, and alpha too reports the group on `holder` (it may hear beta a
+ * beat later than beta hears it). */
+async function backAndAgreeing(c: NetnsCluster, holder: NodeName): Promise<void> {
+  await eventually('alpha is back and both agents agree', async () => {
+    for (const n of ['alpha', 'beta'] as const) {
+      const s = await c.status(n).catch(() => undefined);
+      if (!s?.nodes.every((x) => x.alive) || (await c.runningOn(n))?.join() !== holder) return false;
+    }
+    return true;
+  });
+}
+
 test('kill -9 of the active agent: beta takes over; alpha returns as standby (manual switchback) until `switchback`', async (t) => {
   const { c, finish } = await scenario(t);
   await c.net.kill(c.agent('alpha'));
   await settledOn(c, 'beta');
   assert.deepEqual(c.servicePids('alpha'), [], "the guard stopped alpha's service when its agent died");
   c.start('alpha');
-  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await backAndAgreeing(c, 'beta');
   await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
   await c.switchback('alpha');
   await finish('alpha');
@@ -111,7 +123,7 @@ test('the active agent is frozen (SIGSTOP) past the dead time: beta takes over; 
   await settledOn(c, 'beta');
   await new Promise((r) => setTimeout(r, 1000)); // frozen well past the dead time
   c.net.thaw(c.agent('alpha'));
-  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await backAndAgreeing(c, 'beta');
   await throughout('the group stays on beta and nothing of it runs on alpha',
     async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0 && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
   await finish('beta');
@@ -150,7 +162,7 @@ test('every link of the active node cut: alpha releases (its ping target is sile
   await settledOn(c, 'beta', ['beta']); // cut off, alpha knows nothing of beta
   await eventually('alpha released everything', () => c.servicePids('alpha').length === 0 && !c.vipHolders().includes('alpha'));
   c.reconnect('alpha');
-  await eventually('alpha is back', async () => (await c.status('beta')).nodes.every((n) => n.alive));
+  await backAndAgreeing(c, 'beta');
   await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 2000);
   await finish('beta');
 });
