@@ -4,6 +4,7 @@
  * resource of the group promotes and demotes through it (agent/resources/mirror.ts); operators reach it through
  * the control protocol (`vigil mirror ...`).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/schema.js';
@@ -89,7 +90,7 @@ export class MirrorService implements MirrorRoles {
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
           applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log,
         }, state);
-        await target.open();
+        await target.open(unclean);
         if (unclean) {
           this.o.log(`mirror ${r.id}: the agent did not stop cleanly: the copy is brought level by a differential mirror`);
           target.forgetStream();
@@ -307,6 +308,9 @@ export class MirrorService implements MirrorRoles {
       await m.source?.stop();
       m.source = undefined;
       await m.target.close();
+      // The journal and the copy are not fsynced as they go: make the disk hold them before saying "clean".
+      spawnSync('sync', ['-f', m.dir], { timeout: 60_000 });
+      for (const folder of m.folders) spawnSync('sync', ['-f', folder], { timeout: 60_000 });
       rmSync(join(m.dir, 'running'), { force: true });
     }
     for (const s of this.servers) await s.close();

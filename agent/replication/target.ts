@@ -54,7 +54,7 @@ export interface TargetFile {
   readonly blocks?: string;
 }
 
-const FLUSH_EVERY_MS = 50;
+const STATE_SAVE_EVERY_MS = 1000;
 
 export class MirrorTarget {
   private lastFlushAt = 0;
@@ -84,8 +84,10 @@ export class MirrorTarget {
     this.persist({ ...this.state, lastApplied: 0, streamOf: undefined });
   }
 
-  async open(): Promise<void> {
+  async open(unclean = false): Promise<void> {
     for (const f of this.o.folders) await mkdir(f, { recursive: true });
+    // After a crash the resync brings the copy level; spooled records from before it must not be replayed on top.
+    if (unclean) await rm(this.o.spoolDir, { recursive: true, force: true });
     this.spool = await Journal.open(this.o.spoolDir, { maxBytes: this.o.spoolBytes, fsync: 'batch' });
     if (!this.state.pausedTarget) await this.drainSpool();
   }
@@ -157,16 +159,15 @@ export class MirrorTarget {
 
   /**
    * Record what apply() did (the spool durably; the copy itself is left to the page cache, see applier()); the
-   * transport acknowledges after this. At most every FLUSH_EVERY_MS: records keep arriving meanwhile (the
-   * source's window allows it), so one state write covers many of them.
+   * transport acknowledges after this, so it must not wait: the apply loop stands still meanwhile.
    */
   async flush(): Promise<void> {
-    const wait = this.lastFlushAt + FLUSH_EVERY_MS - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    this.lastFlushAt = Date.now();
-    for (const a of this.appliers) await a.sync();
-    await this.spool?.flush();
-    saveMirrorState(this.o.stateFile, this.state);
+    if (this.state.pausedTarget || this.applyingSpool) await this.spool?.flush();
+    // lastApplied only matters after a clean stop (close() saves it): after a crash the stream is forgotten.
+    if (Date.now() - this.lastFlushAt >= STATE_SAVE_EVERY_MS) {
+      this.lastFlushAt = Date.now();
+      saveMirrorState(this.o.stateFile, this.state);
+    }
   }
 
   private async applyRecord(record: ChangeRecord): Promise<void> {
@@ -265,6 +266,7 @@ export class MirrorTarget {
   }
 
   async close(): Promise<void> {
+    saveMirrorState(this.o.stateFile, this.state);
     for (const a of this.appliers) await a.close();
     await this.spool?.close();
   }

@@ -87,7 +87,8 @@ test('creates, appends, attribute changes, renames and deletes are reported with
   await rec.until('the rest', () => rec.hints('b.txt').includes('renamed-to') && rec.hints('dir2').includes('renamed-to') && rec.hints('gone').includes('removed'));
   assert.equal(rec.hints('existing/a.txt')[0], 'created');
   assert.ok(rec.hints('existing/a.txt').includes('renamed-from'), JSON.stringify(rec.hints('existing/a.txt')));
-  assert.ok(rec.hints('dir').includes('renamed-from'));
+  // A folder renamed before inotifywait could watch it is reported for a fresh look ('unknown'): hints are hints.
+  assert.ok(rec.hints('dir').some((h) => h === 'renamed-from' || h === 'unknown'), JSON.stringify(rec.hints('dir')));
   assert.ok(rec.events.every((e) => e.root === root && !e.path.startsWith('/')));
   assert.deepEqual(rec.overflows, []);
 });
