@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { EMPTY_LINEAGE, type Lineage } from './lineage.js';
+import { EMPTY_LINEAGE } from './lineage.js';
 
 const stateSchema = z.strictObject({
   lineage: z.strictObject({ current: z.string().min(1), history: z.array(z.string()) }),
@@ -67,8 +67,4 @@ export function saveMirrorState(file: string, state: MirrorNodeState): void {
   renameSync(temp, file);
   const dir = openSync(dirname(file), 'r');
   try { fsyncSync(dir); } finally { closeSync(dir); }
-}
-
-export function lineageOf(state: MirrorNodeState): Lineage {
-  return state.lineage;
 }

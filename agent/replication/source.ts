@@ -23,6 +23,7 @@ import { encodeRecord, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient } from './transport.js';
 import type { ReplicationRecord } from './transport-types.js';
+import type { MirrorSyncSummary } from '../../common/model/index.js';
 import { compareManifests, decodeManifest, treeManifest, type VerifyReport } from './verify.js';
 
 export interface SourceOptions {
@@ -44,15 +45,6 @@ export interface SourceOptions {
   readonly log: (line: string) => void;
   /** The target refused our copy (older than its own, or diverged): we must not be the source. */
   readonly onRefused?: (why: string) => void;
-}
-
-export interface SyncSummary {
-  kind: 'full' | 'diff';
-  startedAt: number;
-  finishedAt?: number;
-  files: number;
-  bytesSent: number;
-  error?: string;
 }
 
 /** Journal payloads are appended in batches of about this size. */
@@ -81,7 +73,7 @@ export class MirrorSource {
   private readonly appendedAt: { seq: number; at: number }[] = [];
   private readonly sentRate: { at: number; bytes: number }[] = [];
   private lastSentBytes = 0;
-  lastSync: SyncSummary | undefined;
+  lastSync: MirrorSyncSummary | undefined;
   captureFailure: string | undefined;
 
   constructor(private readonly o: SourceOptions) {
@@ -227,7 +219,7 @@ export class MirrorSource {
       host: this.o.peer.host, port: this.o.peer.port, clusterId: this.o.clusterId, nodeId: this.o.nodeId, key: this.o.key,
       mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
       onAck: (seq) => this.onAck(seq),
-      onHelloOk: (ok) => this.onConnected(ok.lastApplied, parseLineage(ok.lineage)),
+      onHelloOk: (ok) => this.onConnected(parseLineage(ok.lineage)),
       onError: (e) => {
         this.o.log(`mirror ${this.o.id}: ${e.message}`);
         if (e.appCode === 'STALE_SOURCE' || e.appCode === 'DIVERGED') this.o.onRefused?.(e.message);
@@ -236,7 +228,8 @@ export class MirrorSource {
     this.client.start();
   }
 
-  private onConnected(lastApplied: number, targetLineage: Lineage): void {
+  /** The target answered: where its copy stands decides between resuming the journal and a resync. */
+  private onConnected(targetLineage: Lineage): void {
     if (targetLineage.current !== this.o.lineage().current) this.resyncNeeded ??= 'diff';
     if (this.resyncNeeded !== undefined) {
       this.reconciled = true; // the resync covers it
@@ -245,7 +238,6 @@ export class MirrorSource {
     } else {
       this.reconcileOnce();
     }
-    void lastApplied;
   }
 
   private reconcileOnce(): void {
@@ -291,8 +283,8 @@ export class MirrorSource {
   private async resync(kind: 'full' | 'diff'): Promise<void> {
     const client = this.client!;
     this.resyncing = true;
-    const summary: SyncSummary = { kind, startedAt: Date.now(), files: 0, bytesSent: 0 };
-    this.lastSync = summary;
+    const startedAt = Date.now();
+    this.lastSync = { kind, startedAt, files: 0, bytesSent: 0 };
     this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror to ${this.o.peer.node} started`);
     try {
       await this.dirty.clear();
@@ -303,18 +295,20 @@ export class MirrorSource {
         const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize })), 600_000)).toString('utf8')) as TargetFile[];
         for (const f of listing) this.seed(f);
       }
-      summary.bytesSent = await this.emit(this.detector.reconcile());
-      summary.files = this.index.size;
+      const bytesSent = await this.emit(this.detector.reconcile());
+      const files = this.index.size;
+      this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();
       // Done once the target has applied all of it.
       const last = this.journal.stats().lastSeq;
       await this.untilAcked(last);
       await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
       this.resyncNeeded = undefined;
-      summary.finishedAt = Date.now();
-      this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${summary.files} files, ${summary.bytesSent} bytes journaled in ${summary.finishedAt - summary.startedAt} ms`);
+      const finishedAt = Date.now();
+      this.lastSync = { ...this.lastSync, finishedAt };
+      this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${files} files, ${bytesSent} bytes journaled in ${finishedAt - startedAt} ms`);
     } catch (e) {
-      summary.error = (e as Error).message;
+      this.lastSync = { ...this.lastSync!, error: (e as Error).message };
       throw e;
     } finally {
       this.resyncing = false;

@@ -9,18 +9,10 @@ import type { PathFilter } from './glob.js';
 import { hashFile } from './block-index.js';
 import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
 
-export interface ManifestEntry {
-  readonly path: string;
-  readonly type: TreeEntryType;
-  readonly size: number;
-  readonly mode: number;
-  readonly mtimeMs: number;
-  readonly uid: number;
-  readonly gid: number;
+/** A tree entry as the other node can compare it: no inode (it means nothing there), and the content's hash. */
+export interface ManifestEntry extends Omit<TreeEntry, 'ino'> {
   /** Whole-file SHA-256 as lowercase hex; files only. */
   readonly hash?: string;
-  /** Symlinks only. */
-  readonly linkTarget?: string;
 }
 
 /** Entries in comparePaths order, and what the scan (or hashing) could not take in. */

@@ -114,6 +114,21 @@ test('target-write pause freezes the target while its spool grows; resume drains
   await inSync(m);
   assert.equal(readFileSync(join(folder('beta'), 'two.txt'), 'utf8'), 'first\nsecond\n');
   assert.equal((await mirrorStatus(c, 'beta')).targetQueue?.records, 0);
+
+  // A differential mirror repairs a target changed behind the mirror's back; a full mirror resends everything.
+  writeFileSync(join(folder('beta'), 'two.txt'), 'damaged on the target\n');
+  writeFileSync(join(folder('beta'), 'stray.txt'), 'not on the source\n');
+  await mirror(c, 'alpha', 'diff');
+  await c.waitFor('the differential mirror ran and repaired beta', async () => {
+    const s = await mirrorStatus(c, 'alpha');
+    return s.lastSync?.kind === 'diff' && s.lastSync.finishedAt !== undefined && await equal(c, folder('alpha'), folder('beta'));
+  }, 60_000);
+  rmSync(join(folder('beta'), 'two.txt'));
+  await mirror(c, 'alpha', 'full');
+  await c.waitFor('the full mirror ran and beta is whole again', async () => {
+    const s = await mirrorStatus(c, 'alpha');
+    return s.lastSync?.kind === 'full' && s.lastSync.finishedAt !== undefined && await equal(c, folder('alpha'), folder('beta'));
+  }, 60_000);
 });
 
 test('source-transmission pause survives an agent restart; the journal holds the changes until resume', async (t) => {
