@@ -35,6 +35,11 @@ import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { summarize } from './stats.js';
 
 const NODES = ['alpha', 'beta'] as const;
+
+/** VIGIL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" and the like go to every agent's node, to find where time goes. */
+function profileArgs(): string[] {
+  return (process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
 type NodeName = (typeof NODES)[number];
 const ADDRESS: Record<NodeName, string> = { alpha: '198.51.100.1', beta: '198.51.100.2' };
 const NET = 'lan';
@@ -360,7 +365,7 @@ groups:
   startAgents(): void {
     for (const node of NODES) {
       mkdirSync(this.paths.state[node], { recursive: true });
-      this.agents.set(node, this.net.spawn(node, [process.execPath, fileURLToPath(new URL('../../agent/cli/vigild.js', import.meta.url)),
+      this.agents.set(node, this.net.spawn(node, [process.execPath, ...profileArgs(), fileURLToPath(new URL('../../agent/cli/vigild.js', import.meta.url)),
         '--config', this.paths.config, '--node', node, '--state-dir', this.paths.state[node]]));
     }
   }
