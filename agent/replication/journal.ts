@@ -19,14 +19,21 @@
  *     in a length or a payload leaves): open() throws JournalCorruptError naming the file and byte offset.
  * Damage is never skipped: records after it would be delivered out of order or with a hole.
  *
- * Checksum: CRC32C (slicing-by-8) rather than truncated SHA-256 from node:crypto. Measured on Node 20
- * (scripts/bench/journal.ts): CRC32C ~1.2 GB/s at every size; SHA-256 ~1.8 GB/s on 1 MiB, even at 4 KiB, and
- * 30x slower on 64-byte records (its per-call cost). Both outrun the disk; a CRC also catches every burst error
+ * Checksum: CRC32C (./crc32c.ts) rather than truncated SHA-256 from node:crypto. Measured on Node 20
+ * (scripts/bench/journal.ts): CRC32C ~1.7 GB/s from 4 KiB up; SHA-256 ~1.8 GB/s on 1 MiB, even at 4 KiB, and
+ * 20x slower on 64-byte records (its per-call cost). Both outrun the disk; a CRC also catches every burst error
  * up to 32 bits for certain, where a truncated hash catches it with probability 1 - 2^-32.
+ *
+ * Reads of records just appended are served from memory (./journal-cache.ts): the batch buffers the last appends
+ * wrote, as they were written, so such a read costs neither a disk read nor a copy.
  */
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { crc32c } from './crc32c.js';
+import { TailCache } from './journal-cache.js';
+
+export { crc32c };
 
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 const MAGIC = 0x564a4e4c; // "VJNL"
@@ -39,6 +46,13 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** One index entry per this many bytes: finding a seq reads at most this much beyond it. */
 const INDEX_STRIDE_BYTES = 64 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Memory for the tail cache: min(this, maxBytes / 2). 32 MiB is the transport's default window
+ * (DEFAULT_WINDOW_BYTES): the records in flight plus the next read fit, which is what a reader keeping up asks for;
+ * a reader further behind is catching up from disk anyway. Half of maxBytes keeps a small journal (a test, a small
+ * spool) from holding as much in memory as on disk.
+ */
+const TAIL_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 const STATE_FILE = 'journal.state';
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 
@@ -88,42 +102,6 @@ export class JournalCorruptError extends JournalError {
   }
 }
 
-// ---- CRC32C (Castagnoli), slicing-by-8 ----
-
-const CRC_TABLE = buildCrcTable();
-
-function buildCrcTable(): Int32Array {
-  const table = new Int32Array(8 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    table[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = table[n]!;
-    for (let k = 1; k < 8; k++) {
-      c = table[c & 0xff]! ^ (c >>> 8);
-      table[k * 256 + n] = c;
-    }
-  }
-  return table;
-}
-
-/** CRC32C of bytes[start, end), continuing from `crc` (0 to start). */
-export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
-  const t = CRC_TABLE;
-  let c = ~crc;
-  let i = start;
-  const stop8 = start + ((end - start) & ~7);
-  for (; i < stop8; i += 8) {
-    const a = (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) ^ c;
-    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]!
-      ^ t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
-  }
-  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
 // ---- records ----
 
 type Parsed =
@@ -155,20 +133,53 @@ function parseRecord(view: Buffer, expectedSeq: number | undefined): Parsed {
 /** Records laid out with their payloads copied in; seqs and checksums are stamped when the append runs. */
 interface EncodedBatch { readonly buffer: Buffer; readonly offsets: readonly number[] }
 
-function encodeBatch(payloads: readonly Buffer[]): EncodedBatch {
+/**
+ * A record's payload: one Buffer, or its parts in order (the payload is their concatenation), so that a caller
+ * holding [header, data] hands both over without concatenating them first; the journal copies the parts once.
+ */
+export type JournalPayload = Buffer | readonly Buffer[];
+
+/** The payload's length, or a JournalError naming payloads[i] (or payloads[i][j]) when it is not a payload. */
+function payloadLength(payload: JournalPayload, i: number): number | JournalError {
+  if (Buffer.isBuffer(payload)) return payload.length;
+  if (!Array.isArray(payload)) return new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', `payloads[${i}]: not a Buffer or an array of Buffers`);
+  let length = 0;
+  for (const [j, part] of payload.entries()) {
+    if (!Buffer.isBuffer(part)) return new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', `payloads[${i}][${j}]: not a Buffer`);
+    length += part.length;
+  }
+  return length;
+}
+
+/**
+ * lengths[i] is payloads[i]'s length, checked by the caller. Every byte of the buffer is written here or by
+ * stampBatch, so it need not be zeroed first; allocUnsafeSlow gives the batch its own memory, not a slice of
+ * Node's shared pool, because the tail cache may keep it (a pooled slice would pin the whole 8 KiB slab).
+ */
+function encodeBatch(payloads: readonly JournalPayload[], lengths: readonly number[]): EncodedBatch {
   const offsets: number[] = [];
   let total = 0;
-  for (const payload of payloads) {
+  for (const length of lengths) {
     offsets.push(total);
-    total += RECORD_OVERHEAD_BYTES + payload.length;
+    total += RECORD_OVERHEAD_BYTES + length;
   }
-  const buffer = Buffer.alloc(total);
+  const buffer = Buffer.allocUnsafeSlow(total);
   payloads.forEach((payload, i) => {
     const at = offsets[i]!;
     buffer.writeUInt32BE(MAGIC, at);
     buffer.writeUInt8(FORMAT_VERSION, at + 4);
-    buffer.writeUInt32BE(payload.length, at + 16);
-    payload.copy(buffer, at + HEADER_BYTES);
+    buffer.writeUInt8(0, at + 5); // flags
+    buffer.writeUInt16BE(0, at + 6); // reserved
+    buffer.writeUInt32BE(lengths[i]!, at + 16);
+    if (Buffer.isBuffer(payload)) {
+      payload.copy(buffer, at + HEADER_BYTES);
+    } else {
+      let into = at + HEADER_BYTES;
+      for (const part of payload) {
+        part.copy(buffer, into);
+        into += part.length;
+      }
+    }
   });
   return { buffer, offsets };
 }
@@ -403,6 +414,8 @@ export class Journal {
   /** Set when a failed append could not be undone: the files no longer match memory, so nothing more is done. */
   private broken: Error | undefined;
   private unflushed = false;
+  /** The batches the last appends wrote, for reads of records just appended (see journal-cache.ts). */
+  private readonly cache: TailCache;
 
   private constructor(
     readonly dir: string,
@@ -413,7 +426,9 @@ export class Journal {
     private ackedSeq: number,
     private nextSeq: number,
     private unackedBytes: number,
-  ) {}
+  ) {
+    this.cache = new TailCache(Math.min(TAIL_CACHE_MAX_BYTES, Math.floor(options.maxBytes / 2)));
+  }
 
   /** Create `dir` if needed and recover what is in it; throws JournalCorruptError on damage that is not a torn tail. */
   static async open(dir: string, options: JournalOptions): Promise<Journal> {
@@ -452,23 +467,31 @@ export class Journal {
   }
 
   /** Append one record; returns its seq. The payload is copied before this returns. */
-  append(payload: Buffer): Promise<number> {
+  append(payload: JournalPayload): Promise<number> {
     return this.appendMany([payload]);
   }
 
-  /** Append records all or nothing (JournalFullError writes none of them); returns the last one's seq. */
-  appendMany(payloads: readonly Buffer[]): Promise<number> {
+  /**
+   * Append records all or nothing (JournalFullError writes none of them); returns the last one's seq. A payload
+   * given as parts is stored as their concatenation; size limits apply to that. Payloads are copied before this returns.
+   */
+  appendMany(payloads: readonly JournalPayload[]): Promise<number> {
+    if (!Array.isArray(payloads)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: not an array'));
     if (payloads.length === 0) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: empty, nothing to append'));
+    const lengths: number[] = [];
     for (const [i, payload] of payloads.entries()) {
-      if (!Buffer.isBuffer(payload)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', `payloads[${i}]: not a Buffer`));
-      if (payload.length > MAX_PAYLOAD_BYTES) {
-        return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads[${i}]: ${payload.length} bytes, above the maximum ${MAX_PAYLOAD_BYTES}`));
+      const length = payloadLength(payload, i);
+      if (length instanceof JournalError) return Promise.reject(length);
+      if (length > MAX_PAYLOAD_BYTES) {
+        return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads[${i}]: ${length} bytes, above the maximum ${MAX_PAYLOAD_BYTES}`));
       }
+      lengths.push(length);
     }
-    const batch = encodeBatch(payloads);
-    if (batch.buffer.length > this.options.maxBytes) {
-      return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads: ${batch.buffer.length} bytes on disk, more than maxBytes ${this.options.maxBytes} could ever hold; split them`));
+    const onDisk = lengths.reduce((sum, length) => sum + RECORD_OVERHEAD_BYTES + length, 0);
+    if (onDisk > this.options.maxBytes) {
+      return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads: ${onDisk} bytes on disk, more than maxBytes ${this.options.maxBytes} could ever hold; split them`));
     }
+    const batch = encodeBatch(payloads, lengths);
     return this.run(() => this.write(batch));
   }
 
@@ -477,7 +500,10 @@ export class Journal {
     return this.run(() => this.sync());
   }
 
-  /** Unacknowledged records with seq >= fromSeq in order: at least one if any exists, then up to about maxBytes of payload. */
+  /**
+   * Unacknowledged records with seq >= fromSeq in order: at least one if any exists, then up to about maxBytes of
+   * payload. Payloads may be views of the journal's cache of recent appends: read them, never write to them.
+   */
   read(fromSeq: number, maxBytes: number): Promise<JournalRecord[]> {
     try {
       checkSeq('fromSeq', fromSeq, 1);
@@ -510,6 +536,7 @@ export class Journal {
       try {
         if (this.broken === undefined) await this.sync();
       } finally {
+        this.cache.clear();
         await this.active?.handle.close();
         this.active = undefined;
       }
@@ -569,6 +596,7 @@ export class Journal {
     }
     this.nextSeq = firstSeq + batch.offsets.length;
     this.unackedBytes += needed;
+    this.cache.add({ firstSeq, buffer: batch.buffer, offsets: batch.offsets });
     return this.nextSeq - 1;
   }
 
@@ -611,6 +639,8 @@ export class Journal {
 
   /** Put the files and memory back as they were before a failed append; if that fails too, stop. */
   private async undo(cause: Error, before: { active: Active; size: number; lastSeq: number } | undefined, created: readonly Active[]): Promise<void> {
+    // A successful undo leaves the cached records as they were, but one that fails half way does not: start afresh.
+    this.cache.clear();
     try {
       for (const { segment, handle } of created) {
         await handle.close();
@@ -633,29 +663,47 @@ export class Journal {
     return this.segments.find((s) => s.firstSeq <= seq && seq <= s.lastSeq);
   }
 
+  /** Records from the tail cache where it holds them, from the segments below that; the same bytes either way. */
   private async readRecords(fromSeq: number, maxBytes: number): Promise<JournalRecord[]> {
     const records: JournalRecord[] = [];
     let total = 0;
+    const take = (seq: number, payload: Buffer): boolean => {
+      if (records.length > 0 && total + payload.length > maxBytes) return false;
+      records.push({ seq, payload });
+      total += payload.length;
+      return true;
+    };
+    const cachedFrom = this.cache.firstSeq ?? this.nextSeq;
     let seq = fromSeq;
-    while (seq < this.nextSeq) {
+    if (seq < cachedFrom) {
+      seq = await this.readFromDisk(seq, cachedFrom, take);
+      if (seq < cachedFrom) return records;
+    }
+    // The cache holds every record from cachedFrom to the last; the disk answers too, should that ever not be so.
+    if (seq < this.nextSeq && !this.cache.read(seq, take)) await this.readFromDisk(seq, this.nextSeq, take);
+    return records;
+  }
+
+  /** Hand `take` the records fromSeq..untilSeq-1 from the segments until it returns false; returns the first seq not taken. */
+  private async readFromDisk(fromSeq: number, untilSeq: number, take: (seq: number, payload: Buffer) => boolean): Promise<number> {
+    let seq = fromSeq;
+    while (seq < untilSeq) {
       const segment = this.segmentOf(seq);
       if (segment === undefined) throw new JournalCorruptError(join(this.dir, segmentName(seq)), 0, `record ${seq} is in no segment`);
       const full = await this.withReader(segment, async (reader) => {
         const start = await this.locate(reader, segment, seq);
         let offset = start;
-        for (; seq <= segment.lastSeq; seq++) {
+        for (; seq <= segment.lastSeq && seq < untilSeq; seq++) {
           const parsed = await reader.recordAt(offset, seq);
           if (parsed.kind !== 'record') throw new JournalCorruptError(segment.path, offset, `${parsed.reason} (found while reading)`);
-          if (records.length > 0 && total + parsed.payload.length > maxBytes) return true;
-          records.push({ seq, payload: parsed.payload });
-          total += parsed.payload.length;
+          if (!take(seq, parsed.payload)) return true;
           offset += parsed.bytes;
         }
         return false;
       });
       if (full) break;
     }
-    return records;
+    return seq;
   }
 
   /** Byte offset of record seq in the segment (its size when seq is past its last record). */
@@ -701,6 +749,7 @@ export class Journal {
     await this.sync();
     await replaceFileAtomically(join(this.dir, STATE_FILE), JSON.stringify({ version: 1, ackedSeq: uptoSeq, nextSeq: this.nextSeq }) + '\n', durable);
     this.ackedSeq = uptoSeq;
+    this.cache.dropThrough(uptoSeq);
     let removed = false;
     while (this.segments.length > 1 && this.segments[0] !== this.active?.segment && this.segments[0]!.lastSeq <= uptoSeq) {
       await unlink(this.segments.shift()!.path);

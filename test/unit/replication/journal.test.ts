@@ -35,12 +35,44 @@ function segmentFor(firstSeq: number): string {
 const recordBytes = (payloadLength: number): number => RECORD_OVERHEAD_BYTES + payloadLength;
 const BIG = { maxBytes: 64 * 1024 * 1024, fsync: 'never' } as const;
 
-test('crc32c matches the standard check value', () => {
+test('crc32c matches the standard check values', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
   assert.equal(crc32c(Buffer.alloc(0)), 0);
+  // RFC 3720 (iSCSI) appendix B.4 vectors.
+  assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa);
+  assert.equal(crc32c(Buffer.alloc(32, 0xff)), 0x62a8ab43);
+  assert.equal(crc32c(Buffer.from(Array.from({ length: 32 }, (_, i) => i))), 0x46dd794e);
+  assert.equal(crc32c(Buffer.from(Array.from({ length: 32 }, (_, i) => 31 - i))), 0x113fdb5c);
   const bytes = Buffer.from('the quick brown fox jumps over the lazy dog');
   assert.equal(crc32c(bytes, 10), crc32c(bytes.subarray(10)));
   assert.equal(crc32c(bytes, 10, bytes.length, crc32c(bytes, 0, 10)), crc32c(bytes), 'continues a running crc');
+});
+
+/** The definition, one bit at a time: what every faster path must agree with. */
+function crc32cBitwise(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const byte of bytes) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+test('crc32c agrees with the bitwise definition at every length, alignment and split (the word path included)', () => {
+  let state = 7;
+  const random = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8;
+  const data = Buffer.from(Array.from({ length: 5000 }, () => random() & 0xff));
+  for (const length of [0, 1, 3, 15, 16, 17, 63, 255, 256, 257, 259, 1023, 4096, 4999]) {
+    for (const start of [0, 1, 2, 3, 5]) {
+      const end = Math.min(data.length, start + length);
+      const expected = crc32cBitwise(data.subarray(start, end));
+      assert.equal(crc32c(data, start, end), expected, `bytes [${start}, ${end})`);
+      // The same bytes seen through a view that starts at an odd address, as a payload inside a batch buffer does.
+      assert.equal(crc32c(data.subarray(start, end)), expected, `view of [${start}, ${end})`);
+      const middle = start + (random() % (end - start + 1));
+      assert.equal(crc32c(data, middle, end, crc32c(data, start, middle)), expected, `[${start}, ${end}) split at ${middle}`);
+    }
+  }
 });
 
 test('records round-trip: appended, read back in order, acknowledged, and all of it survives reopening', async (t) => {

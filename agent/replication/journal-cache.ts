@@ -1,0 +1,109 @@
+/**
+ * The journal's tail cache: the encoded batches the last appends wrote, kept so that a read of records just
+ * appended (the mirror's transport reads them at once) is served from memory, as subarrays of those buffers, with
+ * no disk read and no copy.
+ *
+ * Invariant, which the journal keeps: the cached batches hold consecutive seqs and the newest one ends at the
+ * journal's last record, so a read from any cached seq can be answered from here to the end. Batches leave oldest
+ * first (the byte bound, an ack); anything that changes the files otherwise empties the cache.
+ */
+
+/** A batch as written to disk: records back to back in `buffer`, record firstSeq + i starting at offsets[i]. */
+export interface CachedBatch { readonly firstSeq: number; readonly buffer: Buffer; readonly offsets: readonly number[] }
+
+/** Where a record's payload length and payload sit in its header (see the format in journal.ts). */
+const LENGTH_OFFSET = 16;
+const HEADER_BYTES = 20;
+/** What a cached batch costs besides its buffer: the Buffer and ArrayBuffer objects, this entry, its offsets. */
+const BATCH_OVERHEAD_BYTES = 256;
+const OFFSET_OVERHEAD_BYTES = 8;
+
+export function cachedCost(batch: CachedBatch): number {
+  return batch.buffer.length + BATCH_OVERHEAD_BYTES + batch.offsets.length * OFFSET_OVERHEAD_BYTES;
+}
+
+export class TailCache {
+  /** Oldest first; entries before `head` are dropped and compacted away now and then, so dropping is O(1). */
+  private batches: CachedBatch[] = [];
+  private head = 0;
+  private heldBytes = 0;
+
+  /** limitBytes: most memory held at once (see cachedCost); a batch that alone costs more is not kept. */
+  constructor(readonly limitBytes: number) {}
+
+  /** Bytes held, by cachedCost. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** The oldest seq held, or undefined when empty. */
+  get firstSeq(): number | undefined {
+    return this.batches[this.head]?.firstSeq;
+  }
+
+  /** Keep a batch just written; it must follow the newest one held (otherwise the cache restarts from it). */
+  add(batch: CachedBatch): void {
+    const newest = this.batches[this.batches.length - 1];
+    if (newest !== undefined && newest.firstSeq + newest.offsets.length !== batch.firstSeq) this.clear();
+    this.batches.push(batch);
+    this.heldBytes += cachedCost(batch);
+    while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
+  }
+
+  /** Forget batches whose every record is at or below seq (acknowledged). */
+  dropThrough(seq: number): void {
+    for (let oldest = this.batches[this.head]; oldest !== undefined && oldest.firstSeq + oldest.offsets.length - 1 <= seq; oldest = this.batches[this.head]) {
+      this.dropOldest();
+    }
+  }
+
+  clear(): void {
+    this.batches = [];
+    this.head = 0;
+    this.heldBytes = 0;
+  }
+
+  /**
+   * Hand `take` the records from fromSeq on, in order, until it returns false or the newest record was taken.
+   * Returns false, having taken nothing, when fromSeq is not held. Each payload is a subarray of a cached buffer:
+   * callers must not write to it.
+   */
+  read(fromSeq: number, take: (seq: number, payload: Buffer) => boolean): boolean {
+    let index = this.indexOf(fromSeq);
+    if (index === undefined) return false;
+    let seq = fromSeq;
+    for (; index < this.batches.length; index++) {
+      const { firstSeq, buffer, offsets } = this.batches[index]!;
+      for (let i = seq - firstSeq; i < offsets.length; i++, seq++) {
+        const start = offsets[i]! + HEADER_BYTES;
+        const payload = buffer.subarray(start, start + buffer.readUInt32BE(offsets[i]! + LENGTH_OFFSET));
+        if (!take(seq, payload)) return true;
+      }
+    }
+    return true;
+  }
+
+  /** The index of the batch holding seq (binary search: there may be thousands of small batches). */
+  private indexOf(seq: number): number | undefined {
+    let lo = this.head;
+    let hi = this.batches.length - 1;
+    if (hi < lo || seq < this.batches[lo]!.firstSeq) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.batches[mid]!.firstSeq <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    const batch = this.batches[lo]!;
+    return seq < batch.firstSeq + batch.offsets.length ? lo : undefined;
+  }
+
+  private dropOldest(): void {
+    this.heldBytes -= cachedCost(this.batches[this.head]!);
+    this.head++;
+    if (this.head === this.batches.length) this.clear();
+    else if (this.head >= 1024 && this.head * 2 >= this.batches.length) {
+      this.batches = this.batches.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
