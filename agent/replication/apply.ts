@@ -56,6 +56,12 @@ export class Applier {
   /** Folders whose entries changed since the last sync, fsynced so creates, renames and deletes survive a crash. */
   private readonly dirtyDirs = new Set<string>();
   private realRoot: string | undefined;
+  /**
+   * Folders already checked to resolve inside the root: most records land in a folder seen before, and checking
+   * again costs three system calls. Forgotten whenever a record removes, renames or links anything, the only
+   * ops by which a checked folder could become something else.
+   */
+  private readonly checkedDirs = new Set<string>();
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -70,7 +76,14 @@ export class Applier {
   apply(r: ChangeRecord): Promise<void> {
     return this.serially(async () => {
       try {
-        await this.applyNow(r);
+        try {
+          await this.applyNow(r);
+        } catch (e) {
+          // A checked folder removed behind our back (by hand, on the standby): check again, creating it anew.
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || this.checkedDirs.size === 0) throw e;
+          this.checkedDirs.clear();
+          await this.applyNow(r);
+        }
       } catch (e) {
         if (e instanceof ApplyError) throw e;
         const err = e as NodeJS.ErrnoException;
@@ -131,15 +144,21 @@ export class Applier {
       case 'create': {
         const path = await this.resolve(r.path, r, true);
         await this.closeFile(path, true);
-        const existing = await lstatOrUndefined(path);
-        if (existing !== undefined && !existing.isFile()) await rm(path, { recursive: true, force: true });
-        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, r.mode);
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+        let handle: FileHandle;
         try {
-          await handle.chmod(r.mode);
-          await this.fsync(handle);
-        } finally {
-          await handle.close();
+          handle = await open(path, flags, r.mode);
+        } catch (e) {
+          // A folder (EISDIR) or a symlink (ELOOP) where the source now has a file: replace it.
+          const code = (e as NodeJS.ErrnoException).code;
+          const existing = code === 'EISDIR' || code === 'ELOOP' ? await lstatOrUndefined(path) : undefined;
+          if (existing === undefined) throw e;
+          await this.remove(path, existing);
+          handle = await open(path, flags, r.mode);
         }
+        // The file stays open: the writes and the meta record that follow a create use the same handle.
+        await this.keepOpen(path, { handle, dirty: true });
+        await handle.chmod(r.mode); // the umask may have cut bits of the mode given to open
         this.dirtyDirs.add(dirname(path));
         return;
       }
@@ -159,6 +178,7 @@ export class Applier {
         const existing = await lstatOrUndefined(path);
         if (existing?.isSymbolicLink() && (await readlink(path)) === r.target) return;
         if (existing !== undefined) await this.remove(path, existing);
+        this.checkedDirs.clear();
         await symlink(r.target, path);
         this.dirtyDirs.add(dirname(path));
         return;
@@ -186,6 +206,7 @@ export class Applier {
     const from = await this.resolve(r.from, r, false);
     const to = await this.resolve(r.to, r, false);
     if (from === to) return;
+    this.checkedDirs.clear();
     await this.closeUnder(from);
     await this.closeUnder(to);
     const source = await lstatOrUndefined(from);
@@ -208,22 +229,28 @@ export class Applier {
     this.dirtyDirs.add(dirname(to));
   }
 
+  /** Only what differs is changed: a meta record usually follows a write, and most of it is already so. */
   private async meta(r: Extract<ChangeRecord, { op: 'meta' }>): Promise<void> {
     const path = await this.resolve(r.path, r, false);
-    const stat = await lstatOrUndefined(path);
+    // A file still open from its writes is the file at this path: renames and deletes close what they touch.
+    const handle = this.files.get(path)?.handle;
+    const stat = handle !== undefined ? await handle.stat() : await lstatOrUndefined(path);
     if (stat === undefined) {
       this.stats.metaWithoutPath++;
       return;
     }
     const link = stat.isSymbolicLink();
     // Linux cannot chmod a symlink, and chmod(2) would follow it out of the tree.
-    if (r.mode !== undefined && !link) await chmod(path, r.mode);
+    if (r.mode !== undefined && !link && (stat.mode & 0o7777) !== r.mode) await (handle !== undefined ? handle.chmod(r.mode) : chmod(path, r.mode));
     if (this.applyOwner && (r.uid !== undefined || r.gid !== undefined)) {
-      await lchown(path, r.uid ?? stat.uid, r.gid ?? stat.gid);
+      const uid = r.uid ?? stat.uid;
+      const gid = r.gid ?? stat.gid;
+      if (uid !== stat.uid || gid !== stat.gid) await (handle !== undefined ? handle.chown(uid, gid) : lchown(path, uid, gid));
     }
-    if (r.mtimeMs !== undefined) {
+    if (r.mtimeMs !== undefined && r.mtimeMs !== stat.mtimeMs) {
       const mtime = new Date(r.mtimeMs);
-      if (link) await lutimes(path, stat.atime, mtime);
+      if (handle !== undefined) await handle.utimes(stat.atime, mtime);
+      else if (link) await lutimes(path, stat.atime, mtime);
       else await utimes(path, stat.atime, mtime);
     }
   }
@@ -259,6 +286,7 @@ export class Applier {
     const realRoot = await this.ensureRoot();
     const path = join(this.root, rel);
     const parent = dirname(path);
+    if (this.checkedDirs.has(parent)) return path;
     let existing = parent;
     let stat = await lstatOrUndefined(existing);
     while (stat === undefined) {
@@ -269,7 +297,10 @@ export class Applier {
     if (real !== realRoot && !real.startsWith(realRoot + sep)) {
       throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: ${JSON.stringify(rel)} leads through a symlink out of the mirror root (to ${real})`);
     }
-    if (!makeParents) return path;
+    if (!makeParents) {
+      if (existing === parent && stat.isDirectory()) this.checkedDirs.add(parent);
+      return path;
+    }
     if (!(await lstat(real)).isDirectory()) {
       await this.remove(real, await lstat(real));
       existing = dirname(existing);
@@ -278,6 +309,7 @@ export class Applier {
       await mkdir(parent, { recursive: true });
       for (let dir = parent; dir !== existing; dir = dirname(dir)) this.dirtyDirs.add(dirname(dir));
     }
+    this.checkedDirs.add(parent);
     return path;
   }
 
@@ -296,15 +328,18 @@ export class Applier {
       this.files.set(path, cached);
       return cached;
     }
-    while (this.files.size >= this.maxOpenFiles) {
-      const oldest = this.files.keys().next().value as string;
-      await this.closeFile(oldest, true);
-    }
-    const existed = (await lstatOrUndefined(path)) !== undefined;
+    // Whether open creates the file matters only for a durable applier (its folder must then be fsynced).
+    const existed = !this.durable || (await lstatOrUndefined(path)) !== undefined;
     const file: OpenFile = { handle: await open(path, WRITE_FLAGS, 0o644), dirty: false };
     if (!existed) this.dirtyDirs.add(dirname(path));
-    this.files.set(path, file);
+    await this.keepOpen(path, file);
     return file;
+  }
+
+  /** Caches an open file, closing the least recently used beyond the bound. */
+  private async keepOpen(path: string, file: OpenFile): Promise<void> {
+    this.files.set(path, file);
+    while (this.files.size > this.maxOpenFiles) await this.closeFile(this.files.keys().next().value as string, true);
   }
 
   /** Close one cached file; `flush` first fsyncs what was written through it, so sync() still covers it. */
@@ -328,6 +363,7 @@ export class Applier {
   }
 
   private async remove(path: string, stat: Stats): Promise<void> {
+    this.checkedDirs.clear();
     await this.closeUnder(path);
     // rm never follows symlinks: a link to a folder is unlinked, not emptied.
     if (stat.isDirectory()) await rm(path, { recursive: true, force: true });

@@ -52,6 +52,58 @@ export function blockHash(bytes: Uint8Array): Buffer {
 }
 
 /**
+ * Hashes a file's bytes as they arrive, in order from offset 0, in chunks of any size: the block hashes, the
+ * whole-file hash and, given `previous` whose last block was partial, `priorTail` (see FileIndex).
+ */
+class FileHasher {
+  private readonly fileHash = createHash('sha256');
+  private readonly blocks: Buffer[] = [];
+  private readonly tailProbe: { readonly start: number; readonly size: number } | undefined;
+  private priorTail: FileIndex['priorTail'];
+  /** Bytes of a block not yet complete (copied: callers reuse their buffers). */
+  private partial: Buffer | undefined;
+  private size = 0;
+
+  constructor(private readonly blockSize: number, previous: FileIndex | undefined) {
+    this.tailProbe = previous !== undefined && previous.blockSize === blockSize && previous.size % blockSize !== 0
+      ? { start: previous.size - (previous.size % blockSize), size: previous.size }
+      : undefined;
+  }
+
+  update(bytes: Buffer): void {
+    this.fileHash.update(bytes);
+    this.size += bytes.length;
+    let at = 0;
+    if (this.partial !== undefined) {
+      at = Math.min(bytes.length, this.blockSize - this.partial.length);
+      this.partial = Buffer.concat([this.partial, bytes.subarray(0, at)]);
+      if (this.partial.length < this.blockSize) return;
+      this.block(this.partial);
+      this.partial = undefined;
+    }
+    for (; bytes.length - at >= this.blockSize; at += this.blockSize) this.block(bytes.subarray(at, at + this.blockSize));
+    if (at < bytes.length) this.partial = Buffer.from(bytes.subarray(at));
+  }
+
+  private block(block: Buffer): void {
+    const start = this.blocks.length * this.blockSize;
+    const probe = this.tailProbe;
+    if (probe !== undefined && start === probe.start && start + block.length > probe.size) {
+      this.priorTail = { size: probe.size, hash: blockHash(block.subarray(0, probe.size - start)) };
+    }
+    this.blocks.push(blockHash(block));
+  }
+
+  /** `stats`: taken before the first read, so a write that lands meanwhile leaves a newer mtime than the index. */
+  finish(stats: Stats): FileIndex {
+    if (this.partial !== undefined) this.block(this.partial);
+    this.partial = undefined;
+    const index = { size: this.size, blockSize: this.blockSize, blocks: this.blocks, fileHash: this.fileHash.digest(), mtimeMs: stats.mtimeMs, ino: stats.ino };
+    return this.priorTail === undefined ? index : { ...index, priorTail: this.priorTail };
+  }
+}
+
+/**
  * Hashes `path` block by block in one streaming pass (memory stays at one read chunk, whatever the file's size).
  * Given `previous`, whose last block was partial, it also records `priorTail` (see FileIndex).
  */
@@ -59,30 +111,33 @@ export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, pr
   checkBlockSize(blockSize);
   const handle = await open(path, OPEN_FLAGS);
   try {
-    // Stat before reading: a write that lands during the read then leaves a newer mtime than the index holds, so
-    // indexFileIfChanged hashes the file again rather than trusting a torn index.
     const stats = await handle.stat();
     if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
-    const tailProbe = previous !== undefined && previous.blockSize === blockSize && previous.size % blockSize !== 0
-      ? { start: previous.size - (previous.size % blockSize), size: previous.size }
-      : undefined;
-    const fileHash = createHash('sha256');
-    const blocks: Buffer[] = [];
-    let priorTail: FileIndex['priorTail'];
-    const chunkSize = Math.max(blockSize, Math.floor(READ_CHUNK / blockSize) * blockSize);
-    const size = await forEachChunk(handle, chunkSize, (bytes, position) => {
-      fileHash.update(bytes);
-      for (let at = 0; at < bytes.length; at += blockSize) {
-        const block = bytes.subarray(at, Math.min(at + blockSize, bytes.length));
-        const blockStart = position + at;
-        if (tailProbe !== undefined && blockStart === tailProbe.start && blockStart + block.length > tailProbe.size) {
-          priorTail = { size: tailProbe.size, hash: blockHash(block.subarray(0, tailProbe.size - blockStart)) };
-        }
-        blocks.push(blockHash(block));
-      }
-    });
-    const index = { size, blockSize, blocks, fileHash: fileHash.digest(), mtimeMs: stats.mtimeMs, ino: stats.ino };
-    return priorTail === undefined ? index : { ...index, priorTail };
+    const hasher = new FileHasher(blockSize, previous);
+    await forEachChunk(handle, Math.max(blockSize, READ_CHUNK), stats.size, (bytes) => hasher.update(bytes));
+    return hasher.finish(stats);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A file of at most `maxBytes` read whole and indexed from memory: one open and one read where indexFile and a
+ * second read of the changed ranges would take two. Undefined when the file is larger (it may have grown since
+ * the caller looked): then index it with indexFile.
+ */
+export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
+  checkBlockSize(blockSize);
+  const handle = await open(path, OPEN_FLAGS);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
+    if (stats.size > maxBytes) return undefined;
+    const content = Buffer.allocUnsafe(stats.size);
+    const filled = await readFully(handle, content, 0);
+    const hasher = new FileHasher(blockSize, previous);
+    hasher.update(content.subarray(0, filled));
+    return { index: hasher.finish(stats), content: content.subarray(0, filled) };
   } finally {
     await handle.close();
   }
@@ -104,9 +159,10 @@ export async function indexFileIfChanged(path: string, previous: FileIndex | und
 export async function hashFile(path: string): Promise<Buffer> {
   const handle = await open(path, OPEN_FLAGS);
   try {
-    if (!(await handle.stat()).isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     const hash = createHash('sha256');
-    await forEachChunk(handle, READ_CHUNK, (bytes) => hash.update(bytes));
+    await forEachChunk(handle, READ_CHUNK, stats.size, (bytes) => hash.update(bytes));
     return hash.digest();
   } finally {
     await handle.close();
@@ -114,26 +170,33 @@ export async function hashFile(path: string): Promise<Buffer> {
 }
 
 /**
- * Calls `consume` on the file's bytes, `chunkSize` at a time (the last chunk may be short), and returns the bytes
- * read. The next chunk is read while this one is hashed: reading and hashing overlap instead of taking turns.
+ * Calls `consume` on the file's bytes, at most `chunkSize` at a time, and returns the bytes read. The next chunk
+ * is read while this one is hashed: reading and hashing overlap instead of taking turns. The first buffer is
+ * sized for `sizeHint` (the file's size when opened), the second only allocated if the file is longer: a 2 KiB
+ * file must not cost two 1 MiB allocations, which for thousands of small files kept V8's collector busy.
  */
-async function forEachChunk(handle: FileHandle, chunkSize: number, consume: (bytes: Buffer, position: number) => void): Promise<number> {
-  let current = Buffer.allocUnsafe(chunkSize);
-  let spare = Buffer.allocUnsafe(chunkSize);
+async function forEachChunk(handle: FileHandle, chunkSize: number, sizeHint: number, consume: (bytes: Buffer) => void): Promise<number> {
+  // One byte more than the hint, so that a file read whole is known to be whole without a second read.
+  let current: Buffer = Buffer.allocUnsafe(Math.min(chunkSize, sizeHint + 1));
+  let spare: Buffer | undefined;
   let position = 0;
   let filled = await readFully(handle, current, 0);
   while (filled > 0) {
-    const full = filled === chunkSize;
-    const next = full ? readFully(handle, spare, position + filled) : Promise.resolve(0);
+    const full = filled === current.length;
+    if (full) spare ??= Buffer.allocUnsafe(chunkSize);
+    const next = full && spare !== undefined ? readFully(handle, spare, position + filled) : Promise.resolve(0);
     try {
-      consume(current.subarray(0, filled), position);
+      consume(current.subarray(0, filled));
     } finally {
       // Never leave a read in flight on a handle about to be closed.
       if (full) await next.catch(() => 0);
     }
     position += filled;
     filled = await next;
-    [current, spare] = [spare, current];
+    if (full && spare !== undefined) {
+      [current, spare] = [spare, current];
+      if (spare.length < chunkSize) spare = undefined; // the small first buffer is not reused
+    }
   }
   return position;
 }

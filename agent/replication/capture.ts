@@ -26,9 +26,16 @@ export interface CaptureOptions {
   readonly roots: readonly string[];
   /** False drops the path; for a folder found by a scan, also what is under it. */
   readonly filter?: (relPath: string, isDir: boolean) => boolean;
-  onEvents(events: readonly CaptureEvent[]): void;
+  /**
+   * Given a promise, the next batch waits until it settles (up to maxBatch paths): while the consumer is busy,
+   * events pile up into one batch instead of many small ones; while it is idle, each one goes at once.
+   */
+  onEvents(events: readonly CaptureEvent[]): Promise<unknown> | undefined;
   onOverflow(root: string, reason: string): void;
-  /** How long events of one path are merged before delivery (default 20 ms). */
+  /**
+   * How long events of one path are merged before delivery (default 1 ms: a write's modify and close events
+   * arrive together; any longer is only lag, and a busy consumer batches anyway).
+   */
   readonly coalesceMs?: number;
   /** Deliver early once this many paths are pending; bounds memory in a burst (default 4096). */
   readonly maxBatch?: number;
@@ -39,12 +46,14 @@ export interface CaptureOptions {
   readonly watcher?: TreeWatcherFactory;
 }
 
-const DEFAULTS = { coalesceMs: 20, maxBatch: 4096, retryMs: 1000, maxRetryMs: 30_000 };
+const DEFAULTS = { coalesceMs: 1, maxBatch: 4096, retryMs: 1000, maxRetryMs: 30_000 };
 
 export class Capture {
   private readonly roots: readonly RootWatch[];
   private readonly pending = new Map<string, CaptureEvent>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** The consumer is still working on the last batch. */
+  private delivering = false;
   private readonly coalesceMs: number;
   private readonly maxBatch: number;
   private started = false;
@@ -102,7 +111,7 @@ export class Capture {
     const before = this.pending.get(key);
     this.pending.set(key, { root, path, hint: before === undefined ? hint : merge(before.hint, hint) });
     if (this.pending.size >= this.maxBatch) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), this.coalesceMs);
+    else if (!this.delivering) this.flushTimer ??= setTimeout(() => this.flush(), this.coalesceMs);
   }
 
   /** @internal */
@@ -127,7 +136,14 @@ export class Capture {
     if (this.pending.size === 0 || this.closed) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
-    this.o.onEvents(batch);
+    const delivered = this.o.onEvents(batch);
+    if (delivered === undefined) return;
+    this.delivering = true;
+    const next = (): void => {
+      this.delivering = false;
+      if (this.pending.size > 0) this.flush();
+    };
+    delivered.then(next, next);
   }
 }
 

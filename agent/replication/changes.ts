@@ -12,13 +12,15 @@
 import { lstat, open, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { changedRanges, indexFileIfChanged, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { changedRanges, indexFile, readAndIndexFile, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { scanTree } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
+/** Files up to this size are read once, whole, and both indexed and sent from memory. */
+const WHOLE_READ_BYTES = 1024 * 1024;
 
 export interface ChangeDetectorOptions {
   /** Absolute folders, by index. */
@@ -196,8 +198,16 @@ export class ChangeDetector {
     }
     if (previous === undefined) yield { op: 'create', path: v, mode: st.mode & 0o7777 };
     let current: FileIndex;
+    let content: Buffer | undefined;
     try {
-      current = await indexFileIfChanged(this.abs(v), previous, this.o.blockSize);
+      if (previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino) {
+        current = previous; // as rsync, trust size and mtime (and the inode: a replaced file is another one)
+      } else {
+        const blockSize = previous?.blockSize ?? this.o.blockSize;
+        const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES) : undefined;
+        current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous);
+        content = whole?.content;
+      }
     } catch (e) {
       // Gone or replaced while we looked: the watcher reports what it became.
       if (['ENOENT', 'ELOOP', 'VIGIL_NOT_A_FILE'].includes((e as { code?: string }).code ?? '')) return;
@@ -206,10 +216,20 @@ export class ChangeDetector {
     if (current !== previous) {
       const { ranges, truncateTo } = changedRanges(previous, current);
       if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
-      if (ranges.length > 0) yield* this.read(v, ranges);
+      if (ranges.length > 0) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
       this.o.index.set(v, current);
     }
     yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, mtimeMs: current.mtimeMs, ...this.owner(st) });
+  }
+
+  /** Write records for `ranges` of a file already in memory. */
+  private *slice(v: string, content: Buffer, ranges: readonly { offset: number; length: number }[]): Generator<ChangeRecord> {
+    const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+    for (const range of ranges) {
+      for (let at = range.offset; at < range.offset + range.length; at += chunk) {
+        yield { op: 'write', path: v, offset: at, data: content.subarray(at, Math.min(at + chunk, range.offset + range.length)) };
+      }
+    }
   }
 
   private async *read(v: string, ranges: readonly { offset: number; length: number }[]): AsyncGenerator<ChangeRecord> {

@@ -60,6 +60,12 @@ export function relativePathProblem(path: string): string | undefined {
 }
 
 export function encodeRecord(r: ChangeRecord): Buffer {
+  const parts = encodeRecordParts(r);
+  return Buffer.isBuffer(parts) ? Buffer.from(parts) : Buffer.concat(parts);
+}
+
+/** The record's bytes as one buffer or as [fields, data], for a consumer that copies them anyway (the journal). */
+export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, Buffer] {
   const w = new Writer();
   w.u8(RECORD_VERSION);
   w.u8(opCode(r.op));
@@ -111,7 +117,7 @@ export function encodeRecord(r: ChangeRecord): Buffer {
     default:
       throw new RecordError('op', undefined, `unknown op ${JSON.stringify((r as { op: unknown }).op)}`);
   }
-  return w.finish();
+  return w.parts();
 }
 
 /** Parse one whole record. Throws only RecordError. */
@@ -171,32 +177,47 @@ function targetProblem(target: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Fields are written into one small buffer (from Node's pool: no allocation of its own per field or record);
+ * a write's data is kept as a separate part, so it can reach the journal without being copied first.
+ */
 class Writer {
-  private readonly parts: Buffer[] = [];
+  private buffer = Buffer.allocUnsafe(128);
+  private length = 0;
+  private data: Buffer | undefined;
+
+  private room(bytes: number): number {
+    if (this.data !== undefined) throw new Error('change record: no field may follow the data');
+    const at = this.length;
+    if (at + bytes > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, at + bytes));
+      this.buffer.copy(bigger, 0, 0, at);
+      this.buffer = bigger;
+    }
+    this.length += bytes;
+    return at;
+  }
 
   u8(value: number): void {
-    this.parts.push(Buffer.of(value));
+    this.buffer[this.room(1)] = value;
   }
 
   u32(field: string, value: number): void {
     if (!Number.isInteger(value) || value < 0 || value > MAX_U32) throw new RecordError(field, undefined, `${value} is not a u32`);
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(value);
-    this.parts.push(b);
+    this.buffer.writeUInt32BE(value, this.room(4));
   }
 
   u64(field: string, value: number): void {
     if (!Number.isSafeInteger(value) || value < 0) throw new RecordError(field, undefined, `${value} is not a non-negative safe integer`);
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(value));
-    this.parts.push(b);
+    const at = this.room(8);
+    // Two u32 halves: exact for every safe integer, without a BigInt per field.
+    this.buffer.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
+    this.buffer.writeUInt32BE(value >>> 0, at + 4);
   }
 
   f64(field: string, value: number): void {
     if (!Number.isFinite(value)) throw new RecordError(field, undefined, `${value} is not finite`);
-    const b = Buffer.alloc(8);
-    b.writeDoubleBE(value);
-    this.parts.push(b);
+    this.buffer.writeDoubleBE(value, this.room(8));
   }
 
   mode(field: string, value: number): void {
@@ -210,19 +231,23 @@ class Writer {
 
   string(field: string, value: string, problem: string | undefined): void {
     if (problem !== undefined) throw new RecordError(field, undefined, `${JSON.stringify(value)} ${problem}`);
-    const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length > MAX_PATH_BYTES) throw new RecordError(field, undefined, `${bytes.length} bytes exceeds ${MAX_PATH_BYTES}`);
-    const length = Buffer.alloc(2);
-    length.writeUInt16BE(bytes.length);
-    this.parts.push(length, bytes);
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_PATH_BYTES) throw new RecordError(field, undefined, `${bytes} bytes exceeds ${MAX_PATH_BYTES}`);
+    const at = this.room(2 + bytes);
+    this.buffer.writeUInt16BE(bytes, at);
+    this.buffer.write(value, at + 2, bytes, 'utf8');
   }
 
+  /** Raw bytes; a large block of data (only as the last field) is kept by reference, not copied. */
   bytes(value: Buffer): void {
-    this.parts.push(value);
+    if (value.length > 1024) this.data = value;
+    else value.copy(this.buffer, this.room(value.length));
   }
 
-  finish(): Buffer {
-    return Buffer.concat(this.parts);
+  /** The fields, then the data when it was kept apart. */
+  parts(): Buffer | readonly [Buffer, Buffer] {
+    const fields = this.buffer.subarray(0, this.length);
+    return this.data === undefined ? fields : [fields, this.data];
   }
 }
 

@@ -17,9 +17,9 @@ import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
 import type { PathFilter } from './glob.js';
-import { Journal, JournalError } from './journal.js';
+import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
-import { encodeRecord, type ChangeRecord } from './records.js';
+import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient } from './transport.js';
 import type { ReplicationRecord } from './transport-types.js';
@@ -99,7 +99,7 @@ export class MirrorSource {
       filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
       onEvents: (events) => {
         const paths = events.map((e) => virtualPath(this.o.folders.indexOf(e.root), e.path));
-        this.enqueue('capture', async () => { await this.emit(this.detector.changes(paths)); });
+        return this.enqueue('capture', async () => { await this.emit(this.detector.changes(paths)); });
       },
       onOverflow: (root, reason) => {
         this.o.log(`mirror ${this.o.id}: the watcher of ${root} lost track (${reason}): scanning again`);
@@ -136,7 +136,7 @@ export class MirrorSource {
 
   /** Append what the generator yields, in batches; on a full journal, fall back to a dirty mark and a resync. */
   private async emit(records: AsyncGenerator<ChangeRecord>): Promise<number> {
-    let batch: Buffer[] = [];
+    let batch: JournalPayload[] = [];
     let bytes = 0;
     let written = 0;
     const flush = async (): Promise<boolean> => {
@@ -164,9 +164,9 @@ export class MirrorSource {
     };
     for await (const record of records) {
       if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
-      const payload = encodeRecord(record);
+      const payload = encodeRecordParts(record);
       batch.push(payload);
-      bytes += payload.length;
+      bytes += Buffer.isBuffer(payload) ? payload.length : payload[0].length + payload[1].length;
       if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4) && !(await flush())) continue;
     }
     await flush();
@@ -178,7 +178,7 @@ export class MirrorSource {
    * (up to a minute without progress). Only a journal that does not drain (target away, transmission paused)
    * makes the caller fall back to the dirty mark.
    */
-  private async appendWhenRoom(batch: readonly Buffer[]): Promise<number> {
+  private async appendWhenRoom(batch: readonly JournalPayload[]): Promise<number> {
     let lastAcked = this.journal.stats().ackedSeq;
     let progressAt = Date.now();
     for (;;) {

@@ -18,7 +18,8 @@
  *
  * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
  * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --skip-full, --skip-diff,
- * --skip-lag, --no-rsync, --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there).
+ * --skip-lag, --no-rsync, --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there), --same-disk (the folders on the
+ * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts).
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
@@ -32,6 +33,7 @@ import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import type { MirrorStatus } from '../../common/model/index.js';
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
+import { freshExt4, type FreshFileSystem } from './fresh-fs.js';
 import { summarize } from './stats.js';
 
 const NODES = ['alpha', 'beta'] as const;
@@ -66,7 +68,7 @@ const STATUS_POLL_MS = 100;
 function usage(problem: string): never {
   process.stderr.write(`bench:mirror: ${problem}\nusage: npm run bench:mirror -- [--size MiB] [--small-files N] [--large-files N] ` +
     '[--lag-seconds S] [--lag-files N] [--change-percent P] [--seed TEXT] [--journal MiB] [--skip-full] [--skip-diff] [--skip-lag] ' +
-    '[--no-rsync] [--no-lsyncd] [--no-install] [--logs DIR]\n');
+    '[--no-rsync] [--no-lsyncd] [--no-install] [--logs DIR] [--same-disk]\n');
   process.exit(1);
 }
 
@@ -92,6 +94,7 @@ interface BenchOptions {
   readonly lsyncd: boolean;
   readonly install: boolean;
   readonly logsDir: string | undefined;
+  readonly freshFs: boolean;
 }
 
 function parseOptions(): BenchOptions {
@@ -114,6 +117,7 @@ function parseOptions(): BenchOptions {
         'no-lsyncd': { type: 'boolean', default: false },
         'no-install': { type: 'boolean', default: false },
         logs: { type: 'string' },
+        'same-disk': { type: 'boolean', default: false },
       },
       strict: true,
     }));
@@ -143,6 +147,7 @@ function parseOptions(): BenchOptions {
     lsyncd: !values['no-lsyncd'],
     install: !values['no-install'],
     logsDir: values.logs,
+    freshFs: !values['same-disk'],
   };
 }
 
@@ -318,8 +323,8 @@ class Bench {
   readonly paths: Paths;
   private rsyncd: HostProcess | undefined;
 
-  constructor(readonly net: TestNetwork, readonly options: BenchOptions) {
-    const t = net.tempDir;
+  constructor(readonly net: TestNetwork, readonly options: BenchOptions, readonly fs: FreshFileSystem | undefined) {
+    const t = fs?.mountPoint ?? net.tempDir;
     this.paths = {
       source: join(t, 'alpha-data'), vigilTarget: join(t, 'beta-vigil'), rsyncTarget: join(t, 'beta-rsync'),
       state: { alpha: join(t, 'state-alpha'), beta: join(t, 'state-beta') }, config: join(t, 'cluster.yaml'),
@@ -333,7 +338,9 @@ class Bench {
       nets: [{ name: NET, subnet: '198.51.100.0/24' }],
       hosts: NODES.map((n) => ({ name: n, addresses: { [NET]: `${ADDRESS[n]}/24` } })),
     });
-    return new Bench(net, options);
+    // Source, two copies, the journal and the spool, with room to spare.
+    const fs = options.freshFs ? freshExt4(net.tempDir, options.sizeMiB * 3 + options.journalMiB * 1.5 + 1024, progress) : undefined;
+    return new Bench(net, options, fs);
   }
 
   private clusterYaml(): string {
@@ -453,7 +460,7 @@ gid = root
     cpSync(this.net.tempDir, this.options.logsDir, {
       recursive: true,
       // Logs and configs only: not the data, the journals or the sockets.
-      filter: (src) => !/alpha-data|beta-vigil|beta-rsync|journal|spool|index|\.(db|sock|pid)$/.test(src.slice(this.net.tempDir.length)),
+      filter: (src) => !/alpha-data|beta-vigil|beta-rsync|journal|spool|index|fs\.img|\.(db|sock|pid)$/.test(src.slice(this.net.tempDir.length)),
     });
   }
 }
@@ -706,6 +713,7 @@ async function main(): Promise<void> {
     let t = Date.now();
     writeDataset(dataset, options.seed);
     syncDisks();
+    report['file_system'] = b.fs !== undefined ? 'a fresh ext4 image on this machine\'s disk, loop-mounted (scripts/bench/fresh-fs.ts)' : `this machine's own, under ${b.net.tempDir}`;
     report['dataset'] = {
       bytes: dataset.bytes, mib: round(dataset.bytes / MiB), files: dataset.files.length, small_files: options.smallFiles,
       small_file_bytes: '1-8 KiB', large_files: options.largeFiles,
@@ -807,6 +815,7 @@ async function main(): Promise<void> {
     progress(`stopped: ${(err as Error).message}`);
   } finally {
     b.keepLogs();
+    b.fs?.dispose();
     await b.net.destroy();
   }
 

@@ -254,3 +254,23 @@ test('a failing record (here EFBIG: an offset past the largest file) names its o
   await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('x') });
   await rejects(applier.apply({ op: 'write', path: 'f', offset: 2 ** 52, data: Buffer.from('x') }), 'VIGIL_APPLY_FAILED', /^write f: (EFBIG|EINVAL)$/);
 });
+
+test('a folder checked once is checked again after it is replaced by a symlink, or removed by hand', async (t) => {
+  const { applier, dir, at } = setUp(t);
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  // d/ is created and checked by the first records; later ones into d/ skip the check...
+  await applyAll(applier, [{ op: 'mkdir', path: 'd', mode: 0o755 }, { op: 'create', path: 'd/a', mode: 0o644 }, { op: 'write', path: 'd/a', offset: 0, data: Buffer.from('a') }]);
+  // ...until a record replaces d by a link out of the root: the next write through it must be refused.
+  await applier.apply({ op: 'delete', path: 'd' });
+  await applier.apply({ op: 'symlink', path: 'd', target: outside });
+  await rejects(applier.apply({ op: 'write', path: 'd/b', offset: 0, data: Buffer.from('pwned') }), 'VIGIL_BAD_PATH', /leads through a symlink out of the mirror root/);
+  await rejects(applier.apply({ op: 'meta', path: 'd/b', mode: 0o777 }), 'VIGIL_BAD_PATH', /leads through a symlink/);
+  assert.deepEqual(readdirSync(outside), []);
+  // A checked folder deleted by hand on the standby is made again rather than failing the stream.
+  await applyAll(applier, [{ op: 'mkdir', path: 'e', mode: 0o755 }, { op: 'create', path: 'e/x', mode: 0o644 }]);
+  rmSync(at('e'), { recursive: true });
+  await applyAll(applier, [{ op: 'create', path: 'e/y', mode: 0o600 }, { op: 'write', path: 'e/y', offset: 0, data: Buffer.from('y') }]);
+  assert.equal(readFileSync(at('e/y'), 'utf8'), 'y');
+  assert.equal(statSync(at('e/y')).mode & 0o777, 0o600);
+});

@@ -46,7 +46,7 @@ function tempRoot(t: TestContext): string {
 async function started(t: TestContext, roots: string[], extra: Partial<CaptureOptions> = {}): Promise<{ capture: Capture; rec: Recorder }> {
   const rec = recorder();
   const capture = new Capture({
-    roots, onEvents: (batch) => rec.events.push(...batch), onOverflow: (root, reason) => rec.overflows.push({ root, reason }), ...extra,
+    roots, onEvents: (batch) => { rec.events.push(...batch); }, onOverflow: (root, reason) => rec.overflows.push({ root, reason }), ...extra,
   });
   t.after(() => capture.close());
   await capture.start();
@@ -232,7 +232,7 @@ test('close() ends every inotifywait, timer and scan; nothing is reported after 
   const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
   const roots = [tempRoot(t), tempRoot(t)];
   const rec = recorder();
-  const capture = new Capture({ roots, onEvents: (b) => rec.events.push(...b), onOverflow: (root, reason) => rec.overflows.push({ root, reason }), retryMs: 60_000 });
+  const capture = new Capture({ roots, onEvents: (b) => { rec.events.push(...b); }, onOverflow: (root, reason) => rec.overflows.push({ root, reason }), retryMs: 60_000 });
   await capture.start();
   assert.equal(inotifywaitChildren().length, 2);
   writeFileSync(join(roots[0]!, 'pending'), 'x');
@@ -248,4 +248,31 @@ test('close() ends every inotifywait, timer and scan; nothing is reported after 
   assert.equal(rec.events.length + rec.overflows.length, count);
   assert.equal(process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length, before, JSON.stringify(process.getActiveResourcesInfo()));
   assert.ok(existsSync(roots[0]!));
+});
+
+test('while the consumer is busy with a batch, later events wait and arrive together as the next batch', { skip }, async (t) => {
+  const root = tempRoot(t);
+  const batches: string[][] = [];
+  let release: () => void = () => undefined;
+  const capture = new Capture({
+    roots: [root],
+    onEvents: (batch) => {
+      batches.push(batch.map((e) => e.path));
+      // The first batch keeps the consumer busy until released; later ones finish at once.
+      return batches.length === 1 ? new Promise<void>((r) => { release = r; }) : undefined;
+    },
+    onOverflow: () => undefined,
+  });
+  t.after(() => capture.close());
+  await capture.start();
+  writeFileSync(join(root, 'first'), 'x');
+  const rec = recorder();
+  await rec.until('the first batch', () => batches.length === 1);
+  for (let i = 0; i < 20; i++) writeFileSync(join(root, `later${i}`), 'x');
+  // Let inotifywait report every one of them while the consumer is still busy (it takes milliseconds).
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(batches.length, 1, 'nothing is delivered while the consumer is busy');
+  release();
+  await rec.until('the held events', () => batches.flat().filter((p) => p.startsWith('later')).length === 20);
+  assert.equal(new Set(batches[1]).size, 20, `the 20 later files came as one batch: ${JSON.stringify(batches)}`);
 });
