@@ -15,12 +15,28 @@ import { join } from 'node:path';
 import { changedRanges, indexFile, readAndIndexFile, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
+import { lookahead } from './lookahead.js';
 import { scanTree } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
 /** Files up to this size are read once, whole, and both indexed and sent from memory. */
 const WHOLE_READ_BYTES = 1024 * 1024;
+/** A reconcile reads this many paths ahead (at most this many small files, so 16 MiB, in memory). */
+const RECONCILE_LOOKAHEAD = 16;
+
+/** What a reconcile read ahead for one path: its lstat and, for a small file that changed, its content. */
+interface Probe {
+  readonly st: Stats | undefined;
+  /** The index the content was compared with: the read is good only while the index still holds this one. */
+  readonly previous: FileIndex | undefined;
+  readonly whole?: { readonly index: FileIndex; readonly content: Buffer };
+}
+
+/** As rsync, trust size and mtime (and the inode: a replaced file is another one). */
+function unchanged(previous: FileIndex | undefined, st: Stats): boolean {
+  return previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino;
+}
 
 export interface ChangeDetectorOptions {
   /** Absolute folders, by index. */
@@ -92,10 +108,13 @@ export class ChangeDetector {
       const root = virtualPath(k, '');
       seen.add(root);
       yield* this.path(root, false);
-      for await (const entry of scanTree(this.o.folders[k]!, this.o.filter)) {
-        const v = virtualPath(k, entry.path);
+      const paths = async function* (scan: AsyncIterable<{ path: string }>): AsyncGenerator<string> {
+        for await (const entry of scan) yield virtualPath(k, entry.path);
+      };
+      for await (const { item: v, result } of lookahead(paths(scanTree(this.o.folders[k]!, this.o.filter)), RECONCILE_LOOKAHEAD, (p) => this.probe(p))) {
         seen.add(v);
-        yield* this.path(v, false);
+        // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
+        yield* this.path(v, false, result.ok ? result.value : undefined);
       }
     }
     const vanished = [...this.o.index.paths(), ...this.dirs, ...this.links.keys()].filter((v) => !seen.has(v));
@@ -135,9 +154,20 @@ export class ChangeDetector {
     yield record;
   }
 
-  /** One path as it is now. `descend`: a new folder's contents follow (a watcher may not report them). */
-  private async *path(v: string, descend = true): AsyncGenerator<ChangeRecord> {
+  private async probe(v: string): Promise<Probe> {
     const st = await lstatOrUndefined(this.abs(v));
+    const previous = this.o.index.get(v);
+    if (st === undefined || !st.isFile() || st.size > WHOLE_READ_BYTES || unchanged(previous, st)) return { st, previous };
+    const whole = await readAndIndexFile(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
+    return whole === undefined ? { st, previous } : { st, previous, whole };
+  }
+
+  /**
+   * One path as it is now (or as `probe` found it a moment ago). `descend`: a new folder's contents follow (a
+   * watcher may not report them).
+   */
+  private async *path(v: string, descend = true, probe?: Probe): AsyncGenerator<ChangeRecord> {
+    const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
     if (st === undefined || (!isRoot && !this.admitted(v, st.isDirectory()))) {
       if (this.known(v)) {
@@ -148,7 +178,7 @@ export class ChangeDetector {
     }
     if (st.isDirectory()) yield* this.dir(v, st, descend);
     else if (st.isSymbolicLink()) yield* this.symlink(v);
-    else if (st.isFile()) yield* this.file(v, st);
+    else if (st.isFile()) yield* this.file(v, st, probe);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
@@ -178,7 +208,7 @@ export class ChangeDetector {
     this.links.set(v, target);
   }
 
-  private async *file(v: string, st: Stats): AsyncGenerator<ChangeRecord> {
+  private async *file(v: string, st: Stats, probe: Probe | undefined): AsyncGenerator<ChangeRecord> {
     if (this.dirs.has(v) || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -200,8 +230,10 @@ export class ChangeDetector {
     let current: FileIndex;
     let content: Buffer | undefined;
     try {
-      if (previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino) {
-        current = previous; // as rsync, trust size and mtime (and the inode: a replaced file is another one)
+      if (previous !== undefined && unchanged(previous, st)) {
+        current = previous;
+      } else if (probe?.whole !== undefined && probe.previous === previous) {
+        ({ index: current, content } = probe.whole);
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
         const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES) : undefined;
