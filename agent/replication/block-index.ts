@@ -14,14 +14,14 @@ import { checkRelativePath, TreeError } from './tree.js';
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 export const BLOCK_HASH_BYTES = 16;
-export const FILE_HASH_BYTES = 32;
+/** Version 1 of the store kept a whole-file SHA-256 per file (never used: verify hashes files itself). */
+const V1_FILE_HASH_BYTES = 32;
 
 export interface FileIndex {
   readonly size: number;
   readonly blockSize: number;
   /** One hash per block; the last block may be shorter than blockSize. None for an empty file. */
   readonly blocks: readonly Buffer[];
-  readonly fileHash: Buffer;
   readonly mtimeMs: number;
   readonly ino: number;
   /**
@@ -52,11 +52,10 @@ export function blockHash(bytes: Uint8Array): Buffer {
 }
 
 /**
- * Hashes a file's bytes as they arrive, in order from offset 0, in chunks of any size: the block hashes, the
- * whole-file hash and, given `previous` whose last block was partial, `priorTail` (see FileIndex).
+ * Hashes a file's bytes as they arrive, in order from offset 0, in chunks of any size: the block hashes and,
+ * given `previous` whose last block was partial, `priorTail` (see FileIndex).
  */
 class FileHasher {
-  private readonly fileHash = createHash('sha256');
   private readonly blocks: Buffer[] = [];
   private readonly tailProbe: { readonly start: number; readonly size: number } | undefined;
   private priorTail: FileIndex['priorTail'];
@@ -71,7 +70,6 @@ class FileHasher {
   }
 
   update(bytes: Buffer): void {
-    this.fileHash.update(bytes);
     this.size += bytes.length;
     let at = 0;
     if (this.partial !== undefined) {
@@ -98,7 +96,7 @@ class FileHasher {
   finish(stats: Stats): FileIndex {
     if (this.partial !== undefined) this.block(this.partial);
     this.partial = undefined;
-    const index = { size: this.size, blockSize: this.blockSize, blocks: this.blocks, fileHash: this.fileHash.digest(), mtimeMs: stats.mtimeMs, ino: stats.ino };
+    const index = { size: this.size, blockSize: this.blockSize, blocks: this.blocks, mtimeMs: stats.mtimeMs, ino: stats.ino };
     return this.priorTail === undefined ? index : { ...index, priorTail: this.priorTail };
   }
 }
@@ -231,7 +229,6 @@ export function checkFileIndex(index: FileIndex, where: string): void {
   if (index.blocks.length !== expected) bad(`blocks holds ${index.blocks.length} hashes, ${expected} expected for ${index.size} bytes`);
   const short = index.blocks.findIndex((b) => b.length !== BLOCK_HASH_BYTES);
   if (short >= 0) bad(`blocks[${short}] is ${index.blocks[short]!.length} bytes, not ${BLOCK_HASH_BYTES}`);
-  if (index.fileHash.length !== FILE_HASH_BYTES) bad(`fileHash is ${index.fileHash.length} bytes, not ${FILE_HASH_BYTES}`);
 }
 
 /**
@@ -276,20 +273,21 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
 
 /*
  * The store's file, all numbers little-endian:
- *   header  "VGBI", version u8 (1), block-hash bytes u8 (16), 2 bytes zero, entry count u32
+ *   header  "VGBI", version u8 (2), block-hash bytes u8 (16), 2 bytes zero, entry count u32
  *   entry   path length u32, path (UTF-8), size f64, blockSize u32, mtimeMs f64, ino f64,
- *           file hash (32), block hashes (16 each; their count follows from size and blockSize)
+ *           block hashes (16 each; their count follows from size and blockSize)
  *   trailer SHA-256 of everything before it
- * About 90 bytes plus the path per file, plus 16 per block: 100k small files take about 15 MB.
+ * About 60 bytes plus the path per file, plus 16 per block: 100k small files take about 12 MB. Version 1 (a
+ * whole-file hash before the block hashes) is still read.
  */
 const MAGIC = Buffer.from('VGBI');
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const HEADER_BYTES = 12;
-const ENTRY_FIXED_BYTES = 4 + 8 + 4 + 8 + 8 + FILE_HASH_BYTES;
+const ENTRY_FIXED_BYTES = 4 + 8 + 4 + 8 + 8;
 const TRAILER_BYTES = 32;
 const WRITE_CHUNK = 1024 * 1024;
 
-/** In memory, one Buffer per file: the file hash, then the block hashes. */
+/** In memory, one Buffer per file: the block hashes. */
 interface StoredIndex {
   readonly size: number;
   readonly blockSize: number;
@@ -335,17 +333,14 @@ export class BlockIndexStore {
     const stored = this.entries.get(p);
     if (stored === undefined) return undefined;
     const blocks: Buffer[] = [];
-    for (let at = FILE_HASH_BYTES; at < stored.hashes.length; at += BLOCK_HASH_BYTES) blocks.push(stored.hashes.subarray(at, at + BLOCK_HASH_BYTES));
-    return {
-      size: stored.size, blockSize: stored.blockSize, blocks, fileHash: stored.hashes.subarray(0, FILE_HASH_BYTES),
-      mtimeMs: stored.mtimeMs, ino: stored.ino,
-    };
+    for (let at = 0; at < stored.hashes.length; at += BLOCK_HASH_BYTES) blocks.push(stored.hashes.subarray(at, at + BLOCK_HASH_BYTES));
+    return { size: stored.size, blockSize: stored.blockSize, blocks, mtimeMs: stored.mtimeMs, ino: stored.ino };
   }
 
   set(p: string, index: FileIndex): void {
     checkRelativePath(p);
     checkFileIndex(index, `index of ${p}`);
-    const hashes = Buffer.concat([index.fileHash, ...index.blocks]);
+    const hashes = Buffer.concat(index.blocks);
     this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes });
   }
 
@@ -437,7 +432,9 @@ export class BlockIndexStore {
     };
     if (bytes.length < HEADER_BYTES + TRAILER_BYTES) bad(0, `only ${bytes.length} bytes, too short for a header`);
     if (!bytes.subarray(0, 4).equals(MAGIC)) bad(0, 'not a block index (wrong magic)');
-    if (bytes[4] !== FORMAT_VERSION) bad(4, `format version ${bytes[4]}, this agent reads ${FORMAT_VERSION}`);
+    const version = bytes[4];
+    if (version !== 1 && version !== FORMAT_VERSION) bad(4, `format version ${version}, this agent reads 1 and ${FORMAT_VERSION}`);
+    const skipped = version === 1 ? V1_FILE_HASH_BYTES : 0;
     if (bytes[5] !== BLOCK_HASH_BYTES) bad(5, `block hashes of ${bytes[5]} bytes, this agent uses ${BLOCK_HASH_BYTES}`);
     const bodyEnd = bytes.length - TRAILER_BYTES;
     const sum = createHash('sha256').update(bytes.subarray(0, bodyEnd)).digest();
@@ -447,7 +444,7 @@ export class BlockIndexStore {
     for (let n = 0; n < count; n++) {
       if (at + 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
       const pathLength = bytes.readUInt32LE(at);
-      if (at + 4 + pathLength + ENTRY_FIXED_BYTES - 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
+      if (at + 4 + pathLength + ENTRY_FIXED_BYTES + skipped - 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
       const pathStart = at + 4;
       const path = bytes.toString('utf8', pathStart, pathStart + pathLength);
       try {
@@ -462,8 +459,8 @@ export class BlockIndexStore {
       const ino = bytes.readDoubleLE(at + 20);
       if (!Number.isSafeInteger(size) || size < 0) bad(at, `entry ${n} (${path}): size ${size} is not a byte count`);
       if (blockSize < 512) bad(at + 8, `entry ${n} (${path}): block size ${blockSize} is too small`);
-      const hashesLength = FILE_HASH_BYTES + Math.ceil(size / blockSize) * BLOCK_HASH_BYTES;
-      const hashesStart = at + 28;
+      const hashesLength = Math.ceil(size / blockSize) * BLOCK_HASH_BYTES;
+      const hashesStart = at + 28 + skipped;
       if (hashesStart + hashesLength > bodyEnd) bad(hashesStart, `entry ${n} (${path}): block hashes are cut short`);
       // A copy, so the file's buffer is not kept alive by a few surviving entries.
       const hashes = Buffer.from(bytes.subarray(hashesStart, hashesStart + hashesLength));
