@@ -1,7 +1,9 @@
 // The reader of bench:mirror's lag test, run inside the target host: it polls the writer's files in --dir every
 // --every ms and, for each complete record that has arrived (header and trailer agree, so a half-applied record
 // is not counted), prints {"f":file,"seq":n,"lag":ms}: its own clock minus the writer's timestamp. Files may be
-// replaced by a rename (rsync does that), so each poll opens them by name. Exits after --duration seconds.
+// replaced by a rename (rsync does that), so each poll opens them by name. With --ring N (the writer's), the next
+// record expected of a file is looked for in its slot; one found already overwritten by a later lap is skipped
+// (the bench counts it missing). Exits after --duration seconds.
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,11 +18,12 @@ const { values } = parseArgs({
     every: { type: 'string', default: '2' },
     record: { type: 'string', default: '4096' },
     duration: { type: 'string', default: '60' },
+    ring: { type: 'string', default: '0' },
   },
   strict: true,
 });
 if (values.dir === undefined) {
-  process.stderr.write('usage: mirror-lag-reader.mjs --dir DIR [--files N] [--every MS] [--record BYTES] [--duration S]\n');
+  process.stderr.write('usage: mirror-lag-reader.mjs --dir DIR [--files N] [--every MS] [--record BYTES] [--duration S] [--ring N]\n');
   process.exit(2);
 }
 const files = Number(values.files);
@@ -28,7 +31,9 @@ const everyMs = Number(values.every);
 const recordBytes = Number(values.record);
 const stopAt = Date.now() + Number(values.duration) * 1000;
 const now = () => performance.timeOrigin + performance.now();
+const ring = Number(values.ring);
 const offsets = new Array(files).fill(0);
+const nextSeq = new Array(files).fill(0);
 const HEAD = /^#VGL (\d+) (\d+) ([\d.]+)\n/;
 
 function poll(f) {
@@ -54,8 +59,32 @@ function poll(f) {
   }
 }
 
+/** Ring mode: the next expected records of file f, each in its slot. */
+function pollRing(f) {
+  const path = join(values.dir, `lag-${f}.log`);
+  let fd;
+  try { fd = openSync(path, 'r'); } catch { return; }
+  try {
+    const buf = Buffer.allocUnsafe(recordBytes);
+    for (;;) {
+      const got = readSync(fd, buf, 0, recordBytes, (nextSeq[f] % ring) * recordBytes);
+      const t = now();
+      const head = got === recordBytes ? HEAD.exec(buf.subarray(0, 64).toString('latin1')) : null;
+      if (!head) return;
+      const seq = Number(head[2]);
+      const tail = `${head[2]} ${head[3]}\n`;
+      if (buf.subarray(recordBytes - tail.length).toString('latin1') !== tail) return; // half applied
+      if (seq < nextSeq[f]) return; // the slot still holds the previous lap
+      if (seq === nextSeq[f]) process.stdout.write(`{"f":${head[1]},"seq":${head[2]},"lag":${(t - Number(head[3])).toFixed(3)}}\n`);
+      nextSeq[f]++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function loop() {
-  for (let f = 0; f < files; f++) poll(f);
+  for (let f = 0; f < files; f++) (ring > 0 ? pollRing : poll)(f);
   if (Date.now() < stopAt) setTimeout(loop, everyMs);
 }
 loop();
