@@ -12,14 +12,15 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier } from './apply.js';
-import { indexFile } from './block-index.js';
+import { indexFile, type FileIndex } from './block-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
 import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecord, type ChangeRecord } from './records.js';
-import { scanTree } from './tree.js';
+import { lookahead } from './lookahead.js';
+import { scanTree, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest } from './verify.js';
 
 export interface TargetOptions {
@@ -55,6 +56,7 @@ export interface TargetFile {
 }
 
 const STATE_SAVE_EVERY_MS = 1000;
+const LISTING_LOOKAHEAD = 16;
 
 export class MirrorTarget {
   private lastFlushAt = 0;
@@ -237,22 +239,24 @@ export class MirrorTarget {
     else this.rate.push({ at: now, bytes });
   }
 
-  /** The target's tree with block hashes, for a differential mirror (computed once, paged by the caller). */
+  /**
+   * The target's tree with block hashes, for a differential mirror. Files are hashed LISTING_LOOKAHEAD at a time
+   * (reads overlap each other and the hashing), in the scan's order.
+   */
   async listing(blockSize: number): Promise<TargetFile[]> {
     const out: TargetFile[] = [];
     for (let k = 0; k < this.o.folders.length; k++) {
-      for await (const e of scanTree(this.o.folders[k]!, this.o.filter)) {
+      const root = this.o.folders[k]!;
+      // Gone meanwhile: undefined, and the source sends it again.
+      const hash = (e: TreeEntry): Promise<FileIndex | undefined> => (e.type === 'file' ? indexFile(join(root, e.path), blockSize).catch(() => undefined) : Promise.resolve(undefined));
+      for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
         const path = virtualPath(k, e.path);
-        if (e.type === 'file') {
-          try {
-            const index = await indexFile(join(this.o.folders[k]!, e.path), blockSize);
-            out.push({ path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize, blocks: Buffer.concat([...index.blocks]).toString('base64') });
-          } catch {
-            // Gone meanwhile: the source will send it again.
-          }
-        } else {
+        if (e.type !== 'file') {
           out.push({ path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) });
+          continue;
         }
+        const index = result.ok ? result.value : undefined;
+        if (index !== undefined) out.push({ path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize, blocks: Buffer.concat([...index.blocks]).toString('base64') });
       }
     }
     return out;
