@@ -43,6 +43,17 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLO
 interface OpenFile {
   readonly handle: FileHandle;
   dirty: boolean;
+  /** Ops using the handle right now: an open file in use is never evicted from the cache. */
+  users: number;
+}
+
+/**
+ * Ops on one file's content or metadata commute with ops on other files: they may run at once, each after the
+ * previous op on its own path. Ops that change the tree's shape (mkdir, symlink, rename, delete) run alone, after
+ * everything before them and before everything after.
+ */
+function contentPath(r: ChangeRecord): string | undefined {
+  return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' ? r.path : undefined;
 }
 
 export class Applier {
@@ -62,7 +73,11 @@ export class Applier {
    * ops by which a checked folder could become something else.
    */
   private readonly checkedDirs = new Set<string>();
-  private tail: Promise<unknown> = Promise.resolve();
+  /** The last op that runs alone (a shape change, a sync, a close), settled. */
+  private barrier: Promise<unknown> = Promise.resolve();
+  /** Content ops started since that barrier, settled; and the last one of each path. */
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly lastOfPath = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(root: string, options: ApplierOptions = {}) {
@@ -72,9 +87,12 @@ export class Applier {
     this.durable = options.durable ?? true;
   }
 
-  /** Apply one record; records are applied in call order even when calls overlap. */
+  /**
+   * Apply one record. Calls may overlap: the tree then ends as if the records had been applied one by one in
+   * call order (content ops on different files run at once; see contentPath).
+   */
   apply(r: ChangeRecord): Promise<void> {
-    return this.serially(async () => {
+    return this.schedule(contentPath(r), async () => {
       try {
         try {
           await this.applyNow(r);
@@ -99,13 +117,13 @@ export class Applier {
 
   /** Make everything applied so far durable; call before acknowledging a batch. */
   sync(): Promise<void> {
-    return this.serially(() => this.syncNow());
+    return this.schedule(undefined, () => this.syncNow());
   }
 
   /** Sync, then close every open file. Later calls are refused with VIGIL_APPLIER_CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const done = this.serially(async () => {
+    const done = this.schedule(undefined, async () => {
       try {
         await this.syncNow();
       } finally {
@@ -116,10 +134,25 @@ export class Applier {
     await done;
   }
 
-  private serially<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs `task` after what it must follow: the previous op on `path`, or, for an op that runs alone, everything. */
+  private schedule<T>(path: string | undefined, task: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ApplyError('VIGIL_APPLIER_CLOSED', 'the applier is closed'));
-    const run = this.tail.then(task, task);
-    this.tail = run.catch(() => undefined);
+    if (path === undefined) {
+      const run = Promise.all([this.barrier, ...this.running]).then(task, task);
+      this.barrier = run.catch(() => undefined);
+      this.running.clear();
+      this.lastOfPath.clear();
+      return run;
+    }
+    const after = this.lastOfPath.get(path) ?? this.barrier;
+    const run = after.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.running.add(settled);
+    this.lastOfPath.set(path, settled);
+    void settled.then(() => {
+      this.running.delete(settled);
+      if (this.lastOfPath.get(path) === settled) this.lastOfPath.delete(path);
+    });
     return run;
   }
 
@@ -127,18 +160,26 @@ export class Applier {
     switch (r.op) {
       case 'write': {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
-        let written = 0;
-        while (written < r.data.length) {
-          const { bytesWritten } = await file.handle.write(r.data, written, r.data.length - written, r.offset + written);
-          written += bytesWritten;
+        try {
+          let written = 0;
+          while (written < r.data.length) {
+            const { bytesWritten } = await file.handle.write(r.data, written, r.data.length - written, r.offset + written);
+            written += bytesWritten;
+          }
+          file.dirty = true;
+        } finally {
+          file.users--;
         }
-        file.dirty = true;
         return;
       }
       case 'truncate': {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
-        await file.handle.truncate(r.size);
-        file.dirty = true;
+        try {
+          await file.handle.truncate(r.size);
+          file.dirty = true;
+        } finally {
+          file.users--;
+        }
         return;
       }
       case 'create': {
@@ -157,8 +198,13 @@ export class Applier {
           handle = await open(path, flags, r.mode);
         }
         // The file stays open: the writes and the meta record that follow a create use the same handle.
-        await this.keepOpen(path, { handle, dirty: true });
-        await handle.chmod(r.mode); // the umask may have cut bits of the mode given to open
+        const file: OpenFile = { handle, dirty: true, users: 1 };
+        try {
+          await this.keepOpen(path, file);
+          await handle.chmod(r.mode); // the umask may have cut bits of the mode given to open
+        } finally {
+          file.users--;
+        }
         this.dirtyDirs.add(dirname(path));
         return;
       }
@@ -233,7 +279,16 @@ export class Applier {
   private async meta(r: Extract<ChangeRecord, { op: 'meta' }>): Promise<void> {
     const path = await this.resolve(r.path, r, false);
     // A file still open from its writes is the file at this path: renames and deletes close what they touch.
-    const handle = this.files.get(path)?.handle;
+    const open = this.files.get(path);
+    if (open !== undefined) open.users++;
+    try {
+      await this.metaOf(path, open?.handle, r);
+    } finally {
+      if (open !== undefined) open.users--;
+    }
+  }
+
+  private async metaOf(path: string, handle: FileHandle | undefined, r: Extract<ChangeRecord, { op: 'meta' }>): Promise<void> {
     const stat = handle !== undefined ? await handle.stat() : await lstatOrUndefined(path);
     if (stat === undefined) {
       this.stats.metaWithoutPath++;
@@ -321,25 +376,32 @@ export class Applier {
     return this.realRoot;
   }
 
+  /** The file open for writing, counted as in use: the caller must decrement `users` when done. */
   private async openForWrite(path: string): Promise<OpenFile> {
     const cached = this.files.get(path);
     if (cached !== undefined) {
+      cached.users++;
       this.files.delete(path);
       this.files.set(path, cached);
       return cached;
     }
     // Whether open creates the file matters only for a durable applier (its folder must then be fsynced).
     const existed = !this.durable || (await lstatOrUndefined(path)) !== undefined;
-    const file: OpenFile = { handle: await open(path, WRITE_FLAGS, 0o644), dirty: false };
+    const file: OpenFile = { handle: await open(path, WRITE_FLAGS, 0o644), dirty: false, users: 1 };
     if (!existed) this.dirtyDirs.add(dirname(path));
     await this.keepOpen(path, file);
     return file;
   }
 
-  /** Caches an open file, closing the least recently used beyond the bound. */
+  /** Caches an open file, closing the least recently used ones not in use beyond the bound. */
   private async keepOpen(path: string, file: OpenFile): Promise<void> {
     this.files.set(path, file);
-    while (this.files.size > this.maxOpenFiles) await this.closeFile(this.files.keys().next().value as string, true);
+    while (this.files.size > this.maxOpenFiles) {
+      let idle: string | undefined;
+      for (const [p, f] of this.files) if (f.users === 0) { idle = p; break; }
+      if (idle === undefined) return; // all in use: over the bound until they are done
+      await this.closeFile(idle, true);
+    }
   }
 
   /** Close one cached file; `flush` first fsyncs what was written through it, so sync() still covers it. */

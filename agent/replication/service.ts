@@ -19,6 +19,12 @@ import { MirrorTarget } from './target.js';
 import { ReplicationServer } from './transport.js';
 import type { MirrorEndpoint } from './transport-types.js';
 
+/**
+ * Records a target applies at once: enough to keep libuv's four threads busy with the small-file system calls
+ * (create, write, utimes) that otherwise run one after the other, each waiting for the last.
+ */
+const APPLY_CONCURRENCY = 32;
+
 export interface MirrorServiceOptions {
   readonly config: ClusterConfig;
   readonly nodeId: string;
@@ -146,6 +152,8 @@ export class MirrorService implements MirrorRoles {
       lineage: () => lineageText(t.current.lineage),
       onHello: (peer) => t.hello({ node: peer.node, lineage: parseLineage(peer.lineage) }),
       apply: (r) => t.apply(r.seq, r.payload),
+      concurrency: APPLY_CONCURRENCY,
+      appliedThrough: (seq) => t.appliedThrough(seq),
       flush: () => t.flush(),
       handle: async (method, body) => {
         const params = body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown>;

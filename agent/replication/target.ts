@@ -64,6 +64,9 @@ export class MirrorTarget {
   private spool: Journal | undefined;
   private applyingSpool = false;
   private appliedBytes = 0;
+  /** apply() calls not yet settled; and a folder being emptied, which later records wait for. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private exclusive: Promise<unknown> | undefined;
   private readonly rate: { at: number; bytes: number }[] = [];
   /** False while this node is the mirror's source: its own copy is live, nothing may be applied to it. */
   active = true;
@@ -147,16 +150,47 @@ export class MirrorTarget {
     this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
   }
 
-  async apply(seq: number, payload: Buffer): Promise<void> {
-    if (this.state.pausedTarget || this.applyingSpool) {
-      await this.spool!.append(payload);
-    } else {
-      await this.applyRecord(decodeRecord(payload));
-    }
+  /**
+   * Calls come in seq order and may overlap (the transport pipelines them): each record goes to the spool while
+   * writes are paused, else to its folder's applier, which keeps overlapping records in order. Emptying a whole
+   * folder replaces its applier, so that one waits for everything before it and holds back everything after.
+   */
+  apply(seq: number, payload: Buffer): Promise<void> {
+    const run = this.applyInOrder(payload);
+    const settled = run.catch(() => undefined);
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return run.then(() => {
+      this.appliedBytes += payload.length;
+      this.noteRate(payload.length);
+    });
+  }
+
+  /** Every record up to `seq` is applied: where a reconnecting source resumes (saved by flush and close). */
+  appliedThrough(seq: number): void {
     // A record of the previous connection may land after a reset moved lastApplied ahead: never move it back.
     this.state = { ...this.state, lastApplied: Math.max(this.state.lastApplied, seq) };
-    this.appliedBytes += payload.length;
-    this.noteRate(payload.length);
+  }
+
+  /** Synchronous up to its first await: that is what keeps the calls' order. */
+  private applyInOrder(payload: Buffer): Promise<void> {
+    if (this.state.pausedTarget || this.applyingSpool) return this.spool!.append(payload).then(() => undefined);
+    let record: ChangeRecord;
+    try {
+      record = decodeRecord(payload);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { folder, rel } = splitVirtualPath(record.op === 'rename' ? record.from : record.path);
+    const after = this.exclusive ?? Promise.resolve();
+    if (rel === '' && record.op === 'delete') {
+      const run = Promise.all([after, ...this.inFlight]).then(() => this.emptyFolder(folder));
+      const settled = run.catch(() => undefined);
+      this.exclusive = settled;
+      void settled.then(() => { if (this.exclusive === settled) this.exclusive = undefined; });
+      return run;
+    }
+    return this.exclusive === undefined ? this.applyRecord(record) : after.then(() => this.applyRecord(record));
   }
 
   /**
@@ -193,8 +227,10 @@ export class MirrorTarget {
     this.appliers[folder] = this.applier(root);
   }
 
+  /** From now on records are spooled; the copy stands still once the records already being applied land. */
   async pause(): Promise<void> {
     this.persist({ ...this.state, pausedTarget: true });
+    await Promise.all([...this.inFlight]);
   }
 
   /** End a target pause: the spooled records are applied in order, then live ones again. */

@@ -248,23 +248,33 @@ class TargetSession {
     this.applying ??= this.applyQueued();
   }
 
-  /** Never rejects: a failed apply fails the connection. */
+  /**
+   * Never rejects: a failed apply fails the connection. Up to the endpoint's concurrency records are applied at
+   * once; they complete (and are acknowledged) in seq order, so `applied` only ever names a whole prefix. After a
+   * failure, records after it may have been applied too: the source resends them, and applying is idempotent.
+   */
   private async applyQueued(): Promise<void> {
     const endpoint = this.endpoint!;
-    while (this.queue.length > 0 && this.state === 'streaming') {
-      const r = this.queue[0]!;
-      try {
-        await endpoint.apply({ seq: r.seq, payload: r.payload });
-      } catch (e) {
-        const appCode = codeOf(e);
-        this.conn.fail(new ReplicationError('VIGIL_REPL_APPLY', `mirror "${this.mirror ?? '?'}": applying record ${r.seq} failed: ${(e as Error).message}`, appCode ? { appCode } : {}));
+    const concurrency = Math.max(1, endpoint.concurrency ?? 1);
+    const started: { record: QueuedRecord; done: Promise<unknown> }[] = [];
+    while (this.state === 'streaming' && (this.queue.length > 0 || started.length > 0)) {
+      while (started.length < concurrency && this.queue.length > 0) {
+        const record = this.queue.shift()!;
+        // The outcome, never a rejection: undefined when applied, else the error.
+        started.push({ record, done: endpoint.apply({ seq: record.seq, payload: record.payload }).then(() => undefined, (e: unknown) => e ?? new Error('apply failed')) });
+      }
+      const { record: r, done } = started.shift()!;
+      const failure = await done;
+      if (failure !== undefined) {
+        const appCode = codeOf(failure);
+        this.conn.fail(new ReplicationError('VIGIL_REPL_APPLY', `mirror "${this.mirror ?? '?'}": applying record ${r.seq} failed: ${(failure as Error).message ?? String(failure)}`, appCode ? { appCode } : {}));
         break;
       }
       this.applied = r.seq;
-      this.queue.shift();
+      endpoint.appliedThrough?.(r.seq);
       this.queuedBytes -= r.size;
       this.bytesSinceAck += r.size;
-      if (this.queue.length === 0 || this.bytesSinceAck >= Math.min(ACK_EVERY_BYTES, this.window / 4)) {
+      if ((this.queue.length === 0 && started.length === 0) || this.bytesSinceAck >= Math.min(ACK_EVERY_BYTES, this.window / 4)) {
         // An ack promises the record survives a crash of the target: make it durable first.
         try {
           await endpoint.flush?.();
@@ -275,6 +285,8 @@ class TargetSession {
         this.sendAck();
       }
     }
+    // What was started lands before this session counts as idle (a newer one must not send it again meanwhile).
+    await Promise.all(started.map((s) => s.done));
     this.applying = undefined;
   }
 

@@ -16,8 +16,15 @@ export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 export interface MirrorEndpoint {
   /** The highest seq applied durably (0 when none): where a (re)connecting source resumes. */
   lastApplied(): number;
-  /** Apply one record; called in seq order, one at a time, never for a seq already applied. */
+  /**
+   * Apply one record; called in seq order, never for a seq already applied, with up to `concurrency` calls
+   * overlapping: the endpoint must then leave the same result as applying them one by one.
+   */
   apply(record: ReplicationRecord): Promise<void>;
+  /** How many apply() calls may be in flight at once (default 1). */
+  readonly concurrency?: number;
+  /** Every record up to `seq` has been applied (called in order, before flush() and the acknowledgement). */
+  appliedThrough?(seq: number): void;
   /** This node's copy's lineage ("current,older,...", hex ids), reported to the source in HELLO_OK. */
   lineage(): string;
   /** Make every record apply() returned for durable; called before each acknowledgement. */

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcpConnect, createServer as createTcpServer, type Socket } from 'node:net';
-import { ReplicationError, ReplicationServer } from '../../../agent/replication/transport.js';
+import { ReplicationError, ReplicationServer, type ReplicationRecord } from '../../../agent/replication/transport.js';
 import {
-  closedPromise, KEY, MemoryJournal, MemoryTarget, MIRROR, payloadFor, resourceCounts, startClient, startServer, until,
+  closedPromise, KEY, MemoryJournal, MemoryTarget, MIRROR, payloadFor, resourceCounts, sleep, startClient, startServer, until,
 } from './transport-helpers.js';
 
 const LONG = 60_000; // a safety net for a wedged test, never a measure of speed
@@ -315,4 +315,44 @@ test('bad options are refused at construction, naming the option', async () => {
   assert.throws(() => new ReplicationClient({ ...base, window: 0 }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /window/.test(e.message));
   assert.throws(() => new ReplicationClient({ ...base, nodeId: 'has space' }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /nodeId/.test(e.message));
   await assert.rejects(ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: 'c', nodeId: 'beta', key: Buffer.alloc(31), mirror: () => undefined }), { code: 'VIGIL_REPL_CONFIG' });
+});
+
+test('an endpoint that applies records at once gets them in order, and acknowledgements only ever cover a whole prefix', async (t) => {
+  // Records finish out of order (a random delay each); record 150 fails on its first attempt.
+  const target = new (class extends MemoryTarget {
+    readonly concurrency = 8;
+    readonly done = new Set<number>();
+    readonly gaps: string[] = [];
+    inFlight = 0;
+    widest = 0;
+    failedOnce = false;
+    override async apply(r: ReplicationRecord): Promise<void> {
+      this.inFlight++;
+      this.widest = Math.max(this.widest, this.inFlight);
+      try {
+        await sleep(Math.floor(Math.random() * 4));
+        if (r.seq === 150 && !this.failedOnce) {
+          this.failedOnce = true;
+          throw new Error('disk hiccup');
+        }
+        this.done.add(r.seq);
+      } finally {
+        this.inFlight--;
+      }
+    }
+    appliedThrough(seq: number): void {
+      for (let k = 1; k <= seq; k++) if (!this.done.has(k)) this.gaps.push(`${seq} reported applied before ${k}`);
+      this.last = seq;
+    }
+  })();
+  const { server, errors } = await startServer(t, { [MIRROR]: target });
+  const journal = new MemoryJournal();
+  for (let seq = 1; seq <= 300; seq++) journal.append(payloadFor(seq));
+  const { client } = startClient(t, server.port, journal);
+  await until('all 300 acknowledged', () => client.stats().ackedSeq === 300, 30_000);
+  assert.ok(target.widest > 1, `applies overlapped (at most ${target.widest} at once)`);
+  assert.deepEqual(target.gaps, []);
+  assert.ok(target.failedOnce);
+  assert.ok(errors.some((e) => e.code === 'VIGIL_REPL_APPLY' && /record 150 failed: disk hiccup/.test(e.message)), errors.map((e) => e.message).join('; '));
+  for (let seq = 1; seq <= 300; seq++) assert.ok(target.done.has(seq), `record ${seq} applied`);
 });
