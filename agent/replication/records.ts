@@ -198,13 +198,17 @@ class Writer {
     return at;
   }
 
+  // Each write takes its offset from room() first: room() may replace this.buffer, and `this.buffer.f(v,
+  // this.room(n))` would write into the old one, leaving the new one's bytes uninitialized.
   u8(value: number): void {
-    this.buffer[this.room(1)] = value;
+    const at = this.room(1);
+    this.buffer[at] = value;
   }
 
   u32(field: string, value: number): void {
     if (!Number.isInteger(value) || value < 0 || value > MAX_U32) throw new RecordError(field, undefined, `${value} is not a u32`);
-    this.buffer.writeUInt32BE(value, this.room(4));
+    const at = this.room(4);
+    this.buffer.writeUInt32BE(value, at);
   }
 
   u64(field: string, value: number): void {
@@ -217,7 +221,8 @@ class Writer {
 
   f64(field: string, value: number): void {
     if (!Number.isFinite(value)) throw new RecordError(field, undefined, `${value} is not finite`);
-    this.buffer.writeDoubleBE(value, this.room(8));
+    const at = this.room(8);
+    this.buffer.writeDoubleBE(value, at);
   }
 
   mode(field: string, value: number): void {
@@ -241,7 +246,10 @@ class Writer {
   /** Raw bytes; a large block of data (only as the last field) is kept by reference, not copied. */
   bytes(value: Buffer): void {
     if (value.length > 1024) this.data = value;
-    else value.copy(this.buffer, this.room(value.length));
+    else {
+      const at = this.room(value.length);
+      value.copy(this.buffer, at);
+    }
   }
 
   /** The fields, then the data when it was kept apart. */

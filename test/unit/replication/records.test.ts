@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { decodeRecord, encodeRecord, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
+import { decodeRecord, encodeRecord, encodeRecordParts, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
 
 const samples: ChangeRecord[] = [
   { op: 'write', path: 'a/b.txt', offset: 2 ** 40 + 3, data: Buffer.from('hello') },
@@ -116,4 +116,28 @@ test('encoding refuses what decoding would refuse, naming the field', () => {
   refuses({ op: 'file-hash', path: 'a', size: 0, sha256: Buffer.alloc(31) }, 'sha256');
   refuses({ op: 'symlink', path: 'a', target: '' }, 'target');
   refuses({ op: 'delete', path: 'x'.repeat(4097) }, 'path');
+});
+
+test('every field survives the encoder growing its buffer: data of 0 to 2100 bytes, paths up to the limit, all ops', () => {
+  // Filled with a pattern, so bytes left uninitialized by the encoder could not pass for data.
+  const pattern = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+  const paths = ['a', 'dir/'.repeat(30) + 'f', 'p'.repeat(4096)];
+  const records: ChangeRecord[] = [];
+  for (const path of paths) {
+    for (let size = 0; size <= 2100; size += size < 1100 ? 97 : 1) if (size <= 40 || size % 97 === 0 || (size >= 1020 && size <= 1030)) records.push({ op: 'write', path, offset: size * 7, data: pattern(size, size) });
+    records.push({ op: 'truncate', path, size: 2 ** 40 + 3 });
+    records.push({ op: 'create', path, mode: 0o640 });
+    records.push({ op: 'mkdir', path, mode: 0o2755 });
+    records.push({ op: 'symlink', path, target: 't'.repeat(4000) });
+    records.push({ op: 'rename', from: path, to: `${path}2`.slice(-4096) });
+    records.push({ op: 'delete', path });
+    records.push({ op: 'meta', path, mode: 0o4711, mtimeMs: 1_700_000_000_123.25, uid: 4_000_000_000, gid: 65534 });
+    records.push({ op: 'file-hash', path, size: 12345, sha256: pattern(32, 9) });
+  }
+  for (const r of records) {
+    const whole = encodeRecord(r);
+    const parts = encodeRecordParts(r);
+    assert.deepEqual(Buffer.isBuffer(parts) ? parts : Buffer.concat(parts), whole);
+    assert.deepEqual(decodeRecord(whole), r, `${r.op} ${'path' in r ? r.path.length : ''}`);
+  }
 });
