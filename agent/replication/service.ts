@@ -4,7 +4,7 @@
  * resource of the group promotes and demotes through it (agent/resources/mirror.ts); operators reach it through
  * the control protocol (`vigil mirror ...`).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/schema.js';
@@ -24,6 +24,13 @@ import type { MirrorEndpoint } from './transport-types.js';
  * (create, write, utimes) that otherwise run one after the other, each waiting for the last.
  */
 const APPLY_CONCURRENCY = 32;
+
+/** `sync -f`: everything written to the file system holding `path` reaches its disk. Rejects on failure. */
+function syncFileSystem(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sync', ['-f', path], { timeout: 60_000 }, (error) => (error ? reject(new Error(`sync -f ${path}: ${error.message}`)) : resolve()));
+  });
+}
 
 export interface MirrorServiceOptions {
   readonly config: ClusterConfig;
@@ -316,10 +323,15 @@ export class MirrorService implements MirrorRoles {
       await m.source?.stop();
       m.source = undefined;
       await m.target.close();
-      // The journal and the copy are not fsynced as they go: make the disk hold them before saying "clean".
-      spawnSync('sync', ['-f', m.dir], { timeout: 60_000 });
-      for (const folder of m.folders) spawnSync('sync', ['-f', folder], { timeout: 60_000 });
-      rmSync(join(m.dir, 'running'), { force: true });
+      // The journal and the copy are not fsynced as they go: make the disk hold them before saying "clean". Not
+      // spawnSync: a busy disk can take seconds, and the agent must keep heartbeating meanwhile.
+      try {
+        for (const path of [m.dir, ...m.folders]) await syncFileSystem(path);
+        rmSync(join(m.dir, 'running'), { force: true });
+      } catch (e) {
+        // The marker stays: the next start treats this stop as a crash and resyncs.
+        this.o.log(`mirror ${m.config.id}: ${(e as Error).message}: not known to be on disk, the next start resyncs`);
+      }
     }
     for (const s of this.servers) await s.close();
   }

@@ -55,11 +55,9 @@ export interface TargetFile {
   readonly blocks?: string;
 }
 
-const STATE_SAVE_EVERY_MS = 1000;
 const LISTING_LOOKAHEAD = 16;
 
 export class MirrorTarget {
-  private lastFlushAt = 0;
   private appliers: Applier[];
   private spool: Journal | undefined;
   private applyingSpool = false;
@@ -199,11 +197,9 @@ export class MirrorTarget {
    */
   async flush(): Promise<void> {
     if (this.state.pausedTarget || this.applyingSpool) await this.spool?.flush();
-    // lastApplied only matters after a clean stop (close() saves it): after a crash the stream is forgotten.
-    if (Date.now() - this.lastFlushAt >= STATE_SAVE_EVERY_MS) {
-      this.lastFlushAt = Date.now();
-      saveMirrorState(this.o.stateFile, this.state);
-    }
+    // lastApplied is not saved here: it only matters after a clean stop (close() saves it), since after a crash
+    // the stream is forgotten. A save here (a synchronous write and two fsyncs, once a second) stalled the agent,
+    // heartbeats included, for up to a hundred milliseconds while the disk was busy.
   }
 
   private async applyRecord(record: ChangeRecord): Promise<void> {
