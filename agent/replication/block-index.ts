@@ -142,6 +142,33 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
 }
 
 /**
+ * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it) while
+ * the file is indexed; the index is the generator's return value. For a file the target does not have at all,
+ * this is one pass where indexFile and a read of every range would be two.
+ */
+export async function* readIndexing(path: string, blockSize: number, chunkSize: number): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+  checkBlockSize(blockSize);
+  const handle = await open(path, OPEN_FLAGS);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
+    const hasher = new FileHasher(blockSize, undefined);
+    for (let offset = 0; ;) {
+      const data = Buffer.allocUnsafe(chunkSize);
+      const filled = await readFully(handle, data, offset);
+      if (filled === 0) break;
+      hasher.update(data.subarray(0, filled));
+      yield { offset, data: data.subarray(0, filled) };
+      offset += filled;
+      if (filled < chunkSize) break;
+    }
+    return hasher.finish(stats);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * `previous` unchanged when size, mtime and inode still match (as rsync trusts size and mtime); otherwise the file
  * hashed again, with `previous`'s block size.
  */

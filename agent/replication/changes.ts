@@ -12,7 +12,7 @@
 import { lstat, open, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { changedRanges, indexFile, readAndIndexFile, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { changedRanges, indexFile, readAndIndexFile, readIndexing, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -229,9 +229,17 @@ export class ChangeDetector {
     if (previous === undefined) yield { op: 'create', path: v, mode: st.mode & 0o7777 };
     let current: FileIndex;
     let content: Buffer | undefined;
+    let sent = false;
     try {
       if (previous !== undefined && unchanged(previous, st)) {
         current = previous;
+      } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
+        // All of it goes: read it once, sending each chunk as it is indexed.
+        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK);
+        let step = await chunks.next();
+        for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
+        current = step.value;
+        sent = true;
       } else if (probe?.whole !== undefined && probe.previous === previous) {
         ({ index: current, content } = probe.whole);
       } else {
@@ -241,14 +249,16 @@ export class ChangeDetector {
         content = whole?.content;
       }
     } catch (e) {
-      // Gone or replaced while we looked: the watcher reports what it became.
-      if (['ENOENT', 'ELOOP', 'VIGIL_NOT_A_FILE'].includes((e as { code?: string }).code ?? '')) return;
-      throw e;
+      // Gone or replaced while we looked: the watcher reports what it became. A create already sent is taken
+      // back, or the target would keep an empty file that no later delete names (the index never had it).
+      if (!['ENOENT', 'ELOOP', 'VIGIL_NOT_A_FILE'].includes((e as { code?: string }).code ?? '')) throw e;
+      if (previous === undefined) yield { op: 'delete', path: v };
+      return;
     }
     if (current !== previous) {
       const { ranges, truncateTo } = changedRanges(previous, current);
       if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
-      if (ranges.length > 0) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
+      if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
       this.o.index.set(v, current);
     }
     yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, mtimeMs: current.mtimeMs, ...this.owner(st) });

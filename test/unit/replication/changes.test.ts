@@ -129,3 +129,24 @@ test('reconcile finds what changed while nobody watched, and a second reconcile 
   assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/one.txt'));
   await r.equal();
 });
+
+test('a new file larger than the whole-read limit travels in one pass of contiguous writes, and a later change to one block only that block', async (t) => {
+  const r = await rig(t);
+  const size = 3 * 1024 * 1024 + 123;
+  const data = Buffer.alloc(size + 4);
+  for (let i = 0; i < size; i += 4) data.writeUInt32LE(i, i); // no two blocks alike
+  writeFileSync(join(r.src[0]!, 'large.bin'), data.subarray(0, size));
+  const first = await r.sync();
+  const writes = first.filter((x): x is Extract<ChangeRecord, { op: 'write' }> => x.op === 'write' && x.path === '0/large.bin');
+  assert.deepEqual(writes.map((w) => w.offset), [0, 1, 2, 3].map((m) => m * 1024 * 1024), 'chunks of 1 MiB, in order, each once');
+  assert.equal(writes.reduce((n, w) => n + w.data.length, 0), size);
+  await r.equal();
+  // The index made in that one pass is exact: changing one 4 KiB block sends just it.
+  const fd = openSync(join(r.src[0]!, 'large.bin'), 'r+');
+  writeSync(fd, Buffer.alloc(10, 0xee), 0, 10, 2 * 1024 * 1024 + 5000);
+  closeSync(fd);
+  const second = await r.sync(['0/large.bin']);
+  const changed = second.filter((x) => x.op === 'write');
+  assert.deepEqual(changed.map((w) => [w.op === 'write' ? w.offset : -1, w.op === 'write' ? w.data.length : -1]), [[2 * 1024 * 1024 + 4096, 4096]]);
+  await r.equal();
+});
