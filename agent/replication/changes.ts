@@ -16,7 +16,7 @@ import { changedRanges, indexFile, readAndIndexFile, readIndexing, type BlockInd
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
-import { scanTree } from './tree.js';
+import { scanTree, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -25,16 +25,33 @@ const WHOLE_READ_BYTES = 1024 * 1024;
 /** A reconcile reads this many paths ahead (at most this many small files, so 16 MiB, in memory). */
 const RECONCILE_LOOKAHEAD = 16;
 
+/** What the detector needs of a path's lstat; a reconcile takes it from the scan that found the path. */
+interface PathStat {
+  readonly type: TreeEntryType | 'other';
+  readonly size: number;
+  /** Permission bits with setuid, setgid and sticky. */
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly ino: number;
+}
+
+function pathStat(s: Stats): PathStat {
+  const type = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';
+  return { type, size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, uid: s.uid, gid: s.gid, ino: s.ino };
+}
+
 /** What a reconcile read ahead for one path: its lstat and, for a small file that changed, its content. */
 interface Probe {
-  readonly st: Stats | undefined;
+  readonly st: PathStat | undefined;
   /** The index the content was compared with: the read is good only while the index still holds this one. */
   readonly previous: FileIndex | undefined;
   readonly whole?: { readonly index: FileIndex; readonly content: Buffer };
 }
 
 /** As rsync, trust size and mtime (and the inode: a replaced file is another one). */
-function unchanged(previous: FileIndex | undefined, st: Stats): boolean {
+function unchanged(previous: FileIndex | undefined, st: PathStat): boolean {
   return previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino;
 }
 
@@ -61,9 +78,9 @@ export function splitVirtualPath(v: string): { folder: number; rel: string } {
   return { folder: Number(head), rel: slash < 0 ? '' : v.slice(slash + 1) };
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+async function lstatOrUndefined(path: string): Promise<PathStat | undefined> {
   try {
-    return await lstat(path);
+    return pathStat(await lstat(path));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw e;
@@ -108,10 +125,8 @@ export class ChangeDetector {
       const root = virtualPath(k, '');
       seen.add(root);
       yield* this.path(root, false);
-      const paths = async function* (scan: AsyncIterable<{ path: string }>): AsyncGenerator<string> {
-        for await (const entry of scan) yield virtualPath(k, entry.path);
-      };
-      for await (const { item: v, result } of lookahead(paths(scanTree(this.o.folders[k]!, this.o.filter)), RECONCILE_LOOKAHEAD, (p) => this.probe(p))) {
+      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
+        const v = virtualPath(k, entry.path);
         seen.add(v);
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
         yield* this.path(v, false, result.ok ? result.value : undefined);
@@ -154,10 +169,10 @@ export class ChangeDetector {
     yield record;
   }
 
-  private async probe(v: string): Promise<Probe> {
-    const st = await lstatOrUndefined(this.abs(v));
+  /** The scan's lstat of the path and, for a small file that changed since it was last indexed, its content. */
+  private async probe(v: string, st: PathStat): Promise<Probe> {
     const previous = this.o.index.get(v);
-    if (st === undefined || !st.isFile() || st.size > WHOLE_READ_BYTES || unchanged(previous, st)) return { st, previous };
+    if (st.type !== 'file' || st.size > WHOLE_READ_BYTES || unchanged(previous, st)) return { st, previous };
     const whole = await readAndIndexFile(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };
   }
@@ -169,30 +184,30 @@ export class ChangeDetector {
   private async *path(v: string, descend = true, probe?: Probe): AsyncGenerator<ChangeRecord> {
     const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
-    if (st === undefined || (!isRoot && !this.admitted(v, st.isDirectory()))) {
+    if (st === undefined || (!isRoot && !this.admitted(v, st.type === 'dir'))) {
       if (this.known(v)) {
         yield { op: 'delete', path: v };
         this.forgetTree(v);
       }
       return;
     }
-    if (st.isDirectory()) yield* this.dir(v, st, descend);
-    else if (st.isSymbolicLink()) yield* this.symlink(v);
-    else if (st.isFile()) yield* this.file(v, st, probe);
+    if (st.type === 'dir') yield* this.dir(v, st, descend);
+    else if (st.type === 'symlink') yield* this.symlink(v);
+    else if (st.type === 'file') yield* this.file(v, st, probe);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
-  private async *dir(v: string, st: Stats, descend: boolean): AsyncGenerator<ChangeRecord> {
+  private async *dir(v: string, st: PathStat, descend: boolean): AsyncGenerator<ChangeRecord> {
     if (this.o.index.get(v) !== undefined || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
     }
     if (this.dirs.has(v)) {
-      yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) });
+      yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
       return;
     }
-    yield { op: 'mkdir', path: v, mode: st.mode & 0o7777 };
-    yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, ...this.owner(st) });
+    yield { op: 'mkdir', path: v, mode: st.mode };
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
@@ -208,7 +223,7 @@ export class ChangeDetector {
     this.links.set(v, target);
   }
 
-  private async *file(v: string, st: Stats, probe: Probe | undefined): AsyncGenerator<ChangeRecord> {
+  private async *file(v: string, st: PathStat, probe: Probe | undefined): AsyncGenerator<ChangeRecord> {
     if (this.dirs.has(v) || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -226,7 +241,7 @@ export class ChangeDetector {
         }
       }
     }
-    if (previous === undefined) yield { op: 'create', path: v, mode: st.mode & 0o7777 };
+    if (previous === undefined) yield { op: 'create', path: v, mode: st.mode };
     let current: FileIndex;
     let content: Buffer | undefined;
     let sent = false;
@@ -261,7 +276,7 @@ export class ChangeDetector {
       if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
       this.o.index.set(v, current);
     }
-    yield* this.meta({ op: 'meta', path: v, mode: st.mode & 0o7777, mtimeMs: current.mtimeMs, ...this.owner(st) });
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
   }
 
   /** Write records for `ranges` of a file already in memory. */
@@ -292,7 +307,7 @@ export class ChangeDetector {
     }
   }
 
-  private owner(st: Stats): { uid?: number; gid?: number } {
+  private owner(st: PathStat): { uid?: number; gid?: number } {
     return this.o.owner ? { uid: st.uid, gid: st.gid } : {};
   }
 }
