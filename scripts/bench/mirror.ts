@@ -23,7 +23,7 @@
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import { callAgent } from '../../agent/control/control-client.js';
 import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import type { MirrorStatus } from '../../common/model/index.js';
+import { keystream, planDataset, prng, writeDataset, type DataFile, type Dataset } from '../../test/support/dataset.js';
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { freshExt4, type FreshFileSystem } from './fresh-fs.js';
 import { summarize } from './stats.js';
@@ -212,71 +213,7 @@ function logOf(p: HostProcess | undefined): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The data set: AES-128-CTR keystream, keyed by the seed and a purpose, one counter space per file
-
-interface DataFile { readonly path: string; readonly size: number; readonly stream: number }
-interface Dataset { readonly root: string; readonly files: readonly DataFile[]; readonly bytes: number; readonly dirs: number }
-
-function keystream(seed: string, purpose: string, stream: number, offset: number, length: number): Buffer {
-  const key = createHash('sha256').update(`${seed}\0${purpose}`).digest().subarray(0, 16);
-  // The counter block: the stream in the high half, the 16-byte block number in the low half.
-  const iv = Buffer.alloc(16);
-  iv.writeUInt32BE(stream, 0);
-  iv.writeBigUInt64BE(BigInt(Math.floor(offset / 16)), 8);
-  const cipher = createCipheriv('aes-128-ctr', key, iv);
-  const skip = offset % 16;
-  return cipher.update(Buffer.alloc(length + skip)).subarray(skip);
-}
-
-/** mulberry32: small sizes and choices, deterministic from the seed. */
-function prng(seed: string): () => number {
-  let a = createHash('sha256').update(seed).digest().readUInt32LE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function planDataset(root: string, options: BenchOptions): Dataset {
-  const random = prng(`${options.seed}\0sizes`);
-  const files: DataFile[] = [];
-  const dirs = new Set<string>();
-  let smallBytes = 0;
-  // 100 files per folder, 20 folders per parent: small/PP/LL/f-NNNNN.dat, 1-8 KiB each.
-  for (let i = 0; i < options.smallFiles; i++) {
-    const leaf = Math.floor(i / 100);
-    const dir = join('small', String(Math.floor(leaf / 20)).padStart(2, '0'), String(leaf % 20).padStart(2, '0'));
-    dirs.add(dir);
-    const size = 1024 + Math.floor(random() * 7 * 1024);
-    files.push({ path: join(dir, `f-${String(i).padStart(5, '0')}.dat`), size, stream: i });
-    smallBytes += size;
-  }
-  const rest = Math.max(0, options.sizeMiB * MiB - smallBytes);
-  for (let k = 0; k < options.largeFiles; k++) {
-    // The rest shared out, the last file taking the remainder.
-    const size = k < options.largeFiles - 1 ? Math.floor(rest / options.largeFiles) : rest - Math.floor(rest / options.largeFiles) * (options.largeFiles - 1);
-    files.push({ path: join('large', `big-${k}.dat`), size, stream: 0x40000000 + k });
-  }
-  if (options.largeFiles > 0) dirs.add('large');
-  return { root, files, bytes: files.reduce((n, f) => n + f.size, 0), dirs: dirs.size };
-}
-
-function writeDataset(d: Dataset, seed: string): void {
-  const CHUNK = 8 * MiB;
-  for (const f of d.files) {
-    const path = join(d.root, f.path);
-    mkdirSync(join(path, '..'), { recursive: true });
-    const fd = openSync(path, 'w', 0o644);
-    try {
-      for (let at = 0; at < f.size; at += CHUNK) writeSync(fd, keystream(seed, 'data', f.stream, at, Math.min(CHUNK, f.size - at)), 0, undefined, at);
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
+// Changing the data set (test/support/dataset.ts makes it)
 
 interface Change { readonly ranges: readonly { path: string; offset: number; length: number }[]; readonly blocks: number; readonly totalBlocks: number; readonly bytes: number; readonly files: number; readonly largeFiles: number }
 

@@ -1,80 +1,410 @@
-// A mirror between two real test hosts (network namespaces): heartbeats on two private nets, replication on the
-// first. Pulling the replication cable for a while makes the source queue its changes (nothing fails over: the
-// heartbeat still runs on the second net); plugged back in, the target catches up and both trees are equal.
+// The mirror between two real test hosts (network namespaces; test/support/netns-mirror.ts): heartbeats on two
+// private nets, replication on the first, a generated data set of a few hundred small files and a few large
+// ones. Every scenario ends with the two copies equal by content hash (verifyTrees). Where a scenario needs to
+// act in the middle of a transfer, the replication net is throttled so that the transfer lasts seconds
+// whatever the machine's speed; every wait is for a condition, never for a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { callAgent } from '../../agent/control/control-client.js';
-import { compileGlobs } from '../../agent/replication/glob.js';
-import { verifyTrees } from '../../agent/replication/verify.js';
-import type { MirrorStatus } from '../../common/model/index.js';
-import { TestNetwork } from '../support/netns.js';
+import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { dirname, join } from 'node:path';
+import { clientTlsOptions } from '../../agent/replication/transport-tls.js';
+import { encodeHello, encodeRecordPrefix } from '../../common/protocol/replication.js';
+import { keystream, planDataset, prng, writeDataset, type Dataset } from '../support/dataset.js';
+import { MIRROR, NetnsMirror, equalTrees, type NodeName } from '../support/netns-mirror.js';
 
-const NODES = ['alpha', 'beta'] as const;
+const MiB = 1024 * 1024;
+const SEED = 'vigil-netns-mirror';
+/** About 24 MiB: 300 small files in 30 folders under 5 parents, and three large files of about 7.5 MiB. */
+const DATASET = { seed: SEED, sizeMiB: 24, smallFiles: 300, largeFiles: 3, filesPerFolder: 10, foldersPerParent: 6 };
+/** Slow enough that 16 MiB take 5 s on any machine, so a kill lands mid-transfer; fast enough to stay cheap. */
+const SLOW_LINK = '24mbit';
+/** For the two BUG scenarios below: still ten times what the convergence takes when it works. */
+const STUCK_MIRROR_WAIT_MS = 60_000;
 
-async function eventually(what: string, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function dataset(m: NetnsMirror, node: NodeName = 'alpha'): Dataset {
+  const d = planDataset(m.folder(node), DATASET);
+  writeDataset(d, SEED);
+  return d;
 }
 
+function startBoth(m: NetnsMirror): void {
+  m.start('alpha'); // first: the group's preferred node, so alpha's copy is the source
+  m.start('beta');
+}
+
+/** Bytes of the regular files under `root` right now (files vanishing meanwhile count as empty). */
+function bytesUnder(root: string): number {
+  let total = 0;
+  for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+    try {
+      const s = statSync(join(root, entry));
+      if (s.isFile()) total += s.size;
+    } catch { /* gone meanwhile */ }
+  }
+  return total;
+}
+
+/** Maintenance keeps the group where it is while an agent is killed: a restart, not a failover. Both nodes see it. */
+async function maintenance(m: NetnsMirror, on: boolean): Promise<void> {
+  await m.control('alpha', 'maintenance', { on });
+  await m.eventually(`both nodes see maintenance ${on ? 'on' : 'off'}`, async () =>
+    (await Promise.all((['alpha', 'beta'] as const).map((n) => m.control(n, 'status', {}).then((s) => s.maintenance, () => undefined))))
+      .every((seen) => seen === on));
+}
+
+/**
+ * Every kind of change at once: creates (a new nested folder, a large file), appends, random overwrites in place
+ * inside the large files, truncates that shrink and grow, renames (a file, a file over an existing one, a
+ * folder), deletes (files and a whole folder tree) and an excluded file. Deterministic from the seed. Returns
+ * what a few paths must hold afterwards.
+ */
+function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string } {
+  const random = prng(`${SEED}\0burst\0${round}`);
+  const at = (path: string): string => join(root, path);
+  const small = d.files.filter((f) => f.path.startsWith('small'));
+  const large = d.files.filter((f) => f.path.startsWith('large'));
+  const fresh = `burst-${round}`;
+
+  mkdirSync(at(`${fresh}/a/b`), { recursive: true });
+  for (let i = 0; i < 40; i++) writeFileSync(at(`${fresh}/a/b/new-${i}.dat`), keystream(SEED, `new ${round}`, i, 0, 100 + Math.floor(random() * 8192)));
+  writeFileSync(at(`${fresh}/large-new.dat`), keystream(SEED, `new ${round}`, 1000, 0, 3 * MiB + 17));
+
+  for (const f of small.slice(0, 20)) appendFileSync(at(f.path), keystream(SEED, `append ${round}`, f.stream, 0, 1 + Math.floor(random() * 3000)));
+  appendFileSync(at(large[0]!.path), keystream(SEED, `append ${round}`, large[0]!.stream, 0, MiB + 5));
+
+  for (const f of large) {
+    const fd = openSync(at(f.path), 'r+');
+    try {
+      const size = statSync(at(f.path)).size;
+      for (let k = 0; k < 25; k++) {
+        const length = 1 + Math.floor(random() * 128 * 1024);
+        const offset = Math.floor(random() * (size - length));
+        writeSync(fd, keystream(SEED, `overwrite ${round} ${f.stream}`, k, 0, length), 0, length, offset);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  truncateSync(at(large[1]!.path), Math.floor(statSync(at(large[1]!.path)).size / 3));
+  truncateSync(at(large[2]!.path), statSync(at(large[2]!.path)).size + 2 * MiB + 123);
+  truncateSync(at(small[30]!.path), 0);
+  truncateSync(at(small[31]!.path), statSync(at(small[31]!.path)).size + 5000);
+
+  renameSync(at(small[40]!.path), at(`${fresh}/renamed.dat`));
+  const renamedOver = { path: small[42]!.path, content: readFileSync(at(small[41]!.path)) };
+  renameSync(at(small[41]!.path), at(small[42]!.path));
+  const renamedFolder = `small/renamed-${round}`;
+  renameSync(at(dirname(small[100]!.path)), at(renamedFolder));
+
+  rmSync(at(small[60]!.path));
+  rmSync(at(small[61]!.path));
+  const deletedTree = dirname(dirname(small[250]!.path));
+  rmSync(at(deletedTree), { recursive: true });
+
+  writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
+  return { renamedOver, deletedTree, renamedFolder };
+}
+
+test('a burst of every kind of change on a real data set reaches the target exactly', async (t) => {
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+
+  const expect = burst(m.folder('alpha'), d, 'one');
+  await m.inSync();
+  assert.deepEqual(readFileSync(join(m.folder('beta'), expect.renamedOver.path)), expect.renamedOver.content, 'the rename over an existing file replaced it');
+  assert.ok(!existsSync(join(m.folder('beta'), expect.deletedTree)), 'the deleted folder tree is gone');
+  assert.ok(existsSync(join(m.folder('beta'), expect.renamedFolder)), 'the folder was renamed');
+  assert.ok(!existsSync(join(m.folder('beta'), 'burst-one/scratch.tmp')), 'the excluded file stayed behind');
+  const verify = await m.command('alpha', 'verify');
+  assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
+});
+
+// BUG: a kill -9 of the source agent alone (the target keeps running) leaves the mirror stuck for good. The
+// restarted source discards its journal and numbers its records from 1 again, but the target, which did not
+// crash, still holds lastApplied from the old stream (977 here) and answers every HELLO with it; the source logs
+// "mirror data: ack: uptoSeq: 977 is beyond the last record appended (N)" at each reconnect, its differential
+// mirror journals a few hundred records that are never sent, status stays "lagging" with a full sourceQueue on
+// alpha while beta reports "in-sync", and the copies never become level. The loopback version killed both agents
+// (both forget their stream) or started from a nearly empty tree (lastApplied smaller than the resync's record
+// count), which hid it. Kept as `todo` so it runs and reports until agent/replication is fixed; the wait is
+// shorter than the others' so that the stuck mirror costs a minute, not three.
+test('kill -9 of the source agent while a large burst streams: it restarts and the target converges', { todo: 'BUG: a restarted source is never resent what the target has not applied' }, async (t) => {
+  const m = await NetnsMirror.create(t);
+  startBoth(m);
+  await m.inSync();
+  await maintenance(m, true);
+  m.throttle('beta', SLOW_LINK);
+  const d = dataset(m);
+  await m.eventually('part of the data set reached beta', () => bytesUnder(m.folder('beta')) > MiB);
+  await m.kill('alpha');
+  assert.ok(bytesUnder(m.folder('beta')) < d.bytes, 'the source died mid-transfer');
+  m.unthrottle('beta');
+  m.start('alpha');
+  await m.eventually('alpha answers', () => m.answers('alpha'));
+  await maintenance(m, false);
+  await m.inSync('alpha', 'beta', STUCK_MIRROR_WAIT_MS);
+});
+
+test('kill -9 of the target agent mid-apply: it restarts and converges', async (t) => {
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  await maintenance(m, true);
+  m.throttle('beta', SLOW_LINK);
+  const fresh = (i: number): string => join('incoming', `data-${i}.bin`);
+  mkdirSync(join(m.folder('alpha'), 'incoming'));
+  for (let i = 0; i < 4; i++) writeFileSync(join(m.folder('alpha'), fresh(i)), keystream(SEED, 'incoming', i, 0, 4 * MiB));
+  burst(m.folder('alpha'), d, 'during-apply');
+  await m.eventually('beta is applying the new files', () => existsSync(join(m.folder('beta'), 'incoming')) && bytesUnder(join(m.folder('beta'), 'incoming')) > 0);
+  await m.kill('beta');
+  assert.ok(bytesUnder(join(m.folder('beta'), 'incoming')) < 16 * MiB, 'the target died mid-apply');
+  m.unthrottle('beta');
+  m.start('beta');
+  await m.eventually('beta answers', () => m.answers('beta'));
+  await maintenance(m, false);
+  await m.inSync();
+});
+
 test('the replication cable is pulled for a while: changes queue on the source, nothing fails over, and the target catches up', async (t) => {
-  const net = await TestNetwork.create({
-    nets: [{ name: 'priv1', subnet: '198.51.100.0/26' }, { name: 'priv2', subnet: '198.51.100.64/26' }],
-    hosts: [
-      { name: 'alpha', addresses: { priv1: '198.51.100.1/26', priv2: '198.51.100.65/26' } },
-      { name: 'beta', addresses: { priv1: '198.51.100.2/26', priv2: '198.51.100.66/26' } },
-    ],
-  });
-  t.after(() => net.destroy());
-  const folder = (n: string): string => join(net.tempDir, `data-${n}`);
-  const stateDir = (n: string): string => join(net.tempDir, `state-${n}`);
-  for (const n of NODES) { mkdirSync(folder(n)); mkdirSync(stateDir(n)); }
-  const config = join(net.tempDir, 'cluster.yaml');
-  writeFileSync(config, `cluster: { id: mirrors, key: "${randomBytes(32).toString('hex')}", startupGrace: 2s }
-nodes: [{ id: alpha }, { id: beta }]
-heartbeat:
-  links:
-    - { name: priv1, kind: udp, endpoints: { alpha: "198.51.100.1:7405", beta: "198.51.100.2:7405" } }
-    - { name: priv2, kind: udp, endpoints: { alpha: "198.51.100.65:7406", beta: "198.51.100.66:7406" } }
-groups:
-  - id: files
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - id: data
-        kind: mirror
-        folders: [{ alpha: "${folder('alpha')}", beta: "${folder('beta')}" }]
-        endpoints: { alpha: "198.51.100.1:7420", beta: "198.51.100.2:7420" }
-        monitorInterval: 1s
-`);
-  for (const n of NODES) net.spawn(n, [process.execPath, resolve('dist/agent/cli/vigild.js'), '--config', config, '--node', n, '--state-dir', stateDir(n)]);
-  const status = (n: string): Promise<MirrorStatus | undefined> =>
-    callAgent(join(stateDir(n), 'vigild.sock'), 'mirror', { action: 'status', name: 'data' }, 10_000).then((r) => r.status[0], () => undefined);
-  const level = async (): Promise<boolean> => (await verifyTrees(folder('alpha'), folder('beta'), compileGlobs([], []))).equal;
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  const before = await m.manifest('beta');
 
-  writeFileSync(join(folder('alpha'), 'first.txt'), 'before the cut\n');
-  await eventually('alpha is the source and beta level', async () => (await status('alpha'))?.state === 'in-sync' && await level());
-
-  net.cut('alpha', 'priv1');
-  mkdirSync(join(folder('alpha'), 'during/the/cut'), { recursive: true });
-  writeFileSync(join(folder('alpha'), 'during/the/cut/big.bin'), Buffer.alloc(3_000_000, 4));
-  appendFileSync(join(folder('alpha'), 'first.txt'), 'during the cut\n');
-  renameSync(join(folder('alpha'), 'first.txt'), join(folder('alpha'), 'renamed.txt'));
-  await eventually('the source queues, disconnected', async () => {
-    const s = await status('alpha');
+  m.net.cut('alpha', 'priv1');
+  burst(m.folder('alpha'), d, 'during-cut');
+  await m.eventually('the source queues, disconnected', async () => {
+    const s = await m.status('alpha');
     return s !== undefined && !s.connected && (s.sourceQueue?.records ?? 0) > 0;
   });
-  assert.ok(!(await level()), 'nothing reached beta during the cut');
-  assert.equal((await status('alpha'))?.role, 'source', 'no failover: the heartbeat still runs on priv2');
-  writeFileSync(join(folder('alpha'), 'late.txt'), 'still during the cut\n');
-  rmSync(join(folder('alpha'), 'renamed.txt'));
+  assert.equal(await m.manifest('beta'), before, 'nothing reached beta during the cut');
+  assert.equal((await m.status('alpha'))?.role, 'source', 'no failover: the heartbeat still runs on priv2');
+  writeFileSync(join(m.folder('alpha'), 'late.txt'), 'still during the cut\n');
 
-  net.restore('alpha', 'priv1');
-  await eventually('beta catches up', async () => (await status('alpha'))?.state === 'in-sync' && await level());
-  assert.equal((await status('beta'))?.role, 'target');
+  m.net.restore('alpha', 'priv1');
+  await m.inSync();
+  assert.equal((await m.status('beta'))?.role, 'target');
+});
+
+test('target-write pause freezes the target while its spool grows; resume drains it in order', async (t) => {
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  const frozen = await m.manifest('beta');
+  await m.command('alpha', 'pause-target');
+
+  /** Everything alpha sent is acknowledged into beta's spool; resolves with the spool's record count. */
+  const spooled = async (more: number): Promise<number> => {
+    let records = 0;
+    await m.eventually(`beta's spool holds more than ${more} records and alpha has nothing left to send`, async () => {
+      const [source, target] = [await m.status('alpha'), await m.status('beta')];
+      records = target?.targetQueue?.records ?? 0;
+      return records > more && source?.sourceQueue?.records === 0;
+    });
+    return records;
+  };
+  writeFileSync(join(m.folder('alpha'), 'one.txt'), 'first\n');
+  appendFileSync(join(m.folder('alpha'), 'one.txt'), 'second\n');
+  renameSync(join(m.folder('alpha'), 'one.txt'), join(m.folder('alpha'), 'two.txt'));
+  const first = await spooled(0);
+  const beta = await m.status('beta');
+  assert.equal(beta?.state, 'paused');
+  assert.ok(beta.pausedTarget);
+  burst(m.folder('alpha'), d, 'while-paused');
+  await spooled(first);
+  assert.equal(await m.manifest('beta'), frozen, 'the target copy stays frozen while paused');
+
+  await m.command('alpha', 'resume');
+  await m.inSync();
+  assert.equal(readFileSync(join(m.folder('beta'), 'two.txt'), 'utf8'), 'first\nsecond\n');
+  assert.equal((await m.status('beta'))?.targetQueue?.records, 0);
+});
+
+test('vigil mirror diff repairs a target changed behind the mirror\'s back; vigil mirror full resends everything', async (t) => {
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  const [small, large] = [d.files[7]!.path, d.files.at(-1)!.path];
+  writeFileSync(join(m.folder('beta'), small), 'damaged on the target\n');
+  truncateSync(join(m.folder('beta'), large), MiB);
+  writeFileSync(join(m.folder('beta'), 'stray.txt'), 'not on the source\n');
+
+  /** The last sync of that kind finished after `since`, and beta is level. */
+  const synced = (kind: 'diff' | 'full', since: number) => async (): Promise<boolean> => {
+    const s = await m.status('alpha');
+    return s?.lastSync?.kind === kind && s.lastSync.startedAt >= since && s.lastSync.finishedAt !== undefined && await m.level();
+  };
+  let since = Date.now();
+  await m.command('alpha', 'diff');
+  await m.eventually('the differential mirror ran and repaired beta', synced('diff', since));
+
+  rmSync(join(m.folder('beta'), small));
+  rmSync(join(m.folder('beta'), dirname(d.files[100]!.path)), { recursive: true });
+  since = Date.now();
+  await m.command('alpha', 'full');
+  await m.eventually('the full mirror ran and beta is whole again', synced('full', since));
+});
+
+// BUG: the same as the kill -9 of the source above: after the source's restart, beta answers with the old
+// stream's lastApplied (1006 here), the 496 records of the resync are never sent, and the mirror stays lagging.
+test('source-transmission pause survives an agent restart; the journal holds the changes until resume', { todo: 'BUG: a restarted source is never resent what the target has not applied' }, async (t) => {
+  const m = await NetnsMirror.create(t);
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  const frozen = await m.manifest('beta');
+  await m.command('alpha', 'pause-source');
+  burst(m.folder('alpha'), d, 'held');
+  await m.eventually('the source queues', async () => ((await m.status('alpha'))?.sourceQueue?.records ?? 0) > 0);
+
+  await maintenance(m, true);
+  await m.kill('alpha');
+  m.start('alpha');
+  await m.eventually('alpha answers', () => m.answers('alpha'));
+  await maintenance(m, false);
+  await m.eventually('alpha is the source again, still paused', async () => {
+    const s = await m.status('alpha');
+    return s?.role === 'source' && s.pausedSource && s.state === 'paused';
+  });
+  assert.equal(await m.manifest('beta'), frozen, 'nothing was sent while paused');
+
+  await m.command('alpha', 'resume');
+  await m.inSync('alpha', 'beta', STUCK_MIRROR_WAIT_MS);
+});
+
+test('a full journal marks the mirror dirty and a differential mirror brings the target level', async (t) => {
+  const m = await NetnsMirror.create(t, { journalSize: '1MiB' });
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  await m.command('alpha', 'pause-source');
+  burst(m.folder('alpha'), d, 'overflowing'); // several MB into a 1 MiB journal
+  await m.eventually('the source reports the dirty mark', async () => {
+    const s = await m.status('alpha');
+    return s !== undefined && s.dirtyFiles !== 0 && s.reasons.some((r) => /dirty: the journal was full/.test(r));
+  });
+  await m.command('alpha', 'resume');
+  await m.inSync();
+  assert.equal((await m.status('alpha'))?.dirtyFiles, 0);
+});
+
+test('failover while the mirror lags; the old source returns, is resynced from the new one, and only then does the group switch back', async (t) => {
+  const m = await NetnsMirror.create(t, { switchback: 'auto' });
+  const d = dataset(m);
+  writeFileSync(join(m.folder('alpha'), 'shared.txt'), 'version 1\n');
+  startBoth(m);
+  await m.inSync();
+
+  // Lag: alpha changes things that never reach beta before alpha dies.
+  await m.command('alpha', 'pause-source');
+  writeFileSync(join(m.folder('alpha'), 'shared.txt'), 'version 2, never sent\n');
+  writeFileSync(join(m.folder('alpha'), 'unsent.txt'), 'lost with alpha\n');
+  await m.eventually('the change is queued on alpha', async () => ((await m.status('alpha'))?.sourceQueue?.records ?? 0) > 0);
+  await m.kill('alpha');
+  await m.eventually('beta took over on its copy', async () => (await m.status('beta'))?.role === 'source');
+  assert.equal(readFileSync(join(m.folder('beta'), 'shared.txt'), 'utf8'), 'version 1\n', 'beta runs on the copy it had');
+
+  writeFileSync(join(m.folder('beta'), 'shared.txt'), 'version 3, written on beta\n');
+  writeFileSync(join(m.folder('beta'), 'big.bin'), keystream(SEED, 'written on beta', 0, 0, 16 * MiB));
+  burst(m.folder('beta'), d, 'on-beta');
+  // What beta holds now, kept aside: nobody writes from here on, so alpha must end up with exactly this.
+  const betas = join(m.net.tempDir, 'beta-before-alpha-returns');
+  cpSync(m.folder('beta'), betas, { recursive: true });
+
+  // Alpha returns over a slow link, so its resync lasts seconds; watch what it reports meanwhile.
+  m.throttle('alpha', SLOW_LINK);
+  const seen = new Set<string>();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const s = await m.status('alpha');
+      if (s !== undefined) seen.add(`${s.role} ${s.state}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  t.after(async () => { watching = false; await watcher; });
+  m.start('alpha');
+  await m.eventually('the group is back on alpha', async () => (await m.status('alpha'))?.role === 'source');
+  watching = false;
+  await watcher;
+  m.unthrottle('alpha');
+
+  assert.ok([...seen].some((s) => s.startsWith('target ')), `alpha was a target before it became the source again (saw: ${[...seen].join(', ')})`);
+  // Had the group switched back before the resync ended, alpha's partial copy would have become the truth.
+  const switchedBackWith = await equalTrees(betas, m.folder('alpha'));
+  assert.ok(switchedBackWith.equal, `alpha switched back holding exactly beta's copy: ${JSON.stringify(switchedBackWith)}`);
+  assert.equal(readFileSync(join(m.folder('alpha'), 'shared.txt'), 'utf8'), 'version 3, written on beta\n');
+  assert.ok(!existsSync(join(m.folder('alpha'), 'unsent.txt')), 'the change beta never had is gone: beta\'s newer copy won');
+  await m.inSync();
+  assert.equal((await m.status('beta'))?.role, 'target');
+  assert.equal((await m.status('beta'))?.generation, (await m.status('alpha'))?.generation, 'the target holds the source\'s generation');
+});
+
+/** A TLS session through a relay socket as node `identity` with `key`; resolves with what the peer sent until it closed. */
+function rawSession(relay: string, key: Buffer, identity: string, send: (socket: TLSSocket) => void): Promise<{ error?: string; received: Buffer }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    const socket = tlsConnect({ socket: netConnect(relay), ...clientTlsOptions(key, identity) }, () => send(socket));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', (e) => { error = e.message; });
+    socket.on('close', () => resolve({ ...(error === undefined ? {} : { error }), received: Buffer.concat(chunks) }));
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
+}
+
+test('bad input on the replication port (garbage, a wrong key, a truncated frame, a bad record) is refused and changes nothing', async (t) => {
+  const m = await NetnsMirror.create(t);
+  dataset(m);
+  startBoth(m);
+  await m.inSync();
+  const before = await m.manifest('beta');
+  await m.command('alpha', 'pause-source'); // alpha's own stream would replace our sessions
+  const relay = await m.relayToReplicationPort('alpha', 'beta');
+  const key = Buffer.from(m.key, 'hex');
+
+  // Plain garbage, no TLS at all.
+  await new Promise<void>((resolve) => {
+    const s = netConnect(relay, () => s.write(Buffer.from('GET / HTTP/1.0\r\n\r\n\x00\xff garbage')));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve());
+    s.resume();
+  });
+  // A wrong key: the handshake fails.
+  const wrong = await rawSession(relay, Buffer.alloc(32, 9), 'alpha', () => assert.fail('a wrong key must not complete the handshake'));
+  assert.ok(wrong.error !== undefined, 'the handshake with a wrong key failed');
+  // The right key, a valid HELLO, then a frame cut short, and then a record that is not a change record.
+  const target = await m.status('beta');
+  const hello = Buffer.from(encodeHello({ window: 1 << 20, fromSeq: 1, clusterId: 'mirrors', mirror: MIRROR, sourceNode: 'alpha', lineage: target!.generation }));
+  const truncated = await rawSession(relay, key, 'alpha', (s) => {
+    s.write(hello);
+    s.once('data', () => { s.write(Buffer.concat([Buffer.from(encodeRecordPrefix(1_000_000, 100)), Buffer.alloc(10)])); s.end(); });
+  });
+  assert.ok(truncated.received.length > 0, 'the target answered the HELLO');
+  const garbage = Buffer.from('\x63not a change record at all');
+  const badRecord = await rawSession(relay, key, 'alpha', (s) => {
+    s.write(hello);
+    s.once('data', (d: Buffer) => {
+      // HELLO_OK: u64 lastApplied right after the 6-byte header; send the next record with a garbage payload.
+      const lastApplied = d.readUInt32BE(6) * 2 ** 32 + d.readUInt32BE(10);
+      s.write(Buffer.concat([Buffer.from(encodeRecordPrefix(lastApplied + 1, garbage.length)), garbage]));
+    });
+  });
+  assert.match(badRecord.received.toString('latin1'), /VIGIL_BAD_RECORD.*version at byte 0/, 'refused, naming the byte');
+  assert.equal(await m.manifest('beta'), before, "nothing in the target's folder changed");
+
+  // The agent and the mirror still work.
+  await m.command('alpha', 'resume');
+  writeFileSync(join(m.folder('alpha'), 'b.txt'), 'still mirrored\n');
+  await m.inSync();
+  assert.equal(readFileSync(join(m.folder('beta'), 'b.txt'), 'utf8'), 'still mirrored\n');
 });

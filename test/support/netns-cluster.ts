@@ -25,11 +25,13 @@ export const CLIENT = 'client';
 export const CLIENT_ADDRESS = '203.0.113.10';
 const GROUP = 'web';
 
-const ADDRESSES: Record<NodeName, Record<string, string>> = {
+/** Each node's address on every net, with the prefix length (the mirror fixture uses the private ones). */
+export const ADDRESSES: Record<NodeName, Record<string, string>> = {
   alpha: { priv1: '198.51.100.1/26', priv2: '198.51.100.65/26', pub: '203.0.113.1/24' },
   beta: { priv1: '198.51.100.2/26', priv2: '198.51.100.66/26', pub: '203.0.113.2/24' },
 };
-const host = (node: NodeName, net: string): string => ADDRESSES[node][net]!.split('/')[0]!;
+/** A node's address on a net, without the prefix length. */
+export const addressOf = (node: NodeName, net: string): string => ADDRESSES[node][net]!.split('/')[0]!;
 
 export interface NetnsClusterOptions {
   readonly switchback?: 'auto' | 'manual';
@@ -48,7 +50,7 @@ export interface NetnsClusterOptions {
 export function clusterYaml(key: string, options: NetnsClusterOptions = {}): string {
   const timing = `${options.interval === undefined ? '' : `, interval: ${options.interval}ms`}${options.deadTime === undefined ? '' : `, deadTime: ${options.deadTime}ms`}`;
   const link = (net: string, port: number, role = ''): string =>
-    `    - { name: ${net}, kind: udp${role}${timing}, endpoints: { ${NODES.map((n) => `${n}: "${host(n, net)}:${port}"`).join(', ')} } }`;
+    `    - { name: ${net}, kind: udp${role}${timing}, endpoints: { ${NODES.map((n) => `${n}: "${addressOf(n, net)}:${port}"`).join(', ')} } }`;
   return `# A two-node cluster on network-namespace test hosts (test/support/netns-cluster.ts)
 cluster: { id: netns, key: "${key}", startupGrace: 2s }
 nodes: [{ id: alpha }, { id: beta }]
@@ -75,6 +77,11 @@ ${options.hotStandby === true ? '' : `      - id: web-svc
 `}      # The address comes up once the service answers, and is the first thing to go when the group stops.
       - { id: web-ip, kind: vip, address: "${VIP}/24", arpCount: 3, arpInterval: 100ms, monitorInterval: 500ms }
 `;
+}
+
+/** The command line of a node's agent; its state dir survives restarts, as on a real server. */
+export function vigildArgv(configPath: string, node: NodeName, stateDir: string): string[] {
+  return [process.execPath, resolve('dist/agent/cli/vigild.js'), '--config', configPath, '--node', node, '--state-dir', stateDir];
 }
 
 export class NetnsCluster {
@@ -107,8 +114,7 @@ export class NetnsCluster {
   /** Start the node's agent (again); its state dir survives restarts, as on a real server. */
   start(node: NodeName): HostProcess {
     mkdirSync(this.stateDir(node), { recursive: true });
-    const p = this.net.spawn(node, [process.execPath, resolve('dist/agent/cli/vigild.js'),
-      '--config', this.configPath, '--node', node, '--state-dir', this.stateDir(node)]);
+    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node)));
     this.agents.set(node, p);
     return p;
   }

@@ -38,10 +38,11 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-export async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Poll `condition` every `everyMs` until it holds; a condition that asks an agent should poll less often. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000, everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
