@@ -337,6 +337,14 @@ export class MirrorSource {
   }
 
   private onAck(seq: number): void {
+    if (seq > this.journal.stats().lastSeq) {
+      // The target counts past every record we ever appended: our journal was discarded after a crash and
+      // numbers from 1 again. Nothing of ours can follow that seq; the stream is reset (it counts from our end
+      // again) and a differential mirror brings the target level. Acknowledging it would skip our records.
+      this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} has applied up to record ${seq}, past this journal's last (${this.journal.stats().lastSeq}): the stream is reset`);
+      this.resyncNeeded ??= 'diff';
+      return;
+    }
     this.pendingAck = Math.max(this.pendingAck, seq);
     while (this.appendedAt.length > 0 && this.appendedAt[0]!.seq <= seq) this.appendedAt.shift();
     // Acknowledging rewrites the journal's state file: once per 100 ms is plenty.

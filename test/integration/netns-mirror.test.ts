@@ -20,7 +20,7 @@ const SEED = 'vigil-netns-mirror';
 const DATASET = { seed: SEED, sizeMiB: 24, smallFiles: 300, largeFiles: 3, filesPerFolder: 10, foldersPerParent: 6 };
 /** Slow enough that 16 MiB take 5 s on any machine, so a kill lands mid-transfer; fast enough to stay cheap. */
 const SLOW_LINK = '24mbit';
-/** For the two BUG scenarios below: still ten times what the convergence takes when it works. */
+/** For the two restarts of the source below: ten times what the convergence takes. */
 const STUCK_MIRROR_WAIT_MS = 60_000;
 
 function dataset(m: NetnsMirror, node: NodeName = 'alpha'): Dataset {
@@ -124,16 +124,10 @@ test('a burst of every kind of change on a real data set reaches the target exac
   assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
 });
 
-// BUG: a kill -9 of the source agent alone (the target keeps running) leaves the mirror stuck for good. The
-// restarted source discards its journal and numbers its records from 1 again, but the target, which did not
-// crash, still holds lastApplied from the old stream (977 here) and answers every HELLO with it; the source logs
-// "mirror data: ack: uptoSeq: 977 is beyond the last record appended (N)" at each reconnect, its differential
-// mirror journals a few hundred records that are never sent, status stays "lagging" with a full sourceQueue on
-// alpha while beta reports "in-sync", and the copies never become level. The loopback version killed both agents
-// (both forget their stream) or started from a nearly empty tree (lastApplied smaller than the resync's record
-// count), which hid it. Kept as `todo` so it runs and reports until agent/replication is fixed; the wait is
-// shorter than the others' so that the stuck mirror costs a minute, not three.
-test('kill -9 of the source agent while a large burst streams: it restarts and the target converges', { todo: 'BUG: a restarted source is never resent what the target has not applied' }, async (t) => {
+// A kill -9 of the source agent alone (the target keeps running): the restarted source discards its journal and
+// numbers its records from 1 again, while the target still holds the old stream's lastApplied. The source must
+// see that and reset the stream (it once took that seq as acknowledged and its resync never left the journal).
+test('kill -9 of the source agent while a large burst streams: it restarts and the target converges', async (t) => {
   const m = await NetnsMirror.create(t);
   startBoth(m);
   await m.inSync();
@@ -254,9 +248,8 @@ test('vigil mirror diff repairs a target changed behind the mirror\'s back; vigi
   await m.eventually('the full mirror ran and beta is whole again', synced('full', since));
 });
 
-// BUG: the same as the kill -9 of the source above: after the source's restart, beta answers with the old
-// stream's lastApplied (1006 here), the 496 records of the resync are never sent, and the mirror stays lagging.
-test('source-transmission pause survives an agent restart; the journal holds the changes until resume', { todo: 'BUG: a restarted source is never resent what the target has not applied' }, async (t) => {
+// A kill -9 while transmission is paused: the pause survives, and so does the stream reset described above.
+test('source-transmission pause survives an agent restart; the journal holds the changes until resume', async (t) => {
   const m = await NetnsMirror.create(t);
   const d = dataset(m);
   startBoth(m);
