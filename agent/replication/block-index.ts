@@ -47,6 +47,19 @@ const READ_CHUNK = 1024 * 1024;
 // Never follow a symlink (the tree records it as a link) and never block opening a FIFO.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
+/** `path` opened for reading (never through a symlink, never blocking on a FIFO) and its stat; only a regular file. */
+async function openRegularFile(path: string): Promise<{ readonly handle: FileHandle; readonly stats: Stats }> {
+  const handle = await open(path, OPEN_FLAGS);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
+    return { handle, stats };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
 export function blockHash(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest().subarray(0, BLOCK_HASH_BYTES);
 }
@@ -107,10 +120,8 @@ class FileHasher {
  */
 export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, previous?: FileIndex): Promise<FileIndex> {
   checkBlockSize(blockSize);
-  const handle = await open(path, OPEN_FLAGS);
+  const { handle, stats } = await openRegularFile(path);
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     const hasher = new FileHasher(blockSize, previous);
     await forEachChunk(handle, Math.max(blockSize, READ_CHUNK), stats.size, (bytes) => hasher.update(bytes));
     return hasher.finish(stats);
@@ -171,10 +182,8 @@ function closeFd(fd: number): Promise<void> {
  */
 export async function* readIndexing(path: string, blockSize: number, chunkSize: number): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
   checkBlockSize(blockSize);
-  const handle = await open(path, OPEN_FLAGS);
+  const { handle, stats } = await openRegularFile(path);
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     const hasher = new FileHasher(blockSize, undefined);
     for (let offset = 0; ;) {
       const data = Buffer.allocUnsafe(chunkSize);
@@ -205,10 +214,8 @@ export async function indexFileIfChanged(path: string, previous: FileIndex | und
 
 /** The whole file's SHA-256, streamed. */
 export async function hashFile(path: string): Promise<Buffer> {
-  const handle = await open(path, OPEN_FLAGS);
+  const { handle, stats } = await openRegularFile(path);
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     const hash = createHash('sha256');
     await forEachChunk(handle, READ_CHUNK, stats.size, (bytes) => hash.update(bytes));
     return hash.digest();

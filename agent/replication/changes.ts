@@ -16,7 +16,7 @@ import { changedRanges, indexFile, readAndIndexFile, readIndexing, type BlockInd
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
-import { scanTree, type TreeEntryType } from './tree.js';
+import { scanTree, type TreeEntry, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -26,16 +26,7 @@ const WHOLE_READ_BYTES = 1024 * 1024;
 const RECONCILE_LOOKAHEAD = 16;
 
 /** What the detector needs of a path's lstat; a reconcile takes it from the scan that found the path. */
-interface PathStat {
-  readonly type: TreeEntryType | 'other';
-  readonly size: number;
-  /** Permission bits with setuid, setgid and sticky. */
-  readonly mode: number;
-  readonly mtimeMs: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly ino: number;
-}
+type PathStat = Omit<TreeEntry, 'path' | 'type' | 'linkTarget'> & { readonly type: TreeEntryType | 'other' };
 
 function pathStat(s: Stats): PathStat {
   const type = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier, ApplyError, type ApplyErrorCode } from '../../../agent/replication/apply.js';
 import type { ChangeRecord } from '../../../agent/replication/records.js';
+import { prng } from '../../support/dataset.js';
 
 function setUp(t: TestContext, options: ConstructorParameters<typeof Applier>[1] = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-apply-'));
@@ -275,20 +276,9 @@ test('a folder checked once is checked again after it is replaced by a symlink, 
   assert.equal(statSync(at('e/y')).mode & 0o777, 0o600);
 });
 
-/** A small deterministic generator (mulberry32), so a failing sequence can be replayed by its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomRecords(seed: number, count: number): ChangeRecord[] {
-  const random = prng(seed);
+  const random = prng(`apply ${seed}`);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const dirs = ['d1', 'd2', 'd1/sub'];
   const files = ['d1/a', 'd1/b', 'd2/a', 'c', 'd1/sub/x', 'd2/y'];

@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES,
-  type JournalOptions, type JournalPayload, type JournalRecord,
+  type JournalPayload, type JournalRecord,
 } from '../../../agent/replication/journal.js';
 import { cachedCost, TailCache, type CachedBatch } from '../../../agent/replication/journal-cache.js';
+import { openJournal, segments, tempDir } from './journal-helpers.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-journal-cache-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-async function openJournal(t: { after: (fn: () => Promise<void>) => void }, dir: string, options: JournalOptions): Promise<Journal> {
-  const journal = await Journal.open(dir, options);
-  t.after(() => journal.close().catch(() => undefined));
-  return journal;
-}
 
 const segmentFor = (firstSeq: number): string => `${String(firstSeq).padStart(20, '0')}.seg`;
-const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
 const recordBytes = (payloadLength: number): number => RECORD_OVERHEAD_BYTES + payloadLength;
 const HEADER_BYTES = 20;
 

@@ -1,32 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
-  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, RECORD_OVERHEAD_BYTES, type JournalOptions,
+  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, RECORD_OVERHEAD_BYTES,
 } from '../../../agent/replication/journal.js';
 import { payloadFor } from './journal-writer-child.js';
+import { openJournal, segments, tempDir } from './journal-helpers.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-journal-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-/** Open a journal closed at the end of the test even when an assertion fails first. */
-async function openJournal(t: { after: (fn: () => Promise<void>) => void }, dir: string, options: JournalOptions): Promise<Journal> {
-  const journal = await Journal.open(dir, options);
-  t.after(() => journal.close());
-  return journal;
-}
 
-function segments(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
-}
 
 function segmentFor(firstSeq: number): string {
   return `${String(firstSeq).padStart(20, '0')}.seg`;

@@ -8,6 +8,7 @@ import {
   encodeResponseError, encodeResponsePrefix, isReplicationErrorCode, ReplicationError, truncatedUtf8, type ReplicationMessage,
 } from '../../../common/protocol/replication.js';
 import { FrameReader } from '../../../agent/replication/transport-framing.js';
+import { prng } from '../../support/dataset.js';
 
 const concat = (...parts: Uint8Array[]): Buffer => Buffer.concat(parts);
 const helloFields = { window: 32 << 20, fromSeq: 2 ** 53 - 1, clusterId: 'c1', mirror: 'data', sourceNode: 'alpha', lineage: '9f3a,0' };
@@ -63,22 +64,11 @@ test('UTF-8: well-formed text round-trips, malformed bytes are found, long messa
   assert.equal(decodeUtf8(truncatedUtf8('\ud800')), '\ufffd', 'a lone surrogate is replaced');
 });
 
-/** A small deterministic PRNG (mulberry32): a failure prints its seed and replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('the stream reader yields the same frames however the bytes are chunked', () => {
   const frames = samples();
   const stream = Buffer.concat(frames.map(([f]) => f));
-  const random = prng(7);
+  const random = prng('codec 7');
   for (let round = 0; round < 200; round++) {
     const reader = new FrameReader();
     const got: ReplicationMessage[] = [];
@@ -98,7 +88,7 @@ test('the stream reader yields the same frames however the bytes are chunked', (
 test('fuzz (about 3 s): random and mutated frames yield a valid message or a ReplicationError, nothing else', (t) => {
   const seed = Date.now() >>> 0;
   t.diagnostic(`seed ${seed}`);
-  const random = prng(seed);
+  const random = prng(`codec ${seed}`);
   const int = (n: number): number => Math.floor(random() * n);
   const valid = samples().map(([f]) => f);
   const deadline = Date.now() + 3000;
