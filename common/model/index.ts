@@ -5,3 +5,4 @@ export * from './plan.js';
 export * from './events.js';
 export * from './status.js';
 export * from './mirror.js';
+export * from './auth.js';
