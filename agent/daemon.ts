@@ -6,8 +6,14 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseConfig } from '../common/config/load.js';
 import type { ClusterConfig } from '../common/config/schema.js';
-import { ProtocolError } from '../common/protocol/control.js';
-import { ControlServer } from './control/control-server.js';
+import { ApiServer } from './api/api-server.js';
+import { buildHandlers } from './api/handlers.js';
+import { TopicHub } from './api/topic-hub.js';
+import type { Authenticator } from './api/authenticator.js';
+import { auditParams } from './api/audit-params.js';
+import { MirrorStatusCache } from './api/mirror-status-cache.js';
+import { AGENT_VERSION } from './version.js';
+import type { ClusterSnapshot } from '../common/model/index.js';
 import { Engine, type Membership } from './engine/engine.js';
 import { GuardLink } from './guard/guard-link.js';
 import { PublicNetworkMonitor } from './arbitration/public-network.js';
@@ -17,7 +23,7 @@ import { createResourceAgent } from './resources/index.js';
 import type { ResourceAgent } from './resources/types.js';
 import { loadClusterKey } from './security/cluster-key.js';
 import { StateStore } from './store/state-store.js';
-import { MirrorCommandError, MirrorService } from './replication/service.js';
+import { MirrorService } from './replication/service.js';
 import { systemClock } from './util/clock.js';
 
 export interface DaemonOptions {
@@ -35,6 +41,12 @@ export interface Daemon {
   readonly config: ClusterConfig;
   stop(): Promise<void>;
 }
+
+/** Until the PKI is configured, the network API is off and nothing but the local socket is served. */
+const refuseAll: Authenticator = {
+  fromCertificate: () => ({ ok: false, code: 'CERTIFICATE_REJECTED', message: 'no PKI configured' }),
+  fromToken: () => ({ ok: false, code: 'BAD_CREDENTIALS', message: 'no tokens configured' }),
+};
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const configPath = resolve(options.configPath);
@@ -56,7 +68,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node, mirrors }));
   }
 
-  const incarnation = store.nextIncarnation(Date.now());
+  const startedAt = Date.now();
+  const incarnation = store.nextIncarnation(startedAt);
   const heartbeat = new Heartbeat({
     config, localNode: options.node, key, incarnation, clock: systemClock,
     onChange: (change) => wiring.engine?.onMembershipChange(change),
@@ -76,31 +89,41 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log, mirrorsBehind: () => mirrors.behind() });
   wiring.engine = running;
   const publicNetwork = new PublicNetworkMonitor(config.arbitration, platform.processRunner, systemClock, (state) => running.setPublicNetwork(state));
-  const control = new ControlServer(options.socketPath, {
+  const hub = new TopicHub({
     status: () => running.status(),
-    switchover: (p) => running.switchover(p.group, p.node),
-    switchback: (p) => running.switchback(p.group),
-    maintenance: (p) => running.setMaintenance(p.on),
-    cleanup: (p) => running.cleanup(p.group),
-    events: (p) => store.queryEvents({
-      ...(p.since === undefined ? {} : { since: p.since }), ...(p.until === undefined ? {} : { until: p.until }),
-      ...(p.kinds === undefined ? {} : { kinds: p.kinds }), ...(p.group === undefined ? {} : { group: p.group }),
-      ...(p.limit === undefined ? {} : { limit: p.limit }),
-    }),
-    mirror: async (p) => {
-      try {
-        return await mirrors.command(p.action, p.name);
-      } catch (e) {
-        if (e instanceof MirrorCommandError) throw new ProtocolError(e.code, e.message);
-        throw e;
-      }
+    mirrors: () => mirrorStatuses.current,
+    inventory: () => null,
+    alerts: () => [],
+    config: () => ({ generation: 1, digest: running.status().nodes.find((n) => n.local)?.configDigest ?? '', author: 'installed', at: startedAt }),
+  });
+  const mirrorStatuses = new MirrorStatusCache(mirrors, () => hub.touch('mirrors'));
+  running.onEvent((event) => { hub.pushEvent(event); hub.touch('status'); });
+  const snapshot = (): ClusterSnapshot => ({
+    node: options.node, agentVersion: AGENT_VERSION, startedAt, status: running.status(), events: store.queryEvents({ limit: 50 }),
+    mirrors: mirrorStatuses.current, inventory: hub.current('inventory'), alerts: hub.current('alerts'), config: hub.current('config'),
+  });
+  const api = new ApiServer({
+    session: {
+      node: options.node, cluster: config.cluster.id, agentVersion: AGENT_VERSION, capabilities: ['events', 'snapshot', 'mirror', 'audit'],
+      authenticator: refuseAll, hub, snapshot,
+      handlers: buildHandlers({ engine: running, store, mirrors, snapshot, mirrorsChanged: () => void mirrorStatuses.refresh() }),
+      audit: (r) => store.appendAudit({
+        at: Date.now(), principal: r.principal?.name ?? '(unauthenticated)', role: r.principal?.role ?? 'none', via: r.principal?.via ?? '-',
+        remote: r.remote, method: r.method, params: auditParams(r.params), result: r.result, durationMs: r.durationMs,
+        ...(r.message === undefined ? {} : { message: r.message }),
+      }),
     },
+    socketPath: options.socketPath,
+    routes: { health: () => ({ ok: true, detail: 'running' }), metrics: () => '', metricsPublic: false },
+    log: options.log,
   });
 
   const release = async (): Promise<void> => {
     publicNetwork.stop();
     await guard.stop();
-    await control.close();
+    await api.close();
+    hub.dispose();
+    mirrorStatuses.dispose();
     await heartbeat.close();
     await mirrors.close();
     for (const agent of resources.values()) agent.dispose();
@@ -110,7 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     guard.start();
     await mirrors.start();
     await heartbeat.start();
-    await control.listen();
+    await api.listen();
   } catch (e) {
     await release();
     throw e;
@@ -118,6 +141,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   running.start();
   publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);
+  mirrorStatuses.start();
 
   // Long enough for every group to stop in order, plus a margin.
   const shutdownBudget = config.groups.reduce((sum, g) => sum + g.resources.reduce((s, r) => s + r.stopTimeout, 0), 0) + 5_000;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { callAgent } from '../agent/control/control-client.js';
+import { callAgent } from '../agent/api/api-client.js';
 import { formatStatus } from '../agent/cli/format.js';
 import { NetnsCluster, NODES, VIP, SERVICE_PORT, type NodeName } from '../test/support/netns-cluster.js';
 

@@ -2,10 +2,10 @@
 /** `vigil`: the administrator's command line. It talks to the local agent through its control socket. */
 import { readFileSync } from 'node:fs';
 import { parseConfig, ConfigError } from '../../common/config/load.js';
-import { ProtocolError } from '../../common/protocol/control.js';
+import { ProtocolError } from '../../common/protocol/api.js';
 import { plan } from '../core/plan.js';
 import { expandWhatIf, WhatIfError } from '../core/what-if.js';
-import { callAgent } from '../control/control-client.js';
+import { callAgent } from '../api/api-client.js';
 import { parseCommandLine, USAGE, UsageError, type Command } from './args.js';
 import { formatEvents, formatMirrors, formatPlan, formatStatus, formatVerify } from './format.js';
 

@@ -11,7 +11,7 @@ import {
   type Action, type ClusterEvent, type MembershipChange, type ClusterStatus, type EventKind, type GroupId, type Intents, type LinkStatus, type NodeId,
   type NodeStatus, type ObservedState, type OperationResult, type PeerView, type PlanResult, type ResourceId, type ResourceOperation, type Severity,
 } from '../../common/model/index.js';
-import { ProtocolError } from '../../common/protocol/control.js';
+import { ProtocolError } from '../../common/protocol/api.js';
 import { plan } from '../core/plan.js';
 import { ineligibility, type PlacementInput } from '../core/placement.js';
 import { clusterStatus } from '../core/status.js';

@@ -1,11 +1,11 @@
 /**
- * What must survive an agent restart: the event log, failure counts and the cluster intents (holds,
- * switchover targets, maintenance). SQLite in WAL mode: one file, crash-safe, queryable by time and kind.
+ * What must survive an agent restart: the event log, the audit log of control commands, failure counts and the
+ * cluster intents (holds, switchover targets, maintenance). SQLite in WAL mode: one file, crash-safe, queryable by time and kind.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { EVENT_KINDS, type ClusterEvent, type EventKind, type GroupId, type Intents, type Severity } from '../../common/model/index.js';
+import { EVENT_KINDS, type AuditEntry, type ClusterEvent, type EventKind, type GroupId, type Intents, type Severity } from '../../common/model/index.js';
 
 export interface EventQuery {
   readonly since?: number;
@@ -18,8 +18,11 @@ export interface EventQuery {
 
 export interface FailureRecord { readonly failures: number; readonly lastFailureAt?: number }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** Audit entries kept: the oldest go first once there are more (a year of a busy operator's commands). */
+const AUDIT_KEEP = 100_000;
 
+interface AuditRow { id: number; at: number; principal: string; role: string; via: string; remote: string; method: string; params: string; result: string; message: string | null; duration_ms: number }
 interface EventRow { id: number; at: number; kind: string; severity: string; node: string; group_id: string | null; resource: string | null; message: string }
 
 export class StateStore {
@@ -41,15 +44,39 @@ export class StateStore {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`state store ${this.db.name} has schema ${version}, newer than this agent understands (${SCHEMA_VERSION})`);
     if (version === SCHEMA_VERSION) return;
-    this.db.exec(`
+    if (version < 1) this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
         node TEXT NOT NULL, group_id TEXT, resource TEXT, message TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS events_at ON events(at);
       CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
       CREATE TABLE IF NOT EXISTS failures (group_id TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_at INTEGER);
-      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
+        via TEXT NOT NULL, remote TEXT NOT NULL, method TEXT NOT NULL, params TEXT NOT NULL, result TEXT NOT NULL,
+        message TEXT, duration_ms INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
       PRAGMA user_version = ${SCHEMA_VERSION};`);
+  }
+
+  appendAudit(entry: Omit<AuditEntry, 'id'>): number {
+    const info = this.db.prepare('INSERT INTO audit (at, principal, role, via, remote, method, params, result, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(entry.at, entry.principal, entry.role, entry.via, entry.remote, entry.method, entry.params, entry.result, entry.message ?? null, entry.durationMs);
+    const id = Number(info.lastInsertRowid);
+    if (id % 1000 === 0) this.db.prepare('DELETE FROM audit WHERE id <= ?').run(id - AUDIT_KEEP);
+    return id;
+  }
+
+  /** Newest first. */
+  queryAudit(query: { since?: number; limit?: number } = {}): AuditEntry[] {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 10_000);
+    const rows = this.db.prepare(`SELECT * FROM audit WHERE at >= ? ORDER BY id DESC LIMIT ${limit}`).all(query.since ?? 0) as AuditRow[];
+    return rows.map((r) => ({
+      id: r.id, at: r.at, principal: r.principal, role: r.role as AuditEntry['role'], via: r.via, remote: r.remote, method: r.method,
+      params: r.params, result: r.result, durationMs: r.duration_ms, ...(r.message === null ? {} : { message: r.message }),
+    }));
   }
 
   appendEvent(event: ClusterEvent): number {

@@ -159,8 +159,22 @@ const linkSchema = z.strictObject({
 
 const nodeSchema = z.strictObject({
   id: slug,
-  /** The agent's control address as other hosts reach it (used by later layers and the CLI). */
-  address: z.string().min(1).optional(),
+  /** Where this node's API listens and where peers and the monitoring center reach it (needed with `api`). */
+  api: hostPort.optional(),
+});
+
+/** The network API (WebSocket over TLS). Without this section an agent serves only its local socket. */
+const apiSchema = z.strictObject({
+  /** The folder `vigil init` wrote: the cluster's CA bundle, this node's certificate and key, the tokens. Relative
+   * paths are taken from the configuration file's folder. */
+  pki: z.string().min(1).default('pki'),
+  /** Serve /metrics without authentication, for a Prometheus on a trusted network. */
+  metricsPublic: z.boolean().default(false),
+  /** The monitoring center's web build, served over the same HTTPS port. */
+  webRoot: z.string().min(1).optional(),
+  /** Per connection: a burst of requests, then this many per second. */
+  requestsPerSecond: z.number().int().min(1).max(10_000).default(50),
+  requestBurst: z.number().int().min(1).max(100_000).default(100),
 });
 
 export const clusterConfigSchema = z.strictObject({
@@ -185,6 +199,7 @@ export const clusterConfigSchema = z.strictObject({
     rounds: z.number().int().min(1).max(20).default(2),
   }).default({ pingTargets: [], interval: 100, timeout: 100, rounds: 2 }),
   groups: z.array(groupSchema).default([]),
+  api: apiSchema.optional(),
 }).superRefine((config, ctx) => {
   const { key, keyFile } = config.cluster;
   if ((key === undefined) === (keyFile === undefined)) {
@@ -194,6 +209,7 @@ export const clusterConfigSchema = z.strictObject({
   config.nodes.forEach((n, i) => {
     if (nodeIds.has(n.id)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `node "${n.id}" is listed twice` });
     nodeIds.add(n.id);
+    if (config.api !== undefined && n.api === undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'api'], message: 'the API address (host:port) of every node, since the api section is present' });
   });
   const unknownNode = (id: string, path: (string | number)[]): void => {
     if (!nodeIds.has(id)) ctx.addIssue({ code: 'custom', path, message: `"${id}" is not one of the nodes (${[...nodeIds].join(', ')})` });
@@ -296,6 +312,7 @@ export type OcfResourceConfig = Extract<ResourceConfig, { kind: 'ocf' }>;
 export type ServiceResourceConfig = Extract<ResourceConfig, { kind: 'service' }>;
 export type VipResourceConfig = Extract<ResourceConfig, { kind: 'vip' }>;
 export type LinkConfig = ClusterConfig['heartbeat']['links'][number];
+export type ApiConfig = NonNullable<ClusterConfig['api']>;
 
 /** The nodes allowed to run a group, most preferred first. */
 export function groupNodes(config: ClusterConfig, group: GroupConfig): string[] {

@@ -1,2 +1,2 @@
-export * from './control.js';
+export * from './api.js';
 export * from './heartbeat.js';

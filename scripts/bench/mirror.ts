@@ -28,7 +28,7 @@ import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readS
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { callAgent } from '../../agent/control/control-client.js';
+import { callAgent } from '../../agent/api/api-client.js';
 import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import type { MirrorStatus } from '../../common/model/index.js';

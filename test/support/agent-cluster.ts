@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterStatus } from '../../common/model/index.js';
 import { freePort, isRunning } from './process.js';
-import { callAgent } from '../../agent/control/control-client.js';
+import { callAgent } from '../../agent/api/api-client.js';
 
 export const REPO = process.cwd();
 const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { callAgent } from '../../agent/control/control-client.js';
+import { callAgent } from '../../agent/api/api-client.js';
 import type { ClusterEvent, ClusterStatus, EventKind } from '../../common/model/index.js';
 import { TestNetwork, type HostProcess } from './netns.js';
 

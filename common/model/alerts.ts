@@ -1,0 +1,2 @@
+// PLACEHOLDER until wt-alerts merges
+export interface AlertRecord { readonly id: string; readonly at: number }
