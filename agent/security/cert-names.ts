@@ -107,6 +107,12 @@ export function principalFromCertificate(cert: CertificateFields, clusterId: str
 export function principalFromTlsSocket(socket: TLSSocket, clusterId: string, now: number): PrincipalResult {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) return refuse('CERT_MISSING', 'the client sent no certificate');
-  if (!socket.authorized) return refuse('CERT_UNTRUSTED', `not issued by this cluster's CA or not valid (${String(socket.authorizationError)})`);
+  if (!socket.authorized) return refuse('CERT_UNTRUSTED', `not issued by this cluster's CA or not valid (${tlsReason(socket.authorizationError)})`);
   return principalFromCertificate(cert, clusterId, now);
+}
+
+/** OpenSSL's code for why verification failed ("CERT_HAS_EXPIRED"); Node types it as an Error but passes a string or null. */
+export function tlsReason(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error) return String(error.code);
+  return String(error);
 }

@@ -102,8 +102,11 @@ export interface LeafRequest {
 }
 
 async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return pemFile(x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY'));
 }
+
+/** PEM text as a file holds it: ending in a newline, so bundles can be concatenated. */
+const pemFile = (pem: string): string => `${pem.trimEnd()}\n`;
 
 /** A new self-signed CA for `clusterId`; its CN carries the time so an old and a new CA have distinct names. */
 export async function createCertificateAuthority(clusterId: string, notBefore: Date, notAfter: Date): Promise<CertificateAuthority> {
@@ -120,7 +123,7 @@ export async function createCertificateAuthority(clusterId: string, notBefore: D
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, key: keys.privateKey, certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { cert, key: keys.privateKey, certPem: pemFile(cert.toString('pem')), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /** Sign a node or user certificate under `ca`, with a fresh key pair. Dates are the caller's (tests issue expired ones). */
@@ -151,7 +154,7 @@ export async function signLeafCertificate(ca: CertificateAuthority, request: Lea
     signingAlgorithm: SIGNING,
     extensions,
   });
-  return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey) };
+  return { cert: pemFile(cert.toString('pem')), key: await privateKeyPem(keys.privateKey) };
 }
 
 function positiveSerial(): string {
@@ -385,7 +388,7 @@ export async function rotateCa(options: RotateCaOptions): Promise<RotationResult
   writeSecretFile(paths.previousCaCert, old.certPem);
   writeSecretFile(paths.caKey, ca.keyPem);
   writeSecretFile(paths.caCert, ca.certPem);
-  writeSecretFile(paths.trust, ca.certPem + old.certPem);
+  writeSecretFile(paths.trust, ca.certPem + pemFile(old.certPem));
   await issueNodeCertificates(dir, ca, manifest, now, days);
   return { usersOnOldCa: usersNotIssuedBy(dir, new X509Certificate(ca.certPem)) };
 }
