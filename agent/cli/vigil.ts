@@ -8,6 +8,7 @@ import { expandWhatIf, WhatIfError } from '../core/what-if.js';
 import { callAgent } from '../api/api-client.js';
 import { parseCommandLine, USAGE, UsageError, type Command } from './args.js';
 import { formatEvents, formatMirrors, formatPlan, formatStatus, formatVerify } from './format.js';
+import { isPkiCommand, PKI_USAGE, runPkiCommand } from './pki-commands.js';
 
 async function run(command: Command, socket: string): Promise<string> {
   switch (command.name) {
@@ -65,13 +66,18 @@ async function run(command: Command, socket: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
+  const pki = isPkiCommand(process.argv[2]);
   try {
+    if (pki) {
+      process.stdout.write((await runPkiCommand(process.argv.slice(2))) + '\n');
+      return 0;
+    }
     const { command, socket } = parseCommandLine(process.argv.slice(2), process.env, Date.now());
     process.stdout.write((await run(command, socket)) + '\n');
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`vigil: ${e.message}\n\n${USAGE}\n`);
+      process.stderr.write(`vigil: ${e.message}\n\n${pki ? PKI_USAGE : USAGE}\n`);
       return 2;
     }
     if (e instanceof ProtocolError) {
