@@ -125,6 +125,12 @@ function parseVolume(v: Json): VolumeInfo | undefined {
   };
 }
 
+/** C:\ before D:\ before the volumes that have no letter. */
+function byDriveLetterFirst(a: VolumeInfo, b: VolumeInfo): number {
+  const unlettered = (v: VolumeInfo) => (v.mount.startsWith('\\') ? 1 : 0);
+  return unlettered(a) - unlettered(b) || a.mount.localeCompare(b.mount);
+}
+
 export function parseWindowsInventory(text: string): InventoryReading {
   const parsed: unknown = JSON.parse(text);
   if (!isRecord(parsed)) throw new Error('the PowerShell inventory is not a JSON object');
@@ -143,7 +149,7 @@ export function parseWindowsInventory(text: string): InventoryReading {
     else nics.push(nic);
   }
   const volumes = records(parsed.volumes).map(parseVolume).filter((v): v is VolumeInfo => v !== undefined);
-  return { nics: nics.sort((a, b) => a.name.localeCompare(b.name)), volumes: volumes.sort((a, b) => a.mount.localeCompare(b.mount)), faults };
+  return { nics: nics.sort((a, b) => a.name.localeCompare(b.name)), volumes: volumes.sort(byDriveLetterFirst), faults };
 }
 
 function defaultEnv(): Record<string, string> {
