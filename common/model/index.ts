@@ -7,3 +7,4 @@ export * from './status.js';
 export * from './mirror.js';
 export * from './auth.js';
 export * from './api.js';
+export * from './inventory.js';
