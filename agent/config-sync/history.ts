@@ -102,7 +102,8 @@ export class ConfigHistory {
   /** Make the staged version current. Only the staged one, named by generation and digest, so a late commit from a
    * coordinator whose stage expired cannot commit another coordinator's text. */
   commit(ref: VersionRef): ConfigVersion {
-    return this.db.transaction(() => {
+    // The cached current version changes only once the transaction has committed.
+    this.cached = this.db.transaction(() => {
       const row = this.db.prepare('SELECT * FROM staged').get() as StagedRow | undefined;
       if (row === undefined || row.generation !== ref.generation || row.digest !== ref.digest) {
         const held = row === undefined ? 'nothing is staged' : `generation ${row.generation} (${row.digest.slice(0, 12)}) is staged`;
@@ -114,6 +115,7 @@ export class ConfigHistory {
       this.db.prepare('DELETE FROM staged').run();
       return version;
     })();
+    return this.cached;
   }
 
   /** Drop the staged version if it is the one named; false when it was not staged (already aborted, expired). */
@@ -130,7 +132,7 @@ export class ConfigHistory {
   adopt(versions: readonly ConfigVersion[], options: { readonly replaceInstalled?: boolean } = {}): ConfigVersion {
     const last = versions.at(-1);
     if (last === undefined) throw new RangeError('adopt: no versions');
-    return this.db.transaction(() => {
+    this.cached = this.db.transaction(() => {
       let previous = this.cached.generation;
       if (options.replaceInstalled === true) {
         if (previous !== 1) throw new ConfigSyncError('CONFLICT', `this node is at generation ${previous}, not its installation generation: its history is not replaced`);
@@ -146,6 +148,7 @@ export class ConfigHistory {
       this.db.prepare('DELETE FROM staged WHERE generation <= ?').run(last.generation);
       return last;
     })();
+    return this.cached;
   }
 
   close(): void {
@@ -155,7 +158,6 @@ export class ConfigHistory {
   private insert(version: ConfigVersion): void {
     this.db.prepare('INSERT INTO versions (generation, text, digest, author, at, comment, parent) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(version.generation, version.text, version.digest, version.author, version.at, version.comment, version.parent);
-    this.cached = version;
   }
 
   private readCurrent(): ConfigVersion {

@@ -160,7 +160,7 @@ async function checkFolder(folder: string): Promise<string | undefined> {
       if (!info.isDirectory()) return path === folder ? `${folder} is not a directory` : `${folder} cannot be created: ${path} is not a directory`;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && dirname(path) !== path) { path = dirname(path); continue; }
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(path) !== path) { path = dirname(path); continue; }
       return `${folder} cannot be checked (${path}: ${code ?? 'error'})`;
     }
     try {
