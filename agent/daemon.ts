@@ -13,7 +13,13 @@ import type { Authenticator } from './api/authenticator.js';
 import { auditParams } from './api/audit-params.js';
 import { MirrorStatusCache } from './api/mirror-status-cache.js';
 import { AGENT_VERSION } from './version.js';
-import type { ClusterSnapshot } from '../common/model/index.js';
+import type { ClusterSnapshot, ConfigVersionSummary } from '../common/model/index.js';
+import { clusterAuthenticator } from './api/cluster-authenticator.js';
+import { ConfigService } from './config-sync/service.js';
+import { InventoryMonitor, createInventorySource } from './inventory/index.js';
+import { counterKey, renderMetrics } from './observability/metrics.js';
+import { loadAgentTls, pkiPaths } from './security/pki.js';
+import { TokenStore } from './security/tokens.js';
 import { Engine, type Membership } from './engine/engine.js';
 import { GuardLink } from './guard/guard-link.js';
 import { PublicNetworkMonitor } from './arbitration/public-network.js';
@@ -34,12 +40,16 @@ export interface DaemonOptions {
   /** On SIGTERM, stop this node's groups so peers take over (default), or leave them running. */
   readonly releaseOnExit: boolean;
   readonly log: (line: string) => void;
+  /** A committed configuration needs the agent's components rebuilt: stop (leaving resources running) and start
+   * again. Without it, the change waits for the next start. */
+  readonly onReload?: (why: string) => void;
 }
 
 export interface Daemon {
   readonly engine: Engine;
   readonly config: ClusterConfig;
-  stop(): Promise<void>;
+  /** Stop; `release` overrides the daemon's releaseOnExit (a reload keeps resources running). */
+  stop(release?: boolean): Promise<void>;
 }
 
 /** Until the PKI is configured, the network API is off and nothing but the local socket is served. */
@@ -48,17 +58,46 @@ const refuseAll: Authenticator = {
   fromToken: () => ({ ok: false, code: 'BAD_CREDENTIALS', message: 'no tokens configured' }),
 };
 
+function splitHostPort(endpoint: string): { host: string; port: number } {
+  const at = endpoint.lastIndexOf(':');
+  return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
+}
+
+function nodeApi(config: ClusterConfig, node: string): string {
+  const address = config.nodes.find((n) => n.id === node)?.api;
+  if (address === undefined) throw new Error(`nodes[${node}].api: the API address is needed since the api section is present`);
+  return address;
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const configPath = resolve(options.configPath);
-  const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
+  const fileText = readFileSync(configPath, 'utf8');
+  const fileConfig = parseConfig(fileText, configPath);
+  const platform = createPlatform();
+  // Every commit rewrites the file, so the file and the history's current version agree unless someone edited
+  // the file by hand while the agent was stopped.
+  const wiring: { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub } = {};
+  const apiTls = fileConfig.api === undefined ? undefined : loadAgentTls(resolve(dirname(configPath), fileConfig.api.pki), options.node);
+  const configService = new ConfigService({
+    nodeId: options.node, configPath, historyPath: join(options.stateDir, 'config.db'), fileText, ocfRoot: platform.ocfRoot,
+    ...(apiTls === undefined ? {} : { peerTls: apiTls }),
+    aliveNodes: () => Object.entries(wiring.heartbeat?.peers() ?? {}).filter(([, p]) => p.alive).map(([node]) => node),
+    onApplied: (next, change, version) => {
+      const needsReload = change.reload.length > 0 || change.live.some((path) => path.includes('.resources['));
+      options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${needsReload ? change.reload.join(', ') || 'resources' : 'nothing'}`);
+      wiring.hub?.touch('config');
+      if (needsReload) options.onReload?.(`configuration generation ${version.generation}`);
+      else wiring.engine?.applyLiveConfig(next);
+    },
+    log: options.log,
+  }, new Map(fileConfig.nodes.filter((n) => n.api !== undefined).map((n) => [n.id, n.api as string])));
+  // The service took a hand-edited file as the next generation, so the file is what this node runs.
+  const config = fileConfig;
   if (!config.nodes.some((n) => n.id === options.node)) {
     throw new Error(`--node ${options.node}: not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
   }
   const key = loadClusterKey(config, dirname(configPath));
   const store = StateStore.open(join(options.stateDir, 'state.db'));
-  const platform = createPlatform();
-  // The heartbeat reports to the engine, and the engine publishes through the heartbeat: tie the knot here.
-  const wiring: { engine?: Engine } = {};
   const mirrors = new MirrorService({
     config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log,
     onBehindChange: () => wiring.engine?.mirrorsChanged(),
@@ -72,7 +111,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const incarnation = store.nextIncarnation(startedAt);
   const heartbeat = new Heartbeat({
     config, localNode: options.node, key, incarnation, clock: systemClock,
-    onChange: (change) => wiring.engine?.onMembershipChange(change),
+    onChange: (change) => {
+      wiring.engine?.onMembershipChange(change);
+      // A peer that comes back may hold a newer configuration, or need ours: each side asks the other.
+      if (change.kind === 'peer-alive') setTimeout(() => void configService.catchUp(), 200).unref();
+    },
   });
   // Release before any peer can take over: half the shortest dead time of our links.
   const releaseAfterMs = Math.floor(Math.min(...config.heartbeat.links.filter((l) => options.node in l.endpoints).map((l) => l.deadTime)) / 2);
@@ -86,44 +129,80 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     linkStatuses: () => heartbeat.linkStatuses(),
     setStatus: (status) => { heartbeat.setStatus(status); guard.update(status); },
   };
+  wiring.heartbeat = heartbeat;
   const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log, mirrorsBehind: () => mirrors.behind() });
   wiring.engine = running;
   const publicNetwork = new PublicNetworkMonitor(config.arbitration, platform.processRunner, systemClock, (state) => running.setPublicNetwork(state));
+  const inventory = new InventoryMonitor({ node: options.node, source: createInventorySource(), log: options.log });
+  const counters = { failovers: 0, switchovers: 0, apiRequests: {} as Record<string, number>, alertsSent: {} as Record<string, number> };
+  const configSummary = (): ConfigVersionSummary => {
+    const v = configService.current();
+    return { generation: v.generation, digest: v.digest, author: v.author, at: v.at, ...(v.comment ? { comment: v.comment } : {}) };
+  };
   const hub = new TopicHub({
     status: () => running.status(),
     mirrors: () => mirrorStatuses.current,
-    inventory: () => null,
+    inventory: () => inventory.current ?? null,
     alerts: () => [],
-    config: () => ({ generation: 1, digest: running.status().nodes.find((n) => n.local)?.configDigest ?? '', author: 'installed', at: startedAt }),
+    config: configSummary,
   });
+  wiring.hub = hub;
   const mirrorStatuses = new MirrorStatusCache(mirrors, () => hub.touch('mirrors'));
-  running.onEvent((event) => { hub.pushEvent(event); hub.touch('status'); });
+  inventory.onChange(() => hub.touch('inventory'));
+  running.onEvent((event) => {
+    if (event.kind === 'failover') counters.failovers += 1;
+    if (event.kind === 'switchover' || event.kind === 'switchback') counters.switchovers += 1;
+    hub.pushEvent(event);
+    hub.touch('status');
+  });
   const snapshot = (): ClusterSnapshot => ({
     node: options.node, agentVersion: AGENT_VERSION, startedAt, status: running.status(), events: store.queryEvents({ limit: 50 }),
-    mirrors: mirrorStatuses.current, inventory: hub.current('inventory'), alerts: hub.current('alerts'), config: hub.current('config'),
+    mirrors: mirrorStatuses.current, inventory: hub.current('inventory'), alerts: hub.current('alerts'), config: configSummary(),
   });
   const api = new ApiServer({
     session: {
-      node: options.node, cluster: config.cluster.id, agentVersion: AGENT_VERSION, capabilities: ['events', 'snapshot', 'mirror', 'audit'],
-      authenticator: refuseAll, hub, snapshot,
-      handlers: buildHandlers({ engine: running, store, mirrors, snapshot, mirrorsChanged: () => void mirrorStatuses.refresh() }),
+      node: options.node, cluster: config.cluster.id, agentVersion: AGENT_VERSION,
+      capabilities: ['events', 'snapshot', 'mirror', 'config', 'audit', 'metrics', ...(config.api?.webRoot === undefined ? [] : ['web' as const])],
+      authenticator: apiTls === undefined ? refuseAll : clusterAuthenticator(config.cluster.id, TokenStore.open(pkiPaths(resolve(dirname(configPath), config.api?.pki ?? 'pki')).tokens), options.log),
+      hub, snapshot,
+      handlers: buildHandlers({ engine: running, store, mirrors, snapshot, config: configService.api(), mirrorsChanged: () => void mirrorStatuses.refresh() }),
       audit: (r) => store.appendAudit({
         at: Date.now(), principal: r.principal?.name ?? '(unauthenticated)', role: r.principal?.role ?? 'none', via: r.principal?.via ?? '-',
         remote: r.remote, method: r.method, params: auditParams(r.params), result: r.result, durationMs: r.durationMs,
         ...(r.message === undefined ? {} : { message: r.message }),
       }),
+      count: (method, result) => { const k = counterKey(method, result); counters.apiRequests[k] = (counters.apiRequests[k] ?? 0) + 1; },
+      ...(config.api === undefined ? {} : { limits: { requestsPerSecond: config.api.requestsPerSecond, requestBurst: config.api.requestBurst } }),
     },
     socketPath: options.socketPath,
-    routes: { health: () => ({ ok: true, detail: 'running' }), metrics: () => '', metricsPublic: false },
+    ...(apiTls === undefined || config.api === undefined ? {} : { tls: { ...splitHostPort(nodeApi(config, options.node)), ...apiTls } }),
+    routes: {
+      health: () => {
+        const status = running.status();
+        const faults = [...status.faults, ...configService.catchUpFaults()];
+        return { ok: true, detail: faults.length === 0 ? 'running' : `running with faults: ${faults.join('; ')}` };
+      },
+      metrics: () => renderMetrics({
+        status: running.status(), mirrors: mirrorStatuses.current, ...(inventory.current === undefined ? {} : { inventory: inventory.current }),
+        counters, agent: { version: AGENT_VERSION, startedAt },
+      }),
+      metricsPublic: config.api?.metricsPublic ?? false,
+      ...(config.api?.webRoot === undefined ? {} : { webRoot: resolve(dirname(configPath), config.api.webRoot) }),
+    },
     log: options.log,
   });
+  const catchUpTimer = setInterval(() => void configService.catchUp(), 15_000);
+  catchUpTimer.unref();
 
   const release = async (): Promise<void> => {
     publicNetwork.stop();
     await guard.stop();
+    clearInterval(catchUpTimer);
     await api.close();
     hub.dispose();
     mirrorStatuses.dispose();
+    inventory.dispose();
+    await configService.close();
     await heartbeat.close();
     await mirrors.close();
     for (const agent of resources.values()) agent.dispose();
@@ -142,14 +221,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);
   mirrorStatuses.start();
+  inventory.start();
 
   // Long enough for every group to stop in order, plus a margin.
   const shutdownBudget = config.groups.reduce((sum, g) => sum + g.resources.reduce((s, r) => s + r.stopTimeout, 0), 0) + 5_000;
   return {
     engine: running,
     config,
-    stop: async () => {
-      await running.shutdown({ release: options.releaseOnExit, timeoutMs: shutdownBudget });
+    stop: async (releaseGroups = options.releaseOnExit) => {
+      await running.shutdown({ release: releaseGroups, timeoutMs: shutdownBudget });
       // Give peers one more heartbeat with our final (stopped) state before the links close.
       await new Promise((r) => setTimeout(r, 50));
       await release();

@@ -14,10 +14,12 @@ export interface ConfigApi {
   validate: Handlers['config.validate'];
   propose: Handlers['config.propose'];
   rollback: Handlers['config.rollback'];
+  check: Handlers['config.check'];
   prepare: Handlers['config.prepare'];
   commit: Handlers['config.commit'];
   abort: Handlers['config.abort'];
   fetch: Handlers['config.fetch'];
+  current: Handlers['config.current'];
 }
 
 export interface AlertsApi {
@@ -75,9 +77,11 @@ export function buildHandlers(s: HandlerServices): Handlers {
     'config.validate': (p, c) => config().validate(p, c),
     'config.propose': (p, c) => config().propose(p, c),
     'config.rollback': (p, c) => config().rollback(p, c),
+    'config.check': (p, c) => config().check(p, c),
     'config.prepare': (p, c) => config().prepare(p, c),
     'config.commit': (p, c) => config().commit(p, c),
     'config.abort': (p, c) => config().abort(p, c),
     'config.fetch': (p, c) => config().fetch(p, c),
+    'config.current': (p, c) => config().current(p, c),
   };
 }

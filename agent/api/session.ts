@@ -54,6 +54,8 @@ export interface SessionContext {
   readonly hub: TopicHub;
   readonly snapshot: () => Results['snapshot'];
   readonly audit: (record: AuditRecord) => void;
+  /** Every request answered, by method and result ("ok" or the error code), for the metrics. */
+  readonly count?: (method: string, result: string) => void;
   readonly limits: SessionLimits;
 }
 
@@ -147,6 +149,7 @@ export class ApiSession implements TopicSubscriber {
   }
 
   private async onRequest(request: RequestMessage): Promise<void> {
+    this.methodsById.set(request.id, request.method);
     const principal = this.principal as Principal;
     if (this.inFlight >= this.ctx.limits.maxInFlight) {
       this.reply({ type: 'response', id: request.id, ok: false, error: { code: 'RATE_LIMITED', message: `more than ${this.ctx.limits.maxInFlight} requests in flight` } });
@@ -201,8 +204,17 @@ export class ApiSession implements TopicSubscriber {
   }
 
   private reply(message: ServerMessage): void {
+    if (message.type === 'response') this.countResponse(message);
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(encodeMessage(message));
+  }
+
+  private readonly methodsById = new Map<number, string>();
+
+  private countResponse(message: Extract<ServerMessage, { type: 'response' }>): void {
+    const method = this.methodsById.get(message.id) ?? 'unknown';
+    this.methodsById.delete(message.id);
+    this.ctx.count?.(method, message.ok ? 'ok' : message.error.code);
   }
 
   private refuse(code: ErrorCode, message: string): void {

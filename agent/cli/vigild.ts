@@ -2,7 +2,7 @@
 /** `vigild`: the cluster agent daemon, one per server. */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../common/config/load.js';
-import { startDaemon } from '../daemon.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { raiseOwnPriority } from '../platform/priority.js';
 
 const USAGE = `usage: vigild --config FILE --node ID [--state-dir DIR] [--socket PATH] [--nice N] [--keep-resources-on-exit]
@@ -46,17 +46,35 @@ async function main(): Promise<void> {
   const refused = raiseOwnPriority(nice);
   if (refused !== undefined) log(`cannot set CPU priority ${nice} (${refused}): running at the default; under load the heartbeat may be late`);
   const stateDir = values['state-dir'] ?? '/var/lib/vigil';
-  let daemon;
+  let daemon: Daemon;
+  let reloading = false;
+  let stopping = false;
+  const start = (): Promise<Daemon> => startDaemon({
+    configPath: values.config!, node: values.node!, stateDir, socketPath: values.socket ?? `${stateDir}/vigild.sock`,
+    releaseOnExit: !values['keep-resources-on-exit'], log, onReload: (why) => void reload(why),
+  });
+  // A committed configuration that reshapes links, resources or mirrors: rebuild the agent in this process,
+  // leaving the resources running (the new engine probes them and carries on).
+  const reload = async (why: string): Promise<void> => {
+    if (reloading || stopping) return;
+    reloading = true;
+    log(`reloading the agent: ${why}`);
+    try {
+      await daemon.stop(false);
+      daemon = await start();
+    } catch (e) {
+      log(`reload failed, exiting so that the service manager restarts the agent: ${(e as Error).message}`);
+      process.exit(1);
+    } finally {
+      reloading = false;
+    }
+  };
   try {
-    daemon = await startDaemon({
-      configPath: values.config!, node: values.node!, stateDir, socketPath: values.socket ?? `${stateDir}/vigild.sock`,
-      releaseOnExit: !values['keep-resources-on-exit'], log,
-    });
+    daemon = await start();
   } catch (e) {
     process.stderr.write(`vigild: ${e instanceof ConfigError ? `invalid configuration:\n${e.message}` : (e as Error).message}\n`);
     process.exit(1);
   }
-  let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) { log(`${signal} again: exiting at once`); process.exit(1); }
     stopping = true;

@@ -6,32 +6,12 @@
  * against, so two admins never overwrite each other's change.
  */
 import type { NodeId } from '../../common/model/ids.js';
-import { ConfigSyncError, type ConfigVersion, type NodeProblem, type PrepareResult, type VersionRef } from '../core/config-version.js';
+import { ConfigSyncError, type CommitOutcome, type ConfigVersion, type NodeProblem, type PerNodeResult, type PrepareResult, type VersionRef } from '../../common/model/config-version.js';
+
+export type { CommitOutcome, PerNodeResult };
 import { digestOf } from './history.js';
 import { describeProblems, type ConfigParticipant } from './participant.js';
 import type { PeerConfigApi } from './peer-api.js';
-
-/** What one node said of a proposal or a validation. */
-export type PerNodeResult =
-  | { readonly node: NodeId; readonly outcome: 'ok' }
-  /** Not alive: not asked; it catches up when it is back. */
-  | { readonly node: NodeId; readonly outcome: 'down' }
-  | {
-    readonly node: NodeId; readonly outcome: 'failed';
-    readonly code: 'VALIDATION_FAILED' | 'BUSY' | 'STALE_GENERATION' | 'BEHIND' | 'UNREACHABLE';
-    readonly message: string; readonly problems: readonly NodeProblem[];
-  };
-
-export interface CommitOutcome {
-  readonly generation: number;
-  readonly digest: string;
-  /** Nodes where the version is current now, this one first. */
-  readonly committed: NodeId[];
-  /** Nodes that were down or missed earlier generations: they fetch the version when they are back or caught up. */
-  readonly pending: NodeId[];
-  /** Nodes that prepared but whose commit failed: the version is decided, they catch up. */
-  readonly partial: { readonly node: NodeId; readonly message: string }[];
-}
 
 export interface ProposeRequest {
   readonly text: string;

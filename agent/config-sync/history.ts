@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { NodeId } from '../../common/model/ids.js';
-import { ConfigSyncError, type ConfigVersion, type VersionRef } from '../core/config-version.js';
+import { ConfigSyncError, type ConfigVersion, type VersionRef } from '../../common/model/config-version.js';
 
 const SCHEMA_VERSION = 1;
 

@@ -8,7 +8,7 @@ import { parseConfig } from '../../common/config/load.js';
 import type { ClusterConfig } from '../../common/config/schema.js';
 import type { NodeId } from '../../common/model/ids.js';
 import { classifyChange, type ConfigChange } from '../core/config-change.js';
-import { ConfigSyncError, type CheckResult, type ConfigVersion, type NodeProblem, type PrepareResult, type VersionRef } from '../core/config-version.js';
+import { ConfigSyncError, type CheckResult, type ConfigVersion, type NodeProblem, type PrepareResult, type VersionRef } from '../../common/model/config-version.js';
 import { writeConfigFile } from './config-file.js';
 import type { ConfigHistory } from './history.js';
 import type { PeerConfigApi } from './peer-api.js';

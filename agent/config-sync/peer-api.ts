@@ -4,7 +4,7 @@
  * participants in process. A rejected promise means the node could not be asked: unreachable or timed out.
  */
 import type { NodeId } from '../../common/model/ids.js';
-import type { CheckResult, ConfigVersion, PrepareResult, VersionRef } from '../core/config-version.js';
+import type { CheckResult, ConfigVersion, PrepareResult, VersionRef } from '../../common/model/config-version.js';
 
 export interface PeerConfigApi {
   validate(node: NodeId, text: string): Promise<CheckResult>;

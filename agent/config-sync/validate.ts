@@ -12,7 +12,7 @@ import { dirname, isAbsolute } from 'node:path';
 import { ConfigError, parseConfig } from '../../common/config/load.js';
 import { groupNodes, type ClusterConfig } from '../../common/config/schema.js';
 import type { NodeId } from '../../common/model/ids.js';
-import type { NodeProblem } from '../core/config-version.js';
+import type { NodeProblem } from '../../common/model/config-version.js';
 import { parseEndpoint } from '../heartbeat/endpoint.js';
 import { resolveOcfAgent } from '../resources/ocf.js';
 import { ClusterKeyError, loadClusterKey } from '../security/cluster-key.js';

@@ -5,7 +5,7 @@
  * admin's change.
  */
 import type { NodeId } from '../../common/model/ids.js';
-import type { VersionRef } from './config-version.js';
+import type { VersionRef } from '../../common/model/config-version.js';
 
 export interface PeerConfigState {
   readonly node: NodeId;

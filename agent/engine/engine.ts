@@ -50,9 +50,9 @@ export interface EngineOptions {
 const REJECT_LOG_INTERVAL_MS = 10_000;
 
 export class Engine {
-  private readonly config: ClusterConfig;
+  private config: ClusterConfig;
   private readonly local: LocalState;
-  private readonly digest: string;
+  private digest: string;
   readonly startedAt: number;
   private intents: Intents;
   private leaving = false;
@@ -73,6 +73,18 @@ export class Engine {
     this.digest = configDigest(options.config);
     this.startedAt = options.clock.now();
     this.intents = options.store.intents();
+  }
+
+  /**
+   * A new configuration that changes only what is read afresh at each planning round (group policies such as
+   * switchback, delays and thresholds): swap it in and plan again. Anything that shapes links, resources or mirrors
+   * goes through a reload of the agent instead (see classifyChange).
+   */
+  applyLiveConfig(config: ClusterConfig): void {
+    this.config = config;
+    this.digest = configDigest(config);
+    this.publish();
+    this.schedulePlan();
   }
 
   start(): void {

@@ -8,3 +8,4 @@ export * from './mirror.js';
 export * from './auth.js';
 export * from './api.js';
 export * from './inventory.js';
+export * from './config-version.js';

@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import {
   EVENT_KINDS, MIRROR_ACTIONS, USER_ROLES, roleAllows,
-  type ClusterEvent, type ClusterStatus, type EventKind, type MirrorStatus, type MirrorVerifyReport, type Principal, type Role,
+  type CheckResult, type ClusterEvent, type ClusterStatus, type CommitOutcome, type ConfigVersion, type EventKind, type MirrorStatus,
+  type MirrorVerifyReport, type PerNodeResult, type PrepareResult, type Principal, type Role, type VersionRef,
 } from '../model/index.js';
 import type { AuditEntry, ClusterSnapshot, ConfigVersionSummary, SnapshotTopic, TopicData } from '../model/api.js';
 import { SNAPSHOT_TOPICS } from '../model/api.js';
@@ -63,9 +64,10 @@ const eventKind = z.enum(EVENT_KINDS as unknown as [EventKind, ...EventKind[]]);
 
 /** A configuration version as agents hand it to each other. */
 export const configVersionSchema = z.strictObject({
-  generation, text, digest: z.string().regex(/^[0-9a-f]{64}$/), author: z.string().max(200), at: z.number(),
-  comment: z.string().max(1000).optional(), parent: z.number().int().min(0).optional(),
+  generation, text, digest: z.string().regex(/^[0-9a-f]{64}$/, 'a sha-256 in hex'), author: z.string().max(200), at: z.number(),
+  comment: z.string().max(1000), parent: z.number().int().min(1).nullable(),
 });
+const versionRef = z.strictObject({ generation, digest: z.string().regex(/^[0-9a-f]{64}$/, 'a sha-256 in hex') });
 
 /**
  * Every method: its parameters' schema and the role it needs. `mirror` needs operator for everything but `status`
@@ -96,21 +98,24 @@ export const methods = {
   'config.get': { role: 'viewer', params: z.strictObject({ generation: generation.optional() }) },
   'config.history': { role: 'viewer', params: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }) },
   /** Validate on every reachable node without changing anything. */
+  /** Validate on every reachable node without changing anything. */
   'config.validate': { role: 'admin', params: z.strictObject({ text }) },
   /** Validate everywhere, then apply on all nodes or none. `baseGeneration` is the version the caller edited. */
   'config.propose': { role: 'admin', params: z.strictObject({ text, baseGeneration: generation, comment: z.string().max(1000).optional() }) },
-  'config.rollback': { role: 'admin', params: z.strictObject({ toGeneration: generation, baseGeneration: generation }) },
-  // Between agents (role node): the two phases of a change, and catching up after a node was down.
+  /** Commit an earlier version's text again, as a new generation. */
+  'config.rollback': { role: 'admin', params: z.strictObject({ toGeneration: generation, baseGeneration: generation, comment: z.string().max(1000).optional() }) },
+  // Between agents (role node): validation, the two phases of a change, and catching up after a node was down.
+  'config.check': { role: 'node', params: z.strictObject({ text }) },
   'config.prepare': { role: 'node', params: z.strictObject({ version: configVersionSchema }) },
-  'config.commit': { role: 'node', params: z.strictObject({ generation }) },
-  'config.abort': { role: 'node', params: z.strictObject({ generation }) },
+  'config.commit': { role: 'node', params: versionRef },
+  'config.abort': { role: 'node', params: versionRef },
   'config.fetch': { role: 'node', params: z.strictObject({ generation: generation.optional() }) },
+  'config.current': { role: 'node', params: z.strictObject({}) },
 } as const satisfies Record<string, { role: Role; params: z.ZodType }>;
 
 export type Method = keyof typeof methods;
 export const METHODS = Object.keys(methods) as Method[];
 export type Params<M extends Method> = z.output<(typeof methods)[M]['params']>;
-export type ConfigVersion = z.output<typeof configVersionSchema>;
 
 /** The role a request needs: a method's own, except a mirror status which any viewer may read. */
 export function requiredRole<M extends Method>(method: M, params: Params<M>): Role {
@@ -123,13 +128,8 @@ export function methodsFor(role: Role): Method[] {
   return METHODS.filter((m) => roleAllows(role, methods[m].role) || (m === 'mirror' && roleAllows(role, 'viewer')));
 }
 
-/** What the outcome of a configuration change says, per node. */
-export interface ConfigNodeOutcome {
-  readonly node: string;
-  readonly ok: boolean;
-  readonly problems?: readonly { readonly path: string; readonly message: string }[];
-  readonly error?: string;
-}
+/** A configuration change's outcome, and what it changed: applied live, or by reloading the agent's components. */
+export type ConfigChangeResult = CommitOutcome & { readonly live: readonly string[]; readonly reload: readonly string[] };
 
 /** What each method returns on success. */
 export interface Results {
@@ -149,13 +149,15 @@ export interface Results {
   'audit.list': AuditEntry[];
   'config.get': ConfigVersion;
   'config.history': ConfigVersionSummary[];
-  'config.validate': { nodes: ConfigNodeOutcome[] };
-  'config.propose': { generation: number; nodes: ConfigNodeOutcome[]; pending: string[]; live: string[]; reload: string[] };
-  'config.rollback': { generation: number; nodes: ConfigNodeOutcome[]; pending: string[]; live: string[]; reload: string[] };
-  'config.prepare': { ok: true };
+  'config.validate': { nodes: PerNodeResult[] };
+  'config.propose': ConfigChangeResult;
+  'config.rollback': ConfigChangeResult;
+  'config.check': CheckResult;
+  'config.prepare': PrepareResult;
   'config.commit': { ok: true };
   'config.abort': { ok: true };
   'config.fetch': ConfigVersion;
+  'config.current': VersionRef;
 }
 
 // ---- Messages ----

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterStatus } from '../../common/model/index.js';
 import { freePort, isRunning } from './process.js';
-import { callAgent } from '../../agent/api/api-client.js';
+import { ApiClient, callAgent } from '../../agent/api/api-client.js';
+import { initCluster } from '../../agent/security/pki.js';
+import { TokenStore } from '../../agent/security/tokens.js';
+import type { UserRole } from '../../common/model/index.js';
 
 export const REPO = process.cwd();
 const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');
@@ -35,7 +38,43 @@ export class LocalCluster {
   readonly agents = new Map<string, AgentProcess>();
   readonly key = randomBytes(32).toString('hex');
 
+  /** With `api`: where each node's API listens, the PKI folder, and the first admin token. */
+  apiPorts: Record<string, number> = {};
+  readonly pkiDir = join(this.dir, 'pki');
+  adminToken = '';
+
   private constructor(readonly nodes: readonly string[], readonly ports: Ports) {}
+
+  /**
+   * The same cluster with the network API on: a PKI made by `vigil init`'s code, each node's API on a loopback
+   * port, and `extraYaml` appended (an alerts section, say).
+   */
+  static async createWithApi(groupsYaml: string, options: { nodes?: readonly string[]; extraYaml?: string; apiYaml?: string } = {}): Promise<LocalCluster> {
+    const nodes = options.nodes ?? ['alpha', 'beta'];
+    const cluster = await LocalCluster.create(groupsYaml, nodes);
+    for (const n of nodes) cluster.apiPorts[n] = await freePort();
+    const init = await initCluster({ dir: cluster.pkiDir, clusterId: 'it', nodes: nodes.map((id) => ({ id, hosts: ['127.0.0.1'] })) });
+    cluster.adminToken = init.adminToken;
+    const text = readFileSync(cluster.configPath, 'utf8')
+      .replace(/^nodes: .*$/m, `nodes: [${nodes.map((n) => `{ id: ${n}, api: "127.0.0.1:${cluster.apiPorts[n]}" }`).join(', ')}]`);
+    writeFileSync(cluster.configPath, `${text}\napi: { pki: pki${options.apiYaml ? `, ${options.apiYaml}` : ''} }\n${options.extraYaml ?? ''}`);
+    return cluster;
+  }
+
+  apiUrl(node: string): string { return `wss://127.0.0.1:${this.apiPorts[node]}`; }
+
+  /** The CA bundle a client trusts the agents' certificates with. */
+  trust(): string { return readFileSync(join(this.pkiDir, 'trust.pem'), 'utf8'); }
+
+  /** A session with a node's API; `auth` is a token, or a certificate and key. */
+  connect(node: string, auth: { token?: string; tokenIn?: 'header' | 'hello'; cert?: string; key?: string } = { token: this.adminToken }): Promise<ApiClient> {
+    return ApiClient.connect({ url: this.apiUrl(node), ca: this.trust(), client: 'integration-test', timeoutMs: 10_000, ...auth });
+  }
+
+  /** A token of the given role, made as `vigil token create` makes it. */
+  token(name: string, role: UserRole, ttlMs?: number, createdAt = Date.now()): string {
+    return TokenStore.open(join(this.pkiDir, 'tokens.json')).create({ name, role, ...(ttlMs === undefined ? {} : { ttlMs }) }, createdAt).token;
+  }
 
   /** `groupsYaml` is the `groups:` section; "@OCF@" stands for the test OCF agent's path. */
   static async create(groupsYaml: string, nodes: readonly string[] = ['alpha', 'beta'], heartbeat: { interval: number; deadTime: number } = { interval: 100, deadTime: 500 }): Promise<LocalCluster> {

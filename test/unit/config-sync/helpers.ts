@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ClusterConfig } from '../../../common/config/schema.js';
 import type { NodeId } from '../../../common/model/ids.js';
 import type { ConfigChange } from '../../../agent/core/config-change.js';
-import type { VersionRef } from '../../../agent/core/config-version.js';
+import type { VersionRef } from '../../../common/model/config-version.js';
 import { ConfigCoordinator } from '../../../agent/config-sync/coordinator.js';
 import { ConfigHistory } from '../../../agent/config-sync/history.js';
 import { ConfigParticipant } from '../../../agent/config-sync/participant.js';

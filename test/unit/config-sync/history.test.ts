@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ConfigSyncError, type ConfigSyncErrorCode, type ConfigVersion } from '../../../agent/core/config-version.js';
+import { ConfigSyncError, type ConfigSyncErrorCode, type ConfigVersion } from '../../../common/model/config-version.js';
 import { ConfigHistory, digestOf } from '../../../agent/config-sync/history.js';
 import { tempDir } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { decideCatchUp } from '../../../agent/core/config-catchup.js';
-import { ConfigSyncError, type ConfigSyncErrorCode } from '../../../agent/core/config-version.js';
+import { ConfigSyncError, type ConfigSyncErrorCode } from '../../../common/model/config-version.js';
 import { digestOf } from '../../../agent/config-sync/history.js';
 import { NODES, TestCluster, clusterText, installAgent } from './helpers.js';
 

@@ -2,7 +2,7 @@
  * The nouns of cluster-wide configuration: a version of the configuration text, what a node finds wrong with
  * one, and the errors of the two-phase commit. Pure, so the API's protocol and the CLI can speak them too.
  */
-import type { NodeId } from '../../common/model/ids.js';
+import type { NodeId } from './ids.js';
 
 /** One committed (or staged) configuration, exactly as an admin wrote it. */
 export interface ConfigVersion {
@@ -69,3 +69,25 @@ export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly
 export type PrepareResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly code: 'VALIDATION_FAILED' | 'BUSY' | 'STALE_GENERATION' | 'BEHIND'; readonly message: string; readonly problems: readonly NodeProblem[] };
+
+/** What one node said of a proposal or a validation. */
+export type PerNodeResult =
+  | { readonly node: NodeId; readonly outcome: 'ok' }
+  /** Not alive: not asked; it catches up when it is back. */
+  | { readonly node: NodeId; readonly outcome: 'down' }
+  | {
+    readonly node: NodeId; readonly outcome: 'failed';
+    readonly code: 'VALIDATION_FAILED' | 'BUSY' | 'STALE_GENERATION' | 'BEHIND' | 'UNREACHABLE';
+    readonly message: string; readonly problems: readonly NodeProblem[];
+  };
+
+export interface CommitOutcome {
+  readonly generation: number;
+  readonly digest: string;
+  /** Nodes where the version is current now, this one first. */
+  readonly committed: NodeId[];
+  /** Nodes that were down or missed earlier generations: they fetch the version when they are back or caught up. */
+  readonly pending: NodeId[];
+  /** Nodes that prepared but whose commit failed: the version is decided, they catch up. */
+  readonly partial: { readonly node: NodeId; readonly message: string }[];
+}
