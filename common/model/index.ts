@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './status.js';
 export * from './mirror.js';
 export * from './auth.js';
+export * from './alerts.js';
