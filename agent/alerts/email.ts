@@ -4,7 +4,7 @@
  */
 import { createTransport } from 'nodemailer';
 import type { EmailChannelConfig } from '../../common/config/alerts.js';
-import { failure, readSecret, summary, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
+import { failure, readSecret, socketFailure, summary, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
 
 export function emailBody(m: AlertMessage): string {
   const e = m.event;
@@ -67,7 +67,9 @@ export class EmailChannel implements AlertChannel {
   }
 }
 
-interface SmtpError { code?: string; responseCode?: number; message?: string }
+interface SmtpError { code?: string; originalCode?: string; responseCode?: number; message?: string }
+
+const CERTIFICATE_ERROR = /CERT|^ERR_TLS|^ERR_SSL|HOSTNAME|SELF_SIGNED/;
 
 /** nodemailer's error codes as ours: a 4xx reply or a broken connection may pass on retry; 5xx and AUTH will not. */
 function smtpFailure(e: unknown, where: string): AttemptResult {
@@ -78,6 +80,12 @@ function smtpFailure(e: unknown, where: string): AttemptResult {
     case 'ETIMEDOUT': return failure('VIGIL_ALERT_TIMEOUT', text, true);
     case 'ETLS': return failure('VIGIL_ALERT_TLS', text, false);
     case 'EAUTH': case 'ENOAUTH': return failure('VIGIL_ALERT_AUTH', text, false);
+    case 'ESOCKET': {
+      // nodemailer keeps the socket's own code: a refused connection, or a certificate it could not verify.
+      const cause = err.originalCode ?? '';
+      if (CERTIFICATE_ERROR.test(cause)) return failure('VIGIL_ALERT_TLS', text, false);
+      return socketFailure({ code: cause, message: err.message ?? String(e) }, `SMTP ${where}`);
+    }
     default:
       if (err.responseCode !== undefined) return failure('VIGIL_ALERT_REJECTED', text, err.responseCode >= 400 && err.responseCode < 500);
       return failure('VIGIL_ALERT_SEND', text, err.code === 'ESOCKET');

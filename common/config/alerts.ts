@@ -129,8 +129,9 @@ export const alertsSchema = z.strictObject({
       if (channel.transport === 'unix') {
         if (address !== undefined && !absolutePath.safeParse(address).success) ctx.addIssue({ code: 'custom', path: ['channels', i, 'address'], message: 'a socket path, such as "/dev/log", for the unix transport' });
       } else {
-        const parsed = hostPort.safeParse(address);
-        if (!parsed.success) ctx.addIssue({ code: 'custom', path: ['channels', i, 'address'], message: `${parsed.error.issues[0]?.message ?? 'host:port'} for the ${channel.transport} transport` });
+        const parsed = hostPort.safeParse(address ?? '');
+        if (address === undefined) ctx.addIssue({ code: 'custom', path: ['channels', i, 'address'], message: `the server's host:port (required for the ${channel.transport} transport)` });
+        else if (!parsed.success) ctx.addIssue({ code: 'custom', path: ['channels', i, 'address'], message: `${parsed.error.issues[0]?.message ?? 'host:port'} for the ${channel.transport} transport` });
       }
     }
   });
