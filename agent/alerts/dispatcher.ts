@@ -155,35 +155,35 @@ export class AlertDispatcher {
     const message: AlertMessage = { cluster: this.deps.clusterId, node: this.deps.nodeId, alertId: id, event, suppressed, test };
     let latest = record;
     const done = Promise.all(runners.map((runner, i) => runner.deliver(message).then((outcome) => {
-      latest = this.settle(id, i, outcome) ?? latest;
-    }))).then(() => this.store.get(id) ?? latest);
+      latest = this.settle(latest, i, outcome);
+    }))).then(() => latest);
     this.track(done);
     return done;
   }
 
-  /** Record one channel's outcome; the record may have left the history meanwhile (then only the counters move). */
-  private settle(id: string, index: number, outcome: DeliveryOutcome): AlertRecord | undefined {
-    const record = this.store.get(id);
-    const delivery = record?.channels[index];
-    const name = delivery?.channel ?? '?';
-    const count = this.counts.get(name) ?? { ok: 0, failed: 0, dropped: 0 };
-    this.counts.set(name, count);
+  /** Record one channel's outcome. The record may have left the history meanwhile: listeners still hear of it. */
+  private settle(record: AlertRecord, index: number, outcome: DeliveryOutcome): AlertRecord {
+    const delivery = record.channels[index]!;
+    const count = this.counts.get(delivery.channel) ?? { ok: 0, failed: 0, dropped: 0 };
+    this.counts.set(delivery.channel, count);
     if (outcome.ok) count.ok++;
     else if (outcome.code === 'VIGIL_ALERT_QUEUE_FULL') count.dropped++;
     else count.failed++;
-    if (!record || !delivery) return undefined;
     const at = this.now();
     const settled: AlertDelivery = outcome.ok
       ? { channel: delivery.channel, kind: delivery.kind, status: 'ok', attempts: outcome.attempts, at }
       : { channel: delivery.channel, kind: delivery.kind, status: 'failed', attempts: outcome.attempts, at, error: { code: outcome.code, message: outcome.message } };
-    if (!outcome.ok && outcome.code !== 'VIGIL_ALERT_QUEUE_FULL') this.deps.log(`alerts: alert ${id} to channel "${delivery.channel}" failed after ${outcome.attempts} attempt(s): ${outcome.code}: ${outcome.message}`);
+    if (!outcome.ok && outcome.code !== 'VIGIL_ALERT_QUEUE_FULL') this.deps.log(`alerts: alert ${record.id} to channel "${delivery.channel}" failed after ${outcome.attempts} attempt(s): ${outcome.code}: ${outcome.message}`);
     const updated: AlertRecord = { ...record, channels: record.channels.map((c, i) => (i === index ? settled : c)) };
     this.update(updated);
     return updated;
   }
 
   private update(record: AlertRecord): void {
-    this.store.put(record);
+    // An acknowledgement may have come in while the delivery ran: keep it.
+    const stored = this.store.get(record.id);
+    if (stored?.acknowledged && !record.acknowledged) record = { ...record, acknowledged: stored.acknowledged };
+    if (stored || record.channels.every((c) => c.status === 'pending')) this.store.put(record);
     for (const listener of this.listeners) {
       try {
         listener(record);

@@ -59,7 +59,7 @@ export function settledAlerts(dispatcher: AlertDispatcher, count = 1): Promise<A
 export interface Posted { readonly headers: IncomingMessage['headers']; readonly body: string }
 
 /** A real HTTP server on 127.0.0.1; `respond` decides each answer (return false to never answer). */
-export async function webhookServer(t: TestContext, respond: (req: Posted, res: ServerResponse, index: number) => boolean | void): Promise<{ url: string; posted: Posted[] }> {
+export async function webhookServer(t: TestContext, respond: (req: Posted, res: ServerResponse, index: number) => boolean | undefined): Promise<{ url: string; posted: Posted[] }> {
   const posted: Posted[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';

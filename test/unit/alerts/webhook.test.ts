@@ -8,7 +8,7 @@ import { deliveryError, event, harness, settledAlerts, tempDir, webhookServer } 
 test('webhook: POSTs the alert as JSON, signed with HMAC-SHA256 of the body, with the configured headers', async (t) => {
   const keyFile = join(tempDir(t), 'hook.key');
   writeFileSync(keyFile, 'correct horse battery staple\n');
-  const server = await webhookServer(t, (_req, res) => { res.statusCode = 204; });
+  const server = await webhookServer(t, (_req, res) => { res.statusCode = 204; return undefined; });
   const { dispatcher } = harness(t, {
     channels: [{ name: 'hook', kind: 'webhook', url: server.url, secretFile: keyFile, headers: { Authorization: 'Bearer t0k' } }],
     rules: [{ channels: ['hook'] }],
@@ -35,6 +35,7 @@ test('webhook: a 500 is retried with backoff, a 400 is not, and without a secret
     const { event: e } = JSON.parse(req.body) as { event: { kind: string } };
     res.statusCode = e.kind === 'peer-lost' ? 400 : index === 0 ? 500 : 200;
     res.write(res.statusCode === 400 ? 'unknown route' : 'ok');
+    return undefined;
   });
   const { dispatcher } = harness(t, { channels: [{ name: 'hook', kind: 'webhook', url: server.url, retryDelay: '10ms' }], rules: [{ channels: ['hook'] }] });
   let settled = settledAlerts(dispatcher);
