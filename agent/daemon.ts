@@ -20,6 +20,8 @@ import { InventoryMonitor, createInventorySource } from './inventory/index.js';
 import { counterKey, renderMetrics } from './observability/metrics.js';
 import { loadAgentTls, pkiPaths } from './security/pki.js';
 import { TokenStore } from './security/tokens.js';
+import { AlertDispatcher } from './alerts/dispatcher.js';
+import { alertsApi } from './alerts/api.js';
 import { Engine, type Membership } from './engine/engine.js';
 import { GuardLink } from './guard/guard-link.js';
 import { PublicNetworkMonitor } from './arbitration/public-network.js';
@@ -63,6 +65,17 @@ function splitHostPort(endpoint: string): { host: string; port: number } {
   return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
 }
 
+/** Alerts per channel and outcome, as the metrics count them. */
+function alertCounters(alerts: AlertDispatcher): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [channel, n] of Object.entries(alerts.stats().channels)) {
+    out[counterKey(channel, 'ok')] = n.ok;
+    out[counterKey(channel, 'failed')] = n.failed;
+    out[counterKey(channel, 'dropped')] = n.dropped;
+  }
+  return out;
+}
+
 function nodeApi(config: ClusterConfig, node: string): string {
   const address = config.nodes.find((n) => n.id === node)?.api;
   if (address === undefined) throw new Error(`nodes[${node}].api: the API address is needed since the api section is present`);
@@ -76,7 +89,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const platform = createPlatform();
   // Every commit rewrites the file, so the file and the history's current version agree unless someone edited
   // the file by hand while the agent was stopped.
-  const wiring: { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub } = {};
+  const wiring: { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher } = {};
   const apiTls = fileConfig.api === undefined ? undefined : loadAgentTls(resolve(dirname(configPath), fileConfig.api.pki), options.node);
   const configService = new ConfigService({
     nodeId: options.node, configPath, historyPath: join(options.stateDir, 'config.db'), fileText, ocfRoot: platform.ocfRoot,
@@ -87,7 +100,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${needsReload ? change.reload.join(', ') || 'resources' : 'nothing'}`);
       wiring.hub?.touch('config');
       if (needsReload) options.onReload?.(`configuration generation ${version.generation}`);
-      else wiring.engine?.applyLiveConfig(next);
+      else {
+        wiring.engine?.applyLiveConfig(next);
+        wiring.alerts?.reconfigure(next.alerts);
+      }
     },
     log: options.log,
   }, new Map(fileConfig.nodes.filter((n) => n.api !== undefined).map((n) => [n.id, n.api as string])));
@@ -98,6 +114,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const key = loadClusterKey(config, dirname(configPath));
   const store = StateStore.open(join(options.stateDir, 'state.db'));
+  const alerts = new AlertDispatcher(config.alerts, { clusterId: config.cluster.id, nodeId: options.node, stateDir: options.stateDir, log: options.log });
+  wiring.alerts = alerts;
   const mirrors = new MirrorService({
     config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log,
     onBehindChange: () => wiring.engine?.mirrorsChanged(),
@@ -143,15 +161,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     status: () => running.status(),
     mirrors: () => mirrorStatuses.current,
     inventory: () => inventory.current ?? null,
-    alerts: () => [],
+    alerts: () => alerts.recent(50),
     config: configSummary,
   });
   wiring.hub = hub;
   const mirrorStatuses = new MirrorStatusCache(mirrors, () => hub.touch('mirrors'));
   inventory.onChange(() => hub.touch('inventory'));
+  alerts.onAlert(() => hub.touch('alerts'));
   running.onEvent((event) => {
     if (event.kind === 'failover') counters.failovers += 1;
     if (event.kind === 'switchover' || event.kind === 'switchback') counters.switchovers += 1;
+    alerts.notify(event);
     hub.pushEvent(event);
     hub.touch('status');
   });
@@ -162,10 +182,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const api = new ApiServer({
     session: {
       node: options.node, cluster: config.cluster.id, agentVersion: AGENT_VERSION,
-      capabilities: ['events', 'snapshot', 'mirror', 'config', 'audit', 'metrics', ...(config.api?.webRoot === undefined ? [] : ['web' as const])],
+      capabilities: ['events', 'snapshot', 'mirror', 'config', 'alerts', 'audit', 'metrics', ...(config.api?.webRoot === undefined ? [] : ['web' as const])],
       authenticator: apiTls === undefined ? refuseAll : clusterAuthenticator(config.cluster.id, TokenStore.open(pkiPaths(resolve(dirname(configPath), config.api?.pki ?? 'pki')).tokens), options.log),
       hub, snapshot,
-      handlers: buildHandlers({ engine: running, store, mirrors, snapshot, config: configService.api(), mirrorsChanged: () => void mirrorStatuses.refresh() }),
+      handlers: buildHandlers({ engine: running, store, mirrors, snapshot, config: configService.api(), alerts: alertsApi(alerts), mirrorsChanged: () => void mirrorStatuses.refresh() }),
       audit: (r) => store.appendAudit({
         at: Date.now(), principal: r.principal?.name ?? '(unauthenticated)', role: r.principal?.role ?? 'none', via: r.principal?.via ?? '-',
         remote: r.remote, method: r.method, params: auditParams(r.params), result: r.result, durationMs: r.durationMs,
@@ -184,7 +204,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       metrics: () => renderMetrics({
         status: running.status(), mirrors: mirrorStatuses.current, ...(inventory.current === undefined ? {} : { inventory: inventory.current }),
-        counters, agent: { version: AGENT_VERSION, startedAt },
+        counters: { ...counters, alertsSent: alertCounters(alerts) }, agent: { version: AGENT_VERSION, startedAt },
       }),
       metricsPublic: config.api?.metricsPublic ?? false,
       ...(config.api?.webRoot === undefined ? {} : { webRoot: resolve(dirname(configPath), config.api.webRoot) }),
@@ -203,6 +223,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     mirrorStatuses.dispose();
     inventory.dispose();
     await configService.close();
+    await alerts.close();
     await heartbeat.close();
     await mirrors.close();
     for (const agent of resources.values()) agent.dispose();

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
+import { alertsSchema } from './alerts.js';
 
 const slug = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
 
@@ -200,6 +201,7 @@ export const clusterConfigSchema = z.strictObject({
   }).default({ pingTargets: [], interval: 100, timeout: 100, rounds: 2 }),
   groups: z.array(groupSchema).default([]),
   api: apiSchema.optional(),
+  alerts: alertsSchema.prefault({}),
 }).superRefine((config, ctx) => {
   const { key, keyFile } = config.cluster;
   if ((key === undefined) === (keyFile === undefined)) {

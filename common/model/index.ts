@@ -9,3 +9,4 @@ export * from './auth.js';
 export * from './api.js';
 export * from './inventory.js';
 export * from './config-version.js';
+export * from './alerts.js';
