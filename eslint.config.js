@@ -32,7 +32,8 @@ export default tseslint.config(
     files: ['agent/core/**/*.ts', 'test/lint-fixtures/agent/core/**/*.ts'],
     rules: forbid('agent/core is the pure brain: it imports only common/ (no I/O, no other agent module)', [
       '../engine/**', '../heartbeat/**', '../resources/**', '../store/**', '../platform/**', '../control/**', '../cli/**',
-      '../replication/**', '../api/**', '**/main/**', '**/renderer/**', 'electron', ...NODE_BUILTINS,
+      '../replication/**', '../api/**', '../config-sync/**', '../alerts/**', '../inventory/**', '../observability/**',
+      '../security/**', '../guard/**', '../arbitration/**', '../util/**', '../daemon*', '../version*', '**/main/**', '**/renderer/**', 'electron', ...NODE_BUILTINS,
     ]),
   },
   {
