@@ -18,6 +18,10 @@ export function clusterStatus(config: ClusterConfig, observed: ObservedState, re
     reasons: result.groups[group.id]?.reasons ?? [],
     runningOn: [...views.values()].filter((v) => holds(v, group)).map((v) => v.id),
     switchback: group.switchback,
+    failures: Object.fromEntries([...views.values()].flatMap((v) => {
+      const failures = v.status?.groups[group.id]?.failures;
+      return v.alive && failures !== undefined ? [[v.id, failures]] : [];
+    })),
     resources: group.resources.map((r) => {
       const states: Record<string, ResourceState> = {};
       for (const v of views.values()) {

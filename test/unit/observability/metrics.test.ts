@@ -22,13 +22,13 @@ const status: ClusterStatus = {
   ],
   groups: [
     {
-      id: 'web', target: 'alpha', reasons: [], runningOn: ['alpha'], switchback: 'manual',
+      id: 'web', target: 'alpha', reasons: [], runningOn: ['alpha'], switchback: 'manual', failures: { alpha: 0, beta: 2 },
       resources: [
         { id: 'vip', kind: 'vip', states: { alpha: 'running', beta: 'stopped' } },
         { id: 'nginx', kind: 'service', states: { alpha: 'running', beta: 'stop_failed' } },
       ],
     },
-    { id: TRICKY, target: null, reasons: ['no eligible node'], runningOn: [], switchback: 'auto', resources: [{ id: 'db', kind: 'ocf', states: { beta: 'failed' } }] },
+    { id: TRICKY, target: null, reasons: ['no eligible node'], runningOn: [], switchback: 'auto', failures: { beta: 3 }, resources: [{ id: 'db', kind: 'ocf', states: { beta: 'failed' } }] },
   ],
   faults: ['configuration differs on gamma'],
 };
