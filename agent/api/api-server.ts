@@ -118,8 +118,9 @@ export class ApiServer {
         return;
       }
       const preAuth = local ? { ok: true as const, principal: LOCAL } : this.authenticateRequest(req);
-      this.perAddress.set(address, count + 1);
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        // Counted once the upgrade succeeded: a failed one (a bad key, say) never reaches here to be uncounted.
+        this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
         ws.on('close', () => {
           const left = (this.perAddress.get(address) ?? 1) - 1;
           if (left <= 0) this.perAddress.delete(address);
