@@ -29,7 +29,7 @@ import { Heartbeat } from './heartbeat/heartbeat.js';
 import { createPlatform } from './platform/index.js';
 import { createResourceAgent } from './resources/index.js';
 import type { ResourceAgent } from './resources/types.js';
-import { loadClusterKey } from './security/cluster-key.js';
+import { loadAcceptedKeys } from './security/cluster-key.js';
 import { StateStore } from './store/state-store.js';
 import { MirrorService } from './replication/service.js';
 import { systemClock } from './util/clock.js';
@@ -112,12 +112,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (!config.nodes.some((n) => n.id === options.node)) {
     throw new Error(`--node ${options.node}: not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
   }
-  const key = loadClusterKey(config, dirname(configPath));
+  const [key, ...acceptKeys] = loadAcceptedKeys(config, dirname(configPath)) as [Buffer, ...Buffer[]];
   const store = StateStore.open(join(options.stateDir, 'state.db'));
   const alerts = new AlertDispatcher(config.alerts, { clusterId: config.cluster.id, nodeId: options.node, stateDir: options.stateDir, log: options.log });
   wiring.alerts = alerts;
   const mirrors = new MirrorService({
-    config, nodeId: options.node, stateDir: options.stateDir, key, runningAsRoot: process.getuid?.() === 0, log: options.log,
+    config, nodeId: options.node, stateDir: options.stateDir, key, acceptKeys, runningAsRoot: process.getuid?.() === 0, log: options.log,
     onBehindChange: () => wiring.engine?.mirrorsChanged(),
   });
   const resources = new Map<string, ResourceAgent>();
@@ -128,7 +128,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const startedAt = Date.now();
   const incarnation = store.nextIncarnation(startedAt);
   const heartbeat = new Heartbeat({
-    config, localNode: options.node, key, incarnation, clock: systemClock,
+    config, localNode: options.node, key, acceptKeys: [key, ...acceptKeys], incarnation, clock: systemClock,
     onChange: (change) => {
       wiring.engine?.onMembershipChange(change);
       // A peer that comes back may hold a newer configuration, or need ours: each side asks the other.

@@ -3,6 +3,10 @@
  * folder directly (the administrator's machine), not through an agent, so they run before any agent exists.
  */
 import { USER_ROLES, type UserRole } from '../../common/model/auth.js';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeSecretFile } from '../security/secret-files.js';
 import { DEFAULT_CERT_DAYS, finishRotation, initCluster, issueUserCertificate, pkiPaths, rotateCa, type NodeHosts } from '../security/pki.js';
 import { TokenStore } from '../security/tokens.js';
 import { UsageError } from './args.js';
@@ -21,7 +25,8 @@ export const PKI_USAGE = `usage: vigil COMMAND --dir DIR ...   (DIR: the cluster
   cert issue --dir DIR --user NAME --role viewer|operator|admin [--days N]
                                        a client certificate for a user (users/NAME.crt and .key)
   rotate ca --dir DIR [--days N]       a new CA; trust.pem holds old and new; node certificates are reissued
-  rotate finish --dir DIR              drop the old CA from trust.pem: its certificates stop working`;
+  rotate finish --dir DIR              drop the old CA from trust.pem: its certificates stop working
+  rotate key --dir DIR                 a new cluster key in cluster.next.key, and the three steps to roll it out`;
 
 export function isPkiCommand(name: string | undefined): boolean {
   return (PKI_COMMANDS as readonly string[]).includes(name ?? '');
@@ -194,7 +199,21 @@ export async function runPkiCommand(args: readonly string[]): Promise<string> {
           ...(result.usersOnOldCa.length ? [`These users' certificates are of the old CA and stop working: ${result.usersOnOldCa.join(', ')}`] : []),
         ].join('\n');
       }
-      throw new UsageError(`rotate: expected ca or finish, not ${action === undefined ? 'nothing' : `"${action}"`}`);
+      if (action === 'key') {
+        const p = parseOptions(command, options, { values: ['--dir'] });
+        const dir = required(command, p, '--dir');
+        const next = join(dir, 'cluster.next.key');
+        if (existsSync(next)) throw new UsageError(`rotate key: ${next} exists already (a rotation under way?): finish it or remove the file`);
+        writeSecretFile(next, randomBytes(32).toString('base64') + '\n');
+        return [
+          `new cluster key written to ${next}. Copy it to every node, then commit three configurations in turn`,
+          '("vigil config propose"; each reaches every node at once, and no heartbeat is ever refused):',
+          '  1. keyFile: <current key>, acceptKeyFiles: [cluster.next.key]   every node accepts the new key',
+          '  2. keyFile: cluster.next.key, acceptKeyFiles: [<old key>]       every node sends the new key',
+          '  3. keyFile: cluster.next.key, acceptKeyFiles: []                the old key is refused; delete it',
+        ].join('\n');
+      }
+      throw new UsageError(`rotate: expected ca, finish or key, not ${action === undefined ? 'nothing' : `"${action}"`}`);
     }
     default:
       throw new UsageError(`unknown command "${name ?? ''}" (PKI commands: ${PKI_COMMANDS.join(', ')})`);

@@ -15,7 +15,7 @@ import type { NodeId } from '../../common/model/ids.js';
 import type { NodeProblem } from '../../common/model/config-version.js';
 import { parseEndpoint } from '../heartbeat/endpoint.js';
 import { resolveOcfAgent } from '../resources/ocf.js';
-import { ClusterKeyError, loadClusterKey } from '../security/cluster-key.js';
+import { ClusterKeyError, loadAcceptedKeys } from '../security/cluster-key.js';
 
 export type ValidationResult =
   | { readonly ok: true; readonly config: ClusterConfig }
@@ -60,7 +60,7 @@ export async function validateOnThisNode(text: string, options: LocalValidationO
   const checks: Promise<void>[] = [];
 
   try {
-    loadClusterKey(config, options.configDir);
+    loadAcceptedKeys(config, options.configDir);
   } catch (e) {
     if (!(e instanceof ClusterKeyError)) throw e;
     report(config.cluster.keyFile !== undefined ? 'cluster.keyFile' : 'cluster.key', e.message);

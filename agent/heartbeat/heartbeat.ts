@@ -24,6 +24,8 @@ export interface HeartbeatOptions {
   readonly config: ClusterConfig;
   readonly localNode: NodeId;
   readonly key: Buffer;
+  /** Every key accepted (the sent one first), during a key rotation; default: only `key`. */
+  readonly acceptKeys?: readonly Buffer[];
   /** This agent's start time (ms): peers take a higher incarnation as a restart. */
   readonly incarnation: number;
   readonly clock?: Clock;
@@ -236,7 +238,7 @@ export class Heartbeat {
     if (link.closed) return;
     let body: HeartbeatBody;
     try {
-      body = decodePacket(frame, this.options.key, this.expect);
+      body = decodePacket(frame, this.options.acceptKeys ?? this.options.key, this.expect);
     } catch (e) {
       this.reject(link, e instanceof PacketError ? e.code : 'malformed', from);
       return;

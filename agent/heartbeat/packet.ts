@@ -67,15 +67,17 @@ export function frameLength(buffer: Buffer): number | undefined {
   return HEADER_BYTES + bodyLength + MAC_BYTES;
 }
 
-/** Verify and parse one whole frame. Throws only PacketError. */
-export function decodePacket(packet: Buffer, key: Buffer, expect: PacketExpectations): HeartbeatBody {
+/** Verify and parse one whole frame, signed with any of `keys` (one, or several during a key rotation). Throws only PacketError. */
+export function decodePacket(packet: Buffer, keys: Buffer | readonly Buffer[], expect: PacketExpectations): HeartbeatBody {
   if (packet.length < HEADER_BYTES + MAC_BYTES) throw new PacketError('malformed', `${packet.length} bytes is shorter than any packet`);
   const length = frameLength(packet)!;
   if (packet.length !== length) throw new PacketError('malformed', `${packet.length} bytes, the header announces ${length}`);
   const signedEnd = length - MAC_BYTES;
   const bodyBytes = packet.subarray(HEADER_BYTES, signedEnd);
-  const expected = createHmac('sha256', key).update(packet.subarray(0, signedEnd)).digest();
-  if (!timingSafeEqual(packet.subarray(signedEnd), expected)) {
+  const signed = packet.subarray(0, signedEnd);
+  const mac = packet.subarray(signedEnd);
+  const candidates = Buffer.isBuffer(keys) ? [keys] : keys;
+  if (!candidates.some((key) => timingSafeEqual(mac, createHmac('sha256', key).update(signed).digest()))) {
     // Tell another cluster's traffic (a misconfigured neighbour) from tampering, for the operator's sake.
     const claimed = claimedCluster(bodyBytes);
     if (claimed !== undefined && claimed !== expect.clusterId) throw new PacketError('foreign', `packet of cluster "${claimed}"`);

@@ -37,6 +37,8 @@ export interface MirrorServiceOptions {
   readonly nodeId: string;
   readonly stateDir: string;
   readonly key: Buffer;
+  /** Further keys accepted from sources during a key rotation. */
+  readonly acceptKeys?: readonly Buffer[];
   readonly runningAsRoot: boolean;
   readonly log: (line: string) => void;
   /** The set of mirrors whose target is behind changed (the engine republishes; a switchback may wait for it). */
@@ -118,7 +120,7 @@ export class MirrorService implements MirrorRoles {
     for (const endpoint of listen.keys()) {
       const { host, port } = splitHostPort(endpoint);
       this.servers.push(await ReplicationServer.listen({
-        host, port, clusterId: config.cluster.id, nodeId, key: this.o.key,
+        host, port, clusterId: config.cluster.id, nodeId, key: this.o.key, ...(this.o.acceptKeys === undefined ? {} : { acceptKeys: this.o.acceptKeys }),
         mirror: (name) => this.endpoint(name),
         onError: (e) => this.o.log(`mirror replication: ${e.message}`),
       }));

@@ -54,7 +54,7 @@ export class ReplicationServer {
     const keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     if (!Number.isFinite(keepaliveMs) || keepaliveMs <= 0) throw new ReplicationError('VIGIL_REPL_CONFIG', `keepaliveMs: ${keepaliveMs} is not a positive number`);
     const identities = new WeakMap<TLSSocket, string>();
-    const server = createServer(serverTlsOptions(options.key, identities, keepaliveMs));
+    const server = createServer(serverTlsOptions([options.key, ...(options.acceptKeys ?? [])], identities, keepaliveMs));
     const port = await new Promise<number>((resolve, reject) => {
       server.once('error', (e: Error & { code?: string }) => reject(new ReplicationError('VIGIL_REPL_CONNECT', `replication server: cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`)));
       server.listen({ host: options.host, port: options.port, exclusive: true }, () => {

@@ -14,7 +14,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { isValidName, ReplicationError } from '../../common/protocol/replication.js';
-import { MIN_KEY_BYTES } from '../security/cluster-key.js';
+import { MIN_KEY_BYTES, keyId } from '../security/cluster-key.js';
 
 const PSK_SALT = 'vigil/replication';
 const PSK_LABEL = 'vigil/replication/tls-psk/v1/';
@@ -40,30 +40,48 @@ export function checkIdentity(key: Buffer, nodeId: string, clusterId: string): v
   if (!isValidName(clusterId)) throw new ReplicationError('VIGIL_REPL_CONFIG', `clusterId: ${JSON.stringify(clusterId)} is not a name (1 to 63 printable ASCII characters)`);
 }
 
+/**
+ * The PSK identity names the node and which cluster key it derived its PSK from, so that during a key rotation the
+ * server knows which of the keys it accepts to use.
+ */
+function pskIdentity(nodeId: string, key: Buffer): string {
+  return `${nodeId}${KEY_ID_SEPARATOR}${keyId(key)}`;
+}
+
+const KEY_ID_SEPARATOR = '/';
+
 export function clientTlsOptions(key: Buffer, nodeId: string): ConnectionOptions {
   const psk = replicationPsk(key, nodeId);
   return {
     ...TLS_SETTINGS,
-    pskCallback: () => ({ psk, identity: nodeId }),
+    pskCallback: () => ({ psk, identity: pskIdentity(nodeId, key) }),
     // There is no certificate: the PSK proves the server, since only a holder of the cluster key completes it.
     checkServerIdentity: () => undefined,
   };
 }
 
-/** `identities` learns which node each socket proved to be; an identity that is not a name is refused. */
-export function serverTlsOptions(key: Buffer, identities: WeakMap<TLSSocket, string>, handshakeTimeoutMs: number): TlsOptions {
+/**
+ * `keys`: the cluster keys accepted, the one sent first. `identities` learns which node each socket proved to be;
+ * an identity that is not a name, or names a key not accepted here, is refused.
+ */
+export function serverTlsOptions(keys: readonly Buffer[], identities: WeakMap<TLSSocket, string>, handshakeTimeoutMs: number): TlsOptions {
   const psks = new Map<string, Buffer>();
+  const byId = new Map(keys.map((k) => [keyId(k), k]));
   return {
     ...TLS_SETTINGS,
     handshakeTimeout: handshakeTimeoutMs,
     pskCallback: (socket: TLSSocket, identity: string) => {
-      if (!isValidName(identity)) return null;
+      const at = identity.lastIndexOf(KEY_ID_SEPARATOR);
+      const nodeId = at < 0 ? identity : identity.slice(0, at);
+      // A key not accepted here: answer with ours, so the handshake fails as for any wrong key ("key differs").
+      const key = byId.get(identity.slice(at + 1)) ?? keys[0];
+      if (at < 0 || !isValidName(nodeId) || key === undefined) return null;
       let psk = psks.get(identity);
       if (!psk) {
-        psk = replicationPsk(key, identity);
+        psk = replicationPsk(key, nodeId);
         if (psks.size < 1024) psks.set(identity, psk); // a cache for real nodes, not a store for anyone's guesses
       }
-      identities.set(socket, identity);
+      identities.set(socket, nodeId);
       return psk;
     },
   };

@@ -46,6 +46,8 @@ export interface ReplicationServerOptions {
   readonly nodeId: string;
   /** The cluster key (at least 32 bytes). */
   readonly key: Buffer;
+  /** Further keys a source may use during a key rotation. */
+  readonly acceptKeys?: readonly Buffer[];
   /** The target endpoint of the mirror named in a source's HELLO, or undefined if this node has none. */
   mirror(name: string): MirrorEndpoint | undefined;
   /** Every connection that ends in an error (refused handshake, protocol error, silence, apply failure). */

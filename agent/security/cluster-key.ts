@@ -3,6 +3,7 @@
  * base64 (decoding to at least 32 bytes), inline as `cluster.key` or in a file named by `cluster.keyFile`.
  * Read once at start-up, so the synchronous read never sits on the heartbeat's path.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClusterConfig } from '../../common/config/schema.js';
@@ -54,13 +55,31 @@ export function loadClusterKey(config: ClusterConfig, configDir: string): Buffer
   const { key, keyFile } = config.cluster;
   if (key !== undefined) return decodeClusterKey(key, 'cluster.key');
   if (keyFile === undefined) throw new ClusterKeyError('VIGIL_KEY_MISSING', 'cluster.key: missing (set cluster.key or cluster.keyFile)');
-  const path = resolve(configDir, keyFile);
+  return readKeyFile(resolve(configDir, keyFile), 'cluster.keyFile');
+}
+
+/**
+ * Every key this node accepts: the one it sends first, then `cluster.acceptKeyFiles`. During a rotation every node
+ * first accepts the new key, then sends it, then stops accepting the old one, so no packet is ever refused.
+ */
+export function loadAcceptedKeys(config: ClusterConfig, configDir: string): Buffer[] {
+  const keys = [loadClusterKey(config, configDir)];
+  config.cluster.acceptKeyFiles.forEach((file, i) => keys.push(readKeyFile(resolve(configDir, file), `cluster.acceptKeyFiles[${i}]`)));
+  return keys;
+}
+
+/** A short, public name of a key (the first bytes of its SHA-256): tells which key a peer used, reveals nothing. */
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+function readKeyFile(path: string, field: string): Buffer {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ClusterKeyError('VIGIL_KEY_UNREADABLE', `cluster.keyFile ${path}: cannot be read (${err.code ?? err.message})`);
+    throw new ClusterKeyError('VIGIL_KEY_UNREADABLE', `${field} ${path}: cannot be read (${err.code ?? err.message})`);
   }
-  return decodeClusterKey(text, `cluster.keyFile ${path}`);
+  return decodeClusterKey(text, `${field} ${path}`);
 }

@@ -184,6 +184,9 @@ export const clusterConfigSchema = z.strictObject({
     /** The shared secret that authenticates heartbeats: hex or base64 of at least 32 bytes, or a file holding it. */
     key: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
+    /** Keys accepted besides the one sent, while a new key is rolled out (see docs/security.md, "Rotating the
+     * cluster key"): files like keyFile. */
+    acceptKeyFiles: z.array(z.string().min(1)).max(4).default([]),
     /** How long a starting node waits for absent peers before it takes over their groups. */
     startupGrace: duration.default(3_000),
   }),

@@ -141,3 +141,10 @@ test('replay window: each sequence once; older incarnations and too-old sequence
   assert.equal(w.accept(101, 1_000_000), true, 'a jump far ahead clears the window');
   assert.equal(w.accept(101, 2), false, 'and leaves the past behind');
 });
+
+test('during a key rotation a packet signed with any accepted key passes, and one signed with another key does not', () => {
+  const next = randomBytes(32);
+  assert.deepEqual(decodePacket(encodePacket(body, key), [next, key], expect), body, 'the old key, still accepted');
+  assert.deepEqual(decodePacket(encodePacket(body, next), [next, key], expect), body, 'the new key');
+  assert.throws(() => decodePacket(encodePacket(body, randomBytes(32)), [next, key], expect), (e: unknown) => e instanceof PacketError && e.code === 'bad-mac');
+});

@@ -356,3 +356,22 @@ test('an endpoint that applies records at once gets them in order, and acknowled
   assert.ok(errors.some((e) => e.code === 'VIGIL_REPL_APPLY' && /record 150 failed: disk hiccup/.test(e.message)), errors.map((e) => e.message).join('; '));
   for (let seq = 1; seq <= 300; seq++) assert.ok(target.done.has(seq), `record ${seq} applied`);
 });
+
+test('during a key rotation the target accepts sources on the old and the new key, and no other', async (t) => {
+  const NEW_KEY = Buffer.alloc(32, 0x6b);
+  const target = new MemoryTarget();
+  const { server, errors: serverErrors } = await startServer(t, { [MIRROR]: target }, { key: NEW_KEY, acceptKeys: [KEY] });
+  for (const [name, key, records] of [['old key', KEY, 5], ['new key', NEW_KEY, 10]] as const) {
+    const journal = new MemoryJournal();
+    fill(journal, records, () => 64);
+    const h = startClient(t, server.port, journal, { key });
+    await until(`the source on the ${name} is acknowledged`, () => h.client.stats().ackedSeq === records, LONG);
+    await h.client.close();
+  }
+  const journal = new MemoryJournal();
+  fill(journal, 3, () => 64);
+  const stranger = startClient(t, server.port, journal, { key: Buffer.alloc(32, 0x11) });
+  await until('a third key is refused', () => stranger.errors.length > 0 && serverErrors.length > 0, LONG);
+  assert.equal(stranger.errors[0]!.code, 'VIGIL_REPL_AUTH');
+  await stranger.client.close();
+});

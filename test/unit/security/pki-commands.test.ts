@@ -10,6 +10,7 @@ import { isPkiCommand, parseTtl, runPkiCommand } from '../../../agent/cli/pki-co
 import { PkiError, pkiPaths } from '../../../agent/security/pki.js';
 import { TokenError, TokenStore } from '../../../agent/security/tokens.js';
 import { tempDir } from '../../support/pki.js';
+import { decodeClusterKey } from '../../../agent/security/cluster-key.js';
 
 async function usage(args: string[], message: RegExp): Promise<void> {
   await assert.rejects(runPkiCommand(args), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && message.test(e.message), `${args.join(' ')} ${message}`);
@@ -76,7 +77,7 @@ test('bad arguments are usage errors naming what is wrong', async () => {
   await usage(['token', 'list', '--dir', '/x', 'extra'], /^token list: unexpected argument "extra"$/);
   await usage(['cert', 'make'], /^cert: expected issue, not "make"$/);
   await usage(['cert', 'issue', '--dir', '/x', '--user', 'u'], /^cert issue: --role is required$/);
-  await usage(['rotate'], /^rotate: expected ca or finish, not nothing$/);
+  await usage(['rotate'], /^rotate: expected ca, finish or key, not nothing$/);
   await usage(['rotate', 'ca'], /^rotate ca: --dir is required$/);
   assert.equal(parseTtl('90s'), 90_000);
   assert.equal(parseTtl('12h'), 43_200_000);
@@ -91,8 +92,22 @@ test('the vigil binary hands these commands over: output on stdout, exit 2 with 
   assert.deepEqual([ok.status, ok.stdout, ok.stderr], [0, 'no tokens\n', '']);
   const bad = spawnSync(process.execPath, [vigil, 'rotate', 'sideways'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /^vigil: rotate: expected ca or finish, not "sideways"\n\nusage: vigil COMMAND --dir DIR/);
+  assert.match(bad.stderr, /^vigil: rotate: expected ca, finish or key, not "sideways"\n\nusage: vigil COMMAND --dir DIR/);
   const failed = spawnSync(process.execPath, [vigil, 'rotate', 'finish', '--dir', dir], { encoding: 'utf8' });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /^vigil: .*ca\.previous\.crt: missing: no rotation is under way/);
+});
+
+test('rotate key writes a new cluster key beside the old one, owner-only, and refuses a second rotation under way', async (t) => {
+  const dir = join(tempDir(t, 'rotate-key'), 'pki');
+  await runPkiCommand(['init', '--dir', dir, '--cluster', 'c1', '--node', 'alpha']);
+  const out = await runPkiCommand(['rotate', 'key', '--dir', dir]);
+  assert.match(out, /acceptKeyFiles: \[cluster\.next\.key\]/);
+  const next = join(dir, 'cluster.next.key');
+  assert.equal(statSync(next).mode & 0o777, 0o600);
+  const key = decodeClusterKey(readFileSync(next, 'utf8'), next);
+  assert.equal(key.length, 32);
+  assert.notDeepEqual(key, decodeClusterKey(readFileSync(pkiPaths(dir).clusterKey, 'utf8'), 'old'));
+  await usage(['rotate', 'key', '--dir', dir], /cluster\.next\.key exists already/);
+  await usage(['rotate', 'key'], /--dir/);
 });
