@@ -1,9 +1,10 @@
 // Cluster-wide configuration through the admin API, against two real agents that each keep their own file: a live
-// change, a change one node rejects, a node that was down catching up, optimistic concurrency and rollback, and a
-// change that rebuilds the agents in-process while the resources keep running.
+// change, a change one node rejects, a node that was down catching up, optimistic concurrency and rollback, and
+// changes that rebuild the agents in-process (a new group, the API's settings) while the resources keep running.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:https';
 import { ProtocolError } from '../../common/protocol/api.js';
 import type { NodeProblem } from '../../common/model/index.js';
 import { LocalCluster } from '../support/agent-cluster.js';
@@ -39,6 +40,13 @@ async function failure(work: Promise<unknown>): Promise<ProtocolError> {
     return e;
   }
   assert.fail('the call succeeded');
+}
+
+/** GET /metrics over HTTPS without credentials: the status code. */
+function anonymousMetrics(c: LocalCluster, node: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(`https://127.0.0.1:${c.apiPorts[node]}/metrics`, { ca: c.trust() }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+  });
 }
 
 /** Both nodes at `generation`, with `text` in their files. */
@@ -167,5 +175,18 @@ test('configuration: live change, one node rejecting, stale base, rollback, a no
     assert.equal(c.resourcePid('alpha', 'web-app'), webPid, 'web\'s process was not restarted');
     assert.deepEqual(c.runningOn('web-app'), ['alpha']);
     assert.ok(webPlaces.length > 0 && webPlaces.every((places) => places.length <= 1), `web never ran on two nodes: ${JSON.stringify(webPlaces.filter((p) => p.length > 1))}`);
+  });
+
+  await t.test('a change of the API settings takes effect: /metrics becomes public on both nodes', async () => {
+    const before = await c.call('alpha', 'config.get', {});
+    for (const node of NODES) assert.equal(await anonymousMetrics(c, node), 401);
+    const text = before.text.replace(/^api: \{ pki: (.*) \}$/m, 'api: { pki: $1, metricsPublic: true }');
+    assert.notEqual(text, before.text);
+    const outcome = await c.call('beta', 'config.propose', { text, baseGeneration: before.generation, comment: 'let Prometheus scrape' });
+    assert.deepEqual([outcome.live, outcome.reload], [[], ['api']]);
+    await everywhere(c, before.generation + 1, text);
+    for (const node of NODES) await c.waitFor(`${node} serves /metrics without credentials`, async () => (await anonymousMetrics(c, node)) === 200);
+    assert.deepEqual({ alpha: c.agents.get('alpha')!.pid, beta: c.agents.get('beta')!.pid }, pids, 'reloaded in-process');
+    assert.equal(c.resourcePid('alpha', 'web-app'), webPid, 'web\'s process was not restarted');
   });
 });
