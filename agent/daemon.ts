@@ -99,7 +99,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const needsReload = change.reload.length > 0 || change.live.some((path) => path.includes('.resources['));
       options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${needsReload ? change.reload.join(', ') || 'resources' : 'nothing'}`);
       wiring.hub?.touch('config');
-      if (needsReload) options.onReload?.(`configuration generation ${version.generation}`);
+      // A reload closes the API and the peer connections: on the proposing node it waits until the proposal has
+      // committed on the peers and answered its caller (the macrotask lets the answer be written first).
+      if (needsReload) {
+        void configService.idle().then(() => setImmediate(() => options.onReload?.(`configuration generation ${version.generation}`)));
+      }
       else {
         wiring.engine?.applyLiveConfig(next);
         wiring.alerts?.reconfigure(next.alerts);

@@ -34,8 +34,19 @@ export interface ConfigCoordinatorOptions {
 
 export class ConfigCoordinator {
   private busy = false;
+  /** The proposal in progress, settled or not. */
+  private inProgress: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: ConfigCoordinatorOptions) {}
+
+  /** Resolves once no proposal is in progress on this node (at once when none is). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const current = this.inProgress;
+      await current.catch(() => undefined);
+      if (current === this.inProgress) return;
+    }
+  }
 
   /** Ask this node and every alive peer whether it would run the text; nothing is staged. */
   async validateEverywhere(text: string): Promise<PerNodeResult[]> {
@@ -54,8 +65,10 @@ export class ConfigCoordinator {
   async propose(request: ProposeRequest): Promise<CommitOutcome> {
     if (this.busy) throw new ConfigSyncError('BUSY', `${this.o.nodeId}: another configuration proposal is in progress on this node`);
     this.busy = true;
+    const proposal = this.twoPhaseCommit(request);
+    this.inProgress = proposal;
     try {
-      return await this.twoPhaseCommit(request);
+      return await proposal;
     } finally {
       this.busy = false;
     }

@@ -113,6 +113,11 @@ export class ConfigService {
     return this.participant.current();
   }
 
+  /** Resolves when no proposal coordinated here is in progress: its caller and its peers have their answers. */
+  idle(): Promise<void> {
+    return this.coordinator.idle();
+  }
+
   /** Problems catching up, each a sentence for the node's faults. */
   catchUpFaults(): string[] {
     return [...this.faults.values()];

@@ -1,7 +1,7 @@
 /**
  * What a new configuration changes, and whether each change can apply to the running agent as it is (live) or
  * needs its components rebuilt (reload). Live means the value is read again where it is used: policies and
- * timings of the scheduler, alert and API settings, resource parameters at their next operation. Anything that
+ * timings of the scheduler, alert settings, resource parameters at their next operation. Anything that
  * shapes sockets, links, keys, mirrors or the set of groups and resources is a reload.
  */
 import { canonicalJson } from '../../common/config/load.js';
@@ -14,8 +14,9 @@ export interface ConfigChange {
   readonly reload: string[];
 }
 
-/** Top-level sections read where they are used, so a new value applies at once. */
-const LIVE_SECTIONS = new Set(['alerts', 'api']);
+/** Top-level sections read where they are used, so a new value applies at once. Not `api`: its listener, PKI,
+ * limits and routes are fixed when the API server is built. */
+const LIVE_SECTIONS = new Set(['alerts']);
 const LIVE_CLUSTER_FIELDS = new Set(['startupGrace']);
 const LIVE_GROUP_FIELDS = new Set(['switchback', 'switchbackDelay', 'migrationThreshold', 'failureTimeout']);
 const LIVE_RESOURCE_FIELDS = new Set(['startTimeout', 'stopTimeout', 'monitorTimeout', 'monitorInterval', 'params']);

@@ -5,12 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterStatus } from '../../common/model/index.js';
 import { freePort, isRunning } from './process.js';
-import { ApiClient, callAgent } from '../../agent/api/api-client.js';
+import { ApiClient, callAgent, callOnce } from '../../agent/api/api-client.js';
+import type { Method, Params, Results } from '../../common/protocol/api.js';
 import { initCluster } from '../../agent/security/pki.js';
 import { TokenStore } from '../../agent/security/tokens.js';
 import type { UserRole } from '../../common/model/index.js';
@@ -18,6 +19,7 @@ import type { UserRole } from '../../common/model/index.js';
 export const REPO = process.cwd();
 const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');
 const VIGIL = resolve(REPO, 'dist/agent/cli/vigil.js');
+const OCF_TEST_AGENT = resolve(REPO, 'test/fixtures/ocf/vigil-test-daemon');
 
 export { freePort, isRunning } from './process.js';
 
@@ -43,22 +45,42 @@ export class LocalCluster {
   readonly pkiDir = join(this.dir, 'pki');
   adminToken = '';
 
+  /**
+   * With separateConfigs, each node runs its own copy at `<dir>/<node>/cluster.yaml` (made at its first start),
+   * as real servers do: every node rewrites its file when a configuration is committed.
+   */
+  private separateConfigs = false;
+
   private constructor(readonly nodes: readonly string[], readonly ports: Ports) {}
 
   /**
    * The same cluster with the network API on: a PKI made by `vigil init`'s code, each node's API on a loopback
    * port, and `extraYaml` appended (an alerts section, say).
    */
-  static async createWithApi(groupsYaml: string, options: { nodes?: readonly string[]; extraYaml?: string; apiYaml?: string } = {}): Promise<LocalCluster> {
+  static async createWithApi(groupsYaml: string, options: { nodes?: readonly string[]; extraYaml?: string; apiYaml?: string; separateConfigs?: boolean } = {}): Promise<LocalCluster> {
     const nodes = options.nodes ?? ['alpha', 'beta'];
     const cluster = await LocalCluster.create(groupsYaml, nodes);
+    cluster.separateConfigs = options.separateConfigs ?? false;
     for (const n of nodes) cluster.apiPorts[n] = await freePort();
     const init = await initCluster({ dir: cluster.pkiDir, clusterId: 'it', nodes: nodes.map((id) => ({ id, hosts: ['127.0.0.1'] })) });
     cluster.adminToken = init.adminToken;
     const text = readFileSync(cluster.configPath, 'utf8')
       .replace(/^nodes: .*$/m, `nodes: [${nodes.map((n) => `{ id: ${n}, api: "127.0.0.1:${cluster.apiPorts[n]}" }`).join(', ')}]`);
-    writeFileSync(cluster.configPath, `${text}\napi: { pki: pki${options.apiYaml ? `, ${options.apiYaml}` : ''} }\n${options.extraYaml ?? ''}`);
+    // Every node's copy starts with the same text (one generation 1 cluster-wide), so paths in it are absolute.
+    const pki = cluster.separateConfigs ? JSON.stringify(cluster.pkiDir) : 'pki';
+    const keyed = cluster.separateConfigs ? text.replace('keyFile: cluster.key', `keyFile: ${JSON.stringify(join(cluster.dir, 'cluster.key'))}`) : text;
+    writeFileSync(cluster.configPath, `${keyed}\napi: { pki: ${pki}${options.apiYaml ? `, ${options.apiYaml}` : ''} }\n${options.extraYaml ?? ''}`);
     return cluster;
+  }
+
+  /** The configuration file `node` runs with. */
+  configFile(node: string): string {
+    return this.separateConfigs ? join(this.stateDir(node), 'cluster.yaml') : this.configPath;
+  }
+
+  /** One request over a fresh admin session (`auth` overrides): survives an agent reloading between calls. */
+  call<M extends Method>(node: string, method: M, params: Params<M>, auth: { token?: string } = { token: this.adminToken }): Promise<Results[M]> {
+    return callOnce({ url: this.apiUrl(node), ca: this.trust(), client: 'integration-test', timeoutMs: 15_000, ...auth }, method, params);
   }
 
   apiUrl(node: string): string { return `wss://127.0.0.1:${this.apiPorts[node]}`; }
@@ -89,9 +111,12 @@ heartbeat:
   links:
     - { name: lan-udp, kind: udp, interval: ${heartbeat.interval}ms, deadTime: ${heartbeat.deadTime}ms, endpoints: ${endpoints('udp')} }
     - { name: lan-tcp, kind: tcp, interval: ${heartbeat.interval}ms, deadTime: ${heartbeat.deadTime}ms, endpoints: ${endpoints('tcp')} }
-${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-daemon'))}`);
+${groupsYaml.replaceAll('@OCF@', OCF_TEST_AGENT)}`);
     return cluster;
   }
+
+  /** The test OCF agent ("@OCF@" in groupsYaml), for configurations a test writes later. */
+  resourceAgentPath(): string { return OCF_TEST_AGENT; }
 
   stateDir(node: string): string { return join(this.dir, node); }
   socket(node: string): string { return join(this.stateDir(node), 'vigild.sock'); }
@@ -100,8 +125,11 @@ ${groupsYaml.replaceAll('@OCF@', resolve(REPO, 'test/fixtures/ocf/vigil-test-dae
     const stateDir = this.stateDir(node);
     mkdirSync(stateDir, { recursive: true });
     const logPath = join(stateDir, 'vigild.log');
+    const configFile = this.configFile(node);
+    // A restarted node keeps the file it rewrote.
+    if (!existsSync(configFile)) copyFileSync(this.configPath, configFile);
     const out = openSync(logPath, 'a');
-    const child = spawn(process.execPath, [VIGILD, '--config', this.configPath, '--node', node, '--state-dir', stateDir], {
+    const child = spawn(process.execPath, [VIGILD, '--config', configFile, '--node', node, '--state-dir', stateDir], {
       stdio: ['ignore', out, out],
     });
     closeSync(out);

@@ -53,11 +53,11 @@ for (const [name, edit, expected] of cases) {
   });
 }
 
-test('classifyChange: sections it does not know need a reload, except alert and API settings', () => {
+test('classifyChange: sections it does not know need a reload, and so do API settings; alert settings apply live', () => {
   const old = validateConfig(base());
   const withSections = (extra: Record<string, unknown>): typeof old => ({ ...old, ...extra }) as typeof old;
   assert.deepEqual(classifyChange(old, withSections({ alerts: { email: 'ops@example.com' }, api: { port: 7410 }, quorum: { votes: 3 } })),
-    { live: ['alerts', 'api'], reload: ['quorum'] });
+    { live: ['alerts'], reload: ['api', 'quorum'] });
 });
 
 const A = 'a'.repeat(64), B = 'b'.repeat(64), C = 'c'.repeat(64);
