@@ -96,8 +96,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(apiTls === undefined ? {} : { peerTls: apiTls }),
     aliveNodes: () => Object.entries(wiring.heartbeat?.peers() ?? {}).filter(([, p]) => p.alive).map(([node]) => node),
     onApplied: (next, change, version) => {
-      const needsReload = change.reload.length > 0 || change.live.some((path) => path.includes('.resources['));
-      options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${needsReload ? change.reload.join(', ') || 'resources' : 'nothing'}`);
+      const needsReload = change.reload.length > 0;
+      options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${change.reload.join(', ') || 'nothing'}`);
       wiring.hub?.touch('config');
       // A reload closes the API and the peer connections: on the proposing node it waits until the proposal has
       // committed on the peers and answered its caller (the macrotask lets the answer be written first).

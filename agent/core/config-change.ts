@@ -19,7 +19,8 @@ export interface ConfigChange {
 const LIVE_SECTIONS = new Set(['alerts']);
 const LIVE_CLUSTER_FIELDS = new Set(['startupGrace']);
 const LIVE_GROUP_FIELDS = new Set(['switchback', 'switchbackDelay', 'migrationThreshold', 'failureTimeout']);
-const LIVE_RESOURCE_FIELDS = new Set(['startTimeout', 'stopTimeout', 'monitorTimeout', 'monitorInterval', 'params']);
+/** None yet: each resource agent is built with its resource's settings, so changing any of them rebuilds it. */
+const LIVE_RESOURCE_FIELDS = new Set<string>();
 
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 

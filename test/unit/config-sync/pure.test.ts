@@ -26,7 +26,7 @@ const cases: [string, (c: ClusterConfigInput) => void, ConfigChange][] = [
   ['group policies', (c) => { Object.assign(c.groups![0]!, { switchback: 'manual', switchbackDelay: '1m', migrationThreshold: 5, failureTimeout: '10m' }); },
     { live: ['groups[web].failureTimeout', 'groups[web].migrationThreshold', 'groups[web].switchback', 'groups[web].switchbackDelay'], reload: [] }],
   ['resource timeouts, monitor interval and params', (c) => { Object.assign(c.groups![0]!.resources[0]!, { startTimeout: '1m', monitorInterval: '9s', params: { port: 8080 } }); },
-    { live: ['groups[web].resources[app].monitorInterval', 'groups[web].resources[app].params', 'groups[web].resources[app].startTimeout'], reload: [] }],
+    { live: [], reload: ['groups[web].resources[app].monitorInterval', 'groups[web].resources[app].params', 'groups[web].resources[app].startTimeout'] }],
   ['startup grace', (c) => { c.cluster.startupGrace = '10s'; }, { live: ['cluster.startupGrace'], reload: [] }],
   ['the cluster key', (c) => { c.cluster.key = 'cd'.repeat(32); }, { live: [], reload: ['cluster.key'] }],
   ['nodes', (c) => { c.nodes.push({ id: 'gamma' }); c.heartbeat.links[0]!.endpoints['gamma'] = '127.0.0.1:7003'; }, { live: [], reload: ['heartbeat', 'nodes'] }],
