@@ -119,12 +119,14 @@ export class ApiServer {
       }
       const preAuth = local ? { ok: true as const, principal: LOCAL } : this.authenticateRequest(req);
       this.perAddress.set(address, count + 1);
+      // Released when the socket closes, not the WebSocket: ws answers a bad handshake (no key, say) with 400
+      // and never calls back, and each such request would otherwise hold a place until the address is locked out.
+      socket.once('close', () => {
+        const left = (this.perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) this.perAddress.delete(address);
+        else this.perAddress.set(address, left);
+      });
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        ws.on('close', () => {
-          const left = (this.perAddress.get(address) ?? 1) - 1;
-          if (left <= 0) this.perAddress.delete(address);
-          else this.perAddress.set(address, left);
-        });
         new ApiSession(ws, remote, preAuth, this.context);
       });
     });
