@@ -89,7 +89,7 @@ function mutate(rand: () => number): string {
       if (slot === undefined) break;
       const { parent, key } = slot;
       const action = rand();
-      if (action < 0.2 && !Array.isArray(parent)) delete parent[key as string];
+      if (action < 0.2 && !Array.isArray(parent)) Reflect.deleteProperty(parent, key);
       else if (action < 0.3 && !Array.isArray(parent)) parent[pick(rand, ['extra', '__proto__', 'constructor', 'token', 'id'])] = oddValue(rand);
       else (parent as Record<string | number, Json>)[key] = oddValue(rand);
     }
