@@ -33,6 +33,9 @@ export class ApiClient {
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(event: EventMessage) => void>();
   private closedBy: Error | undefined;
+  private resolveEnded: (reason: Error) => void = () => undefined;
+  /** Settles (never rejects) when the connection has ended, with the reason: for a client that only listens. */
+  readonly ended = new Promise<Error>((resolve) => { this.resolveEnded = resolve; });
 
   private constructor(private readonly ws: WebSocket, readonly welcome: Welcome, private readonly timeoutMs: number) {
     ws.on('message', (data: WebSocket.RawData) => this.onMessage(data));
@@ -100,7 +103,7 @@ export class ApiClient {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
-  /** Resolves when the connection has ended, with the reason. */
+  /** Whether the connection has ended (see `ended` for the reason). */
   get closed(): boolean {
     return this.closedBy !== undefined;
   }
@@ -130,6 +133,7 @@ export class ApiClient {
   private fail(error: Error): void {
     if (this.closedBy) return;
     this.closedBy = error;
+    this.resolveEnded(error);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(error);

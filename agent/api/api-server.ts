@@ -118,14 +118,15 @@ export class ApiServer {
         return;
       }
       const preAuth = local ? { ok: true as const, principal: LOCAL } : this.authenticateRequest(req);
+      this.perAddress.set(address, count + 1);
+      // Released when the socket closes, not the WebSocket: ws answers a bad handshake (no key, say) with 400
+      // and never calls back, and each such request would otherwise hold a place until the address is locked out.
+      socket.once('close', () => {
+        const left = (this.perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) this.perAddress.delete(address);
+        else this.perAddress.set(address, left);
+      });
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        // Counted once the upgrade succeeded: a failed one (a bad key, say) never reaches here to be uncounted.
-        this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
-        ws.on('close', () => {
-          const left = (this.perAddress.get(address) ?? 1) - 1;
-          if (left <= 0) this.perAddress.delete(address);
-          else this.perAddress.set(address, left);
-        });
         new ApiSession(ws, remote, preAuth, this.context);
       });
     });

@@ -1,6 +1,8 @@
 /** Human-readable renderings of status and events for the terminal. Pure, so tests read what users read. */
-import type { Action, ClusterEvent, ClusterStatus, MirrorStatus, MirrorVerifyReport, PlanResult } from '../../common/model/index.js';
+import type { Action, AlertRecord, ClusterEvent, ClusterStatus, MirrorStatus, MirrorVerifyReport, NodeProblem, PerNodeResult, PlanResult } from '../../common/model/index.js';
+import type { AuditEntry, ConfigVersionSummary } from '../../common/model/api.js';
 import { describeAction } from '../../common/model/plan.js';
+import type { ConfigChangeResult, EventMessage, Results } from '../../common/protocol/api.js';
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
@@ -86,4 +88,90 @@ export function formatVerify(r: MirrorVerifyReport): string {
   list('content differs', r.contentDiffers);
   list('metadata differs', r.metadataDiffers.map((m) => `${m.path} (${m.fields.join(', ')})`));
   return out.join('\n');
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const list = (items: readonly string[]): string => (items.length === 0 ? '-' : items.join(', '));
+
+export function formatConfigHistory(versions: readonly ConfigVersionSummary[]): string {
+  if (versions.length === 0) return 'no configuration history';
+  return table([['GENERATION', 'TIME', 'AUTHOR', 'DIGEST', 'COMMENT'],
+    ...versions.map((v) => [String(v.generation), iso(v.at), v.author, v.digest.slice(0, 12), v.comment ?? ''])]);
+}
+
+/** A committed change: where it is in force, where it will be, and how it took effect. */
+export function formatConfigChange(r: ConfigChangeResult): string {
+  return [
+    `generation ${r.generation} (${r.digest.slice(0, 12)}) committed on ${list(r.committed)}`,
+    `  pending (catch up when back): ${list(r.pending)}`,
+    ...r.partial.map((p) => `  commit failed on ${p.node} (it catches up): ${p.message}`),
+    `  applied live: ${list(r.live)}`,
+    `  applied by reloading: ${list(r.reload)}`,
+  ].join('\n');
+}
+
+/** Each problem on its own line, with the field path an admin fixes. */
+export function formatProblems(problems: readonly NodeProblem[]): string {
+  return problems.map((p) => `  ${p.node}: ${p.path === '' ? '(the text)' : p.path}: ${p.message}${p.line === undefined ? '' : ` (line ${p.line})`}`).join('\n');
+}
+
+export function formatNodeResults(results: readonly PerNodeResult[]): string {
+  return results.map((r) => {
+    if (r.outcome === 'ok') return `${r.node}: ok`;
+    if (r.outcome === 'down') return `${r.node}: down (not asked; it checks the version when it is back)`;
+    return [`${r.node}: FAILED ${r.code}: ${r.message}`, ...(r.problems.length > 0 ? [formatProblems(r.problems)] : [])].join('\n');
+  }).join('\n');
+}
+
+export function formatAudit(entries: readonly AuditEntry[]): string {
+  if (entries.length === 0) return 'no audit entries';
+  return table([['TIME', 'PRINCIPAL', 'ROLE', 'VIA', 'REMOTE', 'METHOD', 'RESULT', 'PARAMS'],
+    ...entries.map((e) => [iso(e.at), e.principal, e.role, e.via, e.remote, e.method, e.message === undefined ? e.result : `${e.result}: ${e.message}`, e.params])]);
+}
+
+function deliveries(a: AlertRecord): string {
+  return a.channels.map((d) => `${d.channel}:${d.status === 'failed' ? `FAILED ${d.error.code}` : d.status}`).join(' ') || '-';
+}
+
+export function formatAlerts(alerts: readonly AlertRecord[]): string {
+  if (alerts.length === 0) return 'no alerts';
+  return table([['ID', 'TIME', 'SEVERITY', 'KIND', 'CHANNELS', 'ACK', 'WHAT'],
+    ...alerts.map((a) => [a.id, iso(a.at), a.event.severity, `${a.event.kind}${a.test ? ' (test)' : ''}`, deliveries(a),
+      a.acknowledged === undefined ? '-' : a.acknowledged.by, `${a.event.message}${a.suppressed > 0 ? ` (+${a.suppressed} suppressed)` : ''}`])]);
+}
+
+export function formatAlertTest(results: Results['alerts.test']): string {
+  if (results.length === 0) return 'no alert channel is configured';
+  return results.map((r) => `${r.channel}: ${r.ok ? 'sent' : `FAILED ${r.error ?? ''}`}`).join('\n');
+}
+
+/** One line per pushed change, so `vigil watch | grep` works. */
+export function formatTopicEvent(e: EventMessage): string {
+  const data = e.data;
+  const at = iso(Date.now());
+  switch (e.topic) {
+    case 'events': {
+      const ev = data as ClusterEvent;
+      return `${iso(ev.at)} event ${ev.severity} ${ev.kind} ${ev.node}${ev.group === undefined ? '' : ` ${ev.group}`}: ${ev.message}`;
+    }
+    case 'status': {
+      const s = data as ClusterStatus;
+      const nodes = s.nodes.map((n) => `${n.id}:${n.alive ? 'up' : 'DOWN'}`).join(' ');
+      const groups = s.groups.map((g) => `${g.id}@${g.runningOn.length > 0 ? g.runningOn.join('+') : 'stopped'}`).join(' ');
+      return `${iso(s.at)} status nodes ${nodes} groups ${groups || '-'}${s.maintenance ? ' MAINTENANCE' : ''}${s.faults.length > 0 ? ` faults ${s.faults.length}` : ''}`;
+    }
+    case 'mirrors': {
+      const ms = data as MirrorStatus[];
+      return `${at} mirrors ${ms.map((m) => `${m.id}:${m.role}:${m.state}`).join(' ') || '-'}`;
+    }
+    case 'inventory': return `${at} inventory updated`;
+    case 'alerts': {
+      const newest = (data as AlertRecord[])[0];
+      return `${at} alerts ${newest === undefined ? 'none' : `newest ${newest.id} ${newest.event.kind}: ${deliveries(newest)}`}`;
+    }
+    case 'config': {
+      const c = data as ConfigVersionSummary;
+      return `${iso(c.at)} config generation ${c.generation} by ${c.author}${c.comment ? `: ${c.comment}` : ''}`;
+    }
+  }
 }

@@ -41,7 +41,11 @@ const SYNC_CODES: Record<string, ErrorCode> = {
 /** A ConfigSyncError as the API reports it: its code mapped, its problems in the details. */
 function toProtocol<T>(work: () => T | Promise<T>): Promise<T> {
   return Promise.resolve().then(work).catch((e: unknown) => {
-    if (e instanceof ConfigSyncError) throw new ProtocolError(SYNC_CODES[e.code] ?? 'INTERNAL', `${e.code}: ${e.message}`, { problems: e.problems });
+    if (e instanceof ConfigSyncError) {
+      // The original code is worth showing only where the mapping hid it (UNCHANGED as CONFLICT, say).
+      const code = SYNC_CODES[e.code] ?? 'INTERNAL';
+      throw new ProtocolError(code, code === e.code ? e.message : `${e.code}: ${e.message}`, { problems: e.problems });
+    }
     throw e;
   });
 }

@@ -24,7 +24,7 @@ test('a proposal is validated and staged everywhere, then committed on every nod
     assert.equal(node.history.staged(cluster.now), undefined, `${id}: nothing left staged`);
     assert.equal(cluster.fileOf(id), next, `${id}: the file is the committed text`);
     assert.equal(readFileSync(`${node.configPath}.prev`, 'utf8'), original, `${id}: the previous file is kept`);
-    assert.deepEqual(node.applied.map((a) => [a.generation, a.change]), [[2, { live: ['groups[web].resources[app].monitorInterval'], reload: [] }]]);
+    assert.deepEqual(node.applied.map((a) => [a.generation, a.change]), [[2, { live: [], reload: ['groups[web].resources[app].monitorInterval'] }]]);
     assert.equal(node.applied[0]!.config.groups[0]!.resources[0]!.monitorInterval, 5_000);
   }
 });
@@ -68,7 +68,7 @@ test('a node that is down is skipped (pending) and catches up the generations it
   assert.equal(caughtUp.status, 'applied');
   assert.deepEqual(gamma.history.list().map((v) => [v.generation, v.digest]), [[3, digestOf(third)], [2, digestOf(second)], [1, digestOf(clusterText())]]);
   assert.equal(cluster.fileOf('gamma'), third);
-  assert.deepEqual(gamma.applied.map((a) => [a.generation, a.change.live]), [[3, ['groups[web].resources[app].monitorInterval']]]);
+  assert.deepEqual(gamma.applied.map((a) => [a.generation, a.change.reload]), [[3, ['groups[web].resources[app].monitorInterval']]]);
   assert.deepEqual(await gamma.participant.catchUp('alpha', 3), { status: 'current' });
 });
 
