@@ -60,6 +60,9 @@ const refuseAll: Authenticator = {
   fromToken: () => ({ ok: false, code: 'BAD_CREDENTIALS', message: 'no tokens configured' }),
 };
 
+/** How long a starting agent waits for its peers' APIs to say whether it missed a configuration change. */
+const STARTUP_CATCH_UP_MS = 3_000;
+
 function splitHostPort(endpoint: string): { host: string; port: number } {
   const at = endpoint.lastIndexOf(':');
   return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
@@ -91,11 +94,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // the file by hand while the agent was stopped.
   const wiring: { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher } = {};
   const apiTls = fileConfig.api === undefined ? undefined : loadAgentTls(resolve(dirname(configPath), fileConfig.api.pki), options.node);
+  let building = true;
   const configService = new ConfigService({
     nodeId: options.node, configPath, historyPath: join(options.stateDir, 'config.db'), fileText, ocfRoot: platform.ocfRoot,
     ...(apiTls === undefined ? {} : { peerTls: apiTls }),
     aliveNodes: () => Object.entries(wiring.heartbeat?.peers() ?? {}).filter(([, p]) => p.alive).map(([node]) => node),
     onApplied: (next, change, version) => {
+      if (building) return; // caught up before anything was built: the components are built from it below
       const needsReload = change.reload.length > 0;
       options.log(`configuration generation ${version.generation} by ${version.author} applied: live ${change.live.join(', ') || 'nothing'}; reload ${change.reload.join(', ') || 'nothing'}`);
       wiring.hub?.touch('config');
@@ -111,8 +116,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     log: options.log,
   }, new Map(fileConfig.nodes.filter((n) => n.api !== undefined).map((n) => [n.id, n.api as string])));
-  // The service took a hand-edited file as the next generation, so the file is what this node runs.
-  const config = fileConfig;
+  // Before anything runs, catch up with a peer that holds a newer configuration: a node that was down while the
+  // cluster key changed would otherwise hear no peer and take their groups over. Bounded, for a cold start.
+  await Promise.race([configService.catchUp(), new Promise((r) => setTimeout(r, STARTUP_CATCH_UP_MS).unref())]);
+  const running0 = configService.current();
+  // The service took a hand-edited file as the next generation, so the file is what this node runs unless a peer had
+  // a newer one.
+  const config = running0.text === fileText ? fileConfig : parseConfig(running0.text, `${configPath} (generation ${running0.generation})`);
   if (!config.nodes.some((n) => n.id === options.node)) {
     throw new Error(`--node ${options.node}: not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
   }
@@ -215,13 +225,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     log: options.log,
   });
+  // Also soon after start: a node that was down may hold an old cluster key and hear no peer until it catches up.
   const catchUpTimer = setInterval(() => void configService.catchUp(), 15_000);
   catchUpTimer.unref();
+  const firstCatchUp = setTimeout(() => void configService.catchUp(), 1_000);
+  firstCatchUp.unref();
 
   const release = async (): Promise<void> => {
     publicNetwork.stop();
     await guard.stop();
     clearInterval(catchUpTimer);
+    clearTimeout(firstCatchUp);
     await api.close();
     hub.dispose();
     mirrorStatuses.dispose();
@@ -242,6 +256,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await release();
     throw e;
   }
+  building = false;
   running.start();
   publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);

@@ -91,7 +91,7 @@ export class ConfigService {
   private catchingUp = false;
   private readonly faults = new Map<NodeId, string>();
 
-  constructor(private readonly o: ConfigServiceOptions, nodes: ReadonlyMap<NodeId, string>) {
+  constructor(private readonly o: ConfigServiceOptions, private readonly peerAddresses: ReadonlyMap<NodeId, string>) {
     this.history = ConfigHistory.open(o.historyPath, { bootstrapText: o.fileText, bootstrapAuthor: `node:${o.nodeId}` });
     const current = this.history.current();
     if (current.text !== o.fileText) {
@@ -104,7 +104,7 @@ export class ConfigService {
       }]);
       o.log(`${o.configPath} differs from configuration generation ${current.generation}: taken as generation ${current.generation + 1}`);
     }
-    this.peers = new PeerClients(nodes, o.peerTls);
+    this.peers = new PeerClients(peerAddresses, o.peerTls);
     this.participant = new ConfigParticipant({
       nodeId: o.nodeId, history: this.history, configPath: o.configPath, peers: this.peers, log: o.log, onApplied: o.onApplied,
       validate: (text) => validateOnThisNode(text, { nodeId: o.nodeId, configDir: dirname(o.configPath), localAddresses: hostAddresses(), ocfRoot: o.ocfRoot }),
@@ -127,12 +127,16 @@ export class ConfigService {
     return [...this.faults.values()];
   }
 
-  /** Ask the alive peers which generation they hold, and fetch a newer one from whoever has it. */
+  /**
+   * Ask every peer with an API address which generation it holds, and fetch a newer one from whoever has it. Not
+   * only the peers the heartbeat sees: a node that was down while the cluster key changed cannot hear its peers
+   * until it has the new configuration, which it gets over the API (authenticated by certificates, not that key).
+   */
   async catchUp(): Promise<void> {
     if (this.catchingUp || this.o.peerTls === undefined) return;
     this.catchingUp = true;
     try {
-      const peers = await Promise.all(this.o.aliveNodes().map(async (node) => {
+      const peers = await Promise.all([...this.peerAddresses.keys()].filter((n) => n !== this.o.nodeId).map(async (node) => {
         try {
           const ref = await this.peers.current(node);
           return { node, alive: true, generation: ref.generation, digest: ref.digest };
