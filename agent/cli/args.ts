@@ -98,7 +98,7 @@ commands:
                                        default: status,events); with --count, stop after N
 
 cluster keys, certificates and tokens (on the PKI folder, no agent needed):
-  init, token create|list|revoke, cert issue, rotate ca|finish     (see "vigil init --help")`;
+  init, token create|list|revoke, cert issue, rotate ca|finish|key (see "vigil init --help")`;
 
 const DEFAULT_SOCKET = '/var/lib/vigil/vigild.sock';
 
