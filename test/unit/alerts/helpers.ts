@@ -11,9 +11,28 @@ import type { AlertMessage } from '../../../agent/alerts/channel.js';
 
 export interface TestContext { after(fn: () => void | Promise<void>): void }
 
+const cleanups = new WeakMap<TestContext, (() => unknown)[]>();
+
+/**
+ * Run `fn` when the test ends, the last registered first: a dispatcher is closed (and flushes its file) before the
+ * folder it writes to is removed. Node runs `t.after` hooks in the order they were registered.
+ */
+function atEnd(t: TestContext, fn: () => unknown): void {
+  let list = cleanups.get(t);
+  if (list === undefined) {
+    const registered: (() => unknown)[] = [];
+    list = registered;
+    cleanups.set(t, registered);
+    t.after(async () => {
+      for (const cleanup of registered.reverse()) await cleanup();
+    });
+  }
+  list.push(fn);
+}
+
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  atEnd(t, () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -40,7 +59,7 @@ export function harness(t: TestContext, input: AlertsConfigInput, options: { sta
   const stateDir = options.stateDir ?? tempDir(t);
   const logs: string[] = [];
   const dispatcher = new AlertDispatcher(alertsConfig(input), { clusterId: 'c1', nodeId: 'alpha', stateDir, log: (l) => logs.push(l), ...(options.now ? { now: options.now } : {}) });
-  t.after(() => dispatcher.close());
+  atEnd(t, () => dispatcher.close());
   return { dispatcher, logs, stateDir };
 }
 
