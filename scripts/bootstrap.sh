@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(procps bsdutils iproute2 socat resource-agents iputils-ping iputils-arping inotify-tools util-linux prometheus)
+packages=(procps bsdutils openssh-server iproute2 socat resource-agents iputils-ping iputils-arping inotify-tools util-linux prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
