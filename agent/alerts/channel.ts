@@ -52,6 +52,32 @@ export async function readSecret(path: string, what: string): Promise<string | A
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ECONNABORTED']);
 
 /** A Node socket error as an attempt result: connection problems are worth a retry. */
+/**
+ * One delivery attempt over a socket or request: `start` begins it and calls `finish` with the outcome; a timeout or
+ * the dispatcher closing ends it early. Whatever ends it first wins, and `release` (destroying the socket) runs once.
+ */
+export function attemptOnce(
+  what: string, timeoutMs: number, signal: AbortSignal, release: () => void,
+  start: (finish: (result: AttemptResult) => void) => void,
+): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      release();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish(failure('VIGIL_ALERT_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`, true)), timeoutMs);
+    const onAbort = (): void => finish(failure('VIGIL_ALERT_CLOSED', 'alert dispatcher closed during the delivery', false));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort);
+    start(finish);
+  });
+}
+
 export function socketFailure(e: unknown, where: string): AttemptResult {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   const text = `${where}: ${(e as Error).message}`;

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import type { SyslogChannelConfig, SyslogFacility } from '../../common/config/alerts.js';
 import type { Severity } from '../../common/model/index.js';
-import { failure, socketFailure, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
+import { attemptOnce, failure, socketFailure, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
 
 /** RFC 5424 facility codes (local0..local7 are 16..23). */
 export const FACILITY_CODES: Readonly<Record<SyslogFacility, number>> = {
@@ -118,21 +118,8 @@ function sendUdp(address: string, line: string): Promise<AttemptResult> {
 
 function sendTcp(address: string, line: string, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
   const { host, port } = splitHostPort(address);
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    let settled = false;
-    const finish = (result: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(failure('VIGIL_ALERT_TIMEOUT', `syslog tcp ${address}: not sent within ${timeoutMs} ms`, true)), timeoutMs);
-    const onAbort = (): void => finish(failure('VIGIL_ALERT_CLOSED', 'alert dispatcher closed during the delivery', false));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+  const socket = connect({ host, port });
+  return attemptOnce(`syslog tcp ${address}`, timeoutMs, signal, () => socket.destroy(), (finish) => {
     socket.on('error', (e) => finish(socketFailure(e, `syslog tcp ${address}`)));
     // Octet counting (RFC 6587 3.4.1): the length in bytes, a space, the message; no trailer.
     socket.end(`${Buffer.byteLength(line, 'utf8')} ${line}`, () => finish({ ok: true }));

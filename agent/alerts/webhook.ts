@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { WebhookChannelConfig } from '../../common/config/alerts.js';
-import { failure, readSecret, socketFailure, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
+import { attemptOnce, failure, readSecret, socketFailure, type AlertChannel, type AlertMessage, type AttemptResult } from './channel.js';
 
 export function webhookBody(m: AlertMessage): string {
   return JSON.stringify({ cluster: m.cluster, node: m.node, alert: m.alertId, test: m.test, suppressed: m.suppressed, event: m.event });
@@ -50,21 +50,8 @@ export class WebhookChannel implements AlertChannel {
 }
 
 function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: false });
-    let settled = false;
-    const finish = (result: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      request.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(failure('VIGIL_ALERT_TIMEOUT', `POST ${url.origin}: no answer within ${timeoutMs} ms`, true)), timeoutMs);
-    const onAbort = (): void => finish(failure('VIGIL_ALERT_CLOSED', 'alert dispatcher closed during the delivery', false));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+  const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: false });
+  return attemptOnce(`POST ${url.origin}`, timeoutMs, signal, () => request.destroy(), (finish) => {
     request.on('error', (e) => finish(socketFailure(e, `POST ${url.origin}`)));
     request.on('response', (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;

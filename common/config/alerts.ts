@@ -3,17 +3,9 @@
  * one (rules). Channels are email (SMTP), webhook (HTTP POST) and syslog (RFC 5424).
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationSchema as duration } from './duration.js';
 import { EVENT_KINDS } from '../model/events.js';
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `a duration such as "200ms", "2s" or "1m", not ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const channelName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
 const groupId = channelName;

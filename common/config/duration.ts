@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parse "200ms", "1.5s", "2m", "1h" or a bare number of milliseconds; undefined if malformed. */
@@ -14,3 +16,13 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/** A duration field of the configuration: written as "200ms", "2s", "1m" or a number of ms; read as ms. */
+export const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `a duration such as "200ms", "2s" or "1m", not ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});

@@ -3,20 +3,12 @@
  * the agent and the monitoring center's editor can never disagree on a field.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationSchema as duration } from './duration.js';
 import { parseSize } from './size.js';
 import { alertsSchema } from './alerts.js';
 
 const slug = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `a duration such as "200ms", "2s" or "1m", not ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, such as "198.51.100.1:7405"')
   .refine((s) => { const port = Number(s.slice(s.lastIndexOf(':') + 1)); return port > 0 && port < 65536; }, 'a port from 1 to 65535');

@@ -8,16 +8,9 @@ import { request as httpsRequest } from 'node:https';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { LocalCluster } from '../support/agent-cluster.js';
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 import { MAX_FRAME_BYTES } from '../../common/protocol/api.js';
 
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
 const INDEX = '<!doctype html><title>Vigil monitoring center</title>';
 
 /** A raw WebSocket to a node's API: every frame it receives, how it was closed, or how the upgrade was refused. */
@@ -106,12 +99,7 @@ test('API abuse: bad frames, floods of requests and of connections; /metrics, /h
   writeFileSync(join(c.dir, 'web', 'assets', 'app.js'), 'console.log("vigil");\n');
   symlinkSync(join(c.dir, 'cluster.yaml'), join(c.dir, 'web', 'leak.yaml'));
   symlinkSync(c.dir, join(c.dir, 'web', 'up'));
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('web running on alpha, both nodes alive', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive);
-  });
+  await c.startSettled();
   const sessions: RawSession[] = [];
   t.after(() => { for (const s of sessions) s.ws.terminate(); });
   const raw = (options: { token?: string } = { token: c.adminToken }): RawSession => {

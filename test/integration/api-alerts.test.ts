@@ -12,15 +12,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { AlertRecord } from '../../common/model/index.js';
 import { ProtocolError } from '../../common/protocol/api.js';
-import { LocalCluster } from '../support/agent-cluster.js';
-
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 
 const SMTP_USER = 'vigil';
 const SMTP_PASSWORD = 'mail pass 42';
@@ -114,12 +106,7 @@ test('alerts: a switchover, a test alert and a failover reach a real SMTP server
     separateConfigs: true,
   });
   t.after(() => c.dispose());
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('web running on alpha, both nodes alive', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive) && c.runningOn('web-app').join() === 'alpha';
-  });
+  await c.startSettled();
   assert.deepEqual([smtp.mails.length, hook.posts.length], [0, 0], 'placing the group at start is not an alert of the rules');
 
   // The webhook joins the rule through a configuration change, applied live on both nodes.

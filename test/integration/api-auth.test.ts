@@ -4,28 +4,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiClient } from '../../agent/api/api-client.js';
 import { ProtocolError, type EventMessage } from '../../common/protocol/api.js';
-import { LocalCluster } from '../support/agent-cluster.js';
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 import { issueExpiredCertificate, issueForeignCertificate } from '../support/pki.js';
 import { issueUserCertificate } from '../../agent/security/pki.js';
 import { readFileSync } from 'node:fs';
 
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
-
 async function started(t: TestContext): Promise<LocalCluster> {
   const c = await LocalCluster.createWithApi(GROUP);
   t.after(() => c.dispose());
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('web running on alpha', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive);
-  });
+  await c.startSettled();
   return c;
 }
 

@@ -7,27 +7,14 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { ProtocolError } from '../../common/protocol/api.js';
 import type { NodeProblem } from '../../common/model/index.js';
-import { LocalCluster } from '../support/agent-cluster.js';
-
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 
 const NODES = ['alpha', 'beta'] as const;
 
 async function started(t: TestContext): Promise<LocalCluster> {
   const c = await LocalCluster.createWithApi(GROUP, { separateConfigs: true });
   t.after(() => c.dispose());
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('web running on alpha, both nodes alive', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive) && c.runningOn('web-app').join() === 'alpha';
-  });
+  await c.startSettled();
   return c;
 }
 

@@ -22,12 +22,7 @@ async function cluster(t: TestContext): Promise<{ c: LocalCluster; steps: string
   const oldKey = JSON.stringify(join(c.dir, 'cluster.key'));
   const newKey = JSON.stringify(join(c.dir, 'next.key'));
   writeFileSync(join(c.dir, 'next.key'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('web running on alpha, both nodes up', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive) && c.runningOn('web-app').join() === 'alpha';
-  });
+  await c.startSettled();
   return { c, steps: [`keyFile: ${oldKey}, acceptKeyFiles: [${newKey}]`, `keyFile: ${newKey}, acceptKeyFiles: [${oldKey}]`, `keyFile: ${newKey}`] };
 }
 

@@ -17,6 +17,15 @@ import { TokenStore } from '../../agent/security/tokens.js';
 import type { UserRole } from '../../common/model/index.js';
 
 export const REPO = process.cwd();
+
+/** One group, web, with one test OCF daemon, on alpha and beta, switched back by hand: what the API tests run. */
+export const WEB_GROUP_YAML = `groups:
+  - id: web
+    nodes: [alpha, beta]
+    switchback: manual
+    resources:
+      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
+`;
 const VIGILD = resolve(REPO, 'dist/agent/cli/vigild.js');
 const VIGIL = resolve(REPO, 'dist/agent/cli/vigil.js');
 const OCF_TEST_AGENT = resolve(REPO, 'test/fixtures/ocf/vigil-test-daemon');
@@ -81,6 +90,15 @@ export class LocalCluster {
   /** One request over a fresh admin session (`auth` overrides): survives an agent reloading between calls. */
   call<M extends Method>(node: string, method: M, params: Params<M>, auth: { token?: string } = { token: this.adminToken }): Promise<Results[M]> {
     return callOnce({ url: this.apiUrl(node), ca: this.trust(), client: 'integration-test', timeoutMs: 15_000, ...auth }, method, params);
+  }
+
+  /** Start every node and wait until web runs on `first` only and every node hears the others. */
+  async startSettled(first = 'alpha'): Promise<void> {
+    for (const node of this.nodes) this.start(node);
+    await this.waitFor(`web running on ${first}, every node alive`, async () => {
+      const s = await this.status(first);
+      return s.groups[0]?.runningOn.join() === first && s.nodes.every((n) => n.alive) && this.runningOn('web-app').join() === first;
+    });
   }
 
   apiUrl(node: string): string { return `wss://127.0.0.1:${this.apiPorts[node]}`; }
