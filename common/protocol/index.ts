@@ -1,2 +1,3 @@
 export * from './api.js';
 export * from './heartbeat.js';
+export * from './session.js';
