@@ -215,7 +215,9 @@ ${groupsYaml.replaceAll('@OCF@', OCF_TEST_AGENT)}`);
   async dispose(): Promise<void> {
     for (const [node, agent] of this.agents) {
       agent.child.kill('SIGTERM');
-      const done = await Promise.race([agent.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([agent.exited.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 10_000); })]);
+      clearTimeout(timer); // a pending timer would hold the test file open for its full 10 s
       if (!done) { agent.child.kill('SIGKILL'); await agent.exited; }
       this.agents.delete(node);
     }
