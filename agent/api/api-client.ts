@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { ProtocolError, type EventMessage, type Method, type Params, type Results, type Welcome } from '../../common/protocol/api.js';
-import { ProtocolSession, type SessionSocket } from '../../common/protocol/session.js';
+import { ProtocolSession, wsSessionSocket } from '../../common/protocol/session.js';
 
 export interface ApiClientOptions {
   /** wss://host:port (the path /api is added), or undefined with socketPath. */
@@ -22,20 +22,6 @@ export interface ApiClientOptions {
   readonly servername?: string;
   readonly client?: string;
   readonly timeoutMs?: number;
-}
-
-/** The session's view of a ws socket (main/core has its own few lines of this: it may not import agent/). */
-function sessionSocket(ws: WebSocket): SessionSocket {
-  return {
-    send: (text) => ws.send(text),
-    close: () => { if (ws.readyState !== WebSocket.CLOSED) ws.close(1000); },
-    listen: (handlers) => {
-      ws.on('message', (data: WebSocket.RawData) => handlers.message(String(data)));
-      ws.on('close', (code: number, reason: Buffer) => handlers.closed(new ProtocolError(code === 1009 ? 'BAD_FRAME' : 'UNAVAILABLE',
-        `the agent closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`)));
-      ws.on('error', (e: Error) => handlers.closed(new ProtocolError('UNAVAILABLE', e.message)));
-    },
-  };
 }
 
 /** Opens the WebSocket; errors before it is open say where and why in the CLI's words. */
@@ -70,7 +56,7 @@ export class ApiClient {
     const timeoutMs = options.timeoutMs ?? 10_000;
     const started = Date.now();
     const ws = await openSocket(options, timeoutMs);
-    const session = await ProtocolSession.open(sessionSocket(ws), {
+    const session = await ProtocolSession.open(wsSessionSocket(ws), {
       timers: { setTimeout: (cb, ms) => setTimeout(cb, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
       timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
       requestTimeoutMs: timeoutMs,

@@ -16,6 +16,32 @@ export interface SessionSocket {
   listen(handlers: { message(text: string): void; closed(reason: Error): void }): void;
 }
 
+/** What the session needs of a `ws` WebSocket (structurally: common/ imports no Node module). */
+export interface WsLike {
+  readonly readyState: number;
+  send(text: string): void;
+  close(code?: number): void;
+  on(event: 'message', listener: (data: { toString(): string }) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: { readonly length: number; toString(): string }) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+const WS_CLOSED = 3;
+
+/** The session's view of a ws WebSocket, for the agent's client and the monitoring center alike. */
+export function wsSessionSocket(ws: WsLike): SessionSocket {
+  return {
+    send: (text) => ws.send(text),
+    close: () => { if (ws.readyState !== WS_CLOSED) ws.close(1000); },
+    listen: (handlers) => {
+      ws.on('message', (data) => handlers.message(data.toString()));
+      ws.on('close', (code, reason) => handlers.closed(new ProtocolError(code === 1009 ? 'BAD_FRAME' : 'UNAVAILABLE',
+        `the agent closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`)));
+      ws.on('error', (e) => handlers.closed(new ProtocolError('UNAVAILABLE', e.message)));
+    },
+  };
+}
+
 /** Timers come from the caller: common/ knows no platform, and a test may pass a fake clock. */
 export interface SessionTimers {
   setTimeout(callback: () => void, ms: number): unknown;

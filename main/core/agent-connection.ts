@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import {
   ProtocolError, type ErrorCode, type EventMessage, type Method, type Params, type Results, type Welcome,
 } from '../../common/protocol/api.js';
-import { ProtocolSession, type SessionSocket } from '../../common/protocol/session.js';
+import { ProtocolSession, wsSessionSocket } from '../../common/protocol/session.js';
 import { SNAPSHOT_TOPICS, type ClusterSnapshot } from '../../common/model/api.js';
 import { CenterError, type CenterErrorCode } from './errors.js';
 import { KnownHosts } from './known-hosts.js';
@@ -89,20 +89,6 @@ const TIMERS = { setTimeout: (cb: () => void, ms: number): unknown => setTimeout
 function errorInfo(e: unknown): ErrorInfo {
   if (e instanceof ProtocolError || e instanceof CenterError) return { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
-}
-
-/** The session's view of a ws socket (the agent's ApiClient has the same few lines; main/ may not import it). */
-function sessionSocket(ws: WebSocket): SessionSocket {
-  return {
-    send: (text) => ws.send(text),
-    close: () => { if (ws.readyState !== WebSocket.CLOSED) ws.close(1000); },
-    listen: (handlers) => {
-      ws.on('message', (data: WebSocket.RawData) => handlers.message(String(data)));
-      ws.on('close', (code: number, reason: Buffer) => handlers.closed(new ProtocolError(code === 1009 ? 'BAD_FRAME' : 'UNAVAILABLE',
-        `the agent closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`)));
-      ws.on('error', (e: Error) => handlers.closed(new ProtocolError('UNAVAILABLE', e.message)));
-    },
-  };
 }
 
 /** The snapshot with one event applied: each topic's event is that part's new value (events: a new entry). */
@@ -235,7 +221,7 @@ export class AgentConnection {
     const ws = await this.openSocket(url, host, credentials, stream);
     if (generation !== this.generation) { ws.terminate(); return; }
     this.ws = ws;
-    const session = await ProtocolSession.open(sessionSocket(ws), {
+    const session = await ProtocolSession.open(wsSessionSocket(ws), {
       timers: TIMERS, timeoutMs: this.timeoutMs, client: this.options.client ?? 'vigil-center', where: `agent at ${endpoint.url}`,
     });
     if (generation !== this.generation) { session.close(); return; }
