@@ -42,8 +42,15 @@ export default tseslint.config(
     rules: forbid('agent/ never imports main/ or renderer/', ['**/main/**', '**/renderer/**', 'electron']),
   },
   {
-    files: ['main/**/*.ts', 'test/lint-fixtures/main/**/*.ts'],
+    files: ['main/**/*.ts', 'main/**/*.cts', 'test/lint-fixtures/main/**/*.ts'],
     rules: forbid('main/ never imports agent/ or renderer/ (it ships the built agent as a file)', ['**/agent/**', '**/renderer/**']),
+  },
+  {
+    // The center's core and its web bridge run in plain Node (tests, center:web): Electron stays in main/electron.
+    files: ['main/core/**/*.ts', 'main/web/**/*.ts', 'test/lint-fixtures/main/core/**/*.ts'],
+    rules: forbid('main/core and main/web run without Electron: only main/electron imports it (and never agent/ or renderer/)', [
+      '**/agent/**', '**/renderer/**', 'electron', '**/electron/**',
+    ]),
   },
   {
     files: ['renderer/**/*.{ts,tsx}', 'test/lint-fixtures/renderer/**/*.ts'],

@@ -34,3 +34,9 @@ test('main/ may not import the agent', async () => {
 test('agent/core may import common/', async () => {
   assert.deepEqual(await restrictedImportErrors('test/lint-fixtures/agent/core/allowed.ts'), []);
 });
+
+test('main/core may not import Electron (it runs headless in center:web and the tests)', async () => {
+  const errors = await restrictedImportErrors('test/lint-fixtures/main/core/imports-electron.ts');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /without Electron/);
+});
