@@ -1,0 +1,3 @@
+export * from './store.js';
+export * from './health.js';
+export * from './bridge.js';

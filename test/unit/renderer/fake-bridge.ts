@@ -1,0 +1,65 @@
+// A fake of the console's one boundary, `CenterBridge`, typed by the IPC contract: the tests answer `clusters.list`
+// from a table they control and push `center.change` by hand.
+import type {
+  CenterBridge, CenterChange, CenterClusterView, CenterNodeView, InvokeChannel, InvokeInput, InvokeResult, IpcResult, PushChannel, PushData,
+} from '../../../common/ipc/contract.js';
+import type { ClusterSnapshot, ClusterStatus, ClusterEvent, NodeSummary, GroupSummary, MirrorStatus, AlertRecord } from '../../../common/model/index.js';
+
+export class FakeBridge implements CenterBridge {
+  clusters: CenterClusterView[] = [];
+  readonly calls: { channel: InvokeChannel; params: unknown }[] = [];
+  private readonly listeners = new Set<(c: CenterChange) => void>();
+
+  invoke<C extends InvokeChannel>(channel: C, params: InvokeInput<C>): Promise<IpcResult<InvokeResult<C>>> {
+    this.calls.push({ channel, params });
+    if (channel !== 'clusters.list') return Promise.resolve({ ok: false, error: { code: 'INTERNAL', message: `fake: ${channel} not faked` } });
+    return Promise.resolve({ ok: true, result: structuredClone(this.clusters) as InvokeResult<C> });
+  }
+
+  on<P extends PushChannel>(_channel: P, listener: (data: PushData<P>) => void): () => void {
+    const l = listener as (c: CenterChange) => void;
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  push(change: CenterChange): void {
+    for (const l of this.listeners) l(change);
+  }
+
+  get listenerCount(): number { return this.listeners.size; }
+}
+
+export const T0 = 1_700_000_000_000;
+
+export function node(id: string, alive = true, links: NodeSummary['links'] = []): NodeSummary {
+  return { id, local: false, alive, links };
+}
+
+export function status(cluster: string, reportedBy: string, nodes: NodeSummary[], groups: GroupSummary[] = [], at = T0): ClusterStatus {
+  return {
+    cluster, reportedBy, at, maintenance: false, faults: [],
+    nodes: nodes.map((n) => (n.id === reportedBy ? { ...n, local: true } : n)), groups,
+  };
+}
+
+export function snapshot(st: ClusterStatus, extra: { events?: ClusterEvent[]; mirrors?: MirrorStatus[]; alerts?: AlertRecord[] } = {}): ClusterSnapshot {
+  return {
+    node: st.reportedBy, agentVersion: '0.1.0', startedAt: T0, status: st,
+    events: extra.events ?? [], mirrors: extra.mirrors ?? [], inventory: null, alerts: extra.alerts ?? [],
+    config: { generation: 1, digest: 'd', author: 'root', at: T0 },
+  };
+}
+
+export function view(nodeId: string, state: CenterNodeView['state'], snap?: ClusterSnapshot): CenterNodeView {
+  return {
+    node: nodeId, url: `wss://${nodeId}:7443`, viaSsh: false, state,
+    ...(snap !== undefined ? { snapshot: snap, status: snap.status } : {}),
+  };
+}
+
+export function event(id: number, nodeId: string, kind: ClusterEvent['kind'], at: number, severity: ClusterEvent['severity'] = 'info'): ClusterEvent {
+  return { id, at, kind, severity, node: nodeId, message: `${kind} on ${nodeId}` };
+}
+
+/** Resolves after the bridge's pending promises (the fake answers at once). */
+export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
