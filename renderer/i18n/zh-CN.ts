@@ -1,4 +1,4 @@
-/** 控制台的简体中文字符串：键与占位符必须与英文词典完全一致（见 ./index.ts 中的编译期检查）。 */
+/** The console's Simplified Chinese strings: the keys and placeholders must match the English dictionary exactly (checked at compile time in ./index.ts). */
 import type { MessageKey } from './en.js';
 
 export const zhCN = {
