@@ -179,7 +179,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     config: configSummary,
   });
   wiring.hub = hub;
-  const mirrorStatuses = new MirrorStatusCache(mirrors, () => hub.touch('mirrors'));
+  const mirrorStatuses: MirrorStatusCache = new MirrorStatusCache(mirrors, () => hub.touch('mirrors'), (): boolean => hub.watched('mirrors'));
   inventory.onChange(() => hub.touch('inventory'));
   alerts.onAlert(() => hub.touch('alerts'));
   running.onEvent((event) => {

@@ -39,13 +39,18 @@ export class TopicHub {
     for (const t of topics) this.subscribers.get(t)?.delete(subscriber);
   }
 
+  /** Whether anyone is subscribed to the topic now (a source may then sample it more often). */
+  watched(topic: SnapshotTopic): boolean {
+    return (this.subscribers.get(topic)?.size ?? 0) > 0;
+  }
+
   current<T extends Exclude<SnapshotTopic, 'events'>>(topic: T): TopicData[T] {
     return this.sources[topic]();
   }
 
   /** Something changed in a topic: read it on the next turn (several touches in one turn read it once). */
   touch(topic: Exclude<SnapshotTopic, 'events'>): void {
-    if ((this.subscribers.get(topic)?.size ?? 0) === 0) return;
+    if (!this.watched(topic)) return;
     this.pending.add(topic);
     if (this.flushScheduled) return;
     this.flushScheduled = true;

@@ -5,7 +5,7 @@
  * generated at start, compared in constant time, before anything else is answered or pushed.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
@@ -143,6 +143,10 @@ export class CenterWeb {
     }
     try {
       if (statSync(file).isDirectory()) file = join(file, 'index.html');
+      // Nor is a symlink inside it that points outside (the agent's web root refuses the same).
+      const real = realpathSync(file);
+      const realRoot = realpathSync(root);
+      if (!real.startsWith(realRoot + sep)) throw new Error('outside the static folder');
       const size = statSync(file).size;
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size,

@@ -7,18 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../support/agent-cluster.js';
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 import { Sshd, createUser } from '../support/sshd.js';
 import { ConnectionManager, type ClusterSpec, type ManagerChange, type NodeView } from '../../main/core/connection-manager.js';
 import type { SshTarget } from '../../main/core/ssh-tunnel.js';
-
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
 
 /** TCP connections this process holds to any of these ports, as the kernel sees them. */
 function openConnections(ports: readonly number[]): string[] {
@@ -39,12 +31,7 @@ test('center core: direct and tunnelled connections, host keys, SSH auth, reconn
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const knownHostsFile = join(home, 'known-hosts.json');
 
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('both agents up, web on alpha', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive);
-  });
+  await c.startSettled();
 
   const managers: ConnectionManager[] = [];
   const manager = (): ConnectionManager => {

@@ -3,7 +3,7 @@
 // agent.call reaches an agent; bad requests are refused naming the channel or the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -12,15 +12,7 @@ import type { ClusterStatus } from '../../common/model/index.js';
 import { createCenterHandlers } from '../../main/core/center-handlers.js';
 import { ConnectionManager } from '../../main/core/connection-manager.js';
 import { CLOSE_UNAUTHENTICATED, CenterWeb } from '../../main/web/center-web.js';
-import { LocalCluster } from '../support/agent-cluster.js';
-
-const GROUP = `groups:
-  - id: web
-    nodes: [alpha, beta]
-    switchback: manual
-    resources:
-      - { id: web-app, kind: ocf, agent: "@OCF@", monitorInterval: 300ms }
-`;
+import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 
 interface Frame { id?: number; ok?: boolean; result?: unknown; error?: { code: string; message: string }; channel?: string; data?: CenterChange; auth?: IpcResult<unknown> }
 
@@ -61,18 +53,16 @@ test('center web bridge: access token, clusters.add, center.change pushes, agent
   t.after(() => c.dispose());
   const home = mkdtempSync(join(tmpdir(), 'vigil-center-web-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
-  c.start('alpha');
-  c.start('beta');
-  await c.waitFor('both agents up, web on alpha', async () => {
-    const s = await c.status('alpha');
-    return s.groups[0]?.runningOn.join() === 'alpha' && s.nodes.every((n) => n.alive);
-  });
+  await c.startSettled();
 
   const manager = new ConnectionManager({ knownHostsFile: join(home, 'known-hosts.json'), client: 'center-web-test', timeoutMs: 10_000, backoff: { initialMs: 100, maxMs: 1000 } });
   t.after(() => manager.dispose());
   const staticDir = join(home, 'ui');
   mkdirSync(staticDir);
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>vigil</title>');
+  // A link inside the folder to a file outside it is not a way out.
+  writeFileSync(join(home, 'outside.txt'), 'not for the web');
+  symlinkSync(join(home, 'outside.txt'), join(staticDir, 'linked.txt'));
   writeFileSync(join(home, 'secret.txt'), 'not served');
   const web = await CenterWeb.start({ manager, handlers: createCenterHandlers(manager), staticDir, authTimeoutMs: 2000 });
   t.after(() => web.close());
@@ -85,7 +75,7 @@ test('center web bridge: access token, clusters.add, center.change pushes, agent
     const index = await fetch(web.url);
     assert.equal(index.status, 200);
     assert.match(await index.text(), /<title>vigil/);
-    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt']) {
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/linked.txt']) {
       assert.equal((await fetch(`${web.url.slice(0, -1)}${path}`)).status, 404, path);
     }
   });
