@@ -66,7 +66,7 @@ async function start(): Promise<void> {
   app.on('window-all-closed', () => {
     void manager.dispose().then(() => app.quit());
   });
-  await window.loadFile(join(here, '..', '..', 'renderer', 'index.html'));
+  await window.loadFile(join(here, '..', '..', 'ui', 'index.html'));
 }
 
 start().catch((e: unknown) => {

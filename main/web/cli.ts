@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseRequest, type ClusterConfig } from '../../common/ipc/contract.js';
@@ -16,6 +17,9 @@ import type { AgentCredentials } from '../core/agent-connection.js';
 import { createCenterHandlers, errorInfo } from '../core/center-handlers.js';
 import { ConnectionManager } from '../core/connection-manager.js';
 import { CenterWeb } from './center-web.js';
+
+/** The page scripts/build-ui.mjs builds, next to this file's build output (dist/main/web → dist/ui). */
+const BUILT_UI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ui');
 
 const USAGE = 'usage: center:web [--port N] [--host ADDR] [--clusters FILE] [--static DIR] [--known-hosts FILE]';
 
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
   const manager = new ConnectionManager({ knownHostsFile: values['known-hosts'], client: 'vigil-center-web' });
   const handlers = createCenterHandlers(manager, { resolveCredentials: credentialsFromFolder });
   const web = await CenterWeb.start({
-    manager, handlers, host: values.host, port, ...(values.static === undefined ? {} : { staticDir: values.static }),
+    manager, handlers, host: values.host, port, staticDir: values.static ?? BUILT_UI,
   });
   for (const cluster of clusters) await handlers['clusters.add'](cluster);
 

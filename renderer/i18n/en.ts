@@ -1,8 +1,19 @@
 /**
  * The console's English strings: the reference dictionary. Every other language must have exactly these keys and,
  * per key, the same `{placeholders}` (checked at compile time in ./index.ts).
+ *
+ * Each screen keeps its strings in ./parts/<screen>.en.ts (so screens are written side by side without touching
+ * one file); they are merged here.
  */
+import { appEn } from './parts/app.en.js';
+import { overviewEn } from './parts/overview.en.js';
+import { clusterEn } from './parts/cluster.en.js';
+import { mirrorsEn } from './parts/mirrors.en.js';
+import { eventsEn } from './parts/events.en.js';
+import { configEn } from './parts/config.en.js';
+
 export const en = {
+  ...appEn, ...overviewEn, ...clusterEn, ...mirrorsEn, ...eventsEn, ...configEn,
   'app.loading': 'Loading clusters…',
   'app.loadFailed': 'Could not load the clusters: {message}',
 

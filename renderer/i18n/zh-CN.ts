@@ -1,7 +1,14 @@
 /** The console's Simplified Chinese strings: the keys and placeholders must match the English dictionary exactly (checked at compile time in ./index.ts). */
 import type { MessageKey } from './en.js';
+import { appZhCN } from './parts/app.zh-CN.js';
+import { overviewZhCN } from './parts/overview.zh-CN.js';
+import { clusterZhCN } from './parts/cluster.zh-CN.js';
+import { mirrorsZhCN } from './parts/mirrors.zh-CN.js';
+import { eventsZhCN } from './parts/events.zh-CN.js';
+import { configZhCN } from './parts/config.zh-CN.js';
 
 export const zhCN = {
+  ...appZhCN, ...overviewZhCN, ...clusterZhCN, ...mirrorsZhCN, ...eventsZhCN, ...configZhCN,
   'app.loading': '正在加载集群…',
   'app.loadFailed': '无法加载集群：{message}',
 

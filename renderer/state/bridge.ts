@@ -11,6 +11,8 @@ export interface BridgeConnection {
   readonly store: ConsoleStore;
   /** Settles when the first list has been applied (or refused: then `loadError` says why). */
   readonly ready: Promise<IpcResult<unknown>>;
+  /** Loads the whole list again (after the page's link to the center was re-established). */
+  refresh(): Promise<IpcResult<unknown>>;
   /** Stops listening; later results are ignored. */
   close(): void;
 }
@@ -36,6 +38,7 @@ export function connectBridge(bridge: CenterBridge, options: ConsoleStoreOptions
   return {
     store,
     ready: refresh(),
+    refresh: () => refresh(),
     close() {
       closed = true;
       stop();

@@ -1,5 +1,6 @@
 // A fake of the console's one boundary, `CenterBridge`, typed by the IPC contract: the tests answer `clusters.list`
-// from a table they control and push `center.change` by hand.
+// from a table they control, any other channel with a typed handler of their own (`answer`), and push
+// `center.change` by hand.
 import type {
   CenterBridge, CenterChange, CenterClusterView, CenterNodeView, InvokeChannel, InvokeInput, InvokeResult, IpcResult, PushChannel, PushData,
 } from '../../../common/ipc/contract.js';
@@ -9,9 +10,23 @@ export class FakeBridge implements CenterBridge {
   clusters: CenterClusterView[] = [];
   readonly calls: { channel: InvokeChannel; params: unknown }[] = [];
   private readonly listeners = new Set<(c: CenterChange) => void>();
+  private readonly answers = new Map<InvokeChannel, (params: never) => IpcResult<unknown> | Promise<IpcResult<unknown>>>();
+
+  /** Answers `channel` with `handler` from now on. */
+  answer<C extends InvokeChannel>(channel: C, handler: (params: InvokeInput<C>) => IpcResult<InvokeResult<C>> | Promise<IpcResult<InvokeResult<C>>>): this {
+    this.answers.set(channel, handler as (params: never) => IpcResult<unknown>);
+    return this;
+  }
+
+  /** The params of every call of `channel` so far. */
+  callsOf<C extends InvokeChannel>(channel: C): InvokeInput<C>[] {
+    return this.calls.filter((c) => c.channel === channel).map((c) => c.params as InvokeInput<C>);
+  }
 
   invoke<C extends InvokeChannel>(channel: C, params: InvokeInput<C>): Promise<IpcResult<InvokeResult<C>>> {
     this.calls.push({ channel, params });
+    const handler = this.answers.get(channel);
+    if (handler !== undefined) return Promise.resolve(handler(params as never)) as Promise<IpcResult<InvokeResult<C>>>;
     if (channel !== 'clusters.list') return Promise.resolve({ ok: false, error: { code: 'INTERNAL', message: `fake: ${channel} not faked` } });
     return Promise.resolve({ ok: true, result: structuredClone(this.clusters) as InvokeResult<C> });
   }
