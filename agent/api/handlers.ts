@@ -58,6 +58,9 @@ export function buildHandlers(s: HandlerServices): Handlers {
     switchback: (p) => s.engine.switchback(p.group),
     maintenance: (p) => s.engine.setMaintenance(p.on),
     cleanup: (p) => s.engine.cleanup(p.group),
+    // Being built (branch wt-agent-groups): the operator's stop intent.
+    'group.stop': () => missing('group stop'),
+    'group.start': () => missing('group start'),
     mirror: async (p) => {
       try {
         return await s.mirrors.command(p.action, p.name);

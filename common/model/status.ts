@@ -30,6 +30,8 @@ export interface GroupSummary {
   /** The nodes that run (or may run) some of the group right now. */
   readonly runningOn: readonly NodeId[];
   readonly switchback: 'auto' | 'manual';
+  /** Stopped by an operator (`group.stop`): it runs nowhere until `group.start`. */
+  readonly stopped?: boolean;
   /** Failures of the group per node that reported it (monitor failures, failed starts) since the last cleanup. */
   readonly failures: Readonly<Record<NodeId, number>>;
   readonly resources: readonly ResourceSummary[];

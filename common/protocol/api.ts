@@ -89,6 +89,10 @@ export const methods = {
   switchback: { role: 'operator', params: z.strictObject({ group: name }) },
   maintenance: { role: 'operator', params: z.strictObject({ on: z.boolean() }) },
   cleanup: { role: 'operator', params: z.strictObject({ group: name }) },
+  /** Stops a group everywhere and keeps it stopped (an operator's intent, like Pacemaker's target-role=Stopped). */
+  'group.stop': { role: 'operator', params: z.strictObject({ group: name }) },
+  /** Lets a stopped group run again where the scheduler places it. */
+  'group.start': { role: 'operator', params: z.strictObject({ group: name }) },
   /** Mirror commands; `status` without a name lists every mirror this node takes part in. */
   mirror: { role: 'operator', params: z.strictObject({ action: z.enum(MIRROR_ACTIONS), name: name.optional() }) },
   'alerts.list': { role: 'viewer', params: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }) },
@@ -142,6 +146,8 @@ export interface Results {
   switchback: { group: string; target: string };
   maintenance: { on: boolean };
   cleanup: { group: string };
+  'group.stop': { group: string; stopped: boolean };
+  'group.start': { group: string; stopped: boolean };
   mirror: { status: MirrorStatus[]; verify?: MirrorVerifyReport; message?: string };
   'alerts.list': TopicData['alerts'];
   'alerts.ack': TopicData['alerts'][number];
