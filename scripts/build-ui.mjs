@@ -4,7 +4,7 @@
 // serve this folder: Electron loads dist/ui/index.html, center:web serves it over HTTP.
 // Usage: node scripts/build-ui.mjs [--out DIR] [--branding FILE]
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -21,7 +21,9 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync('renderer/index.html', join(out, 'index.html'));
-copyFileSync('renderer/styles.css', join(out, 'styles.css'));
+// One stylesheet: the shared base, then each screen's own file (renderer/styles/*.css) in name order.
+const screenStyles = existsSync('renderer/styles') ? readdirSync('renderer/styles').filter((f) => f.endsWith('.css')).sort() : [];
+writeFileSync(join(out, 'styles.css'), [readFileSync('renderer/styles.css', 'utf8'), ...screenStyles.map((f) => readFileSync(join('renderer/styles', f), 'utf8'))].join('\n'));
 
 // The branding goes next to the page as a classic script (a file:// page in Electron may not fetch() a JSON file),
 // with the logo it names (a relative path inside the application). The page validates it like any input.
