@@ -12,7 +12,12 @@ export type Route =
   | { readonly screen: 'wizard' };
 
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = hash.replace(/^#\/?/, '').split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    return { screen: 'overview' }; // a malformed escape (a hand-edited address)
+  }
   const [first, cluster, sub] = parts;
   if (first === 'wizard') return { screen: 'wizard' };
   if (first === 'events') return cluster === undefined ? { screen: 'events' } : { screen: 'events', cluster };

@@ -41,6 +41,7 @@ export class WebBridge implements CenterBridge {
   private retryMs = 500;
   private closed = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private refusal: string | undefined;
   state: WebBridgeState = 'connecting';
 
   constructor(private readonly options: WebBridgeOptions) {
@@ -93,7 +94,7 @@ export class WebBridge implements CenterBridge {
       if (this.closed) return;
       if (ev.code === CLOSE_UNAUTHENTICATED) {
         for (const send of this.waiting.splice(0)) send();
-        this.setState('refused', ev.reason || 'the access token was refused');
+        this.setState('refused', this.refusal ?? (ev.reason || 'the access token was refused'));
         return;
       }
       this.setState('reconnecting');
@@ -111,7 +112,10 @@ export class WebBridge implements CenterBridge {
       return;
     }
     if ('auth' in frame) {
-      if (!frame.auth.ok) return;
+      if (!frame.auth.ok) {
+        this.refusal = `${frame.auth.error.code}: ${frame.auth.error.message}`;
+        return;
+      }
       this.authenticated = true;
       this.retryMs = 500;
       this.setState('open');
