@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVOKE_CHANNELS, type CenterChange, type PushChannel } from '../../common/ipc/contract.js';
 import { createCenterHandlers, invoke } from '../core/center-handlers.js';
+import { ChangeCoalescer } from '../core/change-coalescer.js';
 import { ConnectionManager } from '../core/connection-manager.js';
 import { CHANNELS_ARG } from './preload-args.js';
 
@@ -48,7 +49,9 @@ async function start(): Promise<void> {
   });
   window.once('ready-to-show', () => window.show());
   const queue = new WindowQueue(window);
-  const onChange = (change: CenterChange): void => queue.send('center.change', change);
+  // A node's changes within 50 ms reach the window as its latest view (see ChangeCoalescer).
+  const coalescer = new ChangeCoalescer((change) => queue.send('center.change', change));
+  const onChange = (change: CenterChange): void => coalescer.push(change);
   manager.on('change', onChange);
 
   // Only our own window may drive the center: not a devtools extension's page nor another frame.
@@ -61,6 +64,7 @@ async function start(): Promise<void> {
 
   window.on('closed', () => {
     manager.off('change', onChange);
+    coalescer.dispose();
     for (const channel of INVOKE_CHANNELS) ipcMain.removeHandler(channel);
   });
   app.on('window-all-closed', () => {

@@ -14,6 +14,7 @@ import {
   INVOKE_CHANNELS, webAuthSchema, webRequestSchema, type CenterChange, type WebServerFrame,
 } from '../../common/ipc/contract.js';
 import { invoke, type CenterHandlers } from '../core/center-handlers.js';
+import { ChangeCoalescer } from '../core/change-coalescer.js';
 import type { ConnectionManager } from '../core/connection-manager.js';
 
 export interface CenterWebOptions {
@@ -28,6 +29,8 @@ export interface CenterWebOptions {
   readonly token?: string;
   /** How long a new connection may take to authenticate. */
   readonly authTimeoutMs?: number;
+  /** A node's changes within this window are sent as its latest view (ChangeCoalescer); 0 sends each. Default 50. */
+  readonly pushWindowMs?: number;
 }
 
 /** Requests are small; snapshots only flow the other way. */
@@ -46,10 +49,12 @@ export class CenterWeb {
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
   private readonly clients = new Set<WebSocket>();
-  private readonly onChange = (change: CenterChange): void => this.push(change);
+  private readonly coalescer: ChangeCoalescer;
+  private readonly onChange = (change: CenterChange): void => this.coalescer.push(change);
 
   private constructor(private readonly options: CenterWebOptions) {
     this.token = options.token ?? randomBytes(32).toString('base64url');
+    this.coalescer = new ChangeCoalescer((change) => this.push(change), options.pushWindowMs ?? 50);
     this.server = createServer((req, res) => this.serveStatic(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       if (new URL(req.url ?? '/', 'http://x').pathname !== '/ipc') {
@@ -76,6 +81,7 @@ export class CenterWeb {
   /** Closes every WebSocket and the server; the manager is the caller's to dispose. */
   async close(): Promise<void> {
     this.options.manager.off('change', this.onChange);
+    this.coalescer.dispose();
     for (const ws of this.clients) ws.terminate();
     this.clients.clear();
     this.wss.close();
