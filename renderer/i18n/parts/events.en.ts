@@ -17,6 +17,8 @@ const kinds = {
   'events.kind.monitor-failed': 'Monitor failed',
   'events.kind.group-placed': 'Group placed',
   'events.kind.group-unplaceable': 'Group cannot be placed',
+  'events.kind.group-stopped': 'Group stopped by an operator',
+  'events.kind.group-started': 'Group started by an operator',
   'events.kind.failover': 'Failover',
   'events.kind.switchover': 'Switchover',
   'events.kind.switchback': 'Switchback',

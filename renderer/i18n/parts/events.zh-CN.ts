@@ -17,6 +17,8 @@ export const eventsZhCN = {
   'events.kind.monitor-failed': '监控失败',
   'events.kind.group-placed': '资源组已分配',
   'events.kind.group-unplaceable': '资源组无法分配',
+  'events.kind.group-stopped': '资源组已被操作员停止',
+  'events.kind.group-started': '资源组已被操作员启动',
   'events.kind.failover': '故障切换',
   'events.kind.switchover': '手动切换',
   'events.kind.switchback': '切回',
