@@ -22,6 +22,8 @@ export interface ActionButtonProps<M extends CenterMethod> {
   readonly danger?: boolean;
   /** Called with the result when the agent accepted the command. */
   readonly onDone?: (result: unknown) => void;
+  /** Called with the error when the agent or the center refused it (the result beside the button shows it too). */
+  readonly onFailed?: (error: IpcErrorInfo) => void;
 }
 
 type Phase = { readonly kind: 'idle' } | { readonly kind: 'confirming' } | { readonly kind: 'running' }
@@ -42,6 +44,7 @@ export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>
       props.onDone?.(r.result);
     } else {
       setPhase({ kind: 'failed', error: r.error });
+      props.onFailed?.(r.error);
     }
   };
 
