@@ -5,7 +5,7 @@ export const configEn = {
   'config.noNode': 'No node of {cluster} is connected: the configuration is read from a connected node.',
   'config.loading': 'Loading…',
   'config.loadFailed': 'Could not load the configuration: {message}',
-  'config.yaml': 'YAML',
+  'config.yaml': 'YAML text',
   'config.validate': 'Validate on the nodes',
   'config.validating': 'Validating…',
   'config.localOk': 'The schema accepts it; validate it on the nodes to check what only they can (addresses, files, agents).',

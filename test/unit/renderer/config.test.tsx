@@ -5,6 +5,7 @@
 import '../../support/dom.js';
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { Profiler } from 'react';
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import type { InvokeInput, IpcResult } from '../../../common/ipc/contract.js';
 import type { ConfigVersion } from '../../../common/model/config-version.js';
@@ -100,7 +101,7 @@ test('the current version is read from a connected node and the form and the tex
   assert.match(editor().value, /# in rack 1/);
   // The preferred node goes first in the group's nodes.
   await act(async () => { fireEvent.change(screen.getByTestId('config-group-0-preferred'), { target: { value: 'beta' } }); });
-  assert.match(editor().value, /nodes: \[ beta, alpha \]\n    switchback: auto/);
+  assert.match(editor().value, /nodes: \[ beta, alpha \]\n {4}switchback: auto/);
   assert.match(editor().value, /cluster: \{ id: prod, keyFile/);
 
   // Text -> form.
@@ -246,13 +247,19 @@ test('the history lists the versions, opens one and rolls back with both generat
   assert.match(screen.getByTestId('config-outcome').textContent ?? '', /Pending \(down or catching up\): beta/);
 });
 
-test('a status push from the cluster keeps the edits; no connected node says so', async () => {
+test('a status push from the cluster neither repaints the editor nor loses the edits; no connected node says so', async () => {
   const s = setup(() => undefined);
-  await open(s);
+  let commits = 0;
+  goTo('#/clusters/prod/config');
+  render(<Profiler id="config" onRender={() => { commits++; }}><ConsoleProvider services={s.services}><App /></ConsoleProvider></Profiler>);
+  await act(settle);
+  await act(settle);
   await type(editor(), `${TEXT}# note\n`);
+  const before = commits;
   await act(async () => {
-    s.bridge.push({ kind: 'node', cluster: 'prod', node: 'alpha', what: 'state', view: view('alpha', 'connected', snapshot(status('prod', 'alpha', [node('alpha'), node('beta', false)]))) });
+    s.bridge.push({ kind: 'node', cluster: 'prod', node: 'alpha', what: 'snapshot', view: view('alpha', 'connected', snapshot(status('prod', 'alpha', [node('alpha'), node('beta', false)]))) });
   });
+  assert.equal(commits, before, 'the screen selects only which node is connected: a heartbeat changes nothing it shows');
   assert.equal(editor().value, `${TEXT}# note\n`);
   await act(async () => { s.bridge.push({ kind: 'node', cluster: 'prod', node: 'alpha', what: 'state', view: view('alpha', 'reconnecting') }); });
   assert.match(screen.getByTestId('config-no-node').textContent ?? '', /No node of prod is connected/);
