@@ -63,7 +63,8 @@ function editScalarInPlace(text: string, path: FieldPath, value: unknown): strin
   if (docs.length !== 1 || doc === undefined || doc.errors.length > 0) return undefined;
   const node: unknown = doc.getIn(path, true);
   if (!isScalar(node) || node.srcToken === undefined) return undefined;
-  CST.setScalarValue(node.srcToken, String(value));
+  // An empty value had to be written quoted (""); what is typed into it is written plain where that reads back.
+  CST.setScalarValue(node.srcToken, String(value), node.value === '' ? { type: 'PLAIN' } : {});
   const out = tokens.map((t) => CST.stringify(t)).join('');
   const check = parseForEditing(out);
   return check.ok && valueAt(check.doc, path) === value ? out : undefined;

@@ -17,6 +17,45 @@ export interface ConfigFormProps {
 
 type Row = Readonly<Record<string, unknown>>;
 
+/**
+ * What "add" writes: the fields the schema requires, left empty, so the new entry's problems point at exactly the
+ * fields still to fill in.
+ */
+const RESOURCE_TEMPLATES = {
+  vip: (id: string) => ({ id, kind: 'vip', address: '' }),
+  service: (id: string) => ({ id, kind: 'service', name: '' }),
+  ocf: (id: string) => ({ id, kind: 'ocf', agent: '' }),
+  mirror: (id: string) => ({ id, kind: 'mirror', folders: [''], endpoints: {} }),
+} as const;
+const CHANNEL_TEMPLATES = {
+  email: (name: string) => ({ name, kind: 'email', smtp: { host: '' }, from: '', to: [''] }),
+  webhook: (name: string) => ({ name, kind: 'webhook', url: '' }),
+  syslog: (name: string) => ({ name, kind: 'syslog', transport: 'udp', address: '' }),
+} as const;
+
+/** A select that adds an entry of the kind picked, and goes back to its label. */
+function AddMenu<K extends string>({ label, kinds, onPick, testId }: {
+  readonly label: string; readonly kinds: readonly K[]; readonly onPick: (kind: K) => void; readonly testId: string;
+}): ReactNode {
+  return (
+    <select value="" data-testid={testId} onChange={(e) => {
+      const kind = kinds.find((k) => k === e.target.value);
+      if (kind !== undefined) onPick(kind);
+    }}>
+      <option value="">{label}</option>
+      {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
+    </select>
+  );
+}
+
+/** An id not used yet among `taken`: base, base2, base3 ... */
+function freshId(base: string, taken: readonly string[]): string {
+  if (!taken.includes(base)) return base;
+  let n = 2;
+  while (taken.includes(`${base}${n}`)) n++;
+  return `${base}${n}`;
+}
+
 function rows(doc: Document, path: FieldPath): Row[] {
   const v = valueAt(doc, path);
   return Array.isArray(v) ? v.map((r): Row => (typeof r === 'object' && r !== null ? r as Row : {})) : [];
@@ -91,7 +130,15 @@ export function ConfigForm({ text, problems, onText }: ConfigFormProps): ReactNo
 
       <fieldset>
         <legend>{t('config.form.groups')}</legend>
-        {groups.map((g, i) => <GroupFields key={i} group={g} index={i} nodeIds={nodeIds} field={field} edit={edit} remove={remove} />)}
+        {groups.map((g, i) => <GroupFields key={i} group={g} index={i} nodeIds={nodeIds} field={field} edit={edit} remove={remove}
+          addResource={(kind) => {
+            const taken = groups.flatMap((gr) => (Array.isArray(gr.resources) ? ids(gr.resources as Row[]) : []));
+            add(['groups', i, 'resources'], RESOURCE_TEMPLATES[kind](freshId(`${String(g.id)}-${kind}`, taken)));
+          }} />)}
+        <button type="button" data-testid="config-group-add" onClick={() => {
+          const id = freshId('group', ids(groups));
+          add(['groups'], { id, resources: [RESOURCE_TEMPLATES.vip(`${id}-ip`)] });
+        }}>{t('config.form.addGroup')}</button>
       </fieldset>
 
       <fieldset data-testid="config-mirrors">
@@ -117,6 +164,8 @@ export function ConfigForm({ text, problems, onText }: ConfigFormProps): ReactNo
             </div>
           );
         })}
+        <AddMenu label={t('config.form.addChannel')} kinds={['email', 'webhook', 'syslog'] as const} testId="config-channel-add"
+          onPick={(kind) => add(['alerts', 'channels'], CHANNEL_TEMPLATES[kind](freshId(kind, ids(channels, 'name'))))} />
         {rules.map((_, i) => {
           const at = ['alerts', 'rules', i];
           return (
@@ -141,9 +190,10 @@ function groupNodes(group: Row, nodeIds: readonly string[]): string[] {
   return Array.isArray(group.nodes) ? group.nodes.filter((n): n is string => typeof n === 'string') : [...nodeIds];
 }
 
-function GroupFields({ group, index, nodeIds, field, edit, remove }: {
+function GroupFields({ group, index, nodeIds, field, edit, remove, addResource }: {
   readonly group: Row; readonly index: number; readonly nodeIds: readonly string[]; readonly field: FieldFn;
   readonly edit: (path: FieldPath, value: unknown) => void; readonly remove: (path: FieldPath, testId: string) => ReactNode;
+  readonly addResource: (kind: keyof typeof RESOURCE_TEMPLATES) => void;
 }): ReactNode {
   const t = useT();
   const at = ['groups', index];
@@ -182,6 +232,7 @@ function GroupFields({ group, index, nodeIds, field, edit, remove }: {
           </div>
         );
       })}
+      <AddMenu label={t('config.form.addResource')} kinds={['vip', 'service', 'ocf', 'mirror'] as const} onPick={addResource} testId={`config-group-${index}-add`} />
     </div>
   );
 }

@@ -71,6 +71,11 @@ test('a form edit changes one field and keeps comments and the flow style elsewh
 
   assert.throws(() => editText('a: [1,\n', ['a'], 1), /syntax/);
 
+  // Typed into an empty field: plain where that reads back as the text typed, quoted where it would not.
+  assert.equal(editText('a: ""\nb: 1\n', ['a'], 'nginx'), 'a: nginx\nb: 1\n');
+  assert.equal(editText('a: ""\nb: 1\n', ['a'], 'x: y'), 'a: "x: y"\nb: 1\n');
+  assert.equal(editText('a: ""\nb: 1\n', ['a'], '123'), 'a: "123"\nb: 1\n', 'a string that looks like a number stays a string');
+
   // Structural edits re-serialise, but lines the edit did not touch keep their bracket padding.
   const flow = 'a: [x, y] # list\nb: { c: 1 }\nd: 1\n';
   assert.equal(editText(flow, ['d'], [1, 2]), 'a: [x, y] # list\nb: { c: 1 }\nd:\n  - 1\n  - 2\n');

@@ -108,6 +108,18 @@ test('the current version is read from a connected node and the form and the tex
   await type(editor(), editor().value.replace('p1', 'private1'));
   assert.equal(input('heartbeat.links[0].name').value, 'private1');
 
+  // Added entries carry the required fields, empty, so the problems point at what is left to fill in.
+  await act(async () => { fireEvent.change(screen.getByTestId('config-group-0-add'), { target: { value: 'service' } }); });
+  assert.equal(input('groups[0].resources[1].id').value, 'web-service');
+  assert.match(screen.getByTestId('config-field-groups[0].resources[1].name').textContent ?? '', /a service or unit name/);
+  await type(input('groups[0].resources[1].name'), 'nginx');
+  assert.match(editor().value, /- id: web-service\n\s+kind: service\n\s+name: nginx\n/);
+  await act(async () => { fireEvent.click(screen.getByTestId('config-resource-0-1-remove')); });
+  assert.equal(screen.queryByTestId('config-field-groups[0].resources[1].id'), null);
+  await act(async () => { fireEvent.change(screen.getByTestId('config-channel-add'), { target: { value: 'webhook' } }); });
+  assert.equal(input('alerts.channels[0].name').value, 'webhook');
+  await type(input('alerts.channels[0].url'), 'https://hooks.example.org/vigil');
+
   // A list typed with its separators still being typed is kept as typed.
   await act(async () => { fireEvent.click(screen.getByTestId('config-rule-add')); });
   await type(input('alerts.rules[0].groups'), 'web,');
