@@ -24,6 +24,8 @@ export interface ActionButtonProps<M extends CenterMethod> {
   readonly onDone?: (result: unknown) => void;
   /** Shows an accepted command's result (a verify's report) in place of the agent's message; undefined: the message. */
   readonly renderResult?: (result: unknown) => ReactNode;
+  /** Called with the error when the agent or the center refused it (the result beside the button shows it too). */
+  readonly onFailed?: (error: IpcErrorInfo) => void;
 }
 
 type Phase = { readonly kind: 'idle' } | { readonly kind: 'confirming' } | { readonly kind: 'running' }
@@ -44,6 +46,7 @@ export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>
       props.onDone?.(r.result);
     } else {
       setPhase({ kind: 'failed', error: r.error });
+      props.onFailed?.(r.error);
     }
   };
 
