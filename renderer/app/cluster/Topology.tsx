@@ -43,6 +43,7 @@ function NodeMark({ node: n, at }: { readonly node: TopologyNode; readonly at: P
   const lines = [
     state === 'unknown' ? t('cluster.node.unknown') : t(`node.${state}`) + (n.maintenance ? ` · ${t('cluster.node.maintenance')}` : ''),
     ...(n.runs.length > 0 ? [t('cluster.node.runs', { groups: n.runs.join(', ') })] : []),
+    ...(n.reporting ? [t('cluster.node.reporting')] : []),
     ...(n.faults.length > 0 ? [t('cluster.node.faults', { count: n.faults.length })] : []),
   ];
   return (
@@ -51,9 +52,9 @@ function NodeMark({ node: n, at }: { readonly node: TopologyNode; readonly at: P
       <title>{[n.id, ...lines, ...n.faults].join('\n')}</title>
       <circle r={VIEW.nodeRadius} strokeWidth={n.reporting ? 4 : 2}
         style={{ fill: 'var(--surface)', stroke: colour, ...(n.maintenance ? { strokeDasharray: '8 4' } : {}) }} />
-      <text textAnchor="middle" y={-12} style={{ fill: 'var(--text)', fontWeight: 700 }}>{n.id}</text>
+      <text textAnchor="middle" y={-14} style={{ fill: 'var(--text)', fontWeight: 700 }}>{n.id}</text>
       {lines.map((l, i) => (
-        <text key={i} textAnchor="middle" y={6 + i * 14} fontSize={11}
+        <text key={i} textAnchor="middle" y={4 + i * 13} fontSize={11}
           style={{ fill: i === 0 ? colour : i === lines.length - 1 && n.faults.length > 0 ? 'var(--critical)' : 'var(--muted)' }}>{l}</text>
       ))}
     </g>

@@ -7,7 +7,7 @@ import type { LinkStatus } from '../../../common/model/index.js';
 
 export interface Point { readonly x: number; readonly y: number }
 
-export const VIEW = { width: 640, height: 400, nodeRadius: 46 } as const;
+export const VIEW = { width: 640, height: 400, nodeRadius: 54 } as const;
 
 export function layoutNodes(ids: readonly string[]): ReadonlyMap<string, Point> {
   const cx = VIEW.width / 2;

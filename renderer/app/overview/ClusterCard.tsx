@@ -4,8 +4,8 @@
  * of another cluster does not repaint it, and `memo` keeps the list's re-renders from reaching it.
  */
 import { memo, type ReactNode } from 'react';
-import { describeIssue, type HealthIssue, type HealthLevel } from '../../state/health.js';
-import { selectAlerts, type ConsoleState } from '../../state/store.js';
+import { describeIssue, type HealthIssue, type HealthLevel, type HealthSummary } from '../../state/health.js';
+import { selectAlerts, type ClusterEntry, type ConsoleState } from '../../state/store.js';
 import { CenterCommandButton } from '../components/CenterCommandButton.js';
 import { useBridge, useConsole, useT } from '../context.js';
 import { routeHref } from '../route.js';
@@ -24,19 +24,32 @@ interface CardData {
 }
 
 const EMPTY_ISSUES: readonly HealthIssue[] = [];
+const MISSING: CardData = { exists: false, name: '', level: 'unknown', issues: EMPTY_ISSUES, connected: 0, total: 0, unacknowledged: 0 };
+
+/**
+ * Every card's selector runs on every store change (any node of any cluster), so with hundreds of cards it must
+ * be cheap: the data is derived once per version of the cluster's entry and health (the store keeps both objects
+ * while nothing in them changes) and looked up afterwards.
+ */
+const derived = new WeakMap<ClusterEntry, { readonly health: HealthSummary | undefined; readonly data: CardData }>();
 
 function cardData(s: ConsoleState, cluster: string): CardData {
   const entry = s.clusters[cluster];
+  if (entry === undefined) return MISSING;
   const health = s.health[cluster];
-  return {
-    exists: entry !== undefined,
-    name: entry?.name ?? cluster,
+  const known = derived.get(entry);
+  if (known !== undefined && known.health === health) return known.data;
+  const data: CardData = {
+    exists: true,
+    name: entry.name,
     level: health?.level ?? 'unknown',
     issues: health?.issues ?? EMPTY_ISSUES,
-    connected: entry?.nodes.filter((n) => n.state === 'connected').length ?? 0,
-    total: entry?.nodes.length ?? 0,
+    connected: entry.nodes.filter((n) => n.state === 'connected').length,
+    total: entry.nodes.length,
     unacknowledged: selectAlerts(s, cluster).filter((a) => !a.test && a.acknowledged === undefined).length,
   };
+  derived.set(entry, { health, data });
+  return data;
 }
 
 export const ClusterCard = memo(function ClusterCard({ cluster }: { readonly cluster: string }): ReactNode {

@@ -31,3 +31,21 @@ export function visibleClusters(s: Pick<ConsoleState, 'clusters' | 'clusterOrder
   if (q.sort === 'health') ids.sort((a, b) => SEVERITY[level(a)] - SEVERITY[level(b)]);
   return ids;
 }
+
+type Inputs = readonly [ConsoleState['clusterOrder'], ConsoleState['health'], ConsoleState['clusters'] | null, string, HealthFilter, ClusterSort];
+
+/**
+ * `visibleClusters` remembering its last answer: every store change (a heartbeat of any node of any cluster) runs
+ * the overview's selector, so with hundreds of clusters it recomputes only when what it reads changed. The
+ * clusters map (which changes with every push) is read only for names, when filtering by text or sorting by name.
+ */
+export function memoVisibleClusters(): (s: Pick<ConsoleState, 'clusters' | 'clusterOrder' | 'health'>, q: OverviewQuery) => string[] {
+  let last: { readonly inputs: Inputs; readonly ids: string[] } | undefined;
+  return (s, q) => {
+    const needsNames = q.text.trim() !== '' || q.sort === 'name';
+    const inputs: Inputs = [s.clusterOrder, s.health, needsNames ? s.clusters : null, q.text, q.health, q.sort];
+    if (last !== undefined && inputs.every((v, i) => v === last!.inputs[i])) return last.ids;
+    last = { inputs, ids: visibleClusters(s, q) };
+    return last.ids;
+  };
+}

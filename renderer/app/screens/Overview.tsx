@@ -2,19 +2,20 @@
  * The clusters overview: one compact card per watched cluster (an OEM may watch hundreds), filtered and ordered
  * by the toolbar, and the form that adds a cluster.
  */
-import { useState, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { useConsole, useT } from '../context.js';
 import { AddClusterForm } from '../overview/AddClusterForm.js';
 import { ClusterCard } from '../overview/ClusterCard.js';
 import { OverviewToolbar } from '../overview/OverviewToolbar.js';
-import { visibleClusters, type OverviewQuery } from '../overview/visible-clusters.js';
+import { memoVisibleClusters, type OverviewQuery } from '../overview/visible-clusters.js';
 
 export function Overview(): ReactNode {
   const t = useT();
   const [query, setQuery] = useState<OverviewQuery>({ text: '', health: 'all', sort: 'center' });
   const loaded = useConsole((s) => s.loaded);
   const total = useConsole((s) => s.clusterOrder.length);
-  const ids = useConsole((s) => visibleClusters(s, query));
+  const select = useMemo(memoVisibleClusters, []);
+  const ids = useConsole((s) => select(s, query));
   return (
     <section className="overview" data-testid="screen-overview">
       <div className="overview-clusters">

@@ -101,6 +101,8 @@ test('the topology shows the nodes, the groups they run, and every link coloured
   const alpha = screen.getByTestId('node-alpha');
   assert.equal(alpha.getAttribute('data-state'), 'up');
   assert.equal(alpha.getAttribute('data-active-for'), 'web');
+  assert.match(alpha.textContent!, /Up.*Runs: web.*Reporting node/s, 'alpha\'s report (the freshest) is the one shown');
+  assert.doesNotMatch(screen.getByTestId('node-beta').textContent!, /Reporting node/);
   assert.equal(screen.getByTestId('node-beta').getAttribute('data-active-for'), '');
   for (const id of ['link-alpha-beta-hb0', 'link-alpha-beta-hb1', 'link-beta-alpha-hb0', 'link-beta-alpha-hb1']) {
     const line = screen.getByTestId(id);

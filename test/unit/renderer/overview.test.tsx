@@ -11,6 +11,7 @@ import type { AlertRecord } from '../../../common/model/index.js';
 import { ConsoleProvider, type ConsoleServices } from '../../../renderer/app/context.js';
 import { ClusterCard } from '../../../renderer/app/overview/ClusterCard.js';
 import { Overview } from '../../../renderer/app/screens/Overview.js';
+import { memoVisibleClusters } from '../../../renderer/app/overview/visible-clusters.js';
 import { DEFAULT_BRANDING } from '../../../renderer/branding.js';
 import { connectBridge } from '../../../renderer/state/bridge.js';
 import { FakeBridge, T0, event, node, settle, snapshot, status, view } from './fake-bridge.js';
@@ -198,6 +199,20 @@ test('a change in one cluster re-renders that cluster\'s card and not another\'s
   assert.equal(renders.get('dev'), before.dev! + 1, 'the changed cluster\'s card repainted');
   assert.equal(renders.get('prod'), before.prod, 'the other card did not');
   assert.match(within(screen.getByTestId('cluster-card-dev')).getByTestId('cluster-issues-dev').textContent!, /cannot reach node delta/);
+});
+
+test('the list\'s selection is recomputed only when the order or a health changes (not on every heartbeat)', async () => {
+  const { bridge, services } = await setup();
+  const select = memoVisibleClusters();
+  const query = { text: '', health: 'all', sort: 'health' } as const;
+  const first = select(services.store.getState(), query);
+  assert.deepEqual(first, ['dev', 'lab', 'prod']);
+  const sameHealth = status('prod', 'alpha', [node('alpha'), node('beta')], [], T0 + 1000);
+  bridge.push({ kind: 'node', cluster: 'prod', node: 'alpha', what: 'snapshot', view: view('alpha', 'connected', snapshot(sameHealth)) });
+  assert.equal(select(services.store.getState(), query), first, 'a heartbeat that changes no health: the same array');
+  const worse = status('prod', 'alpha', [node('alpha'), node('beta', false)], [], T0 + 2000);
+  bridge.push({ kind: 'node', cluster: 'prod', node: 'alpha', what: 'snapshot', view: view('alpha', 'connected', snapshot(worse)) });
+  assert.deepEqual(select(services.store.getState(), query), ['prod', 'dev', 'lab'], 'prod is critical now, and first in the center\'s order');
 });
 
 test('the cards in Simplified Chinese', async () => {
