@@ -19,7 +19,7 @@ export function GroupPanel({ cluster, group }: { readonly cluster: string; reado
   const g = useGroup(cluster, group);
   if (g === undefined) return null;
   const state = groupState(g);
-  const level = state.kind === 'running' ? 'ok' : state.kind === 'failed' ? 'critical' : state.kind === 'moving' ? 'warning' : 'unknown';
+  const level = state.kind === 'running' ? 'ok' : state.kind === 'failed' ? 'critical' : state.kind === 'moving' || state.kind === 'stopping' ? 'warning' : 'unknown';
   const failures = Object.entries(g.failures).filter(([, n]) => n > 0);
   return (
     <article className={`group-panel card border-${level}`} data-testid={`group-${group}`}>
@@ -50,7 +50,8 @@ function describeState(s: GroupState, t: Translate): string {
     case 'running': return t('cluster.group.running', { node: s.node });
     case 'stopped': return t(s.byOperator ? 'cluster.group.stoppedByOperator' : 'cluster.group.stopped');
     case 'failed': return t('cluster.group.failed', { nodes: s.nodes.join(', ') });
-    case 'moving': return t('cluster.group.moving', { node: s.to ?? '?' });
+    case 'stopping': return t('cluster.group.stopping', { nodes: s.on.join(', ') });
+    case 'moving': return s.to !== null ? t('cluster.group.moving', { node: s.to }) : t('cluster.group.changing', { nodes: s.from.join(', ') });
   }
 }
 

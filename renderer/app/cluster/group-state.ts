@@ -8,6 +8,8 @@ export type GroupState =
   | { readonly kind: 'running'; readonly node: string }
   | { readonly kind: 'stopped'; readonly byOperator: boolean }
   | { readonly kind: 'failed'; readonly nodes: readonly string[] }
+  /** An operator stopped it and it still runs somewhere. */
+  | { readonly kind: 'stopping'; readonly on: readonly string[] }
   | { readonly kind: 'moving'; readonly from: readonly string[]; readonly to: string | null };
 
 const FAILED: ReadonlySet<ResourceState> = new Set(['failed', 'stop_failed']);
@@ -24,10 +26,10 @@ export function groupState(g: GroupSummary): GroupState {
   }
   // A failure outranks everything: it blocks the group until someone cleans up.
   if (failedOn.size > 0) return { kind: 'failed', nodes: [...failedOn].sort() };
-  if (g.stopped === true && g.runningOn.length === 0) return { kind: 'stopped', byOperator: true };
+  if (g.stopped === true) return g.runningOn.length === 0 ? { kind: 'stopped', byOperator: true } : { kind: 'stopping', on: g.runningOn };
   const single = g.runningOn.length === 1 ? g.runningOn[0]! : undefined;
   const settledOnTarget = single !== undefined && (g.target === null || g.target === single);
-  if (single !== undefined && settledOnTarget && !inTransition && g.stopped !== true) return { kind: 'running', node: single };
+  if (single !== undefined && settledOnTarget && !inTransition) return { kind: 'running', node: single };
   if (g.runningOn.length === 0 && !inTransition) return { kind: 'stopped', byOperator: false };
   return { kind: 'moving', from: g.runningOn, to: g.target };
 }

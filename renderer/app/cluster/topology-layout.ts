@@ -1,5 +1,5 @@
 /**
- * The topology picture's geometry, pure so it is tested without a DOM: nodes on a circle (two side by side), and
+ * The topology picture's geometry, pure so it is tested without a DOM: nodes on an ellipse (two side by side), and
  * each heartbeat link drawn as two halves, each half coloured by what its own end sees, so a link that is up one
  * way and down the other shows as such. Several links between the same pair are spread apart, parallel.
  */
@@ -18,10 +18,12 @@ export function layoutNodes(ids: readonly string[]): ReadonlyMap<string, Point> 
     out.set(ids[0]!, { x: cx - 180, y: cy });
     out.set(ids[1]!, { x: cx + 180, y: cy });
   } else {
-    const r = Math.min(VIEW.width, VIEW.height) / 2 - VIEW.nodeRadius - 30;
+    // An ellipse filling the picture: the frame is wider than tall.
+    const rx = VIEW.width / 2 - VIEW.nodeRadius - 40;
+    const ry = VIEW.height / 2 - VIEW.nodeRadius - 10;
     ids.forEach((id, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
-      out.set(id, { x: round(cx + r * Math.cos(a)), y: round(cy + r * Math.sin(a)) });
+      out.set(id, { x: round(cx + rx * Math.cos(a)), y: round(cy + ry * Math.sin(a)) });
     });
   }
   return out;

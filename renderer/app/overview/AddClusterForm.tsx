@@ -49,7 +49,7 @@ export function AddClusterForm(): ReactNode {
     <form className="add-cluster card" data-testid="add-cluster-form" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
       <h2>{t('overview.add.title')}</h2>
       <label><span>{t('overview.add.id')}</span>
-        <input value={draft.id} required onChange={(e) => setDraft({ ...draft, id: e.target.value })} {...field('id', 'id')} /></label>
+        <input value={draft.id} onChange={(e) => setDraft({ ...draft, id: e.target.value })} {...field('id', 'id')} /></label>
       <label><span>{t('overview.add.name')}</span>
         <input value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} {...field('name', 'name')} /></label>
       <label><span>{t('overview.add.ca')}</span>

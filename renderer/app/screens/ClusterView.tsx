@@ -50,8 +50,7 @@ function ClusterHeader({ cluster }: { readonly cluster: string }): ReactNode {
     <header className="cluster-head">
       <h1>{name} <span className={`level-${level}`} data-testid="cluster-health" data-level={level}>{t(`health.${level}`)}</span></h1>
       <p className="muted">
-        {status !== undefined && t('cluster.reportedBy', { node: status.reportedBy, time: new Date(status.at).toLocaleString(language) })}
-        {' · '}
+        {status !== undefined && `${t('cluster.reportedBy', { node: status.reportedBy, time: new Date(status.at).toLocaleString(language) })} · `}
         <span data-testid="cluster-command-node">{via !== undefined ? t('cluster.commandsVia', { node: via }) : t('cluster.noCommandNode')}</span>
       </p>
       {health !== undefined && health.issues.length > 0 && (

@@ -61,6 +61,8 @@ export const clusterEn = {
   'cluster.group.stoppedByOperator': 'Stopped by an operator',
   'cluster.group.failed': 'Failed on {nodes}',
   'cluster.group.moving': 'Moving to {node}',
+  'cluster.group.stopping': 'Being stopped on {nodes}',
+  'cluster.group.changing': 'Changing on {nodes}',
   'cluster.group.nowhere': 'not running',
   'cluster.group.target': 'Target node: {node}',
   'cluster.group.noTarget': 'chosen by the cluster',

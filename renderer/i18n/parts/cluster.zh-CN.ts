@@ -63,6 +63,8 @@ export const clusterZhCN = {
   'cluster.group.stoppedByOperator': '已被操作员停止',
   'cluster.group.failed': '在 {nodes} 上故障',
   'cluster.group.moving': '正在迁移至 {node}',
+  'cluster.group.stopping': '正在 {nodes} 上停止',
+  'cluster.group.changing': '正在 {nodes} 上变更',
   'cluster.group.nowhere': '未运行',
   'cluster.group.target': '目标节点：{node}',
   'cluster.group.noTarget': '由集群决定',

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CenterNodeView } from '../../../common/ipc/contract.js';
-import type { GroupSummary, LinkStatus } from '../../../common/model/index.js';
+import type { GroupSummary, LinkStatus, ResourceState } from '../../../common/model/index.js';
 import { methodsFor } from '../../../common/protocol/api.js';
 import { groupHistory, topologyOf } from '../../../renderer/app/cluster/cluster-model.js';
 import { commandTarget, permission } from '../../../renderer/app/cluster/command-target.js';
@@ -30,13 +30,14 @@ test('commands go to the connected node with the freshest status; the welcome de
 });
 
 test('a group\'s state: running on one node, stopped (by an operator or not), failed, or moving', () => {
-  const g = (runningOn: string[], states: Record<string, 'running' | 'stopped' | 'starting' | 'failed' | 'stop_failed'>, extra: Partial<GroupSummary> = {}): GroupSummary => ({
+  const g = (runningOn: string[], states: Record<string, ResourceState>, extra: Partial<GroupSummary> = {}): GroupSummary => ({
     id: 'web', target: null, reasons: [], runningOn, switchback: 'auto', failures: {}, resources: [{ id: 'vip', kind: 'vip', states }], ...extra,
   });
   assert.deepEqual(groupState(g(['a'], { a: 'running', b: 'stopped' })), { kind: 'running', node: 'a' });
   assert.deepEqual(groupState(g([], { a: 'stopped', b: 'stopped' })), { kind: 'stopped', byOperator: false });
   assert.deepEqual(groupState(g([], { a: 'stopped' }, { stopped: true })), { kind: 'stopped', byOperator: true });
-  assert.deepEqual(groupState(g(['a'], { a: 'running' }, { stopped: true })), { kind: 'moving', from: ['a'], to: null }, 'being stopped');
+  assert.deepEqual(groupState(g(['a'], { a: 'running' }, { stopped: true })), { kind: 'stopping', on: ['a'] }, 'being stopped');
+  assert.deepEqual(groupState(g(['a', 'b'], { a: 'stopping', b: 'starting' })), { kind: 'moving', from: ['a', 'b'], to: null });
   assert.deepEqual(groupState(g(['b'], { a: 'stop_failed', b: 'failed' })), { kind: 'failed', nodes: ['a', 'b'] });
   assert.deepEqual(groupState(g(['b'], { a: 'stopped', b: 'starting' }, { target: 'b' })), { kind: 'moving', from: ['b'], to: 'b' });
   assert.deepEqual(groupState(g(['a'], { a: 'running' }, { target: 'b' })), { kind: 'moving', from: ['a'], to: 'b' }, 'a switchover asked');
