@@ -41,6 +41,8 @@ export interface Center {
   restore(): Promise<StoreProblem[]>;
   /** Adds a cluster another source owns (center:web --clusters FILE): connected, not saved. */
   addUnsaved(config: ClusterConfig): Promise<CenterClusterView>;
+  /** The name the operator gave a cluster (its id when unknown), for texts outside the UI such as notifications. */
+  clusterName(id: string): string;
 }
 
 export function createCenterHandlers(manager: ConnectionManager, options: CenterOptions = {}): CenterHandlers {
@@ -108,6 +110,7 @@ export function createCenter(manager: ConnectionManager, options: CenterOptions 
   return {
     handlers,
     addUnsaved: connect,
+    clusterName: (id) => names.get(id) ?? id,
     async restore() {
       if (!store) return [];
       const { clusters, problems } = store.load();
