@@ -32,12 +32,20 @@ const FILE_FORMAT = 1;
 
 interface StoredFile {
   readonly format: number;
-  readonly cipher: string;
   readonly clusters: readonly unknown[];
 }
 
-/** A value as the file holds a secret: the cipher's bytes in base64, tagged so a clear string is never mistaken for one. */
-interface Sealed { readonly sealed: string }
+/**
+ * A secret as the file holds it: the cipher's bytes in base64, an object so a clear string is never mistaken for
+ * one, and the cipher's name, per value: entries kept from another cipher (the keychain was locked one day) and
+ * new ones can share the file.
+ */
+interface Sealed { readonly sealed: string; readonly cipher: string }
+
+export interface ClusterStoreOptions {
+  /** Ciphers that may have sealed older entries (e.g. the key file before a keychain was available): read only. */
+  readonly alsoDecryptWith?: readonly SecretCipher[];
+}
 
 interface Entry {
   /** As written in the file (secrets sealed): what is written back, also for an entry that could not be read. */
@@ -54,7 +62,12 @@ export class ClusterStore {
   private readonly entries = new Map<string, Entry>();
   private loaded = false;
 
-  constructor(readonly file: string, private readonly cipher: SecretCipher) {}
+  private readonly decrypters: ReadonlyMap<string, SecretCipher>;
+
+  /** `cipher` seals what is saved (and opens what it sealed). */
+  constructor(readonly file: string, private readonly cipher: SecretCipher, options: ClusterStoreOptions = {}) {
+    this.decrypters = new Map([...(options.alsoDecryptWith ?? []), cipher].map((c) => [c.name, c]));
+  }
 
   /**
    * Reads the file: the clusters it could restore, in the order they were added, and a problem for each it could
@@ -78,7 +91,7 @@ export class ClusterStore {
       try {
         if (id === undefined) throw new FieldError('id', 'missing or not a string');
         if (this.entries.has(id)) throw new FieldError('id', 'a second entry with this id (the first is kept)');
-        const config = this.unseal(stored as Record<string, unknown>, parsed.cipher);
+        const config = this.unseal(stored as Record<string, unknown>);
         this.entries.set(id, { stored, config });
       } catch (e) {
         const field = e instanceof FieldError ? e.field : undefined;
@@ -135,7 +148,7 @@ export class ClusterStore {
   }
 
   private seal(config: ClusterConfig): unknown {
-    const sealValue = (text: string): Sealed => ({ sealed: this.cipher.encrypt(text).toString('base64') });
+    const sealValue = (text: string): Sealed => ({ sealed: this.cipher.encrypt(text).toString('base64'), cipher: this.cipher.name });
     const credentials: Record<string, unknown> = { ...config.credentials };
     for (const field of CREDENTIAL_SECRETS) {
       const value = credentials[field];
@@ -154,13 +167,14 @@ export class ClusterStore {
   }
 
   /** The entry with its secrets decrypted, validated as a clusters.add request; throws a FieldError naming the field. */
-  private unseal(stored: Record<string, unknown>, sealedBy: string): ClusterConfig {
+  private unseal(stored: Record<string, unknown>): ClusterConfig {
     const openValue = (value: unknown, field: string): unknown => {
       if (value === undefined) return undefined;
       if (!isRecord(value) || typeof value.sealed !== 'string') throw new FieldError(field, 'not a sealed value (the center never keeps a secret in clear)');
-      if (sealedBy !== this.cipher.name) throw new FieldError(field, `sealed by ${sealedBy}, but this center decrypts with ${this.cipher.name}`);
+      const cipher = typeof value.cipher === 'string' ? this.decrypters.get(value.cipher) : undefined;
+      if (cipher === undefined) throw new FieldError(field, `sealed by ${String(value.cipher)}, but this center decrypts with ${[...this.decrypters.keys()].join(' or ')}`);
       try {
-        return this.cipher.decrypt(Buffer.from(value.sealed, 'base64'));
+        return cipher.decrypt(Buffer.from(value.sealed, 'base64'));
       } catch (e) {
         throw new FieldError(field, `cannot be decrypted: ${(e as Error).message}`);
       }
@@ -192,7 +206,7 @@ export class ClusterStore {
   }
 
   private write(): void {
-    const content: StoredFile = { format: FILE_FORMAT, cipher: this.cipher.name, clusters: [...this.entries.values()].map((e) => e.stored) };
+    const content: StoredFile = { format: FILE_FORMAT, clusters: [...this.entries.values()].map((e) => e.stored) };
     const dir = dirname(this.file);
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
@@ -226,9 +240,8 @@ function parseFile(text: string): StoredFile {
   }
   if (!isRecord(raw)) throw new Error('not a clusters file (expected an object)');
   if (raw.format !== FILE_FORMAT) throw new Error(`format: ${JSON.stringify(raw.format)} is not ${FILE_FORMAT}`);
-  if (typeof raw.cipher !== 'string') throw new Error('cipher: missing');
   if (!Array.isArray(raw.clusters)) throw new Error('clusters: not a list');
-  return { format: raw.format, cipher: raw.cipher, clusters: raw.clusters };
+  return { format: raw.format, clusters: raw.clusters };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

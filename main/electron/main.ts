@@ -5,6 +5,7 @@
  * Node, tested headless); this file is only type-checked here, as the Electron binary is not installed in CI.
  */
 import { app, BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVOKE_CHANNELS, type CenterChange, type PushChannel } from '../../common/ipc/contract.js';
@@ -37,19 +38,24 @@ class WindowQueue {
   }
 }
 
-/** The keychain when there is one; else the key file center:web uses, said loudly (docs/center.md says why it is weaker). */
-function secretCipher(folder: string): SecretCipher {
+/**
+ * The keychain seals when there is one, else the key file center:web uses (docs/center.md says why it is weaker),
+ * said loudly. Entries sealed with the key file before a keychain was there stay readable.
+ */
+function secretCiphers(folder: string): { cipher: SecretCipher; alsoDecryptWith: SecretCipher[] } {
+  const keyFile = join(folder, SECRET_KEY_FILE);
   const keychain = new SafeStorageCipher();
-  if (keychain.isAvailable()) return keychain;
-  console.warn(`vigil: no OS keychain for safeStorage; cluster secrets are sealed with the key file ${join(folder, SECRET_KEY_FILE)} instead`);
-  return new FileKeyCipher(join(folder, SECRET_KEY_FILE));
+  if (keychain.isAvailable()) return { cipher: keychain, alsoDecryptWith: existsSync(keyFile) ? [new FileKeyCipher(keyFile)] : [] };
+  console.warn(`vigil: no OS keychain for safeStorage; cluster secrets are sealed with the key file ${keyFile} instead`);
+  return { cipher: new FileKeyCipher(keyFile), alsoDecryptWith: [] };
 }
 
 async function start(): Promise<void> {
   await app.whenReady();
   const userData = app.getPath('userData');
   const manager = new ConnectionManager({ knownHostsFile: join(userData, 'known-hosts.json'), client: 'vigil-center' });
-  const center = createCenter(manager, { store: new ClusterStore(join(userData, CLUSTERS_FILE), secretCipher(userData)) });
+  const { cipher, alsoDecryptWith } = secretCiphers(userData);
+  const center = createCenter(manager, { store: new ClusterStore(join(userData, CLUSTERS_FILE), cipher, { alsoDecryptWith }) });
   const handlers = center.handlers;
 
   const window = new BrowserWindow({

@@ -43,7 +43,7 @@ function open(dir: string): ClusterStore {
   return new ClusterStore(join(dir, 'clusters.json'), new FileKeyCipher(join(dir, 'secret.key')));
 }
 
-interface StoredShape { cipher: string; clusters: { id: string; credentials: Record<string, unknown>; nodes: { via?: Record<string, unknown> }[] }[] }
+interface StoredShape { clusters: { id: string; credentials: Record<string, unknown>; nodes: { via?: Record<string, unknown> }[] }[] }
 function stored(dir: string): StoredShape {
   return JSON.parse(readFileSync(join(dir, 'clusters.json'), 'utf8')) as StoredShape;
 }
@@ -67,13 +67,30 @@ test('cluster store: secrets are sealed on disk (no clear bytes), files are 0600
   assert.equal(statSync(join(dir, 'secret.key')).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(dir).sort(), ['clusters.json', 'secret.key'], 'no temp file left behind');
   const onDisk = stored(dir);
-  assert.equal(onDisk.cipher, 'aes-256-gcm-file');
-  assert.deepEqual(Object.keys(onDisk.clusters[0]!.credentials.token as object), ['sealed']);
-  assert.deepEqual(Object.keys(onDisk.clusters[1]!.nodes[0]!.via!.passphrase as object), ['sealed']);
+  assert.deepEqual(Object.keys(onDisk.clusters[0]!.credentials.token as object), ['sealed', 'cipher']);
+  assert.equal((onDisk.clusters[1]!.nodes[0]!.via!.passphrase as { cipher: string }).cipher, 'aes-256-gcm-file');
 
   const again = open(dir).load();
   assert.deepEqual(again.problems, []);
   assert.deepEqual(again.clusters, [tokenCluster, certCluster, refCluster]);
+});
+
+test('cluster store: entries sealed by an older cipher stay readable alongside new ones; only the first cipher seals', (t) => {
+  const dir = folder(t);
+  const fileKey = new FileKeyCipher(join(dir, 'secret.key'));
+  new ClusterStore(join(dir, 'clusters.json'), fileKey).put(tokenCluster);
+  // Later a keychain is there (a stand-in cipher with its own key): it seals what is saved from now on.
+  const keychain = new FileKeyCipher(join(dir, 'keychain.key'));
+  const renamed: SecretCipher = { name: 'keychain', isAvailable: () => true, encrypt: (x) => keychain.encrypt(x), decrypt: (b) => keychain.decrypt(b) };
+  const store = new ClusterStore(join(dir, 'clusters.json'), renamed, { alsoDecryptWith: [fileKey] });
+  assert.deepEqual(store.load(), { clusters: [tokenCluster], problems: [] });
+  store.put(certCluster);
+  const ciphers = stored(dir).clusters.map((c) => (c.credentials.token ?? c.credentials.key) as { cipher: string });
+  assert.deepEqual(ciphers.map((x) => x.cipher), ['aes-256-gcm-file', 'keychain']);
+  // Without the old cipher, the old entry is named and kept; the new one loads.
+  const keychainOnly = new ClusterStore(join(dir, 'clusters.json'), renamed).load();
+  assert.deepEqual(keychainOnly.clusters, [certCluster]);
+  assert.deepEqual(keychainOnly.problems.map(describeProblem), ['cluster prod: credentials.token: sealed by aes-256-gcm-file, but this center decrypts with keychain']);
 });
 
 test('cluster store: the same secret sealed twice differs (a fresh IV each time)', (t) => {
@@ -125,7 +142,9 @@ test('cluster store: another key, another cipher, a secret in clear and an inval
   assert.deepEqual(otherKey.problems.map((p) => `${p.cluster} ${p.field}`), ['prod credentials.token']);
 
   // Sealed by safeStorage on another machine: said so, not "corrupt".
-  writeFileSync(join(dir, 'clusters.json'), JSON.stringify({ ...original, cipher: 'electron-safe-storage' }));
+  const foreignFile = structuredClone(original);
+  (foreignFile.clusters[0]!.credentials.token as { cipher: string }).cipher = 'electron-safe-storage';
+  writeFileSync(join(dir, 'clusters.json'), JSON.stringify(foreignFile));
   const foreign = open(dir).load().problems[0]!;
   assert.equal(describeProblem(foreign), 'cluster prod: credentials.token: sealed by electron-safe-storage, but this center decrypts with aes-256-gcm-file');
 
