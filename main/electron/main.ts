@@ -16,6 +16,7 @@ import { FileKeyCipher, SECRET_KEY_FILE, type SecretCipher } from '../core/secre
 import { showAlertNotifications } from './alert-notifications.js';
 import { CHANNELS_ARG } from './preload-args.js';
 import { SafeStorageCipher } from './safe-storage-cipher.js';
+import { createTray } from './tray.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -72,6 +73,7 @@ async function start(): Promise<void> {
   const onChange = (change: CenterChange): void => queue.send('center.change', change);
   manager.on('change', onChange);
   const notifications = showAlertNotifications({ manager, window, locale: app.getLocale(), clusterName: center.clusterName });
+  const tray = createTray(window, join(here, '..', '..', 'brand', 'icon.png'), app.getLocale());
 
   // Only our own window may drive the center: not a devtools extension's page nor another frame.
   const fromOurWindow = (event: IpcMainInvokeEvent): boolean => event.sender === window.webContents && event.senderFrame === window.webContents.mainFrame;
@@ -84,6 +86,7 @@ async function start(): Promise<void> {
   window.on('closed', () => {
     manager.off('change', onChange);
     notifications.dispose();
+    tray?.destroy();
     for (const channel of INVOKE_CHANNELS) ipcMain.removeHandler(channel);
   });
   app.on('window-all-closed', () => {
