@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run center:web -- [--port N] [--host ADDR] [--data-dir DIR] [--clusters FILE] [--static DIR] [--known-hosts FILE]`
+ * `npm run center:web -- [--port N] [--host ADDR] [--data-dir DIR] [--clusters FILE] [--static DIR] [--known-hosts FILE] [--cert FILE --key FILE]`
  *
  * Runs the monitoring center headless, its UI served to a browser. The data folder (default ~/.vigil-center) holds
  * the clusters added from the UI (clusters.json, secrets sealed with the key in secret.key) and the known hosts.
@@ -25,7 +25,7 @@ import { CenterWeb } from './center-web.js';
 /** The page scripts/build-ui.mjs builds, next to this file's build output (dist/main/web → dist/ui). */
 const BUILT_UI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ui');
 
-const USAGE = 'usage: center:web [--port N] [--host ADDR] [--data-dir DIR] [--clusters FILE] [--static DIR] [--known-hosts FILE]';
+const USAGE = 'usage: center:web [--port N] [--host ADDR] [--data-dir DIR] [--clusters FILE] [--static DIR] [--known-hosts FILE] [--cert FILE --key FILE]';
 
 /** A credentials folder: trust.pem, and a token file or a client certificate. */
 async function credentialsFromFolder(ref: string): Promise<AgentCredentials> {
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, clusters: { type: 'string' },
-      static: { type: 'string' }, 'data-dir': { type: 'string', default: join(homedir(), '.vigil-center') }, 'known-hosts': { type: 'string' },
+      static: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'data-dir': { type: 'string', default: join(homedir(), '.vigil-center') }, 'known-hosts': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -78,8 +78,11 @@ async function main(): Promise<void> {
   const manager = new ConnectionManager({ knownHostsFile: knownHosts, client: 'vigil-center-web' });
   const store = new ClusterStore(join(dataDir, CLUSTERS_FILE), new FileKeyCipher(join(dataDir, SECRET_KEY_FILE)));
   const center = createCenter(manager, { resolveCredentials: credentialsFromFolder, store });
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new Error('--cert and --key go together');
+  const tls = values.cert === undefined || values.key === undefined ? undefined
+    : { cert: readFileSync(values.cert, 'utf8'), key: readFileSync(values.key, 'utf8') };
   const web = await CenterWeb.start({
-    manager, handlers: center.handlers, host: values.host, port, staticDir: values.static ?? BUILT_UI,
+    manager, handlers: center.handlers, host: values.host, port, staticDir: values.static ?? BUILT_UI, ...(tls === undefined ? {} : { tls }),
   });
   for (const cluster of clusters) await center.addUnsaved(cluster);
   // After the file's: a saved cluster with the same id as one in the file is reported and the file's is kept.
