@@ -50,6 +50,18 @@ export class TailCache {
     while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
   }
 
+  /** Swap the newest batch for one with the same seqs (a memory-only append's records for its on-disk stubs). */
+  replaceNewest(batch: CachedBatch): void {
+    const newest = this.batches[this.batches.length - 1];
+    if (newest === undefined || this.batches.length === this.head || newest.firstSeq !== batch.firstSeq || newest.offsets.length !== batch.offsets.length) {
+      // Not held (a stub batch dropped at once): the records are lost to readers, who are told by the stubs.
+      return;
+    }
+    this.heldBytes += cachedCost(batch) - cachedCost(newest);
+    this.batches[this.batches.length - 1] = batch;
+    while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
+  }
+
   /** Forget batches whose every record is at or below seq (acknowledged). */
   dropThrough(seq: number): void {
     for (let oldest = this.batches[this.head]; oldest !== undefined && oldest.firstSeq + oldest.offsets.length - 1 <= seq; oldest = this.batches[this.head]) {

@@ -54,6 +54,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  */
 const TAIL_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 const STATE_FILE = 'journal.state';
+const EMPTY = Buffer.alloc(0);
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 
 export interface JournalOptions {
@@ -416,6 +417,8 @@ export class Journal {
   private unflushed = false;
   /** The batches the last appends wrote, for reads of records just appended (see journal-cache.ts). */
   private readonly cache: TailCache;
+  /** Memory-only batches not yet acknowledged: their weight beyond their stubs on disk (see appendMany). */
+  private readonly memoryOnlyExtra: { lastSeq: number; bytes: number }[] = [];
 
   private constructor(
     readonly dir: string,
@@ -474,8 +477,15 @@ export class Journal {
   /**
    * Append records all or nothing (JournalFullError writes none of them); returns the last one's seq. A payload
    * given as parts is stored as their concatenation; size limits apply to that. Payloads are copied before this returns.
+   *
+   * `memoryOnly`: the records are kept in memory only (the tail cache) and the segment gets an empty record in
+   * each one's place, so seqs stay consecutive on disk. For records their writer can make again from elsewhere
+   * (a resync re-reads the files): they cost no disk write and no checksum. Once one has left the cache (a restart,
+   * or the cache emptied) it reads back with an empty payload, which its reader must take as "lost". To keep that
+   * rare, such an append is refused as full (JournalFullError) while the unacknowledged records would not all
+   * fit in the cache; a batch that could never fit there is stored on disk as usual.
    */
-  appendMany(payloads: readonly JournalPayload[]): Promise<number> {
+  appendMany(payloads: readonly JournalPayload[], options: { readonly memoryOnly?: boolean } = {}): Promise<number> {
     if (!Array.isArray(payloads)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: not an array'));
     if (payloads.length === 0) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: empty, nothing to append'));
     const lengths: number[] = [];
@@ -492,7 +502,26 @@ export class Journal {
       return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads: ${onDisk} bytes on disk, more than maxBytes ${this.options.maxBytes} could ever hold; split them`));
     }
     const batch = encodeBatch(payloads, lengths);
-    return this.run(() => this.write(batch));
+    const memoryOnly = options.memoryOnly === true && onDisk <= this.memoryOnlyBytes;
+    return this.run(() => (memoryOnly ? this.writeMemoryOnly(batch) : this.write(batch)));
+  }
+
+  /** Most unacknowledged bytes with which a memory-only append is taken: what the cache surely holds. */
+  private get memoryOnlyBytes(): number {
+    return Math.floor(this.cache.limitBytes * 3 / 4);
+  }
+
+  private async writeMemoryOnly(batch: EncodedBatch): Promise<number> {
+    const needed = batch.buffer.length;
+    if (this.unackedBytes + needed > this.memoryOnlyBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.memoryOnlyBytes);
+    const stubs = encodeBatch(batch.offsets.map(() => EMPTY), batch.offsets.map(() => 0));
+    const firstSeq = this.nextSeq;
+    const last = await this.write(stubs, needed);
+    // The disk holds only the stubs: what the records weigh beyond them counts until they are acknowledged.
+    this.memoryOnlyExtra.push({ lastSeq: last, bytes: needed - stubs.buffer.length });
+    // write() cached the stubs; the real records replace them in memory (the same seqs, nothing else in between).
+    this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets });
+    return last;
   }
 
   /** Everything appended so far is durable (a no-op with fsync 'never'). */
@@ -562,8 +591,9 @@ export class Journal {
     this.unflushed = false;
   }
 
-  private async write(batch: EncodedBatch): Promise<number> {
-    const needed = batch.buffer.length;
+  /** `accounted`: the bytes counted as unacknowledged (a memory-only batch counts its records, not its stubs). */
+  private async write(batch: EncodedBatch, accounted = batch.buffer.length): Promise<number> {
+    const needed = accounted;
     if (this.unackedBytes + needed > this.options.maxBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.options.maxBytes);
     const firstSeq = this.nextSeq;
     stampBatch(batch, firstSeq);
@@ -756,7 +786,8 @@ export class Journal {
       removed = true;
     }
     if (removed && durable) await syncDirectory(this.dir);
-    this.unackedBytes = await this.countUnackedBytes();
+    while (this.memoryOnlyExtra.length > 0 && this.memoryOnlyExtra[0]!.lastSeq <= uptoSeq) this.memoryOnlyExtra.shift();
+    this.unackedBytes = await this.countUnackedBytes() + this.memoryOnlyExtra.reduce((sum, m) => sum + m.bytes, 0);
   }
 }
 
