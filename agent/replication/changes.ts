@@ -129,11 +129,14 @@ export class ChangeDetector {
   async *changes(paths: readonly string[], thorough = false): AsyncGenerator<ChangeRecord> {
     const present: { v: string; st: PathStat }[] = [];
     const gone: string[] = [];
-    for (const v of new Set(paths)) {
-      const st = await lstatOrUndefined(this.abs(v));
+    const unique = [...new Set(paths)];
+    // All at once: a batch of a few busy files waits for one trip to the disk, not one per file.
+    const stats = await Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v))));
+    unique.forEach((v, i) => {
+      const st = stats[i];
       if (st === undefined) gone.push(v);
       else present.push({ v, st });
-    }
+    });
     // The stat just taken stands for the path (one trip to the disk less per change): what changes after it
     // has an event of its own.
     for (const { v, st } of present) yield* this.path(v, true, { st, previous: undefined }, thorough);
@@ -159,6 +162,7 @@ export class ChangeDetector {
         continue;
       }
       let fresh: FileIndex | undefined;
+      const readAt = Date.now();
       try {
         fresh = await this.readThread.index(this.abs(v), before.blockSize);
       } catch {
@@ -171,7 +175,9 @@ export class ChangeDetector {
       let same = fresh !== undefined && fresh.size >= before.size;
       for (let i = 0; same && i < whole; i++) same = fresh!.blocks[i]!.equals(now.blocks[i]!);
       if (!same) suspects.push(v);
-      else if (this.trusted.get(v) === appends) this.trusted.delete(v);
+      // A match ends the trust only when the read began a clock tick after the indexed mtime: a write landing
+      // later then has an mtime of its own, and its event is seen as a change.
+      else if (this.trusted.get(v) === appends && readAt - now.mtimeMs >= RACY_MS) this.trusted.delete(v);
     }
     return suspects;
   }
@@ -243,9 +249,14 @@ export class ChangeDetector {
     for (const m of [...this.sentMeta.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentMeta.delete(m);
   }
 
-  /** Keep a file's index; one made too soon after the file's last change is kept as racy (see RACY_MS). */
+  /**
+   * Keep a file's index; one made too soon after the file's last change is kept as racy (see RACY_MS), unless
+   * the file's appends are on trust: the check of those re-reads it whole anyway (and keeps the trust while the
+   * file is racy), and a growing log must not be hashed whole at each of its close events.
+   */
   private remember(v: string, index: FileIndex): void {
-    this.o.index.set(v, Date.now() - index.mtimeMs < RACY_MS ? { ...index, mtimeMs: NO_MTIME } : index);
+    const racy = Date.now() - index.mtimeMs < RACY_MS && !this.trusted.has(v);
+    this.o.index.set(v, racy ? { ...index, mtimeMs: NO_MTIME } : index);
   }
 
   /** A meta record, unless the target was already sent exactly this. */
@@ -388,8 +399,8 @@ export class ChangeDetector {
       const end = Math.min(at + chunk, read.index.size);
       yield { op: 'write', path: v, offset: at, data: read.tail.subarray(at - read.tailStart, end - read.tailStart) };
     }
-    this.remember(v, read.index);
     this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
+    this.remember(v, read.index);
     yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
     return true;
   }

@@ -54,6 +54,9 @@ const BATCH_BYTES = 4 * 1024 * 1024;
  * queue: the bound on how late a rewrite that came along with an append reaches the target.
  */
 const APPEND_CHECK_MS = 1000;
+/** How long acknowledgements gather before the journal is told (its state file rewritten); in a resync, and not. */
+const ACK_MS = 100;
+const RESYNC_ACK_MS = 5;
 
 export class MirrorSource {
   private journal!: Journal;
@@ -252,7 +255,7 @@ export class MirrorSource {
         const acked = this.journal.stats().ackedSeq;
         if (acked > lastAcked) { lastAcked = acked; progressAt = Date.now(); }
         if (stalled) throw e;
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, memoryOnly ? RESYNC_ACK_MS : 20));
       }
     }
   }
@@ -414,12 +417,13 @@ export class MirrorSource {
     }
     this.pendingAck = Math.max(this.pendingAck, seq);
     while (this.appendedAt.length > 0 && this.appendedAt[0]!.seq <= seq) this.appendedAt.shift();
-    // Acknowledging rewrites the journal's state file: once per 100 ms is plenty.
+    // Acknowledging rewrites the journal's state file: once per 100 ms is plenty, except in a resync, whose
+    // records wait in memory for room (appendMany's memoryOnly): there the pace of acks is the pace of the resync.
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = undefined;
       const upto = this.pendingAck;
       void this.journal.ack(upto).then(() => this.afterDrain(), (e: unknown) => this.o.log(`mirror ${this.o.id}: ack: ${(e as Error).message}`));
-    }, 100);
+    }, this.resyncing ? RESYNC_ACK_MS : ACK_MS);
   }
 
   /** A dirty mirror resyncs once the journal has drained. */
