@@ -184,16 +184,44 @@ export function closeFd(fd: number): Promise<void> {
 }
 
 /**
- * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it) while
- * the file is indexed; the index is the generator's return value. For a file the target does not have at all,
- * this is one pass where indexFile and a read of every range would be two.
+ * Buffers of one size for reading large files, given back once their bytes are copied elsewhere (the journal):
+ * a full mirror reads a gigabyte a chunk at a time, and fresh buffers for all of it kept V8's collector busy.
+ * Only buffers it made are taken back.
  */
-export async function* readIndexing(path: string, blockSize: number, chunkSize: number): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+export class ChunkPool {
+  private static readonly MAX_FREE = 8;
+  private readonly free: Buffer[] = [];
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(readonly chunkBytes: number) {}
+
+  take(): Buffer {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const fresh = Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.mine.add(fresh.buffer);
+    return fresh;
+  }
+
+  /** `bytes` (or a view of it) will not be read again; ignored unless it is one of this pool's buffers. */
+  give(bytes: Buffer): void {
+    if (!this.mine.has(bytes.buffer) || this.free.length >= ChunkPool.MAX_FREE) return;
+    if (this.free.some((b) => b.buffer === bytes.buffer)) return; // given twice
+    this.free.push(Buffer.from(bytes.buffer, 0, this.chunkBytes));
+  }
+}
+
+/**
+ * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it, or
+ * give it back to `pool` once done with it) while the file is indexed; the index is the generator's return value.
+ * For a file the target does not have at all, this is one pass where indexFile and a read of every range would be two.
+ */
+export async function* readIndexing(path: string, blockSize: number, chunkSize: number, pool?: ChunkPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
   // The next chunk is read while the consumer handles this one (journal, hashing): reads overlap the rest.
   const readAt = (offset: number): Promise<{ offset: number; data: Buffer }> => {
-    const data = Buffer.allocUnsafe(chunkSize);
+    const data = pool !== undefined && pool.chunkBytes === chunkSize ? pool.take() : Buffer.allocUnsafe(chunkSize);
     return readFully(handle, data, offset).then((filled) => ({ offset, data: data.subarray(0, filled) }));
   };
   let next: Promise<{ offset: number; data: Buffer }> | undefined = readAt(0);

@@ -14,7 +14,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
-import { changedRanges, indexFile, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { changedRanges, ChunkPool, indexFile, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -109,8 +109,17 @@ export class ChangeDetector {
   private readonly appends = new AppendReader();
   /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
   private readonly readThread = new ReadThread();
+  /** The read buffers of large files, which the consumer gives back (`done`) once it has copied their records. */
+  private readonly chunks: ChunkPool;
 
-  constructor(private readonly o: ChangeDetectorOptions) {}
+  constructor(private readonly o: ChangeDetectorOptions) {
+    this.chunks = new ChunkPool(o.writeChunk ?? WRITE_CHUNK);
+  }
+
+  /** A write record's data will not be read again (its bytes are in the journal): its buffer may be reused. */
+  done(data: Buffer): void {
+    this.chunks.give(data);
+  }
 
   private abs(v: string): string {
     const { folder, rel } = splitVirtualPath(v);
@@ -354,7 +363,7 @@ export class ChangeDetector {
         return;
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.
-        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK);
+        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK, this.chunks);
         let step = await chunks.next();
         for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
         current = step.value;

@@ -186,8 +186,11 @@ export class MirrorSource {
       const previousFit = await appending;
       if (batch.length > 0) {
         const size = bytes;
-        appending = this.appendBatch(batch, memoryOnly).then((fit) => {
+        const payloads = batch;
+        appending = this.appendBatch(payloads, memoryOnly).then((fit) => {
           if (fit) written += size;
+          // Copied into the journal (or dropped for the resync to send again): the read buffers may be reused.
+          for (const payload of payloads) if (!Buffer.isBuffer(payload)) this.detector.done(payload[1]!);
           return fit;
         });
         batch = [];
