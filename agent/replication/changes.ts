@@ -18,7 +18,7 @@ import { changedRanges, ChunkPool, indexFile, readAndIndexFile, readIndexing, sa
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
-import { scanTree, type TreeEntry, type TreeEntryType } from './tree.js';
+import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -109,6 +109,8 @@ export class ChangeDetector {
   private readonly appends = new AppendReader();
   /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
   private readonly readThread = new ReadThread();
+  /** A scan's lstats, a folder's at a time on the read thread. */
+  private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
   /** The read buffers of large files, which the consumer gives back (`done`) once it has copied their records. */
   private readonly chunks: ChunkPool;
 
@@ -213,7 +215,7 @@ export class ChangeDetector {
       const root = virtualPath(k, '');
       seen.add(root);
       yield* this.path(root, false);
-      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
+      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
         const v = virtualPath(k, entry.path);
         seen.add(v);
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
@@ -318,7 +320,7 @@ export class ChangeDetector {
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
-    const scan = scanTree(this.abs(v), { matches: (p, isDir) => this.o.filter.matches(rel === '' ? p : `${rel}/${p}`, isDir), mayContain: (p) => this.o.filter.mayContain(rel === '' ? p : `${rel}/${p}`) });
+    const scan = scanTree(this.abs(v), { matches: (p, isDir) => this.o.filter.matches(rel === '' ? p : `${rel}/${p}`, isDir), mayContain: (p) => this.o.filter.mayContain(rel === '' ? p : `${rel}/${p}`) }, this.lstatMany);
     for await (const entry of scan) yield* this.path(virtualPath(folder, rel === '' ? entry.path : `${rel}/${entry.path}`), false);
   }
 

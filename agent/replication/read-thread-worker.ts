@@ -1,13 +1,14 @@
 /**
- * The thread behind read-thread.ts: reads and indexes files with plain synchronous calls, one file per message.
+ * The thread behind read-thread.ts: reads and indexes files with plain synchronous calls; a message holds the
+ * requests of one turn of the main thread's event loop, and one message answers them all, in order.
  * Here a blocking open, stat, read and close cost only themselves; on the agent's main thread each would be a
  * round trip through libuv's thread pool and a promise, for a file of a few KiB; and hashing a large file here
  * never holds up the main thread's event loop.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { FileHasher, indexBytes, type FileIndex } from './block-index.js';
-import type { ReadReply, ReadRequest } from './read-thread.js';
+import { LSTAT_FIELDS, type LstatRequest, type ReadReply, type ReadRequest } from './read-thread.js';
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
@@ -58,14 +59,34 @@ function reply(id: number, index: FileIndex, content?: Buffer): ReadReply {
   };
 }
 
-parentPort?.on('message', (request: ReadRequest) => {
-  let reply: ReadReply;
+/** Every path's lstat; a Buffer's bytes arrive as a Uint8Array (a name that is not UTF-8). */
+function lstatAll(request: LstatRequest): ReadReply {
+  const numbers = new Float64Array(request.paths.length * LSTAT_FIELDS.length);
+  const errors = request.paths.map((path, i) => {
+    try {
+      const s = lstatSync(typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength));
+      numbers.set([s.mode, s.size, s.mtimeMs, s.uid, s.gid, s.ino], i * LSTAT_FIELDS.length);
+      return undefined;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return { code: err.code ?? 'EIO', message: err.message };
+    }
+  });
+  return { id: request.id, stats: numbers.buffer, errors };
+}
+
+function answer(request: ReadRequest | LstatRequest): ReadReply {
+  if (request.kind === 'lstat') return lstatAll(request);
   try {
-    reply = readOne(request);
+    return readOne(request);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    reply = { id: request.id, error: { code: err.code ?? 'EIO', message: err.message } };
+    return { id: request.id, error: { code: err.code ?? 'EIO', message: err.message } };
   }
-  const transfer = [reply.content, reply.hashes].filter((b): b is ArrayBuffer => b !== undefined);
-  parentPort!.postMessage(reply, transfer);
+}
+
+parentPort?.on('message', (requests: readonly (ReadRequest | LstatRequest)[]) => {
+  const replies = requests.map(answer);
+  const transfer = replies.flatMap((r) => [r.content, r.hashes, r.stats]).filter((b): b is ArrayBuffer => b !== undefined);
+  parentPort!.postMessage(replies, transfer);
 });

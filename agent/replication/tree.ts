@@ -3,8 +3,8 @@
  * hashes. Symlinks are recorded, never followed. What cannot be mirrored (FIFOs, sockets, devices) or cannot be
  * read (a folder we may not list, a name that is not UTF-8) is listed in the scan's `problems`, never dropped.
  */
+import { constants } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { PathFilter } from './glob.js';
 
@@ -83,24 +83,50 @@ export function comparePaths(a: string, b: string): number {
   return as.length - bs.length;
 }
 
+/** What a scan takes from an entry's lstat (an fs.Stats has it; `mode` with the type bits). */
+export interface EntryStats {
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly ino: number;
+}
+
+/** lstat of a folder's entries at once; a failed one is an Error with the errno as `code`. */
+export type LstatMany = (paths: readonly (string | Buffer)[]) => Promise<readonly (EntryStats | Error)[]>;
+
 /**
  * Every entry below `root` that `filter` admits. A folder the filter does not admit itself but that holds
- * admitted entries is reported too, just before them, since the target needs it to hold them.
+ * admitted entries is reported too, just before them, since the target needs it to hold them. `lstatMany`
+ * replaces the thread pool's lstat (the source's engine passes its read thread: see read-thread.ts).
  */
-export function scanTree(root: string, filter: PathFilter): TreeScan {
-  return new Scan(root, filter);
+export function scanTree(root: string, filter: PathFilter, lstatMany?: LstatMany): TreeScan {
+  return new Scan(root, filter, lstatMany ?? lstatInPool);
 }
+
+/** STAT_BATCH at a time through libuv's thread pool. */
+async function lstatInPool(paths: readonly (string | Buffer)[]): Promise<readonly (EntryStats | Error)[]> {
+  const out: (EntryStats | Error)[] = [];
+  for (let i = 0; i < paths.length; i += STAT_BATCH) {
+    out.push(...await Promise.all(paths.slice(i, i + STAT_BATCH).map((p) => lstat(p).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))));
+  }
+  return out;
+}
+
+const typeOf = (s: EntryStats): number => s.mode & constants.S_IFMT;
+const isDirectory = (s: EntryStats): boolean => typeOf(s) === constants.S_IFDIR;
 
 /** Entries whose lstat runs at once: enough to hide latency, few enough not to flood the threadpool. */
 const STAT_BATCH = 32;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-interface Child { readonly name: string; readonly path: string; readonly stats: Stats }
+interface Child { readonly name: string; readonly path: string; readonly stats: EntryStats }
 
 class Scan implements TreeScan {
   private found: TreeProblem[] = [];
 
-  constructor(private readonly root: string, private readonly filter: PathFilter) {}
+  constructor(private readonly root: string, private readonly filter: PathFilter, private readonly lstatMany: LstatMany) {}
 
   get problems(): readonly TreeProblem[] {
     return this.found;
@@ -108,7 +134,7 @@ class Scan implements TreeScan {
 
   async *[Symbol.asyncIterator](): AsyncIterator<TreeEntry> {
     this.found = [];
-    let rootStats: Stats;
+    let rootStats: Awaited<ReturnType<typeof stat>>;
     try {
       rootStats = await stat(this.root);
     } catch (e) {
@@ -123,7 +149,8 @@ class Scan implements TreeScan {
     const children = await this.readChildren(dirAbs, dirRel);
     for (const child of children) {
       const { stats, path } = child;
-      if (stats.isDirectory()) {
+      const type = typeOf(stats);
+      if (type === constants.S_IFDIR) {
         const entry = toEntry(path, 'dir', stats);
         if (this.filter.matches(path, true)) {
           yield* flush(pending);
@@ -136,10 +163,10 @@ class Scan implements TreeScan {
         }
       } else if (!this.filter.matches(path, false)) {
         continue;
-      } else if (stats.isFile()) {
+      } else if (type === constants.S_IFREG) {
         yield* flush(pending);
         yield toEntry(path, 'file', stats);
-      } else if (stats.isSymbolicLink()) {
+      } else if (type === constants.S_IFLNK) {
         const target = await this.readLink(join(dirAbs, child.name), path);
         if (target === undefined) continue;
         yield* flush(pending);
@@ -175,25 +202,22 @@ class Scan implements TreeScan {
     }
     named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const children: Child[] = [];
-    for (let i = 0; i < named.length; i += STAT_BATCH) {
-      const batch = named.slice(i, i + STAT_BATCH);
-      const stats = await Promise.all(batch.map((c) => lstat(c.abs).catch((e: unknown) => e)));
-      batch.forEach((c, k) => {
-        const s = stats[k];
-        if (s instanceof Error) {
-          if (errnoOf(s) === 'ENOENT') return; // removed while we scanned
-          this.found.push({ path: c.path, kind: 'unreadable', code: errnoOf(s), reason: `${c.path}: cannot stat (${s.message})` });
-        } else if (c.badBytes !== undefined) {
-          // Judged by its name with the bad bytes replaced: the closest the filter can come to it.
-          const isDir = (s as Stats).isDirectory();
-          if (this.filter.matches(c.path, isDir) || (isDir && this.filter.mayContain(c.path))) {
-            this.found.push({ path: c.path, kind: 'unreadable', code: 'VIGIL_BAD_NAME', reason: `${c.path}: name is not valid UTF-8 (bytes ${c.badBytes.toString('hex')})` });
-          }
-        } else {
-          children.push({ name: c.name, path: c.path, stats: s as Stats });
+    const stats = named.length === 0 ? [] : await this.lstatMany(named.map((c) => c.abs));
+    named.forEach((c, k) => {
+      const s = stats[k];
+      if (s === undefined || s instanceof Error) {
+        if (s !== undefined && errnoOf(s) === 'ENOENT') return; // removed while we scanned
+        this.found.push({ path: c.path, kind: 'unreadable', code: s === undefined ? 'EIO' : errnoOf(s), reason: `${c.path}: cannot stat (${s?.message ?? 'no answer'})` });
+      } else if (c.badBytes !== undefined) {
+        // Judged by its name with the bad bytes replaced: the closest the filter can come to it.
+        const isDir = isDirectory(s);
+        if (this.filter.matches(c.path, isDir) || (isDir && this.filter.mayContain(c.path))) {
+          this.found.push({ path: c.path, kind: 'unreadable', code: 'VIGIL_BAD_NAME', reason: `${c.path}: name is not valid UTF-8 (bytes ${c.badBytes.toString('hex')})` });
         }
-      });
-    }
+      } else {
+        children.push({ name: c.name, path: c.path, stats: s });
+      }
+    });
     return children;
   }
 
@@ -214,18 +238,19 @@ function* flush(pending: TreeEntry[]): Generator<TreeEntry> {
   yield* ancestors;
 }
 
-function toEntry(path: string, type: TreeEntryType, s: Stats): TreeEntry {
+function toEntry(path: string, type: TreeEntryType, s: EntryStats): TreeEntry {
   return {
     path, type, size: type === 'dir' ? 0 : s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs,
     uid: s.uid, gid: s.gid, ino: s.ino,
   };
 }
 
-function describeSpecial(s: Stats): string {
-  if (s.isFIFO()) return 'a FIFO';
-  if (s.isSocket()) return 'a socket';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isCharacterDevice()) return 'a character device';
+function describeSpecial(s: EntryStats): string {
+  const type = typeOf(s);
+  if (type === constants.S_IFIFO) return 'a FIFO';
+  if (type === constants.S_IFSOCK) return 'a socket';
+  if (type === constants.S_IFBLK) return 'a block device';
+  if (type === constants.S_IFCHR) return 'a character device';
   return `a file of unknown type (mode ${s.mode.toString(8)})`;
 }
 

@@ -1,13 +1,16 @@
 // The read thread reads and indexes exactly as readAndIndexFile does on the main thread, refuses what is
-// not a regular file with the same codes, and lets the process exit (no handle left after close).
+// not a regular file with the same codes, and lets the process exit (no handle left after close); a scan's
+// lstats on it find what the thread pool's find.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { indexFile, readAndIndexFile } from '../../../agent/replication/block-index.js';
+import { compileGlobs } from '../../../agent/replication/glob.js';
 import { ReadThread } from '../../../agent/replication/read-thread.js';
+import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../../../agent/replication/tree.js';
 
 const BS = 4096;
 
@@ -49,7 +52,43 @@ test('the thread gives the content and index readAndIndexFile gives, undefined a
   // Many at once come back each to its caller.
   const many = await Promise.all(Array.from({ length: 50 }, () => reader.read(join(dir, 'empty'), BS, undefined, BS)));
   assert.ok(many.every((r) => r?.index.size === 0));
+  // Asked in one turn, they travel as one message: a failure among them stays its own caller's.
+  const mixed = await Promise.allSettled([reader.read(join(dir, 'a'), BS, undefined, 64 * BS), reader.read(join(dir, 'missing'), BS, undefined, BS), reader.index(join(dir, 'big'), BS)]);
+  assert.equal(mixed[0].status === 'fulfilled' ? mixed[0].value?.index.size : undefined, content.length + 50);
+  assert.equal(mixed[1].status === 'rejected' ? (mixed[1].reason as { code?: string }).code : undefined, 'ENOENT');
+  assert.equal(mixed[2].status === 'fulfilled' ? mixed[2].value.size : undefined, 3 * 1024 * 1024 + 5);
 
   await reader.close();
   await assert.rejects(reader.read(join(dir, 'a'), BS, undefined, BS), { code: 'VIGIL_CLOSED' });
+});
+
+test('a scan whose lstats run on the thread finds the same entries and problems as through the thread pool', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-thread-scan-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const reader = new ReadThread();
+  t.after(() => reader.close());
+  mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true });
+  writeFileSync(join(dir, 'a'), 'alpha');
+  writeFileSync(join(dir, 'sub', 'b'), Buffer.alloc(3 * BS + 1, 7));
+  chmodSync(join(dir, 'sub', 'b'), 0o4750);
+  writeFileSync(join(dir, 'sub', 'deeper', 'c'), '');
+  symlinkSync('../a', join(dir, 'sub', 'link'));
+  execFileSync('mkfifo', [join(dir, 'sub', 'fifo')]);
+  // A name that is not UTF-8 travels to the thread as bytes.
+  writeFileSync(Buffer.concat([Buffer.from(join(dir, 'bad-')), Buffer.from([0xff, 0xfe])]), 'x');
+
+  const scan = async (lstatMany?: LstatMany): Promise<{ entries: TreeEntry[]; problems: readonly TreeProblem[] }> => {
+    const s = scanTree(dir, compileGlobs(['**'], []), lstatMany);
+    const entries: TreeEntry[] = [];
+    for await (const e of s) entries.push(e);
+    return { entries, problems: s.problems };
+  };
+  const inPool = await scan();
+  const onThread = await scan((paths) => reader.lstat(paths));
+  assert.deepEqual(onThread, inPool);
+  assert.deepEqual(inPool.entries.map((e) => `${e.type} ${e.path}`), ['file a', 'dir sub', 'file sub/b', 'dir sub/deeper', 'file sub/deeper/c', 'symlink sub/link']);
+  assert.equal(inPool.entries[2]!.mode, 0o4750);
+  assert.deepEqual(inPool.problems.map((p) => p.code).sort(), ['VIGIL_BAD_NAME', 'VIGIL_UNSUPPORTED_TYPE']);
+  const [missing] = await reader.lstat([join(dir, 'missing')]);
+  assert.equal(missing instanceof Error ? (missing as { code?: string }).code : undefined, 'ENOENT');
 });
