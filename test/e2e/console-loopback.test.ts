@@ -1,0 +1,78 @@
+// The console in a real browser against the real center:web and two real agents on loopback: the quick end-to-end
+// check that needs no namespaces. The page loads with the access token from the URL's fragment (and drops it from
+// the address bar), shows the cluster the center watches, keeps the token and the chosen language across a
+// reload; a wrong token is refused with the center's reason in the banner.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCenterHandlers } from '../../main/core/center-handlers.js';
+import { ConnectionManager } from '../../main/core/connection-manager.js';
+import { CenterWeb } from '../../main/web/center-web.js';
+import { LocalCluster, WEB_GROUP_YAML } from '../support/agent-cluster.js';
+import { ConsoleBrowser, attribute, requireBuiltUi, text, waitFor, waitForAbsent } from '../support/browser.js';
+
+test('the console in a browser: the token from the fragment, the cluster shown, a refused token, the language', async (t) => {
+  const staticDir = requireBuiltUi();
+  const c = await LocalCluster.createWithApi(WEB_GROUP_YAML);
+  t.after(() => c.dispose());
+  const home = mkdtempSync(join(tmpdir(), 'vigil-e2e-loopback-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  await c.startSettled();
+
+  const manager = new ConnectionManager({ knownHostsFile: join(home, 'known-hosts.json'), client: 'e2e-loopback', timeoutMs: 10_000, backoff: { initialMs: 100, maxMs: 1000 } });
+  t.after(() => manager.dispose());
+  const handlers = createCenterHandlers(manager);
+  const web = await CenterWeb.start({ manager, handlers, staticDir });
+  t.after(() => web.close());
+  await handlers['clusters.add']({
+    id: 'it', name: 'Integration', credentials: { ca: c.trust(), token: c.adminToken },
+    nodes: c.nodes.map((n) => ({ id: n, url: c.apiUrl(n) })),
+  });
+
+  const browser = await ConsoleBrowser.launch();
+  t.after(() => browser.close());
+
+  await t.test('the token in the fragment opens the page, leaves the address bar, and the cluster shows healthy', async () => {
+    const page = await browser.open(`${web.url}#token=${web.token}`, 'operator');
+    await browser.step(page, 'loopback-token', async () => {
+      await waitFor(page.getByTestId('product-name'), (e) => e.text !== '', 'the frame rendered');
+      await waitForAbsent(page.getByTestId('center-banner'), 'the center accepted the token');
+      assert.equal(new URL(page.url()).hash, '#/', 'the token is no longer in the address bar');
+      const card = page.getByTestId('cluster-card-it');
+      await waitFor(card, attribute('href', /#\/clusters\/it$/), 'the overview links to the cluster');
+      await waitFor(page.getByTestId('cluster-health-it'), attribute('data-level', 'ok'), 'both nodes connected, the group running');
+      await browser.screenshot(page, 'loopback-overview');
+    });
+
+    await browser.step(page, 'loopback-language', async () => {
+      assert.equal(await page.getByTestId('nav-events').textContent(), 'Events and alerts');
+      await page.getByTestId('language-switch').selectOption('zh-CN');
+      await waitFor(page.getByTestId('nav-events'), text('事件与告警'), 'the navigation in Chinese');
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+      await browser.screenshot(page, 'loopback-overview-zh-CN');
+
+      // A reload keeps both: the token moved to sessionStorage, the language to localStorage.
+      await page.reload();
+      await waitFor(page.getByTestId('nav-events'), text('事件与告警'), 'still Chinese after a reload');
+      await waitFor(page.getByTestId('cluster-health-it'), attribute('data-level', 'ok'), 'still connected after a reload');
+      assert.equal(await page.getByTestId('center-banner').count(), 0);
+      await page.getByTestId('language-switch').selectOption('en');
+      await waitFor(page.getByTestId('nav-events'), text('Events and alerts'), 'back to English');
+    });
+    browser.assertClean();
+  });
+
+  await t.test('a wrong token: the banner shows the center\'s refusal and no cluster is shown', async () => {
+    const page = await browser.open(`${web.url}#token=${web.token.slice(0, -2)}xy`, 'intruder');
+    await browser.step(page, 'loopback-refused', async () => {
+      const banner = await waitFor(page.getByTestId('center-banner'), text('UNAUTHENTICATED'), 'the refusal');
+      assert.match(banner.text, /^The center refused this page: UNAUTHENTICATED: /);
+      assert.equal(banner.attributes.role, 'alert');
+      assert.equal(await page.getByTestId('cluster-card-it').count(), 0, 'nothing of the cluster reached the page');
+      await browser.screenshot(page, 'loopback-refused');
+    });
+    browser.assertClean();
+  });
+});
