@@ -118,14 +118,16 @@ export class ConsoleBrowser {
   }
 }
 
-/** What a wait looks at: an element's text and attributes, read in one go. */
+/** What a wait looks at: an element's tag name (lower case), text and attributes, read in one go. */
 export interface ElementState {
+  readonly tag: string;
   readonly text: string;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
 async function readElement(locator: Locator): Promise<ElementState[]> {
   return locator.evaluateAll((elements) => elements.map((e) => ({
+    tag: e.tagName.toLowerCase(),
     text: e.textContent ?? '',
     attributes: Object.fromEntries(Array.from(e.attributes, (a) => [a.name, a.value])),
   })));
