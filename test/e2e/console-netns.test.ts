@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { attribute, numeric, requireBuiltUi, runAction, text, waitFor, type ElementState } from '../support/browser.js';
+import { attribute, numeric, press, requireBuiltUi, text, waitFor, type ElementState } from '../support/browser.js';
 import { GROUP, MIRROR, MIRROR_GROUP, NetnsConsole } from '../support/netns-console.js';
 
 /** A node's own connection to the center can take one backoff round (up to 30 s by default) after its agent returns. */
@@ -51,7 +51,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await waitFor(id('hostkey-accept-beta'), text(sshd.fingerprint), 'the accept button shows the fingerprint');
       await waitFor(id('node-conn-alpha'), attribute('data-state', 'connected'), 'alpha, reached directly, connected');
       await browser.screenshot(page, 'netns-cluster-host-key-unknown');
-      await id('hostkey-accept-beta').click();
+      assert.ok(accepted(await press(page, 'hostkey-accept-beta')), 'the key accepted');
       await waitFor(id('node-conn-beta'), attribute('data-state', 'connected'), 'beta connected through sshd');
     });
     browser.assertClean();
@@ -81,7 +81,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await id('cluster-card-wrongpw').click();
       // Refused for the unknown host key when the center started; the key is known now, so a retry reaches the login.
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'refused so far');
-      await id('retry-beta').click();
+      await press(page, 'retry-beta');
       const error = await waitFor(id('node-error-beta'), text(/^SSH_AUTH_FAILED: /), 'the login refused');
       assert.match(error.text, /refused the password/);
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'not retried on its own');
@@ -95,7 +95,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await go(page, '#/clusters/prod/mirrors');
       const queue = id(`mirror-${MIRROR}-source-queue`);
       await waitFor(queue, numeric('data-records', (n) => n === 0), 'nothing queued while in sync');
-      assert.ok(accepted(await runAction(page, `mirror-${MIRROR}-pause-source`)), 'pause accepted');
+      assert.ok(accepted(await press(page, `mirror-${MIRROR}-pause-source`)), 'pause accepted');
 
       let written = 0;
       const writer = setInterval(() => {
@@ -111,7 +111,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       } finally {
         clearInterval(writer);
       }
-      assert.ok(accepted(await runAction(page, `mirror-${MIRROR}-resume`)), 'resume accepted');
+      assert.ok(accepted(await press(page, `mirror-${MIRROR}-resume`)), 'resume accepted');
       await waitFor(queue, numeric('data-records', (n) => n === 0), 'the queue drains');
       await f.eventually('both copies equal', () => f.level());
       await browser.screenshot(page, 'netns-mirrors');
@@ -148,7 +148,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await waitFor(id('node-alpha'), attribute('data-state', 'up'), 'alpha back');
       await waitFor(id('node-conn-alpha'), attribute('data-state', 'connected'), 'the center reconnected to alpha', RECONNECT_MS);
       await waitFor(id(`group-${GROUP}-node`), runsOn('beta'), 'switchback is manual: still on beta');
-      assert.ok(accepted(await runAction(page, `switchback-${GROUP}`)), 'switchback accepted');
+      assert.ok(accepted(await press(page, `switchback-${GROUP}`)), 'switchback accepted');
       await waitFor(id(`group-${GROUP}-node`), runsOn('alpha'), `${GROUP} back on alpha`);
       await waitFor(id('node-alpha'), attribute('data-active-for', new RegExp(`(^|,)${GROUP}(,|$)`)), `${GROUP} active on alpha again`);
       await browser.screenshot(page, 'netns-cluster-switchback');

@@ -179,11 +179,14 @@ export const numeric = (name: string, test: (n: number) => boolean) => (e: Eleme
 };
 
 /**
- * Presses an ActionButton (testIds `X-button`, then `X-yes` in its confirmation) and waits for its answer
- * (`X-result`). Returns the answer's text; the caller decides whether it is a success.
+ * Presses a command button (the ActionButton's and CenterCommandButton's testIds: `X-button`, then `X-yes` when it
+ * asks for confirmation) and waits for its answer (`X-result`), which is returned; the caller decides whether it
+ * is a success. Whether a confirmation comes is read from the page, not assumed.
  */
-export async function runAction(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState> {
+export async function press(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState> {
   await page.getByTestId(`${testId}-button`).click({ timeout: timeoutMs });
-  await page.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
+  const confirmOrResult = page.getByTestId(`${testId}-confirm`).or(page.getByTestId(`${testId}-result`));
+  const next = await waitFor(confirmOrResult, () => true, `${testId}'s confirmation or answer`, timeoutMs);
+  if (next.attributes['data-testid'] === `${testId}-confirm`) await page.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
   return waitFor(page.getByTestId(`${testId}-result`), (e) => e.text.trim() !== '', `${testId}'s answer`, timeoutMs);
 }
