@@ -59,6 +59,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
 
   await t.test('both nodes and the links between them are up; the groups run on alpha', async () => {
     await browser.step(page, 'netns-topology', async () => {
+      await go(page, '#/clusters/prod');
       await waitFor(id('topology'), (e) => e.tag === 'svg', 'the topology is an SVG');
       for (const node of ['alpha', 'beta']) await waitFor(id(`node-${node}`), attribute('data-state', 'up'), `${node} up`);
       for (const [node, peer] of [['alpha', 'beta'], ['beta', 'alpha']]) {
@@ -78,6 +79,7 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
 
   await t.test('a wrong SSH password is refused with SSH_AUTH_FAILED and a clear message', async () => {
     await browser.step(page, 'netns-ssh-password', async () => {
+      await go(page, '#/');
       await id('cluster-card-wrongpw').click();
       // Refused for the unknown host key when the center started; the key is known now, so a retry reaches the login.
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'refused so far');
