@@ -2,9 +2,10 @@
 // test/support/netns-console.ts): beta is reached through its own sshd. One cluster set-up runs the whole story in
 // order, as an operator would live it: an unknown SSH host key is refused with its fingerprint and accepted; both
 // nodes and their links show up; a wrong SSH password is refused with a clear message; the mirror is paused while
-// files are written on the source (its queue grows on screen) and resumed (it drains); the language switch; the
-// active agent is killed (-9) and the console shows the failover, then switchback brings the group home. Every
-// wait is for what the page shows, never for a time.
+// files are written on the source (its queue grows on screen) and resumed (it drains); the configuration screen
+// shows what the cluster runs; the language switch; the active agent is killed (-9) and the console shows the
+// failover, then switchback brings the group home; the events screen lists both. Each step opens its own screen,
+// and every wait is for what the page shows, never for a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -122,14 +123,26 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
     browser.assertClean();
   });
 
+  await t.test('the configuration screen shows the configuration the cluster runs', async () => {
+    await browser.step(page, 'netns-config', async () => {
+      await go(page, '#/clusters/prod/config');
+      await waitFor(id('config-editor'), (e) => e.value.includes('kind: mirror') && e.value.includes(`id: ${GROUP}`), 'the running configuration in the editor');
+      await waitFor(id('config-history'), text(/\d/), 'its history, with a generation');
+      await browser.screenshot(page, 'netns-config');
+    });
+    browser.assertClean();
+  });
+
   await t.test('the language switch turns the screen to Chinese and back', async () => {
     await browser.step(page, 'netns-language', async () => {
+      await go(page, '#/clusters/prod');
       const main = page.locator('main');
+      await waitFor(id('topology'), () => true, 'the cluster view');
       await waitFor(main, (e) => !CJK.test(e.text), 'English to begin with');
       await id('language-switch').selectOption('zh-CN');
       await waitFor(main, text(CJK), 'the screen in Chinese');
       await waitFor(id('nav-mirrors'), text(CJK), 'the navigation in Chinese');
-      await browser.screenshot(page, 'netns-mirrors-zh-CN');
+      await browser.screenshot(page, 'netns-cluster-zh-CN');
       await id('language-switch').selectOption('en');
       await waitFor(main, (e) => !CJK.test(e.text), 'English again');
     });
@@ -155,6 +168,18 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await waitFor(id(`group-${GROUP}-node`), runsOn('alpha'), `${GROUP} back on alpha`);
       await waitFor(id('node-alpha'), attribute('data-active-for', new RegExp(`(^|,)${GROUP}(,|$)`)), `${GROUP} active on alpha again`);
       await browser.screenshot(page, 'netns-cluster-switchback');
+    });
+    browser.assertClean();
+  });
+
+  await t.test('the events screen lists the failover and the switchback', async () => {
+    await browser.step(page, 'netns-events', async () => {
+      await go(page, '#/clusters/prod/events');
+      await waitFor(id('events-table'), () => true, 'the events table');
+      for (const kind of ['failover', 'switchback']) {
+        await waitFor(page.locator(`[data-testid="event-row"][data-kind="${kind}"]`).first(), () => true, `a ${kind} event`);
+      }
+      await browser.screenshot(page, 'netns-events');
     });
     browser.assertClean();
   });

@@ -118,10 +118,12 @@ export class ConsoleBrowser {
   }
 }
 
-/** What a wait looks at: an element's tag name (lower case), text and attributes, read in one go. */
+/** What a wait looks at: an element's tag name (lower case), text, form value and attributes, read in one go. */
 export interface ElementState {
   readonly tag: string;
   readonly text: string;
+  /** A textarea's, input's or select's current value ('' for other elements). */
+  readonly value: string;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -129,6 +131,7 @@ async function readElement(locator: Locator): Promise<ElementState[]> {
   return locator.evaluateAll((elements) => elements.map((e) => ({
     tag: e.tagName.toLowerCase(),
     text: e.textContent ?? '',
+    value: e instanceof HTMLTextAreaElement || e instanceof HTMLInputElement || e instanceof HTMLSelectElement ? e.value : '',
     attributes: Object.fromEntries(Array.from(e.attributes, (a) => [a.name, a.value])),
   })));
 }
