@@ -58,9 +58,8 @@ export function buildHandlers(s: HandlerServices): Handlers {
     switchback: (p) => s.engine.switchback(p.group),
     maintenance: (p) => s.engine.setMaintenance(p.on),
     cleanup: (p) => s.engine.cleanup(p.group),
-    // Being built (branch wt-agent-groups): the operator's stop intent.
-    'group.stop': () => missing('group stop'),
-    'group.start': () => missing('group start'),
+    'group.stop': (p) => s.engine.stopGroup(p.group),
+    'group.start': (p) => s.engine.startGroup(p.group),
     mirror: async (p) => {
       try {
         return await s.mirrors.command(p.action, p.name);

@@ -14,6 +14,7 @@ export type Command =
   | { readonly name: 'switchback'; readonly group: string }
   | { readonly name: 'maintenance'; readonly on: boolean }
   | { readonly name: 'cleanup'; readonly group: string }
+  | { readonly name: 'group-stop' | 'group-start'; readonly group: string }
   | { readonly name: 'events'; readonly json: boolean; readonly since?: number; readonly until?: number; readonly kinds: EventKind[]; readonly group?: string; readonly limit?: number }
   | { readonly name: 'simulate'; readonly config: string; readonly state: string; readonly json: boolean }
   | { readonly name: 'validate'; readonly config: string }
@@ -68,6 +69,8 @@ commands:
   switchback GROUP                     move GROUP back to its most preferred eligible node
   maintenance on|off                   stop (or resume) all starting, stopping and monitoring, cluster-wide
   cleanup GROUP                        forget GROUP's failures on this node and probe it again
+  group stop GROUP                     stop GROUP on every node and keep it stopped (restarts, failovers), cluster-wide
+  group start GROUP                    let a stopped GROUP run again where it is placed as usual
   events [--since T] [--until T] [--kind K]... [--group G] [--limit N] [--json]
                                        the event log, newest first (T: an ISO time or an age such as 10m)
   simulate --config FILE STATE.json [--json]
@@ -234,6 +237,14 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         return { name, action: action as MirrorAction, json, ...(mirror === undefined ? {} : { mirror }) };
       }
       case 'config': return parseConfigCommand(args);
+      case 'group': {
+        const action = rest.positional('stop|start');
+        if (action !== 'stop' && action !== 'start') throw new UsageError(`group: expected "stop" or "start", not "${action}"`);
+        const sub = new Arguments(`group ${action}`, args);
+        const group = sub.positional('GROUP');
+        sub.done();
+        return { name: action === 'stop' ? 'group-stop' : 'group-start', group };
+      }
       case 'audit': {
         const json = rest.flag('--json');
         const since = rest.option('--since');
@@ -270,7 +281,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
         return { name, topics: [...new Set(topics)], json, ...(count === undefined ? {} : { count }) };
       }
       default:
-        throw new UsageError(`unknown command "${name}" (commands: status, switchover, switchback, maintenance, cleanup, events, simulate, validate, mirror, config, audit, alerts, watch, init, token, cert, rotate)`);
+        throw new UsageError(`unknown command "${name}" (commands: status, switchover, switchback, maintenance, cleanup, group, events, simulate, validate, mirror, config, audit, alerts, watch, init, token, cert, rotate)`);
     }
   })();
   return { command, connection };

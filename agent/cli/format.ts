@@ -23,7 +23,8 @@ export function formatStatus(s: ClusterStatus): string {
   out.push('');
   const groupRows: string[][] = [['GROUP', 'RESOURCE', 'STATE', 'TARGET']];
   for (const g of s.groups) {
-    groupRows.push([g.id, '', g.runningOn.length ? `on ${g.runningOn.join(', ')}` : 'stopped', g.target ?? '-']);
+    const where = g.runningOn.length ? `on ${g.runningOn.join(', ')}` : 'stopped';
+    groupRows.push([g.id, '', g.stopped ? `${where} [stopped by operator]` : where, g.target ?? '-']);
     for (const r of g.resources) {
       const states = Object.entries(r.states).filter(([, st]) => st !== 'stopped').map(([node, st]) => `${st}@${node}`);
       groupRows.push(['', r.id, states.join(' ') || 'stopped', '']);

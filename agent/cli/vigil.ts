@@ -68,6 +68,14 @@ async function run(command: Command, connection: Connection): Promise<Outcome> {
       const r = await call('cleanup', { group: command.group });
       return ok(`failures of ${r.group} cleared; its resources will be probed again`);
     }
+    case 'group-stop': {
+      const r = await call('group.stop', { group: command.group });
+      return ok(`${r.group} is stopped on every node and stays stopped until "vigil group start ${r.group}"`);
+    }
+    case 'group-start': {
+      const r = await call('group.start', { group: command.group });
+      return ok(`${r.group} may run again: it starts where the scheduler places it`);
+    }
     case 'events': {
       const { json: _json, name: _name, ...query } = command;
       const events = await call('events', query.kinds.length ? query : { ...query, kinds: undefined });

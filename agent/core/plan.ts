@@ -8,9 +8,9 @@
  */
 import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
 import { configDigest } from '../../common/config/load.js';
-import type { Action, EpochMs, GroupDecision, GroupId, ObservedState, PlanResult, ResourceState } from '../../common/model/index.js';
+import type { Action, EpochMs, GroupDecision, GroupId, ObservedState, PlanResult, ResourceState, Versioned } from '../../common/model/index.js';
 import { decidePlacement, type Placement } from './placement.js';
-import { failureExpiry, holds, inFlight, nodeViews, resourceState, statesOf, type NodeView } from './view.js';
+import { failureExpiry, holds, inFlight, nodeViews, resourceState, statesOf, stopFailed, type NodeView } from './view.js';
 
 export function plan(config: ClusterConfig, observed: ObservedState, now: EpochMs): PlanResult {
   const views = nodeViews(config, observed);
@@ -39,6 +39,14 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
       groups[group.id] = { target: null, reasons: ['probing this node\'s resources'], waiting: true };
       continue;
     }
+    const stoppedBy = intents.stopped?.[group.id];
+    if (stoppedBy?.value) {
+      // Placement is not asked at all: nothing starts, nothing fails over, and no target means no failure.
+      const stop = stopByOperator(group, local, stoppedBy);
+      actions.push(...stop.actions);
+      groups[group.id] = stop.decision;
+      continue;
+    }
     const placement = decidePlacement({ config, group, views, intents, now, startupGraceEndsAt });
     if (placement.kind === 'place') wake.at(placement.wakeAt);
     const groupActions: Action[] = inFlight(local, group) ? [] : localActions(group, local, views, placement);
@@ -51,6 +59,20 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
       : { target: placement.holders.length === 1 ? placement.holders[0]! : null, reasons: placement.reasons, waiting: true };
   }
   return { actions, groups, faults, wakeAt: wake.earliest };
+}
+
+/**
+ * A group an operator stopped: every node stops its own copy, last resource first, and starts nothing. A failed
+ * stop is not retried (it would fail again in a loop); as elsewhere, it waits for "vigil cleanup".
+ */
+function stopByOperator(group: GroupConfig, local: NodeView, intent: Versioned<boolean>): { actions: Action[]; decision: GroupDecision } {
+  const reasons = [`stopped by an operator (set on ${intent.by}): it runs nowhere until "vigil group start ${group.id}"`];
+  if (stopFailed(local, group)) {
+    reasons.push(`blocked: stop failed on ${local.id}; run "vigil cleanup ${group.id}" there once it is safe`);
+    return { actions: [], decision: { target: null, reasons, stopped: true } };
+  }
+  const actions = inFlight(local, group) ? [] : stopAll(group, statesOf(local, group));
+  return { actions, decision: { target: null, reasons, stopped: true } };
 }
 
 /** What this node does for one group, given where the group should run. */

@@ -1,6 +1,9 @@
 /** The cluster status shown to operators, derived purely from the scheduler's input and output. */
 import type { ClusterConfig } from '../../common/config/schema.js';
-import type { ClusterStatus, EpochMs, GroupSummary, LinkStatus, NodeSummary, ObservedState, PlanResult, ResourceState } from '../../common/model/index.js';
+import {
+  isStoppedByOperator,
+  type ClusterStatus, type EpochMs, type GroupSummary, type LinkStatus, type NodeSummary, type ObservedState, type PlanResult, type ResourceState,
+} from '../../common/model/index.js';
 import { holds, nodeViews } from './view.js';
 
 export function clusterStatus(config: ClusterConfig, observed: ObservedState, result: PlanResult, links: readonly LinkStatus[], now: EpochMs): ClusterStatus {
@@ -18,6 +21,7 @@ export function clusterStatus(config: ClusterConfig, observed: ObservedState, re
     reasons: result.groups[group.id]?.reasons ?? [],
     runningOn: [...views.values()].filter((v) => holds(v, group)).map((v) => v.id),
     switchback: group.switchback,
+    stopped: isStoppedByOperator(observed.local.intents, group.id),
     failures: Object.fromEntries([...views.values()].flatMap((v) => {
       const failures = v.status?.groups[group.id]?.failures;
       return v.alive && failures !== undefined ? [[v.id, failures]] : [];

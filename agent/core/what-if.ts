@@ -17,6 +17,8 @@ const versioned = <T extends z.ZodType>(value: T) => z.strictObject({ value, ver
 const intents = z.strictObject({
   maintenance: versioned(z.boolean()).optional(),
   targets: z.record(z.string(), versioned(z.string().nullable())).default({}),
+  /** Groups an operator stopped (`vigil group stop`). */
+  stopped: z.record(z.string(), versioned(z.boolean())).optional(),
 });
 const node = z.strictObject({
   alive: z.boolean().default(true),
@@ -125,5 +127,5 @@ function normalizeGroup(entry: GroupEntry | undefined): { resources: Record<stri
 function toIntents(i: z.output<typeof intents>): Intents {
   const targets: Record<string, Versioned<string | null>> = {};
   for (const [g, t] of Object.entries(i.targets)) targets[g] = t;
-  return i.maintenance === undefined ? { targets } : { maintenance: i.maintenance, targets };
+  return { ...(i.maintenance === undefined ? {} : { maintenance: i.maintenance }), targets, ...(i.stopped === undefined ? {} : { stopped: i.stopped }) };
 }

@@ -7,7 +7,7 @@
 import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
 import { canonicalJson, configDigest } from '../../common/config/load.js';
 import {
-  intentsVersion, mergeIntents, describeAction,
+  intentsVersion, isStoppedByOperator, mergeIntents, describeAction,
   type Action, type ClusterEvent, type MembershipChange, type ClusterStatus, type EventKind, type GroupId, type Intents, type LinkStatus, type NodeId,
   type NodeStatus, type ObservedState, type OperationResult, type PeerView, type PlanResult, type ResourceId, type ResourceOperation, type Severity,
 } from '../../common/model/index.js';
@@ -148,6 +148,7 @@ export class Engine {
   // ---- admin commands: each becomes a replicated intent or a local reset, then a new plan ----
 
   switchover(group: GroupId, node?: NodeId): { group: GroupId; target: NodeId } {
+    this.refuseIfStopped(group, 'switchover');
     const input = this.placementInput(this.groupConfig(group));
     const holders = [...input.views.values()].filter((v) => holds(v, input.group)).map((v) => v.id);
     const allowed = input.group.nodes ?? this.config.nodes.map((n) => n.id);
@@ -166,6 +167,7 @@ export class Engine {
   }
 
   switchback(group: GroupId): { group: GroupId; target: NodeId } {
+    this.refuseIfStopped(group, 'switchback');
     const input = this.placementInput(this.groupConfig(group));
     const allowed = input.group.nodes ?? this.config.nodes.map((n) => n.id);
     const target = allowed.find((n) => ineligibility(input, n) === undefined);
@@ -178,6 +180,21 @@ export class Engine {
   setMaintenance(on: boolean): { on: boolean } {
     this.updateIntents({ ...this.intents, maintenance: { value: on, version: intentsVersion(this.intents) + 1, by: this.options.localNode, at: this.options.clock.now() } });
     return { on };
+  }
+
+  /**
+   * Keep a group stopped on every node, across restarts and failovers, until startGroup: a replicated intent,
+   * like Pacemaker's target-role=Stopped. Asking again for what already holds changes nothing.
+   */
+  stopGroup(group: GroupId): { group: GroupId; stopped: boolean } {
+    this.setStopped(group, true);
+    return { group, stopped: true };
+  }
+
+  /** Let a stopped group run again where the scheduler places it (preferred node, holds, switchback rules). */
+  startGroup(group: GroupId): { group: GroupId; stopped: boolean } {
+    this.setStopped(group, false);
+    return { group, stopped: false };
   }
 
   /** What this node ran may have been stopped behind our back (the guard released it): find out again. */
@@ -349,7 +366,8 @@ export class Engine {
 
   private updateIntents(next: Intents): void {
     if (canonicalJson(next) === canonicalJson(this.intents)) return;
-    const wasMaintenance = this.intents.maintenance?.value ?? false;
+    const before = this.intents;
+    const wasMaintenance = before.maintenance?.value ?? false;
     this.intents = next;
     this.options.store.saveIntents(next);
     const isMaintenance = next.maintenance?.value ?? false;
@@ -358,8 +376,37 @@ export class Engine {
       // Anything may have been changed by hand meanwhile: find out again before acting.
       if (!isMaintenance) this.local.forget();
     }
+    this.noteStoppedGroups(before, next);
     this.publish();
     this.schedulePlan();
+  }
+
+  /** Each node logs a group being stopped or started by an operator when it learns of it, as with maintenance. */
+  private noteStoppedGroups(before: Intents, next: Intents): void {
+    for (const { id } of this.config.groups) {
+      const stopped = isStoppedByOperator(next, id);
+      if (stopped === isStoppedByOperator(before, id)) continue;
+      const by = next.stopped?.[id]?.by ?? '?';
+      if (stopped) this.emit('group-stopped', 'warning', `${id} stopped by an operator (set on ${by}): stopped on every node until "vigil group start ${id}"`, id);
+      else this.emit('group-started', 'info', `${id} started by an operator (set on ${by}): placed as usual`, id);
+    }
+  }
+
+  private setStopped(group: GroupId, value: boolean): void {
+    this.groupConfig(group);
+    // Decide on the newest intents heard, so that the idempotence check and the new version are not stale.
+    this.mergePeerIntents();
+    if (isStoppedByOperator(this.intents, group) === value) return;
+    const stopped = { ...this.intents.stopped, [group]: { value, version: intentsVersion(this.intents) + 1, by: this.options.localNode, at: this.options.clock.now() } };
+    this.updateIntents({ ...this.intents, stopped });
+  }
+
+  /** Moving a stopped group would silently do nothing: say so instead. */
+  private refuseIfStopped(group: GroupId, command: string): void {
+    this.mergePeerIntents();
+    if (isStoppedByOperator(this.intents, group)) {
+      throw new ProtocolError('CONFLICT', `${group} is stopped by an operator: ${command} does not apply; start it first with "vigil group start ${group}"`);
+    }
   }
 
   private setTarget(group: GroupId, node: NodeId): void {
@@ -382,6 +429,11 @@ export class Engine {
   private noteTargets(result: PlanResult, observed: ObservedState): void {
     for (const [group, decision] of Object.entries(result.groups)) {
       if (decision.waiting) continue;
+      if (decision.stopped) {
+        // Stopped on purpose: not "unplaceable"; starting it again is logged as a placement.
+        this.lastTargets.set(group, null);
+        continue;
+      }
       const before = this.lastTargets.get(group);
       if (before === decision.target || (before === undefined && decision.target === null)) continue;
       this.lastTargets.set(group, decision.target);

@@ -62,6 +62,7 @@ const FAMILIES = {
   vigil_link_loss_ratio: ['gauge', 'Heartbeat packets lost over the recent window (0..1).'],
   vigil_link_rejected_packets_total: ['counter', 'Heartbeat packets dropped, by reason (bad_mac, replay, foreign, malformed).'],
   vigil_group_placement: ['gauge', '1 on each node that runs (some of) the group.'],
+  vigil_group_stopped: ['gauge', '1 while an operator keeps the group stopped (vigil group stop): not running is then intended.'],
   vigil_group_failures: ['gauge', 'Failures of the group on a node (monitor failures, failed starts) since the last cleanup.'],
   vigil_resource_state: ['gauge', 'One series per state, 1 for the state the resource is in on the node.'],
   vigil_failovers_total: ['counter', 'Failovers this agent has performed or seen since it started.'],
@@ -158,6 +159,7 @@ function addStatus(out: Exposition, status: ClusterStatus): void {
     for (const node of new Set([...nodeIds, ...group.runningOn])) {
       out.add('vigil_group_placement', { group: group.id, node }, group.runningOn.includes(node));
     }
+    out.add('vigil_group_stopped', { group: group.id }, group.stopped === true);
     for (const [node, failures] of Object.entries(group.failures)) {
       out.add('vigil_group_failures', { group: group.id, node }, failures);
     }

@@ -6,7 +6,7 @@ export const EVENT_KINDS = [
   'peer-joined', 'peer-lost', 'link-up', 'link-down', 'heartbeat-rejected',
   'resource-started', 'resource-stopped', 'resource-failed', 'start-failed', 'stop-failed', 'monitor-failed',
   'group-placed', 'group-unplaceable', 'failover', 'switchover', 'switchback', 'hold',
-  'maintenance-on', 'maintenance-off', 'cleanup', 'config-mismatch', 'fault',
+  'maintenance-on', 'maintenance-off', 'group-stopped', 'group-started', 'cleanup', 'config-mismatch', 'fault',
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -41,6 +41,8 @@ export interface GroupDecision {
   readonly reasons: readonly string[];
   /** Facts are missing (probes, peers, a blocked stop): nothing starts or moves; target is the current holder. */
   readonly waiting?: true;
+  /** An operator stopped the group (`vigil group stop`): it runs nowhere, by intent, not by failure. */
+  readonly stopped?: true;
 }
 
 export interface PlanResult {

@@ -72,6 +72,12 @@ export interface Versioned<T> {
 export interface Intents {
   readonly maintenance?: Versioned<boolean>;
   readonly targets: Readonly<Record<GroupId, Versioned<NodeId | null>>>;
+  /**
+   * Groups an operator stopped (`vigil group stop`, like Pacemaker's target-role=Stopped): true keeps the group
+   * stopped everywhere until `vigil group start` sets it false. Optional so that intents saved or sent before it
+   * existed still read as "none stopped".
+   */
+  readonly stopped?: Readonly<Record<GroupId, Versioned<boolean>>>;
 }
 
 export const EMPTY_INTENTS: Intents = { targets: {} };
@@ -83,20 +89,37 @@ function newer<T>(a: Versioned<T> | undefined, b: Versioned<T> | undefined): Ver
   return a.by >= b.by ? a : b;
 }
 
+function mergeByGroup<T>(a: Readonly<Record<GroupId, Versioned<T>>>, b: Readonly<Record<GroupId, Versioned<T>>>): Record<GroupId, Versioned<T>> {
+  const merged: Record<GroupId, Versioned<T>> = { ...a };
+  for (const [group, value] of Object.entries(b)) {
+    const winner = newer(merged[group], value);
+    if (winner !== undefined) merged[group] = winner;
+  }
+  return merged;
+}
+
 /** Merge two nodes' intents: commutative, associative and idempotent, so every node converges. */
 export function mergeIntents(a: Intents, b: Intents): Intents {
-  const targets: Record<GroupId, Versioned<NodeId | null>> = { ...a.targets };
-  for (const [group, value] of Object.entries(b.targets)) {
-    const winner = newer(targets[group], value);
-    if (winner !== undefined) targets[group] = winner;
-  }
+  const targets = mergeByGroup(a.targets, b.targets);
+  const stopped = mergeByGroup(a.stopped ?? {}, b.stopped ?? {});
   const maintenance = newer(a.maintenance, b.maintenance);
-  return maintenance === undefined ? { targets } : { maintenance, targets };
+  return {
+    ...(maintenance === undefined ? {} : { maintenance }),
+    targets,
+    // Left out while empty, so intents from agents that predate it compare equal after a merge.
+    ...(Object.keys(stopped).length === 0 ? {} : { stopped }),
+  };
 }
 
 /** The highest version seen in a set of intents: a new intent takes this plus one. */
 export function intentsVersion(intents: Intents): number {
   let max = intents.maintenance?.version ?? 0;
   for (const t of Object.values(intents.targets)) max = Math.max(max, t.version);
+  for (const s of Object.values(intents.stopped ?? {})) max = Math.max(max, s.version);
   return max;
+}
+
+/** Whether an operator keeps the group stopped (`vigil group stop`). */
+export function isStoppedByOperator(intents: Intents, group: GroupId): boolean {
+  return intents.stopped?.[group]?.value === true;
 }

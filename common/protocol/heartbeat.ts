@@ -29,6 +29,7 @@ export const nodeStatusSchema = z.object({
   intents: z.object({
     maintenance: versioned(z.boolean()).optional(),
     targets: z.record(id, versioned(id.nullable())),
+    stopped: z.record(id, versioned(z.boolean())).optional(),
   }),
   leaving: z.boolean().optional(),
   publicNetwork: z.enum(['ok', 'lost']).optional(),

@@ -1,6 +1,7 @@
 /**
  * The handler of every invoke channel of the IPC contract, over one ConnectionManager. The Electron shell and the
  * web bridge both call `invoke`, so a request is validated and answered the same way whichever way it came.
+ * With a ClusterStore, `clusters.add` and `clusters.remove` are remembered and `restore()` reconnects at start-up.
  */
 import {
   IpcError, parseRequest,
@@ -10,6 +11,7 @@ import {
 import { ProtocolError } from '../../common/protocol/api.js';
 import type { AgentCredentials } from './agent-connection.js';
 import type { ConnectionManager, ManagerChange, NodeView } from './connection-manager.js';
+import type { ClusterStore, StoreProblem } from './cluster-store.js';
 import { CenterError } from './errors.js';
 
 /** A mapped type over the contract: a channel without a handler, or with the wrong types, does not compile. */
@@ -23,7 +25,31 @@ const _nodeView = (v: NodeView): CenterClusterView['nodes'][number] => v;
 const _change = (c: ManagerChange): CenterChange => c;
 void _nodeView; void _change;
 
-export function createCenterHandlers(manager: ConnectionManager, options: { resolveCredentials?: CredentialsResolver } = {}): CenterHandlers {
+export interface CenterOptions {
+  readonly resolveCredentials?: CredentialsResolver;
+  /** Where the clusters added through `clusters.add` are remembered; without one they last as long as the process. */
+  readonly store?: ClusterStore;
+}
+
+/** The handlers, and what a shell does at start-up besides answering the UI. */
+export interface Center {
+  readonly handlers: CenterHandlers;
+  /**
+   * Connects to every cluster the store remembers. Never throws: what could not be restored (an entry the store
+   * cannot read, credentials that no longer resolve, an id already added) comes back as problems naming the cluster.
+   */
+  restore(): Promise<StoreProblem[]>;
+  /** Adds a cluster another source owns (center:web --clusters FILE): connected, not saved. */
+  addUnsaved(config: ClusterConfig): Promise<CenterClusterView>;
+  /** The name the operator gave a cluster (its id when unknown), for texts outside the UI such as notifications. */
+  clusterName(id: string): string;
+}
+
+export function createCenterHandlers(manager: ConnectionManager, options: CenterOptions = {}): CenterHandlers {
+  return createCenter(manager, options).handlers;
+}
+
+export function createCenter(manager: ConnectionManager, options: CenterOptions = {}): Center {
   // The manager knows clusters by id only; the display name is the UI's, kept here.
   const names = new Map<string, string>();
   const view = (id: string): CenterClusterView | undefined => {
@@ -35,24 +61,38 @@ export function createCenterHandlers(manager: ConnectionManager, options: { reso
     if (!options.resolveCredentials) throw new IpcError('BAD_PARAMS', 'credentials.ref: this center resolves no credential references');
     return options.resolveCredentials(c.ref);
   };
+  const connect = async (config: ClusterConfig): Promise<CenterClusterView> => {
+    if (manager.view(config.id)) throw new ProtocolError('CONFLICT', `cluster ${config.id} is already added`);
+    const creds = await credentials(config.credentials);
+    names.set(config.id, config.name);
+    manager.add({
+      id: config.id, credentials: creds,
+      nodes: config.nodes.map((n) => ({ id: n.id, endpoint: { url: n.url, ...(n.via === undefined ? {} : { via: stripUndefined(n.via) }) } })),
+    });
+    return view(config.id)!;
+  };
+  const store = options.store;
 
-  return {
+  const handlers: CenterHandlers = {
     'clusters.list': async () => manager.list().map((v) => view(v.id)!),
     'clusters.add': async (config) => {
-      if (manager.view(config.id)) throw new ProtocolError('CONFLICT', `cluster ${config.id} is already added`);
-      const creds = await credentials(config.credentials);
-      names.set(config.id, config.name);
-      manager.add({
-        id: config.id, credentials: creds,
-        nodes: config.nodes.map((n) => ({ id: n.id, endpoint: { url: n.url, ...(n.via === undefined ? {} : { via: stripUndefined(n.via) }) } })),
-      });
-      return view(config.id)!;
+      const added = await connect(config);
+      try {
+        store?.put(config);
+      } catch (e) {
+        // Not remembered means not added: the operator sees the error and the cluster does not vanish at restart.
+        await manager.remove(config.id);
+        names.delete(config.id);
+        throw e;
+      }
+      return added;
     },
     'clusters.remove': async ({ cluster }) => {
       const known = manager.view(cluster) !== undefined;
       await manager.remove(cluster);
       names.delete(cluster);
-      return { removed: known };
+      const saved = store?.remove(cluster) ?? false;
+      return { removed: known || saved };
     },
     'agent.call': async (p) => manager.call(p.cluster, p.node, p.method, p.params),
     'hostKey.accept': async ({ cluster, node, fingerprint }) => {
@@ -64,6 +104,24 @@ export function createCenterHandlers(manager: ConnectionManager, options: { reso
       known(manager, cluster, node);
       manager.retry(cluster, node);
       return null;
+    },
+  };
+
+  return {
+    handlers,
+    addUnsaved: connect,
+    clusterName: (id) => names.get(id) ?? id,
+    async restore() {
+      if (!store) return [];
+      const { clusters, problems } = store.load();
+      for (const config of clusters) {
+        try {
+          await connect(config);
+        } catch (e) {
+          problems.push({ cluster: config.id, message: `not restored: ${errorInfo(e).message}` });
+        }
+      }
+      return problems;
     },
   };
 }

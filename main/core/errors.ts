@@ -1,5 +1,6 @@
 /**
- * Errors of the center core that are not the agent's protocol errors: SSH and TLS trouble on the way to an agent.
+ * Errors of the center core that are not the agent's protocol errors: SSH and TLS trouble on the way to an agent,
+ * and the center's own store of clusters.
  * Like ProtocolError, each carries a stable code the caller (and later the screen, across IPC) matches on.
  */
 export const CENTER_ERROR_CODES = [
@@ -9,6 +10,8 @@ export const CENTER_ERROR_CODES = [
   'SSH_UNAVAILABLE',   // the SSH host cannot be reached, or the connection broke
   'TUNNEL_FAILED',     // the SSH host could not open a channel to the agent's address
   'TLS_REJECTED',      // the agent's certificate does not chain to the cluster's CA or names another host
+  'SECRETS_UNAVAILABLE', // the center cannot seal secrets now (no keychain): the cluster is not saved in clear
+  'STORE_FAILED',      // the clusters file could not be written (disk full, permissions): details.file
 ] as const;
 export type CenterErrorCode = (typeof CENTER_ERROR_CODES)[number];
 

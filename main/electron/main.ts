@@ -1,15 +1,23 @@
 /**
  * The Electron shell: one window, each contract channel wired to the same handlers the web bridge uses, and the
- * center's changes pushed to the window. Everything of substance is in main/core (plain Node, tested headless);
- * this file is only type-checked here, as the Electron binary is not installed in CI.
+ * center's changes pushed to the window; the clusters the operator added are restored from userData (secrets in
+ * the OS keychain) and new alerts become desktop notifications. Everything of substance is in main/core (plain
+ * Node, tested headless); this file is only type-checked here, as the Electron binary is not installed in CI.
  */
 import { app, BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVOKE_CHANNELS, type CenterChange, type PushChannel } from '../../common/ipc/contract.js';
-import { createCenterHandlers, invoke } from '../core/center-handlers.js';
+import { createCenter, invoke } from '../core/center-handlers.js';
+import { ChangeCoalescer } from '../core/change-coalescer.js';
+import { CLUSTERS_FILE, ClusterStore, describeProblem } from '../core/cluster-store.js';
 import { ConnectionManager } from '../core/connection-manager.js';
+import { FileKeyCipher, SECRET_KEY_FILE, type SecretCipher } from '../core/secret-cipher.js';
+import { showAlertNotifications } from './alert-notifications.js';
 import { CHANNELS_ARG } from './preload-args.js';
+import { SafeStorageCipher } from './safe-storage-cipher.js';
+import { createTray } from './tray.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -32,10 +40,25 @@ class WindowQueue {
   }
 }
 
+/**
+ * The keychain seals when there is one, else the key file center:web uses (docs/center.md says why it is weaker),
+ * said loudly. Entries sealed with the key file before a keychain was there stay readable.
+ */
+function secretCiphers(folder: string): { cipher: SecretCipher; alsoDecryptWith: SecretCipher[] } {
+  const keyFile = join(folder, SECRET_KEY_FILE);
+  const keychain = new SafeStorageCipher();
+  if (keychain.isAvailable()) return { cipher: keychain, alsoDecryptWith: existsSync(keyFile) ? [new FileKeyCipher(keyFile)] : [] };
+  console.warn(`vigil: no OS keychain for safeStorage; cluster secrets are sealed with the key file ${keyFile} instead`);
+  return { cipher: new FileKeyCipher(keyFile), alsoDecryptWith: [] };
+}
+
 async function start(): Promise<void> {
   await app.whenReady();
-  const manager = new ConnectionManager({ knownHostsFile: join(app.getPath('userData'), 'known-hosts.json'), client: 'vigil-center' });
-  const handlers = createCenterHandlers(manager);
+  const userData = app.getPath('userData');
+  const manager = new ConnectionManager({ knownHostsFile: join(userData, 'known-hosts.json'), client: 'vigil-center' });
+  const { cipher, alsoDecryptWith } = secretCiphers(userData);
+  const center = createCenter(manager, { store: new ClusterStore(join(userData, CLUSTERS_FILE), cipher, { alsoDecryptWith }) });
+  const handlers = center.handlers;
 
   const window = new BrowserWindow({
     width: 1280, height: 800, show: false,
@@ -48,8 +71,12 @@ async function start(): Promise<void> {
   });
   window.once('ready-to-show', () => window.show());
   const queue = new WindowQueue(window);
-  const onChange = (change: CenterChange): void => queue.send('center.change', change);
+  // A node's changes within 50 ms reach the window as its latest view (see ChangeCoalescer).
+  const coalescer = new ChangeCoalescer((change) => queue.send('center.change', change));
+  const onChange = (change: CenterChange): void => coalescer.push(change);
   manager.on('change', onChange);
+  const notifications = showAlertNotifications({ manager, window, locale: app.getLocale(), clusterName: center.clusterName });
+  const tray = createTray(window, join(here, '..', '..', 'brand', 'icon.png'), app.getLocale());
 
   // Only our own window may drive the center: not a devtools extension's page nor another frame.
   const fromOurWindow = (event: IpcMainInvokeEvent): boolean => event.sender === window.webContents && event.senderFrame === window.webContents.mainFrame;
@@ -61,11 +88,16 @@ async function start(): Promise<void> {
 
   window.on('closed', () => {
     manager.off('change', onChange);
+    coalescer.dispose();
+    notifications.dispose();
+    tray?.destroy();
     for (const channel of INVOKE_CHANNELS) ipcMain.removeHandler(channel);
   });
   app.on('window-all-closed', () => {
     void manager.dispose().then(() => app.quit());
   });
+  // After the listeners: the restored clusters' first changes reach the window's queue and the notifier's baseline.
+  for (const problem of await center.restore()) console.error(`vigil: ${describeProblem(problem)}`);
   await window.loadFile(join(here, '..', '..', 'ui', 'index.html'));
 }
 

@@ -7,6 +7,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -14,6 +16,7 @@ import {
   INVOKE_CHANNELS, webAuthSchema, webRequestSchema, type CenterChange, type WebServerFrame,
 } from '../../common/ipc/contract.js';
 import { invoke, type CenterHandlers } from '../core/center-handlers.js';
+import { ChangeCoalescer } from '../core/change-coalescer.js';
 import type { ConnectionManager } from '../core/connection-manager.js';
 
 export interface CenterWebOptions {
@@ -28,6 +31,13 @@ export interface CenterWebOptions {
   readonly token?: string;
   /** How long a new connection may take to authenticate. */
   readonly authTimeoutMs?: number;
+  /**
+   * The page over HTTPS (and the bridge over wss). Required for any address but loopback: the page carries the
+   * access token and every command, and a remote browser must not send them in clear.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** A node's changes within this window are sent as its latest view (ChangeCoalescer); 0 sends each. Default 50. */
+  readonly pushWindowMs?: number;
 }
 
 /** Requests are small; snapshots only flow the other way. */
@@ -46,11 +56,14 @@ export class CenterWeb {
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
   private readonly clients = new Set<WebSocket>();
-  private readonly onChange = (change: CenterChange): void => this.push(change);
+  private readonly coalescer: ChangeCoalescer;
+  private readonly onChange = (change: CenterChange): void => this.coalescer.push(change);
 
   private constructor(private readonly options: CenterWebOptions) {
     this.token = options.token ?? randomBytes(32).toString('base64url');
-    this.server = createServer((req, res) => this.serveStatic(req, res));
+    this.coalescer = new ChangeCoalescer((change) => this.push(change), options.pushWindowMs ?? 50);
+    const serve = (req: IncomingMessage, res: ServerResponse): void => this.serveStatic(req, res);
+    this.server = options.tls === undefined ? createServer(serve) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, serve);
     this.server.on('upgrade', (req, socket, head) => {
       if (new URL(req.url ?? '/', 'http://x').pathname !== '/ipc') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -62,6 +75,10 @@ export class CenterWeb {
   }
 
   static async start(options: CenterWebOptions): Promise<CenterWeb> {
+    const host = options.host ?? '127.0.0.1';
+    if (options.tls === undefined && !isLoopback(host)) {
+      throw new Error(`host ${host}: serving beyond loopback needs TLS (a certificate and its key): the page carries the access token and every command`);
+    }
     const web = new CenterWeb(options);
     await new Promise<void>((done, fail) => {
       web.server.once('error', fail);
@@ -71,11 +88,15 @@ export class CenterWeb {
   }
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
-  get url(): string { return `http://${this.options.host ?? '127.0.0.1'}:${this.port}/`; }
+  get url(): string {
+    const host = this.options.host ?? '127.0.0.1';
+    return `${this.options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${this.port}/`;
+  }
 
   /** Closes every WebSocket and the server; the manager is the caller's to dispose. */
   async close(): Promise<void> {
     this.options.manager.off('change', this.onChange);
+    this.coalescer.dispose();
     for (const ws of this.clients) ws.terminate();
     this.clients.clear();
     this.wss.close();
@@ -172,4 +193,10 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }

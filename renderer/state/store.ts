@@ -10,6 +10,7 @@ import type { CenterChange, CenterClusterView, CenterNodeView, IpcErrorInfo } fr
 import type { AlertRecord, ClusterEvent, EpochMs, EventKind, Severity } from '../../common/model/index.js';
 import type { Language } from '../i18n/index.js';
 import { sameHealth, summarizeHealth, type HealthSummary } from './health.js';
+import { DEFAULT_MIRROR_HISTORY_POLICY, checkHistoryPolicy, recordMirrorReports, type MirrorHistory, type MirrorHistoryPolicy } from './mirror-history.js';
 
 // ---- clusters ----------------------------------------------------------------------------------------------------
 
@@ -30,6 +31,12 @@ export interface ClustersSlice {
 
 export interface HealthSlice {
   readonly health: Readonly<Record<string, HealthSummary>>;
+}
+
+/** Per cluster, what its mirrors reported over time (./mirror-history.ts). */
+export interface MirrorHistorySlice {
+  readonly mirrorHistory: Readonly<Record<string, MirrorHistory>>;
+  readonly mirrorHistoryPolicy: MirrorHistoryPolicy;
 }
 
 // ---- events ------------------------------------------------------------------------------------------------------
@@ -67,18 +74,22 @@ export interface PrefsSlice {
   setLanguage(language: Language): void;
 }
 
-export type ConsoleState = ClustersSlice & HealthSlice & EventsSlice & PrefsSlice;
+export type ConsoleState = ClustersSlice & HealthSlice & MirrorHistorySlice & EventsSlice & PrefsSlice;
 export type ConsoleStore = StoreApi<ConsoleState>;
 
 export interface ConsoleStoreOptions {
   /** Most events kept (default 1000). */
   readonly eventLimit?: number;
   readonly language?: Language;
+  /** How much mirror history to keep (default DEFAULT_MIRROR_HISTORY_POLICY). */
+  readonly mirrorHistory?: MirrorHistoryPolicy;
 }
 
 type Slice<T> = StateCreator<ConsoleState, [], [], T>;
 
 const clustersSlice: Slice<ClustersSlice & HealthSlice> = () => ({ clusters: {}, clusterOrder: [], loaded: false, health: {} });
+
+const mirrorHistorySlice = (policy: MirrorHistoryPolicy): Slice<MirrorHistorySlice> => () => ({ mirrorHistory: {}, mirrorHistoryPolicy: policy });
 
 const eventsSlice = (limit: number): Slice<EventsSlice> => (set) => ({
   events: [], eventLimit: limit, eventFilter: {},
@@ -93,8 +104,10 @@ const prefsSlice = (language: Language): Slice<PrefsSlice> => (set) => ({
 export function createConsoleStore(options: ConsoleStoreOptions = {}): ConsoleStore {
   const limit = options.eventLimit ?? 1000;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`eventLimit must be a positive integer, got ${limit}`);
+  const historyPolicy = checkHistoryPolicy(options.mirrorHistory ?? DEFAULT_MIRROR_HISTORY_POLICY);
   return createStore<ConsoleState>()((...a) => ({
     ...clustersSlice(...a),
+    ...mirrorHistorySlice(historyPolicy)(...a),
     ...eventsSlice(limit)(...a),
     ...prefsSlice(options.language ?? 'en')(...a),
   }));
@@ -102,13 +115,22 @@ export function createConsoleStore(options: ConsoleStoreOptions = {}): ConsoleSt
 
 // ---- applying what the center says (pure functions of the state) -------------------------------------------------
 
-type Data = Pick<ConsoleState, 'clusters' | 'clusterOrder' | 'health' | 'events' | 'eventLimit'>;
+type Data = Pick<ConsoleState, 'clusters' | 'clusterOrder' | 'health' | 'events' | 'eventLimit' | 'mirrorHistory' | 'mirrorHistoryPolicy'>;
 
-/** The whole list from `clusters.list` (or one cluster's fresh entry, `only`); other clusters keep their objects. */
-export function applyClusterList(s: Data, list: readonly CenterClusterView[], only?: string): Partial<ConsoleState> {
+/**
+ * The whole list from `clusters.list` (or one cluster's fresh entry, `only`); other clusters keep their objects.
+ * `now` dates the mirror samples the list's snapshots give.
+ */
+export function applyClusterList(s: Data, list: readonly CenterClusterView[], only?: string, now: EpochMs = Date.now()): Partial<ConsoleState> {
   const views = only === undefined ? list : list.filter((c) => c.id === only);
   const clusters: Record<string, ClusterEntry> = only === undefined ? {} : { ...s.clusters };
   const health: Record<string, HealthSummary> = only === undefined ? {} : { ...s.health };
+  // A reload keeps the histories of the clusters still listed: the chart should not go blank on a reconnect.
+  const mirrorHistory: Record<string, MirrorHistory> = {};
+  for (const id of only === undefined ? list.map((c) => c.id) : Object.keys(s.mirrorHistory)) {
+    const kept = s.mirrorHistory[id];
+    if (kept !== undefined) mirrorHistory[id] = kept;
+  }
   const order = only === undefined ? [] as string[] : [...s.clusterOrder];
   let events = s.events;
   for (const c of views) {
@@ -116,17 +138,21 @@ export function applyClusterList(s: Data, list: readonly CenterClusterView[], on
     clusters[c.id] = entry;
     health[c.id] = keepHealth(s.health[c.id], summarizeHealth(entry.nodes));
     if (!order.includes(c.id)) order.push(c.id);
-    for (const n of c.nodes) events = ingestEvents(events, s.eventLimit, c.id, n);
+    for (const n of c.nodes) {
+      events = ingestEvents(events, s.eventLimit, c.id, n);
+      const h = recordMirrorReports(mirrorHistory[c.id], n, c.nodes, now, s.mirrorHistoryPolicy);
+      if (h !== undefined) mirrorHistory[c.id] = h;
+    }
   }
   if (only === undefined) {
     const known = new Set(order);
     events = events.filter((e) => known.has(e.cluster));
   }
-  return { clusters, health, clusterOrder: order, events, loaded: true };
+  return { clusters, health, clusterOrder: order, events, mirrorHistory, loaded: true };
 }
 
-/** One push from the center. Returns only the parts that changed (an empty object when nothing did). */
-export function applyChange(s: Data, change: CenterChange): Partial<ConsoleState> {
+/** One push from the center, received at `now`. Returns only the parts that changed (an empty object when nothing did). */
+export function applyChange(s: Data, change: CenterChange, now: EpochMs = Date.now()): Partial<ConsoleState> {
   switch (change.kind) {
     case 'cluster-added': {
       if (s.clusters[change.cluster] !== undefined) return {};
@@ -141,8 +167,9 @@ export function applyChange(s: Data, change: CenterChange): Partial<ConsoleState
       if (s.clusters[change.cluster] === undefined) return {};
       const { [change.cluster]: _c, ...clusters } = s.clusters;
       const { [change.cluster]: _h, ...health } = s.health;
+      const { [change.cluster]: _m, ...mirrorHistory } = s.mirrorHistory;
       return {
-        clusters, health,
+        clusters, health, mirrorHistory,
         clusterOrder: s.clusterOrder.filter((id) => id !== change.cluster),
         events: s.events.filter((e) => e.cluster !== change.cluster),
       };
@@ -163,6 +190,9 @@ export function applyChange(s: Data, change: CenterChange): Partial<ConsoleState
       if (change.what !== 'state') {
         const events = ingestEvents(s.events, s.eventLimit, entry.id, change.view);
         if (events !== s.events) out.events = events;
+        const kept = s.mirrorHistory[entry.id];
+        const history = recordMirrorReports(kept, change.view, nodes, now, s.mirrorHistoryPolicy);
+        if (history !== kept && history !== undefined) out.mirrorHistory = { ...s.mirrorHistory, [entry.id]: history };
       }
       return out;
     }

@@ -4,7 +4,9 @@
  * statuses), so this process's event loop, memory and CPU are the center's alone. Measures the time until every
  * node is connected with its snapshot, then bursts: every node's status changes `--burst-events` times (with one
  * log entry each) and the time from the burst's start until the manager's views show every node's last change.
- * Prints JSON.
+ * Each change also travels on as the page receives it: serialised to JSON (the web bridge's frame) and applied to
+ * the console's store (renderer/state), timed apart, with the event loop's delay over the bursts (how responsive
+ * the center stays). Prints JSON.
  *   node dist/scripts/bench/center.js [--clusters N] [--nodes N] [--burst-events K] [--bursts B] [--groups G]
  *     [--sim-procs P] [--timeout S]
  */
@@ -12,8 +14,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { CenterChange } from '../../common/ipc/contract.js';
+import { ChangeCoalescer } from '../../main/core/change-coalescer.js';
 import { ConnectionManager, type ManagerChange, type NodeView } from '../../main/core/connection-manager.js';
+import { applyChange, createConsoleStore } from '../../renderer/state/store.js';
 import { expectedRtt, expectedRunningOn, stepMessage, type SimClusterReady, type SimClusterSpec, type SimCommand, type SimReply } from './center-protocol.js';
 import { summarize } from './stats.js';
 
@@ -110,6 +115,30 @@ async function main(): Promise<Record<string, unknown>> {
   const connectedAll = new Promise<void>((resolve) => { allConnected = resolve; });
   let onBurstChange: ((change: Extract<ManagerChange, { kind: 'node' }>) => void) | undefined;
   let reconnects = 0;
+  // The page's side: each change as a JSON frame, parsed and applied to the console store.
+  const consoleStore = createConsoleStore();
+  const frameMs: number[] = [];
+  const storeMs: number[] = [];
+  let frameBytes = 0;
+  let rawFrames = 0;
+  let rawBytes = 0;
+  // As center:web and the Electron shell send them: coalesced per node within 50 ms.
+  const coalescer = new ChangeCoalescer((change) => {
+    const t0 = performance.now();
+    const frame = JSON.stringify({ channel: 'center.change', data: change });
+    const t1 = performance.now();
+    const parsed = (JSON.parse(frame) as { data: CenterChange }).data;
+    consoleStore.setState((st) => applyChange(st, parsed));
+    const t2 = performance.now();
+    frameMs.push(t1 - t0);
+    storeMs.push(t2 - t1);
+    frameBytes += frame.length;
+  });
+  manager.on('change', (change) => {
+    rawFrames++;
+    rawBytes += JSON.stringify(change).length;
+    coalescer.push(change);
+  });
   manager.on('change', (change) => {
     if (change.kind !== 'node') return;
     if (change.what === 'snapshot') {
@@ -168,6 +197,14 @@ async function main(): Promise<Record<string, unknown>> {
 
   await runBurst(0); // warm-up: JIT, buffers
   await new Promise((r) => setTimeout(r, PAUSE_MS));
+  await new Promise((r) => setTimeout(r, 100)); // the coalescer's last window
+  frameMs.length = 0;
+  storeMs.length = 0;
+  frameBytes = 0;
+  rawFrames = 0;
+  rawBytes = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const applyMs: number[] = [];
   const sendMs: number[] = [];
   const cpuMs: number[] = [];
@@ -182,7 +219,12 @@ async function main(): Promise<Record<string, unknown>> {
     eventsPerBurst = r.events;
     await new Promise((res) => setTimeout(res, PAUSE_MS));
   }
+  loopDelay.disable();
+  coalescer.dispose();
   const afterBursts = memory();
+  const micro = (ms: readonly number[]): ReturnType<typeof summarize> => summarize(ms.map((x) => Math.round(x * 1000)));
+  const consoleClusters = consoleStore.getState().clusterOrder.length;
+  if (consoleClusters !== clusters) throw new Error(`the console store holds ${consoleClusters} clusters, not ${clusters}`);
   return {
     bench: 'center', node: process.version,
     parameters: { clusters, nodesPerCluster, connections: total, burstEvents, bursts, groups, simProcs },
@@ -197,12 +239,21 @@ async function main(): Promise<Record<string, unknown>> {
       memory_after_connect: afterConnect,
       memory_after_bursts: afterBursts,
       reconnects,
+      page_frame_serialize_us: micro(frameMs),
+      page_store_apply_us: micro(storeMs),
+      page_frames_per_burst: Math.round(frameMs.length / bursts),
+      page_frame_kib_per_burst: Math.round(frameBytes / bursts / 1024),
+      uncoalesced_frames_per_burst: Math.round(rawFrames / bursts),
+      uncoalesced_kib_per_burst: Math.round(rawBytes / bursts / 1024),
+      event_loop_delay_ms: { p50: Math.round(loopDelay.percentile(50) / 1e4) / 100, p99: Math.round(loopDelay.percentile(99) / 1e4) / 100, max: Math.round(loopDelay.max / 1e4) / 100 },
     },
     notes: [
       'The simulated agents run in child processes (real ApiServer, TopicHub, TLS, PKI from initCluster, viewer tokens); this process runs only the ConnectionManager.',
       `A burst: every node's status changes ${burstEvents} times (link round trips; group g0 moves on the last) with one log entry each, i.e. 2 events per step per node.`,
       'burst_apply_ms: from the burst command until the manager\'s views show every node\'s last change (its change events); includes the simulators\' own time to produce the events (burst_send_ms).',
       'One warm-up burst is not counted; memory is process.memoryUsage() without a forced GC.',
+      'page_*: the frames the page receives (changes coalesced per node within 50 ms, as center:web and the Electron shell send them): per frame, the JSON.stringify, and the page\'s JSON.parse + console store applyChange (renderer/state), both run in this process after the manager\'s own work; uncoalesced_*: what forwarding every change would send.',
+      'event_loop_delay_ms: the center\'s event-loop delay (perf_hooks, 5 ms resolution) over the counted bursts.',
     ],
   };
 }

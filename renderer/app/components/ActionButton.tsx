@@ -22,10 +22,14 @@ export interface ActionButtonProps<M extends CenterMethod> {
   readonly danger?: boolean;
   /** Called with the result when the agent accepted the command. */
   readonly onDone?: (result: unknown) => void;
+  /** Shows an accepted command's result (a verify's report) in place of the agent's message; undefined: the message. */
+  readonly renderResult?: (result: unknown) => ReactNode;
+  /** Called with the error when the agent or the center refused it (the result beside the button shows it too). */
+  readonly onFailed?: (error: IpcErrorInfo) => void;
 }
 
 type Phase = { readonly kind: 'idle' } | { readonly kind: 'confirming' } | { readonly kind: 'running' }
-  | { readonly kind: 'done'; readonly text: string } | { readonly kind: 'failed'; readonly error: IpcErrorInfo };
+  | { readonly kind: 'done'; readonly text: string; readonly result: unknown } | { readonly kind: 'failed'; readonly error: IpcErrorInfo };
 
 export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>): ReactNode {
   const bridge = useBridge();
@@ -38,10 +42,11 @@ export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>
       cluster: props.cluster, node: props.node, method: props.method, params: props.params,
     } as InvokeInput<'agent.call'>);
     if (r.ok) {
-      setPhase({ kind: 'done', text: describeResult(r.result) ?? t('action.done') });
+      setPhase({ kind: 'done', text: describeResult(r.result) ?? t('action.done'), result: r.result });
       props.onDone?.(r.result);
     } else {
       setPhase({ kind: 'failed', error: r.error });
+      props.onFailed?.(r.error);
     }
   };
 
@@ -58,7 +63,7 @@ export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>
           <button type="button" onClick={() => setPhase({ kind: 'idle' })} data-testid={`${props.testId}-no`}>{t('action.cancel')}</button>
         </span>
       )}
-      {phase.kind === 'done' && <span className="result ok" role="status" data-testid={`${props.testId}-result`}>{phase.text}</span>}
+      {phase.kind === 'done' && <span className="result ok" role="status" data-testid={`${props.testId}-result`}>{props.renderResult?.(phase.result) ?? phase.text}</span>}
       {phase.kind === 'failed' && (
         <span className="result failed" role="alert" data-testid={`${props.testId}-result`}>{`${phase.error.code}: ${phase.error.message}`}</span>
       )}

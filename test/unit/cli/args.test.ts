@@ -24,6 +24,15 @@ test('commands and their arguments', () => {
   assert.deepEqual(parse('mirror', 'pause-target', 'data').command, { name: 'mirror', action: 'pause-target', mirror: 'data', json: false });
 });
 
+test('group stop|start GROUP; a missing or wrong argument is named', () => {
+  assert.deepEqual(parse('group', 'stop', 'web').command, { name: 'group-stop', group: 'web' });
+  assert.deepEqual(parse('group', 'start', 'db').command, { name: 'group-start', group: 'db' });
+  usage(['group'], /group: missing stop\|start/);
+  usage(['group', 'pause', 'web'], /group: expected "stop" or "start", not "pause"/);
+  usage(['group', 'stop'], /group stop: missing GROUP/);
+  usage(['group', 'start', 'web', 'db'], /group start: unexpected argument "db"/);
+});
+
 test('events: ages, ISO times, repeated kinds, limits', () => {
   const c = parse('events', '--since', '10m', '--until', '2026-06-01T11:59:00Z', '--kind', 'failover', '--kind', 'peer-lost', '--limit', '5', '--json').command;
   assert.deepEqual(c, { name: 'events', json: true, kinds: ['failover', 'peer-lost'], since: NOW - 600_000, until: NOW - 60_000, limit: 5 });

@@ -32,6 +32,13 @@ test('a packet round-trips', () => {
   assert.deepEqual(decodePacket(encodePacket(first, key), key, expect), first, 'the echo is optional');
 });
 
+test('operator-stopped groups travel in the intents; an older peer\'s intents without them still pass', () => {
+  const stopped = { ...body, p: { ...body.p, intents: { targets: {}, stopped: { web: { value: true, version: 2, by: 'beta', at: 9 } } } } };
+  assert.deepEqual(decodePacket(encodePacket(stopped, key), key, expect), stopped);
+  const bad = { ...body, p: { ...body.p, intents: { targets: {}, stopped: { web: { value: 'yes', version: 2, by: 'beta', at: 9 } } } } };
+  assert.throws(() => decodePacket(signed(JSON.stringify(bad)), key, expect), (e: unknown) => e instanceof PacketError && e.code === 'malformed');
+});
+
 test('every malformed form is refused as malformed', () => {
   const good = encodePacket(body, key);
   refused(Buffer.alloc(0), 'malformed');

@@ -28,7 +28,7 @@ const status: ClusterStatus = {
         { id: 'nginx', kind: 'service', states: { alpha: 'running', beta: 'stop_failed' } },
       ],
     },
-    { id: TRICKY, target: null, reasons: ['no eligible node'], runningOn: [], switchback: 'auto', failures: { beta: 3 }, resources: [{ id: 'db', kind: 'ocf', states: { beta: 'failed' } }] },
+    { id: TRICKY, target: null, reasons: ['no eligible node'], runningOn: [], switchback: 'auto', stopped: true, failures: { beta: 3 }, resources: [{ id: 'db', kind: 'ocf', states: { beta: 'failed' } }] },
   ],
   faults: ['configuration differs on gamma'],
 };
@@ -159,6 +159,8 @@ test('values are in base units and states are one 0/1 series each', () => {
   assert.deepEqual(find(samples, 'vigil_link_loss_ratio', { node: 'alpha', link: 'priv1', peer: 'gamma' }), ['1']);
   assert.deepEqual(find(samples, 'vigil_link_rejected_packets_total', { node: 'alpha', link: 'serial0', reason: 'bad_mac' }), ['3']);
   assert.deepEqual(find(samples, 'vigil_group_placement', { group: 'web' }), ['1', '0', '0']);
+  assert.deepEqual(find(samples, 'vigil_group_stopped', { group: 'web' }), ['0']);
+  assert.deepEqual(find(samples, 'vigil_group_stopped', { group: TRICKY }), ['1']);
   assert.deepEqual(find(samples, 'vigil_resource_state', { resource: 'nginx', node: 'beta' }), ['0', '0', '0', '0', '0', '0', '1']);
   assert.deepEqual(find(samples, 'vigil_mirror_state', { node: 'beta', state: 'paused' }), ['1']);
   assert.deepEqual(find(samples, 'vigil_mirror_state', { node: 'beta' }).filter((v) => v === '1'), ['1']);

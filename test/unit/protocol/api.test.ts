@@ -119,10 +119,10 @@ test('methodsFor: each role sees what it may call, nothing more', () => {
   for (const m of ['status', 'snapshot', 'subscribe', 'unsubscribe', 'events', 'alerts.list', 'config.get', 'config.history', 'mirror'] as const) {
     assert.ok(viewer.includes(m), `viewer: ${m}`);
   }
-  for (const m of ['switchover', 'switchback', 'maintenance', 'cleanup', 'alerts.ack', 'alerts.test', 'audit.list', 'config.propose', 'config.check'] as const) {
+  for (const m of ['switchover', 'switchback', 'maintenance', 'cleanup', 'group.stop', 'group.start', 'alerts.ack', 'alerts.test', 'audit.list', 'config.propose', 'config.check'] as const) {
     assert.ok(!viewer.includes(m), `not viewer: ${m}`);
   }
-  assert.deepEqual(operator.filter((m) => !viewer.includes(m)).sort(), ['alerts.ack', 'alerts.test', 'cleanup', 'maintenance', 'switchback', 'switchover']);
+  assert.deepEqual(operator.filter((m) => !viewer.includes(m)).sort(), ['alerts.ack', 'alerts.test', 'cleanup', 'group.start', 'group.stop', 'maintenance', 'switchback', 'switchover']);
   assert.deepEqual(admin.filter((m) => !operator.includes(m)).sort(), ['audit.list', 'config.propose', 'config.rollback', 'config.validate']);
   assert.ok(!admin.some((m) => m.startsWith('config.') && methods[m].role === 'node'), 'an admin is no agent: no two-phase methods');
   // Agents: the viewer's methods (to read each other) and the two-phase ones; never a user's control command.

@@ -1,0 +1,62 @@
+// The agent bundle the installers ship: built by scripts/bundle-agent.mjs into a folder outside the repo (so no
+// node_modules above it), its CLI runs, its package.json names only the native dependencies, and its vigild
+// (with its guard) runs a node of a real configuration once those are found through NODE_PATH, and not without.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AgentProcess, isRunning, LocalCluster, REPO, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
+
+test('agent bundle: built outside the repo, vigil --help runs, vigild runs a node with the native deps from NODE_PATH', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'vigil-agent-bundle-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const bundle = join(home, 'agent');
+  const built = spawnSync(process.execPath, [resolve(REPO, 'scripts/bundle-agent.mjs'), '--out', bundle], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+
+  const pkg = JSON.parse(readFileSync(join(bundle, 'package.json'), 'utf8')) as { type: string; bin: Record<string, string>; dependencies: Record<string, string>; version: string };
+  const repoPkg = JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+  assert.deepEqual(pkg.dependencies, { 'better-sqlite3': repoPkg.dependencies['better-sqlite3'], serialport: repoPkg.dependencies.serialport });
+  assert.deepEqual([pkg.type, pkg.version, pkg.bin], ['module', repoPkg.version, { vigild: 'vigild.js', vigil: 'vigil.js' }]);
+  assert.match(readFileSync(join(bundle, 'README.md'), 'utf8'), /npm install --omit=dev/);
+  assert.ok(readdirSync(bundle).includes('guard-process.js'), 'the guard is bundled next to vigild');
+
+  const run = (script: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string } => {
+    const r = spawnSync(process.execPath, [join(bundle, script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, ...env } });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  const help = run('vigil.js', ['--help']);
+  assert.equal(help.code, 0, help.out);
+  assert.match(help.out, /^usage: vigil \[CONNECTION\] COMMAND/);
+
+  // Outside the repo, without NODE_PATH, nothing provides the native packages: the externals are really external.
+  const c = await LocalCluster.create(GROUP); // alpha and beta; only alpha runs, and takes web after the start-up grace
+  t.after(() => c.dispose());
+  const withoutDeps = run('vigild.js', ['--config', c.configPath, '--node', 'alpha', '--state-dir', c.stateDir('alpha')]);
+  assert.notEqual(withoutDeps.code, 0);
+  assert.match(withoutDeps.out, /Cannot find module 'better-sqlite3'/);
+
+  // With them: a real node, its guard started from the bundle's folder, the group running.
+  const nodePath = { NODE_PATH: resolve(REPO, 'node_modules') };
+  mkdirSync(c.stateDir('alpha'), { recursive: true });
+  const logPath = join(c.stateDir('alpha'), 'vigild.log');
+  const log = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [join(bundle, 'vigild.js'), '--config', c.configPath, '--node', 'alpha', '--state-dir', c.stateDir('alpha')], {
+    stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...nodePath },
+  });
+  closeSync(log);
+  c.agents.set('alpha', new AgentProcess('alpha', child, logPath)); // dispose() stops it, its guard and resources
+  await c.waitFor('web running on alpha from the bundled agent', async () => {
+    assert.equal(child.exitCode, null, `vigild exited: ${readFileSync(logPath, 'utf8')}`);
+    const s = await c.status('alpha');
+    return s.groups[0]?.runningOn.join() === 'alpha' && c.runningOn('web-app').join() === 'alpha';
+  });
+  const guard = c.guardPid('alpha');
+  assert.ok(guard !== undefined && isRunning(guard), 'the bundled guard runs');
+  const status = run('vigil.js', ['--socket', c.socket('alpha'), 'status'], nodePath);
+  assert.equal(status.code, 0, status.out);
+  assert.match(status.out, /web/);
+  assert.ok(existsSync(join(c.stateDir('alpha'), 'vigild.sock')));
+});
