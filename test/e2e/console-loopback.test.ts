@@ -1,7 +1,7 @@
 // The console in a real browser against the real center:web and two real agents on loopback: the quick end-to-end
 // check that needs no namespaces. The page loads with the access token from the URL's fragment (and drops it from
 // the address bar), shows the cluster the center watches, keeps the token and the chosen language across a
-// reload; a wrong token is refused with the center's reason in the banner.
+// reload; every screen opens without a page error; a wrong token is refused with the center's reason in the banner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { createCenterHandlers } from '../../main/core/center-handlers.js';
 import { ConnectionManager } from '../../main/core/connection-manager.js';
 import { CenterWeb } from '../../main/web/center-web.js';
 import { LocalCluster, WEB_GROUP_YAML } from '../support/agent-cluster.js';
-import { ConsoleBrowser, attribute, requireBuiltUi, text, waitFor, waitForAbsent } from '../support/browser.js';
+import { ConsoleBrowser, attribute, requireBuiltUi, text, waitFor, waitForAbsent, type ElementState } from '../support/browser.js';
 
 test('the console in a browser: the token from the fragment, the cluster shown, a refused token, the language', async (t) => {
   const staticDir = requireBuiltUi();
@@ -62,6 +62,26 @@ test('the console in a browser: the token from the fragment, the cluster shown, 
       await page.getByTestId('language-switch').selectOption('en');
       await waitFor(page.getByTestId('nav-events'), text('Events and alerts'), 'back to English');
     });
+    browser.assertClean();
+  });
+
+  await t.test('every screen opens against the live center without a page error', async () => {
+    const page = await browser.open(`${web.url}#token=${web.token}`, 'screens');
+    const screens: readonly [name: string, hash: string, testId: string, ready: (e: ElementState) => boolean][] = [
+      ['cluster', '#/clusters/it', 'group-web-node', text('alpha')],
+      ['mirrors', '#/clusters/it/mirrors', 'mirrors-none', () => true],
+      ['config', '#/clusters/it/config', 'config-editor', (e) => e.value.includes('id: web')],
+      ['cluster-events', '#/clusters/it/events', 'events-table', () => true],
+      ['events', '#/events', 'events-table', () => true],
+      ['wizard', '#/wizard', 'wizard-step', () => true],
+    ];
+    for (const [name, hash, testId, ready] of screens) {
+      await browser.step(page, `loopback-${name}`, async () => {
+        await page.evaluate((h) => { window.location.hash = h; }, hash);
+        await waitFor(page.getByTestId(testId), ready, `the ${name} screen`);
+        await browser.screenshot(page, `loopback-${name}`);
+      });
+    }
     browser.assertClean();
   });
 
