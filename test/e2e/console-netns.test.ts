@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { attribute, numeric, press, requireBuiltUi, text, waitFor, type ElementState } from '../support/browser.js';
+import { attribute, numeric, press, requireBuiltUi, text, waitFor, waitForAll, type ElementState } from '../support/browser.js';
 import { GROUP, MIRROR, MIRROR_GROUP, NetnsConsole } from '../support/netns-console.js';
 
 /** A node's own connection to the center can take one backoff round (up to 30 s by default) after its agent returns. */
@@ -175,14 +175,20 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
     browser.assertClean();
   });
 
-  await t.test('the events screen lists the failover and the switchback', async () => {
+  await t.test('the events screen lists the failover and the switchback, and filters by kind and node', async () => {
     await browser.step(page, 'netns-events', async () => {
       await go(page, '#/clusters/prod/events');
       await waitFor(id('events-table'), () => true, 'the events table');
+      const rows = id('event-row');
       for (const kind of ['failover', 'switchback']) {
-        await waitFor(page.locator(`[data-testid="event-row"][data-kind="${kind}"]`).first(), () => true, `a ${kind} event`);
+        await waitForAll(rows, (all) => all.some((r) => r.attributes['data-kind'] === kind), `a ${kind} event`);
       }
       await browser.screenshot(page, 'netns-events');
+      await id('filter-kind').selectOption('failover');
+      await waitForAll(rows, (all) => all.length > 0 && all.every((r) => r.attributes['data-kind'] === 'failover'), 'only failovers');
+      await id('filter-node').selectOption('beta');
+      await waitForAll(rows, (all) => all.length > 0 && all.every((r) => r.attributes['data-node'] === 'beta'), 'only beta\'s failovers');
+      await browser.screenshot(page, 'netns-events-filtered');
     });
     browser.assertClean();
   });

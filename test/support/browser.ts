@@ -127,7 +127,7 @@ export interface ElementState {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-async function readElement(locator: Locator): Promise<ElementState[]> {
+async function readElements(locator: Locator): Promise<ElementState[]> {
   return locator.evaluateAll((elements) => elements.map((e) => ({
     tag: e.tagName.toLowerCase(),
     text: e.textContent ?? '',
@@ -142,15 +142,22 @@ async function readElement(locator: Locator): Promise<ElementState[]> {
  * last, and the page's errors. (playwright-core has no `expect`: this is its auto-waiting, for any condition.)
  */
 export async function waitFor(locator: Locator, predicate: (e: ElementState) => boolean, what: string, timeoutMs = WAIT_MS): Promise<ElementState> {
+  const found = await waitForAll(locator, (all) => {
+    if (all.length > 1) throw new Error(`${locator.toString()} matches ${all.length} elements; expected one`);
+    return all.length === 1 && predicate(all[0]!);
+  }, what, timeoutMs);
+  return found[0]!;
+}
+
+/** Polls every element `locator` matches (none is a list too) until `predicate` holds for the list. */
+export async function waitForAll(locator: Locator, predicate: (all: readonly ElementState[]) => boolean, what: string, timeoutMs = WAIT_MS): Promise<ElementState[]> {
   const deadline = Date.now() + timeoutMs;
   let last = 'not on the page';
   for (;;) {
-    const found = await readElement(locator).catch((e: unknown) => { last = `unreadable: ${(e as Error).message}`; return []; });
-    if (found.length > 1) throw new Error(`${locator.toString()} matches ${found.length} elements; expected one`);
-    const element = found[0];
-    if (element !== undefined) {
-      if (predicate(element)) return element;
-      last = JSON.stringify(element);
+    const found = await readElements(locator).catch((e: unknown) => { last = `unreadable: ${(e as Error).message}`; return undefined; });
+    if (found !== undefined) {
+      if (predicate(found)) return found;
+      last = found.length === 0 ? 'not on the page' : JSON.stringify(found.length === 1 ? found[0] : found).slice(0, 2000);
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${locator.toString()}: ${what}\nlast seen: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -159,13 +166,7 @@ export async function waitFor(locator: Locator, predicate: (e: ElementState) => 
 
 /** Polls until no element matches `locator`. */
 export async function waitForAbsent(locator: Locator, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await readElement(locator).catch(() => []);
-    if (found.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${locator.toString()} to go: ${what}\nlast seen: ${JSON.stringify(found[0])}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForAll(locator, (all) => all.length === 0, what, timeoutMs);
 }
 
 /** Predicates for waitFor. */
