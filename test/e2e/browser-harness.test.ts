@@ -40,6 +40,7 @@ test('the browser harness: errors collected, waits that report, buttons pressed,
     await page.setContent('<script>console.error("the disk is on fire"); setTimeout(() => { throw new Error("boom"); });</script>');
     await waitFor(page.locator('body'), () => browser.errors.length >= 2, 'both errors seen', 5000);
     assert.throws(() => browser.assertClean(), (e: Error) => /noisy: console: the disk is on fire/.test(e.message) && /noisy: uncaught: boom/.test(e.message));
+    await assert.rejects(waitFor(page.getByTestId('nowhere'), () => true, 'anything', 200), /the page logged errors:\nnoisy: console: the disk is on fire/);
     browser.errors.length = 0;
   });
 

@@ -36,6 +36,9 @@ export function requireBuiltUi(): string {
   return BUILT_UI;
 }
 
+/** Each open page's error list, so that a timed-out wait, which knows only its locator, can show them. */
+const errorsOfPage = new WeakMap<Page, readonly string[]>();
+
 export class ConsoleBrowser {
   /** Console errors and page errors, each prefixed with the page it came from. */
   readonly errors: string[] = [];
@@ -70,6 +73,7 @@ export class ConsoleBrowser {
     const context = await this.browser.newContext({ locale: this.locale, viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
     this.pages.push(page);
+    errorsOfPage.set(page, this.errors);
     page.on('console', (message) => {
       if (message.type() !== 'error') return;
       const { url, lineNumber } = message.location();
@@ -159,7 +163,11 @@ export async function waitForAll(locator: Locator, predicate: (all: readonly Ele
       if (predicate(found)) return found;
       last = found.length === 0 ? 'not on the page' : JSON.stringify(found.length === 1 ? found[0] : found).slice(0, 2000);
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${locator.toString()}: ${what}\nlast seen: ${last}`);
+    if (Date.now() > deadline) {
+      const errors = errorsOfPage.get(locator.page()) ?? [];
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${locator.toString()}: ${what}\nlast seen: ${last}`
+        + (errors.length > 0 ? `\nthe page logged errors:\n${errors.join('\n')}` : ''));
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
