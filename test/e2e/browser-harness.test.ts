@@ -3,19 +3,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
-import { ConsoleBrowser, attribute, numeric, press, text, waitFor, waitForAbsent } from '../support/browser.js';
+import { ConsoleBrowser, attribute, numeric, press, text, trigger, waitFor, waitForAbsent } from '../support/browser.js';
 
-/** A command button as ActionButton renders it: `X-button`, an optional confirmation, then `X-result`. */
+/** A command button as ActionButton renders it: `X-button`, an optional confirmation, then `X-result` (or it goes). */
 const BUTTONS = `
 <span id="slot"></span>
 <script>
-  function button(testId, confirm, answer) {
+  function button(testId, confirm, answer, vanish) {
     const root = document.createElement('span');
     root.dataset.testid = testId;
     const b = document.createElement('button');
     b.dataset.testid = testId + '-button';
     b.textContent = 'Go';
     const show = () => { root.querySelector('[data-testid$="-confirm"]')?.remove(); setTimeout(() => {
+      if (vanish) return root.remove();
       const r = document.createElement('span'); r.dataset.testid = testId + '-result'; r.textContent = answer; root.append(r); }, 200); };
     b.onclick = () => {
       if (!confirm) return show();
@@ -28,6 +29,7 @@ const BUTTONS = `
   }
   button('confirmed', true, 'web moves to beta');
   button('direct', false, 'FORBIDDEN: viewer may not do that');
+  button('removing', true, '', true);
 </script>`;
 
 test('the browser harness: errors collected, waits that report, buttons pressed, screenshots written', async (t) => {
@@ -59,11 +61,13 @@ test('the browser harness: errors collected, waits that report, buttons pressed,
     browser.assertClean();
   });
 
-  await t.test('press confirms when asked and returns the answer, error or not', async () => {
+  await t.test('press confirms when asked and returns the answer, error or not; trigger sees a button leave', async () => {
     const page = await browser.open('about:blank', 'buttons');
     await page.setContent(BUTTONS);
     assert.equal((await press(page, 'confirmed', 5000)).text, 'web moves to beta');
     assert.equal((await press(page, 'direct', 5000)).text, 'FORBIDDEN: viewer may not do that');
+    assert.equal(await trigger(page, 'removing', 5000), undefined, 'a button that leaves the page has no answer');
+    assert.equal(await page.getByTestId('removing').count(), 0);
     const shot = await browser.screenshot(page, 'harness buttons');
     assert.ok(shot.endsWith('/harness-buttons.png') && existsSync(shot), shot);
     rmSync(shot);

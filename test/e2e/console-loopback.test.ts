@@ -1,7 +1,8 @@
 // The console in a real browser against the real center:web and two real agents on loopback: the quick end-to-end
 // check that needs no namespaces. The page loads with the access token from the URL's fragment (and drops it from
 // the address bar), shows the cluster the center watches, keeps the token and the chosen language across a
-// reload; every screen opens without a page error; a wrong token is refused with the center's reason in the banner.
+// reload; a cluster is added through the form (a bad field named first) and removed; every screen opens without a
+// page error; a wrong token is refused with the center's reason in the banner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { createCenterHandlers } from '../../main/core/center-handlers.js';
 import { ConnectionManager } from '../../main/core/connection-manager.js';
 import { CenterWeb } from '../../main/web/center-web.js';
 import { LocalCluster, WEB_GROUP_YAML } from '../support/agent-cluster.js';
-import { ConsoleBrowser, attribute, requireBuiltUi, text, waitFor, waitForAbsent, type ElementState } from '../support/browser.js';
+import { ConsoleBrowser, attribute, requireBuiltUi, text, trigger, waitFor, waitForAbsent, type ElementState } from '../support/browser.js';
 
 test('the console in a browser: the token from the fragment, the cluster shown, a refused token, the language', async (t) => {
   const staticDir = requireBuiltUi();
@@ -61,6 +62,36 @@ test('the console in a browser: the token from the fragment, the cluster shown, 
       assert.equal(await page.getByTestId('center-banner').count(), 0);
       await page.getByTestId('language-switch').selectOption('en');
       await waitFor(page.getByTestId('nav-events'), text('Events and alerts'), 'back to English');
+    });
+    browser.assertClean();
+  });
+
+  await t.test('a cluster added through the form: a wrong field is named; corrected, it connects; removed, it goes', async () => {
+    const page = await browser.open(`${web.url}#token=${web.token}`, 'form');
+    await browser.step(page, 'loopback-add-cluster', async () => {
+      const field = (name: string) => page.getByTestId(`add-cluster-${name}`);
+      await field('id').fill('second');
+      await field('name').fill('Second view');
+      await field('ca').fill(c.trust());
+      await field('token').fill(c.adminToken);
+      await field('node-0-id').fill('alpha');
+      await field('node-0-url').fill('https://127.0.0.1:1');
+      await field('submit').click();
+      const refusal = await waitFor(field('error'), attribute('data-field', 'nodes.0.url'), 'the center names the bad field');
+      assert.match(refusal.text, /BAD_PARAMS/);
+      await waitFor(field('node-0-url'), attribute('aria-invalid', 'true'), 'the field is marked');
+
+      await field('node-0-url').fill(c.apiUrl('alpha'));
+      await field('add-node').click();
+      await field('node-1-id').fill('beta');
+      await field('node-1-url').fill(c.apiUrl('beta'));
+      await field('submit').click();
+      await waitFor(field('done'), text('second'), 'added');
+      await waitFor(page.getByTestId('cluster-health-second'), attribute('data-level', 'ok'), 'the new cluster connects');
+      await browser.screenshot(page, 'loopback-overview-added');
+      assert.equal(await trigger(page, 'remove-cluster-second'), undefined, 'the card went with its button');
+      await waitForAbsent(page.getByTestId('cluster-card-second'), 'the card goes with the cluster');
+      assert.deepEqual(manager.list().map((x) => x.id), ['it'], 'the center no longer watches it');
     });
     browser.assertClean();
   });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { attribute, numeric, press, requireBuiltUi, text, waitFor, waitForAll, type ElementState } from '../support/browser.js';
+import { attribute, numeric, press, requireBuiltUi, text, trigger, waitFor, waitForAll, type ElementState } from '../support/browser.js';
 import { GROUP, MIRROR, MIRROR_GROUP, NetnsConsole } from '../support/netns-console.js';
 
 /** A node's own connection to the center can take one backoff round (up to 30 s by default) after its agent returns. */
@@ -84,8 +84,8 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
       await id('cluster-card-wrongpw').click();
       // Refused for the unknown host key when the center started; the key is known now, so a retry reaches the login.
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'refused so far');
-      // A plain click, not press(): the retry button leaves with the refused state, so its answer is never shown.
-      await id('retry-beta-button').click();
+      // trigger(), not press(): the retry button leaves with the refused state, so its answer is never shown.
+      await trigger(page, 'retry-beta');
       const error = await waitFor(id('node-error-beta'), text(/^SSH_AUTH_FAILED: /), 'the login refused');
       assert.match(error.text, /refused the password/);
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'not retried on its own');

@@ -192,13 +192,26 @@ export const numeric = (name: string, test: (n: number) => boolean) => (e: Eleme
 
 /**
  * Presses a command button (the ActionButton's and CenterCommandButton's testIds: `X-button`, then `X-yes` when it
- * asks for confirmation) and waits for its answer (`X-result`), which is returned; the caller decides whether it
- * is a success. Whether a confirmation comes is read from the page, not assumed.
+ * asks for confirmation) and returns once the command has ended: its answer (`X-result`) is shown, or the button
+ * has left the page (a removed cluster's, a retried node's). Whether a confirmation comes is read from the page.
  */
-export async function press(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState> {
+export async function trigger(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState | undefined> {
   await page.getByTestId(`${testId}-button`).click({ timeout: timeoutMs });
-  const confirmOrResult = page.getByTestId(`${testId}-confirm`).or(page.getByTestId(`${testId}-result`));
-  const next = await waitFor(confirmOrResult, () => true, `${testId}'s confirmation or answer`, timeoutMs);
-  if (next.attributes['data-testid'] === `${testId}-confirm`) await page.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
-  return waitFor(page.getByTestId(`${testId}-result`), (e) => e.text.trim() !== '', `${testId}'s answer`, timeoutMs);
+  const count = (suffix: string): Promise<number> => page.getByTestId(`${testId}${suffix}`).count();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await count('-confirm') > 0) await page.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
+    const [answer] = await readElements(page.getByTestId(`${testId}-result`));
+    if (answer !== undefined && answer.text.trim() !== '') return answer;
+    if (await count('') === 0) return undefined;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${testId}'s answer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** trigger() for a button that stays: its answer, which the caller judges (errors read `CODE: message`). */
+export async function press(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState> {
+  const answer = await trigger(page, testId, timeoutMs);
+  if (answer === undefined) throw new Error(`${testId} left the page without an answer`);
+  return answer;
 }
