@@ -45,14 +45,16 @@ test('the console against real agents on test hosts: host key, links, SSH refusa
 
   await t.test('an unknown SSH host key is refused, showing its fingerprint; accepted, the node connects', async () => {
     await browser.step(page, 'netns-host-key', async () => {
-      await id('cluster-card-prod').click({ timeout: 30_000 });
+      await id('cluster-card-prod').click();
       await waitFor(id('node-conn-beta'), attribute('data-state', 'refused'), 'beta refused by the center');
       const error = await waitFor(id('node-error-beta'), text(/^HOST_KEY_UNKNOWN: /), 'the refusal and its code');
       assert.ok(error.text.includes(sshd.fingerprint), `the error names the fingerprint ${sshd.fingerprint}: ${error.text}`);
       await waitFor(id('hostkey-accept-beta'), text(sshd.fingerprint), 'the accept button shows the fingerprint');
       await waitFor(id('node-conn-alpha'), attribute('data-state', 'connected'), 'alpha, reached directly, connected');
       await browser.screenshot(page, 'netns-cluster-host-key-unknown');
-      assert.ok(accepted(await press(page, 'hostkey-accept-beta')), 'the key accepted');
+      // Its button may leave with the refused state before it shows an answer: the connection is the proof.
+      const answer = await trigger(page, 'hostkey-accept-beta');
+      assert.ok(answer === undefined || accepted(answer), `the key accepted: ${answer?.text}`);
       await waitFor(id('node-conn-beta'), attribute('data-state', 'connected'), 'beta connected through sshd');
     });
     browser.assertClean();
