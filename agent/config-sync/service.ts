@@ -6,6 +6,7 @@
 import { dirname } from 'node:path';
 import type { ClusterConfig } from '../../common/config/schema.js';
 import { ConfigSyncError, type ConfigVersion, type NodeId, type VersionRef } from '../../common/model/index.js';
+import { redactConfigSecrets } from '../../common/config/redact.js';
 import { ProtocolError, type ErrorCode } from '../../common/protocol/api.js';
 import { classifyChange, type ConfigChange } from '../core/config-change.js';
 import { decideCatchUp } from '../core/config-catchup.js';
@@ -175,7 +176,10 @@ export class ConfigService {
     };
     const nodeOf = (name: string): NodeId => name.replace(/^node:/, '');
     return {
-      get: (p) => toProtocol(() => (p.generation === undefined ? this.participant.current() : this.history.get(p.generation))),
+      get: (p, caller) => toProtocol(() => {
+        const version = p.generation === undefined ? this.participant.current() : this.history.get(p.generation);
+        return caller.principal.role === 'admin' || caller.principal.role === 'node' ? version : { ...version, text: redactConfigSecrets(version.text) };
+      }),
       history: (p) => toProtocol(() => this.history.list({ limit: p.limit ?? 50 }).map(summary)),
       validate: (p) => toProtocol(async () => ({ nodes: await this.coordinator.validateEverywhere(p.text) })),
       propose: (p, caller) => toProtocol(() => withChange(() => this.coordinator.propose({

@@ -1,10 +1,12 @@
 // Cluster-wide configuration through the admin API, against two real agents that each keep their own file: a live
 // change, a change one node rejects, a node that was down catching up, optimistic concurrency and rollback, and
-// changes that rebuild the agents in-process (a new group, the API's settings) while the resources keep running.
+// changes that rebuild the agents in-process (a new group, the API's settings) while the resources keep running;
+// an inline cluster key read whole by an administrator only.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
+import { REDACTED_KEY } from '../../common/config/redact.js';
 import { ProtocolError } from '../../common/protocol/api.js';
 import type { NodeProblem } from '../../common/model/index.js';
 import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
@@ -176,4 +178,22 @@ test('configuration: live change, one node rejecting, stale base, rollback, a no
     assert.deepEqual({ alpha: c.agents.get('alpha')!.pid, beta: c.agents.get('beta')!.pid }, pids, 'reloaded in-process');
     assert.equal(c.resourcePid('alpha', 'web-app'), webPid, 'web\'s process was not restarted');
   });
+});
+
+test('an inline cluster key is read whole by an administrator only', async (t) => {
+  const c = await LocalCluster.createWithApi(GROUP);
+  t.after(() => c.dispose());
+  const text = readFileSync(c.configPath, 'utf8');
+  writeFileSync(c.configPath, text.replace('keyFile: cluster.key', `key: "${c.key}"`));
+  c.start('alpha');
+  await c.waitFor('the API answers', async () => (await c.call('alpha', 'status', {})).nodes.length === 2);
+
+  const admin = await c.call('alpha', 'config.get', {});
+  assert.ok(admin.text.includes(c.key), 'the administrator reads the key');
+  for (const role of ['viewer', 'operator'] as const) {
+    const seen = await c.call('alpha', 'config.get', {}, { token: c.token(`a-${role}`, role) });
+    assert.equal(seen.text.includes(c.key), false, `${role} must not read the key`);
+    assert.match(seen.text, new RegExp(REDACTED_KEY.replace(/[[\]:]/g, '\\$&')));
+    assert.equal(seen.generation, admin.generation);
+  }
 });
