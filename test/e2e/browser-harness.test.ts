@@ -16,7 +16,8 @@ const BUTTONS = `
     b.dataset.testid = testId + '-button';
     b.textContent = 'Go';
     const show = () => { root.querySelector('[data-testid$="-confirm"]')?.remove(); setTimeout(() => {
-      if (vanish) return root.remove();
+      if (vanish === 'gone') return root.remove();
+      if (vanish === 'replaced') { root.remove(); return button(testId, confirm, answer, vanish); }
       const r = document.createElement('span'); r.dataset.testid = testId + '-result'; r.textContent = answer; root.append(r); }, 200); };
     b.onclick = () => {
       if (!confirm) return show();
@@ -29,7 +30,8 @@ const BUTTONS = `
   }
   button('confirmed', true, 'web moves to beta');
   button('direct', false, 'FORBIDDEN: viewer may not do that');
-  button('removing', true, '', true);
+  button('removing', true, '', 'gone');
+  button('retrying', false, '', 'replaced');
 </script>`;
 
 test('the browser harness: errors collected, waits that report, buttons pressed, screenshots written', async (t) => {
@@ -68,6 +70,8 @@ test('the browser harness: errors collected, waits that report, buttons pressed,
     assert.equal((await press(page, 'direct', 5000)).text, 'FORBIDDEN: viewer may not do that');
     assert.equal(await trigger(page, 'removing', 5000), undefined, 'a button that leaves the page has no answer');
     assert.equal(await page.getByTestId('removing').count(), 0);
+    assert.equal(await trigger(page, 'retrying', 5000), undefined, 'a new button in its place is not the pressed one');
+    assert.equal(await page.getByTestId('retrying').count(), 1);
     const shot = await browser.screenshot(page, 'harness buttons');
     assert.ok(shot.endsWith('/harness-buttons.png') && existsSync(shot), shot);
     rmSync(shot);

@@ -190,25 +190,30 @@ export const numeric = (name: string, test: (n: number) => boolean) => (e: Eleme
   return raw !== undefined && raw !== '' && Number.isFinite(Number(raw)) && test(Number(raw));
 };
 
+/** The attribute trigger() marks the pressed button's element with. */
+const PRESSED = 'data-e2e-pressed';
+
 /**
  * Presses a command button (the ActionButton's and CenterCommandButton's testIds: `X-button`, then `X-yes` when it
  * asks for confirmation) and returns once the command has ended: its answer (`X-result`) is shown, or the button
  * has left the page (a removed cluster's, a retried node's). Whether a confirmation comes is read from the page.
+ * The pressed button's element is marked first, so a new button rendered in its place (a retried connection refused
+ * again) is not mistaken for it.
  */
 export async function trigger(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState | undefined> {
-  await page.getByTestId(`${testId}-button`).click({ timeout: timeoutMs });
-  const count = (suffix: string): Promise<number> => page.getByTestId(`${testId}${suffix}`).count();
+  await page.getByTestId(testId).evaluate((e, marker) => e.setAttribute(marker, ''), PRESSED, { timeout: timeoutMs });
+  const pressed = page.locator(`[data-testid="${testId}"][${PRESSED}]`);
+  await pressed.getByTestId(`${testId}-button`).click({ timeout: timeoutMs });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await count('-confirm') > 0) await page.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
-    const [answer] = await readElements(page.getByTestId(`${testId}-result`));
+    if (await pressed.getByTestId(`${testId}-confirm`).count() > 0) await pressed.getByTestId(`${testId}-yes`).click({ timeout: timeoutMs });
+    const [answer] = await readElements(pressed.getByTestId(`${testId}-result`));
     if (answer !== undefined && answer.text.trim() !== '') return answer;
-    if (await count('') === 0) return undefined;
+    if (await pressed.count() === 0) return undefined;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${testId}'s answer`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-
 /** trigger() for a button that stays: its answer, which the caller judges (errors read `CODE: message`). */
 export async function press(page: Page, testId: string, timeoutMs = WAIT_MS): Promise<ElementState> {
   const answer = await trigger(page, testId, timeoutMs);
