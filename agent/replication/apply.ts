@@ -4,7 +4,7 @@
  * ever leaves the root: paths are checked lexically and against symlinks, and files are opened O_NOFOLLOW.
  */
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, type ChangeRecord } from './records.js';
@@ -39,6 +39,24 @@ export interface ApplierStats {
 
 const DEFAULT_MAX_OPEN_FILES = 64;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
+const CREATE_NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+let umask: number | undefined;
+/**
+ * The process's umask, read once from /proc (process.umask() without an argument is deprecated: it sets the mask
+ * to read it). Where /proc has no answer, every bit counts as cut, so a new file's mode is always set again.
+ */
+function processUmask(): number {
+  if (umask === undefined) {
+    try {
+      const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+      umask = line === null ? 0o7777 : Number.parseInt(line[1]!, 8);
+    } catch {
+      umask = 0o7777;
+    }
+  }
+  return umask;
+}
 
 interface OpenFile {
   readonly handle: FileHandle;
@@ -185,23 +203,31 @@ export class Applier {
       case 'create': {
         const path = await this.resolve(r.path, r, true);
         await this.closeFile(path, true);
-        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-        let handle: FileHandle;
-        try {
-          handle = await open(path, flags, r.mode);
-        } catch (e) {
-          // A folder (EISDIR) or a symlink (ELOOP) where the source now has a file: replace it.
-          const code = (e as NodeJS.ErrnoException).code;
-          const existing = code === 'EISDIR' || code === 'ELOOP' ? await lstatOrUndefined(path) : undefined;
-          if (existing === undefined) throw e;
-          await this.remove(path, existing);
-          handle = await open(path, flags, r.mode);
+        // Most creates (a full mirror, new files) find nothing there: O_EXCL says so without a stat, and a new
+        // file has the mode open gave it, unless the umask cut bits of it.
+        let handle = await open(path, CREATE_NEW_FLAGS, r.mode).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'EEXIST') return undefined;
+          throw e;
+        });
+        const modeSet = handle !== undefined && (r.mode & (processUmask() | 0o7000)) === 0;
+        if (handle === undefined) {
+          const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+          try {
+            handle = await open(path, flags, r.mode);
+          } catch (e) {
+            // A folder (EISDIR) or a symlink (ELOOP) where the source now has a file: replace it.
+            const code = (e as NodeJS.ErrnoException).code;
+            const existing = code === 'EISDIR' || code === 'ELOOP' ? await lstatOrUndefined(path) : undefined;
+            if (existing === undefined) throw e;
+            await this.remove(path, existing);
+            handle = await open(path, flags, r.mode);
+          }
         }
         // The file stays open: the writes and the meta record that follow a create use the same handle.
         const file: OpenFile = { handle, dirty: true, users: 1 };
         try {
           await this.keepOpen(path, file);
-          await handle.chmod(r.mode); // the umask may have cut bits of the mode given to open
+          if (!modeSet) await handle.chmod(r.mode); // an existing file keeps its mode through open
         } finally {
           file.users--;
         }

@@ -68,7 +68,7 @@ export function blockHash(bytes: Uint8Array): Buffer {
  * Hashes a file's bytes as they arrive, in order from offset 0, in chunks of any size: the block hashes and,
  * given `previous` whose last block was partial, `priorTail` (see FileIndex).
  */
-class FileHasher {
+export class FileHasher {
   private readonly blocks: Buffer[] = [];
   private readonly tailProbe: { readonly start: number; readonly size: number } | undefined;
   private priorTail: FileIndex['priorTail'];
@@ -76,7 +76,7 @@ class FileHasher {
   private partial: Buffer | undefined;
   private size = 0;
 
-  constructor(private readonly blockSize: number, previous: FileIndex | undefined) {
+  constructor(private readonly blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined) {
     this.tailProbe = previous !== undefined && previous.blockSize === blockSize && previous.size % blockSize !== 0
       ? { start: previous.size - (previous.size % blockSize), size: previous.size }
       : undefined;
@@ -106,7 +106,7 @@ class FileHasher {
   }
 
   /** `stats`: taken before the first read, so a write that lands meanwhile leaves a newer mtime than the index. */
-  finish(stats: Stats): FileIndex {
+  finish(stats: Pick<Stats, 'mtimeMs' | 'ino'>): FileIndex {
     if (this.partial !== undefined) this.block(this.partial);
     this.partial = undefined;
     const index = { size: this.size, blockSize: this.blockSize, blocks: this.blocks, mtimeMs: stats.mtimeMs, ino: stats.ino };
@@ -128,6 +128,14 @@ export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, pr
   } finally {
     await handle.close();
   }
+}
+
+/** The index of a file's whole content already in memory; `stats` taken before it was read. */
+export function indexBytes(content: Buffer, blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined, stats: Pick<Stats, 'mtimeMs' | 'ino'>): FileIndex {
+  checkBlockSize(blockSize);
+  const hasher = new FileHasher(blockSize, previous);
+  hasher.update(content);
+  return hasher.finish(stats);
 }
 
 /**
@@ -159,45 +167,86 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
   }
 }
 
-function openFd(path: string, flags: number): Promise<number> {
+export function openFd(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => fsOpen(path, flags, (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
-function fstatFd(fd: number): Promise<Stats> {
+export function fstatFd(fd: number): Promise<Stats> {
   return new Promise((resolve, reject) => fsFstat(fd, (e, st) => (e ? reject(e) : resolve(st))));
 }
 
-function readFd(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+export function readFd(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => fsRead(fd, buffer, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
-function closeFd(fd: number): Promise<void> {
+export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsClose(fd, (e) => (e ? reject(e) : resolve())));
 }
 
 /**
- * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it) while
- * the file is indexed; the index is the generator's return value. For a file the target does not have at all,
- * this is one pass where indexFile and a read of every range would be two.
+ * Buffers of one size for reading large files, given back once their bytes are copied elsewhere (the journal):
+ * a full mirror reads a gigabyte a chunk at a time, and fresh buffers for all of it kept V8's collector busy.
+ * Only buffers it made are taken back.
  */
-export async function* readIndexing(path: string, blockSize: number, chunkSize: number): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+export class ChunkPool {
+  private static readonly MAX_FREE = 8;
+  private readonly free: Buffer[] = [];
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(readonly chunkBytes: number) {}
+
+  take(): Buffer {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const fresh = Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.mine.add(fresh.buffer);
+    return fresh;
+  }
+
+  /** `bytes` (or a view of it) will not be read again; ignored unless it is one of this pool's buffers. */
+  give(bytes: Buffer): void {
+    if (!this.mine.has(bytes.buffer) || this.free.length >= ChunkPool.MAX_FREE) return;
+    if (this.free.some((b) => b.buffer === bytes.buffer)) return; // given twice
+    this.free.push(Buffer.from(bytes.buffer, 0, this.chunkBytes));
+  }
+}
+
+/**
+ * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it, or
+ * give it back to `pool` once done with it) while the file is indexed; the index is the generator's return value.
+ * For a file the target does not have at all, this is one pass where indexFile and a read of every range would be two.
+ */
+export async function* readIndexing(path: string, blockSize: number, chunkSize: number, pool?: ChunkPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
+  // The next chunk is read while the consumer handles this one (journal, hashing): reads overlap the rest.
+  const readAt = (offset: number): Promise<{ offset: number; data: Buffer }> => {
+    const data = pool !== undefined && pool.chunkBytes === chunkSize ? pool.take() : Buffer.allocUnsafe(chunkSize);
+    return readFully(handle, data, offset).then((filled) => ({ offset, data: data.subarray(0, filled) }));
+  };
+  let next: Promise<{ offset: number; data: Buffer }> | undefined = readAt(0);
   try {
     const hasher = new FileHasher(blockSize, undefined);
-    for (let offset = 0; ;) {
-      const data = Buffer.allocUnsafe(chunkSize);
-      const filled = await readFully(handle, data, offset);
-      if (filled === 0) break;
-      hasher.update(data.subarray(0, filled));
-      yield { offset, data: data.subarray(0, filled) };
-      offset += filled;
-      if (filled < chunkSize) break;
+    while (next !== undefined) {
+      const chunk: { offset: number; data: Buffer } = await next;
+      next = chunk.data.length === chunkSize ? readAt(chunk.offset + chunkSize) : undefined;
+      if (chunk.data.length === 0) break;
+      hasher.update(chunk.data);
+      yield chunk;
     }
     return hasher.finish(stats);
   } finally {
+    // Never close the file under a read still in flight (the consumer may stop early).
+    if (next !== undefined) await next.catch(() => undefined);
     await handle.close();
   }
+}
+
+/** Whether two indexes describe the same bytes of the same file (both undefined counts). */
+export function sameIndex(a: FileIndex | undefined, b: FileIndex | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.size === b.size && a.blockSize === b.blockSize && a.mtimeMs === b.mtimeMs && a.ino === b.ino
+    && a.blocks.length === b.blocks.length && a.blocks.every((h, i) => h.equals(b.blocks[i]!));
 }
 
 /**

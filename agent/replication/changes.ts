@@ -12,7 +12,9 @@
 import { lstat, open, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { changedRanges, indexFile, readAndIndexFile, readIndexing, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { AppendReader } from './appends.js';
+import { ReadThread } from './read-thread.js';
+import { changedRanges, ChunkPool, indexFile, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -24,6 +26,20 @@ export const WRITE_CHUNK = 1024 * 1024;
 const WHOLE_READ_BYTES = 1024 * 1024;
 /** A reconcile reads this many paths ahead (at most this many small files, so 16 MiB, in memory). */
 const RECONCILE_LOOKAHEAD = 16;
+/**
+ * An append of up to this much to a file we indexed is read and sent alone, its older bytes trusted until
+ * `suspectAppends` re-reads them (see `trusted`); a bigger growth is hashed whole as any change.
+ */
+const APPEND_FAST_BYTES = 4 * 1024 * 1024;
+/**
+ * A file's mtime comes from a coarse clock (a tick of up to 10 ms): a write landing just after we read the file
+ * may leave the very mtime we indexed, and size and mtime would then say "unchanged" at its event. An index made
+ * within this long of the file's mtime is kept as racy (git's "racily clean"): it matches no mtime, so the next
+ * look reads the file again.
+ */
+const RACY_MS = 20;
+/** The mtime a racy or distrusted index is kept with: no file has it, so `unchanged` never holds. */
+const NO_MTIME = -1;
 
 /** What the detector needs of a path's lstat; a reconcile takes it from the scan that found the path. */
 type PathStat = Omit<TreeEntry, 'path' | 'type' | 'linkTarget'> & { readonly type: TreeEntryType | 'other' };
@@ -84,8 +100,26 @@ export class ChangeDetector {
   private readonly links = new Map<string, string>();
   /** The metadata last sent per path: a reconcile that finds nothing new sends nothing. */
   private readonly sentMeta = new Map<string, string>();
+  /**
+   * Files that grew and of which only the new bytes were read (the kernel says a file changed, not where): their
+   * older bytes are trusted unchanged until `suspectAppends` re-hashes them off the work queue. The number counts
+   * the trusted appends, so a check that raced with another append does not clear it.
+   */
+  private readonly trusted = new Map<string, number>();
+  private readonly appends = new AppendReader();
+  /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
+  private readonly readThread = new ReadThread();
+  /** The read buffers of large files, which the consumer gives back (`done`) once it has copied their records. */
+  private readonly chunks: ChunkPool;
 
-  constructor(private readonly o: ChangeDetectorOptions) {}
+  constructor(private readonly o: ChangeDetectorOptions) {
+    this.chunks = new ChunkPool(o.writeChunk ?? WRITE_CHUNK);
+  }
+
+  /** A write record's data will not be read again (its bytes are in the journal): its buffer may be reused. */
+  done(data: Buffer): void {
+    this.chunks.give(data);
+  }
 
   private abs(v: string): string {
     const { folder, rel } = splitVirtualPath(v);
@@ -97,13 +131,76 @@ export class ChangeDetector {
     return rel === '' || this.o.filter.matches(rel, isDir);
   }
 
-  /** The records for the given paths, in an order that keeps renames recognisable: paths that exist first. */
-  async *changes(paths: readonly string[]): AsyncGenerator<ChangeRecord> {
-    const present: string[] = [];
+  /**
+   * The records for the given paths, in an order that keeps renames recognisable: paths that exist first.
+   * `thorough`: a grown file is hashed whole even when it only seems appended to.
+   */
+  async *changes(paths: readonly string[], thorough = false): AsyncGenerator<ChangeRecord> {
+    const present: { v: string; st: PathStat }[] = [];
     const gone: string[] = [];
-    for (const v of new Set(paths)) ((await lstatOrUndefined(this.abs(v))) === undefined ? gone : present).push(v);
-    for (const v of present) yield* this.path(v);
+    const unique = [...new Set(paths)];
+    // All at once: a batch of a few busy files waits for one trip to the disk, not one per file.
+    const stats = await Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v))));
+    unique.forEach((v, i) => {
+      const st = stats[i];
+      if (st === undefined) gone.push(v);
+      else present.push({ v, st });
+    });
+    // The stat just taken stands for the path (one trip to the disk less per change): what changes after it
+    // has an event of its own.
+    for (const { v, st } of present) yield* this.path(v, true, { st, previous: undefined }, thorough);
     for (const v of gone) yield* this.path(v);
+  }
+
+  /** Whether some appended file still has older bytes that were trusted rather than read. */
+  get hasTrustedAppends(): boolean {
+    return this.trusted.size > 0;
+  }
+
+  /**
+   * Re-hashes the files whose appends were trusted, and returns those whose older bytes no longer match what was
+   * sent (the caller runs `changes(suspects, true)` on its work queue). Safe beside the queue: it only reads the
+   * index; a file that matches is trusted no more, unless another append was trusted meanwhile.
+   */
+  async suspectAppends(): Promise<string[]> {
+    const suspects: string[] = [];
+    for (const [v, appends] of [...this.trusted]) {
+      const before = this.o.index.get(v);
+      if (before === undefined) {
+        this.trusted.delete(v);
+        continue;
+      }
+      let fresh: FileIndex | undefined;
+      const readAt = Date.now();
+      try {
+        fresh = await this.readThread.index(this.abs(v), before.blockSize);
+      } catch {
+        fresh = undefined; // gone or replaced: the thorough pass says what it became
+      }
+      const now = this.o.index.get(v);
+      if (now === undefined) continue;
+      // Blocks both saw whole; the tail may have grown since, and the next check covers it.
+      const whole = Math.min(fresh === undefined ? 0 : Math.floor(fresh.size / now.blockSize), Math.floor(now.size / now.blockSize));
+      let same = fresh !== undefined && fresh.size >= before.size;
+      for (let i = 0; same && i < whole; i++) same = fresh!.blocks[i]!.equals(now.blocks[i]!);
+      if (!same) suspects.push(v);
+      // A match ends the trust only when the read began a clock tick after the indexed mtime: a write landing
+      // later then has an mtime of its own, and its event is seen as a change.
+      else if (this.trusted.get(v) === appends && readAt - now.mtimeMs >= RACY_MS) this.trusted.delete(v);
+    }
+    return suspects;
+  }
+
+  /**
+   * Before the index is saved: a file whose older bytes were trusted gets an mtime that matches nothing, so the
+   * reconcile after a restart hashes it whole.
+   */
+  distrustAppends(): void {
+    for (const v of this.trusted.keys()) {
+      const index = this.o.index.get(v);
+      if (index !== undefined) this.o.index.set(v, { ...index, mtimeMs: NO_MTIME });
+    }
+    this.trusted.clear();
   }
 
   /**
@@ -135,6 +232,13 @@ export class ChangeDetector {
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();
+    this.trusted.clear();
+  }
+
+  /** Release the files kept open for their appends and the read thread. */
+  async close(): Promise<void> {
+    await this.appends.close();
+    await this.readThread.close();
   }
 
   /** Remember a tree as already on the target (after a differential mirror made it so). */
@@ -147,9 +251,21 @@ export class ChangeDetector {
 
   private forgetTree(v: string): void {
     this.o.index.delete(v);
+    this.appends.forget(this.abs(v));
+    for (const t of [...this.trusted.keys()]) if (t === v || t.startsWith(`${v}/`)) this.trusted.delete(t);
     for (const d of [...this.dirs]) if (d === v || d.startsWith(`${v}/`)) this.dirs.delete(d);
     for (const l of [...this.links.keys()]) if (l === v || l.startsWith(`${v}/`)) this.links.delete(l);
     for (const m of [...this.sentMeta.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentMeta.delete(m);
+  }
+
+  /**
+   * Keep a file's index; one made too soon after the file's last change is kept as racy (see RACY_MS), unless
+   * the file's appends are on trust: the check of those re-reads it whole anyway (and keeps the trust while the
+   * file is racy), and a growing log must not be hashed whole at each of its close events.
+   */
+  private remember(v: string, index: FileIndex): void {
+    const racy = Date.now() - index.mtimeMs < RACY_MS && !this.trusted.has(v);
+    this.o.index.set(v, racy ? { ...index, mtimeMs: NO_MTIME } : index);
   }
 
   /** A meta record, unless the target was already sent exactly this. */
@@ -164,7 +280,7 @@ export class ChangeDetector {
   private async probe(v: string, st: PathStat): Promise<Probe> {
     const previous = this.o.index.get(v);
     if (st.type !== 'file' || st.size > WHOLE_READ_BYTES || unchanged(previous, st)) return { st, previous };
-    const whole = await readAndIndexFile(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
+    const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };
   }
 
@@ -172,7 +288,7 @@ export class ChangeDetector {
    * One path as it is now (or as `probe` found it a moment ago). `descend`: a new folder's contents follow (a
    * watcher may not report them).
    */
-  private async *path(v: string, descend = true, probe?: Probe): AsyncGenerator<ChangeRecord> {
+  private async *path(v: string, descend = true, probe?: Probe, thorough = false): AsyncGenerator<ChangeRecord> {
     const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
     if (st === undefined || (!isRoot && !this.admitted(v, st.type === 'dir'))) {
@@ -184,7 +300,7 @@ export class ChangeDetector {
     }
     if (st.type === 'dir') yield* this.dir(v, st, descend);
     else if (st.type === 'symlink') yield* this.symlink(v);
-    else if (st.type === 'file') yield* this.file(v, st, probe);
+    else if (st.type === 'file') yield* this.file(v, st, probe, thorough);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
@@ -214,7 +330,7 @@ export class ChangeDetector {
     this.links.set(v, target);
   }
 
-  private async *file(v: string, st: PathStat, probe: Probe | undefined): AsyncGenerator<ChangeRecord> {
+  private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean): AsyncGenerator<ChangeRecord> {
     if (this.dirs.has(v) || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -228,6 +344,9 @@ export class ChangeDetector {
         if (there === undefined || there.ino !== st.ino) {
           yield { op: 'rename', from, to: v };
           this.o.index.rename(from, v);
+          const appends = this.trusted.get(from);
+          this.trusted.delete(from);
+          if (appends !== undefined) this.trusted.set(v, appends);
           previous = this.o.index.get(v);
         }
       }
@@ -237,16 +356,19 @@ export class ChangeDetector {
     let content: Buffer | undefined;
     let sent = false;
     try {
-      if (previous !== undefined && unchanged(previous, st)) {
+      if (!thorough && previous !== undefined && unchanged(previous, st)) {
         current = previous;
+      } else if (!thorough && previous !== undefined && st.ino === previous.ino && st.size > previous.size && st.size - previous.size <= APPEND_FAST_BYTES
+        && (yield* this.appended(v, previous))) {
+        return;
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.
-        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK);
+        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK, this.chunks);
         let step = await chunks.next();
         for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
         current = step.value;
         sent = true;
-      } else if (probe?.whole !== undefined && probe.previous === previous) {
+      } else if (probe?.whole !== undefined && sameIndex(probe.previous, previous)) {
         ({ index: current, content } = probe.whole);
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
@@ -254,6 +376,8 @@ export class ChangeDetector {
         current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous);
         content = whole?.content;
       }
+      // Read whole (not merely found unchanged): nothing of it is taken on trust any more.
+      if (current !== previous) this.trusted.delete(v);
     } catch (e) {
       // Gone or replaced while we looked: the watcher reports what it became. A create already sent is taken
       // back, or the target would keep an empty file that no later delete names (the index never had it).
@@ -265,9 +389,29 @@ export class ChangeDetector {
       const { ranges, truncateTo } = changedRanges(previous, current);
       if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
       if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
-      this.o.index.set(v, current);
+      // Writing changed the target's mtime, even when the source's is the one last sent (a trusted append's).
+      if (ranges.length > 0 || truncateTo !== undefined) this.sentMeta.delete(v);
+      this.remember(v, current);
     }
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
+  }
+
+  /**
+   * A file that grew: only the bytes from its old last block on are read, and sent from the old end, when that
+   * block still hashes as before. False (nothing yielded) when it does not look like an append after all.
+   */
+  private async *appended(v: string, previous: FileIndex): AsyncGenerator<ChangeRecord, boolean> {
+    const read = await this.appends.read(this.abs(v), previous);
+    if (read === undefined) return false;
+    const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+    for (let at = previous.size; at < read.index.size; at += chunk) {
+      const end = Math.min(at + chunk, read.index.size);
+      yield { op: 'write', path: v, offset: at, data: read.tail.subarray(at - read.tailStart, end - read.tailStart) };
+    }
+    this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
+    this.remember(v, read.index);
+    yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
+    return true;
   }
 
   /** Write records for `ranges` of a file already in memory. */
@@ -298,7 +442,7 @@ export class ChangeDetector {
     }
   }
 
-  private owner(st: PathStat): { uid?: number; gid?: number } {
+  private owner(st: { readonly uid: number; readonly gid: number }): { uid?: number; gid?: number } {
     return this.o.owner ? { uid: st.uid, gid: st.gid } : {};
   }
 }

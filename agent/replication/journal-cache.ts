@@ -19,7 +19,8 @@ const BATCH_OVERHEAD_BYTES = 256;
 const OFFSET_OVERHEAD_BYTES = 8;
 
 export function cachedCost(batch: CachedBatch): number {
-  return batch.buffer.length + BATCH_OVERHEAD_BYTES + batch.offsets.length * OFFSET_OVERHEAD_BYTES;
+  // The whole memory the buffer holds on to: a batch in a buffer from the journal's pool may use only part of it.
+  return batch.buffer.buffer.byteLength + BATCH_OVERHEAD_BYTES + batch.offsets.length * OFFSET_OVERHEAD_BYTES;
 }
 
 export class TailCache {
@@ -50,11 +51,29 @@ export class TailCache {
     while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
   }
 
-  /** Forget batches whose every record is at or below seq (acknowledged). */
-  dropThrough(seq: number): void {
+  /** Swap the newest batch for one with the same seqs (a memory-only append's records for its on-disk stubs). */
+  replaceNewest(batch: CachedBatch): void {
+    const newest = this.batches[this.batches.length - 1];
+    if (newest === undefined || this.batches.length === this.head || newest.firstSeq !== batch.firstSeq || newest.offsets.length !== batch.offsets.length) {
+      // Not held (a stub batch dropped at once): the records are lost to readers, who are told by the stubs.
+      return;
+    }
+    this.heldBytes += cachedCost(batch) - cachedCost(newest);
+    this.batches[this.batches.length - 1] = batch;
+    while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
+  }
+
+  /**
+   * Forget batches whose every record is at or below seq (acknowledged), and return them: their memory may be
+   * used again, since whoever read those records has had them acknowledged.
+   */
+  dropThrough(seq: number): CachedBatch[] {
+    const dropped: CachedBatch[] = [];
     for (let oldest = this.batches[this.head]; oldest !== undefined && oldest.firstSeq + oldest.offsets.length - 1 <= seq; oldest = this.batches[this.head]) {
+      dropped.push(oldest);
       this.dropOldest();
     }
+    return dropped;
   }
 
   clear(): void {

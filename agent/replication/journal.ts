@@ -45,6 +45,11 @@ export const RECORD_OVERHEAD_BYTES = HEADER_BYTES + CHECKSUM_BYTES;
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** One index entry per this many bytes: finding a seq reads at most this much beyond it. */
 const INDEX_STRIDE_BYTES = 64 * 1024;
+/**
+ * ... or per this many records, whichever comes first: a resync's memory-only records leave 24-byte stubs, and
+ * 64 KiB of them is thousands of records to parse each time an acknowledgement locates its place.
+ */
+const INDEX_STRIDE_RECORDS = 256;
 const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * Memory for the tail cache: min(this, maxBytes / 2). 32 MiB is the transport's default window
@@ -54,6 +59,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  */
 const TAIL_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 const STATE_FILE = 'journal.state';
+const EMPTY = Buffer.alloc(0);
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 
 export interface JournalOptions {
@@ -152,18 +158,43 @@ function payloadLength(payload: JournalPayload, i: number): number | JournalErro
 }
 
 /**
- * lengths[i] is payloads[i]'s length, checked by the caller. Every byte of the buffer is written here or by
- * stampBatch, so it need not be zeroed first; allocUnsafeSlow gives the batch its own memory, not a slice of
- * Node's shared pool, because the tail cache may keep it (a pooled slice would pin the whole 8 KiB slab).
+ * Memory for large batches, used again once their records are acknowledged. A full mirror appends a gigabyte in
+ * batches of about 4 MiB: each a fresh allocation, it cost page faults on every first touch, and V8, counting
+ * that memory as external, ran a full collection every few dozen MiB, each longer the more files the index held.
  */
-function encodeBatch(payloads: readonly JournalPayload[], lengths: readonly number[]): EncodedBatch {
+class BatchMemory {
+  static readonly BUFFER_BYTES = 6 * 1024 * 1024;
+  /** Smaller batches get memory of their own: a pooled buffer would hold on to three times their size or more. */
+  static readonly MIN_POOLED_BYTES = 2 * 1024 * 1024;
+  private static readonly MAX_FREE = 4;
+  private readonly free: Buffer[] = [];
+
+  take(bytes: number): Buffer {
+    if (bytes < BatchMemory.MIN_POOLED_BYTES || bytes > BatchMemory.BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
+    return (this.free.pop() ?? Buffer.allocUnsafeSlow(BatchMemory.BUFFER_BYTES)).subarray(0, bytes);
+  }
+
+  /** A batch's buffer nobody reads any more. */
+  give(buffer: Buffer): void {
+    const whole = buffer.buffer;
+    if (whole.byteLength !== BatchMemory.BUFFER_BYTES || buffer.byteOffset !== 0 || this.free.length >= BatchMemory.MAX_FREE) return;
+    this.free.push(Buffer.from(whole, 0, whole.byteLength));
+  }
+}
+
+/**
+ * lengths[i] is payloads[i]'s length, checked by the caller. Every byte of the buffer is written here or by
+ * stampBatch, so it need not be zeroed first; the batch gets memory of its own (a large one from `memory`), not
+ * a slice of Node's shared pool, because the tail cache may keep it (a pooled slice would pin the whole 8 KiB slab).
+ */
+function encodeBatch(payloads: readonly JournalPayload[], lengths: readonly number[], memory?: BatchMemory): EncodedBatch {
   const offsets: number[] = [];
   let total = 0;
   for (const length of lengths) {
     offsets.push(total);
     total += RECORD_OVERHEAD_BYTES + length;
   }
-  const buffer = Buffer.allocUnsafeSlow(total);
+  const buffer = memory !== undefined ? memory.take(total) : Buffer.allocUnsafeSlow(total);
   payloads.forEach((payload, i) => {
     const at = offsets[i]!;
     buffer.writeUInt32BE(MAGIC, at);
@@ -197,14 +228,15 @@ function stampBatch(batch: EncodedBatch, firstSeq: number): void {
 
 // ---- segments ----
 
-/** Every INDEX_STRIDE_BYTES, where a record starts: finding a seq scans at most one stride. */
+/** Every INDEX_STRIDE_BYTES (or INDEX_STRIDE_RECORDS), where a record starts: finding a seq scans at most one stride. */
 class SparseIndex {
   private readonly seqs: number[] = [];
   private readonly offsets: number[] = [];
 
   note(seq: number, offset: number): void {
     const last = this.offsets[this.offsets.length - 1];
-    if (last === undefined || offset - last >= INDEX_STRIDE_BYTES) {
+    const lastSeq = this.seqs[this.seqs.length - 1];
+    if (last === undefined || offset - last >= INDEX_STRIDE_BYTES || seq - lastSeq! >= INDEX_STRIDE_RECORDS) {
       this.seqs.push(seq);
       this.offsets.push(offset);
     }
@@ -416,6 +448,9 @@ export class Journal {
   private unflushed = false;
   /** The batches the last appends wrote, for reads of records just appended (see journal-cache.ts). */
   private readonly cache: TailCache;
+  private readonly memory = new BatchMemory();
+  /** Memory-only batches not yet acknowledged: their weight beyond their stubs on disk (see appendMany). */
+  private readonly memoryOnlyExtra: { lastSeq: number; bytes: number }[] = [];
 
   private constructor(
     readonly dir: string,
@@ -474,8 +509,15 @@ export class Journal {
   /**
    * Append records all or nothing (JournalFullError writes none of them); returns the last one's seq. A payload
    * given as parts is stored as their concatenation; size limits apply to that. Payloads are copied before this returns.
+   *
+   * `memoryOnly`: the records are kept in memory only (the tail cache) and the segment gets an empty record in
+   * each one's place, so seqs stay consecutive on disk. For records their writer can make again from elsewhere
+   * (a resync re-reads the files): they cost no disk write and no checksum. Once one has left the cache (a restart,
+   * or the cache emptied) it reads back with an empty payload, which its reader must take as "lost". To keep that
+   * rare, such an append is refused as full (JournalFullError) while the unacknowledged records would not all
+   * fit in the cache; a batch that could never fit there is stored on disk as usual.
    */
-  appendMany(payloads: readonly JournalPayload[]): Promise<number> {
+  appendMany(payloads: readonly JournalPayload[], options: { readonly memoryOnly?: boolean } = {}): Promise<number> {
     if (!Array.isArray(payloads)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: not an array'));
     if (payloads.length === 0) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: empty, nothing to append'));
     const lengths: number[] = [];
@@ -491,8 +533,27 @@ export class Journal {
     if (onDisk > this.options.maxBytes) {
       return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads: ${onDisk} bytes on disk, more than maxBytes ${this.options.maxBytes} could ever hold; split them`));
     }
-    const batch = encodeBatch(payloads, lengths);
-    return this.run(() => this.write(batch));
+    const batch = encodeBatch(payloads, lengths, this.memory);
+    const memoryOnly = options.memoryOnly === true && onDisk <= this.memoryOnlyBytes;
+    return this.run(() => (memoryOnly ? this.writeMemoryOnly(batch) : this.write(batch)));
+  }
+
+  /** Most unacknowledged bytes with which a memory-only append is taken: what the cache surely holds. */
+  private get memoryOnlyBytes(): number {
+    return Math.floor(this.cache.limitBytes * 3 / 4);
+  }
+
+  private async writeMemoryOnly(batch: EncodedBatch): Promise<number> {
+    const needed = batch.buffer.length;
+    if (this.unackedBytes + needed > this.memoryOnlyBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.memoryOnlyBytes);
+    const stubs = encodeBatch(batch.offsets.map(() => EMPTY), batch.offsets.map(() => 0));
+    const firstSeq = this.nextSeq;
+    const last = await this.write(stubs, needed);
+    // The disk holds only the stubs: what the records weigh beyond them counts until they are acknowledged.
+    this.memoryOnlyExtra.push({ lastSeq: last, bytes: needed - stubs.buffer.length });
+    // write() cached the stubs; the real records replace them in memory (the same seqs, nothing else in between).
+    this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets });
+    return last;
   }
 
   /** Everything appended so far is durable (a no-op with fsync 'never'). */
@@ -502,7 +563,8 @@ export class Journal {
 
   /**
    * Unacknowledged records with seq >= fromSeq in order: at least one if any exists, then up to about maxBytes of
-   * payload. Payloads may be views of the journal's cache of recent appends: read them, never write to them.
+   * payload. Payloads may be views of the journal's cache of recent appends: read them, never write to them, and
+   * let go of them once acknowledged (the memory of a large batch is then used again).
    */
   read(fromSeq: number, maxBytes: number): Promise<JournalRecord[]> {
     try {
@@ -562,8 +624,9 @@ export class Journal {
     this.unflushed = false;
   }
 
-  private async write(batch: EncodedBatch): Promise<number> {
-    const needed = batch.buffer.length;
+  /** `accounted`: the bytes counted as unacknowledged (a memory-only batch counts its records, not its stubs). */
+  private async write(batch: EncodedBatch, accounted = batch.buffer.length): Promise<number> {
+    const needed = accounted;
     if (this.unackedBytes + needed > this.options.maxBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.options.maxBytes);
     const firstSeq = this.nextSeq;
     stampBatch(batch, firstSeq);
@@ -749,14 +812,15 @@ export class Journal {
     await this.sync();
     await replaceFileAtomically(join(this.dir, STATE_FILE), JSON.stringify({ version: 1, ackedSeq: uptoSeq, nextSeq: this.nextSeq }) + '\n', durable);
     this.ackedSeq = uptoSeq;
-    this.cache.dropThrough(uptoSeq);
+    for (const batch of this.cache.dropThrough(uptoSeq)) this.memory.give(batch.buffer);
     let removed = false;
     while (this.segments.length > 1 && this.segments[0] !== this.active?.segment && this.segments[0]!.lastSeq <= uptoSeq) {
       await unlink(this.segments.shift()!.path);
       removed = true;
     }
     if (removed && durable) await syncDirectory(this.dir);
-    this.unackedBytes = await this.countUnackedBytes();
+    while (this.memoryOnlyExtra.length > 0 && this.memoryOnlyExtra[0]!.lastSeq <= uptoSeq) this.memoryOnlyExtra.shift();
+    this.unackedBytes = await this.countUnackedBytes() + this.memoryOnlyExtra.reduce((sum, m) => sum + m.bytes, 0);
   }
 }
 

@@ -122,7 +122,20 @@ export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, B
 
 /** Parse one whole record. Throws only RecordError. */
 export function decodeRecord(b: Buffer): ChangeRecord {
-  const r = new Reader(b);
+  return decode(b, true);
+}
+
+/**
+ * As decodeRecord, but a write's data and a checkpoint's hash are views of `b`, not copies: for a caller that
+ * applies the record and lets go of it while `b` stays as it is (the target: copying every byte it received
+ * cost a sixth of its CPU in a full mirror).
+ */
+export function decodeRecordInPlace(b: Buffer): ChangeRecord {
+  return decode(b, false);
+}
+
+function decode(b: Buffer, copy: boolean): ChangeRecord {
+  const r = new Reader(b, copy);
   const version = r.u8('version');
   if (version !== RECORD_VERSION) throw new RecordError('version', 0, `${version}, expected ${RECORD_VERSION}`);
   const code = r.u8('op');
@@ -263,7 +276,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class Reader {
   offset = 0;
-  constructor(private readonly buffer: Buffer) {}
+  constructor(private readonly buffer: Buffer, private readonly copy: boolean) {}
 
   private need(field: string, bytes: number): number {
     const at = this.offset;
@@ -305,8 +318,9 @@ class Reader {
 
   bytes(field: string, length: number): Buffer {
     const at = this.need(field, length);
+    const view = this.buffer.subarray(at, at + length);
     // A copy, so a record outlives the (possibly pooled or reused) buffer it was decoded from.
-    return Buffer.from(this.buffer.subarray(at, at + length));
+    return this.copy ? Buffer.from(view) : view;
   }
 
   string(field: string, problemOf: (s: string) => string | undefined): string {

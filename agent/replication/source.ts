@@ -49,6 +49,14 @@ export interface SourceOptions {
 
 /** Journal payloads are appended in batches of about this size. */
 const BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * How long after an append taken on trust (changes.ts, `appended`) the file is re-hashed whole, off the work
+ * queue: the bound on how late a rewrite that came along with an append reaches the target.
+ */
+const APPEND_CHECK_MS = 1000;
+/** How long acknowledgements gather before the journal is told (its state file rewritten); in a resync, and not. */
+const ACK_MS = 100;
+const RESYNC_ACK_MS = 5;
 
 export class MirrorSource {
   private journal!: Journal;
@@ -65,6 +73,8 @@ export class MirrorSource {
   private resyncing = false;
   private reconciled = false;
   private initialReconcile: NodeJS.Timeout | undefined;
+  private appendCheck: NodeJS.Timeout | undefined;
+  private appendChecking: Promise<void> = Promise.resolve();
   /** The target asked for records the journal no longer holds: the running resync must start over. */
   private targetBehind = false;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -99,7 +109,10 @@ export class MirrorSource {
       filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
       onEvents: (events) => {
         const paths = events.map((e) => virtualPath(this.o.folders.indexOf(e.root), e.path));
-        return this.enqueue('capture', async () => { await this.emit(this.detector.changes(paths)); });
+        return this.enqueue('capture', async () => {
+          await this.emit(this.detector.changes(paths));
+          this.scheduleAppendCheck();
+        });
       },
       onOverflow: (root, reason) => {
         this.o.log(`mirror ${this.o.id}: the watcher of ${root} lost track (${reason}): scanning again`);
@@ -113,6 +126,31 @@ export class MirrorSource {
     // Without an answer from the target soon, reconcile anyway: the changes must reach the journal.
     this.initialReconcile = setTimeout(() => this.reconcileOnce(), 2000);
     if (!this.paused) this.connect();
+  }
+
+  // ---- appends taken on trust ----
+
+  private scheduleAppendCheck(): void {
+    if (this.appendCheck !== undefined || this.closed || !this.detector.hasTrustedAppends) return;
+    this.appendCheck = setTimeout(() => {
+      this.appendChecking = this.checkAppends();
+    }, APPEND_CHECK_MS);
+  }
+
+  /** Re-hash the appended files beside the queue; only those whose older bytes changed take a turn in it. */
+  private async checkAppends(): Promise<void> {
+    let suspects: string[] = [];
+    try {
+      suspects = await this.detector.suspectAppends();
+    } catch (e) {
+      this.o.log(`mirror ${this.o.id}: checking appended files: ${(e as Error).message}`);
+    }
+    this.appendCheck = undefined;
+    if (suspects.length > 0) {
+      this.o.log(`mirror ${this.o.id}: ${suspects.length} appended file(s) also changed before their old end (${suspects.slice(0, 3).join(', ')}): sending what differs`);
+      await this.enqueue('capture', async () => { await this.emit(this.detector.changes(suspects, true)); });
+    }
+    this.scheduleAppendCheck();
   }
 
   // ---- the work queue ----
@@ -134,43 +172,66 @@ export class MirrorSource {
     return run;
   }
 
-  /** Append what the generator yields, in batches; on a full journal, fall back to a dirty mark and a resync. */
-  private async emit(records: AsyncGenerator<ChangeRecord>): Promise<number> {
+  /**
+   * Append what the generator yields, in batches; on a full journal, fall back to a dirty mark and a resync.
+   * One batch is being appended while the next is gathered: reading the folders and writing the journal overlap.
+   */
+  private async emit(records: AsyncGenerator<ChangeRecord>, memoryOnly = false): Promise<number> {
     let batch: JournalPayload[] = [];
     let bytes = 0;
     let written = 0;
+    let appending: Promise<boolean> = Promise.resolve(true);
+    /** Sends the batch gathered so far on its way; resolves with whether the one before it found room. */
     const flush = async (): Promise<boolean> => {
-      if (batch.length === 0) return true;
-      try {
-        const seq = await this.appendWhenRoom(batch);
-        this.appendedAt.push({ seq, at: Date.now() });
-        written += bytes;
-      } catch (e) {
-        // Full, or a batch that could never fit: either way nothing is dropped, the files are resent later.
-        if (!(e instanceof JournalError && (e.code === 'VIGIL_JOURNAL_FULL' || e.code === 'VIGIL_JOURNAL_TOO_LARGE'))) throw e;
-        if (this.dirty.all === undefined) {
-          this.o.log(`mirror ${this.o.id}: the journal is full (${this.o.journalBytes} bytes unacknowledged): changes are marked dirty and a differential mirror follows once it drains`);
-          this.dirty.markAll('the journal was full');
-          await this.dirty.save();
-        }
-        this.resyncNeeded ??= 'diff';
-        return false;
-      } finally {
+      const previousFit = await appending;
+      if (batch.length > 0) {
+        const size = bytes;
+        const payloads = batch;
+        appending = this.appendBatch(payloads, memoryOnly).then((fit) => {
+          if (fit) written += size;
+          // Copied into the journal (or dropped for the resync to send again): the read buffers may be reused.
+          for (const payload of payloads) if (!Buffer.isBuffer(payload)) this.detector.done(payload[1]!);
+          return fit;
+        });
         batch = [];
         bytes = 0;
       }
-      this.client?.notify();
-      return true;
+      return previousFit;
     };
-    for await (const record of records) {
-      if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
-      const payload = encodeRecordParts(record);
-      batch.push(payload);
-      bytes += Buffer.isBuffer(payload) ? payload.length : payload[0].length + payload[1].length;
-      if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4) && !(await flush())) continue;
+    try {
+      for await (const record of records) {
+        if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
+        const payload = encodeRecordParts(record);
+        batch.push(payload);
+        bytes += Buffer.isBuffer(payload) ? payload.length : payload[0].length + payload[1].length;
+        if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4)) await flush();
+      }
+      await flush();
+      await appending;
+    } finally {
+      // When reading failed, the append in flight still ends (or fails) before the error goes up.
+      await appending.catch(() => false);
     }
-    await flush();
     return written;
+  }
+
+  /** False when the journal was full (or the batch could never fit): nothing is dropped, the files are resent later. */
+  private async appendBatch(batch: readonly JournalPayload[], memoryOnly: boolean): Promise<boolean> {
+    try {
+      const seq = await this.appendWhenRoom(batch, memoryOnly);
+      this.appendedAt.push({ seq, at: Date.now() });
+    } catch (e) {
+      if (!(e instanceof JournalError && (e.code === 'VIGIL_JOURNAL_FULL' || e.code === 'VIGIL_JOURNAL_TOO_LARGE'))) throw e;
+      if (this.dirty.all === undefined) {
+        this.o.log(`mirror ${this.o.id}: the journal is full (${this.o.journalBytes} bytes unacknowledged): changes are marked dirty and a differential mirror follows once it drains`);
+        this.dirty.markAll('the journal was full');
+        await this.dirty.save();
+      }
+      this.resyncNeeded ??= 'diff';
+      return false;
+    }
+    this.client?.notify();
+    return true;
   }
 
   /**
@@ -178,23 +239,26 @@ export class MirrorSource {
    * (up to a minute without progress). Only a journal that does not drain (target away, transmission paused)
    * makes the caller fall back to the dirty mark.
    */
-  private async appendWhenRoom(batch: readonly JournalPayload[]): Promise<number> {
+  private async appendWhenRoom(batch: readonly JournalPayload[], memoryOnly = false): Promise<number> {
     let lastAcked = this.journal.stats().ackedSeq;
     let progressAt = Date.now();
     for (;;) {
       try {
         // Not fsynced here: after a crash the service resyncs (a journal record lost with the machine, or a seq
         // used again, cannot then mislead the target). A clean stop and each acknowledgement flush it.
-        return await this.journal.appendMany(batch);
+        return await this.journal.appendMany(batch, { memoryOnly });
       } catch (e) {
         const full = e instanceof JournalError && e.code === 'VIGIL_JOURNAL_FULL';
         const draining = this.client?.stats().connected === true && !this.paused && !this.closed;
+        const stalled = Date.now() - progressAt > 60_000;
+        // Memory holds only what the target takes soon; when it does not, the resync's records go to disk.
+        if (full && memoryOnly && (!draining || stalled)) return this.appendWhenRoom(batch, false);
         if (!full || !draining) throw e;
         this.client?.notify();
         const acked = this.journal.stats().ackedSeq;
         if (acked > lastAcked) { lastAcked = acked; progressAt = Date.now(); }
-        if (Date.now() - progressAt > 60_000) throw e;
-        await new Promise((r) => setTimeout(r, 20));
+        if (stalled) throw e;
+        await new Promise((r) => setTimeout(r, memoryOnly ? RESYNC_ACK_MS : 20));
       }
     }
   }
@@ -212,7 +276,15 @@ export class MirrorSource {
           this.enqueue('reset', () => this.resetStream());
           return [];
         }
-        return this.journal.read(fromSeq, maxBytes);
+        const records = await this.journal.read(fromSeq, maxBytes);
+        const lost = records.findIndex((r) => r.payload.length === 0);
+        if (lost < 0) return records;
+        // A resync's record kept in memory only is gone (a restart, the cache emptied): the resync starts over.
+        this.o.log(`mirror ${this.o.id}: record ${records[lost]!.seq} of a resync is no longer held: resyncing again`);
+        this.resyncNeeded ??= 'diff';
+        this.targetBehind = true;
+        this.enqueue('reset', () => this.resetStream());
+        return records.slice(0, lost);
       },
     };
     this.client = new ReplicationClient({
@@ -295,7 +367,8 @@ export class MirrorSource {
         const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize })), 600_000)).toString('utf8')) as TargetFile[];
         for (const f of listing) this.seed(f);
       }
-      const bytesSent = await this.emit(this.detector.reconcile());
+      // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
+      const bytesSent = await this.emit(this.detector.reconcile(), true);
       const files = this.index.size;
       this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();
@@ -347,12 +420,13 @@ export class MirrorSource {
     }
     this.pendingAck = Math.max(this.pendingAck, seq);
     while (this.appendedAt.length > 0 && this.appendedAt[0]!.seq <= seq) this.appendedAt.shift();
-    // Acknowledging rewrites the journal's state file: once per 100 ms is plenty.
+    // Acknowledging rewrites the journal's state file: once per 100 ms is plenty, except in a resync, whose
+    // records wait in memory for room (appendMany's memoryOnly): there the pace of acks is the pace of the resync.
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = undefined;
       const upto = this.pendingAck;
       void this.journal.ack(upto).then(() => this.afterDrain(), (e: unknown) => this.o.log(`mirror ${this.o.id}: ack: ${(e as Error).message}`));
-    }, 100);
+    }, this.resyncing ? RESYNC_ACK_MS : ACK_MS);
   }
 
   /** A dirty mirror resyncs once the journal has drained. */
@@ -453,10 +527,14 @@ export class MirrorSource {
     }
     this.closed = true;
     clearTimeout(this.initialReconcile);
+    clearTimeout(this.appendCheck);
+    await this.appendChecking;
     await this.capture?.close();
     if (this.ackTimer) { clearTimeout(this.ackTimer); this.ackTimer = undefined; }
     await this.client?.close();
     if (this.pendingAck > this.journal.stats().ackedSeq) await this.journal.ack(this.pendingAck);
+    this.detector.distrustAppends();
+    await this.detector.close();
     await this.index.save();
     await this.dirty.save();
     await this.journal.flush();

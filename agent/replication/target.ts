@@ -18,7 +18,7 @@ import type { PathFilter } from './glob.js';
 import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
-import { decodeRecord, type ChangeRecord } from './records.js';
+import { decodeRecordInPlace, type ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
 import { scanTree, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest } from './verify.js';
@@ -175,7 +175,8 @@ export class MirrorTarget {
     if (this.state.pausedTarget || this.applyingSpool) return this.spool!.append(payload).then(() => undefined);
     let record: ChangeRecord;
     try {
-      record = decodeRecord(payload);
+      // The payload is the transport's, received for this call alone and never written to.
+      record = decodeRecordInPlace(payload);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -244,7 +245,7 @@ export class MirrorTarget {
         const { ackedSeq, lastSeq } = spool.stats();
         if (ackedSeq >= lastSeq || this.state.pausedTarget) break;
         const batch = await spool.read(ackedSeq + 1, 4 * 1024 * 1024);
-        for (const r of batch) await this.applyRecord(decodeRecord(r.payload));
+        for (const r of batch) await this.applyRecord(decodeRecordInPlace(r.payload));
         for (const a of this.appliers) await a.sync();
         await spool.ack(batch[batch.length - 1]!.seq);
       }

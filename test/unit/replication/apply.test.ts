@@ -313,3 +313,20 @@ test('records applied with overlapping calls end as if applied one by one (30 ra
     assert.deepEqual(overlapped, outcomes, `seed ${seed}: the same records fail`);
   }
 });
+
+test('a create gives the file its mode whether it is new (the umask may cut bits) or replaces one with another mode', async (t) => {
+  const { root, applier } = setUp(t);
+  const mode = (p: string): number => statSync(join(root, p)).mode & 0o7777;
+  await applyAll(applier, [
+    { op: 'create', path: 'plain', mode: 0o640 },
+    { op: 'create', path: 'wide', mode: 0o666 }, // beyond the usual umask 022
+    { op: 'create', path: 'setgid', mode: 0o2750 },
+  ]);
+  await applier.sync();
+  assert.deepEqual([mode('plain'), mode('wide'), mode('setgid')], [0o640, 0o666, 0o2750]);
+  writeFileSync(join(root, 'old'), 'old content', { mode: 0o600 });
+  await applyAll(applier, [{ op: 'create', path: 'old', mode: 0o644 }]);
+  await applier.sync();
+  assert.equal(mode('old'), 0o644);
+  assert.equal(readFileSync(join(root, 'old'), 'utf8'), '', 'emptied');
+});

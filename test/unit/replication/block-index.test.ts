@@ -6,7 +6,7 @@ import { appendFileSync, copyFileSync, linkSync, mkdtempSync, openSync, closeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
+  BlockIndexStore, changedRanges, ChunkPool, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
 } from '../../../agent/replication/block-index.js';
 
 const KiB = 1024;
@@ -383,4 +383,17 @@ test('a file read whole and indexed from memory gets the same index as one strea
   // Larger than the limit: left to indexFile.
   writeFileSync(path, randomBytes(2 * BS));
   assert.equal(await readAndIndexFile(path, BS, undefined, 2 * BS - 1), undefined);
+});
+
+test('ChunkPool hands its buffers out again once given back, and takes back only its own, once', () => {
+  const pool = new ChunkPool(4096);
+  const a = pool.take();
+  assert.equal(a.length, 4096);
+  pool.give(a.subarray(0, 100)); // a view of it counts
+  pool.give(a); // given twice: kept once
+  pool.give(Buffer.alloc(4096)); // not the pool's
+  const b = pool.take();
+  assert.equal(b.buffer, a.buffer, 'the same memory again');
+  assert.equal(b.length, 4096);
+  assert.notEqual(pool.take().buffer, a.buffer, 'nothing else was kept');
 });

@@ -4,7 +4,7 @@
 // mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
@@ -17,8 +17,10 @@ import { verifyTrees } from '../../../agent/replication/verify.js';
 interface Rig {
   readonly src: string[];
   readonly dst: string[];
+  readonly detector: ChangeDetector;
+  readonly index: BlockIndexStore;
   /** Run the detector on these paths (or a full reconcile), apply, and return what travelled. */
-  sync(paths?: string[]): Promise<ChangeRecord[]>;
+  sync(paths?: string[], thorough?: boolean): Promise<ChangeRecord[]>;
   equal(): Promise<void>;
 }
 
@@ -31,13 +33,14 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
   const filter = compileGlobs([], exclude);
   const index = await BlockIndexStore.open(join(base, 'index'));
   const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner: false });
+  t.after(() => detector.close());
   const appliers = dst.map((d) => new Applier(d));
   t.after(async () => { for (const a of appliers) await a.close(); });
   return {
-    src, dst,
-    async sync(paths) {
+    src, dst, detector, index,
+    async sync(paths, thorough = false) {
       const records: ChangeRecord[] = [];
-      for await (const r of paths === undefined ? detector.reconcile() : detector.changes(paths)) {
+      for await (const r of paths === undefined ? detector.reconcile() : detector.changes(paths, thorough)) {
         const wire = decodeRecord(encodeRecord(r));
         records.push(wire);
         const path = wire.op === 'rename' ? wire.from : wire.path;
@@ -148,5 +151,93 @@ test('a new file larger than the whole-read limit travels in one pass of contigu
   const second = await r.sync(['0/large.bin']);
   const changed = second.filter((x) => x.op === 'write');
   assert.deepEqual(changed.map((w) => [w.op === 'write' ? w.offset : -1, w.op === 'write' ? w.data.length : -1]), [[2 * 1024 * 1024 + 4096, 4096]]);
+  await r.equal();
+});
+
+test('an append is read from the old last block on; a rewrite that came with it is found by the check of trusted appends', async (t) => {
+  const r = await rig(t);
+  const path = join(r.src[0]!, 'grows.log');
+  const block = (fill: number, length = 4096): Buffer => Buffer.alloc(length, fill);
+  writeFileSync(path, Buffer.concat([block(1), block(2), block(3, 1000)]));
+  await r.sync();
+  assert.equal(r.detector.hasTrustedAppends, false, 'a file read whole is not taken on trust');
+
+  // A pure append: only the new bytes travel, and the file is trusted until checked. (Its mtime is set long past:
+  // a check that reads a file still within its mtime's clock tick keeps the trust, see RACY_MS.)
+  const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  appendFileSync(path, block(4, 5000));
+  utimesSync(path, past, past);
+  const append = await r.sync(['0/grows.log']);
+  assert.deepEqual(append.filter((x) => x.op === 'write').map((w) => w.op === 'write' ? [w.offset, w.data.length] : []), [[9192, 5000]]);
+  await r.equal();
+  assert.equal(r.detector.hasTrustedAppends, true);
+  assert.deepEqual(await r.detector.suspectAppends(), [], 'nothing older changed');
+  assert.equal(r.detector.hasTrustedAppends, false, 'a file that matched is trusted no more');
+
+  // An append that came with a rewrite of an older block: the append alone travels at first...
+  const fd = openSync(path, 'r+');
+  writeSync(fd, block(9, 10), 0, 10, 100);
+  closeSync(fd);
+  appendFileSync(path, block(5, 300));
+  // An mtime long past: the index is not racy, so only the trust check can find the rewrite.
+  utimesSync(path, past, past);
+  const sneaky = await r.sync(['0/grows.log']);
+  assert.deepEqual(sneaky.filter((x) => x.op === 'write').map((w) => w.op === 'write' ? w.offset : -1), [14192]);
+  await assert.rejects(r.equal(), 'the rewrite has not travelled yet');
+  // A later event of that rewrite, the file unchanged since: still taken on trust, not forgotten.
+  assert.deepEqual((await r.sync(['0/grows.log'])).filter((x) => x.op === 'write'), []);
+  assert.equal(r.detector.hasTrustedAppends, true);
+  // ...and the check finds the file, whose thorough pass sends the rewritten block.
+  assert.deepEqual(await r.detector.suspectAppends(), ['0/grows.log']);
+  const thorough = await r.sync(['0/grows.log'], true);
+  assert.deepEqual(thorough.filter((x) => x.op === 'write').map((w) => w.op === 'write' ? [w.offset, w.data.length] : []), [[0, 4096]]);
+  await r.equal();
+
+  // A rewrite of the old last (partial) block is never taken for an append.
+  const tailFd = openSync(path, 'r+');
+  writeSync(tailFd, block(7, 4), 0, 4, 14192 + 10);
+  closeSync(tailFd);
+  appendFileSync(path, block(6, 50));
+  const tail = await r.sync(['0/grows.log']);
+  assert.ok(tail.some((x) => x.op === 'write' && x.offset === 12288), JSON.stringify(tail.map((x) => x.op === 'write' ? x.offset : x.op)));
+  await r.equal();
+});
+
+test('before the index is saved, appends taken on trust are marked so that a later reconcile reads those files whole', async (t) => {
+  const r = await rig(t);
+  const path = join(r.src[0]!, 'grows.log');
+  writeFileSync(path, Buffer.alloc(5000, 1));
+  await r.sync();
+  const fd = openSync(path, 'r+');
+  writeSync(fd, Buffer.alloc(10, 9), 0, 10, 0);
+  closeSync(fd);
+  appendFileSync(path, Buffer.alloc(100, 2));
+  await r.sync(['0/grows.log']);
+  r.detector.distrustAppends();
+  assert.equal(r.detector.hasTrustedAppends, false);
+  assert.equal(r.index.get('0/grows.log')?.mtimeMs, -1);
+  // The restarted agent's reconcile: the rewrite at byte 0 travels now.
+  const again = await r.sync();
+  assert.ok(again.some((x) => x.op === 'write' && x.offset === 0), JSON.stringify(again.map((x) => x.op)));
+  await r.equal();
+});
+
+test('an index made while the file\'s mtime is still current is racy: a write that leaves the same mtime still travels', async (t) => {
+  const r = await rig(t);
+  const path = join(r.src[0]!, 'busy.dat');
+  writeFileSync(path, Buffer.alloc(10_000, 1));
+  // An mtime the clock has not passed yet stands for "changed within the coarse clock's tick". Whole seconds:
+  // a Date carries whole milliseconds, and some sub-millisecond mtimes do not survive the trip through one.
+  const future = new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000);
+  utimesSync(path, future, future);
+  await r.sync();
+  await r.equal();
+  // A write in the same tick: size and mtime as indexed, other bytes.
+  const fd = openSync(path, 'r+');
+  writeSync(fd, Buffer.alloc(10, 2), 0, 10, 5000);
+  closeSync(fd);
+  utimesSync(path, future, future);
+  const again = await r.sync(['0/busy.dat']);
+  assert.ok(again.some((x) => x.op === 'write' && x.offset === 4096), JSON.stringify(again.map((x) => x.op)));
   await r.equal();
 });

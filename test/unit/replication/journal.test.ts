@@ -410,3 +410,33 @@ test('close() releases every file handle', async (t) => {
   await assert.rejects(Journal.open(join(dir, 'j'), options), JournalCorruptError);
   assert.equal(openDescriptors(), before, 'a failed open leaks nothing');
 });
+
+test('memory-only records are read from memory, leave empty stubs on disk, count until acknowledged, and are refused beyond the cache', async (t) => {
+  const dir = tempDir(t);
+  // Cache: min(32 MiB, maxBytes / 2) = 64 KiB, so memory-only appends are taken up to 48 KiB unacknowledged.
+  const journal = await Journal.open(dir, { maxBytes: 128 * 1024, fsync: 'never' });
+  const payload = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
+  assert.equal(await journal.append(Buffer.from('on disk')), 1);
+  assert.equal(await journal.appendMany([payload(10_000, 1), payload(10_000, 2)], { memoryOnly: true }), 3);
+  assert.equal(await journal.append(Buffer.from('after')), 4);
+  const read = await journal.read(1, 1 << 20);
+  assert.deepEqual(read.map((r) => [r.seq, r.payload.length, r.payload[0]]), [[1, 7, 0x6f], [2, 10_000, 1], [3, 10_000, 2], [4, 5, 0x61]]);
+  assert.equal(journal.stats().bytes, recordBytes(7) + 2 * recordBytes(10_000) + recordBytes(5), 'memory-only records count as their size');
+  const onDisk = segments(dir).reduce((n, s) => n + statSync(join(dir, s)).size, 0);
+  assert.equal(onDisk, recordBytes(7) + 2 * recordBytes(0) + recordBytes(5), 'the disk holds empty stubs for them');
+
+  // Beyond three quarters of the cache, unacknowledged: refused as full, nothing written.
+  await assert.rejects(journal.appendMany([payload(30_000, 3)], { memoryOnly: true }), (e: unknown) => e instanceof JournalFullError);
+  assert.equal(journal.stats().lastSeq, 4);
+  await journal.ack(3);
+  assert.equal(journal.stats().bytes, recordBytes(5), 'acknowledged: their weight is gone');
+  assert.equal(await journal.appendMany([payload(30_000, 3)], { memoryOnly: true }), 5);
+  // A batch that could never be held in memory is stored on disk as usual.
+  assert.equal(await journal.appendMany([payload(60_000, 4)], { memoryOnly: true }), 6);
+  await journal.close();
+
+  // Reopened: the memory-only record still unacknowledged reads back empty (its reader must take it as lost).
+  const reopened = await openJournal(t, dir, { maxBytes: 128 * 1024, fsync: 'never' });
+  const again = await reopened.read(5, 1 << 20);
+  assert.deepEqual(again.map((r) => [r.seq, r.payload.length]), [[5, 0], [6, 60_000]]);
+});

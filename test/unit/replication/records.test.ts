@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { decodeRecord, encodeRecord, encodeRecordParts, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
+import { decodeRecord, decodeRecordInPlace, encodeRecord, encodeRecordParts, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
 
 const samples: ChangeRecord[] = [
   { op: 'write', path: 'a/b.txt', offset: 2 ** 40 + 3, data: Buffer.from('hello') },
@@ -140,4 +140,16 @@ test('every field survives the encoder growing its buffer: data of 0 to 2100 byt
     assert.deepEqual(Buffer.isBuffer(parts) ? parts : Buffer.concat(parts), whole);
     assert.deepEqual(decodeRecord(whole), r, `${r.op} ${'path' in r ? r.path.length : ''}`);
   }
+});
+
+test('decodeRecordInPlace gives the same record with its data a view of the payload; decodeRecord a copy', () => {
+  const payload = encodeRecord({ op: 'write', path: 'a/b', offset: 7, data: Buffer.from('hello') });
+  const copied = decodeRecord(payload);
+  const viewed = decodeRecordInPlace(payload);
+  assert.deepEqual(viewed, copied);
+  assert.ok(viewed.op === 'write' && copied.op === 'write');
+  payload[payload.length - 1] = 0x21; // the last byte of the data
+  assert.equal(viewed.data.toString(), 'hell!');
+  assert.equal(copied.data.toString(), 'hello');
+  assert.throws(() => decodeRecordInPlace(payload.subarray(0, payload.length - 1)), /data at byte \d+: truncated/);
 });

@@ -1,0 +1,127 @@
+/**
+ * Appends to a file that keeps growing (a log, a capture): the kernel says the file changed, not where, and
+ * hashing it whole at every change costs more the longer it grows. When it only grew, the bytes from its old
+ * last block on are all that need reading: that block is hashed again and, when it still matches, the old bytes
+ * before it are taken as unchanged and the new ones are sent. The change detector has the older bytes re-hashed
+ * off its queue later (changes.ts, `suspectAppends`), so a rewrite that came with the growth still travels.
+ */
+import { constants, type Stats } from 'node:fs';
+import { blockHash, closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
+
+// Never follow a symlink, never block opening a FIFO (as block-index.ts reads files).
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+export interface AppendedRead {
+  /** The file's index: `previous`'s blocks before tailStart, then the blocks of `tail`. */
+  readonly index: FileIndex;
+  /** The bytes from tailStart to the end (the new bytes start at the previous size). */
+  readonly tail: Buffer;
+  readonly tailStart: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Open descriptors of the files being appended to, at most this many (least recently used closed first). */
+const MAX_OPEN = 32;
+
+/**
+ * Reads what was appended to files, keeping each growing file open between its appends: a log written every few
+ * milliseconds then costs a stat and a read per change, not an open and a close besides (each a trip through
+ * libuv's thread pool, which on a busy machine is most of the lag).
+ */
+export class AppendReader {
+  /** Open files by path, least recently used first (a Map keeps insertion order). */
+  private readonly open = new Map<string, number>();
+  /** Closing files that left the cache, so close() can wait for them. */
+  private closing: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The file at `path` read from `previous`'s last block on, if it is the same file (inode), grew, and that block
+   * still holds what `previous` hashed; undefined when it does not look like an append (the caller then hashes
+   * the whole file). The stat is taken before the read, so a write landing meanwhile leaves a newer mtime than
+   * the index.
+   */
+  async read(path: string, previous: FileIndex): Promise<AppendedRead | undefined> {
+    let fd = this.take(path);
+    let stats = fd === undefined ? undefined : await fstatFd(fd).catch(() => undefined);
+    if (fd !== undefined && (stats === undefined || stats.ino !== previous.ino)) {
+      // Replaced under the same name since it was opened: this descriptor holds the old file.
+      this.release(fd);
+      fd = undefined;
+    }
+    if (fd === undefined) {
+      fd = await openFd(path, OPEN_FLAGS);
+      try {
+        stats = await fstatFd(fd);
+      } catch (e) {
+        this.release(fd);
+        throw e;
+      }
+    }
+    try {
+      if (!stats!.isFile() || stats!.ino !== previous.ino || stats!.size <= previous.size) {
+        this.release(fd);
+        return undefined;
+      }
+      const read = await readFrom(fd, previous, stats!);
+      this.keep(path, fd);
+      return read;
+    } catch (e) {
+      this.release(fd);
+      throw e;
+    }
+  }
+
+  /** The path was deleted, renamed or replaced: its descriptor goes. */
+  forget(path: string): void {
+    const fd = this.take(path);
+    if (fd !== undefined) this.release(fd);
+  }
+
+  async close(): Promise<void> {
+    for (const fd of this.open.values()) this.release(fd);
+    this.open.clear();
+    await this.closing;
+  }
+
+  private take(path: string): number | undefined {
+    const fd = this.open.get(path);
+    this.open.delete(path);
+    return fd;
+  }
+
+  private keep(path: string, fd: number): void {
+    this.open.set(path, fd);
+    for (const [p, old] of this.open) {
+      if (this.open.size <= MAX_OPEN) break;
+      this.open.delete(p);
+      this.release(old);
+    }
+  }
+
+  private release(fd: number): void {
+    this.closing = Promise.all([this.closing, closeFd(fd).catch(() => undefined)]);
+  }
+}
+
+async function readFrom(fd: number, previous: FileIndex, stats: Stats): Promise<AppendedRead | undefined> {
+  const bs = previous.blockSize;
+  const tailStart = previous.size - (previous.size % bs);
+  const tail = Buffer.allocUnsafe(stats.size - tailStart);
+  let filled = 0;
+  while (filled < tail.length) {
+    const n = await readFd(fd, tail, filled, tail.length - filled, tailStart + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  if (tailStart + filled <= previous.size) return undefined; // it shrank meanwhile
+  const oldTail = previous.size - tailStart;
+  if (oldTail > 0 && !blockHash(tail.subarray(0, oldTail)).equals(previous.blocks[previous.blocks.length - 1]!)) return undefined;
+  const blocks = previous.blocks.slice(0, tailStart / bs);
+  for (let at = 0; at < filled; at += bs) blocks.push(blockHash(tail.subarray(at, Math.min(at + bs, filled))));
+  return {
+    index: { size: tailStart + filled, blockSize: bs, blocks, mtimeMs: stats.mtimeMs, ino: stats.ino },
+    tail: tail.subarray(0, filled), tailStart, mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid,
+  };
+}
