@@ -180,8 +180,19 @@ export class ApiServer {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   }
 
-  async close(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate();
+  /**
+   * Closes every session with 1012 (service restart) so that answers already sent (a proposal whose commit makes
+   * this agent reload) are flushed first; a client that does not finish the closing handshake within
+   * `graceMs` is cut off.
+   */
+  async close(graceMs = 250): Promise<void> {
+    const closing = [...this.wss.clients].map((client) => new Promise<void>((resolve) => {
+      if (client.readyState === client.CLOSED) { resolve(); return; }
+      const timer = setTimeout(() => { client.terminate(); resolve(); }, graceMs);
+      client.once('close', () => { clearTimeout(timer); resolve(); });
+      client.close(1012, 'agent restarting');
+    }));
+    await Promise.all(closing);
     for (const socket of this.sockets) socket.destroy();
     this.wss.close();
     const servers = [this.https, this.local].filter((s): s is HttpServer | HttpsServer => s !== undefined);

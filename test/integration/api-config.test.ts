@@ -41,10 +41,13 @@ function anonymousMetrics(c: LocalCluster, node: string): Promise<number> {
 /** Both nodes at `generation`, with `text` in their files. */
 async function everywhere(c: LocalCluster, generation: number, text: string): Promise<void> {
   for (const node of NODES) {
-    // The history records a version first, then the file is rewritten from it.
-    await c.waitFor(`${node} at generation ${generation}, in its file too`, async () => (await c.call(node, 'config.get', {})).generation === generation
-      && readFileSync(c.configFile(node), 'utf8') === text);
-    assert.equal((await c.call(node, 'config.get', {})).text, text, `${node} runs the text of generation ${generation}`);
+    // The history records a version first, then the file is rewritten from it. A change that needs a reload restarts
+    // the node's API meanwhile: every call is inside the wait, which retries.
+    const current = await c.waitFor(`${node} at generation ${generation}, in its file too`, async () => {
+      const v = await c.call(node, 'config.get', {});
+      return v.generation === generation && readFileSync(c.configFile(node), 'utf8') === text ? v : undefined;
+    });
+    assert.equal(current.text, text, `${node} runs the text of generation ${generation}`);
   }
 }
 

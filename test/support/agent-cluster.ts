@@ -240,6 +240,8 @@ ${groupsYaml.replaceAll('@OCF@', OCF_TEST_AGENT)}`);
     // A killed process lingers until it is reaped: wait, so "nothing is left" holds when dispose returns.
     const deadline = Date.now() + 5000;
     while (killed.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    rmSync(this.dir, { recursive: true, force: true });
+    // VIGIL_KEEP_TEST_DIRS=1 keeps the folder (configurations, agents' logs) to look into a failure.
+    if (process.env['VIGIL_KEEP_TEST_DIRS'] === '1') process.stderr.write(`kept ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
