@@ -1,9 +1,7 @@
 /** The page's entry point (bundled by scripts/build-ui.mjs into dist/ui/app.js). */
-import { z } from 'zod';
+// First: it configures zod before any schema is built (see there).
+import './zod-jitless.js';
 import { boot } from '../app/boot.js';
-
-// The page's CSP forbids eval; zod would otherwise try `new Function` first (and log the refusal).
-z.config({ jitless: true });
 
 const container = document.getElementById('root');
 if (container === null) throw new Error('index.html has no #root');

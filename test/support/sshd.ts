@@ -1,12 +1,12 @@
 /**
- * A real OpenSSH server on 127.0.0.1 for tunnel tests: its own host key, config, pid file and authorized_keys in a
- * temp folder, run in the foreground (-D -e) so it dies with stop(). Password logins need a real account: `user()`
- * makes a throwaway one (useradd + chpasswd, so the test must run as root) that removeUser() deletes.
+ * A real OpenSSH server on 127.0.0.1 for tunnel tests (or inside a test host's network namespace, on its address):
+ * its own host key, config, pid file and authorized_keys in a temp folder, run in the foreground (-D -e) so it dies
+ * with stop(). Password logins need a real account: `createUser()` makes a throwaway one (useradd + chpasswd, so the
+ * test must run as root) that its remove() deletes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './process.js';
@@ -26,11 +26,19 @@ export function createUser(): { name: string; password: string; remove(): void }
   return { name, password, remove: () => { spawnSync('userdel', [name]); } };
 }
 
+export interface SshdOptions {
+  /** Run inside this network namespace (`ip netns exec`), as a test host's own sshd. */
+  readonly namespace?: string;
+  /** The address to listen on (default 127.0.0.1) and the port (default: a free one; 22 inside a namespace). */
+  readonly address?: string;
+  readonly port?: number;
+}
+
 export class Sshd {
   private constructor(readonly dir: string, readonly port: number, readonly fingerprint: string, private readonly child: ChildProcess,
     private readonly exited: Promise<void>, private readonly output: () => string) {}
 
-  static async start(allowUsers: readonly string[]): Promise<Sshd> {
+  static async start(allowUsers: readonly string[], options: SshdOptions = {}): Promise<Sshd> {
     // Debian's sshd refuses to start without its privilege-separation folder, which only the service unit makes.
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const dir = mkdtempSync(join(tmpdir(), 'vigil-sshd-'));
@@ -38,23 +46,29 @@ export class Sshd {
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vigil-test-host', '-f', hostKey]);
     // The fingerprint as OpenSSH prints it: what the center must show for the operator to compare.
     const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]).split(' ')[1]!;
-    const port = await freePort();
+    const address = options.address ?? '127.0.0.1';
+    const port = options.port ?? (options.namespace === undefined ? await freePort() : 22);
     const config = join(dir, 'sshd_config');
     writeFileSync(join(dir, 'authorized_keys'), '', { mode: 0o600 });
     writeFileSync(config, [
-      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${join(dir, 'sshd.pid')}`,
+      `Port ${port}`, `ListenAddress ${address}`, `HostKey ${hostKey}`, `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication yes', 'KbdInteractiveAuthentication no',
       'UsePAM no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', 'StrictModes no', 'MaxAuthTries 3',
       `AllowUsers ${allowUsers.join(' ')}`, 'LogLevel VERBOSE', '',
     ].join('\n'));
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['/usr/sbin/sshd', '-D', '-e', '-f', config];
+    // `ip netns exec` execs sshd, so the child's pid is sshd's own and stop()'s SIGTERM reaches it.
+    const child = options.namespace === undefined
+      ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', options.namespace, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const sshd = new Sshd(dir, port, fingerprint, child, exited, () => log);
     const deadline = Date.now() + 10_000;
-    while (!(await accepts(port))) {
+    // sshd logs this once it listens; unlike a test connection it works from outside the namespace too.
+    while (!log.includes(`Server listening on ${address} port ${port}.`)) {
       if (child.exitCode !== null || Date.now() > deadline) {
         await sshd.stop();
         throw new Error(`sshd did not start:\n${log}`);
@@ -72,12 +86,3 @@ export class Sshd {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
-

@@ -42,8 +42,9 @@ export function topologyOf(views: readonly CenterNodeView[], status: ClusterStat
   const nodes = ids.map((id): TopologyNode => {
     const summary = status?.nodes.find((n) => n.id === id);
     // A node knows its own links best; when the center has no report from it, take what the freshest report says.
-    const mine = own.get(id)?.nodes.find((n) => n.id === id);
-    const nodeLinks = mine?.links ?? summary?.links ?? [];
+    // An agent lists its links under each peer's entry, not its own (agent/core/status.ts): its view is all of them.
+    const mine = own.get(id)?.nodes.flatMap((n) => n.links);
+    const nodeLinks = mine ?? summary?.links ?? [];
     if (nodeLinks.length > 0) links.set(id, nodeLinks);
     return {
       id,

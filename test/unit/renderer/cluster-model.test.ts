@@ -66,6 +66,16 @@ test('the topology takes each node\'s links from its own report, and lists the g
   assert.deepEqual(topologyOf([view('a', 'connecting')], undefined).nodes.map((n) => n.alive), [undefined]);
 });
 
+test('the topology reads a node\'s links where an agent reports them: under each peer\'s entry, its own entry empty', () => {
+  // The shape of agent/core/status.ts: in a's report, b's entry holds a's links to b.
+  const fromA = status('c', 'a', [node('a'), node('b', true, [link('l1', 'b'), link('l2', 'b', false)])], [], T0);
+  const fromB = status('c', 'b', [node('a', true, [link('l1', 'a'), link('l2', 'a')]), node('b')], [], T0);
+  const topo = topologyOf([view('a', 'connected', snapshot(fromA)), view('b', 'connected', snapshot(fromB))], fromA);
+  const halves = linkHalves(topo.links, layoutNodes(['a', 'b']));
+  assert.deepEqual(halves.map((h) => `${h.node}-${h.status.peer}-${h.status.link}:${h.status.up ? 'up' : 'down'}`).sort(),
+    ['a-b-l1:up', 'a-b-l2:down', 'b-a-l1:up', 'b-a-l2:up']);
+});
+
 test('a group\'s history: its own events, newest first, each happening once however many agents logged it', () => {
   const e = (reportedBy: string, id: number, at: number, group?: string): EventEntry => {
     const ev = { ...event(id, 'b', 'failover', at), ...(group !== undefined ? { group } : {}) };
