@@ -46,10 +46,13 @@ export function freshestStatus(nodes: readonly CenterNodeView[]): ClusterStatus 
 
 export function summarizeHealth(nodes: readonly CenterNodeView[]): HealthSummary {
   const issues: HealthIssue[] = [];
+  // One node out of reach is a warning (the others still report the cluster); all of them is critical: nobody
+  // would see a failure.
+  const noneReachable = nodes.length > 0 && nodes.every((n) => n.state !== 'connected');
   for (const n of nodes) {
     if (n.state !== 'connected') {
       issues.push({
-        kind: 'unreachable', level: 'warning', node: n.node,
+        kind: 'unreachable', level: noneReachable ? 'critical' : 'warning', node: n.node,
         message: { key: 'issue.unreachable', params: { node: n.node, state: n.state } },
         ...(n.lastError !== undefined ? { reason: `${n.lastError.code}: ${n.lastError.message}` } : {}),
       });

@@ -8,7 +8,7 @@ import type { Translate } from '../../i18n/index.js';
 import { useConsole, useT } from '../context.js';
 import { groupHistory } from './cluster-model.js';
 import { GroupActions } from './GroupActions.js';
-import { groupState, type GroupState } from './group-state.js';
+import { groupState, operationOutcome, type GroupState } from './group-state.js';
 import { useGroup } from './use-cluster.js';
 
 /** How many of a group's events its panel lists. */
@@ -55,6 +55,9 @@ function describeState(s: GroupState, t: Translate): string {
   }
 }
 
+/** A probe's "not running" on a standby is what it should say: shown plainly, not as a failure. */
+const OUTCOME_CLASS = { ok: undefined, normal: 'muted', failed: 'level-critical' } as const;
+
 function Resources({ group, resources }: { readonly group: string; readonly resources: readonly ResourceSummary[] }): ReactNode {
   const t = useT();
   return (
@@ -73,7 +76,8 @@ function Resources({ group, resources }: { readonly group: string; readonly reso
                 </span>
               ))}
             </td>
-            <td className={r.lastResult !== undefined && r.lastResult.rc !== 0 ? 'level-critical' : undefined}>
+            <td className={r.lastResult === undefined ? undefined : OUTCOME_CLASS[operationOutcome(r.lastResult)]}
+              data-testid={`resource-${group}-${r.id}-last`} data-outcome={r.lastResult === undefined ? undefined : operationOutcome(r.lastResult)}>
               {r.lastResult !== undefined && t('cluster.resource.lastResult', { operation: r.lastResult.operation, rc: r.lastResult.rc, message: r.lastResult.message })}
             </td>
           </tr>

@@ -2,7 +2,7 @@
  * A resource group's state in one word for the operator, derived from what the agents report: where it runs,
  * whether an operator stopped it, whether a resource failed, or whether it is between nodes.
  */
-import type { GroupSummary, ResourceState } from '../../../common/model/index.js';
+import type { GroupSummary, OperationResult, ResourceState } from '../../../common/model/index.js';
 
 export type GroupState =
   | { readonly kind: 'running'; readonly node: string }
@@ -32,4 +32,17 @@ export function groupState(g: GroupSummary): GroupState {
   if (single !== undefined && settledOnTarget && !inTransition) return { kind: 'running', node: single };
   if (g.runningOn.length === 0 && !inTransition) return { kind: 'stopped', byOperator: false };
   return { kind: 'moving', from: g.runningOn, to: g.target };
+}
+
+const OCF_NOT_RUNNING = 7;
+
+/**
+ * How a resource's last operation reads: a success, a normal answer, or a failure. A probe answering "not running"
+ * (OCF 7) is how a standby node reports that it does not run the resource, which is what it should say; any other
+ * non-zero code is a failure (a monitor's 7 means the resource died).
+ */
+export function operationOutcome(result: OperationResult): 'ok' | 'normal' | 'failed' {
+  if (result.rc === 0) return 'ok';
+  if (result.rc === OCF_NOT_RUNNING && result.operation === 'probe') return 'normal';
+  return 'failed';
 }

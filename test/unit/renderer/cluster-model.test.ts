@@ -7,7 +7,7 @@ import type { GroupSummary, LinkStatus, ResourceState } from '../../../common/mo
 import { methodsFor } from '../../../common/protocol/api.js';
 import { groupHistory, topologyOf } from '../../../renderer/app/cluster/cluster-model.js';
 import { commandTarget, permission } from '../../../renderer/app/cluster/command-target.js';
-import { groupState } from '../../../renderer/app/cluster/group-state.js';
+import { groupState, operationOutcome } from '../../../renderer/app/cluster/group-state.js';
 import { layoutNodes, linkHalves } from '../../../renderer/app/cluster/topology-layout.js';
 import { buildAddRequest, EMPTY_CLUSTER, EMPTY_NODE } from '../../../renderer/app/overview/add-cluster-request.js';
 import type { EventEntry } from '../../../renderer/state/store.js';
@@ -93,4 +93,14 @@ test('the add form\'s request leaves empty optional fields out and refuses a por
   for (const port of ['0', '65536', '2e3', '-1', 'x']) {
     assert.deepEqual(buildAddRequest({ ...EMPTY_CLUSTER, nodes: [EMPTY_NODE, { ...EMPTY_NODE, ssh: true, sshPort: port }] }), { ok: false, field: 'nodes.1.via.port', node: '2' }, port);
   }
+});
+
+test('a last operation reads as a success, a standby\'s normal "not running" probe, or a failure', () => {
+  const op = (operation: 'probe' | 'monitor' | 'start' | 'stop', rc: number) => operationOutcome({ operation, rc, at: 0, durationMs: 1, message: '' });
+  assert.equal(op('start', 0), 'ok');
+  assert.equal(op('probe', 7), 'normal');
+  assert.equal(op('monitor', 7), 'failed', 'a monitor finding it gone: the resource died');
+  assert.equal(op('start', 1), 'failed');
+  assert.equal(op('probe', 1), 'failed');
+  assert.equal(op('stop', -1), 'failed');
 });

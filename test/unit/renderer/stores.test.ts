@@ -37,9 +37,11 @@ test('loads clusters.list: per cluster, per node connection state, last error an
   assert.deepEqual(s.clusters.a!.nodes.map((n) => [n.node, n.state]), [['a1', 'connected'], ['a2', 'connecting']]);
   assert.equal(s.clusters.a!.nodes[0]!.snapshot?.status.cluster, 'a');
   assert.equal(s.clusters.b!.nodes[0]!.lastError?.code, 'TLS_REJECTED');
-  // B's only node is unreachable and nothing reported a status: unknown, saying why.
+  // B's only node is unreachable and nothing reported a status: critical (nobody would see a failure), saying why;
+  // A has one of its two nodes still connected: only a warning for the other.
   const hb = s.health.b!;
-  assert.equal(hb.level, 'warning');
+  assert.equal(hb.level, 'critical');
+  assert.equal(s.health.a!.issues.find((i) => i.kind === 'unreachable')?.level, 'warning');
   assert.deepEqual(hb.issues.map((i) => i.kind), ['unreachable', 'no-data']);
   assert.equal(hb.issues[0]!.reason, 'TLS_REJECTED: certificate signed by an unknown CA');
 });
