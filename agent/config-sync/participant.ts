@@ -16,6 +16,8 @@ import type { ValidationResult } from './validate.js';
 
 /** A staged version that is neither committed nor aborted by then is dropped: its coordinator crashed. */
 export const DEFAULT_STAGED_TTL_MS = 30_000;
+/** How long after a prepare catch-up leaves a staged version to its coordinator's commit. */
+export const COMMIT_GRACE_MS = 5_000;
 
 export interface ConfigParticipantOptions {
   readonly nodeId: NodeId;
@@ -36,6 +38,8 @@ export interface ConfigParticipantOptions {
 export type CatchUpOutcome =
   | { readonly status: 'applied'; readonly version: ConfigVersion; readonly config: ClusterConfig; readonly change: ConfigChange }
   | { readonly status: 'current' }
+  /** A coordinator staged that version here moments ago and is committing it: its commit brings it. */
+  | { readonly status: 'staged' }
   /** Not applied: this node keeps its version; raise a fault with the message and problems. */
   | { readonly status: 'fault'; readonly code: 'VALIDATION_FAILED' | 'CONFLICT' | 'FETCH_FAILED'; readonly message: string; readonly problems: readonly NodeProblem[] };
 
@@ -125,6 +129,14 @@ export class ConfigParticipant {
     return this.exclusive(async () => {
       const local = this.o.history.current();
       if (generation <= local.generation) return { status: 'current' };
+      // Between a coordinator's own commit and its commit call here, a peer already reports the new generation. Taking
+      // it now would reload this agent under that call (the change would read as partial): for a few seconds after
+      // the prepare, let the commit bring it. Past that the commit is taken as lost, and catch-up adopts the version.
+      const staged = this.o.history.staged(this.now());
+      const stagedAt = staged === undefined ? undefined : staged.expiresAt - (this.o.stagedTtlMs ?? DEFAULT_STAGED_TTL_MS);
+      if (staged !== undefined && stagedAt !== undefined && staged.version.generation >= generation && this.now() - stagedAt < COMMIT_GRACE_MS) {
+        return { status: 'staged' };
+      }
       let chain: ConfigVersion[];
       let replaceInstalled: boolean;
       try {

@@ -17,7 +17,6 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { TestContext } from 'node:test';
 import { callAgent } from '../../agent/api/api-client.js';
 import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
@@ -43,6 +42,9 @@ const API_PORT = 7480;
 const REPLICATION_PORT = 7420;
 /** The cluster's id, in its configuration and in its PKI. */
 const CLUSTER_ID = 'e2e';
+
+/** What registers the fixture's teardown: a test's context, or the demo's exit handler. */
+export interface Teardown { after(fn: () => Promise<void>): void }
 
 export interface CenterProcess {
   readonly process: HostProcess;
@@ -77,7 +79,8 @@ export class NetnsConsole {
     for (const node of NODES) mkdirSync(this.folder(node));
   }
 
-  static async create(t: TestContext): Promise<NetnsConsole> {
+  /** `t` is a test's context, or anything that runs the teardown later (the demo). */
+  static async create(t: Teardown): Promise<NetnsConsole> {
     const net = await TestNetwork.create({
       nets: [
         { name: 'priv1', subnet: '198.51.100.0/26' },
@@ -199,7 +202,7 @@ groups:
     const file = join(home, 'clusters.json');
     writeFileSync(file, JSON.stringify(clusters.map((c) => this.clusterEntry(c, credentials)), null, 2), { mode: 0o600 });
     const p = this.net.spawn(CONSOLE_HOST, [process.execPath, resolve('dist/main/web/cli.js'),
-      '--clusters', file, '--known-hosts', join(home, 'known-hosts.json')]);
+      '--clusters', file, '--known-hosts', join(home, 'known-hosts.json'), '--data-dir', join(home, 'data')]);
     let openUrl = '';
     await this.eventually('center:web prints its address', () => {
       const log = readLog(p.logPath);
