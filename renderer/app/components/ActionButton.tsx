@@ -1,12 +1,13 @@
 /**
- * A control command as the console runs it: a button, a confirmation naming what will happen, the call through the
- * center (`agent.call`), and the agent's answer shown beside it (its message, or its error code and message). Every
- * operator action in the console goes through this one component, so none runs unconfirmed or fails silently.
+ * A control command to an agent: a button, a confirmation naming what will happen, the call through the center
+ * (`agent.call`), and the agent's answer shown beside it (its message, or its error code and message). Every operator
+ * action on a cluster goes through this one component, so none runs unconfirmed or fails silently.
  */
-import { useState, type ReactNode } from 'react';
-import type { CenterMethod, InvokeInput, IpcErrorInfo } from '../../../common/ipc/contract.js';
+import type { ReactNode } from 'react';
+import type { CenterMethod, InvokeInput, IpcErrorInfo, IpcResult } from '../../../common/ipc/contract.js';
 import type { Params } from '../../../common/protocol/api.js';
 import { useBridge, useT } from '../context.js';
+import { CenterCommandButton } from './CenterCommandButton.js';
 
 export interface ActionButtonProps<M extends CenterMethod> {
   readonly cluster: string;
@@ -28,46 +29,17 @@ export interface ActionButtonProps<M extends CenterMethod> {
   readonly onFailed?: (error: IpcErrorInfo) => void;
 }
 
-type Phase = { readonly kind: 'idle' } | { readonly kind: 'confirming' } | { readonly kind: 'running' }
-  | { readonly kind: 'done'; readonly text: string; readonly result: unknown } | { readonly kind: 'failed'; readonly error: IpcErrorInfo };
-
 export function ActionButton<M extends CenterMethod>(props: ActionButtonProps<M>): ReactNode {
   const bridge = useBridge();
   const t = useT();
-  const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
-
-  const run = async (): Promise<void> => {
-    setPhase({ kind: 'running' });
-    const r = await bridge.invoke('agent.call', {
-      cluster: props.cluster, node: props.node, method: props.method, params: props.params,
-    } as InvokeInput<'agent.call'>);
-    if (r.ok) {
-      setPhase({ kind: 'done', text: describeResult(r.result) ?? t('action.done'), result: r.result });
-      props.onDone?.(r.result);
-    } else {
-      setPhase({ kind: 'failed', error: r.error });
-      props.onFailed?.(r.error);
-    }
-  };
-
+  const run = (): Promise<IpcResult<unknown>> => bridge.invoke('agent.call', {
+    cluster: props.cluster, node: props.node, method: props.method, params: props.params,
+  } as InvokeInput<'agent.call'>);
   return (
-    <span className="action" data-testid={props.testId}>
-      <button type="button" className={props.danger === true ? 'danger' : undefined} disabled={props.disabled === true || phase.kind === 'running'}
-        onClick={() => setPhase({ kind: 'confirming' })} data-testid={`${props.testId}-button`}>
-        {phase.kind === 'running' ? t('action.running') : props.label}
-      </button>
-      {phase.kind === 'confirming' && (
-        <span className="confirm" role="dialog" aria-label={props.label} data-testid={`${props.testId}-confirm`}>
-          <span>{props.confirm}</span>
-          <button type="button" className={props.danger === true ? 'danger' : 'primary'} onClick={() => void run()} data-testid={`${props.testId}-yes`}>{t('action.confirm')}</button>
-          <button type="button" onClick={() => setPhase({ kind: 'idle' })} data-testid={`${props.testId}-no`}>{t('action.cancel')}</button>
-        </span>
-      )}
-      {phase.kind === 'done' && <span className="result ok" role="status" data-testid={`${props.testId}-result`}>{props.renderResult?.(phase.result) ?? phase.text}</span>}
-      {phase.kind === 'failed' && (
-        <span className="result failed" role="alert" data-testid={`${props.testId}-result`}>{`${phase.error.code}: ${phase.error.message}`}</span>
-      )}
-    </span>
+    <CenterCommandButton label={props.label} confirm={props.confirm} run={run} testId={props.testId}
+      {...(props.disabled === undefined ? {} : { disabled: props.disabled })} {...(props.danger === undefined ? {} : { danger: props.danger })}
+      {...(props.onDone === undefined ? {} : { onDone: props.onDone })} {...(props.onFailed === undefined ? {} : { onFailed: props.onFailed })}
+      renderResult={(result) => props.renderResult?.(result) ?? describeResult(result) ?? t('action.done')} />
   );
 }
 

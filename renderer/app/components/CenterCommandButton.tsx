@@ -1,7 +1,8 @@
 /**
- * A command to the center itself (remove a cluster, accept a host key, retry a connection), with the same shape
- * as ActionButton (which is for commands to agents): a button, an optional confirmation, and the outcome shown
- * beside it, `CODE: message` when refused. The same testIds: `X-button`, `X-confirm`, `X-yes`, `X-no`, `X-result`.
+ * A command as the console runs it: a button, an optional confirmation, the call, and the outcome shown beside it
+ * (`CODE: message` when refused). Used as it is for commands to the center itself (remove a cluster, accept a host
+ * key, retry a connection); ActionButton builds commands to agents on it. testIds: `X-button`, `X-confirm`, `X-yes`,
+ * `X-no`, `X-result`.
  */
 import { useState, type ReactNode } from 'react';
 import type { IpcErrorInfo, IpcResult } from '../../../common/ipc/contract.js';
@@ -19,9 +20,15 @@ export interface CenterCommandButtonProps {
   readonly title?: string;
   /** Shown before the button, inside the testId's element (e.g. the fingerprint an accept button trusts). */
   readonly children?: ReactNode;
+  /** What an accepted command's result shows; undefined: "Done". */
+  readonly renderResult?: (result: unknown) => ReactNode;
+  readonly onDone?: (result: unknown) => void;
+  /** Called with the refusal (the result beside the button shows it too). */
+  readonly onFailed?: (error: IpcErrorInfo) => void;
 }
 
-type Phase = { readonly kind: 'idle' | 'confirming' | 'running' | 'done' } | { readonly kind: 'failed'; readonly error: IpcErrorInfo };
+type Phase = { readonly kind: 'idle' | 'confirming' | 'running' } | { readonly kind: 'done'; readonly result: unknown }
+  | { readonly kind: 'failed'; readonly error: IpcErrorInfo };
 
 export function CenterCommandButton(props: CenterCommandButtonProps): ReactNode {
   const t = useT();
@@ -29,7 +36,13 @@ export function CenterCommandButton(props: CenterCommandButtonProps): ReactNode 
   const run = async (): Promise<void> => {
     setPhase({ kind: 'running' });
     const r = await props.run();
-    setPhase(r.ok ? { kind: 'done' } : { kind: 'failed', error: r.error });
+    if (r.ok) {
+      setPhase({ kind: 'done', result: r.result });
+      props.onDone?.(r.result);
+    } else {
+      setPhase({ kind: 'failed', error: r.error });
+      props.onFailed?.(r.error);
+    }
   };
   return (
     <span className="action" data-testid={props.testId} title={props.title}>
@@ -45,7 +58,7 @@ export function CenterCommandButton(props: CenterCommandButtonProps): ReactNode 
           <button type="button" onClick={() => setPhase({ kind: 'idle' })} data-testid={`${props.testId}-no`}>{t('action.cancel')}</button>
         </span>
       )}
-      {phase.kind === 'done' && <span className="result ok" role="status" data-testid={`${props.testId}-result`}>{t('action.done')}</span>}
+      {phase.kind === 'done' && <span className="result ok" role="status" data-testid={`${props.testId}-result`}>{props.renderResult?.(phase.result) ?? t('action.done')}</span>}
       {phase.kind === 'failed' && (
         <span className="result failed" role="alert" data-testid={`${props.testId}-result`}>{`${phase.error.code}: ${phase.error.message}`}</span>
       )}
