@@ -88,6 +88,13 @@ export interface CenterNodeView {
 }
 export interface CenterClusterView { readonly id: string; readonly name: string; readonly nodes: readonly CenterNodeView[] }
 
+/** What the center could not do at start-up (a remembered cluster it could not read or reconnect), by cluster and field. */
+export interface CenterProblem {
+  readonly cluster?: string;
+  readonly field?: string;
+  readonly message: string;
+}
+
 export type CenterChange =
   | { readonly kind: 'cluster-added' | 'cluster-removed'; readonly cluster: string }
   | { readonly kind: 'node'; readonly cluster: string; readonly node: string; readonly what: 'state' | 'snapshot' | 'event'; readonly view: CenterNodeView };
@@ -108,6 +115,8 @@ export const invokeChannels = {
   /** The operator accepts the SSH host key HOST_KEY_UNKNOWN showed for that node (details.fingerprint). */
   'hostKey.accept': { params: z.strictObject({ ...target, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'an OpenSSH SHA256: fingerprint') }), result: result<null>() },
   'connection.retry': { params: nodeRef, result: result<null>() },
+  /** What the center could not restore at start-up; a cluster's problems go once it is removed. */
+  'center.problems': { params: z.strictObject({}), result: result<CenterProblem[]>() },
 } as const satisfies Record<string, { params: z.ZodType; result: ResultOf<unknown> }>;
 
 export const pushChannels = {

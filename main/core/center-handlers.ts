@@ -72,6 +72,8 @@ export function createCenter(manager: ConnectionManager, options: CenterOptions 
     return view(config.id)!;
   };
   const store = options.store;
+  /** What restore() could not do, until the operator removes the cluster concerned. */
+  let problems: StoreProblem[] = [];
 
   const handlers: CenterHandlers = {
     'clusters.list': async () => manager.list().map((v) => view(v.id)!),
@@ -92,6 +94,7 @@ export function createCenter(manager: ConnectionManager, options: CenterOptions 
       await manager.remove(cluster);
       names.delete(cluster);
       const saved = store?.remove(cluster) ?? false;
+      problems = problems.filter((p) => p.cluster !== cluster);
       return { removed: known || saved };
     },
     'agent.call': async (p) => manager.call(p.cluster, p.node, p.method, p.params),
@@ -105,6 +108,7 @@ export function createCenter(manager: ConnectionManager, options: CenterOptions 
       manager.retry(cluster, node);
       return null;
     },
+    'center.problems': async () => problems,
   };
 
   return {
@@ -113,15 +117,17 @@ export function createCenter(manager: ConnectionManager, options: CenterOptions 
     clusterName: (id) => names.get(id) ?? id,
     async restore() {
       if (!store) return [];
-      const { clusters, problems } = store.load();
-      for (const config of clusters) {
+      const loaded = store.load();
+      const found = [...loaded.problems];
+      for (const config of loaded.clusters) {
         try {
           await connect(config);
         } catch (e) {
-          problems.push({ cluster: config.id, message: `not restored: ${errorInfo(e).message}` });
+          found.push({ cluster: config.id, message: `not restored: ${errorInfo(e).message}` });
         }
       }
-      return problems;
+      problems = [...problems, ...found];
+      return found;
     },
   };
 }

@@ -10,16 +10,13 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { IpcError, parseRequest, type ClusterConfig } from '../../common/ipc/contract.js';
+import { IpcError, parseRequest, type CenterProblem, type ClusterConfig } from '../../common/ipc/contract.js';
 import { CenterError } from './errors.js';
 import type { SecretCipher } from './secret-cipher.js';
 
 /** What load() could not restore: `cluster` and `field` name it when known. */
-export interface StoreProblem {
-  readonly cluster?: string;
-  readonly field?: string;
-  readonly message: string;
-}
+/** An entry the store could not read, by cluster and field: what the UI shows (`center.problems`). */
+export type StoreProblem = CenterProblem;
 
 export function describeProblem(p: StoreProblem): string {
   return [p.cluster === undefined ? undefined : `cluster ${p.cluster}`, p.field, p.message].filter((x) => x !== undefined).join(': ');

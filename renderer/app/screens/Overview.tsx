@@ -7,6 +7,7 @@ import { useConsole, useT } from '../context.js';
 import { AddClusterForm } from '../overview/AddClusterForm.js';
 import { ClusterCard } from '../overview/ClusterCard.js';
 import { OverviewToolbar } from '../overview/OverviewToolbar.js';
+import { RestoreProblems } from '../overview/RestoreProblems.js';
 import { memoVisibleClusters, type OverviewQuery } from '../overview/visible-clusters.js';
 
 export function Overview(): ReactNode {
@@ -20,6 +21,7 @@ export function Overview(): ReactNode {
     <section className="overview" data-testid="screen-overview">
       <div className="overview-clusters">
         <h1>{t('overview.title')}</h1>
+        <RestoreProblems />
         <OverviewToolbar query={query} onChange={setQuery} shown={ids.length} total={total} />
         {!loaded && <p className="muted">{t('app.loading')}</p>}
         {loaded && total === 0 && <p className="muted" data-testid="overview-empty">{t('overview.empty')}</p>}

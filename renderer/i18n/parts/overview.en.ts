@@ -1,6 +1,9 @@
 /** English strings of the overview screen (merged into ../en.ts; keys prefixed 'overview.'). */
 export const overviewEn = {
   'overview.title': 'Clusters',
+  'overview.restoreProblems': 'Remembered clusters the center could not restore (remove one to forget it, then add it again):',
+  'overview.forget': 'Forget',
+  'overview.forgetConfirm': 'Forget the remembered cluster {cluster} and its credentials?',
   'overview.empty': 'No cluster is watched yet: add one below.',
   'overview.noMatch': 'No cluster matches the filter.',
   'overview.filter': 'Filter',

@@ -3,6 +3,9 @@ import type { overviewEn } from './overview.en.js';
 
 export const overviewZhCN = {
   'overview.title': '集群',
+  'overview.restoreProblems': '监控中心无法恢复以下已保存的集群（删除后可重新添加）：',
+  'overview.forget': '删除',
+  'overview.forgetConfirm': '删除已保存的集群 {cluster} 及其凭据？',
   'overview.empty': '尚未监控任何集群：请在下方添加。',
   'overview.noMatch': '没有符合筛选条件的集群。',
   'overview.filter': '筛选',

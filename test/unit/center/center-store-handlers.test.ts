@@ -1,5 +1,6 @@
 // The handlers over a ClusterStore, without agents (nodes on a closed port): a cluster that cannot be saved is
-// not added; removing forgets also an entry that could not be restored; restore() reports what it could not add.
+// not added; removing forgets also an entry that could not be restored; restore() reports what it could not add,
+// and center.problems shows it to the UI until the cluster is removed.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +58,15 @@ test('center store handlers: add saves, remove forgets; an unreadable entry is r
   assert.match(problems[0]!, /^cluster prod: credentials\.token: cannot be decrypted: /);
   assert.equal(problems[1], 'cluster dev: not restored: credentials.ref: this center resolves no credential references');
   assert.deepEqual(nextManager.list(), []);
+  // The UI asks for the same problems (center.problems), by cluster.
+  const shown = await invoke(restarted.handlers, 'center.problems', {});
+  assert.ok(shown.ok);
+  assert.deepEqual((shown.result as { cluster?: string }[]).map((p) => p.cluster), ['prod', 'dev']);
   // The operator lets the unreadable one go: removed from the file although it was never connected.
   assert.deepEqual(await invoke(restarted.handlers, 'clusters.remove', { cluster: 'prod' }), { ok: true, result: { removed: true } });
+  const after = await invoke(restarted.handlers, 'center.problems', {});
+  assert.ok(after.ok);
+  assert.deepEqual((after.result as { cluster?: string }[]).map((p) => p.cluster), ['dev'], 'the removed cluster\'s problem is gone');
   assert.deepEqual((JSON.parse(readFileSync(join(dir, 'clusters.json'), 'utf8')) as { clusters: { id: string }[] }).clusters.map((c) => c.id), ['dev']);
   assert.deepEqual(await invoke(restarted.handlers, 'clusters.remove', { cluster: 'prod' }), { ok: true, result: { removed: false } });
 });

@@ -22,6 +22,7 @@ const good: { [C in InvokeChannel]: InvokeInput<C> } = {
   'agent.call': { cluster: 'prod', node: 'alpha', method: 'switchover', params: { group: 'web', node: 'beta' } },
   'hostKey.accept': { cluster: 'prod', node: 'beta', fingerprint: fp },
   'connection.retry': { cluster: 'prod', node: 'beta' },
+  'center.problems': {},
 };
 
 function refused(channel: unknown, params: unknown): IpcError {

@@ -227,3 +227,28 @@ test('the cards in Simplified Chinese', async () => {
   assert.equal(screen.getByTestId('add-cluster-submit').textContent, '添加集群');
   assert.equal(screen.getByTestId('overview-shown').textContent, '显示 3 / 3 个集群');
 });
+
+test('what the center could not restore is shown by cluster and field, and forgetting it clears it', async () => {
+  const { bridge, services } = await setup();
+  let problems = [
+    { cluster: 'old', field: 'credentials.token', message: 'cannot be decrypted: unsupported state or unable to authenticate data' },
+    { message: 'clusters.json was not a clusters file: moved aside to clusters.json.bad' },
+  ];
+  bridge.answer('center.problems', () => ({ ok: true, result: problems }));
+  bridge.answer('clusters.remove', validated('clusters.remove', (p) => {
+    problems = problems.filter((x) => x.cluster !== p.cluster);
+    return { removed: true };
+  }));
+  render(inProvider(services, <Overview />));
+  await act(settle);
+  assert.deepEqual(screen.getAllByTestId('restore-problem').map((e) => e.textContent?.replace(/Forget$/, '')), [
+    'old: credentials.token: cannot be decrypted: unsupported state or unable to authenticate data',
+    'clusters.json was not a clusters file: moved aside to clusters.json.bad',
+  ]);
+  fireEvent.click(screen.getByTestId('forget-old-button'));
+  assert.match(screen.getByTestId('forget-old-confirm').textContent!, /Forget the remembered cluster old/);
+  await act(async () => { fireEvent.click(screen.getByTestId('forget-old-yes')); await settle(); });
+  await act(settle);
+  assert.deepEqual(bridge.callsOf('clusters.remove'), [{ cluster: 'old' }]);
+  assert.deepEqual(screen.getAllByTestId('restore-problem').map((e) => e.textContent), ['clusters.json was not a clusters file: moved aside to clusters.json.bad']);
+});
