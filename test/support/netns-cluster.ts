@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { callAgent } from '../../agent/api/api-client.js';
 import type { ClusterEvent, ClusterStatus, EventKind } from '../../common/model/index.js';
-import { TestNetwork, type HostProcess } from './netns.js';
+import { TestNetwork, type HostProcess, type NetworkSpec } from './netns.js';
 
 export const NODES = ['alpha', 'beta'] as const;
 export type NodeName = (typeof NODES)[number];
@@ -80,6 +80,48 @@ ${options.hotStandby === true ? '' : `      - id: web-svc
 }
 
 /** The command line of a node's agent; its state dir survives restarts, as on a real server. */
+/**
+ * The address plan of the namespace fixtures: alpha and beta on two private networks and a public one, and one
+ * more host (a client, the console) on the public network only.
+ */
+export function twoNodeNetwork(extra: { readonly name: string; readonly address: string }): NetworkSpec {
+  return {
+    nets: [
+      { name: 'priv1', subnet: '198.51.100.0/26' },
+      { name: 'priv2', subnet: '198.51.100.64/26' },
+      { name: 'pub', subnet: '203.0.113.0/24' },
+    ],
+    hosts: [
+      { name: 'alpha', addresses: ADDRESSES.alpha },
+      { name: 'beta', addresses: ADDRESSES.beta },
+      { name: extra.name, addresses: { pub: `${extra.address}/24` } },
+    ],
+  };
+}
+
+/**
+ * Each node's agent runs, oldest first: start (again) with its state folder kept, as on a real server, and kill -9
+ * of the newest. What an agent spawned dies with the network.
+ */
+export class AgentRuns {
+  private readonly runs = new Map<NodeName, HostProcess[]>();
+  constructor(private readonly net: TestNetwork, private readonly configPath: string, private readonly stateDir: (node: NodeName) => string) {}
+
+  start(node: NodeName): HostProcess {
+    mkdirSync(this.stateDir(node), { recursive: true });
+    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node)));
+    this.runs.set(node, [...this.of(node), p]);
+    return p;
+  }
+
+  async kill(node: NodeName): Promise<void> {
+    const p = this.of(node).at(-1);
+    if (p !== undefined) await this.net.kill(p, 'SIGKILL');
+  }
+
+  of(node: NodeName): readonly HostProcess[] { return this.runs.get(node) ?? []; }
+}
+
 export function vigildArgv(configPath: string, node: NodeName, stateDir: string): string[] {
   return [process.execPath, resolve('dist/agent/cli/vigild.js'), '--config', configPath, '--node', node, '--state-dir', stateDir];
 }
@@ -94,18 +136,7 @@ export class NetnsCluster {
   }
 
   static async create(options: NetnsClusterOptions = {}): Promise<NetnsCluster> {
-    const net = await TestNetwork.create({
-      nets: [
-        { name: 'priv1', subnet: '198.51.100.0/26' },
-        { name: 'priv2', subnet: '198.51.100.64/26' },
-        { name: 'pub', subnet: '203.0.113.0/24' },
-      ],
-      hosts: [
-        { name: 'alpha', addresses: ADDRESSES.alpha },
-        { name: 'beta', addresses: ADDRESSES.beta },
-        { name: CLIENT, addresses: { pub: `${CLIENT_ADDRESS}/24` } },
-      ],
-    });
+    const net = await TestNetwork.create(twoNodeNetwork({ name: CLIENT, address: CLIENT_ADDRESS }));
     return new NetnsCluster(net, options);
   }
 

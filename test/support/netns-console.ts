@@ -24,7 +24,7 @@ import { initCluster } from '../../agent/security/pki.js';
 import type { ClusterConfigInput } from '../../common/ipc/contract.js';
 import type { ClusterStatus, MirrorStatus } from '../../common/model/index.js';
 import { ConsoleBrowser, type ConsoleBrowserOptions } from './browser.js';
-import { ADDRESSES, NODES, PRIVATE_NETS, addressOf, vigildArgv, type NodeName } from './netns-cluster.js';
+import { AgentRuns, NODES, PRIVATE_NETS, addressOf, twoNodeNetwork, type NodeName } from './netns-cluster.js';
 import { TestNetwork, type HostProcess } from './netns.js';
 import { until } from './process.js';
 import { Sshd, createUser } from './sshd.js';
@@ -65,7 +65,7 @@ export interface CenterClusterEntry {
 export class NetnsConsole {
   readonly configPath: string;
   readonly pkiDir: string;
-  private readonly runs = new Map<NodeName, HostProcess[]>();
+  private readonly runs: AgentRuns;
   private sshdServer: Sshd | undefined;
   private account: { name: string; password: string; remove(): void } | undefined;
   private readonly browsers: ConsoleBrowser[] = [];
@@ -76,23 +76,13 @@ export class NetnsConsole {
   private constructor(readonly net: TestNetwork) {
     this.configPath = join(net.tempDir, 'cluster.yaml');
     this.pkiDir = join(net.tempDir, 'pki');
+    this.runs = new AgentRuns(net, this.configPath, (node) => this.stateDir(node));
     for (const node of NODES) mkdirSync(this.folder(node));
   }
 
   /** `t` is a test's context, or anything that runs the teardown later (the demo). */
   static async create(t: Teardown): Promise<NetnsConsole> {
-    const net = await TestNetwork.create({
-      nets: [
-        { name: 'priv1', subnet: '198.51.100.0/26' },
-        { name: 'priv2', subnet: '198.51.100.64/26' },
-        { name: 'pub', subnet: '203.0.113.0/24' },
-      ],
-      hosts: [
-        { name: 'alpha', addresses: ADDRESSES.alpha },
-        { name: 'beta', addresses: ADDRESSES.beta },
-        { name: CONSOLE_HOST, addresses: { pub: `${CONSOLE_ADDRESS}/24` } },
-      ],
-    });
+    const net = await TestNetwork.create(twoNodeNetwork({ name: CONSOLE_HOST, address: CONSOLE_ADDRESS }));
     const fixture = new NetnsConsole(net);
     t.after(() => fixture.destroy());
     const init = await initCluster({ dir: fixture.pkiDir, clusterId: CLUSTER_ID, nodes: NODES.map((id) => ({ id, hosts: [addressOf(id, 'pub')] })) });
@@ -141,18 +131,10 @@ groups:
   stateDir(node: NodeName): string { return join(this.net.tempDir, `state-${node}`); }
 
   /** Start the node's agent (again); its state dir survives restarts, as on a real server. */
-  start(node: NodeName): HostProcess {
-    mkdirSync(this.stateDir(node), { recursive: true });
-    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node)));
-    this.runs.set(node, [...(this.runs.get(node) ?? []), p]);
-    return p;
-  }
+  start(node: NodeName): HostProcess { return this.runs.start(node); }
 
   /** kill -9 of the node's agent; returns once it is gone. */
-  async kill(node: NodeName): Promise<void> {
-    const p = this.runs.get(node)?.at(-1);
-    if (p !== undefined) await this.net.kill(p, 'SIGKILL');
-  }
+  kill(node: NodeName): Promise<void> { return this.runs.kill(node); }
 
   /** The node's status through its control socket (Unix sockets are files: reachable from outside the host). */
   status(node: NodeName): Promise<ClusterStatus> {
@@ -247,7 +229,7 @@ groups:
   /** The last lines of every agent run and of the center, for failure messages. */
   logs(lines = 40): string {
     const tail = (label: string, path: string): string => `--- ${label} (${path}):\n${readLog(path).split('\n').slice(-lines).join('\n')}`;
-    const agents = NODES.flatMap((n) => (this.runs.get(n) ?? []).map((p) => tail(`${n}'s agent`, p.logPath)));
+    const agents = NODES.flatMap((n) => this.runs.of(n).map((p) => tail(`${n}'s agent`, p.logPath)));
     return [...agents, ...(this.center === undefined ? [] : [tail('center:web', this.center.process.logPath)])].join('\n');
   }
 

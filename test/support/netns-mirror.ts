@@ -19,7 +19,7 @@ import { compileGlobs } from '../../agent/replication/glob.js';
 import { encodeManifest, treeManifest, verifyTrees, type VerifyReport } from '../../agent/replication/verify.js';
 import type { MirrorAction, MirrorStatus } from '../../common/model/index.js';
 import type { Method, Params, Results } from '../../common/protocol/api.js';
-import { ADDRESSES, NODES, PRIVATE_NETS, addressOf, vigildArgv, type NodeName } from './netns-cluster.js';
+import { ADDRESSES, AgentRuns, NODES, PRIVATE_NETS, addressOf, type NodeName } from './netns-cluster.js';
 import { TestNetwork, type HostProcess } from './netns.js';
 import { until } from './process.js';
 
@@ -46,13 +46,14 @@ export interface NetnsMirrorOptions {
 
 export class NetnsMirror {
   /** Every run of each node's agent, the current one last. */
-  private readonly runs = new Map<NodeName, HostProcess[]>();
+  private readonly runs: AgentRuns;
   readonly configPath: string;
   /** The cluster key, hex: a test that speaks the replication protocol itself needs it. */
   readonly key = randomBytes(32).toString('hex');
 
   private constructor(readonly net: TestNetwork, options: NetnsMirrorOptions) {
     this.configPath = join(net.tempDir, 'cluster.yaml');
+    this.runs = new AgentRuns(net, this.configPath, (node) => this.stateDir(node));
     for (const node of NODES) mkdirSync(this.folder(node));
     writeFileSync(this.configPath, this.clusterYaml(options), { mode: 0o600 });
   }
@@ -94,18 +95,10 @@ groups:
   stateDir(node: NodeName): string { return join(this.net.tempDir, `state-${node}`); }
   socket(node: NodeName): string { return join(this.stateDir(node), 'vigild.sock'); }
 
-  start(node: NodeName): HostProcess {
-    mkdirSync(this.stateDir(node), { recursive: true });
-    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node)));
-    this.runs.set(node, [...(this.runs.get(node) ?? []), p]);
-    return p;
-  }
+  start(node: NodeName): HostProcess { return this.runs.start(node); }
 
   /** kill -9 of the node's agent; returns once it is gone. What it spawned (inotifywait) dies with the network. */
-  async kill(node: NodeName): Promise<void> {
-    const p = this.runs.get(node)?.at(-1);
-    if (p) await this.net.kill(p, 'SIGKILL');
-  }
+  kill(node: NodeName): Promise<void> { return this.runs.kill(node); }
 
   /** A control request, as `vigil` sends it. */
   control<M extends Method>(node: NodeName, method: M, params: Params<M>, timeoutMs = 10_000): Promise<Results[M]> {
@@ -195,7 +188,7 @@ groups:
 
   /** Everything the node's agent logged, each run after a line naming its log file. */
   agentLog(node: NodeName): string {
-    return (this.runs.get(node) ?? []).map((p) => {
+    return this.runs.of(node).map((p) => {
       let text = '';
       try { text = readFileSync(p.logPath, 'utf8'); } catch { /* not written yet */ }
       return `[${p.logPath}]\n${text}`;

@@ -8,14 +8,14 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Profiler, type ReactNode } from 'react';
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { IpcError, parseRequest, type CenterNodeView, type InvokeChannel, type InvokeInput, type IpcResult } from '../../../common/ipc/contract.js';
+import type { CenterNodeView } from '../../../common/ipc/contract.js';
 import type { ClusterEvent, GroupSummary, LinkStatus, NodeInventory, Role } from '../../../common/model/index.js';
 import { methodsFor, type Welcome } from '../../../common/protocol/api.js';
 import { ConsoleProvider, type ConsoleServices } from '../../../renderer/app/context.js';
 import { ClusterView } from '../../../renderer/app/screens/ClusterView.js';
 import { DEFAULT_BRANDING } from '../../../renderer/branding.js';
 import { connectBridge } from '../../../renderer/state/bridge.js';
-import { FakeBridge, T0, node, settle, snapshot, status, view } from './fake-bridge.js';
+import { FakeBridge, T0, node, settle, snapshot, status, validated, view } from './fake-bridge.js';
 
 afterEach(() => cleanup());
 
@@ -76,18 +76,6 @@ async function setup(nodes: CenterNodeView[] = [alphaView(), betaView()]): Promi
 
 const inProvider = (services: ConsoleServices, children: ReactNode): ReactNode => <ConsoleProvider services={services}>{children}</ConsoleProvider>;
 
-/** Answers a channel as the center would validate it: the contract's own schema. */
-function validated<C extends InvokeChannel>(channel: C, result: (params: InvokeInput<C>) => unknown): (params: InvokeInput<C>) => IpcResult<never> {
-  return (params) => {
-    try {
-      parseRequest(channel, params);
-    } catch (e) {
-      if (e instanceof IpcError) return { ok: false, error: { code: e.code, message: e.message, details: e.details } };
-      throw e;
-    }
-    return { ok: true, result: result(params) as never };
-  };
-}
 
 async function confirmAction(testId: string): Promise<void> {
   fireEvent.click(screen.getByTestId(`${testId}-button`));

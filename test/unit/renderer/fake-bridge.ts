@@ -1,8 +1,10 @@
 // A fake of the console's one boundary, `CenterBridge`, typed by the IPC contract: the tests answer `clusters.list`
 // from a table they control, any other channel with a typed handler of their own (`answer`), and push
 // `center.change` by hand.
-import type {
-  CenterBridge, CenterChange, CenterClusterView, CenterNodeView, InvokeChannel, InvokeInput, InvokeResult, IpcResult, PushChannel, PushData,
+import {
+  IpcError, parseRequest,
+  type CenterBridge, type CenterChange, type CenterClusterView, type CenterNodeView, type InvokeChannel, type InvokeInput, type InvokeResult,
+  type IpcResult, type PushChannel, type PushData,
 } from '../../../common/ipc/contract.js';
 import type { ClusterSnapshot, ClusterStatus, ClusterEvent, NodeSummary, GroupSummary, MirrorStatus, AlertRecord } from '../../../common/model/index.js';
 
@@ -74,6 +76,22 @@ export function view(nodeId: string, state: CenterNodeView['state'], snap?: Clus
 
 export function event(id: number, nodeId: string, kind: ClusterEvent['kind'], at: number, severity: ClusterEvent['severity'] = 'info'): ClusterEvent {
   return { id, at, kind, severity, node: nodeId, message: `${kind} on ${nodeId}` };
+}
+
+/**
+ * A handler for `FakeBridge.answer` that checks the request as the center does, with the contract's own schema, so
+ * a bad field is refused as BAD_PARAMS naming it; a valid one is answered with `result(params)`.
+ */
+export function validated<C extends InvokeChannel>(channel: C, result: (params: InvokeInput<C>) => unknown): (params: InvokeInput<C>) => IpcResult<never> {
+  return (params) => {
+    try {
+      parseRequest(channel, params);
+    } catch (e) {
+      if (e instanceof IpcError) return { ok: false, error: { code: e.code, message: e.message, details: e.details } };
+      throw e;
+    }
+    return { ok: true, result: result(params) as never };
+  };
 }
 
 /** Resolves after the bridge's pending promises (the fake answers at once). */

@@ -6,7 +6,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Profiler, type ReactNode } from 'react';
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { IpcError, parseRequest, type CenterClusterView, type InvokeChannel, type InvokeInput, type IpcResult } from '../../../common/ipc/contract.js';
+import type { CenterClusterView } from '../../../common/ipc/contract.js';
 import type { AlertRecord } from '../../../common/model/index.js';
 import { ConsoleProvider, type ConsoleServices } from '../../../renderer/app/context.js';
 import { ClusterCard } from '../../../renderer/app/overview/ClusterCard.js';
@@ -14,7 +14,7 @@ import { Overview } from '../../../renderer/app/screens/Overview.js';
 import { memoVisibleClusters } from '../../../renderer/app/overview/visible-clusters.js';
 import { DEFAULT_BRANDING } from '../../../renderer/branding.js';
 import { connectBridge } from '../../../renderer/state/bridge.js';
-import { FakeBridge, T0, event, node, settle, snapshot, status, view } from './fake-bridge.js';
+import { FakeBridge, T0, event, node, settle, snapshot, status, validated, view } from './fake-bridge.js';
 
 afterEach(() => cleanup());
 
@@ -46,18 +46,6 @@ async function setup(): Promise<{ bridge: FakeBridge; services: ConsoleServices 
 const inProvider = (services: ConsoleServices, children: ReactNode): ReactNode => <ConsoleProvider services={services}>{children}</ConsoleProvider>;
 const cardOrder = (): string[] => screen.getAllByTestId(/^cluster-card-/).map((e) => e.getAttribute('data-testid')!.slice('cluster-card-'.length));
 
-/** Answers a channel as the center would validate it: the contract's own schema, so a bad field is BAD_PARAMS naming it. */
-function validated<C extends InvokeChannel>(channel: C, result: (params: InvokeInput<C>) => unknown): (params: InvokeInput<C>) => IpcResult<never> {
-  return (params) => {
-    try {
-      parseRequest(channel, params);
-    } catch (e) {
-      if (e instanceof IpcError) return { ok: false, error: { code: e.code, message: e.message, details: e.details } };
-      throw e;
-    }
-    return { ok: true, result: result(params) as never };
-  };
-}
 
 test('each cluster has a card linking to it, with its health, first issues, unacknowledged alerts and connected nodes', async () => {
   const { services } = await setup();
