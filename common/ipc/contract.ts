@@ -182,6 +182,10 @@ export interface CenterBridge {
   on<P extends PushChannel>(channel: P, listener: (data: PushData<P>) => void): () => void;
 }
 
+/** The web bridge's close codes, in the private range so a page tells a refusal from a network drop. */
+export const WEB_CLOSE_UNAUTHENTICATED = 4401;
+export const WEB_CLOSE_BAD_FRAME = 4400;
+
 /** The web bridge's frames (WebSocket /ipc). The first client frame must be the access token. */
 export const webAuthSchema = z.strictObject({ token: z.string().min(1).max(200) });
 export const webRequestSchema = z.strictObject({ id: z.number().int().min(0), channel: z.string().max(100), params: z.unknown().optional() });

@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
-  INVOKE_CHANNELS, webAuthSchema, webRequestSchema, type CenterChange, type WebServerFrame,
+  INVOKE_CHANNELS, WEB_CLOSE_BAD_FRAME as CLOSE_BAD_FRAME, WEB_CLOSE_UNAUTHENTICATED as CLOSE_UNAUTHENTICATED, webAuthSchema, webRequestSchema,
+  type CenterChange, type WebServerFrame,
 } from '../../common/ipc/contract.js';
 import { invoke, type CenterHandlers } from '../core/center-handlers.js';
 import { ChangeCoalescer } from '../core/change-coalescer.js';
@@ -42,9 +43,8 @@ export interface CenterWebOptions {
 
 /** Requests are small; snapshots only flow the other way. */
 const MAX_PAYLOAD = 256 * 1024;
-/** Close codes in the private range, so the client can tell a refusal from a network drop. */
-export const CLOSE_UNAUTHENTICATED = 4401;
-export const CLOSE_BAD_FRAME = 4400;
+/** The close codes, defined once in the contract (the page's bridge reads them too). */
+export { WEB_CLOSE_UNAUTHENTICATED as CLOSE_UNAUTHENTICATED, WEB_CLOSE_BAD_FRAME as CLOSE_BAD_FRAME } from '../../common/ipc/contract.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',

@@ -5,8 +5,10 @@
  * pending requests fail with UNAVAILABLE and it reconnects with a capped backoff; `onConnection` tells the page, so
  * it can reload the list after a reconnect. A refused token (close 4401) is final.
  */
-import type {
-  CenterBridge, CenterChange, InvokeChannel, InvokeInput, InvokeResult, IpcResult, PushChannel, PushData, WebServerFrame,
+import {
+  WEB_CLOSE_UNAUTHENTICATED,
+  type CenterBridge, type CenterChange, type InvokeChannel, type InvokeInput, type InvokeResult, type IpcResult, type PushChannel,
+  type PushData, type WebServerFrame,
 } from '../../common/ipc/contract.js';
 
 export type WebBridgeState = 'connecting' | 'open' | 'reconnecting' | 'refused';
@@ -28,7 +30,6 @@ export interface WebBridgeOptions {
   readonly onConnection?: (state: WebBridgeState, message?: string) => void;
 }
 
-const CLOSE_UNAUTHENTICATED = 4401;
 const OPEN = 1;
 
 export class WebBridge implements CenterBridge {
@@ -92,7 +93,7 @@ export class WebBridge implements CenterBridge {
       for (const [, resolve] of this.pending) resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'the connection to the center was lost' } });
       this.pending.clear();
       if (this.closed) return;
-      if (ev.code === CLOSE_UNAUTHENTICATED) {
+      if (ev.code === WEB_CLOSE_UNAUTHENTICATED) {
         for (const send of this.waiting.splice(0)) send();
         this.setState('refused', this.refusal ?? (ev.reason || 'the access token was refused'));
         return;
