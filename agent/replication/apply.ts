@@ -8,6 +8,7 @@ import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, type ChangeRecord } from './records.js';
+import { WriteThread } from './write-thread.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -27,6 +28,8 @@ export interface ApplierOptions {
   /** fsync what is applied (default true). False leaves it to the page cache: the caller must then resync after
    * a crash, since acknowledged records may be lost with the machine. */
   readonly durable?: boolean;
+  /** Where whole small files (put records) are written; shared by a target's appliers. Default: one of its own. */
+  readonly writeThread?: WriteThread;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -71,7 +74,7 @@ interface OpenFile {
  * everything before them and before everything after.
  */
 function contentPath(r: ChangeRecord): string | undefined {
-  return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' ? r.path : undefined;
+  return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
 }
 
 export class Applier {
@@ -97,12 +100,17 @@ export class Applier {
   private readonly running = new Set<Promise<unknown>>();
   private readonly lastOfPath = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** Given by the caller (who closes it), or made at the first put and closed with the applier. */
+  private writeThread: WriteThread | undefined;
+  private readonly ownsWriteThread: boolean;
 
   constructor(root: string, options: ApplierOptions = {}) {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
     this.applyOwner = options.applyOwner ?? false;
     this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.durable = options.durable ?? true;
+    this.writeThread = options.writeThread;
+    this.ownsWriteThread = options.writeThread === undefined;
   }
 
   /**
@@ -146,6 +154,7 @@ export class Applier {
         await this.syncNow();
       } finally {
         await Promise.allSettled([...this.files.keys()].map((p) => this.closeFile(p, false)));
+        if (this.ownsWriteThread) await this.writeThread?.close();
       }
     });
     this.closed = true;
@@ -234,6 +243,8 @@ export class Applier {
         this.dirtyDirs.add(dirname(path));
         return;
       }
+      case 'put':
+        return this.put(r);
       case 'mkdir': {
         const path = await this.resolve(r.path, r, true);
         const existing = await lstatOrUndefined(path);
@@ -272,6 +283,28 @@ export class Applier {
       case 'file-hash':
         return this.checkHash(r);
     }
+  }
+
+  /** A whole file, on the write thread: create (or empty), write, mode, owner and mtime in one trip. */
+  private async put(r: Extract<ChangeRecord, { op: 'put' }>): Promise<void> {
+    const path = await this.resolve(r.path, r, true);
+    await this.closeFile(path, true);
+    this.writeThread ??= new WriteThread();
+    const file = {
+      path, mode: r.mode, mtimeMs: r.mtimeMs, data: r.data, chmodNew: (r.mode & (processUmask() | 0o7000)) !== 0, durable: this.durable,
+      ...(this.applyOwner && r.uid !== undefined ? { uid: r.uid } : {}), ...(this.applyOwner && r.gid !== undefined ? { gid: r.gid } : {}),
+    };
+    try {
+      await this.writeThread.put(file);
+    } catch (e) {
+      // A folder (EISDIR) or a symlink (ELOOP) where the source now has a file: replace it.
+      const code = (e as NodeJS.ErrnoException).code;
+      const existing = code === 'EISDIR' || code === 'ELOOP' ? await lstatOrUndefined(path) : undefined;
+      if (existing === undefined) throw e;
+      await this.remove(path, existing);
+      await this.writeThread.put(file);
+    }
+    this.dirtyDirs.add(dirname(path));
   }
 
   private async rename(r: Extract<ChangeRecord, { op: 'rename' }>): Promise<void> {

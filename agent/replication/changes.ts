@@ -94,6 +94,11 @@ async function lstatOrUndefined(path: string): Promise<PathStat | undefined> {
   }
 }
 
+/** What sentMeta remembers of the metadata a path was last sent with. */
+function metaKey(m: { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }): string {
+  return JSON.stringify([m.mode, m.mtimeMs, m.uid, m.gid]);
+}
+
 export class ChangeDetector {
   /** Folders and symlinks the target has (files are in the index): what a delete must cover. */
   private readonly dirs = new Set<string>();
@@ -208,8 +213,10 @@ export class ChangeDetector {
   /**
    * Reconciliation: everything that differs between the folders and what the target was last sent (after a
    * restart, a watcher overflow). With an empty index and `forget()` first, it sends everything: a full mirror.
+   * `puts`: a small file the target lacks goes as one put record (the target must take them: records.ts).
    */
-  async *reconcile(): AsyncGenerator<ChangeRecord> {
+  async *reconcile(options: { readonly puts?: boolean } = {}): AsyncGenerator<ChangeRecord> {
+    const puts = options.puts === true;
     const seen = new Set<string>();
     for (let k = 0; k < this.o.folders.length; k++) {
       const root = virtualPath(k, '');
@@ -219,7 +226,7 @@ export class ChangeDetector {
         const v = virtualPath(k, entry.path);
         seen.add(v);
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
-        yield* this.path(v, false, result.ok ? result.value : undefined);
+        yield* this.path(v, false, result.ok ? result.value : undefined, false, puts);
       }
     }
     const vanished = [...this.o.index.paths(), ...this.dirs, ...this.links.keys()].filter((v) => !seen.has(v));
@@ -272,7 +279,7 @@ export class ChangeDetector {
 
   /** A meta record, unless the target was already sent exactly this. */
   private *meta(record: Extract<ChangeRecord, { op: 'meta' }>): Generator<ChangeRecord> {
-    const key = JSON.stringify([record.mode, record.mtimeMs, record.uid, record.gid]);
+    const key = metaKey(record);
     if (this.sentMeta.get(record.path) === key) return;
     this.sentMeta.set(record.path, key);
     yield record;
@@ -290,7 +297,7 @@ export class ChangeDetector {
    * One path as it is now (or as `probe` found it a moment ago). `descend`: a new folder's contents follow (a
    * watcher may not report them).
    */
-  private async *path(v: string, descend = true, probe?: Probe, thorough = false): AsyncGenerator<ChangeRecord> {
+  private async *path(v: string, descend = true, probe?: Probe, thorough = false, puts = false): AsyncGenerator<ChangeRecord> {
     const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
     if (st === undefined || (!isRoot && !this.admitted(v, st.type === 'dir'))) {
@@ -302,7 +309,7 @@ export class ChangeDetector {
     }
     if (st.type === 'dir') yield* this.dir(v, st, descend);
     else if (st.type === 'symlink') yield* this.symlink(v);
-    else if (st.type === 'file') yield* this.file(v, st, probe, thorough);
+    else if (st.type === 'file') yield* this.file(v, st, probe, thorough, puts);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
@@ -332,7 +339,7 @@ export class ChangeDetector {
     this.links.set(v, target);
   }
 
-  private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean): AsyncGenerator<ChangeRecord> {
+  private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean, puts: boolean): AsyncGenerator<ChangeRecord> {
     if (this.dirs.has(v) || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -352,6 +359,16 @@ export class ChangeDetector {
           previous = this.o.index.get(v);
         }
       }
+    }
+    if (previous === undefined && puts && probe?.whole !== undefined && probe.previous === undefined) {
+      // New to the target and already read whole: create, data and meta as one record.
+      const { index, content } = probe.whole;
+      this.trusted.delete(v);
+      this.remember(v, index);
+      const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
+      this.sentMeta.set(v, metaKey(meta));
+      yield { op: 'put', path: v, ...meta, data: content };
+      return;
     }
     if (previous === undefined) yield { op: 'create', path: v, mode: st.mode };
     let current: FileIndex;

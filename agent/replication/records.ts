@@ -3,7 +3,7 @@
  * stored in the journal and carried by the transport as opaque payloads, so decoding trusts nothing:
  *   version u8 | op u8 | the op's fields, in the order of the ChangeRecord type
  * Strings are u16 BE length + UTF-8; sizes and offsets are u64 BE (at most 2^53 - 1); modes, ids and data
- * lengths u32 BE; mtimeMs f64 BE; meta's optional fields follow a presence bitmap u8.
+ * lengths u32 BE; mtimeMs f64 BE; meta's optional fields follow a presence bitmap u8, as put's uid and gid do.
  */
 
 export type ChangeRecord =
@@ -15,7 +15,12 @@ export type ChangeRecord =
   | { op: 'rename'; from: string; to: string }
   | { op: 'delete'; path: string }
   | { op: 'meta'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
-  | { op: 'file-hash'; path: string; size: number; sha256: Buffer };
+  | { op: 'file-hash'; path: string; size: number; sha256: Buffer }
+  /**
+   * A whole small file at once (create, write and meta in one record): what a resync sends for a file the target
+   * lacks. Only to a target that lists it among its features (MirrorTarget's FEATURES): an older one refuses the op.
+   */
+  | { op: 'put'; path: string; mode: number; mtimeMs: number; uid?: number; gid?: number; data: Buffer };
 
 export type ChangeOp = ChangeRecord['op'];
 
@@ -27,8 +32,9 @@ export const MAX_WRITE_BYTES = 16 * 1024 * 1024;
 const MAX_MODE = 0o7777;
 const MAX_U32 = 0xffff_ffff;
 const SHA256_BYTES = 32;
+const EMPTY = Buffer.alloc(0);
 
-const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash'];
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put'];
 const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
 
 const META_MODE = 1;
@@ -108,6 +114,18 @@ export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, B
       if (r.gid !== undefined) w.u32('gid', r.gid);
       break;
     }
+    case 'put': {
+      w.path('path', r.path);
+      w.mode('mode', r.mode);
+      w.f64('mtimeMs', r.mtimeMs);
+      w.u8((r.uid !== undefined ? META_UID : 0) | (r.gid !== undefined ? META_GID : 0));
+      if (r.uid !== undefined) w.u32('uid', r.uid);
+      if (r.gid !== undefined) w.u32('gid', r.gid);
+      if (r.data.length > MAX_WRITE_BYTES) throw new RecordError('data', undefined, `${r.data.length} bytes exceeds ${MAX_WRITE_BYTES}`);
+      w.u32('data length', r.data.length);
+      w.bytes(r.data);
+      break;
+    }
     case 'file-hash':
       w.path('path', r.path);
       w.u64('size', r.size);
@@ -151,10 +169,7 @@ function decodeBody(op: ChangeOp, r: Reader): ChangeRecord {
     case 'write': {
       const path = r.path('path');
       const offset = r.u64('offset');
-      const at = r.offset;
-      const length = r.u32('data length');
-      if (length > MAX_WRITE_BYTES) throw new RecordError('data length', at, `${length} exceeds ${MAX_WRITE_BYTES}`);
-      return { op, path, offset, data: r.bytes('data', length) };
+      return { op, path, offset, data: r.data() };
     }
     case 'truncate':
       return { op, path: r.path('path'), size: r.u64('size') };
@@ -181,6 +196,16 @@ function decodeBody(op: ChangeOp, r: Reader): ChangeRecord {
     }
     case 'file-hash':
       return { op, path: r.path('path'), size: r.u64('size'), sha256: r.bytes('sha256', SHA256_BYTES) };
+    case 'put': {
+      const put: Extract<ChangeRecord, { op: 'put' }> = { op, path: r.path('path'), mode: r.mode('mode'), mtimeMs: r.f64('mtimeMs'), data: EMPTY };
+      const at = r.offset;
+      const flags = r.u8('put flags');
+      if ((flags & ~(META_UID | META_GID)) !== 0) throw new RecordError('put flags', at, `unknown bits 0x${(flags & ~(META_UID | META_GID)).toString(16)}`);
+      if (flags & META_UID) put.uid = r.u32('uid');
+      if (flags & META_GID) put.gid = r.u32('gid');
+      put.data = r.data();
+      return put;
+    }
   }
 }
 
@@ -321,6 +346,14 @@ class Reader {
     const view = this.buffer.subarray(at, at + length);
     // A copy, so a record outlives the (possibly pooled or reused) buffer it was decoded from.
     return this.copy ? Buffer.from(view) : view;
+  }
+
+  /** A data length (u32, at most MAX_WRITE_BYTES) and that many bytes. */
+  data(): Buffer {
+    const at = this.offset;
+    const length = this.u32('data length');
+    if (length > MAX_WRITE_BYTES) throw new RecordError('data length', at, `${length} exceeds ${MAX_WRITE_BYTES}`);
+    return this.bytes('data', length);
   }
 
   string(field: string, problemOf: (s: string) => string | undefined): string {

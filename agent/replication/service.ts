@@ -12,18 +12,14 @@ import type { MirrorAction, MirrorStatus, MirrorVerifyReport } from '../../commo
 import type { Outcome } from '../resources/operation.js';
 import type { MirrorRoles } from '../resources/mirror.js';
 import { compileGlobs, type PathFilter } from './glob.js';
-import { lineageText, nextGeneration, parseLineage } from './lineage.js';
+import { nextGeneration } from './lineage.js';
 import { loadMirrorState } from './mirror-state.js';
 import { MirrorSource } from './source.js';
 import { MirrorTarget } from './target.js';
 import { ReplicationServer } from './transport.js';
 import type { MirrorEndpoint } from './transport-types.js';
+import { targetEndpoint } from './target-endpoint.js';
 
-/**
- * Records a target applies at once: enough to keep libuv's four threads busy with the small-file system calls
- * (create, write, utimes) that otherwise run one after the other, each waiting for the last.
- */
-const APPLY_CONCURRENCY = 32;
 
 /** `sync -f`: everything written to the file system holding `path` reaches its disk. Rejects on failure. */
 function syncFileSystem(path: string): Promise<void> {
@@ -154,31 +150,7 @@ export class MirrorService implements MirrorRoles {
   /** What the transport sees of a mirror's target on this node. */
   private endpoint(name: string): MirrorEndpoint | undefined {
     const m = this.mirrors.get(name);
-    if (!m) return undefined;
-    const t = m.target;
-    return {
-      lastApplied: () => t.lastApplied(),
-      lineage: () => lineageText(t.current.lineage),
-      onHello: (peer) => t.hello({ node: peer.node, lineage: parseLineage(peer.lineage) }),
-      apply: (r) => t.apply(r.seq, r.payload),
-      concurrency: APPLY_CONCURRENCY,
-      appliedThrough: (seq) => t.appliedThrough(seq),
-      flush: () => t.flush(),
-      handle: async (method, body) => {
-        const params = body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-        switch (method) {
-          case 'reset': t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
-          case 'resync-done': t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
-          case 'clear': await t.clear(); return Buffer.alloc(0);
-          case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || m.config.blockSize)));
-          case 'manifest': return Buffer.from(await t.manifest(Number(params['folder'])));
-          case 'pause': await t.pause(); return Buffer.alloc(0);
-          case 'resume': await t.resume(); return Buffer.alloc(0);
-          case 'status': return Buffer.from(JSON.stringify({ spool: t.spoolStats(), pausedTarget: t.current.pausedTarget, consistent: t.current.consistent }));
-          default: throw Object.assign(new Error(`unknown method "${method}"`), { code: 'UNKNOWN_METHOD' });
-        }
-      },
-    };
+    return m === undefined ? undefined : targetEndpoint(m.target, m.config.blockSize);
   }
 
   // ---- the mirror resource's roles ----

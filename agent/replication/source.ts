@@ -21,7 +21,7 @@ import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
-import { ReplicationClient } from './transport.js';
+import { ReplicationClient, ReplicationError } from './transport.js';
 import type { ReplicationRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
 import { compareManifests, decodeManifest, treeManifest, type VerifyReport } from './verify.js';
@@ -368,7 +368,7 @@ export class MirrorSource {
         for (const f of listing) this.seed(f);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
-      const bytesSent = await this.emit(this.detector.reconcile(), true);
+      const bytesSent = await this.emit(this.detector.reconcile({ puts: await this.targetTakesPuts(client) }), true);
       const files = this.index.size;
       this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();
@@ -385,6 +385,18 @@ export class MirrorSource {
       throw e;
     } finally {
       this.resyncing = false;
+    }
+  }
+
+  /** Whether the target applies put records (a whole small file in one); one before them answers UNKNOWN_METHOD. */
+  private async targetTakesPuts(client: ReplicationClient): Promise<boolean> {
+    try {
+      const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown };
+      return Array.isArray(features.ops) && features.ops.includes('put');
+    } catch (e) {
+      if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
+      this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
+      return false;
     }
   }
 

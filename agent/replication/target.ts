@@ -12,6 +12,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier } from './apply.js';
+import { WriteThread } from './write-thread.js';
 import { indexFile, type FileIndex } from './block-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
@@ -59,6 +60,8 @@ const LISTING_LOOKAHEAD = 16;
 
 export class MirrorTarget {
   private appliers: Applier[];
+  /** Whole small files (put records) are written on it, for every folder's applier. */
+  private readonly writeThread = new WriteThread();
   private spool: Journal | undefined;
   private applyingSpool = false;
   private appliedBytes = 0;
@@ -79,7 +82,7 @@ export class MirrorTarget {
    * forgetStream), and the source brings the copy level by a differential mirror.
    */
   private applier(root: string): Applier {
-    return new Applier(root, { applyOwner: this.o.applyOwner, durable: false });
+    return new Applier(root, { applyOwner: this.o.applyOwner, durable: false, writeThread: this.writeThread });
   }
 
   /** After a crash of this node: what was acknowledged may not have reached the disk; a resync must follow. */
@@ -305,6 +308,7 @@ export class MirrorTarget {
   async close(): Promise<void> {
     saveMirrorState(this.o.stateFile, this.state);
     for (const a of this.appliers) await a.close();
+    await this.writeThread.close();
     await this.spool?.close();
   }
 }

@@ -181,12 +181,20 @@ test('paths that escape the root are refused: "..", and through symlinks pointin
     { op: 'mkdir', path: 'out/d', mode: 0o777 },
     { op: 'symlink', path: 'out/l', target: '/' },
     { op: 'file-hash', path: 'out/secret', size: 9, sha256: sha('untouched') },
+    { op: 'put', path: 'out/secret', mode: 0o777, mtimeMs: MTIME, data: Buffer.from('pwned') },
+    { op: 'put', path: 'in/nested/new', mode: 0o777, mtimeMs: MTIME, data: Buffer.from('pwned') },
   ];
   for (const r of attempts) await rejects(applier.apply(r), 'VIGIL_BAD_PATH', /leads through a symlink out of the mirror root/);
   await rejects(applier.apply({ op: 'delete', path: '../outside/secret' }), 'VIGIL_BAD_PATH', /^delete \.\.\/outside\/secret: path "\.\.\/outside\/secret" has a "\.\." segment$/);
   await rejects(applier.apply({ op: 'write', path: '/etc/x', offset: 0, data: Buffer.alloc(1) }), 'VIGIL_BAD_PATH', /absolute/);
   assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
   assert.deepEqual(readdirSync(outside), ['secret']);
+  // A put onto the link itself replaces the link (as a create does), never what it points to.
+  await applier.apply({ op: 'symlink', path: 'out2', target: join(outside, 'secret') });
+  await applier.apply({ op: 'put', path: 'out2', mode: 0o600, mtimeMs: MTIME, data: Buffer.from('mine') });
+  assert.ok(lstatSync(at('out2')).isFile());
+  assert.equal(readFileSync(at('out2'), 'utf8'), 'mine');
+  assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
   // A write to the link itself replaces nothing outside: O_NOFOLLOW refuses to open through it.
   await rejects(applier.apply({ op: 'write', path: 'out', offset: 0, data: Buffer.from('x') }), 'VIGIL_APPLY_FAILED', /^write out: ELOOP$/);
   assert.ok(lstatSync(at('out')).isSymbolicLink());
@@ -287,7 +295,8 @@ function randomRecords(seed: number, count: number): ChangeRecord[] {
     const roll = random();
     const path = pick(files);
     if (roll < 0.35) out.push({ op: 'write', path, offset: Math.floor(random() * 3000), data: Buffer.from(`w${seed}-${i} `.repeat(1 + Math.floor(random() * 50))) });
-    else if (roll < 0.45) out.push({ op: 'create', path, mode: pick([0o600, 0o644, 0o640]) });
+    else if (roll < 0.41) out.push({ op: 'create', path, mode: pick([0o600, 0o644, 0o640]) });
+    else if (roll < 0.45) out.push({ op: 'put', path, mode: pick([0o600, 0o644, 0o2750]), mtimeMs: MTIME, data: Buffer.from(`p${seed}-${i} `.repeat(Math.floor(random() * 40))) });
     else if (roll < 0.55) out.push({ op: 'truncate', path, size: Math.floor(random() * 2000) });
     else if (roll < 0.7) out.push({ op: 'meta', path, mode: pick([0o600, 0o644]), mtimeMs: MTIME });
     else if (roll < 0.8) out.push({ op: 'rename', from: pick([...files, ...dirs]), to: pick([...files, 'd3', 'd2/moved']) });
@@ -329,4 +338,67 @@ test('a create gives the file its mode whether it is new (the umask may cut bits
   await applier.sync();
   assert.equal(mode('old'), 0o644);
   assert.equal(readFileSync(join(root, 'old'), 'utf8'), '', 'emptied');
+});
+
+test('a put writes a whole file at once: content, mode (new or replacing), mtime; over a folder or a link it replaces them', async (t) => {
+  const { root, applier, at } = setUp(t);
+  const mode = (p: string): number => statSync(join(root, p)).mode & 0o7777;
+  await applyAll(applier, [
+    { op: 'put', path: 'new/deep/a', mode: 0o640, mtimeMs: MTIME, data: Buffer.from('alpha') },
+    { op: 'put', path: 'wide', mode: 0o666, mtimeMs: MTIME + 0.5, data: Buffer.alloc(70_000, 1) }, // beyond the umask 022
+    { op: 'put', path: 'setgid', mode: 0o2750, mtimeMs: MTIME, data: Buffer.alloc(0) },
+  ]);
+  assert.deepEqual([mode('new/deep/a'), mode('wide'), mode('setgid')], [0o640, 0o666, 0o2750]);
+  assert.equal(readFileSync(at('new/deep/a'), 'utf8'), 'alpha');
+  assert.deepEqual(readFileSync(at('wide')), Buffer.alloc(70_000, 1));
+  assert.equal(statSync(at('new/deep/a')).mtimeMs, MTIME);
+  assert.ok(Math.abs(statSync(at('wide')).mtimeMs - (MTIME + 0.5)) < 0.002, 'sub-millisecond mtimes kept (to the microsecond)');
+  // Over an existing, longer file with another mode: emptied first, given the new mode.
+  writeFileSync(at('old'), 'a much longer old content', { mode: 0o600 });
+  // A write leaves the file open in the applier's cache: the put must not be undone by it.
+  await applyAll(applier, [
+    { op: 'write', path: 'cached', offset: 0, data: Buffer.from('stale and longer') },
+    { op: 'put', path: 'old', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('new') },
+    { op: 'put', path: 'cached', mode: 0o600, mtimeMs: MTIME, data: Buffer.from('fresh') },
+  ]);
+  assert.equal(readFileSync(at('old'), 'utf8'), 'new');
+  assert.equal(mode('old'), 0o644);
+  assert.equal(readFileSync(at('cached'), 'utf8'), 'fresh');
+  // A folder (with content) and a link where the file goes are replaced by it.
+  mkdirSync(at('dir/inside'), { recursive: true });
+  writeFileSync(at('target-of-link'), 'kept');
+  await applyAll(applier, [
+    { op: 'symlink', path: 'link', target: 'target-of-link' },
+    { op: 'put', path: 'dir', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('was a folder') },
+    { op: 'put', path: 'link', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('was a link') },
+  ]);
+  assert.equal(readFileSync(at('dir'), 'utf8'), 'was a folder');
+  assert.ok(lstatSync(at('link')).isFile());
+  assert.equal(readFileSync(at('link'), 'utf8'), 'was a link');
+  assert.equal(readFileSync(at('target-of-link'), 'utf8'), 'kept');
+  // Applied again (a replay after a crash): the same tree.
+  const before = snapshot(root);
+  await applyAll(applier, [{ op: 'put', path: 'old', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('new') }]);
+  assert.deepEqual(snapshot(root), before);
+});
+
+test('a put applies its owner only with applyOwner', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const plain = setUp(t);
+  await applyAll(plain.applier, [{ op: 'put', path: 'f', mode: 0o644, mtimeMs: MTIME, uid: 4321, gid: 8765, data: Buffer.from('x') }]);
+  assert.deepEqual([statSync(plain.at('f')).uid, statSync(plain.at('f')).gid], [0, 0]);
+  const owned = setUp(t, { applyOwner: true });
+  await applyAll(owned.applier, [
+    { op: 'put', path: 'f', mode: 0o644, mtimeMs: MTIME, uid: 4321, gid: 8765, data: Buffer.from('x') },
+    { op: 'put', path: 'g', mode: 0o644, mtimeMs: MTIME, uid: 1111, data: Buffer.from('y') },
+  ]);
+  assert.deepEqual([statSync(owned.at('f')).uid, statSync(owned.at('f')).gid], [4321, 8765]);
+  assert.deepEqual([statSync(owned.at('g')).uid, statSync(owned.at('g')).gid], [1111, 0], 'gid kept');
+});
+
+test('a put fails with its op and path named when the file cannot be written', async (t) => {
+  const { applier } = setUp(t);
+  const name = 'n'.repeat(300); // a valid path, but a name longer than the file system takes
+  await rejects(applier.apply({ op: 'put', path: `d/${name}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.from('x') }), 'VIGIL_APPLY_FAILED', new RegExp(`^put d/${name}: ENAMETOOLONG$`));
+  // The thread goes on: the next put lands.
+  await applier.apply({ op: 'put', path: 'd/ok', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('x') });
 });

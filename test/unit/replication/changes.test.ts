@@ -20,7 +20,7 @@ interface Rig {
   readonly detector: ChangeDetector;
   readonly index: BlockIndexStore;
   /** Run the detector on these paths (or a full reconcile), apply, and return what travelled. */
-  sync(paths?: string[], thorough?: boolean): Promise<ChangeRecord[]>;
+  sync(paths?: string[], thorough?: boolean, puts?: boolean): Promise<ChangeRecord[]>;
   equal(): Promise<void>;
 }
 
@@ -38,9 +38,9 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
   t.after(async () => { for (const a of appliers) await a.close(); });
   return {
     src, dst, detector, index,
-    async sync(paths, thorough = false) {
+    async sync(paths, thorough = false, puts = false) {
       const records: ChangeRecord[] = [];
-      for await (const r of paths === undefined ? detector.reconcile() : detector.changes(paths, thorough)) {
+      for await (const r of paths === undefined ? detector.reconcile({ puts }) : detector.changes(paths, thorough)) {
         const wire = decodeRecord(encodeRecord(r));
         records.push(wire);
         const path = wire.op === 'rename' ? wire.from : wire.path;
@@ -131,6 +131,34 @@ test('reconcile finds what changed while nobody watched, and a second reconcile 
   const records = await r.sync();
   assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/one.txt'));
   await r.equal();
+});
+
+test('with puts, a reconcile sends each small file the target lacks as one record; large, renamed and changed files as before', async (t) => {
+  const r = await rig(t);
+  mkdirSync(join(r.src[0]!, 'docs'));
+  for (let i = 0; i < 20; i++) writeFileSync(join(r.src[0]!, `docs/f${i}`), `file ${i} `.repeat(i * 100));
+  chmodSync(join(r.src[0]!, 'docs/f3'), 0o600);
+  const large = Buffer.alloc(1024 * 1024 + 10);
+  for (let i = 0; i + 4 <= large.length; i += 4) large.writeUInt32LE(i, i);
+  writeFileSync(join(r.src[0]!, 'large.bin'), large);
+  const first = await r.sync(undefined, false, true);
+  await r.equal();
+  const ops = (path: string): string[] => first.filter((x) => x.op !== 'rename' && x.path === path).map((x) => x.op);
+  for (let i = 0; i < 20; i++) assert.deepEqual(ops(`0/docs/f${i}`), ['put'], `docs/f${i}`);
+  assert.deepEqual(ops('0/large.bin'), ['create', 'write', 'write', 'meta'], 'larger than a whole read: as before');
+  const again = await r.sync(undefined, false, true);
+  assert.deepEqual(again.filter((x) => x.op !== 'meta' || x.path.startsWith('0/docs/')), [], 'nothing again, not even the metadata a put carried');
+  // A rename is still a rename, and a change to a file the target has sends only the changed block.
+  renameSync(join(r.src[0]!, 'docs/f5'), join(r.src[0]!, 'docs/moved'));
+  const f9 = join(r.src[0]!, 'docs/f9');
+  const fd = openSync(f9, 'r+');
+  writeSync(fd, Buffer.from('CHANGED'), 0, 7, 10);
+  closeSync(fd);
+  const third = await r.sync(undefined, false, true);
+  await r.equal();
+  assert.ok(third.some((x) => x.op === 'rename' && x.from === '0/docs/f5' && x.to === '0/docs/moved'));
+  assert.deepEqual(third.filter((x) => x.op !== 'rename' && x.path === '0/docs/f9').map((x) => x.op), ['write', 'meta']);
+  assert.ok(!third.some((x) => x.op === 'put'));
 });
 
 test('a new file larger than the whole-read limit travels in one pass of contiguous writes, and a later change to one block only that block', async (t) => {

@@ -16,6 +16,9 @@ const samples: ChangeRecord[] = [
   { op: 'meta', path: 'm', mode: 0o600, mtimeMs: 1_700_000_000_123.456, uid: 1000, gid: 0 },
   { op: 'meta', path: 'm', gid: 4_294_967_295 },
   { op: 'file-hash', path: 'a/b.txt', size: 5, sha256: createHash('sha256').update('hello').digest() },
+  { op: 'put', path: 'small/file', mode: 0o4750, mtimeMs: 1_700_000_000_123.456, data: Buffer.from('whole') },
+  { op: 'put', path: 'p', mode: 0o644, mtimeMs: 0, uid: 0, gid: 4_294_967_295, data: Buffer.alloc(3000, 7) },
+  { op: 'put', path: 'empty', mode: 0o600, mtimeMs: 1, uid: 1000, data: Buffer.alloc(0) },
 ];
 
 function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
@@ -57,10 +60,17 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
   fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
   fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
-  fails(Buffer.from([1, 10, ...del.subarray(2)]), 'op', 1, /unknown op code 10/);
+  fails(Buffer.from([1, 11, ...del.subarray(2)]), 'op', 1, /unknown op code 11/);
   const meta = encodeRecord({ op: 'meta', path: 'm' });
   meta[meta.length - 1] = 0x10;
   fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);
+  // put: version, op, path (2 + 1), mode (4), mtimeMs (8), then its flags, which carry only uid and gid.
+  const put = encodeRecord({ op: 'put', path: 'p', mode: 0o644, mtimeMs: 5, data: Buffer.from('x') });
+  put[17] = 0x01;
+  fails(put, 'put flags', 17, /unknown bits 0x1/);
+  const huge = encodeRecord({ op: 'put', path: 'p', mode: 0o644, mtimeMs: 5, data: Buffer.from('x') });
+  huge.writeUInt32BE(16 * 1024 * 1024 + 1, 18);
+  fails(huge, 'data length', 18, /exceeds/);
 });
 
 test('bad paths are refused on decode, at the offset of the path', () => {
