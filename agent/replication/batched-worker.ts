@@ -14,6 +14,9 @@ import { Worker } from 'node:worker_threads';
 export interface BatchRequest { readonly id: number }
 export interface BatchReply { readonly id: number }
 
+/** A request as asked, before it has its id (each member of a union on its own). */
+export type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 /** A batch as posted: the message and the buffers handed over with it (not copied). */
 export interface PackedBatch { readonly message: unknown; readonly transfer: readonly ArrayBuffer[] }
 
@@ -47,14 +50,15 @@ export class BatchedWorker<Request extends BatchRequest, Reply extends BatchRepl
   constructor(private readonly script: URL, private readonly name: string,
     private readonly pack: (batch: readonly Request[]) => PackedBatch = (batch) => ({ message: batch, transfer: [] })) {}
 
-  ask(request: Omit<Request, 'id'>): Promise<Reply> {
+  ask(request: Unnumbered<Request>): Promise<Reply> {
     if (this.closed) return Promise.reject(new WorkerCallError('VIGIL_CLOSED', `the ${this.name} is closed`));
     const worker = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       if (this.waiting.size === 1) worker.ref(); // only a request in flight keeps the process up
-      this.unsent.push({ ...request, id } as Request);
+      // A request with its id is a Request again (Unnumbered only took the id away).
+      this.unsent.push({ ...request, id } as unknown as Request);
       if (this.batchesOut < MAX_BATCHES_OUT) this.post();
     });
   }

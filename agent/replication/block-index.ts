@@ -203,6 +203,11 @@ export class ChunkPool {
     return fresh;
   }
 
+  /** A buffer of this pool's size whose memory came back from a worker thread (transferred: a new ArrayBuffer). */
+  adopt(bytes: Buffer): void {
+    if (bytes.buffer.byteLength === this.chunkBytes) this.mine.add(bytes.buffer);
+  }
+
   /** `bytes` (or a view of it) will not be read again; ignored unless it is one of this pool's buffers. */
   give(bytes: Buffer): void {
     if (!this.mine.has(bytes.buffer) || this.free.length >= ChunkPool.MAX_FREE) return;

@@ -382,7 +382,10 @@ export class ChangeDetector {
         return;
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.
-        const chunks = readIndexing(this.abs(v), this.o.blockSize, this.o.writeChunk ?? WRITE_CHUNK, this.chunks);
+        // Read and hashed on the read thread where its chunks hold whole blocks, else here.
+        const chunks = this.chunks.chunkBytes % this.o.blockSize === 0
+          ? this.readThread.readChunks(this.abs(v), this.o.blockSize, this.chunks)
+          : readIndexing(this.abs(v), this.o.blockSize, this.chunks.chunkBytes, this.chunks);
         let step = await chunks.next();
         for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
         current = step.value;

@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { FileHasher, indexBytes, type FileIndex } from './block-index.js';
-import { LSTAT_FIELDS, type LstatRequest, type ReadReply, type ReadRequest } from './read-thread.js';
+import { LSTAT_FIELDS, type ChunkRequest, type LstatRequest, type ReadReply, type ReadRequest } from './read-thread.js';
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
@@ -59,6 +59,31 @@ function reply(id: number, index: FileIndex, content?: Buffer): ReadReply {
   };
 }
 
+/** A chunk of a large file, into the lent buffer; its stat taken before the read (the index's mtime). */
+function readChunk(request: ChunkRequest): ReadReply {
+  const fd = openSync(request.path, OPEN_FLAGS);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return { id: request.id, error: { code: 'VIGIL_NOT_A_FILE', message: `${request.path}: not a regular file` } };
+    const content = request.buffer !== undefined && request.buffer.byteLength >= request.length ? Buffer.from(request.buffer) : Buffer.allocUnsafeSlow(request.length);
+    let filled = 0;
+    while (filled < request.length) {
+      const n = readSync(fd, content, filled, request.length - filled, request.offset + filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    const hasher = new FileHasher(request.blockSize, undefined);
+    hasher.update(content.subarray(0, filled));
+    const hashes = Buffer.concat([...hasher.finish(stats).blocks]);
+    return {
+      id: request.id, content: content.buffer as ArrayBuffer, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino,
+      hashes: hashes.buffer.slice(hashes.byteOffset, hashes.byteOffset + hashes.length),
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Every path's lstat; a Buffer's bytes arrive as a Uint8Array (a name that is not UTF-8). */
 function lstatAll(request: LstatRequest): ReadReply {
   const numbers = new Float64Array(request.paths.length * LSTAT_FIELDS.length);
@@ -75,17 +100,17 @@ function lstatAll(request: LstatRequest): ReadReply {
   return { id: request.id, stats: numbers.buffer, errors };
 }
 
-function answer(request: ReadRequest | LstatRequest): ReadReply {
+function answer(request: ReadRequest | LstatRequest | ChunkRequest): ReadReply {
   if (request.kind === 'lstat') return lstatAll(request);
   try {
-    return readOne(request);
+    return request.kind === 'chunk' ? readChunk(request) : readOne(request);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return { id: request.id, error: { code: err.code ?? 'EIO', message: err.message } };
   }
 }
 
-parentPort?.on('message', (requests: readonly (ReadRequest | LstatRequest)[]) => {
+parentPort?.on('message', (requests: readonly (ReadRequest | LstatRequest | ChunkRequest)[]) => {
   const replies = requests.map(answer);
   const transfer = replies.flatMap((r) => [r.content, r.hashes, r.stats]).filter((b): b is ArrayBuffer => b !== undefined);
   parentPort!.postMessage(replies, transfer);

@@ -117,6 +117,12 @@ async function lstatInPool(paths: readonly (string | Buffer)[]): Promise<readonl
 const typeOf = (s: EntryStats): number => s.mode & constants.S_IFMT;
 const isDirectory = (s: EntryStats): boolean => typeOf(s) === constants.S_IFDIR;
 
+/**
+ * Subfolders of a folder whose listing (readdir and lstats) starts before the walk reaches them: a depth-first
+ * walk that lists each folder only on arrival stood still at every folder for two round trips, and the reads
+ * that a reconcile runs ahead of itself ran dry meanwhile (half the read thread's time idle over 200 folders).
+ */
+const FOLDERS_AHEAD = 4;
 /** Entries whose lstat runs at once: enough to hide latency, few enough not to flood the threadpool. */
 const STAT_BATCH = 32;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -144,21 +150,40 @@ class Scan implements TreeScan {
     yield* this.walk(this.root, '', []);
   }
 
-  /** `pending`: folders on the way here not admitted themselves, reported once something below them is. */
-  private async *walk(dirAbs: string, dirRel: string, pending: TreeEntry[]): AsyncGenerator<TreeEntry> {
-    const children = await this.readChildren(dirAbs, dirRel);
+  /**
+   * `pending`: folders on the way here not admitted themselves, reported once something below them is.
+   * `listed`: this folder's children, when its parent already started listing them (see FOLDERS_AHEAD).
+   */
+  private async *walk(dirAbs: string, dirRel: string, pending: TreeEntry[], listed?: Promise<Child[]>): AsyncGenerator<TreeEntry> {
+    const children = await (listed ?? this.readChildren(dirAbs, dirRel));
+    const subfolders = children.filter((c) => typeOf(c.stats) === constants.S_IFDIR && (this.filter.matches(c.path, true) || this.filter.mayContain(c.path)));
+    const ahead = new Map<Child, Promise<Child[]>>();
+    let nextAhead = 0;
+    const listAhead = (): void => {
+      for (; nextAhead < subfolders.length && ahead.size < FOLDERS_AHEAD; nextAhead++) {
+        const folder = subfolders[nextAhead]!;
+        const list = this.readChildren(join(dirAbs, folder.name), folder.path);
+        list.catch(() => undefined); // awaited on arrival; a walk given up before that must not leave it unhandled
+        ahead.set(folder, list);
+      }
+    };
+    listAhead();
     for (const child of children) {
       const { stats, path } = child;
       const type = typeOf(stats);
       if (type === constants.S_IFDIR) {
+        const list = ahead.get(child);
+        if (list === undefined) continue; // neither admitted nor holding anything admitted
+        ahead.delete(child);
+        listAhead();
         const entry = toEntry(path, 'dir', stats);
         if (this.filter.matches(path, true)) {
           yield* flush(pending);
           yield entry;
-          yield* this.walk(join(dirAbs, child.name), path, pending);
-        } else if (this.filter.mayContain(path)) {
+          yield* this.walk(join(dirAbs, child.name), path, pending, list);
+        } else {
           pending.push(entry);
-          yield* this.walk(join(dirAbs, child.name), path, pending);
+          yield* this.walk(join(dirAbs, child.name), path, pending, list);
           if (pending[pending.length - 1] === entry) pending.pop();
         }
       } else if (!this.filter.matches(path, false)) {
