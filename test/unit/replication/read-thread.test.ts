@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { indexFile, readAndIndexFile } from '../../../agent/replication/block-index.js';
+import { ChunkPool, indexFile, readAndIndexFile, readIndexing, type FileIndex } from '../../../agent/replication/block-index.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { ReadThread } from '../../../agent/replication/read-thread.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../../../agent/replication/tree.js';
@@ -91,4 +91,65 @@ test('a scan whose lstats run on the thread finds the same entries and problems 
   assert.deepEqual(inPool.problems.map((p) => p.code).sort(), ['VIGIL_BAD_NAME', 'VIGIL_UNSUPPORTED_TYPE']);
   const [missing] = await reader.lstat([join(dir, 'missing')]);
   assert.equal(missing instanceof Error ? (missing as { code?: string }).code : undefined, 'ENOENT');
+});
+
+async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex>, pool?: ChunkPool): Promise<{ offsets: number[]; bytes: Buffer; index: FileIndex }> {
+  const offsets: number[] = [];
+  const parts: Buffer[] = [];
+  for (let step = await chunks.next(); ; step = await chunks.next()) {
+    if (step.done === true) return { offsets, bytes: Buffer.concat(parts), index: step.value };
+    // The pool's memory, shared with the thread: nothing was copied or handed over to get it here.
+    if (pool !== undefined) assert.ok(step.value.data.buffer instanceof SharedArrayBuffer);
+    offsets.push(step.value.offset);
+    parts.push(Buffer.from(step.value.data));
+    pool?.give(step.value.data);
+  }
+}
+
+test('a large file read in chunks on the thread gives the chunks and the index readIndexing gives, in the pool\'s shared buffers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-chunks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const reader = new ReadThread();
+  t.after(() => reader.close());
+  const chunk = 4 * BS;
+  for (const size of [0, 100, chunk, 3 * chunk, 5 * chunk + 2 * BS + 17]) {
+    const content = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) content[i] = (i * 13 + size) % 251;
+    writeFileSync(join(dir, 'f'), content);
+    const pool = new ChunkPool(chunk);
+    const got = await drain(reader.readChunks(join(dir, 'f'), BS, pool), pool);
+    const expected = await drain(readIndexing(join(dir, 'f'), BS, chunk));
+    assert.deepEqual(got.offsets, expected.offsets, `size ${size}`);
+    assert.ok(got.bytes.equals(content), `size ${size}: the bytes`);
+    assert.deepEqual(got.index, expected.index, `size ${size}: the index`);
+    assert.deepEqual(got.index.blocks, (await indexFile(join(dir, 'f'), BS)).blocks);
+  }
+  // A consumer that stops early leaves no read behind that could write into a buffer it was given back.
+  writeFileSync(join(dir, 'f'), Buffer.alloc(10 * chunk, 3));
+  const pool = new ChunkPool(chunk);
+  const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
+  const first = await chunks.next();
+  assert.equal(first.done, false);
+  await chunks.return(undefined as never);
+  // Not a regular file, gone, and a chunk size that does not hold whole blocks: refused with codes.
+  mkdirSync(join(dir, 'folder'));
+  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new ChunkPool(chunk))), { code: 'VIGIL_NOT_A_FILE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new ChunkPool(chunk))), { code: 'ENOENT' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new ChunkPool(BS + 1))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+});
+
+test('a file replaced by another while its chunks are read fails with ENOENT (the watcher reports what it became)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-chunks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const reader = new ReadThread();
+  t.after(() => reader.close());
+  const chunk = 4 * BS;
+  writeFileSync(join(dir, 'f'), Buffer.alloc(40 * chunk, 1));
+  writeFileSync(join(dir, 'other'), Buffer.alloc(40 * chunk, 2));
+  const pool = new ChunkPool(chunk);
+  const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
+  const first = await chunks.next();
+  assert.equal(first.done, false);
+  renameSync(join(dir, 'other'), join(dir, 'f'));
+  await assert.rejects(drain(chunks, pool), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && /replaced while it was read/.test(e.message));
 });
