@@ -10,7 +10,7 @@ import {
   type RequestMessage,
 } from '../../common/protocol/replication.js';
 import type { Clock, Disposable } from '../util/clock.js';
-import { FrameReader } from './transport-framing.js';
+import { FrameReader, type FrameMemory } from './transport-framing.js';
 
 export type StreamMessage = HelloMessage | HelloOkMessage | RecordMessage | AckMessage;
 /** Answers a call from the peer; a thrown error with a `code` (A-Z, 0-9, _) reaches the caller as appCode. */
@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   readonly clock: Clock;
   /** How the peer is named in messages ("10.0.0.2:7410"). */
   readonly peer: string;
+  /** Where large frames are put together; the receiver of their messages gives them back (FrameMemory). */
+  readonly frameMemory?: FrameMemory;
 }
 
 /** Calls the peer may have running here at once: a flood of calls must not pile up handlers. */
@@ -61,7 +63,7 @@ export class Connection {
   private finished = false;
   /** Writes of this turn of the event loop are being gathered (see write). */
   private corked = false;
-  private readonly reader = new FrameReader();
+  private readonly reader: FrameReader;
   private lastHeardAt: number;
   private tick: Disposable | undefined;
   private grace: Disposable | undefined;
@@ -71,6 +73,7 @@ export class Connection {
   private readonly closed: Promise<void>;
 
   constructor(readonly socket: TLSSocket, private readonly options: ConnectionOptions, private readonly handlers: ConnectionHandlers) {
+    this.reader = new FrameReader(options.frameMemory);
     this.lastHeardAt = options.clock.now();
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);

@@ -13,7 +13,43 @@ export interface DecodedFrame {
   readonly size: number;
 }
 
+/**
+ * Memory for frames that span several chunks of the stream (a record of a large file's 1 MiB arrives in dozens
+ * of TLS reads), used again once the caller gives it back: a fresh buffer per record counted as external memory,
+ * and V8 ran a full collection for every 64 MiB received. Only frames of a size near the write records' are
+ * pooled; the rest get memory of their own.
+ */
+export class FrameMemory {
+  static readonly BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
+  static readonly MIN_POOLED_BYTES = 256 * 1024;
+  private readonly free: Buffer[] = [];
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(private readonly maxFree = 16) {}
+
+  take(bytes: number): Buffer {
+    if (bytes < FrameMemory.MIN_POOLED_BYTES || bytes > FrameMemory.BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
+    let buffer = this.free.pop();
+    if (buffer === undefined) {
+      buffer = Buffer.allocUnsafeSlow(FrameMemory.BUFFER_BYTES);
+      this.mine.add(buffer.buffer);
+    }
+    return buffer.subarray(0, bytes);
+  }
+
+  /** A frame (or any view of it) that nobody reads any more; ignored unless its memory is the pool's. */
+  give(view: Uint8Array): void {
+    const whole = view.buffer;
+    if (!this.mine.has(whole) || this.free.length >= this.maxFree) return;
+    if (this.free.some((b) => b.buffer === whole)) return; // given twice
+    this.free.push(Buffer.from(whole, 0, FrameMemory.BUFFER_BYTES));
+  }
+}
+
 export class FrameReader {
+  /** `memory`: where frames spanning chunks are put together; their owner gives them back (default: none). */
+  constructor(private readonly memory?: FrameMemory) {}
+
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** Stream offset of the first buffered byte. */
@@ -85,7 +121,7 @@ export class FrameReader {
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = this.memory?.take(n) ?? Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
         const chunk = this.chunks[0]!;

@@ -10,6 +10,7 @@ import {
 } from '../../common/protocol/replication.js';
 import { systemClock, type Clock, type Disposable } from '../util/clock.js';
 import { Connection, handlesClosed, type StreamMessage } from './transport-connection.js';
+import { FrameMemory } from './transport-framing.js';
 import { checkIdentity, handshakeError, serverTlsOptions } from './transport-tls.js';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, type MirrorEndpoint, type ReplicationServerOptions } from './transport-types.js';
 
@@ -38,6 +39,8 @@ export class ReplicationServer {
   private closing = false;
   readonly keepaliveMs: number;
   readonly clock: Clock;
+  /** Where the sessions put large records together, given back once applied (transport-framing.ts). */
+  readonly frameMemory = new FrameMemory();
 
   private constructor(
     readonly options: ReplicationServerOptions, private readonly server: Server, readonly port: number,
@@ -152,7 +155,7 @@ class TargetSession {
 
   constructor(private readonly server: ReplicationServer, socket: TLSSocket, private readonly identity: string) {
     const peer = `node "${identity}" (${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'})`;
-    this.conn = new Connection(socket, { keepaliveMs: server.keepaliveMs, clock: server.clock, peer }, {
+    this.conn = new Connection(socket, { keepaliveMs: server.keepaliveMs, clock: server.clock, peer, frameMemory: server.frameMemory }, {
       onMessage: (m, at) => this.receive(m, at),
       onClose: (error) => this.closed(error),
       onDrain: () => undefined,
@@ -265,6 +268,8 @@ class TargetSession {
       }
       const { record: r, done } = started.shift()!;
       const failure = await done;
+      // Applied (or failed): the endpoint keeps nothing of a payload once its apply settles.
+      this.server.frameMemory.give(r.payload);
       if (failure !== undefined) {
         const appCode = codeOf(failure);
         this.conn.fail(new ReplicationError('VIGIL_REPL_APPLY', `mirror "${this.mirror ?? '?'}": applying record ${r.seq} failed: ${(failure as Error).message ?? String(failure)}`, appCode ? { appCode } : {}));
@@ -287,6 +292,7 @@ class TargetSession {
     }
     // What was started lands before this session counts as idle (a newer one must not send it again meanwhile).
     await Promise.all(started.map((s) => s.done));
+    for (const s of started) this.server.frameMemory.give(s.record.payload);
     this.applying = undefined;
   }
 

@@ -18,7 +18,8 @@ export interface MirrorEndpoint {
   lastApplied(): number;
   /**
    * Apply one record; called in seq order, never for a seq already applied, with up to `concurrency` calls
-   * overlapping: the endpoint must then leave the same result as applying them one by one.
+   * overlapping: the endpoint must then leave the same result as applying them one by one. The payload's memory
+   * is used again once the returned promise settles: copy whatever of it must outlive the call.
    */
   apply(record: ReplicationRecord): Promise<void>;
   /** How many apply() calls may be in flight at once (default 1). */

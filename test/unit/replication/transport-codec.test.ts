@@ -7,7 +7,7 @@ import {
   decodeFrame, decodeUtf8, encodeAck, encodeError, encodeHello, encodeHelloOk, encodePing, encodeRecordPrefix, encodeRequestPrefix,
   encodeResponseError, encodeResponsePrefix, isReplicationErrorCode, ReplicationError, truncatedUtf8, type ReplicationMessage,
 } from '../../../common/protocol/replication.js';
-import { FrameReader } from '../../../agent/replication/transport-framing.js';
+import { FrameMemory, FrameReader } from '../../../agent/replication/transport-framing.js';
 import { prng } from '../../support/dataset.js';
 
 const concat = (...parts: Uint8Array[]): Buffer => Buffer.concat(parts);
@@ -83,6 +83,41 @@ test('the stream reader yields the same frames however the bytes are chunked', (
   const reader = new FrameReader();
   reader.push(stream.subarray(0, stream.length - 1));
   assert.throws(() => reader.finish(), { code: 'VIGIL_REPL_TRUNCATED' });
+});
+
+test('large records spanning chunks are put together in pooled memory, used again only once given back', () => {
+  const memory = new FrameMemory(2);
+  const reader = new FrameReader(memory);
+  const record = (seq: number, size: number): Buffer => {
+    const payload = Buffer.alloc(size, seq);
+    return concat(encodeRecordPrefix(seq, size), payload);
+  };
+  const sizes = [1024 * 1024, 300 * 1024, 1000, 1024 * 1024 + 40, 2 * 1024 * 1024];
+  const stream = Buffer.concat(sizes.map((size, i) => record(i + 1, size)));
+  const got: { seq: number; payload: Uint8Array }[] = [];
+  for (let at = 0; at < stream.length; at += 16 * 1024) {
+    for (const f of reader.push(stream.subarray(at, at + 16 * 1024))) {
+      assert.equal(f.message.type, 'RECORD');
+      if (f.message.type === 'RECORD') got.push({ seq: f.message.seq, payload: f.message.payload });
+    }
+  }
+  reader.finish();
+  // Each payload intact, although two of them will share memory once given back.
+  assert.deepEqual(got.map((r) => [r.seq, r.payload.length, r.payload.every((b) => b === r.seq)]), sizes.map((size, i) => [i + 1, size, true]));
+  const pooled = got.filter((r) => r.payload.length >= FrameMemory.MIN_POOLED_BYTES && r.payload.length + 14 <= FrameMemory.BUFFER_BYTES);
+  assert.equal(pooled.length, 3, 'the 1 MiB, 300 KiB and 1 MiB + 40 records; not the small one nor the 2 MiB one');
+  assert.equal(new Set(pooled.map((r) => r.payload.buffer)).size, 3, 'no two records in flight share memory');
+  // Given back (twice for the first: counted once), the next large frame reuses the memory; a foreign buffer is ignored.
+  memory.give(pooled[0]!.payload);
+  memory.give(pooled[0]!.payload);
+  memory.give(Buffer.alloc(FrameMemory.BUFFER_BYTES));
+  const ninth = record(9, 512 * 1024);
+  assert.deepEqual(reader.push(ninth.subarray(0, 1000)), []);
+  const next = reader.push(ninth.subarray(1000));
+  assert.equal(next.length, 1);
+  const payload = next[0]!.message.type === 'RECORD' ? next[0]!.message.payload : undefined;
+  assert.ok(payload !== undefined && payload.every((b) => b === 9));
+  assert.ok(payload.buffer === pooled[0]!.payload.buffer, 'the memory given back');
 });
 
 test('fuzz (about 3 s): random and mutated frames yield a valid message or a ReplicationError, nothing else', (t) => {
