@@ -198,10 +198,14 @@ export class ChunkPool {
   take(): Buffer {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    // Shared memory, which the read thread reads into without a copy or a hand-over (read-thread.ts, readChunks).
-    const fresh = Buffer.from(new SharedArrayBuffer(this.chunkBytes));
+    const fresh = Buffer.allocUnsafeSlow(this.chunkBytes);
     this.mine.add(fresh.buffer);
     return fresh;
+  }
+
+  /** A buffer of this pool's size whose memory came back from a worker thread (transferred: a new ArrayBuffer). */
+  adopt(bytes: Buffer): void {
+    if (bytes.buffer.byteLength === this.chunkBytes) this.mine.add(bytes.buffer);
   }
 
   /** `bytes` (or a view of it) will not be read again; ignored unless it is one of this pool's buffers. */

@@ -23,8 +23,7 @@ export interface ReadRequest {
 
 /**
  * One chunk of a large file read and its blocks hashed: `length` bytes from `offset` (a multiple of the block
- * size) into `buffer`, memory shared with the main thread (the pool's), so that no bytes are copied or handed
- * over: V8 counts memory handed over as newly allocated, and ran a full collection every 64 MiB of it.
+ * size), into `buffer` when one is lent (handed over, and back with the answer), else a new one.
  */
 export interface ChunkRequest {
   readonly id: number;
@@ -33,7 +32,7 @@ export interface ChunkRequest {
   readonly offset: number;
   readonly length: number;
   readonly blockSize: number;
-  readonly buffer: SharedArrayBuffer;
+  readonly buffer?: ArrayBuffer;
 }
 
 /** The lstat of each path (a scan's folder), answered as LSTAT_FIELDS numbers per path or an error. */
@@ -65,10 +64,12 @@ export interface ReadReply {
 /** How many chunks of a large file are read ahead of the one being sent. */
 const CHUNKS_AHEAD = 4;
 
-/** What the chunk reader needs of a pool of buffers (block-index.ts's ChunkPool, which shares their memory). */
+/** What the chunk reader needs of a pool of buffers (block-index.ts's ChunkPool). */
 export interface BufferLender {
   readonly chunkBytes: number;
   take(): Buffer;
+  /** A buffer back from the thread (a new object for the memory it lent): counted as the pool's, to be given back. */
+  adopt(buffer: Buffer): void;
   give(buffer: Buffer): void;
 }
 
@@ -76,7 +77,8 @@ export interface BufferLender {
 interface Answer { readonly index?: FileIndex; readonly content?: Buffer; readonly stats?: readonly (EntryStats | Error)[] }
 
 export class ReadThread {
-  private readonly thread = new BatchedWorker<ReadRequest | LstatRequest | ChunkRequest, ReadReply>(new URL('./read-thread-worker.js', import.meta.url), 'read thread');
+  private readonly thread = new BatchedWorker<ReadRequest | LstatRequest | ChunkRequest, ReadReply>(new URL('./read-thread-worker.js', import.meta.url), 'read thread',
+    (batch) => ({ message: batch, transfer: batch.flatMap((r) => (r.kind === 'chunk' && r.buffer !== undefined ? [r.buffer] : [])) }));
 
   /**
    * As block-index.ts's readAndIndexFile: the file read whole and indexed, or undefined when it is larger than
@@ -102,22 +104,24 @@ export class ReadThread {
   }
 
   /**
-   * As block-index.ts's readIndexing: a file read a chunk at a time (the pool's chunk size, a multiple of
-   * `blockSize`), each chunk yielded while the next ones are read and hashed on the thread; the index is the
-   * return value. The file is opened for each chunk: one replaced meanwhile (another inode) fails with ENOENT, as
-   * one removed does, and the watcher reports what it became. Chunks are the pool's buffers, whose memory the
-   * thread shares (see ChunkRequest); the consumer gives each back once done with it.
+   * As block-index.ts's readIndexing: a file read `chunkBytes` at a time (a multiple of `blockSize`), each chunk
+   * yielded while the next ones are read and hashed on the thread; the index is the return value. The file is
+   * opened for each chunk: one replaced meanwhile (another inode) fails with ENOENT, as one removed does, and the
+   * watcher reports what it became. Buffers come from `pool` and go back to it once the consumer gives them back.
    */
   async *readChunks(path: string, blockSize: number, pool: BufferLender): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
     const chunkBytes = pool.chunkBytes;
     if (chunkBytes % blockSize !== 0) throw new WorkerCallError('VIGIL_BAD_BLOCK_SIZE', `chunks of ${chunkBytes} bytes do not hold whole blocks of ${blockSize}`);
-    const ahead: { readonly buffer: Buffer; readonly reply: Promise<ReadReply> }[] = [];
+    const ask = (offset: number): Promise<ReadReply> => {
+      const lent = pool.take();
+      // A pool's buffer owns its memory whole (allocUnsafeSlow): it can be handed over.
+      return this.thread.ask({ kind: 'chunk', path, offset, length: chunkBytes, blockSize, buffer: lent.buffer as ArrayBuffer });
+    };
+    const ahead: Promise<ReadReply>[] = [];
     let nextOffset = 0;
     const fill = (): void => {
       while (ahead.length < CHUNKS_AHEAD) {
-        const buffer = pool.take();
-        if (!(buffer.buffer instanceof SharedArrayBuffer)) throw new WorkerCallError('VIGIL_NOT_SHARED', 'the pool\'s buffers must be shared memory');
-        ahead.push({ buffer, reply: this.thread.ask({ kind: 'chunk', path, offset: nextOffset, length: chunkBytes, blockSize, buffer: buffer.buffer }) });
+        ahead.push(ask(nextOffset));
         nextOffset += chunkBytes;
       }
     };
@@ -127,35 +131,33 @@ export class ReadThread {
     let size = 0;
     try {
       for (;;) {
-        const { buffer, reply: replied } = ahead.shift()!;
-        let reply: ReadReply;
-        try {
-          reply = await replied;
-        } catch (e) {
-          pool.give(buffer);
-          throw e;
-        }
-        if (reply.error !== undefined || (first !== undefined && reply.ino !== first.ino)) {
-          pool.give(buffer);
-          if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
-          throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
-        }
+        const reply = await ahead.shift()!;
+        if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
         first ??= reply;
+        if (reply.ino !== first.ino) throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
+        const data = Buffer.from(reply.content!, 0, reply.length);
+        pool.adopt(data);
         const hashes = Buffer.from(reply.hashes!);
         for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
-        const length = reply.length!;
-        size += length;
-        if (length < chunkBytes) {
-          if (length > 0) yield { offset: size - length, data: buffer.subarray(0, length) };
-          else pool.give(buffer);
+        size += reply.length!;
+        if (reply.length! < chunkBytes) {
+          if (reply.length! > 0) yield { offset: size - reply.length!, data };
+          else pool.give(data);
           break;
         }
         fill();
-        yield { offset: size - chunkBytes, data: buffer };
+        yield { offset: size - chunkBytes, data };
       }
     } finally {
-      // Chunks asked beyond the end (or beyond where the consumer stopped): the thread is done with them first.
-      for (const { buffer, reply } of ahead.splice(0)) void reply.then(() => pool.give(buffer), () => pool.give(buffer));
+      // Chunks asked beyond the end (or beyond where the consumer stopped): their buffers go back to the pool.
+      for (const later of ahead.splice(0)) {
+        void later.then((r) => {
+          if (r.content === undefined) return;
+          const unused = Buffer.from(r.content);
+          pool.adopt(unused);
+          pool.give(unused);
+        }, () => undefined);
+      }
     }
     return { size, blockSize, blocks, mtimeMs: first.mtimeMs!, ino: first.ino! };
   }
