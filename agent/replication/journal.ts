@@ -450,7 +450,12 @@ export class Journal {
   private readonly cache: TailCache;
   private readonly memory = new BatchMemory();
   /** Memory-only batches not yet acknowledged: their weight beyond their stubs on disk (see appendMany). */
-  private readonly memoryOnlyExtra: { lastSeq: number; bytes: number }[] = [];
+  private readonly memoryOnlyExtra: { firstSeq: number; lastSeq: number; bytes: number }[] = [];
+  /**
+   * The state file names an older ackedSeq than this.ackedSeq: acknowledgements of memory-only records only are
+   * not written at once (see acknowledge); the next other acknowledgement, flush() or close() writes it.
+   */
+  private stateBehind = false;
 
   private constructor(
     readonly dir: string,
@@ -550,7 +555,7 @@ export class Journal {
     const firstSeq = this.nextSeq;
     const last = await this.write(stubs, needed);
     // The disk holds only the stubs: what the records weigh beyond them counts until they are acknowledged.
-    this.memoryOnlyExtra.push({ lastSeq: last, bytes: needed - stubs.buffer.length });
+    this.memoryOnlyExtra.push({ firstSeq, lastSeq: last, bytes: needed - stubs.buffer.length });
     // write() cached the stubs; the real records replace them in memory (the same seqs, nothing else in between).
     this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets });
     return last;
@@ -558,7 +563,10 @@ export class Journal {
 
   /** Everything appended so far is durable (a no-op with fsync 'never'). */
   flush(): Promise<void> {
-    return this.run(() => this.sync());
+    return this.run(async () => {
+      await this.sync();
+      await this.writeStateIfBehind();
+    });
   }
 
   /**
@@ -596,7 +604,10 @@ export class Journal {
     if (this.closing) return this.queue.then(() => undefined);
     const done = this.run(async () => {
       try {
-        if (this.broken === undefined) await this.sync();
+        if (this.broken === undefined) {
+          await this.sync();
+          await this.writeStateIfBehind();
+        }
       } finally {
         this.cache.clear();
         await this.active?.handle.close();
@@ -807,10 +818,24 @@ export class Journal {
     if (uptoSeq >= this.nextSeq) {
       throw new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', `uptoSeq: ${uptoSeq} is beyond the last record appended (${this.nextSeq - 1})`);
     }
+    if (this.onlyMemoryOnly(this.ackedSeq + 1, uptoSeq)) {
+      // A resync acknowledges its memory-only records every few milliseconds; rewriting the state file (and
+      // finding the first unacknowledged record on disk) each time kept the agent's main thread busy and held the
+      // appends up behind it in the queue. Those records are lost with the process anyway (a restart resyncs), so
+      // the state file is brought up to date later; their stubs on disk have a known size.
+      const stubs = uptoSeq - this.ackedSeq;
+      this.ackedSeq = uptoSeq;
+      this.stateBehind = true;
+      for (const batch of this.cache.dropThrough(uptoSeq)) this.memory.give(batch.buffer);
+      let extra = 0;
+      while (this.memoryOnlyExtra.length > 0 && this.memoryOnlyExtra[0]!.lastSeq <= uptoSeq) extra += this.memoryOnlyExtra.shift()!.bytes;
+      this.unackedBytes -= stubs * RECORD_OVERHEAD_BYTES + extra;
+      return;
+    }
     const durable = this.options.fsync !== 'never';
     // Records the state file says exist must be on disk first, or a crash could leave it promising lost records.
     await this.sync();
-    await replaceFileAtomically(join(this.dir, STATE_FILE), JSON.stringify({ version: 1, ackedSeq: uptoSeq, nextSeq: this.nextSeq }) + '\n', durable);
+    await this.writeState(uptoSeq);
     this.ackedSeq = uptoSeq;
     for (const batch of this.cache.dropThrough(uptoSeq)) this.memory.give(batch.buffer);
     let removed = false;
@@ -821,6 +846,27 @@ export class Journal {
     if (removed && durable) await syncDirectory(this.dir);
     while (this.memoryOnlyExtra.length > 0 && this.memoryOnlyExtra[0]!.lastSeq <= uptoSeq) this.memoryOnlyExtra.shift();
     this.unackedBytes = await this.countUnackedBytes() + this.memoryOnlyExtra.reduce((sum, m) => sum + m.bytes, 0);
+  }
+
+  /** Whether every record from `fromSeq` to `toSeq` is a memory-only one (a stub on disk). */
+  private onlyMemoryOnly(fromSeq: number, toSeq: number): boolean {
+    let next = fromSeq;
+    for (const batch of this.memoryOnlyExtra) {
+      if (batch.lastSeq < next) continue;
+      if (batch.firstSeq > next) return false;
+      next = batch.lastSeq + 1;
+      if (next > toSeq) return true;
+    }
+    return false;
+  }
+
+  private async writeState(ackedSeq: number): Promise<void> {
+    await replaceFileAtomically(join(this.dir, STATE_FILE), JSON.stringify({ version: 1, ackedSeq, nextSeq: this.nextSeq }) + '\n', this.options.fsync !== 'never');
+    this.stateBehind = false;
+  }
+
+  private async writeStateIfBehind(): Promise<void> {
+    if (this.stateBehind) await this.writeState(this.ackedSeq);
   }
 }
 

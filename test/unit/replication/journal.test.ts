@@ -440,3 +440,56 @@ test('memory-only records are read from memory, leave empty stubs on disk, count
   const again = await reopened.read(5, 1 << 20);
   assert.deepEqual(again.map((r) => [r.seq, r.payload.length]), [[5, 0], [6, 60_000]]);
 });
+
+test('acknowledging only memory-only records leaves the state file for later (flush, close, or another ack) and keeps the count exact', async (t) => {
+  const dir = tempDir(t);
+  const options = { maxBytes: 1024 * 1024, fsync: 'never' } as const;
+  const journal = await Journal.open(dir, options);
+  const payload = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
+  const state = (): string => readFileSync(join(dir, 'journal.state'), 'utf8');
+  assert.equal(await journal.append(Buffer.from('on disk')), 1);
+  await journal.ack(1);
+  const afterFirst = state();
+  assert.match(afterFirst, /"ackedSeq":1/);
+  assert.equal(await journal.appendMany([payload(10_000, 1), payload(10_000, 2)], { memoryOnly: true }), 3);
+  assert.equal(await journal.appendMany([payload(5_000, 3), payload(5_000, 4)], { memoryOnly: true }), 5);
+  assert.equal(await journal.appendMany([payload(7_000, 5)], { memoryOnly: true }), 6);
+  await journal.ack(3);
+  await journal.ack(4); // half of a batch: its weight counts until all of it is acknowledged
+  assert.equal(state(), afterFirst, 'not written for memory-only records');
+  assert.equal(journal.stats().ackedSeq, 4);
+  // Seq 5's stub on disk, the whole batch 4-5's payloads (until all of it is acknowledged), and seq 6.
+  assert.equal(journal.stats().bytes, recordBytes(0) + 2 * 5_000 + recordBytes(7_000), 'exact, as if counted on disk');
+  await journal.ack(5);
+  assert.equal(journal.stats().bytes, recordBytes(7_000));
+  // Another kind of record acknowledged along: written at once, with the segments behind it gone as usual.
+  assert.equal(await journal.append(Buffer.from('again on disk')), 7);
+  await journal.ack(7);
+  assert.match(state(), /"ackedSeq":7/);
+  assert.equal(journal.stats().bytes, 0);
+  // Memory-only again, then flush() writes the state it owes.
+  assert.equal(await journal.appendMany([payload(3_000, 6)], { memoryOnly: true }), 8);
+  await journal.ack(8);
+  assert.match(state(), /"ackedSeq":7/);
+  await journal.flush();
+  assert.match(state(), /"ackedSeq":8/);
+  // And close() does too: reopened, the journal counts from there.
+  assert.equal(await journal.appendMany([payload(3_000, 7)], { memoryOnly: true }), 9);
+  await journal.ack(9);
+  await journal.close();
+  const reopened = await openJournal(t, dir, options);
+  assert.deepEqual([reopened.stats().ackedSeq, reopened.stats().lastSeq, reopened.stats().bytes], [9, 9, 0]);
+});
+
+test('after a crash, memory-only acknowledgements not yet written leave their records unacknowledged, reading back as lost', async (t) => {
+  const dir = tempDir(t);
+  const options = { maxBytes: 1024 * 1024, fsync: 'never' } as const;
+  const journal = await openJournal(t, dir, options);
+  assert.equal(await journal.appendMany([Buffer.alloc(4_000, 1), Buffer.alloc(4_000, 2)], { memoryOnly: true }), 2);
+  await journal.ack(2);
+  // No close: a second process opens what the first left, as after kill -9.
+  const recovered = await Journal.open(dir, options);
+  t.after(() => recovered.close());
+  assert.equal(recovered.stats().ackedSeq, 0);
+  assert.deepEqual((await recovered.read(1, 1 << 20)).map((r) => [r.seq, r.payload.length]), [[1, 0], [2, 0]], 'stubs: the resync that wrote them runs again');
+});

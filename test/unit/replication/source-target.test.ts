@@ -34,7 +34,9 @@ function olderTarget(endpoint: MirrorEndpoint): MirrorEndpoint {
 
 async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<ChangeOp, number>; log: string[] }> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
-  t.after(() => rmSync(base, { recursive: true, force: true }));
+  // Undone last first: the source stops (writing its journal's state) before its folder goes.
+  const undo: (() => unknown)[] = [() => rmSync(base, { recursive: true, force: true })];
+  t.after(async () => { for (const step of undo.reverse()) await step(); });
   const src = join(base, 'src');
   const dst = join(base, 'dst');
   mkdirSync(join(src, 'docs'), { recursive: true });
@@ -47,7 +49,7 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
     applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
   }, INITIAL_STATE);
   await target.open();
-  t.after(() => target.close());
+  undo.push(() => target.close());
   const ops = new Map<ChangeOp, number>();
   const real = targetEndpoint(target, 64 * 1024);
   const counted: MirrorEndpoint = {
@@ -60,14 +62,14 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
   };
   const endpoint = older ? olderTarget(counted) : counted;
   const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'beta', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
-  t.after(() => server.close());
+  undo.push(() => server.close());
   const source = new MirrorSource({
     id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, owner: false,
     peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
     lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart: false, log: (line) => log.push(line),
   });
   await source.start();
-  t.after(() => source.stop());
+  undo.push(() => source.stop());
   await until('the resync is done', () => source.lastSync?.finishedAt !== undefined || source.lastSync?.error !== undefined, 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
   assert.equal(source.lastSync?.error, undefined, log.join('\n'));
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
