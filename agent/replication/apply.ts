@@ -94,6 +94,8 @@ export class Applier {
    * ops by which a checked folder could become something else.
    */
   private readonly checkedDirs = new Set<string>();
+  /** Checks of folders under way, by folder (and whether missing ones are made): see resolve. */
+  private readonly parentChecks = new Map<string, Promise<string | undefined>>();
   /** The last op that runs alone (a shape change, a sync, a close), settled. */
   private barrier: Promise<unknown> = Promise.resolve();
   /** Content ops started since that barrier, settled; and the last one of each path. */
@@ -126,6 +128,7 @@ export class Applier {
           // A checked folder removed behind our back (by hand, on the standby): check again, creating it anew.
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || this.checkedDirs.size === 0) throw e;
           this.checkedDirs.clear();
+          this.parentChecks.clear();
           await this.applyNow(r);
         }
       } catch (e) {
@@ -389,18 +392,37 @@ export class Applier {
     }
   }
 
-  /**
-   * The absolute path of `rel`, after making sure every existing folder on the way resolves inside the root
-   * (a symlink in the tree may point anywhere; it is mirrored, never followed out). With `makeParents`, creates
-   * the missing folders, replacing a non-folder in the way as the source must have done before us.
-   */
+  /** The absolute path of `rel`, once its folder is checked (checkParent), or was since the last change of shape. */
   private async resolve(rel: string, r: ChangeRecord, makeParents: boolean): Promise<string> {
     const problem = relativePathProblem(rel);
     if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
-    const realRoot = await this.ensureRoot();
     const path = join(this.root, rel);
     const parent = dirname(path);
     if (this.checkedDirs.has(parent)) return path;
+    // Records for the files of a new folder arrive together and run at once: they share one check of it.
+    const key = `${makeParents ? '+' : '-'}${parent}`;
+    let check = this.parentChecks.get(key);
+    if (check === undefined) {
+      check = this.checkParent(parent, makeParents);
+      this.parentChecks.set(key, check);
+      const done = check;
+      void done.then(() => undefined, () => undefined).then(() => { if (this.parentChecks.get(key) === done) this.parentChecks.delete(key); });
+    }
+    const escapesTo = await check;
+    if (escapesTo !== undefined) {
+      throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: ${JSON.stringify(rel)} leads through a symlink out of the mirror root (to ${escapesTo})`);
+    }
+    return path;
+  }
+
+  /**
+   * Makes sure every existing folder on the way to `parent` resolves inside the root (a symlink in the tree may
+   * point anywhere; it is mirrored, never followed out); with `makeParents`, creates the missing folders,
+   * replacing a non-folder in the way as the source must have done before us. Answers where the way leads out
+   * of the root, or undefined when it stays inside.
+   */
+  private async checkParent(parent: string, makeParents: boolean): Promise<string | undefined> {
+    const realRoot = await this.ensureRoot();
     let existing = parent;
     let stat = await lstatOrUndefined(existing);
     while (stat === undefined) {
@@ -408,12 +430,10 @@ export class Applier {
       stat = await lstatOrUndefined(existing);
     }
     const real = await realpath(existing);
-    if (real !== realRoot && !real.startsWith(realRoot + sep)) {
-      throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: ${JSON.stringify(rel)} leads through a symlink out of the mirror root (to ${real})`);
-    }
+    if (real !== realRoot && !real.startsWith(realRoot + sep)) return real;
     if (!makeParents) {
       if (existing === parent && stat.isDirectory()) this.checkedDirs.add(parent);
-      return path;
+      return undefined;
     }
     if (!(await lstat(real)).isDirectory()) {
       await this.remove(real, await lstat(real));
@@ -424,7 +444,7 @@ export class Applier {
       for (let dir = parent; dir !== existing; dir = dirname(dir)) this.dirtyDirs.add(dirname(dir));
     }
     this.checkedDirs.add(parent);
-    return path;
+    return undefined;
   }
 
   private async ensureRoot(): Promise<string> {

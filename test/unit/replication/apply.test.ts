@@ -402,3 +402,17 @@ test('a put fails with its op and path named when the file cannot be written', a
   // The thread goes on: the next put lands.
   await applier.apply({ op: 'put', path: 'd/ok', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('x') });
 });
+
+test('files of one new folder applied at once share the check of the folder; a folder leading out refuses each, naming its own path', async (t) => {
+  const { applier, dir, at } = setUp(t);
+  const puts = Array.from({ length: 50 }, (_, i) => applier.apply({ op: 'put', path: `new/deeper/f${i}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.from(`file ${i}`) }));
+  await Promise.all(puts);
+  for (let i = 0; i < 50; i++) assert.equal(readFileSync(at(`new/deeper/f${i}`), 'utf8'), `file ${i}`);
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  await applier.apply({ op: 'symlink', path: 'out', target: outside });
+  const refused = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    applier.apply({ op: 'put', path: `out/sub/g${i}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.from('x') }).then(() => 'applied', (e: ApplyError) => `${e.code} ${e.message}`)));
+  refused.forEach((outcome, i) => assert.match(outcome, new RegExp(`^VIGIL_BAD_PATH put out/sub/g${i}: "out/sub/g${i}" leads through a symlink out of the mirror root`)));
+  assert.deepEqual(readdirSync(outside), []);
+});
