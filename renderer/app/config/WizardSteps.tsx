@@ -34,6 +34,24 @@ function Check({ label, checked, onChange, testId }: { readonly label: string; r
   );
 }
 
+/** A labelled select over `options`; the value handed on is always one of theirs. */
+function Choice<T extends string | number>({ label, value, options, onChange, testId }: {
+  readonly label: string; readonly value: T; readonly options: readonly { readonly value: T; readonly label: string }[];
+  readonly onChange: (v: T) => void; readonly testId: string;
+}): ReactNode {
+  return (
+    <label className="config-field">
+      <span className="config-field-label">{label}</span>
+      <select value={String(value)} data-testid={testId} onChange={(e) => {
+        const chosen = options.find((o) => String(o.value) === e.target.value);
+        if (chosen !== undefined) onChange(chosen.value);
+      }}>
+        {options.map((o) => <option key={String(o.value)} value={String(o.value)}>{o.label}</option>)}
+      </select>
+    </label>
+  );
+}
+
 export function NodesStep({ answers, update }: StepProps): ReactNode {
   const t = useT();
   return (
@@ -68,12 +86,8 @@ export function LinksStep({ answers, update }: StepProps): ReactNode {
       {answers.links.map((l, i) => (
         <div className="config-row" key={i} data-testid={`wizard-link-${i}`}>
           <Input label={t('wizard.links.name')} value={l.name} testId={`wizard-link-${i}-name`} onChange={(v) => setLink(i, { name: v })} />
-          <label className="config-field">
-            <span className="config-field-label">{t('wizard.links.kind')}</span>
-            <select value={l.kind} data-testid={`wizard-link-${i}-kind`} onChange={(e) => setLink(i, { kind: e.target.value === 'tcp' ? 'tcp' : 'udp' })}>
-              <option value="udp">udp</option><option value="tcp">tcp</option>
-            </select>
-          </label>
+          <Choice label={t('wizard.links.kind')} value={l.kind} testId={`wizard-link-${i}-kind`} onChange={(kind) => setLink(i, { kind })}
+            options={[{ value: 'udp', label: 'udp' }, { value: 'tcp', label: 'tcp' }]} />
           {answers.nodes.map((n, k) => (
             <Input key={k} label={t('wizard.links.addressOf', { node: n.id })} value={l.addresses[k as 0 | 1]} testId={`wizard-link-${i}-address-${k}`}
               onChange={(v) => setLink(i, { addresses: pair(l.addresses, k, v) })} />
@@ -105,28 +119,14 @@ export function GroupStep({ answers, update }: StepProps): ReactNode {
     <fieldset data-testid="wizard-step-group">
       <legend>{t('wizard.group.title')}</legend>
       <Input label={t('wizard.group.id')} value={g.id} testId="wizard-group-id" onChange={(v) => set({ id: v })} />
-      <label className="config-field">
-        <span className="config-field-label">{t('wizard.group.preferred')}</span>
-        <select value={g.preferred} data-testid="wizard-group-preferred" onChange={(e) => set({ preferred: e.target.value === '1' ? 1 : 0 })}>
-          {answers.nodes.map((n, i) => <option key={i} value={i}>{n.id}</option>)}
-        </select>
-      </label>
-      <label className="config-field">
-        <span className="config-field-label">{t('wizard.group.switchback')}</span>
-        <select value={g.switchback} data-testid="wizard-group-switchback" onChange={(e) => set({ switchback: e.target.value === 'auto' ? 'auto' : 'manual' })}>
-          <option value="manual">{t('wizard.group.switchbackManual')}</option>
-          <option value="auto">{t('wizard.group.switchbackAuto')}</option>
-        </select>
-      </label>
+      <Choice label={t('wizard.group.preferred')} value={g.preferred} testId="wizard-group-preferred" onChange={(preferred) => set({ preferred })}
+        options={[{ value: 0, label: answers.nodes[0].id }, { value: 1, label: answers.nodes[1].id }]} />
+      <Choice label={t('wizard.group.switchback')} value={g.switchback} testId="wizard-group-switchback" onChange={(switchback) => set({ switchback })}
+        options={[{ value: 'manual', label: t('wizard.group.switchbackManual') }, { value: 'auto', label: t('wizard.group.switchbackAuto') }]} />
       <Input label={t('wizard.group.vip')} value={g.vip} placeholder="198.51.100.100/24" testId="wizard-vip" onChange={(v) => set({ vip: v })} />
       <Input label={t('wizard.group.nic')} value={g.nic} placeholder="eth0" testId="wizard-nic" onChange={(v) => set({ nic: v })} />
-      <label className="config-field">
-        <span className="config-field-label">{t('wizard.group.runs')}</span>
-        <select value={g.runs} data-testid="wizard-runs" onChange={(e) => set({ runs: e.target.value === 'script' ? 'script' : 'service' })}>
-          <option value="service">{t('wizard.group.runsService')}</option>
-          <option value="script">{t('wizard.group.runsScript')}</option>
-        </select>
-      </label>
+      <Choice label={t('wizard.group.runs')} value={g.runs} testId="wizard-runs" onChange={(runs) => set({ runs })}
+        options={[{ value: 'service', label: t('wizard.group.runsService') }, { value: 'script', label: t('wizard.group.runsScript') }]} />
       <Input label={g.runs === 'service' ? t('wizard.group.service') : t('wizard.group.script')} value={g.service}
         placeholder={g.runs === 'service' ? 'nginx' : '/usr/lib/ocf/resource.d/site/app'} testId="wizard-service" onChange={(v) => set({ service: v })} />
     </fieldset>
