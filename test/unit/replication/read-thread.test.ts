@@ -1,7 +1,7 @@
 // The read thread reads and indexes exactly as readAndIndexFile does on the main thread, refuses what is
 // not a regular file with the same codes, and lets the process exit (no handle left after close); a scan's
 // lstats on it find what the thread pool's find.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -14,11 +14,17 @@ import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../.
 
 const BS = 4096;
 
-test('the thread gives the content and index readAndIndexFile gives, undefined above the limit, and fs error codes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-thread-'));
+/** A temp folder and a read thread, both gone at the end of the test. */
+function setUp(t: TestContext, prefix: string): { dir: string; reader: ReadThread } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const reader = new ReadThread();
   t.after(() => reader.close());
+  return { dir, reader };
+}
+
+test('the thread gives the content and index readAndIndexFile gives, undefined above the limit, and fs error codes', async (t) => {
+  const { dir, reader } = setUp(t, 'vigil-read-thread-');
   const content = Buffer.alloc(3 * BS + 100);
   for (let i = 0; i < content.length; i++) content[i] = (i * 7) % 251;
   writeFileSync(join(dir, 'a'), content);
@@ -63,10 +69,7 @@ test('the thread gives the content and index readAndIndexFile gives, undefined a
 });
 
 test('a scan whose lstats run on the thread finds the same entries and problems as through the thread pool', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-thread-scan-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const reader = new ReadThread();
-  t.after(() => reader.close());
+  const { dir, reader } = setUp(t, 'vigil-read-thread-scan-');
   mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true });
   writeFileSync(join(dir, 'a'), 'alpha');
   writeFileSync(join(dir, 'sub', 'b'), Buffer.alloc(3 * BS + 1, 7));
@@ -107,10 +110,7 @@ async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly 
 }
 
 test('a large file read in chunks on the thread gives the chunks and the index readIndexing gives, in buffers lent from the pool and handed back', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-chunks-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const reader = new ReadThread();
-  t.after(() => reader.close());
+  const { dir, reader } = setUp(t, 'vigil-read-chunks-');
   const chunk = 4 * BS;
   for (const size of [0, 100, chunk, 3 * chunk, 5 * chunk + 2 * BS + 17]) {
     const content = Buffer.alloc(size);
@@ -131,6 +131,14 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   const first = await chunks.next();
   assert.equal(first.done, false);
   await chunks.return(undefined as never);
+  // The reads it had asked ahead come back to the pool whole and usable: another file read through the same
+  // pool (its buffers among them) arrives intact.
+  await new Promise((r) => setTimeout(r, 50));
+  const other = Buffer.alloc(6 * chunk);
+  for (let i = 0; i < other.length; i++) other[i] = (i * 31) % 253;
+  writeFileSync(join(dir, 'other'), other);
+  const again = await drain(reader.readChunks(join(dir, 'other'), BS, pool), pool);
+  assert.ok(again.bytes.equals(other), 'the pool\'s buffers, given back early, read the next file right');
   // Not a regular file, gone, and a chunk size that does not hold whole blocks: refused with codes.
   mkdirSync(join(dir, 'folder'));
   await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new ChunkPool(chunk))), { code: 'VIGIL_NOT_A_FILE' });
@@ -139,10 +147,7 @@ test('a large file read in chunks on the thread gives the chunks and the index r
 });
 
 test('a file replaced by another while its chunks are read fails with ENOENT (the watcher reports what it became)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-read-chunks-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const reader = new ReadThread();
-  t.after(() => reader.close());
+  const { dir, reader } = setUp(t, 'vigil-read-chunks-');
   const chunk = 4 * BS;
   writeFileSync(join(dir, 'f'), Buffer.alloc(40 * chunk, 1));
   writeFileSync(join(dir, 'other'), Buffer.alloc(40 * chunk, 2));
