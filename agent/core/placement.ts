@@ -20,6 +20,8 @@ export interface PlacementInput {
   readonly now: EpochMs;
   /** Until then, absent peers may still be coming up and may hold the group. */
   readonly startupGraceEndsAt: EpochMs;
+  /** Until then this node, back from being cut off, may not have heard its peers yet (see `graceEnds`). */
+  readonly rejoinGraceEndsAt: EpochMs;
 }
 
 /** Why a node may not run the group, or undefined if it may. */
@@ -72,6 +74,12 @@ export function decidePlacement(input: PlacementInput): Placement {
   const neverSeen = [...views.values()].filter((v) => !v.alive && v.status === undefined).map((v) => v.id);
   if (now < input.startupGraceEndsAt && neverSeen.length > 0) {
     return { kind: 'wait', holders, reasons: [`starting up: waiting for ${neverSeen.join(', ')} until the startup grace ends`] };
+  }
+  // Back from being cut off, a node has not heard its peers yet: one that took the group over meanwhile would
+  // be heard within a dead time, and acting on its silence before then would run the group twice.
+  const unheard = [...views.values()].filter((v) => !v.alive).map((v) => v.id);
+  if (now < input.rejoinGraceEndsAt && unheard.length > 0) {
+    return { kind: 'wait', holders, reasons: [`the public network is back: waiting to hear ${unheard.join(', ')} until one dead time has passed`] };
   }
 
   const eligible = allowed.filter((n) => ineligibility(input, n) === undefined);

@@ -10,7 +10,7 @@ import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
 import { configDigest } from '../../common/config/load.js';
 import type { Action, EpochMs, GroupDecision, GroupId, ObservedState, PlanResult, ResourceState, Versioned } from '../../common/model/index.js';
 import { decidePlacement, type Placement } from './placement.js';
-import { failureExpiry, holds, inFlight, nodeViews, resourceState, statesOf, stopFailed, type NodeView } from './view.js';
+import { failureExpiry, graceEnds, holds, inFlight, nodeViews, resourceState, statesOf, stopFailed, type NodeView } from './view.js';
 
 export function plan(config: ClusterConfig, observed: ObservedState, now: EpochMs): PlanResult {
   const views = nodeViews(config, observed);
@@ -21,8 +21,9 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
   const intents = observed.local.intents;
   const faults = nodeFaults(config, views);
   const wake = new WakeTimer(now);
-  const startupGraceEndsAt = observed.startedAt + config.cluster.startupGrace;
-  if ([...views.values()].some((v) => !v.alive && v.status === undefined)) wake.at(startupGraceEndsAt);
+  const grace = graceEnds(config, observed);
+  if ([...views.values()].some((v) => !v.alive && v.status === undefined)) wake.at(grace.startup);
+  if ([...views.values()].some((v) => !v.alive)) wake.at(grace.rejoin);
 
   const actions: Action[] = [];
   const groups: Record<GroupId, GroupDecision> = {};
@@ -47,7 +48,7 @@ export function plan(config: ClusterConfig, observed: ObservedState, now: EpochM
       groups[group.id] = stop.decision;
       continue;
     }
-    const placement = decidePlacement({ config, group, views, intents, now, startupGraceEndsAt });
+    const placement = decidePlacement({ config, group, views, intents, now, startupGraceEndsAt: grace.startup, rejoinGraceEndsAt: grace.rejoin });
     if (placement.kind === 'place') wake.at(placement.wakeAt);
     const groupActions: Action[] = inFlight(local, group) ? [] : localActions(group, local, views, placement);
     // Monitors only while nothing else is planned for the group: a start or stop changes what to monitor.

@@ -28,6 +28,17 @@ export function nodeViews(config: ClusterConfig, observed: ObservedState): Map<N
   return views;
 }
 
+/** Until when absent peers may be present after all, so that their absence moves nothing: at start-up (they may
+ * be booting with the group running) and for the longest dead time after this node's public network came back
+ * (their heartbeats may not have arrived yet). */
+export function graceEnds(config: ClusterConfig, observed: ObservedState): { readonly startup: EpochMs; readonly rejoin: EpochMs } {
+  const deadTime = config.heartbeat.links.reduce((longest, link) => Math.max(longest, link.deadTime), 0);
+  return {
+    startup: observed.startedAt + config.cluster.startupGrace,
+    rejoin: observed.publicNetworkBackAt === undefined ? -Infinity : observed.publicNetworkBackAt + deadTime,
+  };
+}
+
 /**
  * A resource's state on a node. The local node's missing entries are unknown (never probed); a peer that
  * does not report a group does not know it, so cannot be running it.

@@ -47,6 +47,8 @@ export const whatIfSchema = z.strictObject({
   now: z.number(),
   local: z.string(),
   startedAt: z.number().default(0),
+  /** When the local node's ping targets answered again after a loss (absent: never lost). */
+  publicNetworkBackAt: z.number().optional(),
   nodes: z.record(z.string(), node),
   /** Cluster-wide intents, as merged on the local node. */
   intents: intents.default({ targets: {} }),
@@ -108,7 +110,11 @@ export function expandWhatIf(config: ClusterConfig, input: unknown): { observed:
     const silent = n.silent ?? (!n.alive && Object.keys(n.groups).length === 0);
     peers[id] = silent ? view : { ...view, status: statusOf(id, n) };
   }
-  return { observed: { localNode: w.local, startedAt: w.startedAt, local: statusOf(w.local, { ...localNode, intents: w.intents }), peers }, now: w.now };
+  const observed: ObservedState = {
+    localNode: w.local, startedAt: w.startedAt, local: statusOf(w.local, { ...localNode, intents: w.intents }), peers,
+    ...(w.publicNetworkBackAt === undefined ? {} : { publicNetworkBackAt: w.publicNetworkBackAt }),
+  };
+  return { observed, now: w.now };
 }
 
 type GroupEntry = z.output<typeof group>;

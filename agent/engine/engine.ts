@@ -15,7 +15,7 @@ import { ProtocolError } from '../../common/protocol/api.js';
 import { plan } from '../core/plan.js';
 import { ineligibility, type PlacementInput } from '../core/placement.js';
 import { clusterStatus } from '../core/status.js';
-import { holds, nodeViews } from '../core/view.js';
+import { graceEnds, holds, nodeViews } from '../core/view.js';
 import type { StateStore } from '../store/state-store.js';
 import type { Clock, Disposable } from '../util/clock.js';
 import { LocalState } from './local-state.js';
@@ -57,6 +57,7 @@ export class Engine {
   private intents: Intents;
   private leaving = false;
   private publicNetwork: 'ok' | 'lost' | undefined;
+  private publicNetworkBackAt: number | undefined;
   private stopped = false;
   private readonly busy = new Set<GroupId>();
   private planQueued = false;
@@ -124,6 +125,7 @@ export class Engine {
   /** Input from the public-network monitor (arbitration by ping targets). */
   setPublicNetwork(state: 'ok' | 'lost'): void {
     if (state === this.publicNetwork) return;
+    if (this.publicNetwork === 'lost' && state === 'ok') this.publicNetworkBackAt = this.options.clock.now();
     this.publicNetwork = state; // the plan reports the loss as a fault, and noteFaults logs it
     this.publish();
     this.schedulePlan();
@@ -342,7 +344,10 @@ export class Engine {
   // ---- observed state and intents ----
 
   private observe(): ObservedState {
-    return { localNode: this.options.localNode, startedAt: this.startedAt, local: this.localStatus(), peers: this.options.membership.peers() };
+    return {
+      localNode: this.options.localNode, startedAt: this.startedAt, local: this.localStatus(), peers: this.options.membership.peers(),
+      ...(this.publicNetworkBackAt === undefined ? {} : { publicNetworkBackAt: this.publicNetworkBackAt }),
+    };
   }
 
   private localStatus(): NodeStatus {
@@ -416,7 +421,11 @@ export class Engine {
 
   private placementInput(group: GroupConfig): PlacementInput {
     const observed = this.observe();
-    return { config: this.config, group, views: nodeViews(this.config, observed), intents: this.intents, now: this.options.clock.now(), startupGraceEndsAt: this.startedAt + this.config.cluster.startupGrace };
+    const grace = graceEnds(this.config, observed);
+    return {
+      config: this.config, group, views: nodeViews(this.config, observed), intents: this.intents, now: this.options.clock.now(),
+      startupGraceEndsAt: grace.startup, rejoinGraceEndsAt: grace.rejoin,
+    };
   }
 
   private groupConfig(id: GroupId): GroupConfig {

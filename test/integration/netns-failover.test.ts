@@ -46,9 +46,9 @@ async function scenario(t: TestContext, options: NetnsClusterOptions = {}): Prom
     c,
     async finish(holder) {
       await settledOn(c, holder);
-      const { overlaps, samples } = await watch.stop();
+      const { overlaps, overlapsAt, samples } = await watch.stop();
       assert.ok(samples >= 3, `the VIP was sampled (${samples})`);
-      assert.equal(overlaps, 0, `the VIP was on two hosts at once in ${overlaps} of ${samples} samples`);
+      assert.equal(overlaps, 0, `the VIP was on two hosts at once in ${overlaps} of ${samples} samples, at ${overlapsAt.join(', ')}\n${agentLogs(c)}`);
       assert.deepEqual(c.vipHolders(), [holder]);
       assert.equal(c.servedBy(), holder);
       assert.equal(c.clientArpOwner(), holder, `the client's ARP entry for the VIP names ${holder}`);
@@ -69,8 +69,13 @@ async function settledOn(c: NetnsCluster, node: NodeName, asking: readonly NodeN
       return true;
     });
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n--- alpha ---\n${c.agentLog('alpha').slice(-3000)}\n--- beta ---\n${c.agentLog('beta').slice(-3000)}`, { cause: e });
+    throw new Error(`${(e as Error).message}\n${agentLogs(c)}`, { cause: e });
   }
+}
+
+/** The end of both agents' logs, for a failure message. */
+function agentLogs(c: NetnsCluster): string {
+  return `--- alpha ---\n${c.agentLog('alpha').slice(-3000)}\n--- beta ---\n${c.agentLog('beta').slice(-3000)}`;
 }
 
 /** alpha is back: both agents see each other, and alpha too reports the group on `holder` (it may hear beta a
@@ -164,6 +169,24 @@ test('every link of the active node cut: alpha releases (its ping target is sile
   c.reconnect('alpha');
   await backAndAgreeing(c, 'beta');
   await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 2000);
+  await finish('beta');
+});
+
+test('reconnected, alpha hears its ping target before beta\'s heartbeat: it waits a dead time and starts nothing', async (t) => {
+  const { c, finish } = await scenario(t);
+  c.isolate('alpha');
+  await settledOn(c, 'beta', ['beta']);
+  await eventually('alpha released everything', () => c.servicePids('alpha').length === 0 && !c.vipHolders().includes('alpha'));
+  const startsBefore = (await c.events('alpha', ['resource-started'])).length;
+  // beta's agent is held still, so its heartbeat cannot arrive before alpha's ping target answers again; the VIP
+  // and the service stay on beta meanwhile, as the kernel and the process keep them.
+  c.net.freeze(c.agent('beta'));
+  c.reconnect('alpha');
+  await eventually('alpha has its public network back', async () => !(await c.status('alpha')).faults.some((f) => /lost the public network/.test(f)));
+  c.net.thaw(c.agent('beta'));
+  await backAndAgreeing(c, 'beta');
+  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0, 2000);
+  assert.equal((await c.events('alpha', ['resource-started'])).length, startsBefore, 'alpha started nothing after the cut');
   await finish('beta');
 });
 

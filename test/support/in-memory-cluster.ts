@@ -130,6 +130,19 @@ export class InMemoryCluster {
     this.notifyAll(id, 'peer-lost');
   }
 
+  /** Every link between a and b is cut: each loses the other at once (as after the dead time). */
+  partition(a: NodeId, b: NodeId): void {
+    this.bus.cut.add([a, b].sort().join('|'));
+    this.nodes.get(a)?.engine.onMembershipChange({ kind: 'peer-lost', peer: b });
+    this.nodes.get(b)?.engine.onMembershipChange({ kind: 'peer-lost', peer: a });
+  }
+
+  heal(a: NodeId, b: NodeId): void {
+    this.bus.cut.delete([a, b].sort().join('|'));
+    this.nodes.get(a)?.engine.onMembershipChange({ kind: 'peer-alive', peer: b });
+    this.nodes.get(b)?.engine.onMembershipChange({ kind: 'peer-alive', peer: a });
+  }
+
   private notifyAll(about: NodeId, kind: 'peer-alive' | 'peer-lost'): void {
     for (const [id, node] of this.nodes) if (id !== about) node.engine.onMembershipChange({ kind, peer: about });
   }

@@ -126,6 +126,15 @@ export function vigildArgv(configPath: string, node: NodeName, stateDir: string)
   return [process.execPath, resolve('dist/agent/cli/vigild.js'), '--config', configPath, '--node', node, '--state-dir', stateDir];
 }
 
+/** What watchVip saw: the samples, and when the VIP was on two hosts at once (ISO times, to read beside the
+ * agents' logs). */
+export interface VipWatch {
+  readonly samples: number;
+  readonly overlaps: number;
+  readonly overlapsAt: readonly string[];
+  readonly holders: ReadonlySet<string>;
+}
+
 export class NetnsCluster {
   readonly agents = new Map<NodeName, HostProcess>();
   readonly configPath: string;
@@ -242,24 +251,24 @@ export class NetnsCluster {
    * Sample the VIP holders every `everyMs` until stop(): how many samples saw it on two hosts at once. This is the
    * split-brain check, run through a whole scenario.
    */
-  watchVip(everyMs = 20): { stop(): Promise<{ samples: number; overlaps: number; holders: Set<string> }> } {
+  watchVip(everyMs = 20): { stop(): Promise<VipWatch> } {
     let running = true;
     let samples = 0;
-    let overlaps = 0;
+    const overlapsAt: string[] = [];
     const holders = new Set<string>();
     const loop = (async () => {
       while (running) {
         try {
           const h = this.vipHolders();
           samples++;
-          if (h.length > 1) overlaps++;
+          if (h.length > 1) overlapsAt.push(new Date().toISOString());
           for (const x of h) holders.add(x);
         } catch { /* a host being removed */ }
         await new Promise((r) => setTimeout(r, everyMs));
       }
     })();
     // stop() may be called twice (by the scenario, then by its cleanup): the loop ends once.
-    return { stop: async () => { running = false; await loop; return { samples, overlaps, holders }; } };
+    return { stop: async () => { running = false; await loop; return { samples, overlaps: overlapsAt.length, overlapsAt, holders }; } };
   }
 
   destroy(): Promise<void> { return this.net.destroy(); }

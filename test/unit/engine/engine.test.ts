@@ -144,6 +144,29 @@ test('failure counts and holds survive an agent restart', async (t) => {
   assert.ok(only(cluster, 'beta')(), 'web stays on beta, where it was held');
 });
 
+test('back from being cut off, a node waits a dead time to hear its peers before it acts on their silence', async (t) => {
+  const cluster = new InMemoryCluster(config('manual')); // the link's dead time: the default 800 ms
+  t.after(() => cluster.dispose());
+  const alpha = cluster.start('alpha');
+  const beta = cluster.start('beta');
+  await cluster.until('web on alpha', only(cluster, 'alpha'));
+  alpha.engine.setPublicNetwork('ok');
+  beta.engine.setPublicNetwork('ok');
+  cluster.partition('alpha', 'beta');
+  alpha.engine.setPublicNetwork('lost');
+  await cluster.until('alpha gave web up and beta took it over', only(cluster, 'beta'));
+  // alpha's gateway answers before beta's first heartbeat arrives: beta's silence must not count yet.
+  alpha.engine.setPublicNetwork('ok');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(only(cluster, 'beta')(), `web runs on beta only, not on alpha too (running: ${cluster.running('app').join()})`);
+  assert.match(alpha.engine.status().groups[0]!.reasons.join(), /the public network is back: waiting to hear beta/);
+  cluster.heal('alpha', 'beta');
+  await cluster.until('alpha has placed web again', () => alpha.engine.currentPlan()?.groups['web']?.waiting !== true);
+  assert.equal(alpha.engine.status().groups[0]!.target, 'beta');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(only(cluster, 'beta')(), 'web stays on beta, which took it over');
+});
+
 test('a node that loses the public network hands its groups to a peer that still has it', async (t) => {
   const cluster = new InMemoryCluster(config('auto'));
   t.after(() => cluster.dispose());
