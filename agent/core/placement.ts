@@ -75,11 +75,11 @@ export function decidePlacement(input: PlacementInput): Placement {
   if (now < input.startupGraceEndsAt && neverSeen.length > 0) {
     return { kind: 'wait', holders, reasons: [`starting up: waiting for ${neverSeen.join(', ')} until the startup grace ends`] };
   }
-  // Back from being cut off, a node has not heard its peers yet: one that took the group over meanwhile would
-  // be heard within a dead time, and acting on its silence before then would run the group twice.
+  // Back from being cut off, a node knows as little of its peers as at start-up: one that took the group over
+  // meanwhile may not have been heard again yet, and acting on its silence would run the group twice.
   const unheard = [...views.values()].filter((v) => !v.alive).map((v) => v.id);
   if (now < input.rejoinGraceEndsAt && unheard.length > 0) {
-    return { kind: 'wait', holders, reasons: [`the public network is back: waiting to hear ${unheard.join(', ')} until one dead time has passed`] };
+    return { kind: 'wait', holders, reasons: [`the public network is back: waiting to hear ${unheard.join(', ')} until the startup grace ends again`] };
   }
 
   const eligible = allowed.filter((n) => ineligibility(input, n) === undefined);

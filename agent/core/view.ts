@@ -28,14 +28,18 @@ export function nodeViews(config: ClusterConfig, observed: ObservedState): Map<N
   return views;
 }
 
-/** Until when absent peers may be present after all, so that their absence moves nothing: at start-up (they may
- * be booting with the group running) and for the longest dead time after this node's public network came back
- * (their heartbeats may not have arrived yet). */
+/**
+ * Until when absent peers may be present after all, so that their absence moves nothing: the startup grace at
+ * start-up (they may be booting with the group running), and again after this node's public network came back
+ * (their heartbeats may not have arrived yet: besides an interval, the kernel may hold them for up to a second
+ * while it resolves addresses that failed to resolve during the cut). Never less than the longest dead time.
+ */
 export function graceEnds(config: ClusterConfig, observed: ObservedState): { readonly startup: EpochMs; readonly rejoin: EpochMs } {
   const deadTime = config.heartbeat.links.reduce((longest, link) => Math.max(longest, link.deadTime), 0);
+  const grace = Math.max(config.cluster.startupGrace, deadTime);
   return {
     startup: observed.startedAt + config.cluster.startupGrace,
-    rejoin: observed.publicNetworkBackAt === undefined ? -Infinity : observed.publicNetworkBackAt + deadTime,
+    rejoin: observed.publicNetworkBackAt === undefined ? -Infinity : observed.publicNetworkBackAt + grace,
   };
 }
 

@@ -179,7 +179,8 @@ export const clusterConfigSchema = z.strictObject({
     /** Keys accepted besides the one sent, while a new key is rolled out (see docs/security.md, "Rotating the
      * cluster key"): files like keyFile. */
     acceptKeyFiles: z.array(z.string().min(1)).max(4).default([]),
-    /** How long a starting node waits for absent peers before it takes over their groups. */
+    /** How long a starting node waits for absent peers before it takes over their groups; also how long a node
+     * waits for them once its ping targets answer again after it was cut off (at least a dead time). */
     startupGrace: duration.default(3_000),
   }),
   nodes: z.array(nodeSchema).min(1),

@@ -20,9 +20,9 @@ export interface ObservedState {
   readonly startedAt: EpochMs;
   /**
    * When this node's ping targets last answered again after it had lost them. Cut off, it heard none of its
-   * peers; for one dead time after its network is back, a peer not heard yet may simply not have been heard
-   * yet, so that peer's silence moves nothing (keepalived too comes out of its fault state as a backup and
-   * waits for the master's adverts).
+   * peers; for the startup grace (at least a dead time) after its network is back, a peer not heard yet may
+   * simply not have been heard yet, so that peer's silence moves nothing (keepalived too comes out of its fault
+   * state as a backup and waits for the master's adverts).
    */
   readonly publicNetworkBackAt?: EpochMs;
   /** This node's own status, with intents already merged from every peer. */

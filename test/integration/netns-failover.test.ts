@@ -17,10 +17,10 @@ async function eventually(what: string, condition: () => boolean | Promise<boole
 }
 
 /** The condition holds for the whole period (checked every 200 ms): for "nothing moves" scenarios. */
-async function throughout(what: string, condition: () => boolean | Promise<boolean>, periodMs: number): Promise<void> {
+async function throughout(c: NetnsCluster, what: string, condition: () => boolean | Promise<boolean>, periodMs: number): Promise<void> {
   const end = Date.now() + periodMs;
   while (Date.now() < end) {
-    assert.ok(await condition(), `expected throughout ${periodMs} ms: ${what}`);
+    if (!(await condition())) assert.fail(`expected throughout ${periodMs} ms: ${what}; not so at ${new Date().toISOString()}\n${agentLogs(c)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -97,7 +97,7 @@ test('kill -9 of the active agent: beta takes over; alpha returns as standby (ma
   assert.deepEqual(c.servicePids('alpha'), [], "the guard stopped alpha's service when its agent died");
   c.start('alpha');
   await backAndAgreeing(c, 'beta');
-  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
+  await throughout(c, 'the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
   await c.switchback('alpha');
   await finish('alpha');
 });
@@ -129,7 +129,7 @@ test('the active agent is frozen (SIGSTOP) past the dead time: beta takes over; 
   await new Promise((r) => setTimeout(r, 1000)); // frozen well past the dead time
   c.net.thaw(c.agent('alpha'));
   await backAndAgreeing(c, 'beta');
-  await throughout('the group stays on beta and nothing of it runs on alpha',
+  await throughout(c, 'the group stays on beta and nothing of it runs on alpha',
     async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0 && (await c.runningOn('alpha'))?.join() === 'beta', 3000);
   await finish('beta');
 });
@@ -143,7 +143,7 @@ test('one private link cut: nothing moves, and both agents report that link down
       return links.some((l) => l.link === 'priv1' && !l.up) && links.some((l) => l.link === 'priv2' && l.up);
     });
   }
-  await throughout('the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
+  await throughout(c, 'the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
   c.restorePrivate('alpha', ['priv1']);
   await finish('alpha');
 });
@@ -153,7 +153,7 @@ test('every private link cut, public network up: no takeover, and beta raises a 
   c.cutPrivate('alpha');
   await eventually('beta reports the private networks down', async () =>
     (await c.status('beta')).faults.some((f) => /every private link to alpha is down/.test(f)));
-  await throughout('the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
+  await throughout(c, 'the group stays on alpha', async () => c.servedBy() === 'alpha' && (await c.runningOn('beta'))?.join() === 'alpha', 3000);
   const faults = await c.events('beta', ['fault']);
   assert.ok(faults.some((e) => e.severity === 'warning' && /every private link to alpha is down/.test(e.message)), 'the fault is in the event log once it appears');
   c.restorePrivate('alpha');
@@ -168,7 +168,7 @@ test('every link of the active node cut: alpha releases (its ping target is sile
   await eventually('alpha released everything', () => c.servicePids('alpha').length === 0 && !c.vipHolders().includes('alpha'));
   c.reconnect('alpha');
   await backAndAgreeing(c, 'beta');
-  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 2000);
+  await throughout(c, 'the group stays on beta', async () => c.servedBy() === 'beta' && (await c.runningOn('alpha'))?.join() === 'beta', 2000);
   await finish('beta');
 });
 
@@ -185,7 +185,7 @@ test('reconnected, alpha hears its ping target before beta\'s heartbeat: it wait
   await eventually('alpha has its public network back', async () => !(await c.status('alpha')).faults.some((f) => /lost the public network/.test(f)));
   c.net.thaw(c.agent('beta'));
   await backAndAgreeing(c, 'beta');
-  await throughout('the group stays on beta', async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0, 2000);
+  await throughout(c, 'the group stays on beta', async () => c.servedBy() === 'beta' && c.servicePids('alpha').length === 0, 2000);
   assert.equal((await c.events('alpha', ['resource-started'])).length, startsBefore, 'alpha started nothing after the cut');
   await finish('beta');
 });

@@ -145,7 +145,7 @@ test('failure counts and holds survive an agent restart', async (t) => {
 });
 
 test('back from being cut off, a node waits a dead time to hear its peers before it acts on their silence', async (t) => {
-  const cluster = new InMemoryCluster(config('manual')); // the link's dead time: the default 800 ms
+  const cluster = new InMemoryCluster(config('manual')); // grace: the link's dead time (800 ms), above startupGrace
   t.after(() => cluster.dispose());
   const alpha = cluster.start('alpha');
   const beta = cluster.start('beta');
