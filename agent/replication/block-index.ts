@@ -138,12 +138,16 @@ export function indexBytes(content: Buffer, blockSize: number, previous: Pick<Fi
   return hasher.finish(stats);
 }
 
+/** Files at least this large are read into a pool's buffer when one is given (smaller ones cost little memory). */
+export const POOLED_READ_BYTES = 16 * 1024;
+
 /**
  * A file of at most `maxBytes` read whole and indexed from memory: one open and one read where indexFile and a
  * second read of the changed ranges would take two. Undefined when the file is larger (it may have grown since
- * the caller looked): then index it with indexFile.
+ * the caller looked): then index it with indexFile. With a `pool`, a file of POOLED_READ_BYTES or more that fits
+ * one of its buffers is read into one: `content` is a view of it, which the caller gives back.
  */
-export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
+export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number, pool?: ChunkPool): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
   checkBlockSize(blockSize);
   // Plain descriptors, not FileHandle objects: this runs once per small file, thousands of times in a resync,
   // and a FileHandle costs more to make and collect than the read itself.
@@ -152,12 +156,18 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
     const stats = await fstatFd(fd);
     if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     if (stats.size > maxBytes) return undefined;
-    const content = Buffer.allocUnsafe(stats.size);
+    const pooled = pool !== undefined && stats.size >= POOLED_READ_BYTES && stats.size <= pool.chunkBytes;
+    const content = pooled ? pool.take().subarray(0, stats.size) : Buffer.allocUnsafe(stats.size);
     let filled = 0;
-    while (filled < content.length) {
-      const bytesRead = await readFd(fd, content, filled, content.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
+    try {
+      while (filled < content.length) {
+        const bytesRead = await readFd(fd, content, filled, content.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+    } catch (e) {
+      if (pooled) pool.give(content);
+      throw e;
     }
     const hasher = new FileHasher(blockSize, previous);
     hasher.update(content.subarray(0, filled));
@@ -184,35 +194,46 @@ export function closeFd(fd: number): Promise<void> {
 }
 
 /**
- * Buffers of one size for reading large files, given back once their bytes are copied elsewhere (the journal):
- * a full mirror reads a gigabyte a chunk at a time, and fresh buffers for all of it kept V8's collector busy.
- * Only buffers it made are taken back.
+ * Buffers of one size for reading files, given back once their bytes are copied elsewhere (the journal). A full
+ * mirror reads a gigabyte a chunk at a time, and a file rewritten in place is read whole at every change: fresh
+ * buffers for all of it kept V8's collector busy (memory allocated outside V8's heap counts towards its limit for
+ * a full collection: rewriting four 1 MiB files 100 times a second ran one every 50 ms).
+ *
+ * A buffer may have several holders (each record made of a view of it, and its reader): it is free again once
+ * each has given it back. Only buffers this pool made are taken back.
  */
 export class ChunkPool {
   private static readonly MAX_FREE = 8;
   private readonly free: Buffer[] = [];
-  private readonly mine = new WeakSet<ArrayBufferLike>();
+  /** This pool's buffers, by their memory, and how many holders each has now. */
+  private readonly holders = new WeakMap<ArrayBufferLike, number>();
 
   constructor(readonly chunkBytes: number) {}
 
   take(): Buffer {
-    const reused = this.free.pop();
-    if (reused !== undefined) return reused;
-    const fresh = Buffer.allocUnsafeSlow(this.chunkBytes);
-    this.mine.add(fresh.buffer);
-    return fresh;
+    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.holders.set(buffer.buffer, 1);
+    return buffer;
   }
 
   /** A buffer of this pool's size whose memory came back from a worker thread (transferred: a new ArrayBuffer). */
   adopt(bytes: Buffer): void {
-    if (bytes.buffer.byteLength === this.chunkBytes) this.mine.add(bytes.buffer);
+    if (bytes.buffer.byteLength === this.chunkBytes) this.holders.set(bytes.buffer, 1);
   }
 
-  /** `bytes` (or a view of it) will not be read again; ignored unless it is one of this pool's buffers. */
+  /** One more holder of `bytes` (or of the buffer it is a view of); ignored unless it is one of this pool's buffers in use. */
+  retain(bytes: Buffer): void {
+    const count = this.holders.get(bytes.buffer);
+    if (count !== undefined && count > 0) this.holders.set(bytes.buffer, count + 1);
+  }
+
+  /** One holder of `bytes` (or of the buffer it is a view of) will not read it again; ignored unless it is one of
+   * this pool's buffers in use. */
   give(bytes: Buffer): void {
-    if (!this.mine.has(bytes.buffer) || this.free.length >= ChunkPool.MAX_FREE) return;
-    if (this.free.some((b) => b.buffer === bytes.buffer)) return; // given twice
-    this.free.push(Buffer.from(bytes.buffer, 0, this.chunkBytes));
+    const count = this.holders.get(bytes.buffer);
+    if (count === undefined || count === 0) return; // not ours, or given back already
+    this.holders.set(bytes.buffer, count - 1);
+    if (count === 1 && this.free.length < ChunkPool.MAX_FREE) this.free.push(Buffer.from(bytes.buffer, 0, this.chunkBytes));
   }
 }
 

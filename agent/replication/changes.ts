@@ -111,16 +111,18 @@ export class ChangeDetector {
    * the trusted appends, so a check that raced with another append does not clear it.
    */
   private readonly trusted = new Map<string, number>();
-  private readonly appends = new AppendReader();
+  private readonly appends: AppendReader;
   /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
   private readonly readThread = new ReadThread();
   /** A scan's lstats, a folder's at a time on the read thread. */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
-  /** The read buffers of large files, which the consumer gives back (`done`) once it has copied their records. */
+  /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
+   * gives back (`done`) once it has copied their records. */
   private readonly chunks: ChunkPool;
 
   constructor(private readonly o: ChangeDetectorOptions) {
     this.chunks = new ChunkPool(o.writeChunk ?? WRITE_CHUNK);
+    this.appends = new AppendReader(this.chunks);
   }
 
   /** A write record's data will not be read again (its bytes are in the journal): its buffer may be reused. */
@@ -394,7 +396,7 @@ export class ChangeDetector {
         ({ index: current, content } = probe.whole);
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
-        const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES) : undefined;
+        const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES, this.chunks) : undefined;
         current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous);
         content = whole?.content;
       }
@@ -407,15 +409,20 @@ export class ChangeDetector {
       if (previous === undefined) yield { op: 'delete', path: v };
       return;
     }
-    if (current !== previous) {
-      const { ranges, truncateTo } = changedRanges(previous, current);
-      if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
-      if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
-      // Writing changed the target's mtime, even when the source's is the one last sent (a trusted append's).
-      if (ranges.length > 0 || truncateTo !== undefined) this.sentMeta.delete(v);
-      this.remember(v, current);
+    try {
+      if (current !== previous) {
+        const { ranges, truncateTo } = changedRanges(previous, current);
+        if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
+        if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
+        // Writing changed the target's mtime, even when the source's is the one last sent (a trusted append's).
+        if (ranges.length > 0 || truncateTo !== undefined) this.sentMeta.delete(v);
+        this.remember(v, current);
+      }
+      yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
+    } finally {
+      // The reader's hold on a pooled buffer ends; the records made of it hold it until the journal has them.
+      if (content !== undefined) this.chunks.give(content);
     }
-    yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
   }
 
   /**
@@ -425,23 +432,31 @@ export class ChangeDetector {
   private async *appended(v: string, previous: FileIndex): AsyncGenerator<ChangeRecord, boolean> {
     const read = await this.appends.read(this.abs(v), previous);
     if (read === undefined) return false;
-    const chunk = this.o.writeChunk ?? WRITE_CHUNK;
-    for (let at = previous.size; at < read.index.size; at += chunk) {
-      const end = Math.min(at + chunk, read.index.size);
-      yield { op: 'write', path: v, offset: at, data: read.tail.subarray(at - read.tailStart, end - read.tailStart) };
+    try {
+      const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+      for (let at = previous.size; at < read.index.size; at += chunk) {
+        const end = Math.min(at + chunk, read.index.size);
+        const data = read.tail.subarray(at - read.tailStart, end - read.tailStart);
+        this.chunks.retain(data);
+        yield { op: 'write', path: v, offset: at, data };
+      }
+      this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
+      this.remember(v, read.index);
+      yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
+      return true;
+    } finally {
+      this.chunks.give(read.tail);
     }
-    this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
-    this.remember(v, read.index);
-    yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
-    return true;
   }
 
-  /** Write records for `ranges` of a file already in memory. */
+  /** Write records for `ranges` of a file already in memory; each holds the pooled buffer it is a view of. */
   private *slice(v: string, content: Buffer, ranges: readonly { offset: number; length: number }[]): Generator<ChangeRecord> {
     const chunk = this.o.writeChunk ?? WRITE_CHUNK;
     for (const range of ranges) {
       for (let at = range.offset; at < range.offset + range.length; at += chunk) {
-        yield { op: 'write', path: v, offset: at, data: content.subarray(at, Math.min(at + chunk, range.offset + range.length)) };
+        const data = content.subarray(at, Math.min(at + chunk, range.offset + range.length));
+        this.chunks.retain(data);
+        yield { op: 'write', path: v, offset: at, data };
       }
     }
   }

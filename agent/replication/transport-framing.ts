@@ -15,23 +15,30 @@ export interface DecodedFrame {
 
 /**
  * Memory for frames that span several chunks of the stream (a record of a large file's 1 MiB arrives in dozens
- * of TLS reads), used again once the caller gives it back: a fresh buffer per record counted as external memory,
- * and V8 ran a full collection for every 64 MiB received. Only frames of a size near the write records' are
- * pooled; the rest get memory of their own.
+ * of TLS reads, one of a 64 KiB block in a few), used again once the caller gives it back. Memory allocated
+ * outside V8's heap counts towards its limit for a full collection: with a fresh buffer per record, V8 ran one
+ * for every 64 MiB received in a full mirror, and several a second while files were rewritten in place. Frames
+ * of up to a block and of up to a write record are pooled in two sizes; smaller and other ones get memory of
+ * their own.
  */
 export class FrameMemory {
+  /** A block's write record (64 KiB of data) and its header. */
+  static readonly SMALL_BUFFER_BYTES = 64 * 1024 + 1024;
+  /** A write record of 1 MiB and its header. */
   static readonly BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
-  static readonly MIN_POOLED_BYTES = 256 * 1024;
-  private readonly free: Buffer[] = [];
+  static readonly MIN_POOLED_BYTES = 16 * 1024;
+  /** Free buffers by their size. */
+  private readonly free = new Map<number, Buffer[]>([[FrameMemory.SMALL_BUFFER_BYTES, []], [FrameMemory.BUFFER_BYTES, []]]);
   private readonly mine = new WeakSet<ArrayBufferLike>();
 
   constructor(private readonly maxFree = 16) {}
 
   take(bytes: number): Buffer {
     if (bytes < FrameMemory.MIN_POOLED_BYTES || bytes > FrameMemory.BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
-    let buffer = this.free.pop();
+    const size = bytes <= FrameMemory.SMALL_BUFFER_BYTES ? FrameMemory.SMALL_BUFFER_BYTES : FrameMemory.BUFFER_BYTES;
+    let buffer = this.free.get(size)!.pop();
     if (buffer === undefined) {
-      buffer = Buffer.allocUnsafeSlow(FrameMemory.BUFFER_BYTES);
+      buffer = Buffer.allocUnsafeSlow(size);
       this.mine.add(buffer.buffer);
     }
     return buffer.subarray(0, bytes);
@@ -40,9 +47,10 @@ export class FrameMemory {
   /** A frame (or any view of it) that nobody reads any more; ignored unless its memory is the pool's. */
   give(view: Uint8Array): void {
     const whole = view.buffer;
-    if (!this.mine.has(whole) || this.free.length >= this.maxFree) return;
-    if (this.free.some((b) => b.buffer === whole)) return; // given twice
-    this.free.push(Buffer.from(whole, 0, FrameMemory.BUFFER_BYTES));
+    const free = this.free.get(whole.byteLength);
+    if (free === undefined || !this.mine.has(whole) || free.length >= this.maxFree) return;
+    if (free.some((b) => b.buffer === whole)) return; // given twice
+    free.push(Buffer.from(whole, 0, whole.byteLength));
   }
 }
 

@@ -397,3 +397,19 @@ test('ChunkPool hands its buffers out again once given back, and takes back only
   assert.equal(b.length, 4096);
   assert.notEqual(pool.take().buffer, a.buffer, 'nothing else was kept');
 });
+
+test('ChunkPool: a buffer with several holders is free again only once each has given it back', () => {
+  const pool = new ChunkPool(4096);
+  const a = pool.take();
+  pool.retain(a.subarray(0, 10)); // two records made of it, besides its reader
+  pool.retain(a.subarray(10, 20));
+  pool.give(a);
+  pool.give(a.subarray(0, 10));
+  const other = pool.take();
+  assert.notEqual(other.buffer, a.buffer, 'one holder is left');
+  pool.give(a.subarray(10, 20));
+  pool.give(a); // once more than it was held: ignored
+  pool.retain(Buffer.alloc(4096)); // not the pool's: ignored
+  assert.equal(pool.take().buffer, a.buffer, 'free once the last holder gave it back');
+  assert.notEqual(pool.take().buffer, a.buffer, 'and lent once');
+});

@@ -4,7 +4,7 @@
 // mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
@@ -268,4 +268,55 @@ test('an index made while the file\'s mtime is still current is racy: a write th
   const again = await r.sync(['0/busy.dat']);
   assert.ok(again.some((x) => x.op === 'write' && x.offset === 4096), JSON.stringify(again.map((x) => x.op)));
   await r.equal();
+});
+
+test('a file read at a change lends its pooled buffer to each record made of it: one kept while the next file is read keeps its bytes', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-changes-pool-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const src = join(base, 'src');
+  mkdirSync(src);
+  const chunk = 256 * 1024;
+  const index = await BlockIndexStore.open(join(base, 'index'));
+  const detector = new ChangeDetector({ folders: [src], filter: compileGlobs([], []), index, blockSize: 4096, owner: false, writeChunk: chunk });
+  t.after(() => detector.close());
+  const file = (name: string): string => join(src, name);
+  writeFileSync(file('a.bin'), Buffer.alloc(128 * 1024, 1));
+  writeFileSync(file('b.bin'), Buffer.alloc(128 * 1024, 2));
+  writeFileSync(file('c.log'), Buffer.alloc(20 * 1024, 3));
+  for await (const r of detector.reconcile()) if (r.op === 'write') detector.done(r.data);
+  type Write = Extract<ChangeRecord, { op: 'write' }>;
+  /** The writes of `paths`; done() is called for each at once unless `keep` says to hold it. */
+  const changes = async (paths: string[], keep: (w: Write) => boolean = () => false): Promise<Write[]> => {
+    const writes: Write[] = [];
+    for await (const r of detector.changes(paths)) {
+      if (r.op !== 'write') continue;
+      writes.push(r);
+      if (!keep(r)) detector.done(r.data);
+    }
+    return writes;
+  };
+  const matchesFile = (w: Write): boolean => w.data.equals(readFileSync(file(splitVirtualPath(w.path).rel)).subarray(w.offset, w.offset + w.data.length));
+
+  // a.bin changes in two distant blocks (two records, views of one buffer); b.bin changes whole and is read next.
+  const fd = openSync(file('a.bin'), 'r+');
+  writeSync(fd, Buffer.alloc(10, 7), 0, 10, 0);
+  writeSync(fd, Buffer.alloc(10, 7), 0, 10, 100 * 1024);
+  closeSync(fd);
+  writeFileSync(file('b.bin'), Buffer.alloc(128 * 1024, 8));
+  let aWrites = 0;
+  const kept = await changes(['0/a.bin', '0/b.bin'], (w) => w.path === '0/a.bin' && ++aWrites === 2);
+  const [a1, a2] = kept.filter((w) => w.path === '0/a.bin');
+  assert.ok(a1 !== undefined && a2 !== undefined, 'two writes of a.bin');
+  assert.equal(a1.data.buffer, a2.data.buffer, 'both are views of the buffer a.bin was read into');
+  assert.equal(a1.data.buffer.byteLength, chunk, 'a buffer of the pool');
+  const b = kept.filter((w) => w.path === '0/b.bin');
+  assert.ok(b.length > 0 && b.every((w) => w.data.buffer !== a2.data.buffer), 'b.bin was read into other memory: a.bin\'s second record still held it');
+  assert.ok(kept.every(matchesFile), 'every record holds its file\'s bytes');
+
+  // Once the last holder is done, the buffer is lent again: to an append's tail (16 KiB from the old end on).
+  detector.done(a2.data);
+  appendFileSync(file('c.log'), Buffer.alloc(16 * 1024, 4));
+  const [tail] = await changes(['0/c.log']);
+  assert.ok(tail !== undefined && tail.offset === 20 * 1024 && tail.data.length === 16 * 1024 && matchesFile(tail));
+  assert.ok([a2.data.buffer, ...b.map((w) => w.data.buffer)].includes(tail.data.buffer), 'a buffer given back is used again');
 });

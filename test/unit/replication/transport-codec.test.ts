@@ -85,14 +85,14 @@ test('the stream reader yields the same frames however the bytes are chunked', (
   assert.throws(() => reader.finish(), { code: 'VIGIL_REPL_TRUNCATED' });
 });
 
-test('large records spanning chunks are put together in pooled memory, used again only once given back', () => {
+test('records spanning chunks are put together in pooled memory of two sizes, used again only once given back', () => {
   const memory = new FrameMemory(2);
   const reader = new FrameReader(memory);
   const record = (seq: number, size: number): Buffer => {
     const payload = Buffer.alloc(size, seq);
     return concat(encodeRecordPrefix(seq, size), payload);
   };
-  const sizes = [1024 * 1024, 300 * 1024, 1000, 1024 * 1024 + 40, 2 * 1024 * 1024];
+  const sizes = [1024 * 1024, 300 * 1024, 1000, 1024 * 1024 + 40, 2 * 1024 * 1024, 64 * 1024, 20 * 1024];
   const stream = Buffer.concat(sizes.map((size, i) => record(i + 1, size)));
   const got: { seq: number; payload: Uint8Array }[] = [];
   for (let at = 0; at < stream.length; at += 16 * 1024) {
@@ -105,8 +105,10 @@ test('large records spanning chunks are put together in pooled memory, used agai
   // Each payload intact, although two of them will share memory once given back.
   assert.deepEqual(got.map((r) => [r.seq, r.payload.length, r.payload.every((b) => b === r.seq)]), sizes.map((size, i) => [i + 1, size, true]));
   const pooled = got.filter((r) => r.payload.length >= FrameMemory.MIN_POOLED_BYTES && r.payload.length + 14 <= FrameMemory.BUFFER_BYTES);
-  assert.equal(pooled.length, 3, 'the 1 MiB, 300 KiB and 1 MiB + 40 records; not the small one nor the 2 MiB one');
-  assert.equal(new Set(pooled.map((r) => r.payload.buffer)).size, 3, 'no two records in flight share memory');
+  assert.equal(pooled.length, 5, 'the 1 MiB, 300 KiB, 1 MiB + 40, 64 KiB and 20 KiB records; not the 1000-byte one nor the 2 MiB one');
+  assert.equal(new Set(pooled.map((r) => r.payload.buffer)).size, 5, 'no two records in flight share memory');
+  assert.deepEqual(pooled.map((r) => r.payload.buffer.byteLength), [1, 1, 1, 0, 0].map((large) => (large ? FrameMemory.BUFFER_BYTES : FrameMemory.SMALL_BUFFER_BYTES)),
+    'a block\'s record and smaller ones in the small size');
   // Given back (twice for the first: counted once), the next large frame reuses the memory; a foreign buffer is ignored.
   memory.give(pooled[0]!.payload);
   memory.give(pooled[0]!.payload);
@@ -118,6 +120,12 @@ test('large records spanning chunks are put together in pooled memory, used agai
   const payload = next[0]!.message.type === 'RECORD' ? next[0]!.message.payload : undefined;
   assert.ok(payload !== undefined && payload.every((b) => b === 9));
   assert.ok(payload.buffer === pooled[0]!.payload.buffer, 'the memory given back');
+  // A block's record takes the small size's memory given back, never the large one.
+  memory.give(pooled[4]!.payload);
+  const tenth = record(10, 64 * 1024);
+  reader.push(tenth.subarray(0, 1000));
+  const block = reader.push(tenth.subarray(1000))[0]!.message;
+  assert.ok(block.type === 'RECORD' && block.payload.buffer === pooled[4]!.payload.buffer && block.payload.every((b) => b === 10));
 });
 
 test('fuzz (about 3 s): random and mutated frames yield a valid message or a ReplicationError, nothing else', (t) => {
