@@ -14,7 +14,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
-import { changedRanges, ChunkPool, indexFile, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { changedRanges, ChunkPool, indexFile, POOLED_READ_BYTES, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -397,7 +397,7 @@ export class ChangeDetector {
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
         const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES, this.chunks) : undefined;
-        current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous);
+        current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous, this.chunks);
         content = whole?.content;
       }
       // Read whole (not merely found unchanged): nothing of it is taken on trust any more.
@@ -461,6 +461,7 @@ export class ChangeDetector {
     }
   }
 
+  /** Write records for `ranges` of a file, read now; each record holds the pooled buffer it was read into, if any. */
   private async *read(v: string, ranges: readonly { offset: number; length: number }[]): AsyncGenerator<ChangeRecord> {
     const handle = await open(this.abs(v), 'r');
     try {
@@ -468,8 +469,13 @@ export class ChangeDetector {
         const chunk = this.o.writeChunk ?? WRITE_CHUNK;
         for (let at = range.offset; at < range.offset + range.length; at += chunk) {
           const length = Math.min(chunk, range.offset + range.length - at);
-          const data = Buffer.allocUnsafe(length);
-          const { bytesRead } = await handle.read(data, 0, length, at);
+          const data = length >= POOLED_READ_BYTES ? this.chunks.take().subarray(0, length) : Buffer.allocUnsafe(length);
+          let bytesRead = 0;
+          try {
+            ({ bytesRead } = await handle.read(data, 0, length, at));
+          } finally {
+            if (bytesRead === 0) this.chunks.give(data);
+          }
           if (bytesRead === 0) return; // it shrank meanwhile: the watcher reports the truncation
           yield { op: 'write', path: v, offset: at, data: data.subarray(0, bytesRead) };
         }

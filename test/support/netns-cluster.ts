@@ -243,6 +243,26 @@ export class NetnsCluster {
 
   cutPrivate(node: NodeName, nets: readonly string[] = PRIVATE_NETS): void { for (const n of nets) this.net.cut(node, n); }
   restorePrivate(node: NodeName, nets: readonly string[] = PRIVATE_NETS): void { for (const n of nets) this.net.restore(node, n); }
+  /**
+   * `from` sends nothing to `to` while every cable stays in: a blackhole route on `from`'s host for each of `to`'s
+   * addresses. One direction of the heartbeat is held up while the agents, the VIP and the client carry on.
+   */
+  blockSending(from: NodeName, to: NodeName): void {
+    for (const net of Object.keys(ADDRESSES[to])) this.ipOn(from, ['route', 'add', 'blackhole', `${addressOf(to, net)}/32`]);
+  }
+
+  /** Undoes blockSending, and flushes `from`'s neighbour table: an entry that failed meanwhile would hold packets up
+   * to a second while it resolves again. */
+  unblockSending(from: NodeName, to: NodeName): void {
+    for (const net of Object.keys(ADDRESSES[to])) this.ipOn(from, ['route', 'del', 'blackhole', `${addressOf(to, net)}/32`]);
+    this.ipOn(from, ['neigh', 'flush', 'all']);
+  }
+
+  private ipOn(node: NodeName, args: readonly string[]): void {
+    const r = this.net.run(node, ['ip', ...args]);
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')} on ${node}: ${r.stderr.trim()}`);
+  }
+
   /** Every cable of the node: both private nets and the public one. */
   isolate(node: NodeName): void { for (const n of [...PRIVATE_NETS, 'pub']) this.net.cut(node, n); }
   reconnect(node: NodeName): void { for (const n of [...PRIVATE_NETS, 'pub']) this.net.restore(node, n); }

@@ -283,6 +283,7 @@ test('a file read at a change lends its pooled buffer to each record made of it:
   writeFileSync(file('a.bin'), Buffer.alloc(128 * 1024, 1));
   writeFileSync(file('b.bin'), Buffer.alloc(128 * 1024, 2));
   writeFileSync(file('c.log'), Buffer.alloc(20 * 1024, 3));
+  writeFileSync(file('d.bin'), Buffer.alloc(1536 * 1024, 5)); // larger than a whole read: indexed, then ranges read
   for await (const r of detector.reconcile()) if (r.op === 'write') detector.done(r.data);
   type Write = Extract<ChangeRecord, { op: 'write' }>;
   /** The writes of `paths`; done() is called for each at once unless `keep` says to hold it. */
@@ -319,4 +320,12 @@ test('a file read at a change lends its pooled buffer to each record made of it:
   const [tail] = await changes(['0/c.log']);
   assert.ok(tail !== undefined && tail.offset === 20 * 1024 && tail.data.length === 16 * 1024 && matchesFile(tail));
   assert.ok([a2.data.buffer, ...b.map((w) => w.data.buffer)].includes(tail.data.buffer), 'a buffer given back is used again');
+
+  // A large file's changed range (five blocks, 20 KiB) is read into a pool buffer too.
+  const dfd = openSync(file('d.bin'), 'r+');
+  writeSync(dfd, Buffer.alloc(20 * 1024, 9), 0, 20 * 1024, 512 * 1024);
+  closeSync(dfd);
+  const [range] = await changes(['0/d.bin']);
+  assert.ok(range !== undefined && range.offset === 512 * 1024 && range.data.length === 20 * 1024 && matchesFile(range));
+  assert.equal(range.data.buffer.byteLength, chunk, 'a buffer of the pool');
 });
