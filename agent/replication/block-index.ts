@@ -118,12 +118,12 @@ export class FileHasher {
  * Hashes `path` block by block in one streaming pass (memory stays at one read chunk, whatever the file's size).
  * Given `previous`, whose last block was partial, it also records `priorTail` (see FileIndex).
  */
-export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, previous?: FileIndex, pool?: ChunkPool): Promise<FileIndex> {
+export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, previous?: FileIndex): Promise<FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
   try {
     const hasher = new FileHasher(blockSize, previous);
-    await forEachChunk(handle, Math.max(blockSize, READ_CHUNK), stats.size, (bytes) => hasher.update(bytes), pool);
+    await forEachChunk(handle, Math.max(blockSize, READ_CHUNK), stats.size, (bytes) => hasher.update(bytes));
     return hasher.finish(stats);
   } finally {
     await handle.close();
@@ -305,36 +305,27 @@ export async function hashFile(path: string): Promise<Buffer> {
  * sized for `sizeHint` (the file's size when opened), the second only allocated if the file is longer: a 2 KiB
  * file must not cost two 1 MiB allocations, which for thousands of small files kept V8's collector busy.
  */
-async function forEachChunk(handle: FileHandle, chunkSize: number, sizeHint: number, consume: (bytes: Buffer) => void, pool?: ChunkPool): Promise<number> {
-  // A file of a chunk or more reads into the pool's buffers when they are of the chunk's size (given back here).
-  const pooled = pool !== undefined && pool.chunkBytes === chunkSize && sizeHint >= chunkSize;
+async function forEachChunk(handle: FileHandle, chunkSize: number, sizeHint: number, consume: (bytes: Buffer) => void): Promise<number> {
   // One byte more than the hint, so that a file read whole is known to be whole without a second read.
-  let current: Buffer = pooled ? pool.take() : Buffer.allocUnsafe(Math.min(chunkSize, sizeHint + 1));
+  let current: Buffer = Buffer.allocUnsafe(Math.min(chunkSize, sizeHint + 1));
   let spare: Buffer | undefined;
   let position = 0;
-  try {
-    let filled = await readFully(handle, current, 0);
-    while (filled > 0) {
-      const full = filled === current.length;
-      if (full) spare ??= pooled ? pool.take() : Buffer.allocUnsafe(chunkSize);
-      const next = full && spare !== undefined ? readFully(handle, spare, position + filled) : Promise.resolve(0);
-      try {
-        consume(current.subarray(0, filled));
-      } finally {
-        // Never leave a read in flight on a handle about to be closed.
-        if (full) await next.catch(() => 0);
-      }
-      position += filled;
-      filled = await next;
-      if (full && spare !== undefined) {
-        [current, spare] = [spare, current];
-        if (spare.length < chunkSize) spare = undefined; // the small first buffer is not reused
-      }
+  let filled = await readFully(handle, current, 0);
+  while (filled > 0) {
+    const full = filled === current.length;
+    if (full) spare ??= Buffer.allocUnsafe(chunkSize);
+    const next = full && spare !== undefined ? readFully(handle, spare, position + filled) : Promise.resolve(0);
+    try {
+      consume(current.subarray(0, filled));
+    } finally {
+      // Never leave a read in flight on a handle about to be closed.
+      if (full) await next.catch(() => 0);
     }
-  } finally {
-    if (pooled) {
-      pool.give(current);
-      if (spare !== undefined) pool.give(spare);
+    position += filled;
+    filled = await next;
+    if (full && spare !== undefined) {
+      [current, spare] = [spare, current];
+      if (spare.length < chunkSize) spare = undefined; // the small first buffer is not reused
     }
   }
   return position;

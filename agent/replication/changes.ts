@@ -14,7 +14,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
-import { changedRanges, ChunkPool, indexFile, POOLED_READ_BYTES, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { changedRanges, ChunkPool, POOLED_READ_BYTES, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -397,7 +397,7 @@ export class ChangeDetector {
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
         const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES, this.chunks) : undefined;
-        current = whole?.index ?? await indexFile(this.abs(v), blockSize, previous, this.chunks);
+        current = whole?.index ?? await this.readThread.index(this.abs(v), blockSize, previous);
         content = whole?.content;
       }
       // Read whole (not merely found unchanged): nothing of it is taken on trust any more.

@@ -89,9 +89,10 @@ export class ReadThread {
     return result.content === undefined ? undefined : { index: result.index!, content: result.content };
   }
 
-  /** As block-index.ts's indexFile (without a previous index): a file of any size hashed on the thread. */
-  async index(path: string, blockSize: number): Promise<FileIndex> {
-    return (await this.ask({ kind: 'read', path, blockSize, maxBytes: 0, indexOnly: true })).index!;
+  /** As block-index.ts's indexFile: a file of any size hashed on the thread. */
+  async index(path: string, blockSize: number, previous?: Pick<FileIndex, 'size' | 'blockSize'>): Promise<FileIndex> {
+    const prior = previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } };
+    return (await this.ask({ kind: 'read', path, blockSize, maxBytes: 0, indexOnly: true, ...prior })).index!;
   }
 
   /**

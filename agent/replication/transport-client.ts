@@ -8,6 +8,7 @@ import {
   encodeHello, encodeRecordPrefix, MAX_RECORD_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, ReplicationError, type HelloOkMessage,
 } from '../../common/protocol/replication.js';
 import { systemClock, type Clock, type Disposable } from '../util/clock.js';
+import { Fifo } from '../util/fifo.js';
 import { Connection, handlesClosed, type StreamMessage } from './transport-connection.js';
 import { checkIdentity, clientTlsOptions, handshakeError } from './transport-tls.js';
 import {
@@ -32,9 +33,9 @@ class Attempt {
   connectedAt = 0;
   madeProgress = false;
   nextSeq = 1;
-  pending: ReplicationRecord[] = [];
-  private inFlight: InFlight[] = [];
-  private inFlightHead = 0;
+  /** Read from the source, not yet sent: up to a read batch of records, tens of thousands when they are small. */
+  readonly pending = new Fifo<ReplicationRecord>();
+  private readonly inFlight = new Fifo<InFlight>();
   inFlightBytes = 0;
   private waiter: (() => void) | undefined;
   private woken = false;
@@ -55,13 +56,9 @@ class Attempt {
 
   /** Forget what `seq` acknowledges. */
   release(seq: number): void {
-    while (this.inFlightHead < this.inFlight.length && this.inFlight[this.inFlightHead]!.seq <= seq) {
-      this.inFlightBytes -= this.inFlight[this.inFlightHead]!.size;
-      this.inFlightHead++;
-    }
-    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
-      this.inFlight = this.inFlight.slice(this.inFlightHead);
-      this.inFlightHead = 0;
+    for (let oldest = this.inFlight.peek(); oldest !== undefined && oldest.seq <= seq; oldest = this.inFlight.peek()) {
+      this.inFlightBytes -= oldest.size;
+      this.inFlight.shift();
     }
   }
 
@@ -210,7 +207,7 @@ export class ReplicationClient {
 
   private lost(a: Attempt, error: ReplicationError | undefined): void {
     if (this.attempt !== a) return;
-    a.pending = [];
+    a.pending.clear();
     a.wake(); // the pump sees the connection gone and stops
     const lasted = a.helloDone && this.clock.now() - a.connectedAt >= this.keepaliveMs;
     if (a.madeProgress || lasted) this.failures = 0;
@@ -293,10 +290,10 @@ export class ReplicationClient {
           return;
         }
         if (records.length === 0) await a.wait();
-        else a.pending = records;
+        else for (const r of records) a.pending.push(r);
         continue;
       }
-      const r = a.pending[0]!;
+      const r = a.pending.peek()!;
       const size = RECORD_OVERHEAD_BYTES + r.payload.length;
       if ((a.inFlightBytes > 0 && a.inFlightBytes + size > this.window) || conn.needsDrain) {
         await a.wait();

@@ -9,6 +9,7 @@ import {
   encodeAck, encodeHelloOk, isValidCode, RECORD_OVERHEAD_BYTES, ReplicationError, type HelloMessage, type RecordMessage,
 } from '../../common/protocol/replication.js';
 import { systemClock, type Clock, type Disposable } from '../util/clock.js';
+import { Fifo } from '../util/fifo.js';
 import { Connection, handlesClosed, type StreamMessage } from './transport-connection.js';
 import { FrameMemory } from './transport-framing.js';
 import { checkIdentity, handshakeError, serverTlsOptions } from './transport-tls.js';
@@ -146,7 +147,8 @@ class TargetSession {
   private window = 0;
   private received = 0;
   private applied = 0;
-  private readonly queue: QueuedRecord[] = [];
+  /** Received, not yet started: up to a window of records, tens of thousands when they are small. */
+  private readonly queue = new Fifo<QueuedRecord>();
   private queuedBytes = 0;
   private bytesSinceAck = 0;
   private applying: Promise<void> | undefined;
@@ -310,7 +312,7 @@ class TargetSession {
     this.state = 'done';
     this.helloTimer?.dispose();
     this.helloTimer = undefined;
-    this.queue.length = 0;
+    this.queue.clear();
     this.queuedBytes = 0;
     // Stay the mirror's session until the record in progress lands: a newer one waits for it before it reads
     // lastApplied(), or it would send that record again.

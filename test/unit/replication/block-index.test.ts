@@ -413,26 +413,3 @@ test('ChunkPool: a buffer with several holders is free again only once each has 
   assert.equal(pool.take().buffer, a.buffer, 'free once the last holder gave it back');
   assert.notEqual(pool.take().buffer, a.buffer, 'and lent once');
 });
-
-test('indexFile reads a large file into a pool\'s buffers when given one, gives each back, and indexes it the same', async (t) => {
-  const path = join(tempDir(t), 'large.bin');
-  writeFileSync(path, randomBytes(3 * 1024 * 1024 + 5000));
-  const lent = new Set<ArrayBufferLike>();
-  let given = 0;
-  class WatchedPool extends ChunkPool {
-    override take(): Buffer { const b = super.take(); lent.add(b.buffer); return b; }
-    override give(bytes: Buffer): void { if (lent.has(bytes.buffer)) given++; super.give(bytes); }
-  }
-  const pool = new WatchedPool(1024 * 1024);
-  const plain = await indexFile(path, BS);
-  assert.deepEqual(await indexFile(path, BS, undefined, pool), plain);
-  assert.equal(lent.size, 2, 'two buffers: one read while the other is hashed');
-  assert.equal(given, 2, 'both given back');
-  assert.deepEqual(await indexFile(path, BS, undefined, pool), plain);
-  assert.equal(lent.size, 2, 'the same two again');
-  await indexFile(path, BS, undefined, new WatchedPool(512 * 1024));
-  assert.equal(lent.size, 2, 'a pool of buffers of another size than the read\'s is left alone');
-  writeFileSync(path, randomBytes(1000));
-  await indexFile(path, BS, undefined, pool);
-  assert.deepEqual([lent.size, given], [2, 4], 'so is a file smaller than a buffer');
-});

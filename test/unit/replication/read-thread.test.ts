@@ -50,6 +50,11 @@ test('the thread gives the content and index readAndIndexFile gives, undefined a
   for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i >>> 2, i);
   writeFileSync(join(dir, 'big'), big.subarray(0, 3 * 1024 * 1024 + 5));
   assert.deepEqual(await reader.index(join(dir, 'big'), BS), await indexFile(join(dir, 'big'), BS));
+  // Given the index it had (its last block partial), the prior tail too, as indexFile finds it.
+  const before = { size: 2 * 1024 * 1024 + 1000, blockSize: BS };
+  const withPrior = await reader.index(join(dir, 'big'), BS, before);
+  assert.ok(withPrior.priorTail !== undefined);
+  assert.deepEqual(withPrior, await indexFile(join(dir, 'big'), BS, { ...before, blocks: [], mtimeMs: 0, ino: 0 }));
   await assert.rejects(reader.read(join(dir, 'missing'), BS, undefined, BS), { code: 'ENOENT' });
   symlinkSync(join(dir, 'a'), join(dir, 'link'));
   await assert.rejects(reader.read(join(dir, 'link'), BS, undefined, 64 * BS), { code: 'ELOOP' });
