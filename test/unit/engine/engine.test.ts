@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryCluster } from '../../support/in-memory-cluster.js';
+import { InMemoryCluster, type TestNode } from '../../support/in-memory-cluster.js';
 
 const config = (switchback: 'auto' | 'manual') => `
 cluster: { id: t, key: "${'0'.repeat(64)}", startupGrace: 300ms }
@@ -144,14 +144,21 @@ test('failure counts and holds survive an agent restart', async (t) => {
   assert.ok(only(cluster, 'beta')(), 'web stays on beta, where it was held');
 });
 
-test('back from being cut off, a node waits a dead time to hear its peers before it acts on their silence', async (t) => {
-  const cluster = new InMemoryCluster(config('manual')); // grace: the link's dead time (800 ms), above startupGrace
+/** Both nodes up and their ping targets answering, web on alpha. */
+async function withPublicNetwork(t: TestContext, switchback: 'auto' | 'manual'): Promise<{ cluster: InMemoryCluster; alpha: TestNode; beta: TestNode }> {
+  const cluster = new InMemoryCluster(config(switchback));
   t.after(() => cluster.dispose());
   const alpha = cluster.start('alpha');
   const beta = cluster.start('beta');
   await cluster.until('web on alpha', only(cluster, 'alpha'));
   alpha.engine.setPublicNetwork('ok');
   beta.engine.setPublicNetwork('ok');
+  return { cluster, alpha, beta };
+}
+
+test('back from being cut off, a node waits out the startup grace (at least a dead time) to hear its peers before it acts on their silence', async (t) => {
+  // The grace here: the link's dead time (800 ms), longer than startupGrace.
+  const { cluster, alpha } = await withPublicNetwork(t, 'manual');
   cluster.partition('alpha', 'beta');
   alpha.engine.setPublicNetwork('lost');
   await cluster.until('alpha gave web up and beta took it over', only(cluster, 'beta'));
@@ -168,13 +175,7 @@ test('back from being cut off, a node waits a dead time to hear its peers before
 });
 
 test('a node that loses the public network hands its groups to a peer that still has it', async (t) => {
-  const cluster = new InMemoryCluster(config('auto'));
-  t.after(() => cluster.dispose());
-  const alpha = cluster.start('alpha');
-  const beta = cluster.start('beta');
-  await cluster.until('web on alpha', only(cluster, 'alpha'));
-  alpha.engine.setPublicNetwork('ok');
-  beta.engine.setPublicNetwork('ok');
+  const { cluster, alpha } = await withPublicNetwork(t, 'auto');
   alpha.engine.setPublicNetwork('lost');
   await cluster.until('web on beta', only(cluster, 'beta'));
   assert.ok(alpha.store.queryEvents({ kinds: ['fault'] }).some((e) => /lost the public network/.test(e.message)));
