@@ -6,7 +6,8 @@
  * off its queue later (changes.ts, `suspectAppends`), so a rewrite that came with the growth still travels.
  */
 import { constants, type Stats } from 'node:fs';
-import { blockHash, closeFd, fstatFd, openFd, POOLED_READ_BYTES, readFd, type ChunkPool, type FileIndex } from './block-index.js';
+import type { BufferPool } from '../util/buffer-pool.js';
+import { blockHash, closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
 
 // Never follow a symlink, never block opening a FIFO (as block-index.ts reads files).
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -14,8 +15,8 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
 export interface AppendedRead {
   /** The file's index: `previous`'s blocks before tailStart, then the blocks of `tail`. */
   readonly index: FileIndex;
-  /** The bytes from tailStart to the end (the new bytes start at the previous size); maybe a view of a buffer of
-   * the reader's pool, which the caller then gives back. */
+  /** The bytes from tailStart to the end (the new bytes start at the previous size), lent by the reader's pool:
+   * the caller gives them back. */
   readonly tail: Buffer;
   readonly tailStart: number;
   readonly mode: number;
@@ -37,8 +38,8 @@ export class AppendReader {
   /** Closing files that left the cache, so close() can wait for them. */
   private closing: Promise<unknown> = Promise.resolve();
 
-  /** `pool`: where tails of POOLED_READ_BYTES or more are read into, when they fit (see ChunkPool). */
-  constructor(private readonly pool?: ChunkPool) {}
+  /** `pool`: what tails are read into (see BufferPool.lend). */
+  constructor(private readonly pool?: BufferPool) {}
 
   /**
    * The file at `path` read from `previous`'s last block on, if it is the same file (inode), grew, and that block
@@ -109,12 +110,11 @@ export class AppendReader {
   }
 }
 
-async function readFrom(fd: number, previous: FileIndex, stats: Stats, pool: ChunkPool | undefined): Promise<AppendedRead | undefined> {
+async function readFrom(fd: number, previous: FileIndex, stats: Stats, pool: BufferPool | undefined): Promise<AppendedRead | undefined> {
   const bs = previous.blockSize;
   const tailStart = previous.size - (previous.size % bs);
   const length = stats.size - tailStart;
-  const pooled = pool !== undefined && length >= POOLED_READ_BYTES && length <= pool.chunkBytes;
-  const tail = pooled ? pool.take().subarray(0, length) : Buffer.allocUnsafe(length);
+  const tail = pool?.lend(length) ?? Buffer.allocUnsafe(length);
   let filled = 0;
   try {
     while (filled < tail.length) {
@@ -123,13 +123,13 @@ async function readFrom(fd: number, previous: FileIndex, stats: Stats, pool: Chu
       filled += n;
     }
   } catch (e) {
-    if (pooled) pool.give(tail);
+    pool?.give(tail);
     throw e;
   }
   const oldTail = previous.size - tailStart;
   // It shrank meanwhile, or the old last block changed: not an append after all.
   if (tailStart + filled <= previous.size || (oldTail > 0 && !blockHash(tail.subarray(0, oldTail)).equals(previous.blocks[previous.blocks.length - 1]!))) {
-    if (pooled) pool.give(tail);
+    pool?.give(tail);
     return undefined;
   }
   const blocks = previous.blocks.slice(0, tailStart / bs);

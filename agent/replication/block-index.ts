@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { close as fsClose, constants, fstat as fsFstat, open as fsOpen, read as fsRead, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { BufferPool } from '../util/buffer-pool.js';
 import { checkRelativePath, TreeError } from './tree.js';
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
@@ -138,16 +139,13 @@ export function indexBytes(content: Buffer, blockSize: number, previous: Pick<Fi
   return hasher.finish(stats);
 }
 
-/** Files at least this large are read into a pool's buffer when one is given (smaller ones cost little memory). */
-export const POOLED_READ_BYTES = 16 * 1024;
-
 /**
  * A file of at most `maxBytes` read whole and indexed from memory: one open and one read where indexFile and a
  * second read of the changed ranges would take two. Undefined when the file is larger (it may have grown since
- * the caller looked): then index it with indexFile. With a `pool`, a file of POOLED_READ_BYTES or more that fits
- * one of its buffers is read into one: `content` is a view of it, which the caller gives back.
+ * the caller looked): then index it with indexFile. With a `pool`, the file is read into what it lends: the
+ * caller gives `content` back.
  */
-export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number, pool?: ChunkPool): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
+export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number, pool?: BufferPool): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
   checkBlockSize(blockSize);
   // Plain descriptors, not FileHandle objects: this runs once per small file, thousands of times in a resync,
   // and a FileHandle costs more to make and collect than the read itself.
@@ -156,8 +154,7 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
     const stats = await fstatFd(fd);
     if (!stats.isFile()) throw new BlockIndexError('VIGIL_NOT_A_FILE', `${path}: not a regular file`);
     if (stats.size > maxBytes) return undefined;
-    const pooled = pool !== undefined && stats.size >= POOLED_READ_BYTES && stats.size <= pool.chunkBytes;
-    const content = pooled ? pool.take().subarray(0, stats.size) : Buffer.allocUnsafe(stats.size);
+    const content = pool?.lend(stats.size) ?? Buffer.allocUnsafe(stats.size);
     let filled = 0;
     try {
       while (filled < content.length) {
@@ -166,7 +163,7 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
         filled += bytesRead;
       }
     } catch (e) {
-      if (pooled) pool.give(content);
+      pool?.give(content);
       throw e;
     }
     const hasher = new FileHasher(blockSize, previous);
@@ -194,60 +191,16 @@ export function closeFd(fd: number): Promise<void> {
 }
 
 /**
- * Buffers of one size for reading files, given back once their bytes are copied elsewhere (the journal). A full
- * mirror reads a gigabyte a chunk at a time, and a file rewritten in place is read whole at every change: fresh
- * buffers for all of it kept V8's collector busy (memory allocated outside V8's heap counts towards its limit for
- * a full collection: rewriting four 1 MiB files 100 times a second ran one every 50 ms).
- *
- * A buffer may have several holders (each record made of a view of it, and its reader): it is free again once
- * each has given it back. Only buffers this pool made are taken back.
- */
-export class ChunkPool {
-  private static readonly MAX_FREE = 8;
-  private readonly free: Buffer[] = [];
-  /** This pool's buffers, by their memory, and how many holders each has now. */
-  private readonly holders = new WeakMap<ArrayBufferLike, number>();
-
-  constructor(readonly chunkBytes: number) {}
-
-  take(): Buffer {
-    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
-    this.holders.set(buffer.buffer, 1);
-    return buffer;
-  }
-
-  /** A buffer of this pool's size whose memory came back from a worker thread (transferred: a new ArrayBuffer). */
-  adopt(bytes: Buffer): void {
-    if (bytes.buffer.byteLength === this.chunkBytes) this.holders.set(bytes.buffer, 1);
-  }
-
-  /** One more holder of `bytes` (or of the buffer it is a view of); ignored unless it is one of this pool's buffers in use. */
-  retain(bytes: Buffer): void {
-    const count = this.holders.get(bytes.buffer);
-    if (count !== undefined && count > 0) this.holders.set(bytes.buffer, count + 1);
-  }
-
-  /** One holder of `bytes` (or of the buffer it is a view of) will not read it again; ignored unless it is one of
-   * this pool's buffers in use. */
-  give(bytes: Buffer): void {
-    const count = this.holders.get(bytes.buffer);
-    if (count === undefined || count === 0) return; // not ours, or given back already
-    this.holders.set(bytes.buffer, count - 1);
-    if (count === 1 && this.free.length < ChunkPool.MAX_FREE) this.free.push(Buffer.from(bytes.buffer, 0, this.chunkBytes));
-  }
-}
-
-/**
  * A file read once, `chunkSize` at a time, each chunk yielded (a buffer of its own: the caller may keep it, or
  * give it back to `pool` once done with it) while the file is indexed; the index is the generator's return value.
  * For a file the target does not have at all, this is one pass where indexFile and a read of every range would be two.
  */
-export async function* readIndexing(path: string, blockSize: number, chunkSize: number, pool?: ChunkPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+export async function* readIndexing(path: string, blockSize: number, chunkSize: number, pool?: BufferPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
   // The next chunk is read while the consumer handles this one (journal, hashing): reads overlap the rest.
   const readAt = (offset: number): Promise<{ offset: number; data: Buffer }> => {
-    const data = pool !== undefined && pool.chunkBytes === chunkSize ? pool.take() : Buffer.allocUnsafe(chunkSize);
+    const data = pool !== undefined && pool.bufferBytes === chunkSize ? pool.take() : Buffer.allocUnsafe(chunkSize);
     return readFully(handle, data, offset).then((filled) => ({ offset, data: data.subarray(0, filled) }));
   };
   let next: Promise<{ offset: number; data: Buffer }> | undefined = readAt(0);

@@ -14,7 +14,8 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
-import { changedRanges, ChunkPool, POOLED_READ_BYTES, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { BufferPool } from '../util/buffer-pool.js';
+import { changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
@@ -24,6 +25,8 @@ import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './
 export const WRITE_CHUNK = 1024 * 1024;
 /** Files up to this size are read once, whole, and both indexed and sent from memory. */
 const WHOLE_READ_BYTES = 1024 * 1024;
+/** Reads of fewer bytes get fresh memory rather than a pooled 1 MiB buffer: they cost the collector little. */
+const MIN_LENT_BYTES = 16 * 1024;
 /** A reconcile reads this many paths ahead (at most this many small files, so 16 MiB, in memory). */
 const RECONCILE_LOOKAHEAD = 16;
 /**
@@ -118,10 +121,10 @@ export class ChangeDetector {
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
    * gives back (`done`) once it has copied their records. */
-  private readonly chunks: ChunkPool;
+  private readonly chunks: BufferPool;
 
   constructor(private readonly o: ChangeDetectorOptions) {
-    this.chunks = new ChunkPool(o.writeChunk ?? WRITE_CHUNK);
+    this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES });
     this.appends = new AppendReader(this.chunks);
   }
 
@@ -385,9 +388,9 @@ export class ChangeDetector {
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.
         // Read and hashed on the read thread where its chunks hold whole blocks, else here.
-        const chunks = this.chunks.chunkBytes % this.o.blockSize === 0
+        const chunks = this.chunks.bufferBytes % this.o.blockSize === 0
           ? this.readThread.readChunks(this.abs(v), this.o.blockSize, this.chunks)
-          : readIndexing(this.abs(v), this.o.blockSize, this.chunks.chunkBytes, this.chunks);
+          : readIndexing(this.abs(v), this.o.blockSize, this.chunks.bufferBytes, this.chunks);
         let step = await chunks.next();
         for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
         current = step.value;
@@ -469,7 +472,7 @@ export class ChangeDetector {
         const chunk = this.o.writeChunk ?? WRITE_CHUNK;
         for (let at = range.offset; at < range.offset + range.length; at += chunk) {
           const length = Math.min(chunk, range.offset + range.length - at);
-          const data = length >= POOLED_READ_BYTES ? this.chunks.take().subarray(0, length) : Buffer.allocUnsafe(length);
+          const data = this.chunks.lend(length);
           let bytesRead = 0;
           try {
             ({ bytesRead } = await handle.read(data, 0, length, at));

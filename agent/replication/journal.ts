@@ -30,6 +30,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { BufferPool } from '../util/buffer-pool.js';
 import { crc32c } from './crc32c.js';
 import { TailCache } from './journal-cache.js';
 
@@ -161,25 +162,11 @@ function payloadLength(payload: JournalPayload, i: number): number | JournalErro
  * Memory for large batches, used again once their records are acknowledged. A full mirror appends a gigabyte in
  * batches of about 4 MiB: each a fresh allocation, it cost page faults on every first touch, and V8, counting
  * that memory as external, ran a full collection every few dozen MiB, each longer the more files the index held.
+ * Batches under 2 MiB get memory of their own (a pooled buffer would hold on to three times their size or more),
+ * never a slice of Node's shared slab, which the tail cache would pin.
  */
-class BatchMemory {
-  static readonly BUFFER_BYTES = 6 * 1024 * 1024;
-  /** Smaller batches get memory of their own: a pooled buffer would hold on to three times their size or more. */
-  static readonly MIN_POOLED_BYTES = 2 * 1024 * 1024;
-  private static readonly MAX_FREE = 4;
-  private readonly free: Buffer[] = [];
-
-  take(bytes: number): Buffer {
-    if (bytes < BatchMemory.MIN_POOLED_BYTES || bytes > BatchMemory.BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
-    return (this.free.pop() ?? Buffer.allocUnsafeSlow(BatchMemory.BUFFER_BYTES)).subarray(0, bytes);
-  }
-
-  /** A batch's buffer nobody reads any more. */
-  give(buffer: Buffer): void {
-    const whole = buffer.buffer;
-    if (whole.byteLength !== BatchMemory.BUFFER_BYTES || buffer.byteOffset !== 0 || this.free.length >= BatchMemory.MAX_FREE) return;
-    this.free.push(Buffer.from(whole, 0, whole.byteLength));
-  }
+function batchMemory(): BufferPool {
+  return new BufferPool(6 * 1024 * 1024, { minLentBytes: 2 * 1024 * 1024, maxFree: 4, fresh: (bytes) => Buffer.allocUnsafeSlow(bytes) });
 }
 
 /**
@@ -187,14 +174,14 @@ class BatchMemory {
  * stampBatch, so it need not be zeroed first; the batch gets memory of its own (a large one from `memory`), not
  * a slice of Node's shared pool, because the tail cache may keep it (a pooled slice would pin the whole 8 KiB slab).
  */
-function encodeBatch(payloads: readonly JournalPayload[], lengths: readonly number[], memory?: BatchMemory): EncodedBatch {
+function encodeBatch(payloads: readonly JournalPayload[], lengths: readonly number[], memory?: BufferPool): EncodedBatch {
   const offsets: number[] = [];
   let total = 0;
   for (const length of lengths) {
     offsets.push(total);
     total += RECORD_OVERHEAD_BYTES + length;
   }
-  const buffer = memory !== undefined ? memory.take(total) : Buffer.allocUnsafeSlow(total);
+  const buffer = memory !== undefined ? memory.lend(total) : Buffer.allocUnsafeSlow(total);
   payloads.forEach((payload, i) => {
     const at = offsets[i]!;
     buffer.writeUInt32BE(MAGIC, at);
@@ -448,7 +435,7 @@ export class Journal {
   private unflushed = false;
   /** The batches the last appends wrote, for reads of records just appended (see journal-cache.ts). */
   private readonly cache: TailCache;
-  private readonly memory = new BatchMemory();
+  private readonly memory = batchMemory();
   /** Memory-only batches not yet acknowledged: their weight beyond their stubs on disk (see appendMany). */
   private readonly memoryOnlyExtra: { firstSeq: number; lastSeq: number; bytes: number }[] = [];
   /**

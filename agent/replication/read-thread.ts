@@ -6,6 +6,7 @@
  * a large file (the check of appended files) runs there too, off the event loop that carries the next changes.
  * Requests travel in batches (batched-worker.ts).
  */
+import type { BufferPool } from '../util/buffer-pool.js';
 import { BatchedWorker, WorkerCallError } from './batched-worker.js';
 import { BLOCK_HASH_BYTES, type FileIndex } from './block-index.js';
 import type { EntryStats } from './tree.js';
@@ -64,14 +65,8 @@ export interface ReadReply {
 /** How many chunks of a large file are read ahead of the one being sent. */
 const CHUNKS_AHEAD = 4;
 
-/** What the chunk reader needs of a pool of buffers (block-index.ts's ChunkPool). */
-export interface BufferLender {
-  readonly chunkBytes: number;
-  take(): Buffer;
-  /** A buffer back from the thread (a new object for the memory it lent): counted as the pool's, to be given back. */
-  adopt(buffer: Buffer): void;
-  give(buffer: Buffer): void;
-}
+/** What the chunk reader needs of a pool of buffers. */
+export type BufferLender = Pick<BufferPool, 'bufferBytes' | 'take' | 'adopt' | 'give'>;
 
 /** What the thread answered: no index when the file was too large to read whole. */
 interface Answer { readonly index?: FileIndex; readonly content?: Buffer; readonly stats?: readonly (EntryStats | Error)[] }
@@ -105,13 +100,13 @@ export class ReadThread {
   }
 
   /**
-   * As block-index.ts's readIndexing: a file read `chunkBytes` at a time (a multiple of `blockSize`), each chunk
+   * As block-index.ts's readIndexing: a file read a pool buffer (`bufferBytes`) at a time (a multiple of `blockSize`), each chunk
    * yielded while the next ones are read and hashed on the thread; the index is the return value. The file is
    * opened for each chunk: one replaced meanwhile (another inode) fails with ENOENT, as one removed does, and the
    * watcher reports what it became. Buffers come from `pool` and go back to it once the consumer gives them back.
    */
   async *readChunks(path: string, blockSize: number, pool: BufferLender): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
-    const chunkBytes = pool.chunkBytes;
+    const chunkBytes = pool.bufferBytes;
     if (chunkBytes % blockSize !== 0) throw new WorkerCallError('VIGIL_BAD_BLOCK_SIZE', `chunks of ${chunkBytes} bytes do not hold whole blocks of ${blockSize}`);
     const ask = (offset: number): Promise<ReadReply> => {
       const lent = pool.take();

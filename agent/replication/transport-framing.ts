@@ -3,6 +3,7 @@
  * six bytes are in, so an oversized length is refused before anything is kept for its body; chunks are held as
  * they came and copied once, only when a frame spans several.
  */
+import { BufferPool } from '../util/buffer-pool.js';
 import { decodeFrame, decodeFrameHeader, FRAME_HEADER_BYTES, ReplicationError, type ReplicationMessage } from '../../common/protocol/replication.js';
 
 export interface DecodedFrame {
@@ -15,11 +16,10 @@ export interface DecodedFrame {
 
 /**
  * Memory for frames that span several chunks of the stream (a record of a large file's 1 MiB arrives in dozens
- * of TLS reads, one of a 64 KiB block in a few), used again once the caller gives it back. Memory allocated
- * outside V8's heap counts towards its limit for a full collection: with a fresh buffer per record, V8 ran one
- * for every 64 MiB received in a full mirror, and several a second while files were rewritten in place. Frames
- * of up to a block and of up to a write record are pooled in two sizes; smaller and other ones get memory of
- * their own.
+ * of TLS reads, one of a 64 KiB block in a few), used again once the caller gives it back: with a fresh buffer per
+ * record, V8 ran a full collection for every 64 MiB received in a full mirror, and several a second while files
+ * were rewritten in place (see BufferPool). Frames of up to a block and of up to a write record are pooled in two
+ * sizes; smaller and larger ones get memory of their own.
  */
 export class FrameMemory {
   /** A block's write record (64 KiB of data) and its header. */
@@ -27,30 +27,22 @@ export class FrameMemory {
   /** A write record of 1 MiB and its header. */
   static readonly BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
   static readonly MIN_POOLED_BYTES = 16 * 1024;
-  /** Free buffers by their size. */
-  private readonly free = new Map<number, Buffer[]>([[FrameMemory.SMALL_BUFFER_BYTES, []], [FrameMemory.BUFFER_BYTES, []]]);
-  private readonly mine = new WeakSet<ArrayBufferLike>();
+  private readonly small: BufferPool;
+  private readonly large: BufferPool;
 
-  constructor(private readonly maxFree = 16) {}
+  constructor(maxFree = 16) {
+    this.small = new BufferPool(FrameMemory.SMALL_BUFFER_BYTES, { minLentBytes: FrameMemory.MIN_POOLED_BYTES, maxFree });
+    this.large = new BufferPool(FrameMemory.BUFFER_BYTES, { maxFree });
+  }
 
   take(bytes: number): Buffer {
-    if (bytes < FrameMemory.MIN_POOLED_BYTES || bytes > FrameMemory.BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
-    const size = bytes <= FrameMemory.SMALL_BUFFER_BYTES ? FrameMemory.SMALL_BUFFER_BYTES : FrameMemory.BUFFER_BYTES;
-    let buffer = this.free.get(size)!.pop();
-    if (buffer === undefined) {
-      buffer = Buffer.allocUnsafeSlow(size);
-      this.mine.add(buffer.buffer);
-    }
-    return buffer.subarray(0, bytes);
+    return (bytes <= FrameMemory.SMALL_BUFFER_BYTES ? this.small : this.large).lend(bytes);
   }
 
   /** A frame (or any view of it) that nobody reads any more; ignored unless its memory is the pool's. */
   give(view: Uint8Array): void {
-    const whole = view.buffer;
-    const free = this.free.get(whole.byteLength);
-    if (free === undefined || !this.mine.has(whole) || free.length >= this.maxFree) return;
-    if (free.some((b) => b.buffer === whole)) return; // given twice
-    free.push(Buffer.from(whole, 0, whole.byteLength));
+    this.small.give(view);
+    this.large.give(view);
   }
 }
 

@@ -6,7 +6,7 @@ import { appendFileSync, copyFileSync, linkSync, mkdtempSync, openSync, closeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BlockIndexStore, changedRanges, ChunkPool, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
+  BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
 } from '../../../agent/replication/block-index.js';
 
 const KiB = 1024;
@@ -383,33 +383,4 @@ test('a file read whole and indexed from memory gets the same index as one strea
   // Larger than the limit: left to indexFile.
   writeFileSync(path, randomBytes(2 * BS));
   assert.equal(await readAndIndexFile(path, BS, undefined, 2 * BS - 1), undefined);
-});
-
-test('ChunkPool hands its buffers out again once given back, and takes back only its own, once', () => {
-  const pool = new ChunkPool(4096);
-  const a = pool.take();
-  assert.equal(a.length, 4096);
-  pool.give(a.subarray(0, 100)); // a view of it counts
-  pool.give(a); // given twice: kept once
-  pool.give(Buffer.alloc(4096)); // not the pool's
-  const b = pool.take();
-  assert.equal(b.buffer, a.buffer, 'the same memory again');
-  assert.equal(b.length, 4096);
-  assert.notEqual(pool.take().buffer, a.buffer, 'nothing else was kept');
-});
-
-test('ChunkPool: a buffer with several holders is free again only once each has given it back', () => {
-  const pool = new ChunkPool(4096);
-  const a = pool.take();
-  pool.retain(a.subarray(0, 10)); // two records made of it, besides its reader
-  pool.retain(a.subarray(10, 20));
-  pool.give(a);
-  pool.give(a.subarray(0, 10));
-  const other = pool.take();
-  assert.notEqual(other.buffer, a.buffer, 'one holder is left');
-  pool.give(a.subarray(10, 20));
-  pool.give(a); // once more than it was held: ignored
-  pool.retain(Buffer.alloc(4096)); // not the pool's: ignored
-  assert.equal(pool.take().buffer, a.buffer, 'free once the last holder gave it back');
-  assert.notEqual(pool.take().buffer, a.buffer, 'and lent once');
 });

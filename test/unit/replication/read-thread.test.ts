@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChunkPool, indexFile, readAndIndexFile, readIndexing, type FileIndex } from '../../../agent/replication/block-index.js';
+import { indexFile, readAndIndexFile, readIndexing, type FileIndex } from '../../../agent/replication/block-index.js';
+import { BufferPool } from '../../../agent/util/buffer-pool.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { ReadThread } from '../../../agent/replication/read-thread.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../../../agent/replication/tree.js';
@@ -101,13 +102,13 @@ test('a scan whose lstats run on the thread finds the same entries and problems 
   assert.equal(missing instanceof Error ? (missing as { code?: string }).code : undefined, 'ENOENT');
 });
 
-async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex>, pool?: ChunkPool): Promise<{ offsets: number[]; bytes: Buffer; index: FileIndex }> {
+async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex>, pool?: BufferPool): Promise<{ offsets: number[]; bytes: Buffer; index: FileIndex }> {
   const offsets: number[] = [];
   const parts: Buffer[] = [];
   for (let step = await chunks.next(); ; step = await chunks.next()) {
     if (step.done === true) return { offsets, bytes: Buffer.concat(parts), index: step.value };
     // The pool's memory, lent to the thread and handed back: it goes back to the pool.
-    if (pool !== undefined) assert.equal(step.value.data.buffer.byteLength, pool.chunkBytes);
+    if (pool !== undefined) assert.equal(step.value.data.buffer.byteLength, pool.bufferBytes);
     offsets.push(step.value.offset);
     parts.push(Buffer.from(step.value.data));
     pool?.give(step.value.data);
@@ -121,7 +122,7 @@ test('a large file read in chunks on the thread gives the chunks and the index r
     const content = Buffer.alloc(size);
     for (let i = 0; i < size; i++) content[i] = (i * 13 + size) % 251;
     writeFileSync(join(dir, 'f'), content);
-    const pool = new ChunkPool(chunk);
+    const pool = new BufferPool(chunk);
     const got = await drain(reader.readChunks(join(dir, 'f'), BS, pool), pool);
     const expected = await drain(readIndexing(join(dir, 'f'), BS, chunk));
     assert.deepEqual(got.offsets, expected.offsets, `size ${size}`);
@@ -131,7 +132,7 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   }
   // A consumer that stops early leaves no read behind that could write into a buffer it was given back.
   writeFileSync(join(dir, 'f'), Buffer.alloc(10 * chunk, 3));
-  const pool = new ChunkPool(chunk);
+  const pool = new BufferPool(chunk);
   const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);
@@ -146,9 +147,9 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   assert.ok(again.bytes.equals(other), 'the pool\'s buffers, given back early, read the next file right');
   // Not a regular file, gone, and a chunk size that does not hold whole blocks: refused with codes.
   mkdirSync(join(dir, 'folder'));
-  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new ChunkPool(chunk))), { code: 'VIGIL_NOT_A_FILE' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new ChunkPool(chunk))), { code: 'ENOENT' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new ChunkPool(BS + 1))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new BufferPool(chunk))), { code: 'VIGIL_NOT_A_FILE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new BufferPool(chunk))), { code: 'ENOENT' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(BS + 1))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
 });
 
 test('a file replaced by another while its chunks are read fails with ENOENT (the watcher reports what it became)', async (t) => {
@@ -156,7 +157,7 @@ test('a file replaced by another while its chunks are read fails with ENOENT (th
   const chunk = 4 * BS;
   writeFileSync(join(dir, 'f'), Buffer.alloc(40 * chunk, 1));
   writeFileSync(join(dir, 'other'), Buffer.alloc(40 * chunk, 2));
-  const pool = new ChunkPool(chunk);
+  const pool = new BufferPool(chunk);
   const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);
