@@ -9,6 +9,7 @@ import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename,
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, type ChangeRecord } from './records.js';
 import { WriteThread } from './write-thread.js';
+import { writePiece } from '../util/write-pieces.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -43,6 +44,15 @@ export interface ApplierStats {
 const DEFAULT_MAX_OPEN_FILES = 64;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
 const CREATE_NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/**
+ * Mtimes this close are the same: a time set in seconds (a double) lands within about a microsecond of what was
+ * asked, and the nanoseconds the kernel keeps never read back exactly as the milliseconds sent.
+ */
+const MTIME_TOLERANCE_MS = 0.002;
+
+function sameMtime(a: number, b: number): boolean {
+  return Math.abs(a - b) < MTIME_TOLERANCE_MS;
+}
 
 let umask: number | undefined;
 /**
@@ -193,7 +203,7 @@ export class Applier {
         try {
           let written = 0;
           while (written < r.data.length) {
-            const { bytesWritten } = await file.handle.write(r.data, written, r.data.length - written, r.offset + written);
+            const { bytesWritten } = await file.handle.write(r.data, written, writePiece(r.data.length - written), r.offset + written);
             written += bytesWritten;
           }
           file.dirty = true;
@@ -364,8 +374,10 @@ export class Applier {
       const gid = r.gid ?? stat.gid;
       if (uid !== stat.uid || gid !== stat.gid) await (handle !== undefined ? handle.chown(uid, gid) : lchown(path, uid, gid));
     }
-    if (r.mtimeMs !== undefined && r.mtimeMs !== stat.mtimeMs) {
-      const mtime = new Date(r.mtimeMs);
+    if (r.mtimeMs !== undefined && !sameMtime(r.mtimeMs, stat.mtimeMs)) {
+      // In seconds, not a Date: a Date keeps whole milliseconds, so the mtime never matched again and every later
+      // meta record (20,000 after a restart) set it once more.
+      const mtime = r.mtimeMs / 1000;
       if (handle !== undefined) await handle.utimes(stat.atime, mtime);
       else if (link) await lutimes(path, stat.atime, mtime);
       else await utimes(path, stat.atime, mtime);

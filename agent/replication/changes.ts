@@ -124,7 +124,7 @@ export class ChangeDetector {
   private readonly chunks: BufferPool;
 
   constructor(private readonly o: ChangeDetectorOptions) {
-    this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES });
+    this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES, shared: true });
     this.appends = new AppendReader(this.chunks);
   }
 

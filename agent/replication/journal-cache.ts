@@ -18,7 +18,7 @@ const HEADER_BYTES = 20;
 const BATCH_OVERHEAD_BYTES = 256;
 const OFFSET_OVERHEAD_BYTES = 8;
 
-export function cachedCost(batch: CachedBatch): number {
+export function cachedCost(batch: Pick<CachedBatch, 'buffer' | 'offsets'>): number {
   // The whole memory the buffer holds on to: a batch in a buffer from the journal's pool may use only part of it.
   return batch.buffer.buffer.byteLength + BATCH_OVERHEAD_BYTES + batch.offsets.length * OFFSET_OVERHEAD_BYTES;
 }
@@ -51,16 +51,20 @@ export class TailCache {
     while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
   }
 
-  /** Swap the newest batch for one with the same seqs (a memory-only append's records for its on-disk stubs). */
-  replaceNewest(batch: CachedBatch): void {
+  /**
+   * Swap the newest batch for one with the same seqs (a memory-only append's records for its on-disk stubs).
+   * False when it is not held (the stubs were dropped at once, or `batch` alone exceeds the limit).
+   */
+  replaceNewest(batch: CachedBatch): boolean {
     const newest = this.batches[this.batches.length - 1];
     if (newest === undefined || this.batches.length === this.head || newest.firstSeq !== batch.firstSeq || newest.offsets.length !== batch.offsets.length) {
-      // Not held (a stub batch dropped at once): the records are lost to readers, who are told by the stubs.
-      return;
+      // Not held: the records are lost to readers, who are told by the stubs.
+      return false;
     }
     this.heldBytes += cachedCost(batch) - cachedCost(newest);
     this.batches[this.batches.length - 1] = batch;
     while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
+    return this.batches.length > this.head && this.batches[this.batches.length - 1] === batch;
   }
 
   /**

@@ -31,8 +31,9 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } f
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BufferPool } from '../util/buffer-pool.js';
+import { writePiece } from '../util/write-pieces.js';
 import { crc32c } from './crc32c.js';
-import { TailCache } from './journal-cache.js';
+import { cachedCost, TailCache } from './journal-cache.js';
 
 export { crc32c };
 
@@ -506,8 +507,9 @@ export class Journal {
    * each one's place, so seqs stay consecutive on disk. For records their writer can make again from elsewhere
    * (a resync re-reads the files): they cost no disk write and no checksum. Once one has left the cache (a restart,
    * or the cache emptied) it reads back with an empty payload, which its reader must take as "lost". To keep that
-   * rare, such an append is refused as full (JournalFullError) while the unacknowledged records would not all
-   * fit in the cache; a batch that could never fit there is stored on disk as usual.
+   * rare, such an append is refused as full (JournalFullError), before its payloads are copied, while the
+   * unacknowledged records, or the memory the cache holds for them, would not all fit in the cache; a batch that
+   * could never fit there is stored on disk as usual.
    */
   appendMany(payloads: readonly JournalPayload[], options: { readonly memoryOnly?: boolean } = {}): Promise<number> {
     if (!Array.isArray(payloads)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: not an array'));
@@ -525,9 +527,17 @@ export class Journal {
     if (onDisk > this.options.maxBytes) {
       return Promise.reject(new JournalError('VIGIL_JOURNAL_TOO_LARGE', `payloads: ${onDisk} bytes on disk, more than maxBytes ${this.options.maxBytes} could ever hold; split them`));
     }
+    const inMemory = options.memoryOnly === true && onDisk <= this.memoryOnlyBytes;
+    // A writer waiting for room retries every few milliseconds: refused before its payloads are copied.
+    if (inMemory && this.unackedBytes + onDisk > this.memoryOnlyBytes) return Promise.reject(new JournalFullError(this.dir, onDisk, this.unackedBytes, this.memoryOnlyBytes));
     const batch = encodeBatch(payloads, lengths, this.memory);
-    const memoryOnly = options.memoryOnly === true && onDisk <= this.memoryOnlyBytes;
-    return this.run(() => (memoryOnly ? this.writeMemoryOnly(batch) : this.write(batch)));
+    // One whose memory (a pooled buffer may be larger than the batch) could never be held is stored on disk.
+    const memoryOnly = inMemory && cachedCost(batch) <= this.cache.limitBytes;
+    return this.run(() => (memoryOnly ? this.writeMemoryOnly(batch) : this.write(batch))).catch((e: unknown) => {
+      // Not kept (the journal was full, or the write failed): the batch's memory is free again.
+      this.memory.give(batch.buffer);
+      throw e;
+    });
   }
 
   /** Most unacknowledged bytes with which a memory-only append is taken: what the cache surely holds. */
@@ -538,13 +548,16 @@ export class Journal {
   private async writeMemoryOnly(batch: EncodedBatch): Promise<number> {
     const needed = batch.buffer.length;
     if (this.unackedBytes + needed > this.memoryOnlyBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.memoryOnlyBytes);
+    // Nor may it push unacknowledged records out of the cache (a pooled batch holds more memory than it fills).
+    const cost = cachedCost(batch);
+    if (this.cache.bytes + cost > this.cache.limitBytes) throw new JournalFullError(this.dir, cost, this.cache.bytes, this.cache.limitBytes);
     const stubs = encodeBatch(batch.offsets.map(() => EMPTY), batch.offsets.map(() => 0));
     const firstSeq = this.nextSeq;
     const last = await this.write(stubs, needed);
     // The disk holds only the stubs: what the records weigh beyond them counts until they are acknowledged.
     this.memoryOnlyExtra.push({ firstSeq, lastSeq: last, bytes: needed - stubs.buffer.length });
     // write() cached the stubs; the real records replace them in memory (the same seqs, nothing else in between).
-    this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets });
+    if (!this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets })) this.memory.give(batch.buffer);
     return last;
   }
 
@@ -860,7 +873,7 @@ export class Journal {
 async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
   let written = 0;
   while (written < bytes.length) {
-    const result = await handle.write(bytes, written, bytes.length - written, position + written);
+    const result = await handle.write(bytes, written, writePiece(bytes.length - written), position + written);
     written += result.bytesWritten;
   }
 }

@@ -59,13 +59,16 @@ function reply(id: number, index: FileIndex, content?: Buffer): ReadReply {
   };
 }
 
-/** A chunk of a large file, into the lent buffer; its stat taken before the read (the index's mtime). */
+/** A chunk of a large file, into the shared buffer; its stat taken before the read (the index's mtime). */
 function readChunk(request: ChunkRequest): ReadReply {
   const fd = openSync(request.path, OPEN_FLAGS);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) return { id: request.id, error: { code: 'VIGIL_NOT_A_FILE', message: `${request.path}: not a regular file` } };
-    const content = request.buffer !== undefined && request.buffer.byteLength >= request.length ? Buffer.from(request.buffer) : Buffer.allocUnsafeSlow(request.length);
+    if (request.buffer.byteLength < request.length) {
+      return { id: request.id, error: { code: 'VIGIL_BAD_BUFFER', message: `a chunk of ${request.length} bytes asked into a buffer of ${request.buffer.byteLength}` } };
+    }
+    const content = Buffer.from(request.buffer);
     let filled = 0;
     while (filled < request.length) {
       const n = readSync(fd, content, filled, request.length - filled, request.offset + filled);
@@ -76,7 +79,7 @@ function readChunk(request: ChunkRequest): ReadReply {
     hasher.update(content.subarray(0, filled));
     const hashes = Buffer.concat([...hasher.finish(stats).blocks]);
     return {
-      id: request.id, content: content.buffer as ArrayBuffer, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino,
+      id: request.id, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino,
       hashes: hashes.buffer.slice(hashes.byteOffset, hashes.byteOffset + hashes.length),
     };
   } finally {

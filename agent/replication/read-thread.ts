@@ -24,7 +24,8 @@ export interface ReadRequest {
 
 /**
  * One chunk of a large file read and its blocks hashed: `length` bytes from `offset` (a multiple of the block
- * size), into `buffer` when one is lent (handed over, and back with the answer), else a new one.
+ * size), into `buffer`, memory shared with the main thread (nothing is copied or handed over; the answer only says
+ * how many bytes were read).
  */
 export interface ChunkRequest {
   readonly id: number;
@@ -33,7 +34,7 @@ export interface ChunkRequest {
   readonly offset: number;
   readonly length: number;
   readonly blockSize: number;
-  readonly buffer?: ArrayBuffer;
+  readonly buffer: SharedArrayBuffer;
 }
 
 /** The lstat of each path (a scan's folder), answered as LSTAT_FIELDS numbers per path or an error. */
@@ -65,15 +66,14 @@ export interface ReadReply {
 /** How many chunks of a large file are read ahead of the one being sent. */
 const CHUNKS_AHEAD = 4;
 
-/** What the chunk reader needs of a pool of buffers. */
-export type BufferLender = Pick<BufferPool, 'bufferBytes' | 'take' | 'adopt' | 'give'>;
+/** What the chunk reader needs of a pool of buffers: one of shared memory. */
+export type BufferLender = Pick<BufferPool, 'bufferBytes' | 'shared' | 'take' | 'give'>;
 
 /** What the thread answered: no index when the file was too large to read whole. */
 interface Answer { readonly index?: FileIndex; readonly content?: Buffer; readonly stats?: readonly (EntryStats | Error)[] }
 
 export class ReadThread {
-  private readonly thread = new BatchedWorker<ReadRequest | LstatRequest | ChunkRequest, ReadReply>(new URL('./read-thread-worker.js', import.meta.url), 'read thread',
-    (batch) => ({ message: batch, transfer: batch.flatMap((r) => (r.kind === 'chunk' && r.buffer !== undefined ? [r.buffer] : [])) }));
+  private readonly thread = new BatchedWorker<ReadRequest | LstatRequest | ChunkRequest, ReadReply>(new URL('./read-thread-worker.js', import.meta.url), 'read thread');
 
   /**
    * As block-index.ts's readAndIndexFile: the file read whole and indexed, or undefined when it is larger than
@@ -103,17 +103,19 @@ export class ReadThread {
    * As block-index.ts's readIndexing: a file read a pool buffer (`bufferBytes`) at a time (a multiple of `blockSize`), each chunk
    * yielded while the next ones are read and hashed on the thread; the index is the return value. The file is
    * opened for each chunk: one replaced meanwhile (another inode) fails with ENOENT, as one removed does, and the
-   * watcher reports what it became. Buffers come from `pool` and go back to it once the consumer gives them back.
+   * watcher reports what it became. Buffers come from `pool` (of shared memory, which the thread reads into) and go
+   * back to it once the consumer gives them back.
    */
   async *readChunks(path: string, blockSize: number, pool: BufferLender): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
     const chunkBytes = pool.bufferBytes;
     if (chunkBytes % blockSize !== 0) throw new WorkerCallError('VIGIL_BAD_BLOCK_SIZE', `chunks of ${chunkBytes} bytes do not hold whole blocks of ${blockSize}`);
-    const ask = (offset: number): Promise<ReadReply> => {
-      const lent = pool.take();
-      // A pool's buffer owns its memory whole (allocUnsafeSlow): it can be handed over.
-      return this.thread.ask({ kind: 'chunk', path, offset, length: chunkBytes, blockSize, buffer: lent.buffer as ArrayBuffer });
+    if (!pool.shared) throw new WorkerCallError('VIGIL_BAD_POOL', 'the read thread fills chunks in place: their pool must be of shared memory');
+    interface Asked { readonly buffer: Buffer; readonly reply: Promise<ReadReply> }
+    const ask = (offset: number): Asked => {
+      const buffer = pool.take();
+      return { buffer, reply: this.thread.ask({ kind: 'chunk', path, offset, length: chunkBytes, blockSize, buffer: buffer.buffer as SharedArrayBuffer }) };
     };
-    const ahead: Promise<ReadReply>[] = [];
+    const ahead: Asked[] = [];
     let nextOffset = 0;
     const fill = (): void => {
       while (ahead.length < CHUNKS_AHEAD) {
@@ -127,12 +129,22 @@ export class ReadThread {
     let size = 0;
     try {
       for (;;) {
-        const reply = await ahead.shift()!;
-        if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
+        const asked = ahead.shift()!;
+        // The thread is done with the buffer once it answered (or died); the consumer holds it once it is yielded.
+        const reply = await asked.reply.catch((e: unknown) => {
+          pool.give(asked.buffer);
+          throw e;
+        });
+        if (reply.error !== undefined) {
+          pool.give(asked.buffer);
+          throw new WorkerCallError(reply.error.code, reply.error.message);
+        }
         first ??= reply;
-        if (reply.ino !== first.ino) throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
-        const data = Buffer.from(reply.content!, 0, reply.length);
-        pool.adopt(data);
+        if (reply.ino !== first.ino) {
+          pool.give(asked.buffer);
+          throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
+        }
+        const data = asked.buffer.subarray(0, reply.length);
         const hashes = Buffer.from(reply.hashes!);
         for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
         size += reply.length!;
@@ -145,15 +157,9 @@ export class ReadThread {
         yield { offset: size - chunkBytes, data };
       }
     } finally {
-      // Chunks asked beyond the end (or beyond where the consumer stopped): their buffers go back to the pool.
-      for (const later of ahead.splice(0)) {
-        void later.then((r) => {
-          if (r.content === undefined) return;
-          const unused = Buffer.from(r.content);
-          pool.adopt(unused);
-          pool.give(unused);
-        }, () => undefined);
-      }
+      // Chunks asked beyond the end (or beyond where the consumer stopped): their buffers go back to the pool once
+      // the thread is done writing into them.
+      for (const later of ahead.splice(0)) void later.reply.then(() => pool.give(later.buffer), () => pool.give(later.buffer));
     }
     return { size, blockSize, blocks, mtimeMs: first.mtimeMs!, ino: first.ino! };
   }

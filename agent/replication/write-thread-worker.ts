@@ -6,6 +6,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { PutBatch, PutReply, PutRequest } from './write-thread.js';
+import { writePiece } from '../util/write-pieces.js';
 
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const REPLACE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
@@ -21,7 +22,7 @@ function put(request: PutRequest, data: Uint8Array): PutReply {
     fd = openSync(request.path, REPLACE, request.mode);
   }
   try {
-    for (let written = 0; written < data.length;) written += writeSync(fd, data, written, data.length - written, written);
+    for (let written = 0; written < data.length;) written += writeSync(fd, data, written, writePiece(data.length - written), written);
     // An existing file keeps its mode through open.
     if (!created || request.chmodNew) fchmodSync(fd, request.mode);
     if (request.uid !== undefined || request.gid !== undefined) fchownSync(fd, request.uid ?? -1, request.gid ?? -1);

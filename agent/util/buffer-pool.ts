@@ -14,6 +14,12 @@ export interface BufferPoolOptions {
   readonly maxFree?: number;
   /** Memory for what the pool does not lend. Default Buffer.allocUnsafe (small ones from Node's shared slab). */
   readonly fresh?: (bytes: number) => Buffer;
+  /**
+   * The pool's own buffers are SharedArrayBuffers, which a worker thread fills in place: a buffer handed over
+   * (transferred) comes back as a new ArrayBuffer, and V8 counts each as fresh external memory, which set off a
+   * full collection every 50 ms of a full mirror. Default false.
+   */
+  readonly shared?: boolean;
 }
 
 export class BufferPool {
@@ -23,16 +29,19 @@ export class BufferPool {
   private readonly minLentBytes: number;
   private readonly maxFree: number;
   private readonly fresh: (bytes: number) => Buffer;
+  readonly shared: boolean;
 
   constructor(readonly bufferBytes: number, options: BufferPoolOptions = {}) {
+    this.shared = options.shared ?? false;
     this.minLentBytes = options.minLentBytes ?? 0;
     this.maxFree = options.maxFree ?? 8;
     this.fresh = options.fresh ?? ((bytes) => Buffer.allocUnsafe(bytes));
   }
 
-  /** A whole buffer of the pool's size, owning its memory whole (it may be handed over to a worker thread). */
+  /** A whole buffer of the pool's size, owning its memory whole (it may be handed over to a worker thread, or
+   * shared with one). */
   take(): Buffer {
-    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+    const buffer = this.free.pop() ?? (this.shared ? Buffer.from(new SharedArrayBuffer(this.bufferBytes)) : Buffer.allocUnsafeSlow(this.bufferBytes));
     this.holders.set(buffer.buffer, 1);
     return buffer;
   }
@@ -40,11 +49,6 @@ export class BufferPool {
   /** `bytes` of memory: a view of one of the pool's buffers when minLentBytes <= bytes <= bufferBytes, else fresh. */
   lend(bytes: number): Buffer {
     return bytes >= this.minLentBytes && bytes <= this.bufferBytes ? this.take().subarray(0, bytes) : this.fresh(bytes);
-  }
-
-  /** A buffer of the pool's size whose memory came back from a worker thread (transferred: a new ArrayBuffer). */
-  adopt(bytes: Buffer): void {
-    if (bytes.buffer.byteLength === this.bufferBytes) this.holders.set(bytes.buffer, 1);
   }
 
   /** One more holder of `bytes` (or of the buffer it is a view of); ignored unless it is one of the pool's in use. */

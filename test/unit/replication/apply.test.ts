@@ -229,6 +229,34 @@ test('mtime survives the writes before it, and a later write moves it again', as
   assert.notEqual(statSync(at('f')).mtimeMs, 1_000_000_000_000);
 });
 
+test('a write larger than one system call takes (WRITE_PIECE_BYTES) lands whole, at its offset', async (t) => {
+  const { applier, at } = setUp(t);
+  const data = Buffer.alloc(1024 * 1024 + 17);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251;
+  await applier.apply({ op: 'write', path: 'big', offset: 5, data });
+  await applier.sync();
+  assert.ok(readFileSync(at('big')).equals(Buffer.concat([Buffer.alloc(5), data])));
+});
+
+test('a source\'s sub-millisecond mtime lands within a microsecond, and the same meta again changes nothing', async (t) => {
+  const { applier, at } = setUp(t);
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('x') });
+  await applier.sync();
+  // As a source's stat gives it: milliseconds with a fraction (the kernel keeps nanoseconds).
+  const mtimeMs = 1_700_000_000_123.25 + 0.0005;
+  for (const path of ['f', 'd']) {
+    if (path === 'd') await applier.apply({ op: 'mkdir', path: 'd', mode: 0o755 });
+    await applier.apply({ op: 'meta', path, mtimeMs });
+    const first = statSync(at(path));
+    assert.ok(Math.abs(first.mtimeMs - mtimeMs) < 0.002, `${path}: mtime ${first.mtimeMs}, sent ${mtimeMs}`);
+    // Setting a time moves the ctime: the same record again must leave the file alone (a restarted source
+    // sends a meta record for every file).
+    await new Promise((r) => setTimeout(r, 20));
+    await applier.apply({ op: 'meta', path, mtimeMs });
+    assert.equal(statSync(at(path)).ctimeMs, first.ctimeMs, `${path}: set again`);
+  }
+});
+
 test('a file-hash checkpoint that does not match throws a coded error', async (t) => {
   const { applier } = setUp(t);
   await applier.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('abc') });

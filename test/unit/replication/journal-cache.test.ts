@@ -332,6 +332,17 @@ test('TailCache: bounded by its limit, oldest out first; an ack drops whole batc
   assert.deepEqual([cache.firstSeq, cache.bytes], [undefined, 0], 'a batch bigger than the limit is not kept');
 });
 
+test('TailCache: replaceNewest says whether the batch is held (its memory is the caller\'s again when not)', () => {
+  const cache = new TailCache(10_000);
+  assert.equal(cache.replaceNewest(batchOf(1, [10])), false, 'nothing to replace');
+  cache.add(batchOf(1, [10, 10]));
+  assert.equal(cache.replaceNewest(batchOf(1, [100])), false, 'other seqs');
+  assert.equal(cache.replaceNewest(batchOf(1, [100, 200])), true);
+  assert.deepEqual(readAll(cache, 1), [[1, 100], [2, 200]]);
+  assert.equal(cache.replaceNewest(batchOf(1, [20_000, 10])), false, 'too large to keep: dropped at once');
+  assert.equal(cache.firstSeq, undefined);
+});
+
 test('TailCache: a read stops where take says, and finds a seq among thousands of batches', () => {
   const cache = new TailCache(1 << 30);
   for (let seq = 1; seq <= 5000; seq += 2) cache.add(batchOf(seq, [seq % 7, (seq + 1) % 7]));

@@ -441,6 +441,35 @@ test('memory-only records are read from memory, leave empty stubs on disk, count
   assert.deepEqual(again.map((r) => [r.seq, r.payload.length]), [[5, 0], [6, 60_000]]);
 });
 
+test('memory-only batches in pooled memory are refused before they would push unacknowledged ones out of the cache', async (t) => {
+  const dir = tempDir(t);
+  // Cache: 32 MiB. Batches of 4 MiB each hold a pooled buffer of 6 MiB, so five fit, not the six that three
+  // quarters of the cache by their size would let in: the sixth pushed the first out unacknowledged (read back lost).
+  const journal = await openJournal(t, dir, { maxBytes: 256 * 1024 * 1024, fsync: 'never' });
+  const batchBytes = 4 * 1024 * 1024 - 64;
+  let accepted = 0;
+  for (let fill = 1; fill <= 8; fill++) {
+    try {
+      await journal.appendMany([Buffer.alloc(batchBytes, fill)], { memoryOnly: true });
+      accepted++;
+    } catch (e) {
+      assert.ok(e instanceof JournalFullError, String(e));
+    }
+  }
+  assert.equal(accepted, 5);
+  const check = async (fromSeq: number, fills: readonly number[]): Promise<void> => {
+    const read = await journal.read(fromSeq, 1 << 30);
+    assert.deepEqual(read.map((r) => [r.seq, r.payload.length, r.payload[0], r.payload[r.payload.length - 1]]),
+      fills.map((fill, i) => [fromSeq + i, batchBytes, fill, fill]), 'every accepted record is still held whole');
+  };
+  await check(1, [1, 2, 3, 4, 5]);
+  // Refused appends (copied nothing, kept nothing) and acknowledged batches give their memory back for the next
+  // ones: what was read before an acknowledgement and what is appended after it do not mix.
+  await journal.ack(2);
+  for (const fill of [9, 10]) await journal.appendMany([Buffer.alloc(batchBytes, fill)], { memoryOnly: true });
+  await check(3, [3, 4, 5, 9, 10]);
+});
+
 test('acknowledging only memory-only records leaves the state file for later (flush, close, or another ack) and keeps the count exact', async (t) => {
   const dir = tempDir(t);
   const options = { maxBytes: 1024 * 1024, fsync: 'never' } as const;

@@ -107,22 +107,22 @@ async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly 
   const parts: Buffer[] = [];
   for (let step = await chunks.next(); ; step = await chunks.next()) {
     if (step.done === true) return { offsets, bytes: Buffer.concat(parts), index: step.value };
-    // The pool's memory, lent to the thread and handed back: it goes back to the pool.
-    if (pool !== undefined) assert.equal(step.value.data.buffer.byteLength, pool.bufferBytes);
+    // The pool's memory, shared with the thread, which read into it: it goes back to the pool.
+    if (pool !== undefined) assert.ok(step.value.data.buffer instanceof SharedArrayBuffer && step.value.data.buffer.byteLength === pool.bufferBytes);
     offsets.push(step.value.offset);
     parts.push(Buffer.from(step.value.data));
     pool?.give(step.value.data);
   }
 }
 
-test('a large file read in chunks on the thread gives the chunks and the index readIndexing gives, in buffers lent from the pool and handed back', async (t) => {
+test('a large file read in chunks on the thread gives the chunks and the index readIndexing gives, in the pool\'s shared buffers', async (t) => {
   const { dir, reader } = setUp(t, 'vigil-read-chunks-');
   const chunk = 4 * BS;
   for (const size of [0, 100, chunk, 3 * chunk, 5 * chunk + 2 * BS + 17]) {
     const content = Buffer.alloc(size);
     for (let i = 0; i < size; i++) content[i] = (i * 13 + size) % 251;
     writeFileSync(join(dir, 'f'), content);
-    const pool = new BufferPool(chunk);
+    const pool = new BufferPool(chunk, { shared: true });
     const got = await drain(reader.readChunks(join(dir, 'f'), BS, pool), pool);
     const expected = await drain(readIndexing(join(dir, 'f'), BS, chunk));
     assert.deepEqual(got.offsets, expected.offsets, `size ${size}`);
@@ -132,7 +132,7 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   }
   // A consumer that stops early leaves no read behind that could write into a buffer it was given back.
   writeFileSync(join(dir, 'f'), Buffer.alloc(10 * chunk, 3));
-  const pool = new BufferPool(chunk);
+  const pool = new BufferPool(chunk, { shared: true });
   const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);
@@ -147,9 +147,11 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   assert.ok(again.bytes.equals(other), 'the pool\'s buffers, given back early, read the next file right');
   // Not a regular file, gone, and a chunk size that does not hold whole blocks: refused with codes.
   mkdirSync(join(dir, 'folder'));
-  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new BufferPool(chunk))), { code: 'VIGIL_NOT_A_FILE' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new BufferPool(chunk))), { code: 'ENOENT' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(BS + 1))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new BufferPool(chunk, { shared: true }))), { code: 'VIGIL_NOT_A_FILE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new BufferPool(chunk, { shared: true }))), { code: 'ENOENT' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(BS + 1, { shared: true }))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+  // The thread reads into the pool's memory in place: memory it cannot share is refused.
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(chunk))), { code: 'VIGIL_BAD_POOL' });
 });
 
 test('a file replaced by another while its chunks are read fails with ENOENT (the watcher reports what it became)', async (t) => {
@@ -157,7 +159,7 @@ test('a file replaced by another while its chunks are read fails with ENOENT (th
   const chunk = 4 * BS;
   writeFileSync(join(dir, 'f'), Buffer.alloc(40 * chunk, 1));
   writeFileSync(join(dir, 'other'), Buffer.alloc(40 * chunk, 2));
-  const pool = new BufferPool(chunk);
+  const pool = new BufferPool(chunk, { shared: true });
   const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);

@@ -45,3 +45,13 @@ test('BufferPool lends its memory only for sizes from minLentBytes to its buffer
   assert.equal(pool.lend(1024).buffer, lent.buffer, 'the lent buffer came back, and is lent again at the minimum size');
   assert.notEqual(pool.take().buffer, small.buffer, 'fresh memory never joins the pool');
 });
+
+test('a shared BufferPool\'s buffers are SharedArrayBuffers (a worker thread fills them in place), used again like the others', () => {
+  const pool = new BufferPool(4096, { shared: true });
+  const a = pool.take();
+  assert.ok(a.buffer instanceof SharedArrayBuffer);
+  assert.equal(a.length, 4096);
+  pool.give(a);
+  assert.equal(pool.take().buffer, a.buffer);
+  assert.ok(!(new BufferPool(4096).take().buffer instanceof SharedArrayBuffer));
+});
