@@ -358,19 +358,36 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
 
 /*
  * The store's file, all numbers little-endian:
- *   header  "VGBI", version u8 (2), block-hash bytes u8 (16), 2 bytes zero, entry count u32
+ *   header  "VGBI", version u8 (3), block-hash bytes u8 (16), 2 bytes zero, entry count u32
  *   entry   path length u32, path (UTF-8), size f64, blockSize u32, mtimeMs f64, ino f64,
+ *           the metadata last sent: flags u8 (1 sent, 2 with uid, 4 with gid), mode u32, mtimeMs f64, uid u32,
+ *           gid u32 (zero when not sent),
  *           block hashes (16 each; their count follows from size and blockSize)
  *   trailer SHA-256 of everything before it
- * About 60 bytes plus the path per file, plus 16 per block: 100k small files take about 12 MB. Version 1 (a
- * whole-file hash before the block hashes) is still read.
+ * About 55 bytes plus the path per file, plus 16 per block: 100k files of two blocks take 10.5 MB. Versions 1 (a
+ * whole-file hash before the block hashes) and 2 (no metadata sent) are still read.
  */
 const MAGIC = Buffer.from('VGBI');
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 const HEADER_BYTES = 12;
 const ENTRY_FIXED_BYTES = 4 + 8 + 4 + 8 + 8;
+const SENT_META_BYTES = 1 + 4 + 8 + 4 + 4;
+const SENT = 1;
+const WITH_UID = 2;
+const WITH_GID = 4;
 const TRAILER_BYTES = 32;
 const WRITE_CHUNK = 1024 * 1024;
+
+/**
+ * The metadata a file was last sent with (a meta or put record): what lets a restarted agent skip sending it again
+ * for every file it finds unchanged.
+ */
+export interface SentMeta {
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly uid?: number;
+  readonly gid?: number;
+}
 
 /** In memory, one Buffer per file: the block hashes. */
 interface StoredIndex {
@@ -379,6 +396,7 @@ interface StoredIndex {
   readonly mtimeMs: number;
   readonly ino: number;
   readonly hashes: Buffer;
+  readonly sent?: SentMeta;
 }
 
 /**
@@ -393,7 +411,7 @@ export class BlockIndexStore {
   private saving: Promise<void> = Promise.resolve();
   private saves = 0;
 
-  private constructor(private readonly file: string) {}
+  private constructor(readonly file: string) {}
 
   /** The store in `file`, empty if there is none yet. A damaged file is refused (VIGIL_BAD_INDEX) with its offset. */
   static async open(file: string): Promise<BlockIndexStore> {
@@ -422,11 +440,27 @@ export class BlockIndexStore {
     return { size: stored.size, blockSize: stored.blockSize, blocks, mtimeMs: stored.mtimeMs, ino: stored.ino };
   }
 
+  /** A file's index; the metadata it was last sent with stays (a new index says nothing of what was sent). */
   set(p: string, index: FileIndex): void {
     checkRelativePath(p);
     checkFileIndex(index, `index of ${p}`);
     const hashes = Buffer.concat(index.blocks);
-    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes });
+    const sent = this.entries.get(p)?.sent;
+    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes, ...(sent === undefined ? {} : { sent }) });
+  }
+
+  /** The metadata file `p` was last sent with, if known. */
+  sentMeta(p: string): SentMeta | undefined {
+    return this.entries.get(p)?.sent;
+  }
+
+  /** Note (or, with undefined, forget) what file `p` was last sent with; ignored for a path not in the store. */
+  setSentMeta(p: string, sent: SentMeta | undefined): void {
+    const stored = this.entries.get(p);
+    if (stored === undefined || stored.sent === sent) return;
+    const { sent: _previous, ...rest } = stored;
+    this.entries.set(p, sent === undefined ? rest : { ...rest, sent: checkSentMeta(sent, p) });
+    this.dirty = true;
   }
 
   /** Forgets a file, or, when `p` is not a file here, everything below the folder `p`. */
@@ -518,8 +552,9 @@ export class BlockIndexStore {
     if (bytes.length < HEADER_BYTES + TRAILER_BYTES) bad(0, `only ${bytes.length} bytes, too short for a header`);
     if (!bytes.subarray(0, 4).equals(MAGIC)) bad(0, 'not a block index (wrong magic)');
     const version = bytes[4];
-    if (version !== 1 && version !== FORMAT_VERSION) bad(4, `format version ${version}, this agent reads 1 and ${FORMAT_VERSION}`);
+    if (version !== 1 && version !== 2 && version !== FORMAT_VERSION) bad(4, `format version ${version}, this agent reads 1 to ${FORMAT_VERSION}`);
     const skipped = version === 1 ? V1_FILE_HASH_BYTES : 0;
+    const metaBytes = version === FORMAT_VERSION ? SENT_META_BYTES : 0;
     if (bytes[5] !== BLOCK_HASH_BYTES) bad(5, `block hashes of ${bytes[5]} bytes, this agent uses ${BLOCK_HASH_BYTES}`);
     const bodyEnd = bytes.length - TRAILER_BYTES;
     const sum = createHash('sha256').update(bytes.subarray(0, bodyEnd)).digest();
@@ -529,7 +564,7 @@ export class BlockIndexStore {
     for (let n = 0; n < count; n++) {
       if (at + 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
       const pathLength = bytes.readUInt32LE(at);
-      if (at + 4 + pathLength + ENTRY_FIXED_BYTES + skipped - 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
+      if (at + 4 + pathLength + ENTRY_FIXED_BYTES + skipped + metaBytes - 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
       const pathStart = at + 4;
       const path = bytes.toString('utf8', pathStart, pathStart + pathLength);
       try {
@@ -544,12 +579,13 @@ export class BlockIndexStore {
       const ino = bytes.readDoubleLE(at + 20);
       if (!Number.isSafeInteger(size) || size < 0) bad(at, `entry ${n} (${path}): size ${size} is not a byte count`);
       if (blockSize < 512) bad(at + 8, `entry ${n} (${path}): block size ${blockSize} is too small`);
+      const sent = metaBytes === 0 ? undefined : readSentMeta(bytes, at + 28, (offset, why) => bad(offset, `entry ${n} (${path}): ${why}`));
       const hashesLength = Math.ceil(size / blockSize) * BLOCK_HASH_BYTES;
-      const hashesStart = at + 28 + skipped;
+      const hashesStart = at + 28 + skipped + metaBytes;
       if (hashesStart + hashesLength > bodyEnd) bad(hashesStart, `entry ${n} (${path}): block hashes are cut short`);
       // A copy, so the file's buffer is not kept alive by a few surviving entries.
       const hashes = Buffer.from(bytes.subarray(hashesStart, hashesStart + hashesLength));
-      this.put(path, { size, blockSize, mtimeMs, ino, hashes });
+      this.put(path, { size, blockSize, mtimeMs, ino, hashes, ...(sent === undefined ? {} : { sent }) });
       at = hashesStart + hashesLength;
     }
     if (at !== bodyEnd) bad(at, `${bodyEnd - at} bytes follow the last entry`);
@@ -584,7 +620,7 @@ function serialise(entries: readonly (readonly [string, StoredIndex])[]): Buffer
   emit(header);
   for (const [path, stored] of entries) {
     const name = Buffer.from(path, 'utf8');
-    const fixed = Buffer.allocUnsafe(4 + name.length + 28);
+    const fixed = Buffer.alloc(4 + name.length + 28 + SENT_META_BYTES);
     fixed.writeUInt32LE(name.length, 0);
     name.copy(fixed, 4);
     const at = 4 + name.length;
@@ -592,12 +628,46 @@ function serialise(entries: readonly (readonly [string, StoredIndex])[]): Buffer
     fixed.writeUInt32LE(stored.blockSize, at + 8);
     fixed.writeDoubleLE(stored.mtimeMs, at + 12);
     fixed.writeDoubleLE(stored.ino, at + 20);
+    if (stored.sent !== undefined) writeSentMeta(fixed, at + 28, stored.sent);
     emit(fixed);
     emit(stored.hashes);
   }
   flushPending();
   chunks.push(sum.digest());
   return chunks;
+}
+
+function writeSentMeta(into: Buffer, at: number, sent: SentMeta): void {
+  into.writeUInt8(SENT | (sent.uid === undefined ? 0 : WITH_UID) | (sent.gid === undefined ? 0 : WITH_GID), at);
+  into.writeUInt32LE(sent.mode, at + 1);
+  into.writeDoubleLE(sent.mtimeMs, at + 5);
+  into.writeUInt32LE(sent.uid ?? 0, at + 13);
+  into.writeUInt32LE(sent.gid ?? 0, at + 17);
+}
+
+function readSentMeta(bytes: Buffer, at: number, bad: (offset: number, why: string) => never): SentMeta | undefined {
+  const flags = bytes.readUInt8(at);
+  if ((flags & ~(SENT | WITH_UID | WITH_GID)) !== 0 || (flags !== 0 && (flags & SENT) === 0)) bad(at, `metadata flags 0x${flags.toString(16)} are not 0 or 1 plus 2 and 4`);
+  if (flags === 0) return undefined;
+  const mtimeMs = bytes.readDoubleLE(at + 5);
+  if (!Number.isFinite(mtimeMs)) bad(at + 5, `the mtime sent, ${mtimeMs}, is not a time`);
+  return {
+    mode: bytes.readUInt32LE(at + 1), mtimeMs,
+    ...((flags & WITH_UID) !== 0 ? { uid: bytes.readUInt32LE(at + 13) } : {}),
+    ...((flags & WITH_GID) !== 0 ? { gid: bytes.readUInt32LE(at + 17) } : {}),
+  };
+}
+
+/** `sent` as given, or a BlockIndexError naming its field that cannot be stored. */
+function checkSentMeta(sent: SentMeta, p: string): SentMeta {
+  const u32 = (name: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new BlockIndexError('VIGIL_BAD_INDEX', `metadata sent for ${p}: ${name} ${v} is not a 32-bit whole number`);
+  };
+  u32('mode', sent.mode);
+  u32('uid', sent.uid);
+  u32('gid', sent.gid);
+  if (!Number.isFinite(sent.mtimeMs)) throw new BlockIndexError('VIGIL_BAD_INDEX', `metadata sent for ${p}: mtimeMs ${sent.mtimeMs} is not a time`);
+  return sent;
 }
 
 async function writeAtomically(file: string, temp: string, chunks: readonly Buffer[]): Promise<void> {

@@ -282,12 +282,30 @@ export class ChangeDetector {
     this.o.index.set(v, racy ? { ...index, mtimeMs: NO_MTIME } : index);
   }
 
-  /** A meta record, unless the target was already sent exactly this. */
+  /** A meta record, unless the target was already sent exactly this (in this run, or before a restart). */
   private *meta(record: Extract<ChangeRecord, { op: 'meta' }>): Generator<ChangeRecord> {
     const key = metaKey(record);
-    if (this.sentMeta.get(record.path) === key) return;
-    this.sentMeta.set(record.path, key);
+    const stored = this.sentMeta.has(record.path) ? undefined : this.o.index.sentMeta(record.path);
+    if ((this.sentMeta.get(record.path) ?? (stored === undefined ? undefined : metaKey(stored))) === key) return;
+    this.noteSent(record.path, record);
     yield record;
+  }
+
+  /**
+   * Remember what `v` was sent; for a file, in the index too, which the agent saves when it stops: restarted, it
+   * does not send a meta record for each of its files again (20,000 of them, each an lstat on the target).
+   */
+  private noteSent(v: string, meta: { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }): void {
+    this.sentMeta.set(v, metaKey(meta));
+    const { mode, mtimeMs, uid, gid } = meta;
+    this.o.index.setSentMeta(v, mode === undefined || mtimeMs === undefined ? undefined
+      : { mode, mtimeMs, ...(uid === undefined ? {} : { uid }), ...(gid === undefined ? {} : { gid }) });
+  }
+
+  /** What `v` was sent no longer holds (its writes moved the target's mtime). */
+  private forgetSent(v: string): void {
+    this.sentMeta.delete(v);
+    this.o.index.setSentMeta(v, undefined);
   }
 
   /** The scan's lstat of the path and, for a small file that changed since it was last indexed, its content. */
@@ -371,7 +389,7 @@ export class ChangeDetector {
       this.trusted.delete(v);
       this.remember(v, index);
       const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
-      this.sentMeta.set(v, metaKey(meta));
+      this.noteSent(v, meta);
       yield { op: 'put', path: v, ...meta, data: content };
       return;
     }
@@ -418,7 +436,7 @@ export class ChangeDetector {
         if (truncateTo !== undefined) yield { op: 'truncate', path: v, size: truncateTo };
         if (ranges.length > 0 && !sent) yield* content === undefined ? this.read(v, ranges) : this.slice(v, content, ranges);
         // Writing changed the target's mtime, even when the source's is the one last sent (a trusted append's).
-        if (ranges.length > 0 || truncateTo !== undefined) this.sentMeta.delete(v);
+        if (ranges.length > 0 || truncateTo !== undefined) this.forgetSent(v);
         this.remember(v, current);
       }
       yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });

@@ -313,8 +313,8 @@ test('the store holds 100 000 files compactly and reloads them all', async (t) =
   }
   await store.save();
   const bytes = statSync(file).size;
-  // 32 fixed bytes + 2 x 16 block hashes + a path of about 20 bytes.
-  assert.ok(bytes < 100_000 * 90, `${bytes} bytes for 100k files`);
+  // 32 fixed bytes + 21 of the metadata last sent + 2 x 16 block hashes + a path of about 20 bytes.
+  assert.ok(bytes < 100_000 * 110, `${bytes} bytes for 100k files`);
   const reopened = await BlockIndexStore.open(file);
   assert.equal(reopened.size, 100_000);
   const sample = reopened.get('dir7/file-99907.dat')!;
@@ -355,11 +355,45 @@ test('a store written by version 1 (with a whole-file hash per entry) is still r
   const store = await BlockIndexStore.open(file);
   assert.deepEqual(store.get('docs/a.bin'), { size: BS + 10, blockSize: BS, blocks, mtimeMs: 1_700_000_000_000.5, ino: 42 });
   assert.equal(store.pathOfInode(42), 'docs/a.bin');
-  // Saved again, it is version 2, and reads back the same.
+  assert.equal(store.sentMeta('docs/a.bin'), undefined, 'version 1 knew nothing of what was sent');
+  // Saved again, it is version 3, and reads back the same.
   store.set('docs/b.bin', { size: 0, blockSize: BS, blocks: [], mtimeMs: 1, ino: 43 });
   await store.save();
-  assert.equal(readFileSync(file)[4], 2);
+  assert.equal(readFileSync(file)[4], 3);
   assert.deepEqual((await BlockIndexStore.open(file)).get('docs/a.bin')?.blocks, blocks);
+});
+
+test('the metadata a file was last sent with is kept through a new index, a rename and a reload, and is forgotten on demand', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  const store = await BlockIndexStore.open(file);
+  const index = { size: 10, blockSize: BS, blocks: [randomBytes(16)], mtimeMs: 1_700_000_000_000.25, ino: 7 };
+  store.set('a', index);
+  store.set('b', { ...index, ino: 8 });
+  store.setSentMeta('a', { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 });
+  store.setSentMeta('b', { mode: 0o100600, mtimeMs: 5.5 });
+  store.setSentMeta('not-there', { mode: 0o100600, mtimeMs: 5.5 });
+  assert.equal(store.sentMeta('not-there'), undefined, 'only files in the store');
+  store.set('a', { ...index, size: 11 });
+  assert.deepEqual(store.sentMeta('a'), { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 }, 'a new index leaves what was sent');
+  store.rename('b', 'c');
+  await store.save();
+  const reopened = await BlockIndexStore.open(file);
+  assert.deepEqual(reopened.sentMeta('a'), { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 });
+  assert.deepEqual(reopened.sentMeta('c'), { mode: 0o100600, mtimeMs: 5.5 }, 'no owner sent: none read back');
+  assert.equal(reopened.get('c')?.size, 10);
+  reopened.setSentMeta('a', undefined);
+  await reopened.save();
+  assert.equal((await BlockIndexStore.open(file)).sentMeta('a'), undefined);
+  assert.throws(() => reopened.setSentMeta('c', { mode: -1, mtimeMs: 1 }), { code: 'VIGIL_BAD_INDEX', message: /metadata sent for c: mode -1/ });
+  // A damaged flags byte is refused with its offset (the trailer checksum made right again, as a bug would).
+  const bytes = readFileSync(file);
+  const flagsAt = 12 + 4 + 1 + 28; // header, path length, the path "a" (entries in insertion order), fixed fields
+  assert.equal(bytes.toString('utf8', 16, 17), 'a');
+  bytes[flagsAt] = 0x40;
+  const body = bytes.subarray(0, bytes.length - 32);
+  writeFileSync(file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+  await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: new RegExp(`entry 0 \\(a\\): metadata flags 0x40 .* at byte offset ${flagsAt}$`) });
 });
 
 test('a file read whole and indexed from memory gets the same index as one streamed, prior tail included', async (t) => {

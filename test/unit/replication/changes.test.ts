@@ -231,6 +231,40 @@ test('an append is read from the old last block on; a rewrite that came with it 
   await r.equal();
 });
 
+test('restarted over its saved index, a detector sends no meta record for a file it finds unchanged; a chmod or a touch made meanwhile travels', async (t) => {
+  const r = await rig(t);
+  mkdirSync(join(r.src[0]!, 'sub'));
+  for (const name of ['a', 'b', 'c', 'sub/d']) writeFileSync(join(r.src[0]!, name), name.repeat(100));
+  await r.sync();
+  // The agent stops: its index is saved, and read back by the next one.
+  await r.index.save();
+  const index = await BlockIndexStore.open(r.index.file);
+  const restarted = new ChangeDetector({ folders: r.src, filter: compileGlobs([], []), index, blockSize: 4096, owner: false });
+  t.after(() => restarted.close());
+  chmodSync(join(r.src[0]!, 'b'), 0o600);
+  utimesSync(join(r.src[0]!, 'c'), new Date(), new Date(1_600_000_000_000));
+  const records: ChangeRecord[] = [];
+  for await (const x of restarted.reconcile()) records.push(x);
+  const files = new Set(['0/a', '0/b', '0/c', '0/sub/d']);
+  // Folders are not in the index: the restarted detector sends their mkdir and meta again (a few).
+  const forFiles = records.filter((x) => x.op !== 'mkdir' && !(x.op === 'meta' && !files.has(x.path)));
+  assert.deepEqual(forFiles.map((x) => `${x.op} ${x.op === 'rename' ? x.from : x.path}`).sort(), ['meta 0/b', 'meta 0/c'], 'only the files whose metadata changed');
+  const applier = new Applier(r.dst[0]!);
+  t.after(() => applier.close());
+  for (const x of records) {
+    const { rel } = splitVirtualPath(x.op === 'rename' ? x.from : x.path);
+    if (rel !== '' && x.op !== 'rename') await applier.apply({ ...x, path: rel } as ChangeRecord);
+  }
+  await applier.sync();
+  await r.equal();
+  // What a file was last sent with is forgotten once its content travels again (its writes move the target's mtime).
+  writeFileSync(join(r.src[0]!, 'a'), 'changed');
+  const changed: ChangeRecord[] = [];
+  for await (const x of restarted.changes(['0/a'], false)) changed.push(x);
+  assert.ok(changed.some((x) => x.op === 'meta' && x.path === '0/a'));
+  assert.equal(index.sentMeta('0/a')?.mtimeMs, statSync(join(r.src[0]!, 'a')).mtimeMs);
+});
+
 test('before the index is saved, appends taken on trust are marked so that a later reconcile reads those files whole', async (t) => {
   const r = await rig(t);
   const path = join(r.src[0]!, 'grows.log');
