@@ -58,11 +58,18 @@ interface Probe {
   /** The index the content was compared with: the read is good only while the index still holds this one. */
   readonly previous: FileIndex | undefined;
   readonly whole?: { readonly index: FileIndex; readonly content: Buffer };
+  /** For a large file that changed (and does not look appended to), its new index. */
+  readonly indexed?: FileIndex;
 }
 
 /** As rsync, trust size and mtime (and the inode: a replaced file is another one). */
 function unchanged(previous: FileIndex | undefined, st: PathStat): boolean {
   return previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino;
+}
+
+/** The same file, grown by little enough that only its new bytes are read first (see `appended`). */
+function looksAppended(previous: FileIndex, st: PathStat): boolean {
+  return st.ino === previous.ino && st.size > previous.size && st.size - previous.size <= APPEND_FAST_BYTES;
 }
 
 export interface ChangeDetectorOptions {
@@ -308,10 +315,19 @@ export class ChangeDetector {
     this.o.index.setSentMeta(v, undefined);
   }
 
-  /** The scan's lstat of the path and, for a small file that changed since it was last indexed, its content. */
+  /**
+   * The scan's lstat of the path and, for a small file that changed since it was last indexed, its content; for
+   * a large one, its new index: hashed ahead, so the read thread has the next file queued while the changed
+   * ranges of the last one are read and sent (a differential pass left it idle half the time).
+   */
   private async probe(v: string, st: PathStat): Promise<Probe> {
     const previous = this.o.index.get(v);
-    if (st.type !== 'file' || st.size > WHOLE_READ_BYTES || unchanged(previous, st)) return { st, previous };
+    if (st.type !== 'file' || unchanged(previous, st)) return { st, previous };
+    if (st.size > WHOLE_READ_BYTES) {
+      // A new one is read and sent in one pass; one grown a little is read from its old end.
+      if (previous === undefined || looksAppended(previous, st)) return { st, previous };
+      return { st, previous, indexed: await this.readThread.index(this.abs(v), previous.blockSize, previous) };
+    }
     const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };
   }
@@ -400,8 +416,7 @@ export class ChangeDetector {
     try {
       if (!thorough && previous !== undefined && unchanged(previous, st)) {
         current = previous;
-      } else if (!thorough && previous !== undefined && st.ino === previous.ino && st.size > previous.size && st.size - previous.size <= APPEND_FAST_BYTES
-        && (yield* this.appended(v, previous))) {
+      } else if (!thorough && previous !== undefined && looksAppended(previous, st) && (yield* this.appended(v, previous))) {
         return;
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.
@@ -415,6 +430,8 @@ export class ChangeDetector {
         sent = true;
       } else if (probe?.whole !== undefined && sameIndex(probe.previous, previous)) {
         ({ index: current, content } = probe.whole);
+      } else if (probe?.indexed !== undefined && sameIndex(probe.previous, previous)) {
+        current = probe.indexed;
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
         const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES, this.chunks) : undefined;

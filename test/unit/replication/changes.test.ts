@@ -182,6 +182,32 @@ test('a new file larger than the whole-read limit travels in one pass of contigu
   await r.equal();
 });
 
+test('a reconcile hashes changed large files ahead of itself: each sends only its changed blocks, one grown a little only its new bytes', async (t) => {
+  const r = await rig(t);
+  const size = 2 * 1024 * 1024 + 777;
+  const names = ['l1.bin', 'l2.bin', 'l3.bin', 'l4.bin'];
+  for (const [k, name] of names.entries()) {
+    const data = Buffer.alloc(size + 4);
+    for (let i = 0; i < size; i += 4) data.writeUInt32LE(i * 7 + k, i);
+    writeFileSync(join(r.src[0]!, name), data.subarray(0, size));
+  }
+  await r.sync();
+  const poke = (name: string, at: number): void => {
+    const fd = openSync(join(r.src[0]!, name), 'r+');
+    writeSync(fd, Buffer.alloc(3, 0xab), 0, 3, at);
+    closeSync(fd);
+  };
+  poke('l1.bin', 5000);
+  poke('l2.bin', 1024 * 1024 + 10);
+  poke('l2.bin', size - 3);
+  appendFileSync(join(r.src[0]!, 'l3.bin'), Buffer.alloc(100, 0xcd));
+  const records = await r.sync();
+  const writes = records.filter((x): x is Extract<ChangeRecord, { op: 'write' }> => x.op === 'write').map((w) => `${w.path} ${w.offset} ${w.data.length}`);
+  const lastBlock = Math.floor((size - 3) / 4096) * 4096;
+  assert.deepEqual(writes.sort(), [`0/l1.bin 4096 4096`, `0/l2.bin ${1024 * 1024} 4096`, `0/l2.bin ${lastBlock} ${size - lastBlock}`, `0/l3.bin ${size} 100`].sort());
+  await r.equal();
+});
+
 test('an append is read from the old last block on; a rewrite that came with it is found by the check of trusted appends', async (t) => {
   const r = await rig(t);
   const path = join(r.src[0]!, 'grows.log');
