@@ -292,7 +292,7 @@ export class ChangeDetector {
   /** A meta record, unless the target was already sent exactly this (in this run, or before a restart). */
   private *meta(record: Extract<ChangeRecord, { op: 'meta' }>): Generator<ChangeRecord> {
     const key = metaKey(record);
-    const stored = this.sentMeta.has(record.path) ? undefined : this.o.index.sentMeta(record.path);
+    const stored = this.o.index.sentMeta(record.path);
     if ((this.sentMeta.get(record.path) ?? (stored === undefined ? undefined : metaKey(stored))) === key) return;
     this.noteSent(record.path, record);
     yield record;

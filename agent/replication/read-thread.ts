@@ -144,7 +144,7 @@ export class ReadThread {
           pool.give(asked.buffer);
           throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
         }
-        const data = asked.buffer.subarray(0, reply.length);
+        const data = asked.buffer.subarray(0, reply.length!);
         const hashes = Buffer.from(reply.hashes!);
         for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
         size += reply.length!;

@@ -16,8 +16,8 @@ export interface BufferPoolOptions {
   readonly fresh?: (bytes: number) => Buffer;
   /**
    * The pool's own buffers are SharedArrayBuffers, which a worker thread fills in place: a buffer handed over
-   * (transferred) comes back as a new ArrayBuffer, and V8 counts each as fresh external memory, which set off a
-   * full collection every 50 ms of a full mirror. Default false.
+   * (transferred) instead comes back as a new ArrayBuffer each time, which V8 counts as newly allocated memory.
+   * Default false.
    */
   readonly shared?: boolean;
 }
