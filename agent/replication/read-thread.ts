@@ -47,6 +47,11 @@ export interface LstatRequest {
 /** What an lstat answers, in this order, per path: the fields a scan uses (tree.ts's EntryStats). */
 export const LSTAT_FIELDS = ['mode', 'size', 'mtimeMs', 'uid', 'gid', 'ino'] as const;
 
+/**
+ * One request's answer. The contents and block hashes of a whole batch travel in one transferred buffer (`packed`,
+ * the same for every reply of the message), each at its offset: handing over a buffer per file cost more than
+ * reading the file, and V8 counted each one as newly allocated memory.
+ */
 export interface ReadReply {
   readonly id: number;
   /** An lstat's answer: LSTAT_FIELDS.length numbers per path, in a transferred buffer; errors[i] for a failed one. */
@@ -54,9 +59,12 @@ export interface ReadReply {
   readonly errors?: readonly ({ readonly code: string; readonly message: string } | undefined)[];
   readonly error?: { readonly code: string; readonly message: string };
   readonly tooLarge?: true;
-  readonly content?: ArrayBuffer;
+  readonly packed?: ArrayBuffer;
+  /** The bytes read: in `packed` from contentAt for a file read whole, in the lent buffer for a chunk. */
+  readonly contentAt?: number;
   readonly length?: number;
-  readonly hashes?: ArrayBuffer;
+  readonly hashesAt?: number;
+  readonly hashesLength?: number;
   readonly size?: number;
   readonly mtimeMs?: number;
   readonly ino?: number;
@@ -145,8 +153,7 @@ export class ReadThread {
           throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
         }
         const data = asked.buffer.subarray(0, reply.length!);
-        const hashes = Buffer.from(reply.hashes!);
-        for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
+        blocks.push(...blockHashes(reply));
         size += reply.length!;
         if (reply.length! < chunkBytes) {
           if (reply.length! > 0) yield { offset: size - reply.length!, data };
@@ -173,16 +180,22 @@ export class ReadThread {
     const reply = await this.thread.ask(request);
     if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
     if (reply.stats !== undefined) return { stats: lstatAnswers(new Float64Array(reply.stats), reply.errors ?? []) };
-    if (reply.tooLarge === true || reply.hashes === undefined) return {};
-    const hashes = Buffer.from(reply.hashes);
-    const blocks: Buffer[] = [];
-    for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
+    if (reply.tooLarge === true || reply.hashesAt === undefined) return {};
+    const blocks = blockHashes(reply);
     const index: FileIndex = {
       size: reply.size!, blockSize: request.kind === 'read' ? request.blockSize : 0, blocks, mtimeMs: reply.mtimeMs!, ino: reply.ino!,
       ...(reply.priorTail === undefined ? {} : { priorTail: { size: reply.priorTail.size, hash: Buffer.from(reply.priorTail.hash) } }),
     };
-    return reply.content === undefined ? { index } : { index, content: Buffer.from(reply.content, 0, reply.length) };
+    return reply.contentAt === undefined ? { index } : { index, content: Buffer.from(reply.packed!, reply.contentAt, reply.length) };
   }
+}
+
+/** A reply's block hashes, copied out of the batch's buffer (an index may outlive the content read with it). */
+function blockHashes(reply: ReadReply): Buffer[] {
+  const hashes = Buffer.from(new Uint8Array(reply.packed!, reply.hashesAt, reply.hashesLength));
+  const blocks: Buffer[] = [];
+  for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
+  return blocks;
 }
 
 function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: string; readonly message: string } | undefined)[]): (EntryStats | Error)[] {
