@@ -124,6 +124,13 @@ export class ChangeDetector {
   private readonly appends: AppendReader;
   /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
   private readonly readThread = new ReadThread();
+  /**
+   * A second thread for the look-ahead's hashing of changed large files, taking every other one: a differential
+   * pass over a few large files kept one thread busy for a second while the other core stood idle. It starts
+   * at its first file.
+   */
+  private readonly hashThread = new ReadThread();
+  private hashedAhead = 0;
   /** A scan's lstats, a folder's at a time on the read thread. */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
@@ -260,6 +267,7 @@ export class ChangeDetector {
   async close(): Promise<void> {
     await this.appends.close();
     await this.readThread.close();
+    await this.hashThread.close();
   }
 
   /** Remember a tree as already on the target (after a differential mirror made it so). */
@@ -326,7 +334,8 @@ export class ChangeDetector {
     if (st.size > WHOLE_READ_BYTES) {
       // A new one is read and sent in one pass; one grown a little is read from its old end.
       if (previous === undefined || looksAppended(previous, st)) return { st, previous };
-      return { st, previous, indexed: await this.readThread.index(this.abs(v), previous.blockSize, previous) };
+      const thread = this.hashedAhead++ % 2 === 0 ? this.readThread : this.hashThread;
+      return { st, previous, indexed: await thread.index(this.abs(v), previous.blockSize, previous) };
     }
     const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };
