@@ -20,8 +20,8 @@ interface Answer {
 }
 
 /**
- * Where files read whole land until their batch is packed: one buffer reused from batch to batch (a fresh one per
- * file cost this thread a collection every few MiB).
+ * Where files read whole land until their batch is packed: one buffer reused from batch to batch, rather than
+ * fresh memory for each file that this thread's collector would then have to reclaim.
  */
 const SCRATCH_BYTES = 4 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
