@@ -454,13 +454,18 @@ export class BlockIndexStore {
     return this.entries.get(p)?.sent;
   }
 
-  /** Note (or, with undefined, forget) what file `p` was last sent with; ignored for a path not in the store. */
-  setSentMeta(p: string, sent: SentMeta | undefined): void {
+  /**
+   * Note (or, with undefined, forget) what file `p` was last sent with. False, and nothing kept, for a path not in
+   * the store.
+   */
+  setSentMeta(p: string, sent: SentMeta | undefined): boolean {
     const stored = this.entries.get(p);
-    if (stored === undefined || stored.sent === sent) return;
+    if (stored === undefined) return false;
+    if (stored.sent === sent) return true;
     const { sent: _previous, ...rest } = stored;
     this.entries.set(p, sent === undefined ? rest : { ...rest, sent: checkSentMeta(sent, p) });
     this.dirty = true;
+    return true;
   }
 
   /** Forgets a file, or, when `p` is not a file here, everything below the folder `p`. */

@@ -113,7 +113,10 @@ export class ChangeDetector {
   /** Folders and symlinks the target has (files are in the index): what a delete must cover. */
   private readonly dirs = new Set<string>();
   private readonly links = new Map<string, string>();
-  /** The metadata last sent per path: a reconcile that finds nothing new sends nothing. */
+  /**
+   * The metadata last sent per folder and symlink: a reconcile that finds nothing new sends nothing. A file's is
+   * kept in its index entry instead, which outlives a restart.
+   */
   private readonly sentMeta = new Map<string, string>();
   /**
    * Files that grew and of which only the new bytes were read (the kernel says a file changed, not where): their
@@ -299,22 +302,23 @@ export class ChangeDetector {
 
   /** A meta record, unless the target was already sent exactly this (in this run, or before a restart). */
   private *meta(record: Extract<ChangeRecord, { op: 'meta' }>): Generator<ChangeRecord> {
-    const key = metaKey(record);
     const stored = this.o.index.sentMeta(record.path);
-    if ((this.sentMeta.get(record.path) ?? (stored === undefined ? undefined : metaKey(stored))) === key) return;
+    const last = stored !== undefined ? metaKey(stored) : this.sentMeta.get(record.path);
+    if (last === metaKey(record)) return;
     this.noteSent(record.path, record);
     yield record;
   }
 
   /**
-   * Remember what `v` was sent; for a file, in the index too, which the agent saves when it stops: restarted, it
-   * does not send a meta record for each of its files again (20,000 of them, each an lstat on the target).
+   * Remember what `v` was sent: a file's in its index entry, which the agent saves when it stops, so that a
+   * restarted one does not send a meta record for each of its files again (20,000 of them, each an lstat on the
+   * target); a folder's or a symlink's in memory.
    */
   private noteSent(v: string, meta: { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }): void {
-    this.sentMeta.set(v, metaKey(meta));
     const { mode, mtimeMs, uid, gid } = meta;
-    this.o.index.setSentMeta(v, mode === undefined || mtimeMs === undefined ? undefined
-      : { mode, mtimeMs, ...(uid === undefined ? {} : { uid }), ...(gid === undefined ? {} : { gid }) });
+    const kept = mode !== undefined && mtimeMs !== undefined
+      && this.o.index.setSentMeta(v, { mode, mtimeMs, ...(uid === undefined ? {} : { uid }), ...(gid === undefined ? {} : { gid }) });
+    if (!kept) this.sentMeta.set(v, metaKey(meta));
   }
 
   /** What `v` was sent no longer holds (its writes moved the target's mtime). */

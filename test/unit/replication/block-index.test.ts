@@ -372,7 +372,7 @@ test('the metadata a file was last sent with is kept through a new index, a rena
   store.set('b', { ...index, ino: 8 });
   store.setSentMeta('a', { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 });
   store.setSentMeta('b', { mode: 0o100600, mtimeMs: 5.5 });
-  store.setSentMeta('not-there', { mode: 0o100600, mtimeMs: 5.5 });
+  assert.equal(store.setSentMeta('not-there', { mode: 0o100600, mtimeMs: 5.5 }), false);
   assert.equal(store.sentMeta('not-there'), undefined, 'only files in the store');
   store.set('a', { ...index, size: 11 });
   assert.deepEqual(store.sentMeta('a'), { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 }, 'a new index leaves what was sent');
