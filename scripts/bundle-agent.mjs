@@ -43,8 +43,12 @@ const versionBakedIn = {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await build({
-  // The guard is its own process, spawned by file name next to vigild.js (agent/guard/guard-link.ts).
-  entryPoints: { vigild: 'agent/cli/vigild.ts', vigil: 'agent/cli/vigil.ts', 'guard-process': 'agent/guard/guard-process.ts' },
+  // The guard is its own process, spawned by file name next to vigild.js (agent/guard/guard-link.ts); the mirror's
+  // worker threads are started the same way (agent/replication/read-thread.ts, write-thread.ts).
+  entryPoints: {
+    vigild: 'agent/cli/vigild.ts', vigil: 'agent/cli/vigil.ts', 'guard-process': 'agent/guard/guard-process.ts',
+    'read-thread-worker': 'agent/replication/read-thread-worker.ts', 'write-thread-worker': 'agent/replication/write-thread-worker.ts',
+  },
   bundle: true, platform: 'node', format: 'esm', target: ['node20'],
   outdir: out, outExtension: { '.js': '.js' }, splitting: false, sourcemap: 'linked', legalComments: 'external',
   // Bundled CommonJS dependencies call require() for Node's modules; ESM has none unless we make one.

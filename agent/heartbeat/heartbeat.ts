@@ -212,23 +212,25 @@ export class Heartbeat {
   }
 
   private sendOn(link: RunningLink): void {
+    for (const [peer, p] of link.peers) this.sendTo(link, peer, p);
+  }
+
+  private sendTo(link: RunningLink, peer: NodeId, p: PeerLink): void {
     const status = this.status;
     if (!status) return;
     const now = this.clock.now();
-    for (const [peer, p] of link.peers) {
-      // Wrapping takes 27 years at 5 beats a second; a restart (new incarnation) resets it long before.
-      p.seq = p.seq >= MAX_SEQ ? 1 : p.seq + 1;
-      const last = p.stats.lastReceived;
-      const body: HeartbeatBody = {
-        c: this.expect.clusterId, n: this.expect.localNode, a: peer, l: link.config.name, i: this.options.incarnation, s: p.seq, t: now, p: status,
-        ...(last ? { e: { s: last.seq, h: Math.max(0, now - last.at) } } : {}),
-      };
-      p.stats.noteSent(p.seq, now);
-      try {
-        link.transport.send(peer, encodePacket(body, this.options.key));
-      } catch {
-        // A transport that throws loses this beat, not the loop: the next interval tries again.
-      }
+    // Wrapping takes 27 years at 5 beats a second; a restart (new incarnation) resets it long before.
+    p.seq = p.seq >= MAX_SEQ ? 1 : p.seq + 1;
+    const last = p.stats.lastReceived;
+    const body: HeartbeatBody = {
+      c: this.expect.clusterId, n: this.expect.localNode, a: peer, l: link.config.name, i: this.options.incarnation, s: p.seq, t: now, p: status,
+      ...(last ? { e: { s: last.seq, h: Math.max(0, now - last.at) } } : {}),
+    };
+    p.stats.noteSent(p.seq, now);
+    try {
+      link.transport.send(peer, encodePacket(body, this.options.key));
+    } catch {
+      // A transport that throws loses this beat, not the loop: the next interval tries again.
     }
   }
 
@@ -272,6 +274,9 @@ export class Heartbeat {
         this.aliveSince.set(body.n, now);
         this.options.onChange({ kind: 'peer-alive', peer: body.n });
       }
+      // Answered at once: a peer that just started (or came back) hears us now, not an interval later, which
+      // is what a start-up of the whole cluster waits for. Once per link coming up, so nothing can make it a flood.
+      this.sendTo(link, body.n, p);
     }
     if (changed) this.options.onChange({ kind: 'peer-status', peer: body.n });
   }

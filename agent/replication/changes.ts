@@ -18,7 +18,7 @@ import { BufferPool } from '../util/buffer-pool.js';
 import { changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
-import { lookahead } from './lookahead.js';
+import { lookahead, settle, type Started } from './lookahead.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
@@ -60,6 +60,8 @@ interface Probe {
   readonly whole?: { readonly index: FileIndex; readonly content: Buffer };
   /** For a large file that changed (and does not look appended to), its new index. */
   readonly indexed?: FileIndex;
+  /** That index while it is still being made: a reconcile takes the file up once the rest is done. */
+  readonly indexing?: Promise<Started<FileIndex>>;
 }
 
 /** As rsync, trust size and mtime (and the inode: a replaced file is another one). */
@@ -128,11 +130,11 @@ export class ChangeDetector {
   /** The reads a reconcile makes ahead of itself, and the checks of trusted appends, off the main thread. */
   private readonly readThread = new ReadThread();
   /**
-   * A second thread for the look-ahead's hashing of changed large files, taking every other one: a differential
-   * pass over a few large files kept one thread busy for a second while the other core stood idle. It starts
-   * at its first file.
+   * Threads of their own for a reconcile's hashing of changed large files, taking turns. On the read thread, a
+   * file's hashing held up the scan's lstats queued behind it (the main thread stood idle for half a second of
+   * a differential pass). They start at their first file.
    */
-  private readonly hashThread = new ReadThread();
+  private readonly hashThreads = [new ReadThread(), new ReadThread()];
   private hashedAhead = 0;
   /** A scan's lstats, a folder's at a time on the read thread. */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
@@ -244,11 +246,21 @@ export class ChangeDetector {
       const root = virtualPath(k, '');
       seen.add(root);
       yield* this.path(root, false);
+      // Changed large files being hashed wait for the end of the folder's scan, which goes on meanwhile.
+      const hashing: { readonly v: string; readonly probe: Probe; readonly indexing: Promise<Started<FileIndex>> }[] = [];
       for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
         const v = virtualPath(k, entry.path);
         seen.add(v);
+        if (result.ok && result.value.indexing !== undefined) {
+          hashing.push({ v, probe: result.value, indexing: result.value.indexing });
+          continue;
+        }
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
         yield* this.path(v, false, result.ok ? result.value : undefined, false, puts);
+      }
+      for (const { v, probe, indexing } of hashing) {
+        const indexed = await indexing;
+        yield* this.path(v, false, indexed.ok ? { st: probe.st, previous: probe.previous, indexed: indexed.value } : undefined, false, puts);
       }
     }
     const vanished = [...this.o.index.paths(), ...this.dirs, ...this.links.keys()].filter((v) => !seen.has(v));
@@ -270,7 +282,7 @@ export class ChangeDetector {
   async close(): Promise<void> {
     await this.appends.close();
     await this.readThread.close();
-    await this.hashThread.close();
+    await Promise.all(this.hashThreads.map((t) => t.close()));
   }
 
   /** Remember a tree as already on the target (after a differential mirror made it so). */
@@ -329,8 +341,8 @@ export class ChangeDetector {
 
   /**
    * The scan's lstat of the path and, for a small file that changed since it was last indexed, its content; for
-   * a large one, its new index: hashed ahead, so the read thread has the next file queued while the changed
-   * ranges of the last one are read and sent (a differential pass left it idle half the time).
+   * a large one, its new index being made on a hash thread (`indexing`), which the reconcile awaits only after
+   * the rest of the scan.
    */
   private async probe(v: string, st: PathStat): Promise<Probe> {
     const previous = this.o.index.get(v);
@@ -338,8 +350,8 @@ export class ChangeDetector {
     if (st.size > WHOLE_READ_BYTES) {
       // A new one is read and sent in one pass; one grown a little is read from its old end.
       if (previous === undefined || looksAppended(previous, st)) return { st, previous };
-      const thread = this.hashedAhead++ % 2 === 0 ? this.readThread : this.hashThread;
-      return { st, previous, indexed: await thread.index(this.abs(v), previous.blockSize, previous) };
+      const thread = this.hashThreads[this.hashedAhead++ % this.hashThreads.length]!;
+      return { st, previous, indexing: settle(thread.index(this.abs(v), previous.blockSize, previous)) };
     }
     const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };

@@ -6,10 +6,15 @@
  */
 export type Started<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
 
+/** The outcome of work whose result is awaited later: a failure then is no unhandled rejection meanwhile. */
+export function settle<R>(work: Promise<R>): Promise<Started<R>> {
+  return work.then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error }));
+}
+
 export async function* lookahead<T, R>(source: AsyncIterable<T>, depth: number, start: (item: T) => Promise<R>): AsyncGenerator<{ readonly item: T; readonly result: Started<R> }> {
   const window: { item: T; result: Promise<Started<R>> }[] = [];
   const launch = (item: T): void => {
-    window.push({ item, result: start(item).then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error })) });
+    window.push({ item, result: settle(start(item)) });
   };
   for await (const item of source) {
     launch(item);

@@ -20,7 +20,9 @@
  * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
  * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --skip-full, --skip-diff,
  * --skip-lag, --no-rsync, --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there), --same-disk (the folders on the
- * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts).
+ * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts), --agent bundle|dist (the agent the
+ * installers ship, built by scripts/bundle-agent.mjs, which is the default; or tsc's build, one module a file, which
+ * starts slower).
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,6 +37,7 @@ import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import type { MirrorStatus } from '../../common/model/index.js';
 import { keystream, planDataset, prng, writeDataset, type DataFile, type Dataset } from '../../test/support/dataset.js';
+import { buildAgentBundle, DIST_AGENT, type AgentProgram } from '../../test/support/agent-bundle.js';
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { freshExt4, type FreshFileSystem } from './fresh-fs.js';
 import { summarize } from './stats.js';
@@ -106,6 +109,7 @@ interface BenchOptions {
   readonly install: boolean;
   readonly logsDir: string | undefined;
   readonly freshFs: boolean;
+  readonly agent: 'bundle' | 'dist';
 }
 
 function parseOptions(): BenchOptions {
@@ -129,6 +133,7 @@ function parseOptions(): BenchOptions {
         'no-install': { type: 'boolean', default: false },
         logs: { type: 'string' },
         'same-disk': { type: 'boolean', default: false },
+        agent: { type: 'string', default: 'bundle' },
       },
       strict: true,
     }));
@@ -140,6 +145,8 @@ function parseOptions(): BenchOptions {
     if (!Number.isInteger(n)) usage(`--${name} wants a whole number`);
     return n;
   };
+  const agent = values.agent;
+  if (agent !== 'bundle' && agent !== 'dist') usage(`--agent: "${agent}", expected bundle or dist`);
   const changePercent = number(values['change-percent'], 'change-percent', 0.001);
   if (changePercent > 100) usage('--change-percent is at most 100');
   return {
@@ -159,6 +166,7 @@ function parseOptions(): BenchOptions {
     install: !values['no-install'],
     logsDir: values.logs,
     freshFs: !values['same-disk'],
+    agent,
   };
 }
 
@@ -289,7 +297,7 @@ class Bench {
   readonly paths: Paths;
   private rsyncd: HostProcess | undefined;
 
-  constructor(readonly net: TestNetwork, readonly options: BenchOptions, readonly fs: FreshFileSystem | undefined) {
+  constructor(readonly net: TestNetwork, readonly options: BenchOptions, readonly fs: FreshFileSystem | undefined, readonly agent: AgentProgram) {
     const t = fs?.mountPoint ?? net.tempDir;
     this.paths = {
       source: join(t, 'alpha-data'), vigilTarget: join(t, 'beta-vigil'), rsyncTarget: join(t, 'beta-rsync'),
@@ -306,7 +314,8 @@ class Bench {
     });
     // Source, two copies, the journal and the spool, with room to spare.
     const fs = options.freshFs ? freshExt4(net.tempDir, options.sizeMiB * 3 + options.journalMiB * 1.5 + 1024, progress) : undefined;
-    return new Bench(net, options, fs);
+    const agent = options.agent === 'bundle' ? buildAgentBundle(join(net.tempDir, 'agent-bundle')) : DIST_AGENT;
+    return new Bench(net, options, fs, agent);
   }
 
   private clusterYaml(): string {
@@ -338,8 +347,8 @@ groups:
   startAgents(): void {
     for (const node of NODES) {
       mkdirSync(this.paths.state[node], { recursive: true });
-      this.agents.set(node, this.net.spawn(node, [process.execPath, ...profileArgs(), fileURLToPath(new URL('../../agent/cli/vigild.js', import.meta.url)),
-        '--config', this.paths.config, '--node', node, '--state-dir', this.paths.state[node]]));
+      this.agents.set(node, this.net.spawn(node, [process.execPath, ...profileArgs(), this.agent.script,
+        '--config', this.paths.config, '--node', node, '--state-dir', this.paths.state[node]], { env: { ...this.agent.env } }));
     }
   }
 
@@ -689,6 +698,7 @@ async function main(): Promise<void> {
     let t = Date.now();
     writeDataset(dataset, options.seed);
     syncDisks();
+    report['agent'] = b.options.agent === 'bundle' ? `the bundle the installers ship (scripts/bundle-agent.mjs): ${b.agent.script}` : `tsc's build: ${b.agent.script}`;
     report['file_system'] = b.fs !== undefined ? 'a fresh ext4 image on this machine\'s disk, loop-mounted (scripts/bench/fresh-fs.ts)' : `this machine's own, under ${b.net.tempDir}`;
     report['dataset'] = {
       bytes: dataset.bytes, mib: round(dataset.bytes / MiB), files: dataset.files.length, small_files: options.smallFiles,

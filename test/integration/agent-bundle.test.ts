@@ -22,6 +22,14 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
   assert.deepEqual([pkg.type, pkg.version, pkg.bin], ['module', repoPkg.version, { vigild: 'vigild.js', vigil: 'vigil.js' }]);
   assert.match(readFileSync(join(bundle, 'README.md'), 'utf8'), /npm install --omit=dev/);
   assert.ok(readdirSync(bundle).includes('guard-process.js'), 'the guard is bundled next to vigild');
+  // Whatever a bundled script starts by file name beside itself (the guard, the mirror's worker threads) is there.
+  const files = readdirSync(bundle);
+  for (const script of files.filter((f) => f.endsWith('.js'))) {
+    for (const [, sibling] of readFileSync(join(bundle, script), 'utf8').matchAll(/new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
+      assert.ok(files.includes(sibling!), `${script} starts ./${sibling}, which the bundle lacks`);
+    }
+  }
+  assert.ok(files.includes('read-thread-worker.js') && files.includes('write-thread-worker.js'), 'the mirror\'s worker threads are bundled');
 
   const run = (script: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string } => {
     const r = spawnSync(process.execPath, [join(bundle, script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, ...env } });

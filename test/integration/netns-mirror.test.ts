@@ -5,12 +5,14 @@
 // whatever the machine's speed; every wait is for a condition, never for a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { clientTlsOptions } from '../../agent/replication/transport-tls.js';
 import { encodeHello, encodeRecordPrefix } from '../../common/protocol/replication.js';
+import { buildAgentBundle } from '../support/agent-bundle.js';
 import { keystream, planDataset, prng, writeDataset, type Dataset } from '../support/dataset.js';
 import { MIRROR, NetnsMirror, equalTrees, type NodeName } from '../support/netns-mirror.js';
 
@@ -120,6 +122,21 @@ test('a burst of every kind of change on a real data set reaches the target exac
   assert.ok(!existsSync(join(m.folder('beta'), expect.deletedTree)), 'the deleted folder tree is gone');
   assert.ok(existsSync(join(m.folder('beta'), expect.renamedFolder)), 'the folder was renamed');
   assert.ok(!existsSync(join(m.folder('beta'), 'burst-one/scratch.tmp')), 'the excluded file stayed behind');
+  const verify = await m.command('alpha', 'verify');
+  assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
+});
+
+// The installers ship the agent bundled (scripts/bundle-agent.mjs). Its worker threads are started by file name
+// next to vigild.js: a bundle without them mirrored nothing (the read thread failed to start at the first scan).
+test('the bundled agent the installers ship mirrors the data set and a burst exactly', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'vigil-mirror-bundle-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const m = await NetnsMirror.create(t, { agent: buildAgentBundle(home) });
+  const d = dataset(m);
+  startBoth(m);
+  await m.inSync();
+  burst(m.folder('alpha'), d, 'bundled');
+  await m.inSync();
   const verify = await m.command('alpha', 'verify');
   assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
 });

@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { callAgent } from '../../agent/api/api-client.js';
 import type { ClusterEvent, ClusterStatus, EventKind } from '../../common/model/index.js';
+import { DIST_AGENT, type AgentProgram } from './agent-bundle.js';
 import { TestNetwork, type HostProcess, type NetworkSpec } from './netns.js';
 
 export const NODES = ['alpha', 'beta'] as const;
@@ -105,11 +106,12 @@ export function twoNodeNetwork(extra: { readonly name: string; readonly address:
  */
 export class AgentRuns {
   private readonly runs = new Map<NodeName, HostProcess[]>();
-  constructor(private readonly net: TestNetwork, private readonly configPath: string, private readonly stateDir: (node: NodeName) => string) {}
+  constructor(private readonly net: TestNetwork, private readonly configPath: string, private readonly stateDir: (node: NodeName) => string,
+    private readonly program: AgentProgram = DIST_AGENT) {}
 
   start(node: NodeName): HostProcess {
     mkdirSync(this.stateDir(node), { recursive: true });
-    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node)));
+    const p = this.net.spawn(node, vigildArgv(this.configPath, node, this.stateDir(node), this.program.script), { env: { ...this.program.env } });
     this.runs.set(node, [...this.of(node), p]);
     return p;
   }
@@ -122,8 +124,8 @@ export class AgentRuns {
   of(node: NodeName): readonly HostProcess[] { return this.runs.get(node) ?? []; }
 }
 
-export function vigildArgv(configPath: string, node: NodeName, stateDir: string): string[] {
-  return [process.execPath, resolve('dist/agent/cli/vigild.js'), '--config', configPath, '--node', node, '--state-dir', stateDir];
+export function vigildArgv(configPath: string, node: NodeName, stateDir: string, script = DIST_AGENT.script): string[] {
+  return [process.execPath, script, '--config', configPath, '--node', node, '--state-dir', stateDir];
 }
 
 /** What watchVip saw: the samples, and when the VIP was on two hosts at once (ISO times, to read beside the

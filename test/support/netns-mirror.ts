@@ -19,6 +19,7 @@ import { compileGlobs } from '../../agent/replication/glob.js';
 import { encodeManifest, treeManifest, verifyTrees, type VerifyReport } from '../../agent/replication/verify.js';
 import type { MirrorAction, MirrorStatus } from '../../common/model/index.js';
 import type { Method, Params, Results } from '../../common/protocol/api.js';
+import type { AgentProgram } from './agent-bundle.js';
 import { ADDRESSES, AgentRuns, NODES, PRIVATE_NETS, addressOf, type NodeName } from './netns-cluster.js';
 import { TestNetwork, type HostProcess } from './netns.js';
 import { until } from './process.js';
@@ -42,6 +43,8 @@ export interface NetnsMirrorOptions {
   /** The mirror's journalSize (default 64MiB): small, it fills and the mirror goes dirty. */
   readonly journalSize?: string;
   readonly switchback?: 'auto' | 'manual';
+  /** The vigild both hosts run (default dist/'s). */
+  readonly agent?: AgentProgram;
 }
 
 export class NetnsMirror {
@@ -53,7 +56,7 @@ export class NetnsMirror {
 
   private constructor(readonly net: TestNetwork, options: NetnsMirrorOptions) {
     this.configPath = join(net.tempDir, 'cluster.yaml');
-    this.runs = new AgentRuns(net, this.configPath, (node) => this.stateDir(node));
+    this.runs = new AgentRuns(net, this.configPath, (node) => this.stateDir(node), options.agent);
     for (const node of NODES) mkdirSync(this.folder(node));
     writeFileSync(this.configPath, this.clusterYaml(options), { mode: 0o600 });
   }

@@ -35,6 +35,27 @@ test('defaults: a heartbeat every 200 ms, a link down after 800 ms of silence', 
   assert.equal(config.heartbeat.links[0]!.deadTime, 800);
 });
 
+test('a node answers a peer it starts hearing at once: a late starter is known on both sides without waiting an interval', async () => {
+  const { clock, net, changes, make } = cluster();
+  const alpha = make('alpha', 1);
+  await alpha.start();
+  alpha.setStatus(status('alpha'));
+  clock.advance(150); // alpha's first beats went to a beta that was not there yet
+  const beta = make('beta', 2);
+  await beta.start();
+  const sentBefore = net.sent;
+  beta.setStatus(status('beta')); // beta's first beat on each link goes out with its first status
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  assert.equal(beta.peers()['alpha']!.alive, true, 'alpha answered beta\'s first beat, 49 ms before its own next one');
+  assert.deepEqual(kinds(changes['beta']!).filter((k) => k.startsWith('link-up')).sort(), ['link-up a', 'link-up b']);
+  // Per link: beta's beat, alpha's answer, and beta's answer to the first it heard of alpha; then nothing more.
+  assert.equal(net.sent - sentBefore, 6);
+  clock.advance(49);
+  assert.equal(net.sent - sentBefore, 6, 'no other beat until alpha\'s next interval');
+  clock.advance(1);
+  assert.equal(net.sent - sentBefore, 8, 'alpha\'s next interval: one beat per link');
+});
+
 test('a peer is alive while any link is up and lost only when every link is down, after exactly the dead time', async () => {
   const { clock, net, changes, make } = cluster();
   const alpha = make('alpha', 1);
