@@ -390,13 +390,18 @@ export interface SentMeta {
 }
 
 /** In memory, one Buffer per file: the block hashes. */
-interface StoredIndex {
+/** What an entry says of its file besides the block hashes. */
+export interface IndexedFile {
   readonly size: number;
   readonly blockSize: number;
   readonly mtimeMs: number;
   readonly ino: number;
-  readonly hashes: Buffer;
+  /** The metadata the file was last sent with, if known. */
   readonly sent?: SentMeta;
+}
+
+interface StoredIndex extends IndexedFile {
+  readonly hashes: Buffer;
 }
 
 /**
@@ -430,6 +435,11 @@ export class BlockIndexStore {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** A file's entry without its blocks, which get() makes a view of each of: for the many checks of size and mtime. */
+  entry(p: string): IndexedFile | undefined {
+    return this.entries.get(p);
   }
 
   get(p: string): FileIndex | undefined {

@@ -68,6 +68,8 @@ export function compileGlobs(include: readonly string[], exclude: readonly strin
 
   return {
     matches(relPath, isDir) {
+      // No pattern at all (a whole folder mirrored): asked for every path of every scan.
+      if (everything && excludes.length === 0) return true;
       const segs = relPath.split('/');
       if (coveredBy(excludes, segs, isDir)) return false;
       return everything || coveredBy(includes, segs, isDir);

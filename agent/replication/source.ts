@@ -508,12 +508,16 @@ export class MirrorSource {
     const reasons: string[] = [];
     if (this.dirty.all !== undefined) reasons.push(`dirty: ${this.dirty.all.reason}; a differential mirror follows`);
     if (this.captureFailure !== undefined) reasons.push(`capture failed: ${this.captureFailure}`);
+    // What the target acknowledged counts at once; the journal takes note of it up to ACK_MS later. Its bytes
+    // stay counted until then, unless nothing at all is left.
+    const records = s.lastSeq - Math.max(s.ackedSeq, this.pendingAck);
+    const queue = { records: Math.max(0, records), bytes: records > 0 ? s.bytes : 0 };
     return {
       connected: this.client?.stats().connected ?? false,
       paused: this.paused,
-      queue: { records: s.records, bytes: s.bytes },
+      queue,
       lagSeconds: oldest === undefined ? 0 : (now - oldest.at) / 1000,
-      lagBytes: s.bytes,
+      lagBytes: queue.bytes,
       throughput: Math.round(this.sentRate.reduce((n, r) => n + r.bytes, 0) / 5),
       dirtyFiles: this.dirty.all !== undefined ? -1 : this.dirty.size,
       // A resync that is due counts: the target is not known level until it has run.

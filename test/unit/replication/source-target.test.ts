@@ -2,7 +2,7 @@
 // how small files travel to a target that takes put records, and to one of a version before them.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGlobs } from '../../../agent/replication/glob.js';
@@ -32,7 +32,7 @@ function olderTarget(endpoint: MirrorEndpoint): MirrorEndpoint {
   };
 }
 
-async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<ChangeOp, number>; log: string[] }> {
+async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<ChangeOp, number>; log: string[]; source: MirrorSource; src: string; dst: string }> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
   // Undone last first: the source stops (writing its journal's state) before its folder goes.
   const undo: (() => unknown)[] = [() => rmSync(base, { recursive: true, force: true })];
@@ -75,7 +75,7 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
   const fileTimes = report.metadataDiffers.filter((m) => m.path !== 'docs'); // a folder's time moves as it fills
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, fileTimes, report.problems], [[], [], [], [], []], JSON.stringify(report));
-  return { ops, log };
+  return { ops, log, source, src, dst };
 }
 
 test('a resync sends each small file the target lacks as one put record; the copy equals the source, times included', async (t) => {
@@ -89,4 +89,24 @@ test('to a target from before put records, small files go as create, write and m
   assert.equal(ops.get('put'), undefined, JSON.stringify([...ops]));
   assert.equal(ops.get('create'), SMALL_FILES + 1);
   assert.ok(log.some((line) => /runs an older version: small files go as three records each/.test(line)), log.join('\n'));
+});
+
+test('the status counts a record as done once the target acknowledges it, before the journal takes note', async (t) => {
+  const { source, src, dst } = await mirrorOnce(t, false);
+  // Private: the journal notes acknowledgements on a timer (a state file rewrite each time), by design later.
+  const journal = (source as unknown as { journal: { stats(): { records: number } } }).journal;
+  await until('the resync\'s records are acknowledged and noted', () => source.status(Date.now()).queue.records === 0 && journal.stats().records === 0, 30_000);
+  writeFileSync(join(src, 'late.txt'), 'written after the resync\n');
+  let seen: { status: number; journal: number } | undefined;
+  let queued = false;
+  // On every turn of the event loop: the journal's note comes on a timer, some turns after the ack's own.
+  for (const start = Date.now(); seen === undefined && Date.now() - start < 30_000; await new Promise((r) => setImmediate(r))) {
+    const { records, bytes } = source.status(Date.now()).queue;
+    if (records > 0) queued = true;
+    else if (queued) seen = { status: records + bytes, journal: journal.stats().records };
+  }
+  assert.ok(seen !== undefined, 'the change was queued, then acknowledged');
+  assert.equal(readFileSync(join(dst, 'late.txt'), 'utf8'), 'written after the resync\n', 'acknowledged means applied');
+  assert.equal(seen.status, 0, 'no record and no byte left in the status');
+  assert.ok(seen.journal > 0, 'the journal still counted the record when the status no longer did');
 });
