@@ -83,7 +83,8 @@ sudo node vigil.js --help
 sudo node vigild.js --config /etc/vigil/cluster.yaml --node alpha --state-dir /var/lib/vigil
 \`\`\`
 
-Keep the files together: \`vigild.js\` starts \`guard-process.js\` from its own folder. The native packages are
+Keep the files together: \`vigild.js\` starts \`guard-process.js\`, and the mirror's \`read-thread-worker.js\` and
+\`write-thread-worker.js\`, from its own folder. The native packages are
 loaded with \`require\`, so they may also come from a folder named in \`NODE_PATH\` instead of \`./node_modules\`.
 The licences of the bundled packages are in the \`*.LEGAL.txt\` files. See the project's README and docs/ for
 the configuration, \`vigil init\` for the certificates, and a systemd unit.
