@@ -389,7 +389,6 @@ export interface SentMeta {
   readonly gid?: number;
 }
 
-/** In memory, one Buffer per file: the block hashes. */
 /** What an entry says of its file besides the block hashes. */
 export interface IndexedFile {
   readonly size: number;
@@ -400,6 +399,7 @@ export interface IndexedFile {
   readonly sent?: SentMeta;
 }
 
+/** In memory, one Buffer per file: the block hashes. */
 interface StoredIndex extends IndexedFile {
   readonly hashes: Buffer;
 }
