@@ -18,7 +18,7 @@ import { clusterAuthenticator } from './api/cluster-authenticator.js';
 import { ConfigService } from './config-sync/service.js';
 import { InventoryMonitor, createInventorySource } from './inventory/index.js';
 import { counterKey, renderMetrics } from './observability/metrics.js';
-import { loadAgentTls, pkiPaths } from './security/pki.js';
+import { loadAgentTls, pkiPaths } from './security/pki-files.js';
 import { TokenStore } from './security/tokens.js';
 import { AlertDispatcher } from './alerts/dispatcher.js';
 import { alertsApi } from './alerts/api.js';

@@ -3,7 +3,7 @@
  * A serial line has noise and no connection to reset, so the reader resynchronises on the packet magic
  * instead of giving up; the port is reopened if it goes away (a USB adapter unplugged).
  */
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import type { NodeId } from '../../common/model/index.js';
 import type { Clock, Disposable } from '../util/clock.js';
 import type { HeartbeatLink, LinkOptions } from './link.js';
@@ -39,7 +39,9 @@ export class SerialLink implements HeartbeatLink {
     await this.open(onFrame, onMalformed, true);
   }
 
-  private open(onFrame: (frame: Buffer, from: string) => void, onMalformed: (from: string, why: string) => void, first: boolean): Promise<void> {
+  private async open(onFrame: (frame: Buffer, from: string) => void, onMalformed: (from: string, why: string) => void, first: boolean): Promise<void> {
+    // Loaded with the first serial link: a node without one does not pay for the native module at its start.
+    const { SerialPort } = await import('serialport');
     return new Promise<void>((resolve, reject) => {
       const port = new SerialPort({ path: this.device, baudRate: this.baudRate, autoOpen: false });
       port.open((error) => {

@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { buildAgentBundle } from '../support/agent-bundle.js';
 import { AgentProcess, isRunning, LocalCluster, REPO, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 
 test('agent bundle: built outside the repo, vigil --help runs, vigild runs a node with the native deps from NODE_PATH', async (t) => {
@@ -30,6 +31,9 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
     }
   }
   assert.ok(files.includes('read-thread-worker.js') && files.includes('write-thread-worker.js'), 'the mirror\'s worker threads are bundled');
+  // The agent reads its TLS files but makes no certificate: the X.509 library (30-40 ms of every start) stays out.
+  assert.doesNotMatch(readFileSync(join(bundle, 'vigild.js'), 'utf8'), /node_modules\/@peculiar\/x509\//, 'vigild.js does not carry @peculiar/x509');
+  assert.match(readFileSync(join(bundle, 'vigil.js'), 'utf8'), /node_modules\/@peculiar\/x509\//, 'vigil.js (vigil init) does');
 
   const run = (script: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string } => {
     const r = spawnSync(process.execPath, [join(bundle, script), ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, ...env } });
@@ -67,4 +71,34 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
   assert.equal(status.code, 0, status.out);
   assert.match(status.out, /web/);
   assert.ok(existsSync(join(c.stateDir('alpha'), 'vigild.sock')));
+});
+
+// serialport is loaded with the first serial link, not at every start: through the bundle's lazy require too.
+test('agent bundle: two bundled agents heartbeat over a serial cable (socat ptys)', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'vigil-agent-bundle-serial-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const bundle = buildAgentBundle(join(home, 'agent'));
+  const a = join(home, 'tty-alpha');
+  const b = join(home, 'tty-beta');
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
+  t.after(() => { socat.kill('SIGKILL'); });
+  const c = await LocalCluster.create(GROUP);
+  t.after(() => c.dispose());
+  await c.waitFor('socat made the ptys', () => existsSync(a) && existsSync(b));
+  const serial = `    - { name: rs232, kind: serial, baudRate: 115200, interval: 100ms, deadTime: 500ms, endpoints: { alpha: "${a}", beta: "${b}" } }\n`;
+  writeFileSync(c.configPath, readFileSync(c.configPath, 'utf8').replace('  links:\n', `  links:\n${serial}`));
+  for (const node of ['alpha', 'beta']) {
+    mkdirSync(c.stateDir(node), { recursive: true });
+    const logPath = join(c.stateDir(node), 'vigild.log');
+    const log = openSync(logPath, 'a');
+    const child = spawn(process.execPath, [bundle.script, '--config', c.configPath, '--node', node, '--state-dir', c.stateDir(node)], {
+      stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...bundle.env },
+    });
+    closeSync(log);
+    c.agents.set(node, new AgentProcess(node, child, logPath));
+  }
+  await c.waitFor('alpha hears beta on the serial link', async () => {
+    for (const node of ['alpha', 'beta']) assert.equal(c.agents.get(node)!.child.exitCode, null, `${node}'s vigild exited: ${readFileSync(join(c.stateDir(node), 'vigild.log'), 'utf8')}`);
+    return (await c.status('alpha')).nodes.flatMap((n) => n.links).some((l) => l.link === 'rs232' && l.peer === 'beta' && l.up);
+  });
 });
