@@ -250,21 +250,22 @@ export class ChangeDetector {
       seen.add(root);
       yield* this.path(root, false);
       // Changed large files being hashed wait for the end of the folder's scan, which goes on meanwhile.
-      const hashing: { readonly v: string; readonly probe: Probe; readonly indexing: Promise<Started<FileIndex>> }[] = [];
+      const hashing: (Pick<Probe, 'st' | 'previous'> & { readonly v: string; readonly indexing: Promise<Started<FileIndex>> })[] = [];
       for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
         const v = virtualPath(k, entry.path);
         seen.add(v);
-        if (result.ok && result.value.indexing !== undefined) {
-          hashing.push({ v, probe: result.value, indexing: result.value.indexing });
+        const probe = result.ok ? result.value : undefined;
+        if (probe?.indexing !== undefined) {
+          hashing.push({ v, st: probe.st, previous: probe.previous, indexing: probe.indexing });
           continue;
         }
-        if (result.ok && this.asLastSent(v, result.value.st)) continue;
+        if (probe !== undefined && this.asLastSent(v, probe.st)) continue;
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
-        yield* this.path(v, false, result.ok ? result.value : undefined, false, puts);
+        yield* this.path(v, false, probe, false, puts);
       }
-      for (const { v, probe, indexing } of hashing) {
+      for (const { v, st, previous, indexing } of hashing) {
         const indexed = await indexing;
-        yield* this.path(v, false, indexed.ok ? { st: probe.st, previous: probe.previous, indexed: indexed.value } : undefined, false, puts);
+        yield* this.path(v, false, indexed.ok ? { st, previous, indexed: indexed.value } : undefined, false, puts);
       }
     }
     const vanished = [...this.o.index.paths(), ...this.dirs, ...this.links.keys()].filter((v) => !seen.has(v));

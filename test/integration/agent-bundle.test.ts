@@ -7,15 +7,28 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildAgentBundle } from '../support/agent-bundle.js';
+import { buildAgentBundle, type AgentProgram } from '../support/agent-bundle.js';
 import { AgentProcess, isRunning, LocalCluster, REPO, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
+
+/** Start `node` of cluster `c` from the bundle, logging to its state folder; dispose() stops it, its guard and resources. */
+function startBundled(c: LocalCluster, bundle: AgentProgram, node: string): AgentProcess {
+  mkdirSync(c.stateDir(node), { recursive: true });
+  const logPath = join(c.stateDir(node), 'vigild.log');
+  const log = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [bundle.script, '--config', c.configPath, '--node', node, '--state-dir', c.stateDir(node)], {
+    stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...bundle.env },
+  });
+  closeSync(log);
+  const agent = new AgentProcess(node, child, logPath);
+  c.agents.set(node, agent);
+  return agent;
+}
 
 test('agent bundle: built outside the repo, vigil --help runs, vigild runs a node with the native deps from NODE_PATH', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'vigil-agent-bundle-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const bundle = join(home, 'agent');
-  const built = spawnSync(process.execPath, [resolve(REPO, 'scripts/bundle-agent.mjs'), '--out', bundle], { cwd: REPO, encoding: 'utf8' });
-  assert.equal(built.status, 0, built.stderr);
+  const program = buildAgentBundle(bundle);
 
   const pkg = JSON.parse(readFileSync(join(bundle, 'package.json'), 'utf8')) as { type: string; bin: Record<string, string>; dependencies: Record<string, string>; version: string };
   const repoPkg = JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
@@ -51,23 +64,15 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
   assert.match(withoutDeps.out, /Cannot find module 'better-sqlite3'/);
 
   // With them: a real node, its guard started from the bundle's folder, the group running.
-  const nodePath = { NODE_PATH: resolve(REPO, 'node_modules') };
-  mkdirSync(c.stateDir('alpha'), { recursive: true });
-  const logPath = join(c.stateDir('alpha'), 'vigild.log');
-  const log = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [join(bundle, 'vigild.js'), '--config', c.configPath, '--node', 'alpha', '--state-dir', c.stateDir('alpha')], {
-    stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...nodePath },
-  });
-  closeSync(log);
-  c.agents.set('alpha', new AgentProcess('alpha', child, logPath)); // dispose() stops it, its guard and resources
+  const alpha = startBundled(c, program, 'alpha');
   await c.waitFor('web running on alpha from the bundled agent', async () => {
-    assert.equal(child.exitCode, null, `vigild exited: ${readFileSync(logPath, 'utf8')}`);
+    assert.equal(alpha.child.exitCode, null, `vigild exited: ${alpha.log()}`);
     const s = await c.status('alpha');
     return s.groups[0]?.runningOn.join() === 'alpha' && c.runningOn('web-app').join() === 'alpha';
   });
   const guard = c.guardPid('alpha');
   assert.ok(guard !== undefined && isRunning(guard), 'the bundled guard runs');
-  const status = run('vigil.js', ['--socket', c.socket('alpha'), 'status'], nodePath);
+  const status = run('vigil.js', ['--socket', c.socket('alpha'), 'status'], { ...program.env });
   assert.equal(status.code, 0, status.out);
   assert.match(status.out, /web/);
   assert.ok(existsSync(join(c.stateDir('alpha'), 'vigild.sock')));
@@ -87,18 +92,9 @@ test('agent bundle: two bundled agents heartbeat over a serial cable (socat ptys
   await c.waitFor('socat made the ptys', () => existsSync(a) && existsSync(b));
   const serial = `    - { name: rs232, kind: serial, baudRate: 115200, interval: 100ms, deadTime: 500ms, endpoints: { alpha: "${a}", beta: "${b}" } }\n`;
   writeFileSync(c.configPath, readFileSync(c.configPath, 'utf8').replace('  links:\n', `  links:\n${serial}`));
-  for (const node of ['alpha', 'beta']) {
-    mkdirSync(c.stateDir(node), { recursive: true });
-    const logPath = join(c.stateDir(node), 'vigild.log');
-    const log = openSync(logPath, 'a');
-    const child = spawn(process.execPath, [bundle.script, '--config', c.configPath, '--node', node, '--state-dir', c.stateDir(node)], {
-      stdio: ['ignore', log, log], env: { PATH: process.env.PATH, ...bundle.env },
-    });
-    closeSync(log);
-    c.agents.set(node, new AgentProcess(node, child, logPath));
-  }
+  const agents = ['alpha', 'beta'].map((node) => startBundled(c, bundle, node));
   await c.waitFor('alpha hears beta on the serial link', async () => {
-    for (const node of ['alpha', 'beta']) assert.equal(c.agents.get(node)!.child.exitCode, null, `${node}'s vigild exited: ${readFileSync(join(c.stateDir(node), 'vigild.log'), 'utf8')}`);
+    for (const a of agents) assert.equal(a.child.exitCode, null, `${a.node}'s vigild exited: ${a.log()}`);
     return (await c.status('alpha')).nodes.flatMap((n) => n.links).some((l) => l.link === 'rs232' && l.peer === 'beta' && l.up);
   });
 });
