@@ -312,10 +312,18 @@ class Bench {
       nets: [{ name: NET, subnet: '198.51.100.0/24' }],
       hosts: NODES.map((n) => ({ name: n, addresses: { [NET]: `${ADDRESS[n]}/24` } })),
     });
-    // Source, two copies, the journal and the spool, with room to spare.
-    const fs = options.freshFs ? freshExt4(net.tempDir, options.sizeMiB * 3 + options.journalMiB * 1.5 + 1024, progress) : undefined;
-    const agent = options.agent === 'bundle' ? buildAgentBundle(join(net.tempDir, 'agent-bundle')) : DIST_AGENT;
-    return new Bench(net, options, fs, agent);
+    let fs: FreshFileSystem | undefined;
+    try {
+      // Source, two copies, the journal and the spool, with room to spare.
+      fs = options.freshFs ? freshExt4(net.tempDir, options.sizeMiB * 3 + options.journalMiB * 1.5 + 1024, progress) : undefined;
+      const agent = options.agent === 'bundle' ? buildAgentBundle(join(net.tempDir, 'agent-bundle')) : DIST_AGENT;
+      return new Bench(net, options, fs, agent);
+    } catch (err) {
+      // Nothing may stay mounted or configured when the bench cannot start (a failed bundle build left a loop mount).
+      fs?.dispose();
+      await net.destroy();
+      throw err;
+    }
   }
 
   private clusterYaml(): string {

@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetworkSpecError, TestNetwork, listNamespaces } from '../support/netns.js';
 import type { HostProcess, NetworkSpec } from '../support/netns.js';
@@ -299,6 +300,10 @@ async function childFixture(then: 'wait' | 'exit'): Promise<ChildFixture> {
   return { child, ...(JSON.parse(line) as { prefix: string; sleeper: number; tempDir: string }) };
 }
 
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`));
+}
+
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -313,11 +318,18 @@ test('a fixture whose process was SIGKILLed is swept by the next create(); a liv
   // SIGKILL runs no handler: the namespaces, the sleep and the temp dir are left behind...
   assert.equal(ownedBy(dead.prefix).length, 5);
   assert.equal(isRunning(dead.sleeper), true);
+  // A file system mounted in its folder stays too (bench:mirror's fresh ext4), and would make removing it fail.
+  const mounted = join(dead.tempDir, 'fs');
+  mkdirSync(mounted);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'vigil-sweep-test', mounted], { encoding: 'utf8' });
+  assert.equal(mount.status, 0, mount.stderr);
+  t.after(() => { if (mountsUnder(dead.tempDir).length > 0) spawnSync('umount', [mounted]); });
 
   // ...until the next fixture is made anywhere.
   await network(t);
   assert.deepEqual(ownedBy(dead.prefix), []);
   assert.equal(isRunning(dead.sleeper), false);
+  assert.deepEqual(mountsUnder(dead.tempDir), []);
   assert.equal(existsSync(dead.tempDir), false);
   assert.equal(ownedBy(alive.prefix).length, 5, 'a fixture whose process lives is not touched');
   assert.equal(isRunning(alive.sleeper), true);

@@ -201,10 +201,27 @@ export function sweepStale(): SweepResult {
     const o = ownerOf(entry.slice(TEMP_PREFIX.length));
     if (o === undefined || o.alive) continue;
     const dir = join(tmpdir(), entry);
+    unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
     tempDirs.push(dir);
   }
   return { namespaces, tempDirs };
+}
+
+/**
+ * Unmounts whatever is mounted inside `dir`, deepest first: a run killed before its cleanup can leave a loop-mounted
+ * file system there (bench:mirror's fresh ext4), and removing the folder would then fail with EBUSY.
+ */
+function unmountUnder(dir: string): void {
+  const decode = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  const mountPoints = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => decode(line.split(' ')[1] ?? ''))
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mountPoints) {
+    const r = spawnSync('umount', [m], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`umount ${m} (left by a run that was killed): ${r.stderr.trim() !== '' ? r.stderr : (r.error?.message ?? '')}`.trim());
+  }
 }
 
 /** Fixture namespaces on the machine, with their owner and whether it still lives (for the CLI's `list`). */
