@@ -9,6 +9,7 @@ import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename,
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, type ChangeRecord } from './records.js';
 import { WriteThread } from './write-thread.js';
+import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { writePiece } from '../util/write-pieces.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
@@ -31,6 +32,11 @@ export interface ApplierOptions {
   readonly durable?: boolean;
   /** Where whole small files (put records) are written; shared by a target's appliers. Default: one of its own. */
   readonly writeThread?: WriteThread;
+  /**
+   * Write records' bytes are written on this thread while that is fast and the root is on a local file system
+   * (inline-writes.ts); false always goes through libuv's pool. Default: allowed, with the module's thresholds.
+   */
+  readonly inlineWrites?: false | Omit<InlineWriteOptions, 'allowed'>;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -115,6 +121,10 @@ export class Applier {
   /** Given by the caller (who closes it), or made at the first put and closed with the applier. */
   private writeThread: WriteThread | undefined;
   private readonly ownsWriteThread: boolean;
+  private readonly inlineWriteOptions: false | Omit<InlineWriteOptions, 'allowed'>;
+  /** Made at the first write record, once the root exists (its file system decides). */
+  private inline: Promise<InlineWrites | undefined> | undefined;
+  private inlineMade: InlineWrites | undefined;
 
   constructor(root: string, options: ApplierOptions = {}) {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
@@ -123,6 +133,19 @@ export class Applier {
     this.durable = options.durable ?? true;
     this.writeThread = options.writeThread;
     this.ownsWriteThread = options.writeThread === undefined;
+    this.inlineWriteOptions = options.inlineWrites ?? {};
+  }
+
+  /** Pieces written inline, and slow ones among them; undefined before the first write record or when not allowed. */
+  get inlineWriteStats(): Readonly<InlineWriteStats> | undefined {
+    return this.inlineMade?.allowed === true ? this.inlineMade.stats : undefined;
+  }
+
+  private inlineWrites(): Promise<InlineWrites | undefined> {
+    const options = this.inlineWriteOptions;
+    if (options === false) return Promise.resolve(undefined);
+    this.inline ??= this.ensureRoot().then((root) => InlineWrites.forFolder(root, options)).then((w) => (this.inlineMade = w));
+    return this.inline;
   }
 
   /**
@@ -201,7 +224,8 @@ export class Applier {
       case 'write': {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
         try {
-          let written = 0;
+          const inline = this.inlineMade ?? (await this.inlineWrites());
+          let written = inline?.active === true ? inline.write(file.handle.fd, r.data, r.offset) : 0;
           while (written < r.data.length) {
             const { bytesWritten } = await file.handle.write(r.data, written, writePiece(r.data.length - written), r.offset + written);
             written += bytesWritten;

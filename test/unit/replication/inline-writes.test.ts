@@ -1,0 +1,104 @@
+// Where the target writes a record's bytes: inline (a synchronous write on the receiving thread) while that is
+// fast and the folder is local, through libuv's pool otherwise. Real files; the clock is a counter the test moves.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InlineWrites, isLocalFileSystem } from '../../../agent/replication/inline-writes.js';
+import { Applier } from '../../../agent/replication/apply.js';
+import { WRITE_PIECE_BYTES } from '../../../agent/util/write-pieces.js';
+import { keystream } from '../../support/dataset.js';
+
+function tempFile(t: TestContext): { path: string; fd: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-inline-'));
+  const path = join(dir, 'f');
+  const fd = openSync(path, 'w+');
+  t.after(() => {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { path, fd };
+}
+
+/** A clock each reading of which returns what `next` says, so a test decides how long each write took. */
+function scriptedClock(): { now: () => number; set: (ms: number) => void; step: (ms: number) => void } {
+  let at = 0;
+  let perRead = 0;
+  return {
+    now: () => (at += perRead),
+    set: (ms) => { at = ms; },
+    step: (ms) => { perRead = ms; },
+  };
+}
+
+test('file system kinds: local ones (ext4, xfs, btrfs, tmpfs) allow inline writes; NFS, CIFS, FUSE and proc do not', () => {
+  for (const local of [0xef53, 0x58465342, 0x9123683e, 0x01021994]) assert.equal(isLocalFileSystem(local), true, local.toString(16));
+  for (const remote of [0x6969, 0xff534d42, 0xfe534d42, 0x65735546, 0x9fa0]) assert.equal(isLocalFileSystem(remote), false, remote.toString(16));
+  assert.equal(isLocalFileSystem(0xef53n), true, 'statfs may report a bigint');
+});
+
+test('forFolder reads the folder\'s file system: allowed on the temp folder, not on /proc', async () => {
+  const tmp = await InlineWrites.forFolder(tmpdir());
+  assert.equal(tmp.allowed, process.platform === 'linux');
+  assert.equal((await InlineWrites.forFolder('/proc')).allowed, false);
+});
+
+test('fast pieces are all written inline; a slow one stops the record there and sends the next writes to the pool for the backoff', (t) => {
+  const { path, fd } = tempFile(t);
+  const clock = scriptedClock();
+  const inline = new InlineWrites({ allowed: true, slowMs: 20, backoffMs: 1000, now: clock.now });
+  const data = keystream('inline', 'test', 0, 0, 4 * WRITE_PIECE_BYTES);
+
+  clock.step(1); // each piece takes 1 ms (two readings of 1 ms each: 1 ms apart)
+  assert.equal(inline.write(fd, data, 0), data.length);
+  assert.deepEqual(inline.stats, { inlinePieces: 4, slowPieces: 0 });
+  assert.deepEqual(readFileSync(path), data);
+
+  clock.step(30); // now each piece takes 30 ms: the first is written, then the record stops
+  assert.equal(inline.write(fd, data, data.length), WRITE_PIECE_BYTES);
+  assert.deepEqual(inline.stats, { inlinePieces: 5, slowPieces: 1 });
+  clock.step(0);
+  assert.equal(inline.active, false, 'within the backoff');
+  assert.equal(inline.write(fd, data, data.length), 0, 'nothing inline within the backoff');
+
+  clock.set(clock.now() + 1001);
+  assert.equal(inline.active, true, 'after the backoff');
+  clock.step(1);
+  assert.equal(inline.write(fd, data.subarray(WRITE_PIECE_BYTES), data.length + WRITE_PIECE_BYTES), data.length - WRITE_PIECE_BYTES);
+  assert.deepEqual(readFileSync(path), Buffer.concat([data, data]));
+});
+
+test('not allowed: nothing is written inline', (t) => {
+  const { fd } = tempFile(t);
+  const inline = new InlineWrites({ allowed: false });
+  assert.equal(inline.active, false);
+  assert.equal(inline.write(fd, Buffer.from('x'), 0), 0);
+  assert.deepEqual(inline.stats, { inlinePieces: 0, slowPieces: 0 });
+});
+
+test('the applier writes a record inline, finishes one cut short by a slow piece through the pool, and never inline when told not to', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-inline-apply-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = keystream('inline', 'apply', 0, 0, 3 * WRITE_PIECE_BYTES + 1000);
+
+  const fast = new Applier(join(dir, 'fast'), { durable: false });
+  await fast.apply({ op: 'write', path: 'f', offset: 0, data });
+  await fast.close();
+  assert.deepEqual(readFileSync(join(dir, 'fast', 'f')), data);
+  if (process.platform === 'linux') assert.equal(fast.inlineWriteStats?.inlinePieces, 4);
+
+  // Every piece counts as slow: the first goes inline, the rest of the record and the next one through the pool.
+  const slow = new Applier(join(dir, 'slow'), { durable: false, inlineWrites: { slowMs: -1, backoffMs: 60_000 } });
+  await slow.apply({ op: 'write', path: 'f', offset: 0, data });
+  await slow.apply({ op: 'write', path: 'f', offset: data.length, data });
+  await slow.close();
+  assert.deepEqual(readFileSync(join(dir, 'slow', 'f')), Buffer.concat([data, data]));
+  if (process.platform === 'linux') assert.deepEqual(slow.inlineWriteStats, { inlinePieces: 1, slowPieces: 1 });
+
+  const pooled = new Applier(join(dir, 'pooled'), { durable: false, inlineWrites: false });
+  await pooled.apply({ op: 'write', path: 'f', offset: 0, data });
+  await pooled.close();
+  assert.deepEqual(readFileSync(join(dir, 'pooled', 'f')), data);
+  assert.equal(pooled.inlineWriteStats, undefined);
+});
