@@ -15,14 +15,14 @@
  *      lsyncd (default.rsync, delay 0) in alpha feeding the rsync daemon.
  * Neither side gets a cold cache (dropping the page cache would disturb the whole machine): the source is read
  * from memory by both, and `sync` runs before every timed phase so no one pays for the previous one's writeback;
- * then memory for the copy is touched, so no one pays for the host taking back idle memory (see warmMemory).
+ * then free memory is put in the state --memory asks for (warm, the default, or idle: see MemoryState).
  *
  * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
  * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --skip-full, --skip-diff,
  * --skip-lag, --no-rsync, --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there), --same-disk (the folders on the
  * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts), --agent bundle|dist (the agent the
  * installers ship, built by scripts/bundle-agent.mjs, which is the default; or tsc's build, one module a file, which
- * starts slower).
+ * starts slower), --memory warm|idle (see MemoryState).
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
@@ -82,7 +82,7 @@ const STATUS_POLL_MS = 100;
 function usage(problem: string): never {
   process.stderr.write(`bench:mirror: ${problem}\nusage: npm run bench:mirror -- [--size MiB] [--small-files N] [--large-files N] ` +
     '[--lag-seconds S] [--lag-files N] [--change-percent P] [--seed TEXT] [--journal MiB] [--skip-full] [--skip-diff] [--skip-lag] ' +
-    '[--no-rsync] [--no-lsyncd] [--no-install] [--logs DIR] [--same-disk]\n');
+    '[--no-rsync] [--no-lsyncd] [--no-install] [--logs DIR] [--same-disk] [--agent bundle|dist] [--memory warm|idle]\n');
   process.exit(1);
 }
 
@@ -110,6 +110,7 @@ interface BenchOptions {
   readonly logsDir: string | undefined;
   readonly freshFs: boolean;
   readonly agent: 'bundle' | 'dist';
+  readonly memory: MemoryState;
 }
 
 function parseOptions(): BenchOptions {
@@ -134,6 +135,7 @@ function parseOptions(): BenchOptions {
         logs: { type: 'string' },
         'same-disk': { type: 'boolean', default: false },
         agent: { type: 'string', default: 'bundle' },
+        memory: { type: 'string', default: 'warm' },
       },
       strict: true,
     }));
@@ -147,6 +149,8 @@ function parseOptions(): BenchOptions {
   };
   const agent = values.agent;
   if (agent !== 'bundle' && agent !== 'dist') usage(`--agent: "${agent}", expected bundle or dist`);
+  const memory = values.memory;
+  if (memory !== 'warm' && memory !== 'idle') usage(`--memory: "${memory}", expected warm or idle`);
   const changePercent = number(values['change-percent'], 'change-percent', 0.001);
   if (changePercent > 100) usage('--change-percent is at most 100');
   return {
@@ -167,6 +171,7 @@ function parseOptions(): BenchOptions {
     logsDir: values.logs,
     freshFs: !values['same-disk'],
     agent,
+    memory,
   };
 }
 
@@ -230,10 +235,24 @@ function warmMemory(bytes: number): void {
   spawnSync(process.execPath, ['-e', `const kept = []; for (let i = 0; i < ${chunks}; i++) kept.push(Buffer.alloc(${256 * MiB}, 1));`], { stdio: 'ignore', timeout: 120_000 });
 }
 
-/** Before each timed phase: dirty pages flushed, and memory for the copy touched (see warmMemory). */
-function settleMachine(dataBytes: number): void {
+/**
+ * The state of free memory each timed phase starts in. `warm`: just touched (warmMemory), so none of it has gone
+ * back to the host yet. But the guest hands free memory back about 2 s after it was freed (here: filling 1 GiB of
+ * page cache took 0.24-0.45 s within a second of a warm-up, 1.16-1.22 s two to five seconds after it), so a
+ * contender whose copy lasts longer than that pays for the rest of its copy, and one that finishes sooner does not:
+ * the warm start favours the faster one beyond its own work. `idle`: no warm-up, and 3 s of waiting after `sync`,
+ * so every contender fills its page cache from memory the host took back, for the whole copy.
+ */
+type MemoryState = 'warm' | 'idle';
+
+/** Seconds after which memory freed by the guest has gone back to the host (page reporting waits 2 s). */
+const MEMORY_RETURN_SECONDS = 3;
+
+/** Before each timed phase: dirty pages flushed, and free memory in the state asked for (see MemoryState). */
+function settleMachine(dataBytes: number, memory: MemoryState): void {
   syncDisks();
-  warmMemory(dataBytes + 512 * MiB);
+  if (memory === 'warm') warmMemory(dataBytes + 512 * MiB);
+  else spawnSync('sleep', [String(MEMORY_RETURN_SECONDS)], { stdio: 'ignore' });
 }
 
 function logOf(p: HostProcess | undefined): string {
@@ -706,6 +725,7 @@ async function main(): Promise<void> {
     let t = Date.now();
     writeDataset(dataset, options.seed);
     syncDisks();
+    report['memory'] = b.options.memory;
     report['agent'] = b.options.agent === 'bundle' ? `the bundle the installers ship (scripts/bundle-agent.mjs): ${b.agent.script}` : `tsc's build: ${b.agent.script}`;
     report['file_system'] = b.fs !== undefined ? 'a fresh ext4 image on this machine\'s disk, loop-mounted (scripts/bench/fresh-fs.ts)' : `this machine's own, under ${b.net.tempDir}`;
     report['dataset'] = {
@@ -720,7 +740,7 @@ async function main(): Promise<void> {
     if (useRsync) {
       await b.startRsyncd();
       if (options.full) {
-        settleMachine(dataset.bytes);
+        settleMachine(dataset.bytes, options.memory);
         progress('[rsync] full mirror');
         const r = b.rsync([]);
         const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
@@ -732,7 +752,7 @@ async function main(): Promise<void> {
         spawnSync('cp', ['-a', `${b.paths.source}/.`, b.paths.rsyncTarget], { timeout: 600_000 });
       }
     }
-    settleMachine(dataset.bytes);
+    settleMachine(dataset.bytes, options.memory);
     progress('[vigil] full mirror: starting both agents');
     try {
       const full = await vigilSync(b, syncTimeoutMs, resyncDoneSince);
@@ -753,7 +773,7 @@ async function main(): Promise<void> {
         percent: options.changePercent, block_bytes: BLOCK, blocks: change.blocks, of_blocks: change.totalBlocks, bytes: change.bytes,
         files: change.files, large_files: change.largeFiles, how: `every ${Math.round(100 / options.changePercent)}th block of the whole data set rewritten in place`,
       };
-      settleMachine(dataset.bytes);
+      settleMachine(dataset.bytes, options.memory);
       progress('[vigil] differential: restarting both agents');
       try {
         // Not a finished resync: a restarted source may bring the target level from its journal alone.
@@ -772,7 +792,7 @@ async function main(): Promise<void> {
         throw new Error(`Vigil's differential mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
       }
       if (useRsync) {
-        settleMachine(dataset.bytes);
+        settleMachine(dataset.bytes, options.memory);
         progress('[rsync] differential');
         const r = b.rsync(['--no-whole-file']);
         const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
@@ -850,7 +870,10 @@ async function main(): Promise<void> {
       lag_append_ten_times_lower_than_lsyncd: tenTimes(ratios.lag_append_median_lsyncd_over_vigil, ratios.lag_append_p99_lsyncd_over_vigil),
     },
     notes: [
-      'Warm cache for every contender: the source was just written and is read from memory; `sync` runs before each timed phase, then memory for the copy is touched (on a virtual machine the host takes back idle guest memory, and refilling the page cache paid for it again). Dropping the page cache would disturb the whole machine, so no cold-cache figures.',
+      'Warm cache for every contender: the source was just written and is read from memory; `sync` runs before each timed phase. Dropping the page cache would disturb the whole machine, so no cold-cache figures.',
+      b.options.memory === 'warm'
+        ? '--memory warm: memory for the copy is touched before each timed phase (on a virtual machine the host takes back free guest memory about 2 s after it was freed, and refilling the page cache from it costs several times more). A copy that lasts longer than that pays for the rest of it; --memory idle puts every contender in that state for its whole copy.'
+        : `--memory idle: ${MEMORY_RETURN_SECONDS} s of waiting after sync before each timed phase, no warm-up: every contender fills its page cache from memory the host took back.`,
       'vigil.*.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
