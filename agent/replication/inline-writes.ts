@@ -6,15 +6,17 @@
  * instead of 4.8 (docs/replication.md, "Eighth round").
  *
  * The price is that a write blocks the agent's event loop for as long as the kernel makes it wait, and the same
- * loop answers heartbeats. Two rules keep that short:
+ * loop answers heartbeats (a dead time is 600 ms by default). Three rules keep that short:
  * - only on a local file system (by its statfs magic): a network file system may hold a write for seconds;
- * - a piece that took longer than `slowMs` (the kernel throttling writers when dirty pages pile up, which
- *   sleeps up to 200 ms a call, or a slow disk) sends the writes of the next `backoffMs` to the pool, where a
- *   wait costs the loop nothing. By then the page cache no longer takes bytes at memory speed, so the pool
- *   loses nothing.
+ * - only while the machine's dirty pages are below the kernel's background writeback threshold
+ *   (/proc/vmstat, read at most every 100 ms or 16 MiB): the kernel makes writers sleep (up to 200 ms a call)
+ *   only well above it, halfway to the hard limit;
+ * - a piece that took longer than `slowMs` anyway (a memory cgroup's own limit, a slow device) sends the writes
+ *   of the next `backoffMs` to the pool, where a wait costs the loop nothing.
+ * Once the page cache no longer takes bytes at memory speed, the pool loses nothing.
  */
 import { statfs } from 'node:fs/promises';
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { writePiece } from '../util/write-pieces.js';
 
@@ -36,6 +38,35 @@ export function isLocalFileSystem(type: number | bigint): boolean {
   return LOCAL_FILE_SYSTEMS.has(Number(type));
 }
 
+/** The machine's dirty page cache, in pages. */
+export interface DirtyPages {
+  /** Dirty and under writeback. */
+  readonly dirty: number;
+  /** Where the kernel starts writing back in the background. */
+  readonly backgroundThreshold: number;
+}
+
+/** Parses /proc/vmstat; undefined when a counter is missing (then nothing goes inline). */
+export function parseDirtyPages(vmstat: string): DirtyPages | undefined {
+  const counter = (name: string): number | undefined => {
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(vmstat);
+    return m === null ? undefined : Number(m[1]);
+  };
+  const dirty = counter('nr_dirty');
+  const writeback = counter('nr_writeback');
+  const backgroundThreshold = counter('nr_dirty_background_threshold');
+  if (dirty === undefined || writeback === undefined || backgroundThreshold === undefined) return undefined;
+  return { dirty: dirty + writeback, backgroundThreshold };
+}
+
+function readDirtyPages(): DirtyPages | undefined {
+  try {
+    return parseDirtyPages(readFileSync('/proc/vmstat', 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
 export interface InlineWriteOptions {
   /** Whether inline writes are allowed at all (the file system's kind; see forFolder). */
   readonly allowed: boolean;
@@ -45,6 +76,8 @@ export interface InlineWriteOptions {
   readonly backoffMs?: number;
   /** Milliseconds from a monotonic clock. */
   readonly now?: () => number;
+  /** The machine's dirty pages (default: /proc/vmstat). */
+  readonly dirtyPages?: () => DirtyPages | undefined;
 }
 
 export interface InlineWriteStats {
@@ -52,23 +85,33 @@ export interface InlineWriteStats {
   inlinePieces: number;
   /** Pieces among them that took longer than slowMs, each starting a backoff. */
   slowPieces: number;
+  /** Readings of the dirty pages that found them at or above the background threshold. */
+  readingsAboveThreshold: number;
 }
 
 /** Pieces this slow mean the kernel is making writers wait: 1 GiB in 256 KiB pieces takes 0.05-0.25 ms each here. */
 const DEFAULT_SLOW_MS = 20;
 const DEFAULT_BACKOFF_MS = 1000;
+/** The dirty pages are read again after this long or this many bytes written inline. */
+const DIRTY_READ_EVERY_MS = 100;
+const DIRTY_READ_EVERY_BYTES = 16 * 1024 * 1024;
 
 export class InlineWrites {
-  readonly stats: InlineWriteStats = { inlinePieces: 0, slowPieces: 0 };
+  readonly stats: InlineWriteStats = { inlinePieces: 0, slowPieces: 0, readingsAboveThreshold: 0 };
   private readonly slowMs: number;
   private readonly backoffMs: number;
   private readonly now: () => number;
+  private readonly dirtyPages: () => DirtyPages | undefined;
   private pausedUntil = Number.NEGATIVE_INFINITY;
+  private dirtyReadAt = Number.NEGATIVE_INFINITY;
+  private bytesSinceDirtyRead = 0;
+  private fewDirtyPages = false;
 
   constructor(private readonly options: InlineWriteOptions) {
     this.slowMs = options.slowMs ?? DEFAULT_SLOW_MS;
     this.backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
     this.now = options.now ?? (() => performance.now());
+    this.dirtyPages = options.dirtyPages ?? readDirtyPages;
   }
 
   /** Inline writes for `folder`, allowed when it lies on a local file system (and not on Windows, untested there). */
@@ -83,7 +126,17 @@ export class InlineWrites {
 
   /** Whether the next write should go inline now. */
   get active(): boolean {
-    return this.options.allowed && this.now() >= this.pausedUntil;
+    if (!this.options.allowed) return false;
+    const now = this.now();
+    if (now < this.pausedUntil) return false;
+    if (now - this.dirtyReadAt >= DIRTY_READ_EVERY_MS || this.bytesSinceDirtyRead >= DIRTY_READ_EVERY_BYTES) {
+      const pages = this.dirtyPages();
+      this.fewDirtyPages = pages !== undefined && pages.dirty < pages.backgroundThreshold;
+      if (pages !== undefined && !this.fewDirtyPages) this.stats.readingsAboveThreshold++;
+      this.dirtyReadAt = now;
+      this.bytesSinceDirtyRead = 0;
+    }
+    return this.fewDirtyPages;
   }
 
   /**
@@ -94,7 +147,9 @@ export class InlineWrites {
     let written = 0;
     while (written < data.length && this.active) {
       const started = this.now();
-      written += writeSync(fd, data, written, writePiece(data.length - written), position + written);
+      const bytes = writeSync(fd, data, written, writePiece(data.length - written), position + written);
+      written += bytes;
+      this.bytesSinceDirtyRead += bytes;
       this.stats.inlinePieces++;
       const finished = this.now();
       if (finished - started > this.slowMs) {

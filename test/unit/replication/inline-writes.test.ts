@@ -5,10 +5,13 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InlineWrites, isLocalFileSystem } from '../../../agent/replication/inline-writes.js';
+import { InlineWrites, isLocalFileSystem, parseDirtyPages, type DirtyPages } from '../../../agent/replication/inline-writes.js';
 import { Applier } from '../../../agent/replication/apply.js';
 import { WRITE_PIECE_BYTES } from '../../../agent/util/write-pieces.js';
 import { keystream } from '../../support/dataset.js';
+
+/** Few dirty pages, so only the clock decides (the machine's own count varies with whatever else runs). */
+const CLEAN: () => DirtyPages = () => ({ dirty: 0, backgroundThreshold: 1000 });
 
 function tempFile(t: TestContext): { path: string; fd: number } {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-inline-'));
@@ -47,17 +50,17 @@ test('forFolder reads the folder\'s file system: allowed on the temp folder, not
 test('fast pieces are all written inline; a slow one stops the record there and sends the next writes to the pool for the backoff', (t) => {
   const { path, fd } = tempFile(t);
   const clock = scriptedClock();
-  const inline = new InlineWrites({ allowed: true, slowMs: 20, backoffMs: 1000, now: clock.now });
+  const inline = new InlineWrites({ allowed: true, slowMs: 20, backoffMs: 1000, now: clock.now, dirtyPages: CLEAN });
   const data = keystream('inline', 'test', 0, 0, 4 * WRITE_PIECE_BYTES);
 
   clock.step(1); // each piece takes 1 ms (two readings of 1 ms each: 1 ms apart)
   assert.equal(inline.write(fd, data, 0), data.length);
-  assert.deepEqual(inline.stats, { inlinePieces: 4, slowPieces: 0 });
+  assert.deepEqual(inline.stats, { inlinePieces: 4, slowPieces: 0, readingsAboveThreshold: 0 });
   assert.deepEqual(readFileSync(path), data);
 
   clock.step(30); // now each piece takes 30 ms: the first is written, then the record stops
   assert.equal(inline.write(fd, data, data.length), WRITE_PIECE_BYTES);
-  assert.deepEqual(inline.stats, { inlinePieces: 5, slowPieces: 1 });
+  assert.deepEqual(inline.stats, { inlinePieces: 5, slowPieces: 1, readingsAboveThreshold: 0 });
   clock.step(0);
   assert.equal(inline.active, false, 'within the backoff');
   assert.equal(inline.write(fd, data, data.length), 0, 'nothing inline within the backoff');
@@ -69,12 +72,44 @@ test('fast pieces are all written inline; a slow one stops the record there and 
   assert.deepEqual(readFileSync(path), Buffer.concat([data, data]));
 });
 
+test('dirty pages at the background writeback threshold keep writes off this thread until they drop, read again every 16 MiB or 100 ms', (t) => {
+  const { path, fd } = tempFile(t);
+  const clock = scriptedClock();
+  let pages: DirtyPages | undefined = { dirty: 500, backgroundThreshold: 1000 };
+  let readings = 0;
+  const inline = new InlineWrites({ allowed: true, now: clock.now, dirtyPages: () => { readings++; return pages; } });
+  const data = keystream('inline', 'dirty', 0, 0, 64 * WRITE_PIECE_BYTES); // 16 MiB
+
+  assert.equal(inline.write(fd, data, 0), data.length);
+  assert.equal(readings, 1, 'one reading for the first 16 MiB (the clock stands still)');
+  pages = { dirty: 1000, backgroundThreshold: 1000 };
+  assert.equal(inline.write(fd, data, data.length), 0, 'read again after 16 MiB: at the threshold, nothing inline');
+  assert.equal(readings, 2);
+  pages = { dirty: 10, backgroundThreshold: 1000 };
+  assert.equal(inline.write(fd, data, data.length), 0, 'not read again before 100 ms');
+  clock.set(clock.now() + 100);
+  assert.equal(inline.write(fd, data, data.length), data.length, 'read again after 100 ms: below, inline again');
+  assert.equal(readings, 3);
+  assert.equal(inline.stats.readingsAboveThreshold, 1);
+  pages = undefined;
+  clock.set(clock.now() + 100);
+  assert.equal(inline.active, false, 'counters that cannot be read: nothing inline');
+  assert.deepEqual(readFileSync(path), Buffer.concat([data, data]));
+});
+
+test('the dirty page counters are read from this machine\'s /proc/vmstat; a missing one reads as unknown', () => {
+  const pages = parseDirtyPages(readFileSync('/proc/vmstat', 'latin1'));
+  assert.ok(pages !== undefined && Number.isInteger(pages.dirty) && pages.backgroundThreshold > 0, JSON.stringify(pages));
+  assert.deepEqual(parseDirtyPages('nr_dirty 5\nnr_writeback 2\nnr_dirty_background_threshold 90\n'), { dirty: 7, backgroundThreshold: 90 });
+  assert.equal(parseDirtyPages('nr_dirty 5\nnr_dirty_background_threshold 90\n'), undefined);
+});
+
 test('not allowed: nothing is written inline', (t) => {
   const { fd } = tempFile(t);
   const inline = new InlineWrites({ allowed: false });
   assert.equal(inline.active, false);
   assert.equal(inline.write(fd, Buffer.from('x'), 0), 0);
-  assert.deepEqual(inline.stats, { inlinePieces: 0, slowPieces: 0 });
+  assert.deepEqual(inline.stats, { inlinePieces: 0, slowPieces: 0, readingsAboveThreshold: 0 });
 });
 
 test('the applier writes a record inline, finishes one cut short by a slow piece through the pool, and never inline when told not to', async (t) => {
@@ -82,19 +117,19 @@ test('the applier writes a record inline, finishes one cut short by a slow piece
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = keystream('inline', 'apply', 0, 0, 3 * WRITE_PIECE_BYTES + 1000);
 
-  const fast = new Applier(join(dir, 'fast'), { durable: false });
+  const fast = new Applier(join(dir, 'fast'), { durable: false, inlineWrites: { dirtyPages: CLEAN } });
   await fast.apply({ op: 'write', path: 'f', offset: 0, data });
   await fast.close();
   assert.deepEqual(readFileSync(join(dir, 'fast', 'f')), data);
   if (process.platform === 'linux') assert.equal(fast.inlineWriteStats?.inlinePieces, 4);
 
   // Every piece counts as slow: the first goes inline, the rest of the record and the next one through the pool.
-  const slow = new Applier(join(dir, 'slow'), { durable: false, inlineWrites: { slowMs: -1, backoffMs: 60_000 } });
+  const slow = new Applier(join(dir, 'slow'), { durable: false, inlineWrites: { slowMs: -1, backoffMs: 60_000, dirtyPages: CLEAN } });
   await slow.apply({ op: 'write', path: 'f', offset: 0, data });
   await slow.apply({ op: 'write', path: 'f', offset: data.length, data });
   await slow.close();
   assert.deepEqual(readFileSync(join(dir, 'slow', 'f')), Buffer.concat([data, data]));
-  if (process.platform === 'linux') assert.deepEqual(slow.inlineWriteStats, { inlinePieces: 1, slowPieces: 1 });
+  if (process.platform === 'linux') assert.deepEqual(slow.inlineWriteStats, { inlinePieces: 1, slowPieces: 1, readingsAboveThreshold: 0 });
 
   const pooled = new Applier(join(dir, 'pooled'), { durable: false, inlineWrites: false });
   await pooled.apply({ op: 'write', path: 'f', offset: 0, data });
