@@ -1,9 +1,9 @@
 /**
  * Where the target writes a record's bytes: on the thread that received and decrypted them (a synchronous
- * write), or through libuv's thread pool. Written on the receiving thread, 1 GiB of large files went into the
- * page cache for a fraction of the CPU (the kernel copies from a buffer that is still in this core's cache, and
- * no promise or pool trip is paid per piece): the full mirror of bench:mirror's large files took 3.5-4.1 s
- * instead of 4.8 (docs/replication.md, "Eighth round").
+ * write), or through libuv's thread pool. Written on the receiving thread, the full mirror of bench:mirror's
+ * large files took 3.5-4.1 s after the agents started instead of 4.8 (docs/replication.md, "Eighth round"):
+ * likely because no promise or pool trip is paid per 256 KiB piece and the kernel copies from a buffer still in
+ * this core's cache (not measured apart).
  *
  * The price is that a write blocks the agent's event loop for as long as the kernel makes it wait, and the same
  * loop answers heartbeats (a dead time is 600 ms by default). Three rules keep that short:
@@ -13,7 +13,9 @@
  *   only well above it, halfway to the hard limit;
  * - a piece that took longer than `slowMs` anyway (a memory cgroup's own limit, a slow device) sends the writes
  *   of the next `backoffMs` to the pool, where a wait costs the loop nothing.
- * Once the page cache no longer takes bytes at memory speed, the pool loses nothing.
+ * Once the page cache no longer takes bytes at memory speed, the pool loses nothing. The root's file system
+ * decides for the whole tree: a network file system mounted inside a mirrored folder is covered by the third rule
+ * only, after its first slow write.
  */
 import { statfs } from 'node:fs/promises';
 import { readFileSync, writeSync } from 'node:fs';
@@ -114,10 +116,13 @@ export class InlineWrites {
     this.dirtyPages = options.dirtyPages ?? readDirtyPages;
   }
 
-  /** Inline writes for `folder`, allowed when it lies on a local file system (and not on Windows, untested there). */
+  /**
+   * Inline writes for `folder`, allowed when it lies on a local file system (and not on Windows, untested there).
+   * A folder whose file system cannot be read is not allowed: the writes then go through the pool, as before.
+   */
   static async forFolder(folder: string, options: Omit<InlineWriteOptions, 'allowed'> = {}): Promise<InlineWrites> {
-    const allowed = process.platform === 'linux' && isLocalFileSystem((await statfs(folder)).type);
-    return new InlineWrites({ ...options, allowed });
+    const type = process.platform === 'linux' ? await statfs(folder).then((s) => s.type, () => undefined) : undefined;
+    return new InlineWrites({ ...options, allowed: type !== undefined && isLocalFileSystem(type) });
   }
 
   get allowed(): boolean {

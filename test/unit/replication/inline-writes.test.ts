@@ -41,10 +41,11 @@ test('file system kinds: local ones (ext4, xfs, btrfs, tmpfs) allow inline write
   assert.equal(isLocalFileSystem(0xef53n), true, 'statfs may report a bigint');
 });
 
-test('forFolder reads the folder\'s file system: allowed on the temp folder, not on /proc', async () => {
+test('forFolder reads the folder\'s file system: allowed on the temp folder, not on /proc nor where it cannot be read', async () => {
   const tmp = await InlineWrites.forFolder(tmpdir());
   assert.equal(tmp.allowed, process.platform === 'linux');
   assert.equal((await InlineWrites.forFolder('/proc')).allowed, false);
+  assert.equal((await InlineWrites.forFolder(join(tmpdir(), 'vigil-no-such-folder', 'x'))).allowed, false);
 });
 
 test('fast pieces are all written inline; a slow one stops the record there and sends the next writes to the pool for the backoff', (t) => {
