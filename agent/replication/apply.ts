@@ -225,7 +225,8 @@ export class Applier {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
         try {
           const inline = this.inlineMade ?? (await this.inlineWrites());
-          let written = inline?.active === true ? inline.write(file.handle.fd, r.data, r.offset) : 0;
+          // Inline while that is allowed and fast (its loop checks before each piece); the rest through the pool.
+          let written = inline?.write(file.handle.fd, r.data, r.offset) ?? 0;
           while (written < r.data.length) {
             const { bytesWritten } = await file.handle.write(r.data, written, writePiece(r.data.length - written), r.offset + written);
             written += bytesWritten;

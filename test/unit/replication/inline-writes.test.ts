@@ -24,7 +24,7 @@ function tempFile(t: TestContext): { path: string; fd: number } {
   return { path, fd };
 }
 
-/** A clock each reading of which returns what `next` says, so a test decides how long each write took. */
+/** A clock that moves `step` ms at each reading (and is put anywhere by `set`): the test decides how long a write took. */
 function scriptedClock(): { now: () => number; set: (ms: number) => void; step: (ms: number) => void } {
   let at = 0;
   let perRead = 0;
@@ -54,7 +54,7 @@ test('fast pieces are all written inline; a slow one stops the record there and 
   const inline = new InlineWrites({ allowed: true, slowMs: 20, backoffMs: 1000, now: clock.now, dirtyPages: CLEAN });
   const data = keystream('inline', 'test', 0, 0, 4 * WRITE_PIECE_BYTES);
 
-  clock.step(1); // each piece takes 1 ms (two readings of 1 ms each: 1 ms apart)
+  clock.step(1); // a piece's start and end readings are 1 ms apart
   assert.equal(inline.write(fd, data, 0), data.length);
   assert.deepEqual(inline.stats, { inlinePieces: 4, slowPieces: 0, readingsAboveThreshold: 0 });
   assert.deepEqual(readFileSync(path), data);
