@@ -7,7 +7,8 @@
  */
 import { constants, type Stats } from 'node:fs';
 import type { BufferPool } from '../util/buffer-pool.js';
-import { blockHash, closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
+import { blockHash, type BlockHashName } from './block-hash.js';
+import { closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
 
 // Never follow a symlink, never block opening a FIFO (as block-index.ts reads files).
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -45,9 +46,9 @@ export class AppendReader {
    * The file at `path` read from `previous`'s last block on, if it is the same file (inode), grew, and that block
    * still holds what `previous` hashed; undefined when it does not look like an append (the caller then hashes
    * the whole file). The stat is taken before the read, so a write landing meanwhile leaves a newer mtime than
-   * the index.
+   * the index. `hash`: the one `previous` was made with.
    */
-  async read(path: string, previous: FileIndex): Promise<AppendedRead | undefined> {
+  async read(path: string, previous: FileIndex, hash: BlockHashName): Promise<AppendedRead | undefined> {
     let fd = this.take(path);
     let stats = fd === undefined ? undefined : await fstatFd(fd).catch(() => undefined);
     if (fd !== undefined && (stats === undefined || stats.ino !== previous.ino)) {
@@ -69,7 +70,7 @@ export class AppendReader {
         this.release(fd);
         return undefined;
       }
-      const read = await readFrom(fd, previous, stats!, this.pool);
+      const read = await readFrom(fd, previous, hash, stats!, this.pool);
       this.keep(path, fd);
       return read;
     } catch (e) {
@@ -110,7 +111,7 @@ export class AppendReader {
   }
 }
 
-async function readFrom(fd: number, previous: FileIndex, stats: Stats, pool: BufferPool | undefined): Promise<AppendedRead | undefined> {
+async function readFrom(fd: number, previous: FileIndex, hash: BlockHashName, stats: Stats, pool: BufferPool | undefined): Promise<AppendedRead | undefined> {
   const bs = previous.blockSize;
   const tailStart = previous.size - (previous.size % bs);
   const length = stats.size - tailStart;
@@ -128,12 +129,12 @@ async function readFrom(fd: number, previous: FileIndex, stats: Stats, pool: Buf
   }
   const oldTail = previous.size - tailStart;
   // It shrank meanwhile, or the old last block changed: not an append after all.
-  if (tailStart + filled <= previous.size || (oldTail > 0 && !blockHash(tail.subarray(0, oldTail)).equals(previous.blocks[previous.blocks.length - 1]!))) {
+  if (tailStart + filled <= previous.size || (oldTail > 0 && !blockHash(tail.subarray(0, oldTail), hash).equals(previous.blocks[previous.blocks.length - 1]!))) {
     pool?.give(tail);
     return undefined;
   }
   const blocks = previous.blocks.slice(0, tailStart / bs);
-  for (let at = 0; at < filled; at += bs) blocks.push(blockHash(tail.subarray(at, Math.min(at + bs, filled))));
+  for (let at = 0; at < filled; at += bs) blocks.push(blockHash(tail.subarray(at, Math.min(at + bs, filled)), hash));
   return {
     index: { size: tailStart + filled, blockSize: bs, blocks, mtimeMs: stats.mtimeMs, ino: stats.ino },
     tail: tail.subarray(0, filled), tailStart, mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid,

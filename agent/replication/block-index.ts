@@ -1,20 +1,19 @@
 /**
  * Block-hash indexes: what lets a mirror send only the bytes that changed. A file is cut into fixed, aligned
- * blocks (64 KiB by default); each block has a strong hash (SHA-256 cut to 16 bytes: with SHA-NI it is the
- * fastest strong hash Node offers here, ~1.4 GB/s per block against ~0.8 for BLAKE2b and ~0.7 for MD5), and the
- * file has a whole SHA-256. Every byte is hashed twice (block, file), so indexFile runs at 450-630 MiB/s on a
- * cached 256 MiB file, reads overlapping hashing. Comparing a file's index with the previous one, or with the
- * target's in a differential mirror, gives the ranges to send.
+ * blocks (64 KiB by default), each with a 16-byte hash (block-hash.ts: XXH3-128 by default, or SHA-256 cut to 16
+ * bytes). Comparing a file's index with the previous one, or with the target's in a differential mirror, gives the
+ * ranges to send; both must be made with the same block size and the same hash.
  */
 import { createHash } from 'node:crypto';
 import { close as fsClose, constants, fstat as fsFstat, open as fsOpen, read as fsRead, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BufferPool } from '../util/buffer-pool.js';
+import { BLOCK_HASH_BYTES, DEFAULT_BLOCK_HASH, blockHash, blockHashCode, blockHashOfCode, type BlockHashName } from './block-hash.js';
 import { checkRelativePath, TreeError } from './tree.js';
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
-export const BLOCK_HASH_BYTES = 16;
+export { BLOCK_HASH_BYTES };
 /** Version 1 of the store kept a whole-file SHA-256 per file (never used: verify hashes files itself). */
 const V1_FILE_HASH_BYTES = 32;
 
@@ -61,10 +60,6 @@ async function openRegularFile(path: string): Promise<{ readonly handle: FileHan
   }
 }
 
-export function blockHash(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest().subarray(0, BLOCK_HASH_BYTES);
-}
-
 /**
  * Hashes a file's bytes as they arrive, in order from offset 0, in chunks of any size: the block hashes and,
  * given `previous` whose last block was partial, `priorTail` (see FileIndex).
@@ -77,7 +72,7 @@ export class FileHasher {
   private partial: Buffer | undefined;
   private size = 0;
 
-  constructor(private readonly blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined) {
+  constructor(private readonly blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined, private readonly hash: BlockHashName) {
     this.tailProbe = previous !== undefined && previous.blockSize === blockSize && previous.size % blockSize !== 0
       ? { start: previous.size - (previous.size % blockSize), size: previous.size }
       : undefined;
@@ -101,9 +96,9 @@ export class FileHasher {
     const start = this.blocks.length * this.blockSize;
     const probe = this.tailProbe;
     if (probe !== undefined && start === probe.start && start + block.length > probe.size) {
-      this.priorTail = { size: probe.size, hash: blockHash(block.subarray(0, probe.size - start)) };
+      this.priorTail = { size: probe.size, hash: blockHash(block.subarray(0, probe.size - start), this.hash) };
     }
-    this.blocks.push(blockHash(block));
+    this.blocks.push(blockHash(block, this.hash));
   }
 
   /** `stats`: taken before the first read, so a write that lands meanwhile leaves a newer mtime than the index. */
@@ -119,11 +114,11 @@ export class FileHasher {
  * Hashes `path` block by block in one streaming pass (memory stays at one read chunk, whatever the file's size).
  * Given `previous`, whose last block was partial, it also records `priorTail` (see FileIndex).
  */
-export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, previous?: FileIndex): Promise<FileIndex> {
+export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, previous?: FileIndex, hash: BlockHashName = DEFAULT_BLOCK_HASH): Promise<FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
   try {
-    const hasher = new FileHasher(blockSize, previous);
+    const hasher = new FileHasher(blockSize, previous, hash);
     await forEachChunk(handle, Math.max(blockSize, READ_CHUNK), stats.size, (bytes) => hasher.update(bytes));
     return hasher.finish(stats);
   } finally {
@@ -132,9 +127,9 @@ export async function indexFile(path: string, blockSize = DEFAULT_BLOCK_SIZE, pr
 }
 
 /** The index of a file's whole content already in memory; `stats` taken before it was read. */
-export function indexBytes(content: Buffer, blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined, stats: Pick<Stats, 'mtimeMs' | 'ino'>): FileIndex {
+export function indexBytes(content: Buffer, blockSize: number, previous: Pick<FileIndex, 'size' | 'blockSize'> | undefined, stats: Pick<Stats, 'mtimeMs' | 'ino'>, hash: BlockHashName): FileIndex {
   checkBlockSize(blockSize);
-  const hasher = new FileHasher(blockSize, previous);
+  const hasher = new FileHasher(blockSize, previous, hash);
   hasher.update(content);
   return hasher.finish(stats);
 }
@@ -145,7 +140,7 @@ export function indexBytes(content: Buffer, blockSize: number, previous: Pick<Fi
  * the caller looked): then index it with indexFile. With a `pool`, the file is read into what it lends: the
  * caller gives `content` back.
  */
-export async function readAndIndexFile(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number, pool?: BufferPool): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
+export async function readAndIndexFile(path: string, blockSize: number, hash: BlockHashName, previous: FileIndex | undefined, maxBytes: number, pool?: BufferPool): Promise<{ readonly index: FileIndex; readonly content: Buffer } | undefined> {
   checkBlockSize(blockSize);
   // Plain descriptors, not FileHandle objects: this runs once per small file, thousands of times in a resync,
   // and a FileHandle costs more to make and collect than the read itself.
@@ -166,7 +161,7 @@ export async function readAndIndexFile(path: string, blockSize: number, previous
       pool?.give(content);
       throw e;
     }
-    const hasher = new FileHasher(blockSize, previous);
+    const hasher = new FileHasher(blockSize, previous, hash);
     hasher.update(content.subarray(0, filled));
     return { index: hasher.finish(stats), content: content.subarray(0, filled) };
   } finally {
@@ -195,7 +190,7 @@ export function closeFd(fd: number): Promise<void> {
  * give it back to `pool` once done with it) while the file is indexed; the index is the generator's return value.
  * For a file the target does not have at all, this is one pass where indexFile and a read of every range would be two.
  */
-export async function* readIndexing(path: string, blockSize: number, chunkSize: number, pool?: BufferPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+export async function* readIndexing(path: string, blockSize: number, hash: BlockHashName, chunkSize: number, pool?: BufferPool): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
   checkBlockSize(blockSize);
   const { handle, stats } = await openRegularFile(path);
   // The next chunk is read while the consumer handles this one (journal, hashing): reads overlap the rest.
@@ -205,7 +200,7 @@ export async function* readIndexing(path: string, blockSize: number, chunkSize: 
   };
   let next: Promise<{ offset: number; data: Buffer }> | undefined = readAt(0);
   try {
-    const hasher = new FileHasher(blockSize, undefined);
+    const hasher = new FileHasher(blockSize, undefined, hash);
     while (next !== undefined) {
       const chunk: { offset: number; data: Buffer } = await next;
       next = chunk.data.length === chunkSize ? readAt(chunk.offset + chunkSize) : undefined;
@@ -232,12 +227,12 @@ export function sameIndex(a: FileIndex | undefined, b: FileIndex | undefined): b
  * `previous` unchanged when size, mtime and inode still match (as rsync trusts size and mtime); otherwise the file
  * hashed again, with `previous`'s block size.
  */
-export async function indexFileIfChanged(path: string, previous: FileIndex | undefined, blockSize = DEFAULT_BLOCK_SIZE): Promise<FileIndex> {
+export async function indexFileIfChanged(path: string, previous: FileIndex | undefined, blockSize = DEFAULT_BLOCK_SIZE, hash: BlockHashName = DEFAULT_BLOCK_HASH): Promise<FileIndex> {
   if (previous !== undefined) {
     const s: Stats = await lstat(path);
     if (s.isFile() && s.size === previous.size && s.mtimeMs === previous.mtimeMs && s.ino === previous.ino) return previous;
   }
-  return indexFile(path, previous?.blockSize ?? blockSize, previous);
+  return indexFile(path, previous?.blockSize ?? blockSize, previous, hash);
 }
 
 /** The whole file's SHA-256, streamed. */
@@ -358,7 +353,8 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
 
 /*
  * The store's file, all numbers little-endian:
- *   header  "VGBI", version u8 (3), block-hash bytes u8 (16), 2 bytes zero, entry count u32
+ *   header  "VGBI", version u8 (3), block-hash bytes u8 (16), block hash u8 (0 SHA-256, 1 XXH3: block-hash.ts;
+ *           always 0 before XXH3), 1 byte zero, entry count u32
  *   entry   path length u32, path (UTF-8), size f64, blockSize u32, mtimeMs f64, ino f64,
  *           the metadata last sent: flags u8 (1 sent, 2 with uid, 4 with gid), mode u32, mtimeMs f64, uid u32,
  *           gid u32 (zero when not sent),
@@ -416,11 +412,14 @@ export class BlockIndexStore {
   private saving: Promise<void> = Promise.resolve();
   private saves = 0;
 
-  private constructor(readonly file: string) {}
+  private constructor(readonly file: string, private hash: BlockHashName) {}
 
-  /** The store in `file`, empty if there is none yet. A damaged file is refused (VIGIL_BAD_INDEX) with its offset. */
-  static async open(file: string): Promise<BlockIndexStore> {
-    const store = new BlockIndexStore(file);
+  /**
+   * The store in `file`, empty if there is none yet (its blocks then hashed with `hash`). A damaged file is refused
+   * (VIGIL_BAD_INDEX) with its offset.
+   */
+  static async open(file: string, hash: BlockHashName = DEFAULT_BLOCK_HASH): Promise<BlockIndexStore> {
+    const store = new BlockIndexStore(file, hash);
     await removeStaleTemps(file);
     let bytes: Buffer;
     try {
@@ -435,6 +434,22 @@ export class BlockIndexStore {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * The hash of every block here: the one the store was saved with, so that a store of an older agent (SHA-256)
+   * keeps comparing with what is hashed now. Only an empty store changes it (useBlockHash).
+   */
+  get blockHash(): BlockHashName {
+    return this.hash;
+  }
+
+  /** Hash blocks with `hash` from now on: only while the store is empty, since its hashes would no longer compare. */
+  useBlockHash(hash: BlockHashName): void {
+    if (hash === this.hash) return;
+    if (this.entries.size > 0) throw new BlockIndexError('VIGIL_BAD_INDEX', `block index ${this.file}: holds ${this.entries.size} files hashed with ${this.hash}; it must be empty to use ${hash}`);
+    this.hash = hash;
+    this.dirty = true;
   }
 
   /** A file's entry without its blocks, which get() makes a view of each of: for the many checks of size and mtime. */
@@ -523,7 +538,7 @@ export class BlockIndexStore {
     const snapshot = [...this.entries];
     this.dirty = false;
     try {
-      await writeAtomically(this.file, `${this.file}.${process.pid}.${++this.saves}.tmp`, serialise(snapshot));
+      await writeAtomically(this.file, `${this.file}.${process.pid}.${++this.saves}.tmp`, serialise(snapshot, this.hash));
     } catch (e) {
       this.dirty = true;
       throw e;
@@ -574,6 +589,7 @@ export class BlockIndexStore {
     const bodyEnd = bytes.length - TRAILER_BYTES;
     const sum = createHash('sha256').update(bytes.subarray(0, bodyEnd)).digest();
     if (!sum.equals(bytes.subarray(bodyEnd))) bad(bodyEnd, 'checksum mismatch (the file is damaged)');
+    this.hash = blockHashOfCode(bytes[6]!) ?? bad(6, `block hash ${bytes[6]}, this agent knows ${blockHashCode('sha256-128')} (sha256-128) and ${blockHashCode('xxh3-128')} (xxh3-128)`);
     const count = bytes.readUInt32LE(8);
     let at = HEADER_BYTES;
     for (let n = 0; n < count; n++) {
@@ -609,7 +625,7 @@ export class BlockIndexStore {
 }
 
 /** The store's bytes as chunks of about WRITE_CHUNK, trailer included. */
-function serialise(entries: readonly (readonly [string, StoredIndex])[]): Buffer[] {
+function serialise(entries: readonly (readonly [string, StoredIndex])[], hash: BlockHashName): Buffer[] {
   const chunks: Buffer[] = [];
   const sum = createHash('sha256');
   let pending: Buffer[] = [];
@@ -631,6 +647,7 @@ function serialise(entries: readonly (readonly [string, StoredIndex])[]): Buffer
   MAGIC.copy(header, 0);
   header[4] = FORMAT_VERSION;
   header[5] = BLOCK_HASH_BYTES;
+  header[6] = blockHashCode(hash);
   header.writeUInt32LE(entries.length, 8);
   emit(header);
   for (const [path, stored] of entries) {

@@ -207,7 +207,7 @@ export class ChangeDetector {
       let fresh: FileIndex | undefined;
       const readAt = Date.now();
       try {
-        fresh = await this.readThread.index(this.abs(v), before.blockSize);
+        fresh = await this.readThread.index(this.abs(v), before.blockSize, this.o.index.blockHash);
       } catch {
         fresh = undefined; // gone or replaced: the thorough pass says what it became
       }
@@ -369,9 +369,9 @@ export class ChangeDetector {
       // A new one is read and sent in one pass; one grown a little is read from its old end.
       if (previous === undefined || looksAppended(previous, st)) return { st, previous };
       const thread = this.hashThreads[this.hashedAhead++ % this.hashThreads.length]!;
-      return { st, previous, indexing: settle(thread.index(this.abs(v), previous.blockSize, previous)) };
+      return { st, previous, indexing: settle(thread.index(this.abs(v), previous.blockSize, this.o.index.blockHash, previous)) };
     }
-    const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, previous, WHOLE_READ_BYTES);
+    const whole = await this.readThread.read(this.abs(v), previous?.blockSize ?? this.o.blockSize, this.o.index.blockHash, previous, WHOLE_READ_BYTES);
     return whole === undefined ? { st, previous } : { st, previous, whole };
   }
 
@@ -465,8 +465,8 @@ export class ChangeDetector {
         // All of it goes: read it once, sending each chunk as it is indexed.
         // Read and hashed on the read thread where its chunks hold whole blocks, else here.
         const chunks = this.chunks.bufferBytes % this.o.blockSize === 0
-          ? this.readThread.readChunks(this.abs(v), this.o.blockSize, this.chunks)
-          : readIndexing(this.abs(v), this.o.blockSize, this.chunks.bufferBytes, this.chunks);
+          ? this.readThread.readChunks(this.abs(v), this.o.blockSize, this.o.index.blockHash, this.chunks)
+          : readIndexing(this.abs(v), this.o.blockSize, this.o.index.blockHash, this.chunks.bufferBytes, this.chunks);
         let step = await chunks.next();
         for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
         current = step.value;
@@ -477,8 +477,8 @@ export class ChangeDetector {
         current = probe.indexed;
       } else {
         const blockSize = previous?.blockSize ?? this.o.blockSize;
-        const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, previous, WHOLE_READ_BYTES, this.chunks) : undefined;
-        current = whole?.index ?? await this.readThread.index(this.abs(v), blockSize, previous);
+        const whole = st.size <= WHOLE_READ_BYTES ? await readAndIndexFile(this.abs(v), blockSize, this.o.index.blockHash, previous, WHOLE_READ_BYTES, this.chunks) : undefined;
+        current = whole?.index ?? await this.readThread.index(this.abs(v), blockSize, this.o.index.blockHash, previous);
         content = whole?.content;
       }
       // Read whole (not merely found unchanged): nothing of it is taken on trust any more.
@@ -511,7 +511,7 @@ export class ChangeDetector {
    * block still hashes as before. False (nothing yielded) when it does not look like an append after all.
    */
   private async *appended(v: string, previous: FileIndex): AsyncGenerator<ChangeRecord, boolean> {
-    const read = await this.appends.read(this.abs(v), previous);
+    const read = await this.appends.read(this.abs(v), previous, this.o.index.blockHash);
     if (read === undefined) return false;
     try {
       const chunk = this.o.writeChunk ?? WRITE_CHUNK;

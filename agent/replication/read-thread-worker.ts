@@ -51,7 +51,7 @@ function readOne(request: ReadRequest): Answer {
       if (n === 0) break;
       filled += n;
     }
-    return answerIndex(request.id, indexBytes(content.subarray(0, filled), request.blockSize, request.previous, stats), content.subarray(0, filled));
+    return answerIndex(request.id, indexBytes(content.subarray(0, filled), request.blockSize, request.previous, stats, request.hash), content.subarray(0, filled));
   } finally {
     closeSync(fd);
   }
@@ -63,7 +63,7 @@ let chunk: Buffer | undefined;
 /** A file of any size hashed a chunk at a time; only its block hashes go back. */
 function indexWhole(request: ReadRequest, fd: number, stats: Stats): Answer {
   chunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
-  const hasher = new FileHasher(request.blockSize, request.previous);
+  const hasher = new FileHasher(request.blockSize, request.previous, request.hash);
   for (let position = 0; ;) {
     const n = readSync(fd, chunk, 0, chunk.length, position);
     if (n === 0) break;
@@ -100,7 +100,7 @@ function readChunk(request: ChunkRequest): Answer {
       if (n === 0) break;
       filled += n;
     }
-    const hasher = new FileHasher(request.blockSize, undefined);
+    const hasher = new FileHasher(request.blockSize, undefined, request.hash);
     hasher.update(content.subarray(0, filled));
     return {
       reply: { id: request.id, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino },

@@ -8,6 +8,7 @@
  */
 import type { BufferPool } from '../util/buffer-pool.js';
 import { BatchedWorker, WorkerCallError } from './batched-worker.js';
+import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, type FileIndex } from './block-index.js';
 import type { EntryStats } from './tree.js';
 
@@ -16,6 +17,7 @@ export interface ReadRequest {
   readonly kind: 'read';
   readonly path: string;
   readonly blockSize: number;
+  readonly hash: BlockHashName;
   readonly maxBytes: number;
   readonly previous?: { readonly size: number; readonly blockSize: number };
   /** Hash the whole file, whatever its size, and send back only its index. */
@@ -34,6 +36,7 @@ export interface ChunkRequest {
   readonly offset: number;
   readonly length: number;
   readonly blockSize: number;
+  readonly hash: BlockHashName;
   readonly buffer: SharedArrayBuffer;
 }
 
@@ -87,15 +90,15 @@ export class ReadThread {
    * As block-index.ts's readAndIndexFile: the file read whole and indexed, or undefined when it is larger than
    * `maxBytes`. Rejects with the system error's code.
    */
-  async read(path: string, blockSize: number, previous: FileIndex | undefined, maxBytes: number): Promise<{ index: FileIndex; content: Buffer } | undefined> {
-    const result = await this.ask({ kind: 'read', path, blockSize, maxBytes, ...(previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } }) });
+  async read(path: string, blockSize: number, hash: BlockHashName, previous: FileIndex | undefined, maxBytes: number): Promise<{ index: FileIndex; content: Buffer } | undefined> {
+    const result = await this.ask({ kind: 'read', path, blockSize, hash, maxBytes, ...(previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } }) });
     return result.content === undefined ? undefined : { index: result.index!, content: result.content };
   }
 
   /** As block-index.ts's indexFile: a file of any size hashed on the thread. */
-  async index(path: string, blockSize: number, previous?: Pick<FileIndex, 'size' | 'blockSize'>): Promise<FileIndex> {
+  async index(path: string, blockSize: number, hash: BlockHashName, previous?: Pick<FileIndex, 'size' | 'blockSize'>): Promise<FileIndex> {
     const prior = previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } };
-    return (await this.ask({ kind: 'read', path, blockSize, maxBytes: 0, indexOnly: true, ...prior })).index!;
+    return (await this.ask({ kind: 'read', path, blockSize, hash, maxBytes: 0, indexOnly: true, ...prior })).index!;
   }
 
   /**
@@ -114,14 +117,14 @@ export class ReadThread {
    * watcher reports what it became. Buffers come from `pool` (of shared memory, which the thread reads into) and go
    * back to it once the consumer gives them back.
    */
-  async *readChunks(path: string, blockSize: number, pool: BufferLender): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
+  async *readChunks(path: string, blockSize: number, hash: BlockHashName, pool: BufferLender): AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex> {
     const chunkBytes = pool.bufferBytes;
     if (chunkBytes % blockSize !== 0) throw new WorkerCallError('VIGIL_BAD_BLOCK_SIZE', `chunks of ${chunkBytes} bytes do not hold whole blocks of ${blockSize}`);
     if (!pool.shared) throw new WorkerCallError('VIGIL_BAD_POOL', 'the read thread fills chunks in place: their pool must be of shared memory');
     interface Asked { readonly buffer: Buffer; readonly reply: Promise<ReadReply> }
     const ask = (offset: number): Asked => {
       const buffer = pool.take();
-      return { buffer, reply: this.thread.ask({ kind: 'chunk', path, offset, length: chunkBytes, blockSize, buffer: buffer.buffer as SharedArrayBuffer }) };
+      return { buffer, reply: this.thread.ask({ kind: 'chunk', path, offset, length: chunkBytes, blockSize, hash, buffer: buffer.buffer as SharedArrayBuffer }) };
     };
     const ahead: Asked[] = [];
     let nextOffset = 0;

@@ -171,7 +171,7 @@ export class MirrorService implements MirrorRoles {
     const peer = splitHostPort(m.config.endpoints[m.peer]!);
     const source = new MirrorSource({
       id, folders: m.folders, filter: m.filter, dir: m.dir, journalBytes: m.config.journalSize, blockSize: m.config.blockSize,
-      owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
+      blockHash: m.config.blockHash, owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
       nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource, resyncOnStart: m.unclean,
       log: this.o.log, onRefused: (why) => { m.refusal = why; },
     });

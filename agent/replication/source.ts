@@ -12,6 +12,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isBlockHashName, type BlockHashName } from './block-hash.js';
 import { BlockIndexStore, type FileIndex } from './block-index.js';
 import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
@@ -33,6 +34,8 @@ export interface SourceOptions {
   readonly dir: string;
   readonly journalBytes: number;
   readonly blockSize: number;
+  /** The block hash wanted: a store keeps the one it was made with until a full or differential mirror. */
+  readonly blockHash: BlockHashName;
   readonly owner: boolean;
   readonly peer: { readonly node: string; readonly host: string; readonly port: number };
   readonly clusterId: string;
@@ -98,7 +101,7 @@ export class MirrorSource {
     if (this.o.resyncOnStart) await rm(journalDir, { recursive: true, force: true });
     this.journal = await Journal.open(journalDir, { maxBytes: this.o.journalBytes, fsync: 'never' });
     if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
-    this.index = await BlockIndexStore.open(join(this.o.dir, 'index'));
+    this.index = await BlockIndexStore.open(join(this.o.dir, 'index'), this.o.blockHash);
     this.dirty = await DirtySet.open(join(this.o.dir, 'dirty.json'));
     this.detector = new ChangeDetector({
       folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
@@ -360,15 +363,21 @@ export class MirrorSource {
     this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror to ${this.o.peer.node} started`);
     try {
       await this.dirty.clear();
+      const features = await this.targetFeatures(client);
       this.detector.forget();
+      // The index starts again, so it may change hash: to the one wanted, unless the target must list blocks
+      // with a hash it does not know.
+      const hash = kind === 'full' || features.blockHashes.includes(this.o.blockHash) ? this.o.blockHash : 'sha256-128';
+      if (hash !== this.o.blockHash) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} cannot hash blocks with ${this.o.blockHash}: this differential mirror compares ${hash}`);
+      this.index.useBlockHash(hash);
       if (kind === 'full') {
         await client.call('clear', Buffer.alloc(0), 120_000);
       } else {
-        const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize })), 600_000)).toString('utf8')) as TargetFile[];
+        const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize, blockHash: hash })), 600_000)).toString('utf8')) as TargetFile[];
         for (const f of listing) this.seed(f);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
-      const bytesSent = await this.emit(this.detector.reconcile({ puts: await this.targetTakesPuts(client) }), true);
+      const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true);
       const files = this.index.size;
       this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();
@@ -388,15 +397,19 @@ export class MirrorSource {
     }
   }
 
-  /** Whether the target applies put records (a whole small file in one); one before them answers UNKNOWN_METHOD. */
-  private async targetTakesPuts(client: ReplicationClient): Promise<boolean> {
+  /**
+   * Whether the target applies put records (a whole small file in one), and the block hashes it lists with. One
+   * before put records answers UNKNOWN_METHOD; one before block-hash.ts lists no hashes, and hashes with SHA-256.
+   */
+  private async targetFeatures(client: ReplicationClient): Promise<{ readonly puts: boolean; readonly blockHashes: readonly BlockHashName[] }> {
     try {
-      const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown };
-      return Array.isArray(features.ops) && features.ops.includes('put');
+      const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown; blockHashes?: unknown };
+      const blockHashes = Array.isArray(features.blockHashes) ? features.blockHashes.filter(isBlockHashName) : [];
+      return { puts: Array.isArray(features.ops) && features.ops.includes('put'), blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'] };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
       this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      return false;
+      return { puts: false, blockHashes: ['sha256-128'] };
     }
   }
 

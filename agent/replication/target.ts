@@ -13,6 +13,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
+import type { BlockHashName } from './block-hash.js';
 import { indexFile, type FileIndex } from './block-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
@@ -277,14 +278,14 @@ export class MirrorTarget {
 
   /**
    * The target's tree with block hashes, for a differential mirror. Files are hashed LISTING_LOOKAHEAD at a time
-   * (reads overlap each other and the hashing), in the scan's order.
+   * (reads overlap each other and the hashing), in the scan's order, with the source's block size and hash.
    */
-  async listing(blockSize: number): Promise<TargetFile[]> {
+  async listing(blockSize: number, blockHash: BlockHashName): Promise<TargetFile[]> {
     const out: TargetFile[] = [];
     for (let k = 0; k < this.o.folders.length; k++) {
       const root = this.o.folders[k]!;
       // Gone meanwhile: undefined, and the source sends it again.
-      const hash = (e: TreeEntry): Promise<FileIndex | undefined> => (e.type === 'file' ? indexFile(join(root, e.path), blockSize).catch(() => undefined) : Promise.resolve(undefined));
+      const hash = (e: TreeEntry): Promise<FileIndex | undefined> => (e.type === 'file' ? indexFile(join(root, e.path), blockSize, undefined, blockHash).catch(() => undefined) : Promise.resolve(undefined));
       for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
         const path = virtualPath(k, e.path);
         if (e.type !== 'file') {

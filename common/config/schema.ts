@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { durationSchema as duration } from './duration.js';
 import { parseSize } from './size.js';
 import { alertsSchema } from './alerts.js';
+import { BLOCK_HASH_NAMES } from './block-hashes.js';
 
 const slug = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a lowercase name: a letter, then letters, digits, "-" or "_" (at most 63)');
 
@@ -100,6 +101,12 @@ export const mirrorResource = z.strictObject({
   /** The on-disk queue of changes not yet applied by the target; when full, files are marked dirty instead. */
   journalSize: size.default(1024 ** 3),
   blockSize: size.default(64 * 1024),
+  /**
+   * How a block's hash tells a changed block: xxh3-128 (fast, as rsync's) or sha256-128 (cryptographic: for data
+   * written by someone who might forge a block that hashes like the one it replaces). Takes effect at the next full
+   * or differential mirror.
+   */
+  blockHash: z.enum(BLOCK_HASH_NAMES).default('xxh3-128'),
   /** Owner and group are mirrored when the agent runs as root, unless this is false. */
   mirrorOwner: z.boolean().default(true),
   ...timeouts,

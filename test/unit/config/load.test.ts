@@ -94,10 +94,12 @@ test('a mirror: sizes with units, per-node folders, endpoints for exactly the gr
   assert.ok(r.kind === 'mirror');
   assert.equal(r.journalSize, 2 * 1024 ** 3);
   assert.equal(r.blockSize, 65536);
-  const bad = problems(mirror('folders: ["srv/a", { alpha: /srv/b }], endpoints: { alpha: "127.0.0.1:7420", gamma: "127.0.0.1:7421" }, journalSize: 2 lots'));
+  assert.equal(r.blockHash, 'xxh3-128');
+  const bad = problems(mirror('folders: ["srv/a", { alpha: /srv/b }], endpoints: { alpha: "127.0.0.1:7420", gamma: "127.0.0.1:7421" }, journalSize: 2 lots, blockHash: md5'));
   const fields = bad.map((p) => `${p.field}: ${p.message}`);
   assert.ok(fields.some((f) => /^groups\[0\]\.resources\[0\]\.folders\[0\]/.test(f) && /absolute path/.test(f)), fields.join('\n'));
   assert.ok(fields.some((f) => /journalSize: expected a size/.test(f)), fields.join('\n'));
+  assert.ok(fields.some((f) => /resources\[0\]\.blockHash: expected one of "xxh3-128", "sha256-128"/.test(f)), fields.join('\n'));
 });
 
 test('YAML syntax errors and duplicate keys carry a line number', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
 } from '../../../agent/replication/block-index.js';
+import { blockHash } from '../../../agent/replication/block-hash.js';
 
 const KiB = 1024;
 const BS = DEFAULT_BLOCK_SIZE;
@@ -47,20 +48,21 @@ async function change(dir: string, initial: Buffer, alter: (path: string) => voi
   return { before, after, path, oldCopy };
 }
 
-test('an index holds one truncated SHA-256 per aligned block and the whole file SHA-256', async (t) => {
+test('an index holds one hash per aligned block: XXH3-128 by default, or SHA-256 cut to 16 bytes', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'f');
   const data = randomBytes(2 * BS + 100);
   writeFileSync(path, data);
+  const blocks = [data.subarray(0, BS), data.subarray(BS, 2 * BS), data.subarray(2 * BS)];
   const index = await indexFile(path);
   assert.equal(index.size, data.length);
   assert.equal(index.blockSize, BS);
-  assert.equal(index.blocks.length, 3);
-  const expected = [data.subarray(0, BS), data.subarray(BS, 2 * BS), data.subarray(2 * BS)]
-    .map((b) => createHash('sha256').update(b).digest().subarray(0, 16));
-  assert.deepEqual(index.blocks, expected);
+  assert.deepEqual(index.blocks, blocks.map((b) => blockHash(b, 'xxh3-128')));
   assert.equal(index.ino, statSync(path).ino);
   assert.equal(index.mtimeMs, statSync(path).mtimeMs);
+  const strong = await indexFile(path, BS, undefined, 'sha256-128');
+  assert.deepEqual(strong.blocks, blocks.map((b) => createHash('sha256').update(b).digest().subarray(0, 16)));
+  assert.deepEqual(changedRanges(strong, index), { ranges: [{ offset: 0, length: data.length }] }, 'hashes of two kinds never match');
 
   const small = await indexFile(path, 4096);
   assert.equal(small.blocks.length, Math.ceil(data.length / 4096));
@@ -165,7 +167,7 @@ test('a 20 MiB file is indexed exactly, and one changed byte costs one block', a
   const data = randomBytes(20 * 1024 * KiB);
   const r = await change(dir, data, (p) => overwrite(p, data.length - 1, Buffer.from([data[data.length - 1]! ^ 0xff])));
   assert.equal(r.before.blocks.length, 320);
-  assert.deepEqual(r.before.blocks[123], createHash('sha256').update(data.subarray(123 * BS, 124 * BS)).digest().subarray(0, 16));
+  assert.deepEqual(r.before.blocks[123], blockHash(data.subarray(123 * BS, 124 * BS), 'xxh3-128'));
   const result = changedRanges(r.before, r.after);
   assert.deepEqual(result, { ranges: [{ offset: 319 * BS, length: BS }] });
   assertRangesSuffice(r.oldCopy, r.path, result);
@@ -337,6 +339,36 @@ test('saves run one at a time and keep changes made while a save was writing', a
   assert.deepEqual([...(await BlockIndexStore.open(file)).paths()].sort(), ['one', 'two']);
 });
 
+test('a store keeps the block hash it was saved with: an older store (byte 6 zero) SHA-256; it changes only when empty', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  writeFileSync(join(dir, 'f'), randomBytes(3 * BS));
+  const strong = await indexFile(join(dir, 'f'), BS, undefined, 'sha256-128');
+  const store = await BlockIndexStore.open(file, 'sha256-128');
+  assert.equal(store.blockHash, 'sha256-128');
+  store.set('f', strong);
+  await store.save();
+  const saved = readFileSync(file);
+  assert.equal(saved[6], 0, 'SHA-256 is written as every store before XXH3 wrote byte 6');
+  // Opened by an agent that wants XXH3, it stays SHA-256 while it holds files.
+  const reopened = await BlockIndexStore.open(file, 'xxh3-128');
+  assert.equal(reopened.blockHash, 'sha256-128');
+  assert.deepEqual(reopened.get('f')?.blocks, strong.blocks);
+  assert.throws(() => reopened.useBlockHash('xxh3-128'), { code: 'VIGIL_BAD_INDEX', message: /holds 1 files hashed with sha256-128; it must be empty to use xxh3-128/ });
+  reopened.delete('f');
+  reopened.useBlockHash('xxh3-128');
+  await reopened.save();
+  assert.equal(readFileSync(file)[6], 1);
+  assert.equal((await BlockIndexStore.open(file, 'sha256-128')).blockHash, 'xxh3-128', 'a saved store says what it holds');
+  assert.equal((await BlockIndexStore.open(join(dir, 'new.idx'), 'sha256-128')).blockHash, 'sha256-128', 'a new store takes the one asked');
+  // A code this agent does not know (the checksum made right): refused, naming the byte.
+  const unknown = Buffer.from(saved);
+  unknown[6] = 7;
+  const body = unknown.subarray(0, unknown.length - 32);
+  writeFileSync(file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+  await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: /block hash 7, this agent knows 0 \(sha256-128\) and 1 \(xxh3-128\) at byte offset 6/ });
+});
+
 test('a store written by version 1 (with a whole-file hash per entry) is still read', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'blocks.idx');
@@ -403,18 +435,18 @@ test('a file read whole and indexed from memory gets the same index as one strea
     const data = randomBytes(size);
     writeFileSync(path, data);
     const streamed = await indexFile(path, BS);
-    const whole = await readAndIndexFile(path, BS, undefined, 64 * BS);
+    const whole = await readAndIndexFile(path, BS, 'xxh3-128', undefined, 64 * BS);
     assert.ok(whole !== undefined);
     assert.deepEqual(whole.index, streamed, `size ${size}`);
     assert.deepEqual(whole.content, data);
     // Appended to: the probe of the old partial last block is the same both ways.
     appendFileSync(path, randomBytes(BS));
     const grownStreamed = await indexFile(path, BS, streamed);
-    const grownWhole = await readAndIndexFile(path, BS, streamed, 64 * BS);
+    const grownWhole = await readAndIndexFile(path, BS, 'xxh3-128', streamed, 64 * BS);
     assert.deepEqual(grownWhole?.index, grownStreamed, `size ${size} + ${BS}`);
     assert.equal(grownStreamed.priorTail !== undefined, size % BS !== 0, `size ${size}: a prior tail exactly when the old last block was partial`);
   }
   // Larger than the limit: left to indexFile.
   writeFileSync(path, randomBytes(2 * BS));
-  assert.equal(await readAndIndexFile(path, BS, undefined, 2 * BS - 1), undefined);
+  assert.equal(await readAndIndexFile(path, BS, 'xxh3-128', undefined, 2 * BS - 1), undefined);
 });

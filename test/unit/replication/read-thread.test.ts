@@ -14,6 +14,7 @@ import { ReadThread } from '../../../agent/replication/read-thread.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../../../agent/replication/tree.js';
 
 const BS = 4096;
+const H = 'xxh3-128';
 
 /** A temp folder and a read thread, both gone at the end of the test. */
 function setUp(t: TestContext, prefix: string): { dir: string; reader: ReadThread } {
@@ -32,46 +33,46 @@ test('the thread gives the content and index readAndIndexFile gives, undefined a
   writeFileSync(join(dir, 'empty'), '');
 
   for (const name of ['a', 'empty']) {
-    const expected = await readAndIndexFile(join(dir, name), BS, undefined, 64 * BS);
-    const got = await reader.read(join(dir, name), BS, undefined, 64 * BS);
+    const expected = await readAndIndexFile(join(dir, name), BS, H, undefined, 64 * BS);
+    const got = await reader.read(join(dir, name), BS, H, undefined, 64 * BS);
     assert.ok(got !== undefined && expected !== undefined);
     assert.deepEqual(got.index, expected.index);
     assert.ok(got.content.equals(expected.content));
   }
   // With a previous index whose last block was partial: the probe of the old tail (priorTail) is made too.
-  const previous = (await readAndIndexFile(join(dir, 'a'), BS, undefined, 64 * BS))!.index;
+  const previous = (await readAndIndexFile(join(dir, 'a'), BS, H, undefined, 64 * BS))!.index;
   writeFileSync(join(dir, 'a'), Buffer.concat([content, Buffer.alloc(50, 1)]));
-  const grown = await reader.read(join(dir, 'a'), BS, previous, 64 * BS);
-  assert.deepEqual(grown?.index, (await readAndIndexFile(join(dir, 'a'), BS, previous, 64 * BS))?.index);
+  const grown = await reader.read(join(dir, 'a'), BS, H, previous, 64 * BS);
+  assert.deepEqual(grown?.index, (await readAndIndexFile(join(dir, 'a'), BS, H, previous, 64 * BS))?.index);
   assert.ok(grown?.index.priorTail !== undefined);
 
-  assert.equal(await reader.read(join(dir, 'a'), BS, undefined, BS), undefined, 'larger than maxBytes');
+  assert.equal(await reader.read(join(dir, 'a'), BS, H, undefined, BS), undefined, 'larger than maxBytes');
   // Indexing only: any size, in chunks, the same index as indexFile's.
   const big = Buffer.alloc(3 * 1024 * 1024 + 8);
   for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i >>> 2, i);
   writeFileSync(join(dir, 'big'), big.subarray(0, 3 * 1024 * 1024 + 5));
-  assert.deepEqual(await reader.index(join(dir, 'big'), BS), await indexFile(join(dir, 'big'), BS));
+  assert.deepEqual(await reader.index(join(dir, 'big'), BS, H), await indexFile(join(dir, 'big'), BS));
   // Given the index it had (its last block partial), the prior tail too, as indexFile finds it.
   const before = { size: 2 * 1024 * 1024 + 1000, blockSize: BS };
-  const withPrior = await reader.index(join(dir, 'big'), BS, before);
+  const withPrior = await reader.index(join(dir, 'big'), BS, H, before);
   assert.ok(withPrior.priorTail !== undefined);
   assert.deepEqual(withPrior, await indexFile(join(dir, 'big'), BS, { ...before, blocks: [], mtimeMs: 0, ino: 0 }));
-  await assert.rejects(reader.read(join(dir, 'missing'), BS, undefined, BS), { code: 'ENOENT' });
+  await assert.rejects(reader.read(join(dir, 'missing'), BS, H, undefined, BS), { code: 'ENOENT' });
   symlinkSync(join(dir, 'a'), join(dir, 'link'));
-  await assert.rejects(reader.read(join(dir, 'link'), BS, undefined, 64 * BS), { code: 'ELOOP' });
+  await assert.rejects(reader.read(join(dir, 'link'), BS, H, undefined, 64 * BS), { code: 'ELOOP' });
   execFileSync('mkfifo', [join(dir, 'fifo')]);
-  await assert.rejects(reader.read(join(dir, 'fifo'), BS, undefined, 64 * BS), { code: 'VIGIL_NOT_A_FILE' });
+  await assert.rejects(reader.read(join(dir, 'fifo'), BS, H, undefined, 64 * BS), { code: 'VIGIL_NOT_A_FILE' });
   // Many at once come back each to its caller.
-  const many = await Promise.all(Array.from({ length: 50 }, () => reader.read(join(dir, 'empty'), BS, undefined, BS)));
+  const many = await Promise.all(Array.from({ length: 50 }, () => reader.read(join(dir, 'empty'), BS, H, undefined, BS)));
   assert.ok(many.every((r) => r?.index.size === 0));
   // Asked in one turn, they travel as one message: a failure among them stays its own caller's.
-  const mixed = await Promise.allSettled([reader.read(join(dir, 'a'), BS, undefined, 64 * BS), reader.read(join(dir, 'missing'), BS, undefined, BS), reader.index(join(dir, 'big'), BS)]);
+  const mixed = await Promise.allSettled([reader.read(join(dir, 'a'), BS, H, undefined, 64 * BS), reader.read(join(dir, 'missing'), BS, H, undefined, BS), reader.index(join(dir, 'big'), BS, H)]);
   assert.equal(mixed[0].status === 'fulfilled' ? mixed[0].value?.index.size : undefined, content.length + 50);
   assert.equal(mixed[1].status === 'rejected' ? (mixed[1].reason as { code?: string }).code : undefined, 'ENOENT');
   assert.equal(mixed[2].status === 'fulfilled' ? mixed[2].value.size : undefined, 3 * 1024 * 1024 + 5);
 
   await reader.close();
-  await assert.rejects(reader.read(join(dir, 'a'), BS, undefined, BS), { code: 'VIGIL_CLOSED' });
+  await assert.rejects(reader.read(join(dir, 'a'), BS, H, undefined, BS), { code: 'VIGIL_CLOSED' });
 });
 
 test('a scan whose lstats run on the thread finds the same entries and problems as through the thread pool', async (t) => {
@@ -123,8 +124,8 @@ test('a large file read in chunks on the thread gives the chunks and the index r
     for (let i = 0; i < size; i++) content[i] = (i * 13 + size) % 251;
     writeFileSync(join(dir, 'f'), content);
     const pool = new BufferPool(chunk, { shared: true });
-    const got = await drain(reader.readChunks(join(dir, 'f'), BS, pool), pool);
-    const expected = await drain(readIndexing(join(dir, 'f'), BS, chunk));
+    const got = await drain(reader.readChunks(join(dir, 'f'), BS, H, pool), pool);
+    const expected = await drain(readIndexing(join(dir, 'f'), BS, H, chunk));
     assert.deepEqual(got.offsets, expected.offsets, `size ${size}`);
     assert.ok(got.bytes.equals(content), `size ${size}: the bytes`);
     assert.deepEqual(got.index, expected.index, `size ${size}: the index`);
@@ -133,7 +134,7 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   // A consumer that stops early leaves no read behind that could write into a buffer it was given back.
   writeFileSync(join(dir, 'f'), Buffer.alloc(10 * chunk, 3));
   const pool = new BufferPool(chunk, { shared: true });
-  const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
+  const chunks = reader.readChunks(join(dir, 'f'), BS, H, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);
   await chunks.return(undefined as never);
@@ -143,15 +144,15 @@ test('a large file read in chunks on the thread gives the chunks and the index r
   const other = Buffer.alloc(6 * chunk);
   for (let i = 0; i < other.length; i++) other[i] = (i * 31) % 253;
   writeFileSync(join(dir, 'other'), other);
-  const again = await drain(reader.readChunks(join(dir, 'other'), BS, pool), pool);
+  const again = await drain(reader.readChunks(join(dir, 'other'), BS, H, pool), pool);
   assert.ok(again.bytes.equals(other), 'the pool\'s buffers, given back early, read the next file right');
   // Not a regular file, gone, and a chunk size that does not hold whole blocks: refused with codes.
   mkdirSync(join(dir, 'folder'));
-  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, new BufferPool(chunk, { shared: true }))), { code: 'VIGIL_NOT_A_FILE' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, new BufferPool(chunk, { shared: true }))), { code: 'ENOENT' });
-  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(BS + 1, { shared: true }))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'folder'), BS, H, new BufferPool(chunk, { shared: true }))), { code: 'VIGIL_NOT_A_FILE' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'missing'), BS, H, new BufferPool(chunk, { shared: true }))), { code: 'ENOENT' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, H, new BufferPool(BS + 1, { shared: true }))), { code: 'VIGIL_BAD_BLOCK_SIZE' });
   // The thread reads into the pool's memory in place: memory it cannot share is refused.
-  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, new BufferPool(chunk))), { code: 'VIGIL_BAD_POOL' });
+  await assert.rejects(drain(reader.readChunks(join(dir, 'f'), BS, H, new BufferPool(chunk))), { code: 'VIGIL_BAD_POOL' });
 });
 
 test('a file replaced by another while its chunks are read fails with ENOENT (the watcher reports what it became)', async (t) => {
@@ -160,7 +161,7 @@ test('a file replaced by another while its chunks are read fails with ENOENT (th
   writeFileSync(join(dir, 'f'), Buffer.alloc(40 * chunk, 1));
   writeFileSync(join(dir, 'other'), Buffer.alloc(40 * chunk, 2));
   const pool = new BufferPool(chunk, { shared: true });
-  const chunks = reader.readChunks(join(dir, 'f'), BS, pool);
+  const chunks = reader.readChunks(join(dir, 'f'), BS, H, pool);
   const first = await chunks.next();
   assert.equal(first.done, false);
   renameSync(join(dir, 'other'), join(dir, 'f'));

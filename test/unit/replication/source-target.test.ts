@@ -1,5 +1,6 @@
 // A mirror's source and target on loopback (the real MirrorSource, transport and MirrorTarget, without the agent):
-// how small files travel to a target that takes put records, and to one of a version before them.
+// how small files travel to a target that takes put records, and to one of a version before them; which block
+// hash a differential mirror compares with a target of each version.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { decodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
 import { MirrorSource } from '../../../agent/replication/source.js';
-import { MirrorTarget } from '../../../agent/replication/target.js';
+import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
+import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
 import { targetEndpoint } from '../../../agent/replication/target-endpoint.js';
 import { ReplicationServer, type MirrorEndpoint } from '../../../agent/replication/transport.js';
 import { verifyTrees } from '../../../agent/replication/verify.js';
@@ -32,7 +34,34 @@ function olderTarget(endpoint: MirrorEndpoint): MirrorEndpoint {
   };
 }
 
-async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<ChangeOp, number>; log: string[]; source: MirrorSource; src: string; dst: string }> {
+/**
+ * An endpoint as a target from before block-hash.ts answers: no block hashes among its features, and a listing
+ * asked without one (its agent read no such field), so hashed with SHA-256.
+ */
+function targetBeforeBlockHashes(endpoint: MirrorEndpoint): MirrorEndpoint {
+  return {
+    ...endpoint,
+    handle: async (method, body) => {
+      if (method === 'features') return Buffer.from(JSON.stringify({ ops: ['put'] }));
+      if (method !== 'list') return endpoint.handle!(method, body);
+      const { blockHash: _ignored, ...asked } = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      return endpoint.handle!(method, Buffer.from(JSON.stringify(asked)));
+    },
+  };
+}
+
+interface MirrorRun {
+  readonly ops: Map<ChangeOp, number>;
+  /** Bytes of write and put records, by path. */
+  readonly written: Map<string, number>;
+  readonly log: string[];
+  readonly source: MirrorSource;
+  readonly src: string;
+  readonly dst: string;
+}
+
+/** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
+async function mirrorOnce(t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
   // Undone last first: the source stops (writing its journal's state) before its folder goes.
   const undo: (() => unknown)[] = [() => rmSync(base, { recursive: true, force: true })];
@@ -42,6 +71,8 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
   mkdirSync(join(src, 'docs'), { recursive: true });
   for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(src, 'docs', `f${i}`), `small file ${i}\n`.repeat(1 + i * 7));
   writeFileSync(join(src, 'large.bin'), Buffer.alloc(3 * 1024 * 1024 + 5, 0x41));
+  mkdirSync(dst);
+  prepare?.(src, dst);
   const filter = compileGlobs([], []);
   const log: string[] = [];
   const target = new MirrorTarget({
@@ -51,20 +82,22 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
   await target.open();
   undo.push(() => target.close());
   const ops = new Map<ChangeOp, number>();
+  const written = new Map<string, number>();
   const real = targetEndpoint(target, 64 * 1024);
   const counted: MirrorEndpoint = {
     ...real,
     apply: (r) => {
-      const op = decodeRecord(r.payload).op;
-      ops.set(op, (ops.get(op) ?? 0) + 1);
+      const record = decodeRecord(r.payload);
+      ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
+      if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
       return real.apply(r);
     },
   };
-  const endpoint = older ? olderTarget(counted) : counted;
+  const endpoint = older === 'before puts' ? olderTarget(counted) : older === 'before block hashes' ? targetBeforeBlockHashes(counted) : counted;
   const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'beta', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
   undo.push(() => server.close());
   const source = new MirrorSource({
-    id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, owner: false,
+    id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
     peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
     lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart: false, log: (line) => log.push(line),
   });
@@ -75,7 +108,12 @@ async function mirrorOnce(t: TestContext, older: boolean): Promise<{ ops: Map<Ch
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
   const fileTimes = report.metadataDiffers.filter((m) => m.path !== 'docs'); // a folder's time moves as it fills
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, fileTimes, report.problems], [[], [], [], [], []], JSON.stringify(report));
-  return { ops, log, source, src, dst };
+  return { ops, written, log, source, src, dst };
+}
+
+/** The hash of the source's block index (private: what its next comparisons use). */
+function storeHash(source: MirrorSource): string {
+  return (source as unknown as { index: { blockHash: string } }).index.blockHash;
 }
 
 test('a resync sends each small file the target lacks as one put record; the copy equals the source, times included', async (t) => {
@@ -85,7 +123,7 @@ test('a resync sends each small file the target lacks as one put record; the cop
 });
 
 test('to a target from before put records, small files go as create, write and meta, and the copy converges the same', async (t) => {
-  const { ops, log } = await mirrorOnce(t, true);
+  const { ops, log } = await mirrorOnce(t, 'before puts');
   assert.equal(ops.get('put'), undefined, JSON.stringify([...ops]));
   assert.equal(ops.get('create'), SMALL_FILES + 1);
   assert.ok(log.some((line) => /runs an older version: small files go as three records each/.test(line)), log.join('\n'));
@@ -109,4 +147,51 @@ test('the status counts a record as done once the target acknowledges it, before
   assert.equal(readFileSync(join(dst, 'late.txt'), 'utf8'), 'written after the resync\n', 'acknowledged means applied');
   assert.equal(seen.status, 0, 'no record and no byte left in the status');
   assert.ok(seen.journal > 0, 'the journal still counted the record when the status no longer did');
+});
+
+/** The target already holds large.bin with one byte changed in its second block. */
+function oneBlockDiffers(src: string, dst: string): void {
+  const copy = readFileSync(join(src, 'large.bin'));
+  copy[64 * 1024 + 10] = copy[64 * 1024 + 10]! ^ 0xff;
+  writeFileSync(join(dst, 'large.bin'), copy);
+}
+
+test('a differential mirror compares XXH3 block hashes with a target that lists them: only the changed block travels', async (t) => {
+  const { written, source, log } = await mirrorOnce(t, false, oneBlockDiffers);
+  assert.equal(written.get('0/large.bin'), 64 * 1024, JSON.stringify([...written]));
+  assert.equal(storeHash(source), 'xxh3-128');
+  assert.ok(!log.some((line) => /cannot hash blocks/.test(line)), log.join('\n'));
+});
+
+test('to a target from before block hashes, a differential mirror compares SHA-256, says so, and still sends one block', async (t) => {
+  const { written, source, log } = await mirrorOnce(t, 'before block hashes', oneBlockDiffers);
+  assert.equal(written.get('0/large.bin'), 64 * 1024, JSON.stringify([...written]));
+  assert.equal(storeHash(source), 'sha256-128', 'the index now compares with what that target lists');
+  assert.ok(log.some((line) => /beta cannot hash blocks with xxh3-128: this differential mirror compares sha256-128/.test(line)), log.join('\n'));
+});
+
+test('a target lists blocks with the hash asked, SHA-256 when none is asked, and refuses one it does not know', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-target-list-'));
+  const dst = join(base, 'dst');
+  mkdirSync(dst);
+  const content = Buffer.alloc(5000, 7);
+  writeFileSync(join(dst, 'f'), content);
+  const target = new MirrorTarget({
+    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
+    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
+  }, INITIAL_STATE);
+  await target.open();
+  t.after(async () => {
+    await target.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const endpoint = targetEndpoint(target, 4096);
+  const list = async (params: object): Promise<TargetFile[]> => JSON.parse((await endpoint.handle!('list', Buffer.from(JSON.stringify(params)))).toString('utf8')) as TargetFile[];
+  const blocksOf = (files: TargetFile[]): string => files.find((f) => f.path === '0/f')!.blocks!;
+  const expected = (hash: BlockHashName): string => Buffer.concat([blockHash(content.subarray(0, 4096), hash), blockHash(content.subarray(4096), hash)]).toString('base64');
+  assert.equal(blocksOf(await list({ blockSize: 4096, blockHash: 'xxh3-128' })), expected('xxh3-128'));
+  assert.equal(blocksOf(await list({ blockSize: 4096 })), expected('sha256-128'), 'a source before block hashes compares SHA-256');
+  await assert.rejects(list({ blockSize: 4096, blockHash: 'md5' }), /list: blockHash "md5" is not one of xxh3-128, sha256-128/);
+  const features = JSON.parse((await endpoint.handle!('features', Buffer.alloc(0))).toString('utf8')) as { blockHashes: string[] };
+  assert.deepEqual(features.blockHashes, ['xxh3-128', 'sha256-128']);
 });

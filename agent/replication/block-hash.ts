@@ -1,0 +1,46 @@
+/**
+ * The hash of one block of a file, cut to 16 bytes: what tells a changed block from an unchanged one.
+ *
+ * - `xxh3-128` (the default): XXH3's 128-bit hash, as rsync uses since 3.2 for its block and file checksums. Four
+ *   times faster than SHA-256 with SHA-NI here (11 against 48 µs per 64 KiB block), and hashing was the largest
+ *   single cost of a full mirror (the source hashes every byte it sends) and of a differential one (both sides
+ *   hash every byte). It is not cryptographic: whoever can write the mirrored files could make a block that hashes
+ *   like the one it replaces, and that change would not travel. `vigil mirror verify` compares whole files by
+ *   SHA-256 and would list it. Where that matters, configure `sha256-128`.
+ * - `sha256-128`: SHA-256 cut to 16 bytes; what every block index was before xxh3-128 (stores of that time keep
+ *   it until their next full or differential mirror, see BlockIndexStore).
+ */
+import { createHash } from 'node:crypto';
+import { createXXHash128 } from 'hash-wasm';
+import { BLOCK_HASH_NAMES } from '../../common/config/block-hashes.js';
+
+export const BLOCK_HASHES = BLOCK_HASH_NAMES;
+export type BlockHashName = (typeof BLOCK_HASHES)[number];
+export const DEFAULT_BLOCK_HASH: BlockHashName = BLOCK_HASHES[0];
+export const BLOCK_HASH_BYTES = 16;
+
+// One WebAssembly instance per thread, compiled once; each hash runs init-update-digest without a pause between.
+const xxh3 = await createXXHash128();
+
+export function blockHash(bytes: Uint8Array, name: BlockHashName): Buffer {
+  if (name === 'sha256-128') return createHash('sha256').update(bytes).digest().subarray(0, BLOCK_HASH_BYTES);
+  xxh3.init();
+  xxh3.update(bytes);
+  const digest = xxh3.digest('binary');
+  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+}
+
+export function isBlockHashName(value: unknown): value is BlockHashName {
+  return typeof value === 'string' && (BLOCK_HASHES as readonly string[]).includes(value);
+}
+
+/** The store's header byte for each: 0 is what stores wrote before the byte meant anything (all SHA-256). */
+const CODES: Readonly<Record<BlockHashName, number>> = { 'sha256-128': 0, 'xxh3-128': 1 };
+
+export function blockHashCode(name: BlockHashName): number {
+  return CODES[name];
+}
+
+export function blockHashOfCode(code: number): BlockHashName | undefined {
+  return BLOCK_HASHES.find((name) => CODES[name] === code);
+}
