@@ -26,6 +26,7 @@
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
+import { cpuTime, hasChildren } from './cpu-time.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { freemem } from 'node:os';
@@ -379,6 +380,12 @@ groups:
     }
   }
 
+  agentPid(node: NodeName): number {
+    const p = this.agents.get(node);
+    if (p === undefined) throw new Error(`${node}'s agent is not running`);
+    return p.pid;
+  }
+
   /** SIGTERM, target first: the source keeps the group (nothing to fail over to) and stops with its journal drained. */
   async stopAgents(): Promise<void> {
     for (const node of ['beta', 'alpha'] as const) {
@@ -444,14 +451,21 @@ gid = root
 
   get rsyncUrl(): string { return `rsync://${ADDRESS.beta}:${RSYNC_PORT}/${RSYNC_MODULE}/`; }
 
-  rsync(extra: readonly string[]): { ms: number; stats: RsyncStats; wire: { tx: number; rx: number } } {
+  /**
+   * One rsync run from alpha to the daemon, with the CPU it cost: the client's (a child this process waits for)
+   * and the daemon's children's (the receiver it forks per connection, counted once the daemon has waited for it).
+   */
+  rsync(extra: readonly string[]): { ms: number; stats: RsyncStats; wire: { tx: number; rx: number }; cpu: { client: number; daemon: number } } {
     const before = this.wire();
+    const cpuBefore = { client: cpuTime(process.pid)!.children, daemon: cpuTime(this.rsyncd!.pid)!.children };
     const started = Date.now();
     const r = this.net.run('alpha', ['rsync', '-a', '--stats', ...extra, `${this.paths.source}/`, this.rsyncUrl], { timeoutMs: 600_000 });
     const ms = Date.now() - started;
     const after = this.wire();
     if (r.code !== 0) throw new Error(`rsync ${extra.join(' ')} failed (${r.timedOut ? 'timed out' : r.code}): ${tail(r.stderr, 10)}`);
-    return { ms, stats: parseRsyncStats(r.stdout), wire: { tx: after.tx - before.tx, rx: after.rx - before.rx } };
+    for (const until = Date.now() + 5000; hasChildren(this.rsyncd!.pid) && Date.now() < until;) spawnSync('sleep', ['0.05']);
+    const cpu = { client: round(cpuTime(process.pid)!.children - cpuBefore.client), daemon: round(cpuTime(this.rsyncd!.pid)!.children - cpuBefore.daemon) };
+    return { ms, stats: parseRsyncStats(r.stdout), wire: { tx: after.tx - before.tx, rx: after.rx - before.rx }, cpu };
   }
 
   // ---- logs ----
@@ -498,6 +512,8 @@ interface VigilSync {
   readonly done_lines: ReturnType<Bench['doneLines']>;
   readonly wire_tx_bytes: number;
   readonly wire_rx_bytes: number;
+  /** CPU seconds of each agent's process (every thread) from its start until in-sync. */
+  readonly cpu_seconds: { readonly alpha: number; readonly beta: number; readonly total: number };
   readonly verified_equal: boolean;
 }
 
@@ -566,6 +582,8 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
   b.startAgents();
   const { at, status, sourceAt, states } = await untilLevel(b, started, timeoutMs, ready(started));
   const after = b.wire();
+  const cpu = (node: NodeName): number => round(cpuTime(b.agentPid(node))?.own ?? Number.NaN);
+  const cpuSeconds = { alpha: cpu('alpha'), beta: cpu('beta') };
   return {
     seconds: seconds(at - started),
     start_to_source_s: seconds(sourceAt - started),
@@ -576,6 +594,7 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
     done_lines: b.doneLines(0),
     wire_tx_bytes: after.tx - before.tx,
     wire_rx_bytes: after.rx - before.rx,
+    cpu_seconds: { ...cpuSeconds, total: round(cpuSeconds.alpha + cpuSeconds.beta) },
     verified_equal: true,
   };
 }
@@ -583,6 +602,8 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
 /** `mirror diff` on a level copy: what a differential pass costs when (almost) nothing differs. */
 async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<string, unknown>> {
   const before = b.wire();
+  const agentsCpu = (): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
+  const cpuBefore = agentsCpu();
   const lines = b.doneLines(0).length;
   const started = Date.now();
   await b.mirrorCommand('diff');
@@ -590,6 +611,7 @@ async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<st
   const after = b.wire();
   return {
     seconds: seconds(at - started),
+    cpu_seconds: round(agentsCpu() - cpuBefore),
     bytes_sent: status.lastSync?.bytesSent ?? null,
     ...(status.lastSync !== undefined ? { last_sync: status.lastSync } : {}),
     states,
@@ -745,7 +767,7 @@ async function main(): Promise<void> {
         const r = b.rsync([]);
         const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
         rsync['full'] = { seconds: seconds(r.ms), mb_per_s: mbPerS(dataset.bytes, r.ms), total_bytes_sent: r.stats.totalBytesSent ?? null,
-          wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command: `rsync -a --stats SRC/ ${b.rsyncUrl}` };
+          cpu_seconds: { ...r.cpu, total: round(r.cpu.client + r.cpu.daemon) }, wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command: `rsync -a --stats SRC/ ${b.rsyncUrl}` };
         progress(`[rsync] full: ${seconds(r.ms)} s`);
       } else {
         // Its base copy without timing it.
@@ -796,7 +818,7 @@ async function main(): Promise<void> {
         progress('[rsync] differential');
         const r = b.rsync(['--no-whole-file']);
         const equal = (await verifyTrees(b.paths.source, b.paths.rsyncTarget, compileGlobs([], []))).equal;
-        rsync['diff'] = { seconds: seconds(r.ms), bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null,
+        rsync['diff'] = { seconds: seconds(r.ms), cpu_seconds: { ...r.cpu, total: round(r.cpu.client + r.cpu.daemon) }, bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null,
           matched_bytes: r.stats.matchedData ?? null, files_transferred: r.stats.filesTransferred ?? null,
           wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command: `rsync -a --stats --no-whole-file SRC/ ${b.rsyncUrl}` };
         progress(`[rsync] diff: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
@@ -836,10 +858,11 @@ async function main(): Promise<void> {
   }
 
   const v = <T>(o: Record<string, unknown>, key: string): T | undefined => o[key] as T | undefined;
-  const vFull = v<{ seconds?: number; sync_seconds?: number }>(vigil, 'full');
-  const vDiff = v<{ seconds: number; sync_seconds?: number; wire_tx_bytes: number }>(vigil, 'diff');
-  const rFull = v<{ seconds: number }>(rsync, 'full');
-  const rDiff = v<{ seconds: number; bytes_sent: number | null; wire_tx_bytes: number }>(rsync, 'diff');
+  interface Cpu { readonly cpu_seconds?: { readonly total: number } }
+  const vFull = v<{ seconds?: number; sync_seconds?: number } & Cpu>(vigil, 'full');
+  const vDiff = v<{ seconds: number; sync_seconds?: number; wire_tx_bytes: number } & Cpu>(vigil, 'diff');
+  const rFull = v<{ seconds: number } & Cpu>(rsync, 'full');
+  const rDiff = v<{ seconds: number; bytes_sent: number | null; wire_tx_bytes: number } & Cpu>(rsync, 'diff');
   const vLag = v<LagReport>(vigil, 'lag_ms');
   const lLag = v<LagReport>(lsyncd, 'lag_ms');
   const vLagAppend = v<LagReport>(vigil, 'lag_append_ms');
@@ -850,6 +873,8 @@ async function main(): Promise<void> {
     diff_time_rsync_over_vigil: ratio(rDiff?.seconds, vDiff?.seconds),
     diff_time_rsync_over_vigil_after_start: ratio(rDiff?.seconds, vDiff?.sync_seconds),
     diff_wire_bytes_rsync_over_vigil: ratio(rDiff?.wire_tx_bytes, vDiff?.wire_tx_bytes),
+    full_cpu_rsync_over_vigil: ratio(rFull?.cpu_seconds?.total, vFull?.cpu_seconds?.total),
+    diff_cpu_rsync_over_vigil: ratio(rDiff?.cpu_seconds?.total, vDiff?.cpu_seconds?.total),
     lag_median_lsyncd_over_vigil: ratio(lLag?.median, vLag?.median),
     lag_p99_lsyncd_over_vigil: ratio(lLag?.p99, vLag?.p99),
     lag_append_median_lsyncd_over_vigil: ratio(lLagAppend?.median, vLagAppend?.median),
@@ -877,6 +902,7 @@ async function main(): Promise<void> {
       'vigil.*.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
+      'cpu_seconds: user plus system CPU from /proc. Vigil: both agents\' processes, every thread, from their start (loading the agent included) until in-sync. rsync: the client and the daemon\'s forked receiver. Neither counts the kernel\'s own threads (writeback, the network\'s soft interrupts).',
     ],
     ...(errors.length > 0 ? { errors } : {}),
     elapsed_s: Math.round((Date.now() - started) / 1000),
