@@ -18,6 +18,11 @@ test('xxh3-128 gives the canonical XXH128 digests, and sha256-128 the first 16 b
     assert.equal(blockHash(bytes, 'xxh3-128').toString('hex'), hex, `${bytes.length} bytes`);
     assert.deepEqual(blockHash(bytes, 'sha256-128'), createHash('sha256').update(bytes).digest().subarray(0, 16));
   }
+  // Each digest is memory of its own, never a view of the WebAssembly memory the next hash overwrites.
+  const first = blockHash(Buffer.from('a'), 'xxh3-128');
+  const second = blockHash(Buffer.from('b'), 'xxh3-128');
+  assert.notDeepEqual(first, second);
+  assert.deepEqual(first, blockHash(Buffer.from('a'), 'xxh3-128'));
   // A view into a larger buffer hashes only its own bytes, and each call starts afresh.
   const big = Buffer.concat([Buffer.from('xx'), Buffer.from('vigil'), Buffer.from('yy')]);
   assert.equal(blockHash(big.subarray(2, 7), 'xxh3-128').toString('hex'), '473da782fe5f6ca288d17fb02af669f7');
