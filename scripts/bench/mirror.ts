@@ -461,10 +461,13 @@ gid = root
     const started = Date.now();
     const r = this.net.run('alpha', ['rsync', '-a', '--stats', ...extra, `${this.paths.source}/`, this.rsyncUrl], { timeoutMs: 600_000 });
     const ms = Date.now() - started;
+    // Read before any other child of this process (the interface counters' `ip`) adds to it.
+    const client = round(cpuTime(process.pid)!.children - cpuBefore.client);
     const after = this.wire();
     if (r.code !== 0) throw new Error(`rsync ${extra.join(' ')} failed (${r.timedOut ? 'timed out' : r.code}): ${tail(r.stderr, 10)}`);
-    for (const until = Date.now() + 5000; hasChildren(this.rsyncd!.pid) && Date.now() < until;) spawnSync('sleep', ['0.05']);
-    const cpu = { client: round(cpuTime(process.pid)!.children - cpuBefore.client), daemon: round(cpuTime(this.rsyncd!.pid)!.children - cpuBefore.daemon) };
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const until = Date.now() + 5000; hasChildren(this.rsyncd!.pid) && Date.now() < until;) Atomics.wait(pause, 0, 0, 50);
+    const cpu = { client, daemon: round(cpuTime(this.rsyncd!.pid)!.children - cpuBefore.daemon) };
     return { ms, stats: parseRsyncStats(r.stdout), wire: { tx: after.tx - before.tx, rx: after.rx - before.rx }, cpu };
   }
 
