@@ -227,12 +227,12 @@ export function sameIndex(a: FileIndex | undefined, b: FileIndex | undefined): b
  * `previous` unchanged when size, mtime and inode still match (as rsync trusts size and mtime); otherwise the file
  * hashed again, with `previous`'s block size.
  */
-export async function indexFileIfChanged(path: string, previous: FileIndex | undefined, blockSize = DEFAULT_BLOCK_SIZE, hash: BlockHashName = DEFAULT_BLOCK_HASH): Promise<FileIndex> {
+export async function indexFileIfChanged(path: string, previous: FileIndex | undefined, blockSize = DEFAULT_BLOCK_SIZE): Promise<FileIndex> {
   if (previous !== undefined) {
     const s: Stats = await lstat(path);
     if (s.isFile() && s.size === previous.size && s.mtimeMs === previous.mtimeMs && s.ino === previous.ino) return previous;
   }
-  return indexFile(path, previous?.blockSize ?? blockSize, previous, hash);
+  return indexFile(path, previous?.blockSize ?? blockSize, previous);
 }
 
 /** The whole file's SHA-256, streamed. */

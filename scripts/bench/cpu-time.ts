@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { procStat } from '../../test/support/proc-stat.js';
 
 export interface CpuTime {
   readonly own: number;
@@ -15,17 +16,11 @@ const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'u
 
 /** Undefined once the process is gone. */
 export function cpuTime(pid: number): CpuTime | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The name may hold spaces and parentheses: fields are counted from its closing one. proc(5) numbers them from
-  // 1 with the state third: utime is 14, stime 15, cutime 16, cstime 17.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number): number => Number(fields[n - 3]);
-  return { own: (field(14) + field(15)) / TICKS_PER_SECOND, children: (field(16) + field(17)) / TICKS_PER_SECOND };
+  const field = procStat(pid);
+  if (field === undefined) return undefined;
+  // utime, stime, cutime, cstime.
+  const ticks = (n: number): number => Number(field(n));
+  return { own: (ticks(14) + ticks(15)) / TICKS_PER_SECOND, children: (ticks(16) + ticks(17)) / TICKS_PER_SECOND };
 }
 
 /** Whether the process has children it has not waited for yet (a forked rsync receiver still running, say). */

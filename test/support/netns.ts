@@ -22,6 +22,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { procStat } from './proc-stat.js';
 
 export interface NetSpec {
   readonly name: string;
@@ -106,15 +107,9 @@ let runCounter = 0;
 /** The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat); undefined if it is gone
  * or a zombie. Together with the pid it names one process for good: a reused pid has another start time. */
 export function processStartTime(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  return fields[19];
+  const field = procStat(pid);
+  if (field === undefined || field(3) === 'Z' || field(3) === 'X') return undefined;
+  return field(22);
 }
 
 interface RunOwner { readonly run: string; readonly pid: number; readonly alive: boolean }
