@@ -23,7 +23,7 @@ import { TokenStore } from './security/tokens.js';
 import { AlertDispatcher } from './alerts/dispatcher.js';
 import { alertsApi } from './alerts/api.js';
 import { Engine, type Membership } from './engine/engine.js';
-import { GuardLink } from './guard/guard-link.js';
+import { GuardLink, guardReleaseAfter } from './guard/guard-link.js';
 import { PublicNetworkMonitor } from './arbitration/public-network.js';
 import { Heartbeat } from './heartbeat/heartbeat.js';
 import { createPlatform } from './platform/index.js';
@@ -149,8 +149,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (change.kind === 'peer-alive') setTimeout(() => void configService.catchUp(), 200).unref();
     },
   });
-  // Release before any peer can take over: half the shortest dead time of our links.
-  const releaseAfterMs = Math.floor(Math.min(...config.heartbeat.links.filter((l) => options.node in l.endpoints).map((l) => l.deadTime)) / 2);
+  const releaseAfterMs = guardReleaseAfter(config.heartbeat.links, options.node);
   const guard = new GuardLink({
     configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs,
     onGuardLost: () => wiring.engine?.reprobe('the guard went away'),

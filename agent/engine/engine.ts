@@ -111,6 +111,10 @@ export class Engine {
         return;
       }
       case 'peer-status': break;
+      case 'paused':
+        this.emit('fault', 'warning', `this agent stood still for ${change.ms} ms (SIGSTOP, a hung host or a paused VM): `
+          + 'the heartbeats that waited meanwhile are read before any peer is taken as lost');
+        return;
     }
     this.schedulePlan();
   }

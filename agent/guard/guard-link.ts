@@ -3,8 +3,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeStatus } from '../../common/model/index.js';
+import type { LinkConfig } from '../../common/config/schema.js';
+import type { NodeId, NodeStatus } from '../../common/model/index.js';
 import { activeResources, type GuardMessage } from './messages.js';
+
+/**
+ * How long the agent may stay silent before its guard releases what it runs. A peer can take over as early as
+ * deadTime - interval after a freeze (the last beat left up to an interval before it), on the quickest of our
+ * links; the guard releases at half that, which leaves the other half for the stops.
+ */
+export function guardReleaseAfter(links: readonly Pick<LinkConfig, 'endpoints' | 'interval' | 'deadTime'>[], node: NodeId): number {
+  const takeover = Math.min(...links.filter((l) => node in l.endpoints).map((l) => l.deadTime - l.interval));
+  return Number.isFinite(takeover) ? Math.floor(takeover / 2) : 0;
+}
 
 const GUARD_SCRIPT = fileURLToPath(new URL('./guard-process.js', import.meta.url));
 

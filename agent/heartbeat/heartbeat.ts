@@ -61,6 +61,14 @@ interface KnownStatus {
   readonly json: string;
 }
 
+/**
+ * How long a link whose expiry came late (this process stood still) listens before it is taken as down: what
+ * waited in the socket arrives at once, and a live peer's next beat within an interval; never beyond the dead time.
+ */
+export function pauseGrace(link: Pick<LinkConfig, 'interval' | 'deadTime'>): number {
+  return Math.min(link.deadTime, 2 * link.interval);
+}
+
 export const defaultLinkFactory: LinkFactory = (config, options, clock) => {
   switch (config.kind) {
     case 'udp': return new UdpLink(options, clock);
@@ -80,6 +88,7 @@ export class Heartbeat {
   private lastTriggeredAt = -Infinity;
   private pendingTrigger: Disposable | undefined;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  private pauseReportedAt = -Infinity;
 
   constructor(private readonly options: HeartbeatOptions) {
     const { config, localNode } = options;
@@ -263,8 +272,7 @@ export class Heartbeat {
     }
     const now = this.clock.now();
     p.stats.noteReceived(body.i, body.s, now, body.e);
-    p.expiry?.dispose();
-    p.expiry = this.clock.setTimer(link.config.deadTime, () => this.linkDown(link, body.n, p));
+    this.armExpiry(link, body.n, p, link.config.deadTime);
     const changed = this.updatePeerStatus(body);
     if (!p.stats.up) {
       const wasAlive = this.isAlive(body.n);
@@ -288,6 +296,38 @@ export class Heartbeat {
     const json = JSON.stringify(body.p);
     this.peerStatus.set(body.n, { status: body.p as NodeStatus, incarnation: body.i, sentAt: body.t, json });
     return known?.json !== json;
+  }
+
+  private armExpiry(link: RunningLink, peer: NodeId, p: PeerLink, ms: number): void {
+    p.expiry?.dispose();
+    const due = this.clock.now() + ms;
+    p.expiry = this.clock.setTimer(ms, () => this.expired(link, peer, p, due));
+  }
+
+  /**
+   * The peer has been silent for the dead time, unless this process was the one that stood still: after a
+   * SIGSTOP, a hung host or a paused VM, every timer fires late and before the beats that waited in the sockets
+   * meanwhile are read. Taking the peer as lost then would start its groups here while it still runs them (as
+   * corosync does on "process pause detected", the silence of the pause does not count). A timer late by a
+   * quarter interval or more is such a pause (a busy loop is late by milliseconds): the link gets a short while to
+   * deliver what waits, a fresh beat included. Only a silent peer's timer ever fires, so this costs nothing else.
+   */
+  private expired(link: RunningLink, peer: NodeId, p: PeerLink, due: number): void {
+    const late = this.clock.now() - due;
+    if (late >= link.config.interval / 4) {
+      this.notePause(late);
+      this.armExpiry(link, peer, p, pauseGrace(link.config));
+      return;
+    }
+    this.linkDown(link, peer, p);
+  }
+
+  /** One report per pause, whatever the number of links and peers whose timers it made late. */
+  private notePause(late: number): void {
+    const now = this.clock.now();
+    if (now - this.pauseReportedAt < late) return;
+    this.pauseReportedAt = now;
+    this.options.onChange({ kind: 'paused', ms: late });
   }
 
   private reject(link: RunningLink, reason: RejectReason, from: string): void {

@@ -21,4 +21,6 @@ export interface LinkStatus {
 export type MembershipChange =
   | { readonly kind: 'link-up' | 'link-down'; readonly link: LinkName; readonly peer: NodeId }
   | { readonly kind: 'peer-alive' | 'peer-lost' | 'peer-status'; readonly peer: NodeId }
-  | { readonly kind: 'rejected'; readonly link: LinkName; readonly reason: 'bad-mac' | 'replay' | 'foreign' | 'malformed'; readonly from: string };
+  | { readonly kind: 'rejected'; readonly link: LinkName; readonly reason: 'bad-mac' | 'replay' | 'foreign' | 'malformed'; readonly from: string }
+  /** This process stood still (SIGSTOP, a hung host, a paused VM) for about `ms`: no peer was lost for it. */
+  | { readonly kind: 'paused'; readonly ms: number };

@@ -196,6 +196,7 @@ test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so 
   process.kill(alpha.pid, 'SIGSTOP');
   try {
     await c.waitFor('beta took over while alpha is frozen', async () => (await c.status('beta')).groups[0]!.runningOn.join() === 'beta' && c.runningOn('web-app').join() === 'beta');
+    await new Promise((r) => setTimeout(r, 1000)); // frozen a while longer: beta's beats pile up in alpha's sockets
   } finally {
     process.kill(alpha.pid, 'SIGCONT');
   }
@@ -211,6 +212,11 @@ test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so 
   assert.deepEqual(c.runningOn('web-app'), ['beta']);
   const faults = JSON.parse(c.vigil('alpha', 'events', '--kind', 'fault', '--json').stdout) as { message: string }[];
   assert.ok(faults.some((e) => /the agent is frozen/.test(e.message)), JSON.stringify(faults));
+  // On the thaw alpha's timers fire before it reads beta's beats, which waited in its sockets: that silence was
+  // alpha's own, and beta is never taken as lost for it.
+  assert.ok(faults.some((e) => /this agent stood still for \d+ ms/.test(e.message)), JSON.stringify(faults));
+  const lost = JSON.parse(c.vigil('alpha', 'events', '--kind', 'peer-lost', '--json').stdout) as unknown[];
+  assert.deepEqual(lost, [], 'alpha never took beta as lost');
 });
 
 test('a guard that dies is replaced at once', async (t) => {

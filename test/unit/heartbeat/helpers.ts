@@ -34,10 +34,15 @@ export class ManualClock implements Clock {
       for (const t of this.timers) if (t.at <= end && (!next || t.at < next.at)) next = t;
       if (!next) break;
       this.timers.delete(next);
-      this.time = next.at;
+      this.time = Math.max(this.time, next.at); // after a stall, overdue timers fire late, as real ones do
       next.fn();
     }
     this.time = end;
+  }
+
+  /** The process stood still (SIGSTOP): time passes and no timer fires until the next advance. */
+  stall(ms: number): void {
+    this.time += ms;
   }
 
   get pending(): number {
@@ -49,7 +54,21 @@ export class ManualClock implements Clock {
 export class MemoryNetwork {
   private readonly receivers = new Map<string, FrameHandler>();
   readonly cut = new Set<string>();
+  /** Nodes that read nothing for now (a stopped process): what is sent to them waits, in order, for `release`. */
+  private readonly held = new Map<NodeId, (() => void)[]>();
   sent = 0;
+
+  hold(node: NodeId): void {
+    this.held.set(node, []);
+  }
+
+  /** The node reads again: whatever waited for it is delivered; returns how many frames that was. */
+  release(node: NodeId): number {
+    const waiting = this.held.get(node) ?? [];
+    this.held.delete(node);
+    for (const deliver of waiting) deliver();
+    return waiting.length;
+  }
 
   factory(node: NodeId): LinkFactory {
     return (config) => {
@@ -59,7 +78,11 @@ export class MemoryNetwork {
         start: async (onFrame: FrameHandler, _onMalformed: MalformedHandler) => { this.receivers.set(endpoint, onFrame); },
         send: (peer, frame) => {
           this.sent++;
-          if (!this.cut.has(config.name)) this.receivers.get(`${config.name}/${peer}`)?.(frame, endpoint);
+          if (this.cut.has(config.name)) return;
+          const deliver = (): void => this.receivers.get(`${config.name}/${peer}`)?.(frame, endpoint);
+          const waiting = this.held.get(peer);
+          if (waiting) waiting.push(deliver);
+          else deliver();
         },
         close: async () => { this.receivers.delete(endpoint); },
       };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../../../common/config/load.js';
 import type { MembershipChange } from '../../../common/model/index.js';
-import { Heartbeat } from '../../../agent/heartbeat/heartbeat.js';
+import { Heartbeat, pauseGrace } from '../../../agent/heartbeat/heartbeat.js';
 import { encodePacket } from '../../../agent/heartbeat/packet.js';
 import { ManualClock, MemoryNetwork, status } from './helpers.js';
 
@@ -89,6 +89,55 @@ test('a peer is alive while any link is up and lost only when every link is down
   assert.ok(alpha.peers()['beta']!.aliveSince! > aliveSince, 'alive again since now');
   await alpha.close(); await beta.close();
   assert.equal(clock.pending, 0, 'no timer left');
+});
+
+test('a node that stood still (SIGSTOP) reads what waited before it takes a peer as lost; a peer that really died is lost a short grace after the thaw', async () => {
+  // One clock per node: while alpha is stopped its timers do not fire, and beta's beats wait in its sockets.
+  const alphaClock = new ManualClock();
+  const betaClock = new ManualClock();
+  const net = new MemoryNetwork();
+  const changes: MembershipChange[] = [];
+  const alpha = new Heartbeat({ config, localNode: 'alpha', key, incarnation: 1, clock: alphaClock, createLink: net.factory('alpha'), onChange: (c) => changes.push(c) });
+  const beta = new Heartbeat({ config, localNode: 'beta', key, incarnation: 2, clock: betaClock, createLink: net.factory('beta'), onChange: () => undefined });
+  const both = (ms: number) => { for (let t = 0; t < ms; t += 10) { alphaClock.advance(10); betaClock.advance(10); } };
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  both(300);
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  const aliveSince = alpha.peers()['beta']!.aliveSince;
+
+  // Stopped for 2 s, well past the 800 ms dead time.
+  const before = changes.length;
+  net.hold('alpha');
+  for (let t = 0; t < 2000; t += 10) betaClock.advance(10);
+  alphaClock.stall(2000);
+  // The thaw, in the event loop's order: the timers, all of them late, then what waited in the sockets.
+  alphaClock.advance(0);
+  assert.ok(net.release('alpha') >= 2 * 2000 / 200, 'beta\'s beats of the pause were waiting');
+  both(1000);
+  const since = kinds(changes.slice(before));
+  assert.deepEqual(since.filter((k) => k === 'paused'), ['paused'], 'the pause is reported once, whatever the links and peers');
+  assert.ok(!since.some((k) => k.startsWith('link-down') || k === 'peer-lost'), `beta was never lost: ${since.join(', ')}`);
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  assert.equal(alpha.peers()['beta']!.aliveSince, aliveSince);
+  const paused = changes.slice(before).find((c) => c.kind === 'paused');
+  assert.ok(paused?.kind === 'paused' && paused.ms >= 2000 - 800, `paused for ${JSON.stringify(paused)}`);
+
+  // Stopped again, and beta dies meanwhile: nothing waits, and beta is lost once the grace has passed.
+  net.hold('alpha');
+  await beta.close();
+  alphaClock.stall(2000);
+  alphaClock.advance(0);
+  assert.equal(net.release('alpha'), 0);
+  const grace = pauseGrace(config.heartbeat.links[0]!);
+  assert.equal(grace, 400);
+  alphaClock.advance(grace - 1);
+  assert.equal(alpha.peers()['beta']!.alive, true, 'not within the grace');
+  alphaClock.advance(1);
+  assert.equal(alpha.peers()['beta']!.alive, false, 'lost when the grace ends');
+  assert.equal(changes.at(-1)?.kind, 'peer-lost');
+  await alpha.close();
+  assert.equal(alphaClock.pending, 0, 'no timer left');
 });
 
 test('a status change is sent at once, at most one triggered update per 20 ms', async () => {
