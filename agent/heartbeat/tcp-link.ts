@@ -117,10 +117,19 @@ export class TcpLink implements HeartbeatLink {
     });
   }
 
-  /** A silent incoming connection is a dead peer's or an idler's: release it. */
+  /**
+   * A silent incoming connection is a dead peer's or an idler's: release it. Unless the timer came late: then this
+   * process stood still (SIGSTOP, a paused VM), timers fire before sockets are read, and what the peer sent
+   * meanwhile waits in this very connection; it is read first (heartbeat.ts's expiry waits for it too).
+   */
   private touch(conn: Incoming): void {
     conn.idle?.dispose();
-    conn.idle = this.clock.setTimer(2 * this.options.deadTime, () => this.drop(conn));
+    const idleMs = 2 * this.options.deadTime;
+    const due = this.clock.now() + idleMs;
+    conn.idle = this.clock.setTimer(idleMs, () => {
+      if (this.clock.now() - due >= this.options.interval / 4) this.touch(conn);
+      else this.drop(conn);
+    });
   }
 
   private drop(conn: Incoming): void {

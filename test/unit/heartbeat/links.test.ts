@@ -2,10 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { encodePacket } from '../../../agent/heartbeat/packet.js';
 import { Endpoint } from '../../../agent/heartbeat/endpoint.js';
 import { TcpLink } from '../../../agent/heartbeat/tcp-link.js';
 import { systemClock } from '../../../agent/util/clock.js';
-import { freePort, until } from './helpers.js';
+import { freePort, status, until } from './helpers.js';
 
 test('an endpoint by name resolves in the background; one by address needs no lookup', async () => {
   assert.equal(new Endpoint('127.0.0.1:7405', () => 0).address(), '127.0.0.1');
@@ -36,4 +39,27 @@ test('a tcp link drops idle incoming connections and evicts the oldest beyond it
   await until('the oldest is evicted', () => sockets[0]!.readableEnded || sockets[0]!.destroyed, 1000);
   assert.ok(!sockets[3]!.readableEnded, 'the newest is kept');
   await until('silent connections are dropped after twice the dead time', () => sockets.every((s) => s.readableEnded || s.destroyed), 3000);
+});
+
+test('a tcp link that stood still reads what waited on an incoming connection before taking it as idle', async (t) => {
+  const port = await freePort();
+  const link = new TcpLink({ name: 't', local: `127.0.0.1:${port}`, peers: new Map([['beta', `127.0.0.1:${await freePort()}`]]), interval: 50, deadTime: 150 }, systemClock);
+  const frames: Buffer[] = [];
+  await link.start((frame) => frames.push(frame), () => undefined);
+  t.after(() => link.close());
+  const frame = encodePacket({ c: 'c', n: 'beta', a: 'alpha', l: 't', i: 1, s: 1, t: Date.now(), p: status('beta') }, randomBytes(32));
+  // The peer is another thread, so it writes while this one stands still.
+  const peer = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    const socket = require('node:net').connect(workerData.port, '127.0.0.1', () => parentPort.postMessage('connected'));
+    parentPort.on('message', () => setTimeout(() => socket.write(Buffer.from(workerData.frame)), 100));
+  `, { eval: true, workerData: { port, frame } });
+  t.after(() => peer.terminate());
+  await new Promise((r) => peer.once('message', r));
+  await new Promise((r) => setTimeout(r, 50)); // accepted, and its idle timer armed: 300 ms
+  peer.postMessage('write');
+  // Stand still for twice the idle time; the frame arrives 100 ms in. On waking the idle timer fires first.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+  await until('the frame that waited is read', () => frames.length === 1, 1000);
+  assert.deepEqual(frames[0], frame);
 });
