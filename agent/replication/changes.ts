@@ -142,7 +142,7 @@ export class ChangeDetector {
   /** A scan's lstats, a folder's at a time on the read thread. */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
-   * gives back (`done`) once it has copied their records. */
+   * gives back (`done`) once the journal is done with their records (it holds a resync's until acknowledged). */
   private readonly chunks: BufferPool;
 
   constructor(private readonly o: ChangeDetectorOptions) {

@@ -1,15 +1,47 @@
 /**
  * The journal's tail cache: the encoded batches the last appends wrote, kept so that a read of records just
  * appended (the mirror's transport reads them at once) is served from memory, as subarrays of those buffers, with
- * no disk read and no copy.
+ * no disk read and no copy; and memory-only batches, held as their writer gave them (HeldBatch).
  *
  * Invariant, which the journal keeps: the cached batches hold consecutive seqs and the newest one ends at the
  * journal's last record, so a read from any cached seq can be answered from here to the end. Batches leave oldest
  * first (the byte bound, an ack); anything that changes the files otherwise empties the cache.
  */
 
+import type { JournalPayload } from './journal.js';
+
 /** A batch as written to disk: records back to back in `buffer`, record firstSeq + i starting at offsets[i]. */
-export interface CachedBatch { readonly firstSeq: number; readonly buffer: Buffer; readonly offsets: readonly number[] }
+export interface WrittenBatch { readonly firstSeq: number; readonly buffer: Buffer; readonly offsets: readonly number[] }
+
+/**
+ * A memory-only batch held as its writer gave it (record firstSeq + i is payloads[i]), not copied: a resync's
+ * read chunks go from the read thread to the socket untouched. `memoryBytes` is the memory the payloads hold on
+ * to; `release` hands them back to their writer once their records are acknowledged.
+ */
+export interface HeldBatch {
+  readonly firstSeq: number;
+  readonly payloads: readonly JournalPayload[];
+  readonly memoryBytes: number;
+  readonly release?: () => void;
+}
+
+export type CachedBatch = WrittenBatch | HeldBatch;
+
+/** A batch before the journal has given it its seqs. */
+export type UnplacedBatch = Omit<WrittenBatch, 'firstSeq'> | Omit<HeldBatch, 'firstSeq'>;
+
+function recordCount(batch: CachedBatch): number {
+  return 'offsets' in batch ? batch.offsets.length : batch.payloads.length;
+}
+
+/** The memory a set of payloads holds on to: each distinct underlying buffer whole (a view pins all of it). */
+export function heldMemory(payloads: readonly JournalPayload[]): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const payload of payloads) for (const part of Buffer.isBuffer(payload) ? [payload] : payload) buffers.add(part.buffer);
+  let bytes = 0;
+  for (const buffer of buffers) bytes += buffer.byteLength;
+  return bytes;
+}
 
 /** Where a record's payload length and payload sit in its header (see the format in journal.ts). */
 const LENGTH_OFFSET = 16;
@@ -18,7 +50,8 @@ const HEADER_BYTES = 20;
 const BATCH_OVERHEAD_BYTES = 256;
 const OFFSET_OVERHEAD_BYTES = 8;
 
-export function cachedCost(batch: Pick<CachedBatch, 'buffer' | 'offsets'>): number {
+export function cachedCost(batch: Pick<WrittenBatch, 'buffer' | 'offsets'> | Pick<HeldBatch, 'payloads' | 'memoryBytes'>): number {
+  if ('payloads' in batch) return batch.memoryBytes + BATCH_OVERHEAD_BYTES + batch.payloads.length * OFFSET_OVERHEAD_BYTES;
   // The whole memory the buffer holds on to: a batch in a buffer from the journal's pool may use only part of it.
   return batch.buffer.buffer.byteLength + BATCH_OVERHEAD_BYTES + batch.offsets.length * OFFSET_OVERHEAD_BYTES;
 }
@@ -45,7 +78,7 @@ export class TailCache {
   /** Keep a batch just written; it must follow the newest one held (otherwise the cache restarts from it). */
   add(batch: CachedBatch): void {
     const newest = this.batches[this.batches.length - 1];
-    if (newest !== undefined && newest.firstSeq + newest.offsets.length !== batch.firstSeq) this.clear();
+    if (newest !== undefined && newest.firstSeq + recordCount(newest) !== batch.firstSeq) this.clear();
     this.batches.push(batch);
     this.heldBytes += cachedCost(batch);
     while (this.heldBytes > this.limitBytes && this.head < this.batches.length) this.dropOldest();
@@ -57,7 +90,7 @@ export class TailCache {
    */
   replaceNewest(batch: CachedBatch): boolean {
     const newest = this.batches[this.batches.length - 1];
-    if (newest === undefined || this.batches.length === this.head || newest.firstSeq !== batch.firstSeq || newest.offsets.length !== batch.offsets.length) {
+    if (newest === undefined || this.batches.length === this.head || newest.firstSeq !== batch.firstSeq || recordCount(newest) !== recordCount(batch)) {
       // Not held: the records are lost to readers, who are told by the stubs.
       return false;
     }
@@ -73,7 +106,7 @@ export class TailCache {
    */
   dropThrough(seq: number): CachedBatch[] {
     const dropped: CachedBatch[] = [];
-    for (let oldest = this.batches[this.head]; oldest !== undefined && oldest.firstSeq + oldest.offsets.length - 1 <= seq; oldest = this.batches[this.head]) {
+    for (let oldest = this.batches[this.head]; oldest !== undefined && oldest.firstSeq + recordCount(oldest) - 1 <= seq; oldest = this.batches[this.head]) {
       dropped.push(oldest);
       this.dropOldest();
     }
@@ -88,15 +121,20 @@ export class TailCache {
 
   /**
    * Hand `take` the records from fromSeq on, in order, until it returns false or the newest record was taken.
-   * Returns false, having taken nothing, when fromSeq is not held. Each payload is a subarray of a cached buffer:
-   * callers must not write to it.
+   * Returns false, having taken nothing, when fromSeq is not held. Each payload is a subarray of a cached buffer,
+   * or a held batch's payload as its writer gave it: callers must not write to it.
    */
-  read(fromSeq: number, take: (seq: number, payload: Buffer) => boolean): boolean {
+  read(fromSeq: number, take: (seq: number, payload: JournalPayload) => boolean): boolean {
     let index = this.indexOf(fromSeq);
     if (index === undefined) return false;
     let seq = fromSeq;
     for (; index < this.batches.length; index++) {
-      const { firstSeq, buffer, offsets } = this.batches[index]!;
+      const batch = this.batches[index]!;
+      if ('payloads' in batch) {
+        for (let i = seq - batch.firstSeq; i < batch.payloads.length; i++, seq++) if (!take(seq, batch.payloads[i]!)) return true;
+        continue;
+      }
+      const { firstSeq, buffer, offsets } = batch;
       for (let i = seq - firstSeq; i < offsets.length; i++, seq++) {
         const start = offsets[i]! + HEADER_BYTES;
         const payload = buffer.subarray(start, start + buffer.readUInt32BE(offsets[i]! + LENGTH_OFFSET));
@@ -117,7 +155,7 @@ export class TailCache {
       else hi = mid - 1;
     }
     const batch = this.batches[lo]!;
-    return seq < batch.firstSeq + batch.offsets.length ? lo : undefined;
+    return seq < batch.firstSeq + recordCount(batch) ? lo : undefined;
   }
 
   private dropOldest(): void {

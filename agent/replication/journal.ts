@@ -25,7 +25,8 @@
  * up to 32 bits for certain, where a truncated hash catches it with probability 1 - 2^-32.
  *
  * Reads of records just appended are served from memory (./journal-cache.ts): the batch buffers the last appends
- * wrote, as they were written, so such a read costs neither a disk read nor a copy.
+ * wrote, as they were written, so such a read costs neither a disk read nor a copy. A memory-only batch whose
+ * payloads fill the memory they sit in is not even copied into a batch: it is held as given (see appendMany).
  */
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -33,7 +34,7 @@ import { z } from 'zod';
 import { BufferPool } from '../util/buffer-pool.js';
 import { writePiece } from '../util/write-pieces.js';
 import { crc32c } from './crc32c.js';
-import { cachedCost, TailCache } from './journal-cache.js';
+import { cachedCost, heldMemory, TailCache, type CachedBatch, type UnplacedBatch } from './journal-cache.js';
 
 export { crc32c };
 
@@ -73,7 +74,27 @@ export interface JournalOptions {
   readonly fsync?: 'always' | 'batch' | 'never';
 }
 
-export interface JournalRecord { readonly seq: number; readonly payload: Buffer }
+/** A record as read: one Buffer, or a memory-only record's parts as its writer gave them (journal-cache.ts). */
+export interface JournalRecord { readonly seq: number; readonly payload: JournalPayload }
+
+/** The payload's length in bytes, whole or in parts. */
+export function payloadBytes(payload: JournalPayload): number {
+  if (Buffer.isBuffer(payload)) return payload.length;
+  let bytes = 0;
+  for (const part of payload) bytes += part.length;
+  return bytes;
+}
+
+/** The payload as one Buffer: itself, or its parts copied together (a held record read by a consumer that parses it). */
+export function payloadBuffer(payload: JournalPayload): Buffer {
+  return Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
+}
+
+/**
+ * Memory-only payloads are held as given, not copied into a batch, while the memory they pin is at most this many
+ * times their bytes: a resync's 1 MiB read chunks are, a small file read into a pooled 1 MiB buffer is copied.
+ */
+const HOLD_MAX_MEMORY_RATIO = 2;
 
 /** firstSeq is ackedSeq + 1 and lastSeq the last seq handed out, so an empty journal has firstSeq = lastSeq + 1. */
 export interface JournalStats { readonly firstSeq: number; readonly lastSeq: number; readonly records: number; readonly bytes: number; readonly ackedSeq: number }
@@ -510,8 +531,14 @@ export class Journal {
    * rare, such an append is refused as full (JournalFullError), before its payloads are copied, while the
    * unacknowledged records, or the memory the cache holds for them, would not all fit in the cache; a batch that
    * could never fit there is stored on disk as usual.
+   *
+   * `release`, when the append succeeds, is called once the payloads' memory may be used again: at once when they
+   * were copied, or, for memory-only payloads held as given (not copied: what they pin is at most
+   * HOLD_MAX_MEMORY_RATIO times their bytes), once their records are acknowledged. It is never called for held
+   * payloads the cache let go unacknowledged (a reader may still hold them): their memory is the collector's then.
+   * When the append fails the payloads are still the caller's, and release is not called.
    */
-  appendMany(payloads: readonly JournalPayload[], options: { readonly memoryOnly?: boolean } = {}): Promise<number> {
+  appendMany(payloads: readonly JournalPayload[], options: { readonly memoryOnly?: boolean; readonly release?: () => void } = {}): Promise<number> {
     if (!Array.isArray(payloads)) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: not an array'));
     if (payloads.length === 0) return Promise.reject(new JournalError('VIGIL_JOURNAL_BAD_ARGUMENT', 'payloads: empty, nothing to append'));
     const lengths: number[] = [];
@@ -530,10 +557,20 @@ export class Journal {
     const inMemory = options.memoryOnly === true && onDisk <= this.memoryOnlyBytes;
     // A writer waiting for room retries every few milliseconds: refused before its payloads are copied.
     if (inMemory && this.unackedBytes + onDisk > this.memoryOnlyBytes) return Promise.reject(new JournalFullError(this.dir, onDisk, this.unackedBytes, this.memoryOnlyBytes));
+    if (inMemory) {
+      const memoryBytes = heldMemory(payloads);
+      const held = { payloads, memoryBytes, ...(options.release === undefined ? {} : { release: options.release }) };
+      if (memoryBytes <= HOLD_MAX_MEMORY_RATIO * onDisk && cachedCost(held) <= this.cache.limitBytes) {
+        return this.run(() => this.writeMemoryOnly(held, onDisk));
+      }
+    }
     const batch = encodeBatch(payloads, lengths, this.memory);
     // One whose memory (a pooled buffer may be larger than the batch) could never be held is stored on disk.
     const memoryOnly = inMemory && cachedCost(batch) <= this.cache.limitBytes;
-    return this.run(() => (memoryOnly ? this.writeMemoryOnly(batch) : this.write(batch))).catch((e: unknown) => {
+    return this.run(() => (memoryOnly ? this.writeMemoryOnly({ buffer: batch.buffer, offsets: batch.offsets }, onDisk) : this.write(batch))).then((seq) => {
+      options.release?.(); // copied into the batch
+      return seq;
+    }, (e: unknown) => {
       // Not kept (the journal was full, or the write failed): the batch's memory is free again.
       this.memory.give(batch.buffer);
       throw e;
@@ -545,20 +582,28 @@ export class Journal {
     return Math.floor(this.cache.limitBytes * 3 / 4);
   }
 
-  private async writeMemoryOnly(batch: EncodedBatch): Promise<number> {
-    const needed = batch.buffer.length;
+  /** `batch`: the records encoded into a batch of ours, or payloads held as given; `needed`: their bytes on disk. */
+  private async writeMemoryOnly(batch: UnplacedBatch, needed: number): Promise<number> {
     if (this.unackedBytes + needed > this.memoryOnlyBytes) throw new JournalFullError(this.dir, needed, this.unackedBytes, this.memoryOnlyBytes);
     // Nor may it push unacknowledged records out of the cache (a pooled batch holds more memory than it fills).
     const cost = cachedCost(batch);
     if (this.cache.bytes + cost > this.cache.limitBytes) throw new JournalFullError(this.dir, cost, this.cache.bytes, this.cache.limitBytes);
-    const stubs = encodeBatch(batch.offsets.map(() => EMPTY), batch.offsets.map(() => 0));
+    const records = 'offsets' in batch ? batch.offsets.length : batch.payloads.length;
+    const stubs = encodeBatch(Array.from({ length: records }, () => EMPTY), Array.from({ length: records }, () => 0));
     const firstSeq = this.nextSeq;
     const last = await this.write(stubs, needed);
     // The disk holds only the stubs: what the records weigh beyond them counts until they are acknowledged.
     this.memoryOnlyExtra.push({ firstSeq, lastSeq: last, bytes: needed - stubs.buffer.length });
     // write() cached the stubs; the real records replace them in memory (the same seqs, nothing else in between).
-    if (!this.cache.replaceNewest({ firstSeq, buffer: batch.buffer, offsets: batch.offsets })) this.memory.give(batch.buffer);
+    // Not held, nobody read them: their memory is free at once.
+    if (!this.cache.replaceNewest({ firstSeq, ...batch })) this.giveBack({ firstSeq, ...batch });
     return last;
+  }
+
+  /** A cached batch's memory may be used again: ours goes back to the pool, a writer's to the writer. */
+  private giveBack(batch: CachedBatch): void {
+    if ('payloads' in batch) batch.release?.();
+    else this.memory.give(batch.buffer);
   }
 
   /** Everything appended so far is durable (a no-op with fsync 'never'). */
@@ -753,10 +798,11 @@ export class Journal {
   private async readRecords(fromSeq: number, maxBytes: number): Promise<JournalRecord[]> {
     const records: JournalRecord[] = [];
     let total = 0;
-    const take = (seq: number, payload: Buffer): boolean => {
-      if (records.length > 0 && total + payload.length > maxBytes) return false;
+    const take = (seq: number, payload: JournalPayload): boolean => {
+      const bytes = payloadBytes(payload);
+      if (records.length > 0 && total + bytes > maxBytes) return false;
       records.push({ seq, payload });
-      total += payload.length;
+      total += bytes;
       return true;
     };
     const cachedFrom = this.cache.firstSeq ?? this.nextSeq;
@@ -838,7 +884,7 @@ export class Journal {
       const stubs = uptoSeq - this.ackedSeq;
       this.ackedSeq = uptoSeq;
       this.stateBehind = true;
-      for (const batch of this.cache.dropThrough(uptoSeq)) this.memory.give(batch.buffer);
+      for (const batch of this.cache.dropThrough(uptoSeq)) this.giveBack(batch);
       let extra = 0;
       while (this.memoryOnlyExtra.length > 0 && this.memoryOnlyExtra[0]!.lastSeq <= uptoSeq) extra += this.memoryOnlyExtra.shift()!.bytes;
       this.unackedBytes -= stubs * RECORD_OVERHEAD_BYTES + extra;
@@ -849,7 +895,7 @@ export class Journal {
     await this.sync();
     await this.writeState(uptoSeq);
     this.ackedSeq = uptoSeq;
-    for (const batch of this.cache.dropThrough(uptoSeq)) this.memory.give(batch.buffer);
+    for (const batch of this.cache.dropThrough(uptoSeq)) this.giveBack(batch);
     let removed = false;
     while (this.segments.length > 1 && this.segments[0] !== this.active?.segment && this.segments[0]!.lastSeq <= uptoSeq) {
       await unlink(this.segments.shift()!.path);

@@ -18,12 +18,12 @@ import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
 import type { PathFilter } from './glob.js';
-import { Journal, JournalError, type JournalPayload } from './journal.js';
+import { Journal, JournalError, payloadBytes, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
-import type { ReplicationRecord } from './transport-types.js';
+import type { OutgoingRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
 import { compareManifests, decodeManifest, treeManifest, type VerifyReport } from './verify.js';
 
@@ -190,10 +190,14 @@ export class MirrorSource {
       if (batch.length > 0) {
         const size = bytes;
         const payloads = batch;
-        appending = this.appendBatch(payloads, memoryOnly).then((fit) => {
-          if (fit) written += size;
-          // Copied into the journal (or dropped for the resync to send again): the read buffers may be reused.
+        // The read buffers may be used again once the journal is done with them: at once if it copied them, once
+        // acknowledged if it holds them (a resync's), or here if they did not fit (the resync sends them again).
+        const release = (): void => {
           for (const payload of payloads) if (!Buffer.isBuffer(payload)) this.detector.done(payload[1]!);
+        };
+        appending = this.appendBatch(payloads, memoryOnly, release).then((fit) => {
+          if (fit) written += size;
+          else release();
           return fit;
         });
         batch = [];
@@ -219,9 +223,9 @@ export class MirrorSource {
   }
 
   /** False when the journal was full (or the batch could never fit): nothing is dropped, the files are resent later. */
-  private async appendBatch(batch: readonly JournalPayload[], memoryOnly: boolean): Promise<boolean> {
+  private async appendBatch(batch: readonly JournalPayload[], memoryOnly: boolean, release: () => void): Promise<boolean> {
     try {
-      const seq = await this.appendWhenRoom(batch, memoryOnly);
+      const seq = await this.appendWhenRoom(batch, memoryOnly, release);
       this.appendedAt.push({ seq, at: Date.now() });
     } catch (e) {
       if (!(e instanceof JournalError && (e.code === 'VIGIL_JOURNAL_FULL' || e.code === 'VIGIL_JOURNAL_TOO_LARGE'))) throw e;
@@ -242,20 +246,20 @@ export class MirrorSource {
    * (up to a minute without progress). Only a journal that does not drain (target away, transmission paused)
    * makes the caller fall back to the dirty mark.
    */
-  private async appendWhenRoom(batch: readonly JournalPayload[], memoryOnly = false): Promise<number> {
+  private async appendWhenRoom(batch: readonly JournalPayload[], memoryOnly: boolean, release: () => void): Promise<number> {
     let lastAcked = this.journal.stats().ackedSeq;
     let progressAt = Date.now();
     for (;;) {
       try {
         // Not fsynced here: after a crash the service resyncs (a journal record lost with the machine, or a seq
         // used again, cannot then mislead the target). A clean stop and each acknowledgement flush it.
-        return await this.journal.appendMany(batch, { memoryOnly });
+        return await this.journal.appendMany(batch, { memoryOnly, release });
       } catch (e) {
         const full = e instanceof JournalError && e.code === 'VIGIL_JOURNAL_FULL';
         const draining = this.client?.stats().connected === true && !this.paused && !this.closed;
         const stalled = Date.now() - progressAt > 60_000;
         // Memory holds only what the target takes soon; when it does not, the resync's records go to disk.
-        if (full && memoryOnly && (!draining || stalled)) return this.appendWhenRoom(batch, false);
+        if (full && memoryOnly && (!draining || stalled)) return this.appendWhenRoom(batch, false, release);
         if (!full || !draining) throw e;
         this.client?.notify();
         const acked = this.journal.stats().ackedSeq;
@@ -270,7 +274,7 @@ export class MirrorSource {
 
   private connect(): void {
     const source = {
-      read: async (fromSeq: number, maxBytes: number): Promise<ReplicationRecord[]> => {
+      read: async (fromSeq: number, maxBytes: number): Promise<OutgoingRecord[]> => {
         const { ackedSeq } = this.journal.stats();
         if (fromSeq <= ackedSeq) {
           // The target is behind what we still hold: our journal cannot bring it level.
@@ -280,7 +284,7 @@ export class MirrorSource {
           return [];
         }
         const records = await this.journal.read(fromSeq, maxBytes);
-        const lost = records.findIndex((r) => r.payload.length === 0);
+        const lost = records.findIndex((r) => payloadBytes(r.payload) === 0);
         if (lost < 0) return records;
         // A resync's record kept in memory only is gone (a restart, the cache emptied): the resync starts over.
         this.o.log(`mirror ${this.o.id}: record ${records[lost]!.seq} of a resync is no longer held: resyncing again`);

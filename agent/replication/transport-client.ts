@@ -13,7 +13,7 @@ import { Connection, handlesClosed, type StreamMessage } from './transport-conne
 import { checkIdentity, clientTlsOptions, handshakeError } from './transport-tls.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, DEFAULT_WINDOW_BYTES, type ClientState, type ClientStats, type ReplicationClientOptions,
-  type ReplicationRecord,
+  type OutgoingRecord,
 } from './transport-types.js';
 
 /** Read the journal in batches of at most this much, so reading and sending overlap. */
@@ -34,7 +34,7 @@ class Attempt {
   madeProgress = false;
   nextSeq = 1;
   /** Read from the source, not yet sent: up to a read batch of records, tens of thousands when they are small. */
-  readonly pending = new Fifo<ReplicationRecord>();
+  readonly pending = new Fifo<OutgoingRecord>();
   private readonly inFlight = new Fifo<InFlight>();
   inFlightBytes = 0;
   private waiter: (() => void) | undefined;
@@ -280,7 +280,7 @@ export class ReplicationClient {
           await a.wait();
           continue;
         }
-        let records: ReplicationRecord[];
+        let records: OutgoingRecord[];
         try {
           records = await this.options.source.read(a.nextSeq, Math.max(1, Math.min(READ_BATCH_BYTES, this.window - a.inFlightBytes)));
           if (!a.live) return;
@@ -294,13 +294,14 @@ export class ReplicationClient {
         continue;
       }
       const r = a.pending.peek()!;
-      const size = RECORD_OVERHEAD_BYTES + r.payload.length;
+      const bytes = outgoingBytes(r.payload);
+      const size = RECORD_OVERHEAD_BYTES + bytes;
       if ((a.inFlightBytes > 0 && a.inFlightBytes + size > this.window) || conn.needsDrain) {
         await a.wait();
         continue;
       }
       a.pending.shift();
-      conn.write([encodeRecordPrefix(r.seq, r.payload.length), r.payload]);
+      conn.write([encodeRecordPrefix(r.seq, bytes), ...(isPayloadPart(r.payload) ? [r.payload] : r.payload)]);
       a.addInFlight(r.seq, size);
       a.nextSeq = r.seq + 1;
       this.sentBytes += size;
@@ -310,13 +311,27 @@ export class ReplicationClient {
 }
 
 /** The journal must hand back contiguous records from the seq asked for, each within the frame limit. */
-function checkRecords(fromSeq: number, records: readonly ReplicationRecord[]): void {
+function checkRecords(fromSeq: number, records: readonly OutgoingRecord[]): void {
   if (!Array.isArray(records)) throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}) returned no array`);
   records.forEach((r, i) => {
     if (r.seq !== fromSeq + i) throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}) returned seq ${r.seq} at index ${i}, expected ${fromSeq + i}`);
-    if (!(r.payload instanceof Uint8Array)) throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has no Buffer payload`);
-    if (r.payload.length > MAX_RECORD_PAYLOAD_BYTES) {
-      throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has ${r.payload.length} bytes, at most ${MAX_RECORD_PAYLOAD_BYTES} may be sent`);
+    const parts: readonly unknown[] = isPayloadPart(r.payload) ? [r.payload] : Array.isArray(r.payload) ? r.payload : [undefined];
+    const bad = parts.findIndex((part) => !isPayloadPart(part));
+    if (bad >= 0) throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has no Buffer payload${parts.length > 1 ? ` (part ${bad})` : ''}`);
+    const bytes = outgoingBytes(r.payload);
+    if (bytes > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has ${bytes} bytes, at most ${MAX_RECORD_PAYLOAD_BYTES} may be sent`);
     }
   });
+}
+
+function isPayloadPart(part: unknown): part is Buffer {
+  return part instanceof Uint8Array;
+}
+
+function outgoingBytes(payload: OutgoingRecord['payload']): number {
+  if (isPayloadPart(payload)) return payload.length;
+  let bytes = 0;
+  for (const part of payload) bytes += part.length;
+  return bytes;
 }

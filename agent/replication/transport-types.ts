@@ -8,6 +8,12 @@ export interface ReplicationRecord {
   readonly payload: Buffer;
 }
 
+/** A record to send: its payload whole, or in parts that go out back to back (never copied together first). */
+export interface OutgoingRecord {
+  readonly seq: number;
+  readonly payload: Buffer | readonly Buffer[];
+}
+
 export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_KEEPALIVE_MS = 5000;
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -60,7 +66,7 @@ export interface ReplicationServerOptions {
 
 /** The source side's journal: records from `fromSeq` on, contiguous, about `maxBytes` of payload (at least one). */
 export interface RecordSource {
-  read(fromSeq: number, maxBytes: number): Promise<ReplicationRecord[]>;
+  read(fromSeq: number, maxBytes: number): Promise<OutgoingRecord[]>;
 }
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected';

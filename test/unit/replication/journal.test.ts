@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
-  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, RECORD_OVERHEAD_BYTES,
+  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, payloadBuffer, payloadBytes, RECORD_OVERHEAD_BYTES,
 } from '../../../agent/replication/journal.js';
 import { payloadFor } from './journal-writer-child.js';
 import { openJournal, segments, tempDir } from './journal-helpers.js';
@@ -449,10 +449,12 @@ test('memory-only batches in pooled memory are refused before they would push un
   // quarters of the cache by their size would let in: the sixth pushed the first out unacknowledged (read back lost).
   const journal = await openJournal(t, dir, { maxBytes: 256 * 1024 * 1024, fsync: 'never' });
   const batchBytes = 4 * 1024 * 1024 - 64;
+  // Each a view of a buffer more than twice its size, so the journal copies it into a batch rather than hold it.
+  const sparse = (fill: number): Buffer => Buffer.alloc(3 * batchBytes, fill).subarray(0, batchBytes);
   let accepted = 0;
   for (let fill = 1; fill <= 8; fill++) {
     try {
-      await journal.appendMany([Buffer.alloc(batchBytes, fill)], { memoryOnly: true });
+      await journal.appendMany([sparse(fill)], { memoryOnly: true });
       accepted++;
     } catch (e) {
       assert.ok(e instanceof JournalFullError, String(e));
@@ -468,8 +470,50 @@ test('memory-only batches in pooled memory are refused before they would push un
   // Refused appends (copied nothing, kept nothing) and acknowledged batches give their memory back for the next
   // ones: what was read before an acknowledgement and what is appended after it do not mix.
   await journal.ack(2);
-  for (const fill of [9, 10]) await journal.appendMany([Buffer.alloc(batchBytes, fill)], { memoryOnly: true });
+  for (const fill of [9, 10]) await journal.appendMany([sparse(fill)], { memoryOnly: true });
   await check(3, [3, 4, 5, 9, 10]);
+});
+
+test('memory-only payloads that fill their memory are held as given, not copied, and released once acknowledged', async (t) => {
+  const dir = tempDir(t);
+  const journal = await openJournal(t, dir, { maxBytes: 256 * 1024 * 1024, fsync: 'never' });
+  const released: number[] = [];
+  const chunk = (fill: number): [Buffer, Buffer] => [Buffer.from([fill, 0, 0]), Buffer.alloc(1024 * 1024, fill)];
+  const batches = [[chunk(1), chunk(2)], [chunk(3)], [chunk(4), chunk(5)]];
+  for (const [i, payloads] of batches.entries()) await journal.appendMany(payloads, { memoryOnly: true, release: () => released.push(i) });
+  assert.deepEqual(released.slice(), [], 'held until acknowledged');
+  const read = await journal.read(1, 1 << 30);
+  assert.deepEqual(read.map((r) => r.seq), [1, 2, 3, 4, 5]);
+  // The very memory given: a record's parts are the writer's buffers, not copies of them.
+  read.forEach((r, i) => {
+    const given = batches.flat()[i]!;
+    assert.ok(Array.isArray(r.payload) && r.payload[0] === given[0] && r.payload[1] === given[1], `record ${r.seq} is held as given`);
+    assert.equal(payloadBytes(r.payload), 3 + 1024 * 1024);
+    assert.deepEqual(payloadBuffer(r.payload), Buffer.concat(given));
+  });
+  await journal.ack(1);
+  assert.deepEqual(released.slice(), [], 'half of the first batch acknowledged: still held');
+  await journal.ack(4);
+  assert.deepEqual(released.slice(), [0, 1], 'whole batches acknowledged: released, in order, once each');
+  // The disk holds stubs only: reopened, the unacknowledged record reads back lost.
+  assert.equal(statSync(join(dir, segments(dir)[0]!)).size, 5 * recordBytes(0));
+  await journal.ack(5);
+  assert.deepEqual(released.slice(), [0, 1, 2]);
+
+  // Payloads that pin much more memory than they fill (a small file read into a pooled buffer) are copied, and
+  // released as soon as the append is done; a failed append releases nothing (the caller may try again).
+  const sparse = Buffer.alloc(1024 * 1024, 7).subarray(0, 1000);
+  await journal.appendMany([sparse], { memoryOnly: true, release: () => released.push(3) });
+  assert.deepEqual(released.slice(), [0, 1, 2, 3], 'copied: released at once');
+  const copied = (await journal.read(6, 1 << 20))[0]!;
+  assert.ok(Buffer.isBuffer(copied.payload) && copied.payload.buffer !== sparse.buffer && copied.payload.equals(sparse));
+  const chunks = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => chunk(10 + i)[1]);
+  await journal.appendMany(chunks(20), { memoryOnly: true, release: () => released.push(4) });
+  // 20 MiB unacknowledged, and three quarters of the 32 MiB cache is the most memory-only records may weigh.
+  await assert.rejects(journal.appendMany(chunks(8), { memoryOnly: true, release: () => released.push(5) }), JournalFullError);
+  assert.deepEqual(released.slice(), [0, 1, 2, 3], 'held, and refused: neither released');
+  await journal.ack(7 + 19);
+  assert.deepEqual(released.slice(), [0, 1, 2, 3, 4]);
 });
 
 test('acknowledging only memory-only records leaves the state file for later (flush, close, or another ack) and keeps the count exact', async (t) => {

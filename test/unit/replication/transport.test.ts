@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcpConnect, createServer as createTcpServer, type Socket } from 'node:net';
-import { ReplicationError, ReplicationServer, type ReplicationRecord } from '../../../agent/replication/transport.js';
+import { ReplicationError, ReplicationServer, type RecordSource, type ReplicationRecord } from '../../../agent/replication/transport.js';
 import {
   closedPromise, KEY, MemoryJournal, MemoryTarget, MIRROR, payloadFor, resourceCounts, sleep, startClient, startServer, until,
 } from './transport-helpers.js';
@@ -109,6 +109,39 @@ test('a record larger than the window still goes, alone', async (t) => {
   await until('every record acknowledged', () => h.client.stats().ackedSeq === 3, LONG);
   assert.equal(h.client.stats().maxInFlightBytes, 100_000 + 14);
   assert.ok(target.isExactly(3));
+});
+
+test('a record read in parts goes as their concatenation; a part that is not a Buffer is refused, naming it', async (t) => {
+  const journal = new MemoryJournal();
+  fill(journal, 300, (seq) => 8 + ((seq * 7919) % 70_000));
+  // Each payload in 1 to 4 parts cut at varying places, empty parts included, as the journal hands out held records.
+  const parted: RecordSource = {
+    async read(fromSeq, maxBytes) {
+      return (await journal.read(fromSeq, maxBytes)).map((r) => {
+        const cuts = [0, (r.seq * 31) % (r.payload.length + 1), (r.seq * 17) % (r.payload.length + 1), r.payload.length].slice(0, 2 + (r.seq % 3)).sort((a, b) => a - b);
+        const parts = cuts.slice(1).map((end, i) => r.payload.subarray(cuts[i]!, end));
+        return { seq: r.seq, payload: r.seq % 5 === 0 ? r.payload : [...parts, r.payload.subarray(cuts.at(-1)!)] };
+      });
+    },
+  };
+  const received = new Map<number, Buffer>();
+  const target = new (class extends MemoryTarget {
+    override async apply(r: ReplicationRecord): Promise<void> {
+      received.set(r.seq, Buffer.from(r.payload)); // the transport's memory is used again once apply returns
+      await super.apply(r);
+    }
+  })();
+  const { server } = await startServer(t, { [MIRROR]: target });
+  const h = startClient(t, server.port, parted);
+  await until('every record acknowledged', () => h.client.stats().ackedSeq === 300, LONG);
+  assert.ok(target.isExactly(300));
+  for (let seq = 1; seq <= 300; seq++) assert.ok(received.get(seq)!.equals(journal.records[seq - 1]!), `record ${seq} arrives whole`);
+
+  const bad: RecordSource = { read: async (fromSeq) => [{ seq: fromSeq, payload: [Buffer.from('ok'), 'not a buffer' as unknown as Buffer] }] };
+  const failing = startClient(t, (await startServer(t, { [MIRROR]: new MemoryTarget() })).server.port, bad);
+  await until('the bad record is refused', () => failing.errors.length > 0, LONG);
+  assert.equal(failing.errors[0]!.code, 'VIGIL_REPL_SOURCE');
+  assert.match(failing.errors[0]!.message, /record 1 has no Buffer payload \(part 1\)/);
 });
 
 /**
