@@ -298,10 +298,11 @@ export class Heartbeat {
     return known?.json !== json;
   }
 
-  private armExpiry(link: RunningLink, peer: NodeId, p: PeerLink, ms: number): void {
+  /** `grace`: this is the short wait after a pause, which is not extended again however late it fires. */
+  private armExpiry(link: RunningLink, peer: NodeId, p: PeerLink, ms: number, grace = false): void {
     p.expiry?.dispose();
     const due = this.clock.now() + ms;
-    p.expiry = this.clock.setTimer(ms, () => this.expired(link, peer, p, due));
+    p.expiry = this.clock.setTimer(ms, () => this.expired(link, peer, p, due, grace));
   }
 
   /**
@@ -310,13 +311,15 @@ export class Heartbeat {
    * meanwhile are read. Taking the peer as lost then would start its groups here while it still runs them (as
    * corosync does on "process pause detected", the silence of the pause does not count). A timer late by a
    * quarter interval or more is such a pause (a busy loop is late by milliseconds): the link gets a short while to
-   * deliver what waits, a fresh beat included. Only a silent peer's timer ever fires, so this costs nothing else.
+   * deliver what waits, a fresh beat included. Once per silence: a loop late all the time (a starved machine)
+   * still loses a dead peer, a grace later. Only a silent peer's timer ever fires, so this costs nothing else.
    */
-  private expired(link: RunningLink, peer: NodeId, p: PeerLink, due: number): void {
+  private expired(link: RunningLink, peer: NodeId, p: PeerLink, due: number, grace: boolean): void {
     const late = this.clock.now() - due;
-    if (late >= link.config.interval / 4) {
-      this.notePause(late);
-      this.armExpiry(link, peer, p, pauseGrace(link.config));
+    if (!grace && late >= link.config.interval / 4) {
+      // Reported when it was a pause worth the name: a whole interval without a beat sent.
+      if (late >= link.config.interval) this.notePause(late);
+      this.armExpiry(link, peer, p, pauseGrace(link.config), true);
       return;
     }
     this.linkDown(link, peer, p);

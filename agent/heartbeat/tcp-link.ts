@@ -120,14 +120,15 @@ export class TcpLink implements HeartbeatLink {
   /**
    * A silent incoming connection is a dead peer's or an idler's: release it. Unless the timer came late: then this
    * process stood still (SIGSTOP, a paused VM), timers fire before sockets are read, and what the peer sent
-   * meanwhile waits in this very connection; it is read first (heartbeat.ts's expiry waits for it too).
+   * meanwhile waits in this very connection; it is read first (heartbeat.ts's expiry waits for it too), once per
+   * silence, so that a loop late all the time still drops a dead peer's connection.
    */
-  private touch(conn: Incoming): void {
+  private touch(conn: Incoming, again = false): void {
     conn.idle?.dispose();
     const idleMs = 2 * this.options.deadTime;
     const due = this.clock.now() + idleMs;
     conn.idle = this.clock.setTimer(idleMs, () => {
-      if (this.clock.now() - due >= this.options.interval / 4) this.touch(conn);
+      if (!again && this.clock.now() - due >= this.options.interval / 4) this.touch(conn, true);
       else this.drop(conn);
     });
   }

@@ -8,7 +8,7 @@ import { encodePacket } from '../../../agent/heartbeat/packet.js';
 import { Endpoint } from '../../../agent/heartbeat/endpoint.js';
 import { TcpLink } from '../../../agent/heartbeat/tcp-link.js';
 import { systemClock } from '../../../agent/util/clock.js';
-import { freePort, status, until } from './helpers.js';
+import { freePort, ManualClock, status, until } from './helpers.js';
 
 test('an endpoint by name resolves in the background; one by address needs no lookup', async () => {
   assert.equal(new Endpoint('127.0.0.1:7405', () => 0).address(), '127.0.0.1');
@@ -62,4 +62,28 @@ test('a tcp link that stood still reads what waited on an incoming connection be
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
   await until('the frame that waited is read', () => frames.length === 1, 1000);
   assert.deepEqual(frames[0], frame);
+});
+
+test('a tcp link whose timers are late all the time still drops a silent connection: the extra wait is given once', async (t) => {
+  const clock = new ManualClock();
+  const port = await freePort();
+  const link = new TcpLink({ name: 't', local: `127.0.0.1:${port}`, peers: new Map([['beta', `127.0.0.1:${await freePort()}`]]), interval: 50, deadTime: 150 }, clock);
+  await link.start(() => undefined, () => undefined);
+  t.after(() => link.close());
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.resume();
+  t.after(() => { socket.destroy(); });
+  const pendingBefore = clock.pending;
+  await until('accepted, its idle timer armed', () => clock.pending > pendingBefore);
+  let stalls = 0;
+  let dropped = false;
+  while (!dropped && stalls < 5) {
+    clock.stall(400); // the idle timer (300 ms) fires 100 ms late each time
+    clock.advance(0);
+    stalls++;
+    dropped = await until('dropped', () => socket.readableEnded || socket.destroyed, 2000).then(() => true, () => false);
+  }
+  assert.ok(dropped, 'dropped');
+  assert.equal(stalls, 2, 'the first late firing waits once more, the second drops it');
 });

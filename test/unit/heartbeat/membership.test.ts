@@ -140,6 +140,27 @@ test('a node that stood still (SIGSTOP) reads what waited before it takes a peer
   assert.equal(alphaClock.pending, 0, 'no timer left');
 });
 
+test('a loop late all the time (a starved machine) still loses a dead peer: the grace after a pause is not extended', async () => {
+  const { clock, changes, make } = cluster();
+  const alpha = make('alpha', 1);
+  const beta = make('beta', 2);
+  await alpha.start(); await beta.start();
+  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  clock.advance(300);
+  assert.equal(alpha.peers()['beta']!.alive, true);
+  await beta.close();
+  // Every timer fires 300 ms late (more than a quarter interval), as on a machine whose loop never catches up.
+  let stalls = 0;
+  for (; stalls < 20 && alpha.peers()['beta']!.alive; stalls++) {
+    clock.stall(300);
+    clock.advance(0);
+  }
+  assert.equal(alpha.peers()['beta']!.alive, false, 'beta is lost');
+  assert.ok(stalls <= 6, `within the dead time and one grace, late each time (${stalls} stalls of 300 ms)`);
+  assert.equal(changes['alpha']!.at(-1)?.kind, 'peer-lost');
+  await alpha.close();
+});
+
 test('a status change is sent at once, at most one triggered update per 20 ms', async () => {
   const { clock, net, make } = cluster();
   const alpha = make('alpha', 1);
