@@ -94,7 +94,7 @@ async function mirrorOnce(
       ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
       if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
       // Every record alike, so that those applied at once (the endpoint's concurrency) still start in order.
-      if (options.applyDelayMs !== undefined) await new Promise((r) => setTimeout(r, options.applyDelayMs));
+      if (options.applyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.applyDelayMs));
       return real.apply(r);
     },
   };
