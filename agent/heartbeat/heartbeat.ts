@@ -6,8 +6,8 @@
 import type { ClusterConfig, LinkConfig } from '../../common/config/schema.js';
 import type { LinkStatus, MembershipChange, NodeId, NodeStatus, PeerView } from '../../common/model/index.js';
 import type { HeartbeatBody } from '../../common/protocol/heartbeat.js';
-import { systemClock, type Clock, type Disposable } from '../util/clock.js';
-import type { HeartbeatLink, LinkOptions } from './link.js';
+import { setTimerWithLateness, systemClock, type Clock, type Disposable } from '../util/clock.js';
+import { firedAfterPause, type HeartbeatLink, type LinkOptions } from './link.js';
 import { LinkStats } from './link-stats.js';
 import { decodePacket, encodePacket, MAX_BODY_BYTES, PacketError, type PacketExpectations, type RejectReason } from './packet.js';
 import { ReplayWindow } from './replay.js';
@@ -301,22 +301,19 @@ export class Heartbeat {
   /** `grace`: this is the short wait after a pause, which is not extended again however late it fires. */
   private armExpiry(link: RunningLink, peer: NodeId, p: PeerLink, ms: number, grace = false): void {
     p.expiry?.dispose();
-    const due = this.clock.now() + ms;
-    p.expiry = this.clock.setTimer(ms, () => this.expired(link, peer, p, due, grace));
+    p.expiry = setTimerWithLateness(this.clock, ms, (late) => this.expired(link, peer, p, late, grace));
   }
 
   /**
-   * The peer has been silent for the dead time, unless this process was the one that stood still: after a
-   * SIGSTOP, a hung host or a paused VM, every timer fires late and before the beats that waited in the sockets
-   * meanwhile are read. Taking the peer as lost then would start its groups here while it still runs them (as
-   * corosync does on "process pause detected", the silence of the pause does not count). A timer late by a
-   * quarter interval or more is such a pause (a busy loop is late by milliseconds): the link gets a short while to
-   * deliver what waits, a fresh beat included. Once per silence: a loop late all the time (a starved machine)
-   * still loses a dead peer, a grace later. Only a silent peer's timer ever fires, so this costs nothing else.
+   * The peer has been silent for the dead time, unless this process was the one that stood still (link.ts,
+   * firedAfterPause): the beats that waited in the sockets meanwhile are not read yet, and taking the peer as lost
+   * would start its groups here while it still runs them (as corosync does on "process pause detected", the
+   * silence of the pause does not count). The link gets a short while to deliver what waits, a fresh beat
+   * included. Once per silence: a loop late all the time (a starved machine) still loses a dead peer, a grace
+   * later. Only a silent peer's timer ever fires, so this costs nothing else.
    */
-  private expired(link: RunningLink, peer: NodeId, p: PeerLink, due: number, grace: boolean): void {
-    const late = this.clock.now() - due;
-    if (!grace && late >= link.config.interval / 4) {
+  private expired(link: RunningLink, peer: NodeId, p: PeerLink, late: number, grace: boolean): void {
+    if (!grace && firedAfterPause(late, link.config.interval)) {
       // Reported when it was a pause worth the name: a whole interval without a beat sent.
       if (late >= link.config.interval) this.notePause(late);
       this.armExpiry(link, peer, p, pauseGrace(link.config), true);

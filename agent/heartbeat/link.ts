@@ -17,6 +17,15 @@ export interface HeartbeatLink {
   close(): Promise<void>;
 }
 
+/**
+ * After a pause of this process (SIGSTOP, a hung host, a paused VM) every timer fires late, and before the
+ * sockets are read. A timer late by a quarter interval or more is taken as such a pause (a busy loop is late by
+ * milliseconds): what it would take as silent gets one more short wait, once, for what waited in the sockets.
+ */
+export function firedAfterPause(lateMs: number, interval: number): boolean {
+  return lateMs >= interval / 4;
+}
+
 /** What a link is built from; the peers' endpoints exclude our own. */
 export interface LinkOptions {
   readonly name: string;

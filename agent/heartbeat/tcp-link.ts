@@ -4,9 +4,9 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { NodeId } from '../../common/model/index.js';
-import type { Clock, Disposable } from '../util/clock.js';
+import { setTimerWithLateness, type Clock, type Disposable } from '../util/clock.js';
 import { Endpoint, parseEndpoint } from './endpoint.js';
-import type { FrameHandler, HeartbeatLink, LinkOptions, MalformedHandler } from './link.js';
+import { firedAfterPause, type FrameHandler, type HeartbeatLink, type LinkOptions, type MalformedHandler } from './link.js';
 import { frameLength } from './packet.js';
 
 /** A peer that leaves this much of our data unread is stuck: reconnect rather than queue more. */
@@ -118,17 +118,15 @@ export class TcpLink implements HeartbeatLink {
   }
 
   /**
-   * A silent incoming connection is a dead peer's or an idler's: release it. Unless the timer came late: then this
-   * process stood still (SIGSTOP, a paused VM), timers fire before sockets are read, and what the peer sent
-   * meanwhile waits in this very connection; it is read first (heartbeat.ts's expiry waits for it too), once per
-   * silence, so that a loop late all the time still drops a dead peer's connection.
+   * A silent incoming connection is a dead peer's or an idler's: release it. Unless this process stood still
+   * (link.ts, firedAfterPause): what the peer sent meanwhile waits in this very connection, and is read first
+   * (heartbeat.ts's expiry waits for it too); once per silence, so that a loop late all the time still drops a
+   * dead peer's connection.
    */
   private touch(conn: Incoming, again = false): void {
     conn.idle?.dispose();
-    const idleMs = 2 * this.options.deadTime;
-    const due = this.clock.now() + idleMs;
-    conn.idle = this.clock.setTimer(idleMs, () => {
-      if (!again && this.clock.now() - due >= this.options.interval / 4) this.touch(conn, true);
+    conn.idle = setTimerWithLateness(this.clock, 2 * this.options.deadTime, (late) => {
+      if (!again && firedAfterPause(late, this.options.interval)) this.touch(conn, true);
       else this.drop(conn);
     });
   }

@@ -8,6 +8,7 @@
  * first (the byte bound, an ack); anything that changes the files otherwise empties the cache.
  */
 
+import { partsOf } from '../util/buffer-parts.js';
 import type { JournalPayload } from './journal.js';
 
 /** A batch as written to disk: records back to back in `buffer`, record firstSeq + i starting at offsets[i]. */
@@ -37,7 +38,7 @@ function recordCount(batch: CachedBatch): number {
 /** The memory a set of payloads holds on to: each distinct underlying buffer whole (a view pins all of it). */
 export function heldMemory(payloads: readonly JournalPayload[]): number {
   const buffers = new Set<ArrayBufferLike>();
-  for (const payload of payloads) for (const part of Buffer.isBuffer(payload) ? [payload] : payload) buffers.add(part.buffer);
+  for (const payload of payloads) for (const part of partsOf(payload)) buffers.add(part.buffer);
   let bytes = 0;
   for (const buffer of buffers) bytes += buffer.byteLength;
   return bytes;

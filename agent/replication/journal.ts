@@ -32,6 +32,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } f
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BufferPool } from '../util/buffer-pool.js';
+import { partsLength, type BufferParts } from '../util/buffer-parts.js';
 import { writePiece } from '../util/write-pieces.js';
 import { crc32c } from './crc32c.js';
 import { cachedCost, heldMemory, TailCache, type CachedBatch, type UnplacedBatch } from './journal-cache.js';
@@ -76,19 +77,6 @@ export interface JournalOptions {
 
 /** A record as read: one Buffer, or a memory-only record's parts as its writer gave them (journal-cache.ts). */
 export interface JournalRecord { readonly seq: number; readonly payload: JournalPayload }
-
-/** The payload's length in bytes, whole or in parts. */
-export function payloadBytes(payload: JournalPayload): number {
-  if (Buffer.isBuffer(payload)) return payload.length;
-  let bytes = 0;
-  for (const part of payload) bytes += part.length;
-  return bytes;
-}
-
-/** The payload as one Buffer: itself, or its parts copied together (a held record read by a consumer that parses it). */
-export function payloadBuffer(payload: JournalPayload): Buffer {
-  return Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
-}
 
 /**
  * Memory-only payloads are held as given, not copied into a batch, while the memory they pin is at most this many
@@ -164,9 +152,10 @@ interface EncodedBatch { readonly buffer: Buffer; readonly offsets: readonly num
 
 /**
  * A record's payload: one Buffer, or its parts in order (the payload is their concatenation), so that a caller
- * holding [header, data] hands both over without concatenating them first; the journal copies the parts once.
+ * holding [header, data] hands both over without concatenating them first; the journal copies the parts once, or
+ * not at all for a memory-only batch it holds as given.
  */
-export type JournalPayload = Buffer | readonly Buffer[];
+export type JournalPayload = BufferParts;
 
 /** The payload's length, or a JournalError naming payloads[i] (or payloads[i][j]) when it is not a payload. */
 function payloadLength(payload: JournalPayload, i: number): number | JournalError {
@@ -799,7 +788,7 @@ export class Journal {
     const records: JournalRecord[] = [];
     let total = 0;
     const take = (seq: number, payload: JournalPayload): boolean => {
-      const bytes = payloadBytes(payload);
+      const bytes = partsLength(payload);
       if (records.length > 0 && total + bytes > maxBytes) return false;
       records.push({ seq, payload });
       total += bytes;

@@ -18,7 +18,8 @@ import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
 import type { PathFilter } from './glob.js';
-import { Journal, JournalError, payloadBytes, type JournalPayload } from './journal.js';
+import { partsLength } from '../util/buffer-parts.js';
+import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
@@ -284,7 +285,7 @@ export class MirrorSource {
           return [];
         }
         const records = await this.journal.read(fromSeq, maxBytes);
-        const lost = records.findIndex((r) => payloadBytes(r.payload) === 0);
+        const lost = records.findIndex((r) => partsLength(r.payload) === 0);
         if (lost < 0) return records;
         // A resync's record kept in memory only is gone (a restart, the cache emptied): the resync starts over.
         this.o.log(`mirror ${this.o.id}: record ${records[lost]!.seq} of a resync is no longer held: resyncing again`);

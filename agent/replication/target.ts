@@ -17,7 +17,8 @@ import type { BlockHashName } from './block-hash.js';
 import { indexFile, type FileIndex } from './block-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
-import { Journal, payloadBuffer } from './journal.js';
+import { joinParts } from '../util/buffer-parts.js';
+import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecordInPlace, type ChangeRecord } from './records.js';
@@ -249,8 +250,8 @@ export class MirrorTarget {
         const { ackedSeq, lastSeq } = spool.stats();
         if (ackedSeq >= lastSeq || this.state.pausedTarget) break;
         const batch = await spool.read(ackedSeq + 1, 4 * 1024 * 1024);
-        // A spool holds no memory-only records: each payload is one Buffer already, and payloadBuffer copies none.
-        for (const r of batch) await this.applyRecord(decodeRecordInPlace(payloadBuffer(r.payload)));
+        // A spool holds no memory-only records: each payload is one Buffer already, and joinParts copies none.
+        for (const r of batch) await this.applyRecord(decodeRecordInPlace(joinParts(r.payload)));
         for (const a of this.appliers) await a.sync();
         await spool.ack(batch[batch.length - 1]!.seq);
       }

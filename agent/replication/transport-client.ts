@@ -7,6 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import {
   encodeHello, encodeRecordPrefix, MAX_RECORD_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, ReplicationError, type HelloOkMessage,
 } from '../../common/protocol/replication.js';
+import { partsLength, partsOf } from '../util/buffer-parts.js';
 import { systemClock, type Clock, type Disposable } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { Connection, handlesClosed, type StreamMessage } from './transport-connection.js';
@@ -294,14 +295,14 @@ export class ReplicationClient {
         continue;
       }
       const r = a.pending.peek()!;
-      const bytes = outgoingBytes(r.payload);
+      const bytes = partsLength(r.payload);
       const size = RECORD_OVERHEAD_BYTES + bytes;
       if ((a.inFlightBytes > 0 && a.inFlightBytes + size > this.window) || conn.needsDrain) {
         await a.wait();
         continue;
       }
       a.pending.shift();
-      conn.write([encodeRecordPrefix(r.seq, bytes), ...(isPayloadPart(r.payload) ? [r.payload] : r.payload)]);
+      conn.write([encodeRecordPrefix(r.seq, bytes), ...partsOf(r.payload)]);
       a.addInFlight(r.seq, size);
       a.nextSeq = r.seq + 1;
       this.sentBytes += size;
@@ -318,7 +319,7 @@ function checkRecords(fromSeq: number, records: readonly OutgoingRecord[]): void
     const parts: readonly unknown[] = isPayloadPart(r.payload) ? [r.payload] : Array.isArray(r.payload) ? r.payload : [undefined];
     const bad = parts.findIndex((part) => !isPayloadPart(part));
     if (bad >= 0) throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has no Buffer payload${parts.length > 1 ? ` (part ${bad})` : ''}`);
-    const bytes = outgoingBytes(r.payload);
+    const bytes = partsLength(r.payload);
     if (bytes > MAX_RECORD_PAYLOAD_BYTES) {
       throw new ReplicationError('VIGIL_REPL_SOURCE', `read(${fromSeq}): record ${r.seq} has ${bytes} bytes, at most ${MAX_RECORD_PAYLOAD_BYTES} may be sent`);
     }
@@ -329,9 +330,3 @@ function isPayloadPart(part: unknown): part is Buffer {
   return part instanceof Uint8Array;
 }
 
-function outgoingBytes(payload: OutgoingRecord['payload']): number {
-  if (isPayloadPart(payload)) return payload.length;
-  let bytes = 0;
-  for (const part of payload) bytes += part.length;
-  return bytes;
-}

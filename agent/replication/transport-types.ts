@@ -1,5 +1,6 @@
 /** The transport's public types and defaults (re-exported by transport.ts). */
 import type { ReplicationError } from '../../common/protocol/replication.js';
+import type { BufferParts } from '../util/buffer-parts.js';
 import type { Clock } from '../util/clock.js';
 import type { CallHandler } from './transport-connection.js';
 
@@ -11,7 +12,7 @@ export interface ReplicationRecord {
 /** A record to send: its payload whole, or in parts that go out back to back (never copied together first). */
 export interface OutgoingRecord {
   readonly seq: number;
-  readonly payload: Buffer | readonly Buffer[];
+  readonly payload: BufferParts;
 }
 
 export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;

@@ -17,6 +17,12 @@ export const systemClock: Clock = {
   },
 };
 
+/** A timer told how late it fired (ms past its due time): a process that stood still fires every timer late. */
+export function setTimerWithLateness(clock: Clock, ms: number, fn: (lateMs: number) => void): Disposable {
+  const due = clock.now() + ms;
+  return clock.setTimer(ms, () => fn(clock.now() - due));
+}
+
 /** A set of disposables released together, last registered first. */
 export class DisposableStore implements Disposable {
   private readonly items: Disposable[] = [];

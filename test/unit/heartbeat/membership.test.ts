@@ -25,7 +25,15 @@ function cluster() {
   const make = (node: string, incarnation: number) => new Heartbeat({
     config, localNode: node, key, incarnation, clock, createLink: net.factory(node), onChange: (c) => changes[node]!.push(c),
   });
-  return { clock, net, changes, make };
+  /** alpha and beta started, each with its first status. */
+  const startBoth = async () => {
+    const alpha = make('alpha', 1);
+    const beta = make('beta', 2);
+    await alpha.start(); await beta.start();
+    alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+    return { alpha, beta };
+  };
+  return { clock, net, changes, make, startBoth };
 }
 
 const kinds = (changes: MembershipChange[]) => changes.map((c) => ('link' in c && c.kind !== 'rejected' ? `${c.kind} ${c.link}` : c.kind));
@@ -57,11 +65,8 @@ test('a node answers a peer it starts hearing at once: a late starter is known o
 });
 
 test('a peer is alive while any link is up and lost only when every link is down, after exactly the dead time', async () => {
-  const { clock, net, changes, make } = cluster();
-  const alpha = make('alpha', 1);
-  const beta = make('beta', 2);
-  await alpha.start(); await beta.start();
-  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  const { clock, net, changes, startBoth } = cluster();
+  const { alpha, beta } = await startBoth();
   clock.advance(200);
   assert.deepEqual(kinds(changes['alpha']!), ['link-up a', 'peer-alive', 'peer-status', 'link-up b']);
   const aliveSince = alpha.peers()['beta']!.aliveSince!;
@@ -141,11 +146,8 @@ test('a node that stood still (SIGSTOP) reads what waited before it takes a peer
 });
 
 test('a loop late all the time (a starved machine) still loses a dead peer: the grace after a pause is not extended', async () => {
-  const { clock, changes, make } = cluster();
-  const alpha = make('alpha', 1);
-  const beta = make('beta', 2);
-  await alpha.start(); await beta.start();
-  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  const { clock, changes, startBoth } = cluster();
+  const { alpha, beta } = await startBoth();
   clock.advance(300);
   assert.equal(alpha.peers()['beta']!.alive, true);
   await beta.close();
@@ -162,11 +164,8 @@ test('a loop late all the time (a starved machine) still loses a dead peer: the 
 });
 
 test('a status change is sent at once, at most one triggered update per 20 ms', async () => {
-  const { clock, net, make } = cluster();
-  const alpha = make('alpha', 1);
-  const beta = make('beta', 2);
-  await alpha.start(); await beta.start();
-  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  const { clock, net, startBoth } = cluster();
+  const { alpha, beta } = await startBoth();
   clock.advance(50);
   const before = net.sent;
   alpha.setStatus(status('alpha', { configDigest: 'v2' }));
@@ -213,11 +212,8 @@ test('the newest status wins across links; a restarted peer is believed; its old
 });
 
 test('round trip from echoes and loss from gaps, measured on the receiving side', async () => {
-  const { clock, make } = cluster();
-  const alpha = make('alpha', 1);
-  const beta = make('beta', 2);
-  await alpha.start(); await beta.start();
-  alpha.setStatus(status('alpha')); beta.setStatus(status('beta'));
+  const { clock, startBoth } = cluster();
+  const { alpha, beta } = await startBoth();
   clock.advance(2000);
   for (const l of alpha.linkStatuses()) {
     assert.equal(l.rttMs, 0, 'memory links deliver at once: the holding time is all there is');

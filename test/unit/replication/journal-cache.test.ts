@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { joinParts } from '../../../agent/util/buffer-parts.js';
 import {
-  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, MAX_PAYLOAD_BYTES, payloadBuffer, RECORD_OVERHEAD_BYTES,
+  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES,
   type JournalPayload, type JournalRecord,
 } from '../../../agent/replication/journal.js';
 import { cachedCost, TailCache, type CachedBatch } from '../../../agent/replication/journal-cache.js';
@@ -42,7 +43,7 @@ function flipByte(path: string, offset: number): () => void {
   }
 }
 
-const view = (records: readonly JournalRecord[]): [number, string][] => records.map((r) => [r.seq, payloadBuffer(r.payload).toString('hex')]);
+const view = (records: readonly JournalRecord[]): [number, string][] => records.map((r) => [r.seq, joinParts(r.payload).toString('hex')]);
 
 /** What read(fromSeq, maxBytes) must return, from a list of every payload appended (index = seq - 1). */
 function expectedRead(payloads: readonly Buffer[], ackedSeq: number, fromSeq: number, maxBytes: number): [number, string][] {

@@ -5,8 +5,9 @@ import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, unli
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { joinParts, partsLength } from '../../../agent/util/buffer-parts.js';
 import {
-  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, payloadBuffer, payloadBytes, RECORD_OVERHEAD_BYTES,
+  crc32c, Journal, JournalCorruptError, JournalError, JournalFullError, RECORD_OVERHEAD_BYTES,
 } from '../../../agent/replication/journal.js';
 import { payloadFor } from './journal-writer-child.js';
 import { openJournal, segments, tempDir } from './journal-helpers.js';
@@ -488,8 +489,8 @@ test('memory-only payloads that fill their memory are held as given, not copied,
   read.forEach((r, i) => {
     const given = batches.flat()[i]!;
     assert.ok(Array.isArray(r.payload) && r.payload[0] === given[0] && r.payload[1] === given[1], `record ${r.seq} is held as given`);
-    assert.equal(payloadBytes(r.payload), 3 + 1024 * 1024);
-    assert.deepEqual(payloadBuffer(r.payload), Buffer.concat(given));
+    assert.equal(partsLength(r.payload), 3 + 1024 * 1024);
+    assert.deepEqual(joinParts(r.payload), Buffer.concat(given));
   });
   await journal.ack(1);
   assert.deepEqual(released.slice(), [], 'half of the first batch acknowledged: still held');
