@@ -80,6 +80,9 @@ export class Sshd {
 
   log(): string { return this.output(); }
 
+  /** The listening sshd's pid: the connections' processes are its children (their CPU is counted once it reaps them). */
+  get pid(): number { return this.child.pid!; }
+
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     await this.exited;

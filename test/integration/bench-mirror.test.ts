@@ -1,0 +1,82 @@
+// bench:mirror itself, on a data set small enough for CI: every phase runs against every peer (rsync's daemon,
+// rsync over ssh, lsyncd), every copy ends equal, every ratio is computed, and the bench leaves no namespace, mount
+// or process behind. Its timings are not judged here (they belong to the figures it prints, not to a test).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../support/agent-cluster.js';
+
+const BENCH = join(REPO, 'dist/scripts/bench/mirror.js');
+
+/** The bench with its own TMPDIR: its namespaces' folders and sshd's are all in it, so what it leaves is known to be its own. */
+function run(args: readonly string[], timeoutMs: number, tmp = tmpdir()): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // SIGINT first would leave the namespaces to the bench's own teardown; a bench that overran has failed anyway.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const namespaces = (): string[] => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]!).sort();
+const mountsUnder = (dir: string): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
+
+test('bench:mirror refuses a bad option by name, before building anything', async () => {
+  const r = await run(['--size', 'lots'], 30_000);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--size wants a number of at least 1, not "lots"/);
+  assert.equal(r.stdout, '');
+  const unknown = await run(['--fast'], 30_000);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /Unknown option '--fast'/);
+});
+
+test('bench:mirror on a small data set: every phase against every peer, equal copies, every ratio, nothing left behind', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'vigil-bench-test-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const before = namespaces();
+  const r = await run(['--size', '24', '--small-files', '300', '--large-files', '2', '--lag-seconds', '2', '--lag-files', '2', '--journal', '64', '--no-install'], 420_000, tmp);
+  assert.equal(r.code, 0, r.stderr.slice(-3000));
+  const out = JSON.parse(r.stdout) as Record<string, Record<string, Record<string, unknown> | unknown>>;
+  assert.equal(out['errors'], undefined, `the bench reported errors: ${JSON.stringify(out['errors'])}\n${r.stderr.slice(-3000)}`);
+
+  const dataset = out['dataset'] as Record<string, number>;
+  assert.equal(dataset['files'], 302);
+  const vigil = out['vigil'] as Record<string, Record<string, unknown>>;
+  for (const phase of ['full', 'diff', 'diff_explicit']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
+  // The change of phase 3 reached the target: the differential run sent at least the changed bytes (and the full run
+  // at least the whole data set), so neither figure can come from a run that did nothing.
+  assert.ok((vigil['diff']!['wire_tx_bytes'] as number) >= ((out['change'] as Record<string, number>)['bytes'] ?? Infinity));
+  assert.ok((vigil['full']!['wire_tx_bytes'] as number) >= dataset['bytes']!);
+  for (const peer of ['rsync', 'rsync_ssh']) {
+    const p = out[peer] as Record<string, Record<string, unknown>>;
+    for (const phase of ['full', 'diff']) assert.equal(p[phase]?.['verified_equal'], true, `${peer}.${phase}: ${JSON.stringify(p)}`);
+  }
+  assert.equal((out['rsync_ssh'] as Record<string, unknown>)['cipher'], 'aes128-gcm@openssh.com');
+  assert.match(String(((out['rsync_ssh'] as Record<string, Record<string, unknown>>)['full']!)['command']), /-c aes128-gcm@openssh\.com/);
+  for (const tool of ['vigil', 'lsyncd']) {
+    const t = out[tool] as Record<string, Record<string, number>>;
+    for (const key of ['lag_ms', 'lag_append_ms']) {
+      assert.ok(t[key]!['n']! > 0 && t[key]!['missing'] === 0, `${tool}.${key}: ${JSON.stringify(t[key])}`);
+      assert.ok(t[key]!['p99']! >= t[key]!['median']!, `${tool}.${key}`);
+    }
+  }
+  for (const [name, value] of Object.entries(out['ratios'] as Record<string, unknown>)) assert.equal(typeof value, 'number', `ratios.${name} is ${String(value)}`);
+  for (const [name, value] of Object.entries(out['aim'] as Record<string, unknown>)) assert.equal(typeof value, 'boolean', `aim.${name} is ${String(value)}`);
+
+  assert.deepEqual(namespaces(), before, 'the bench removed its namespaces');
+  assert.deepEqual(mountsUnder(tmp), [], 'the bench unmounted its file system');
+  const left = spawnSync('pgrep', ['-af', tmp], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
+  assert.deepEqual(left, [], 'the bench stopped its agents, daemons and sshd');
+  assert.deepEqual(readdirSync(tmp), [], 'the bench removed its folders');
+});
