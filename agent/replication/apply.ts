@@ -55,6 +55,8 @@ const CREATE_NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EX
  * asked, and the nanoseconds the kernel keeps never read back exactly as the milliseconds sent.
  */
 const MTIME_TOLERANCE_MS = 0.002;
+/** How many running paths a folder's meta record scans for its entries' (runningUnder). */
+const RUNNING_SCAN_LIMIT = 256;
 
 function sameMtime(a: number, b: number): boolean {
   return Math.abs(a - b) < MTIME_TOLERANCE_MS;
@@ -87,7 +89,8 @@ interface OpenFile {
 /**
  * Ops on one file's content or metadata commute with ops on other files: they may run at once, each after the
  * previous op on its own path. Ops that change the tree's shape (mkdir, symlink, rename, delete) run alone, after
- * everything before them and before everything after.
+ * everything before them and before everything after. A meta record that sets a time also waits for the ops
+ * running under its path: a folder's mtime moves with each entry made in it (see runningUnder).
  */
 function contentPath(r: ChangeRecord): string | undefined {
   return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
@@ -153,6 +156,7 @@ export class Applier {
    * call order (content ops on different files run at once; see contentPath).
    */
   apply(r: ChangeRecord): Promise<void> {
+    const under = r.op === 'meta' && r.mtimeMs !== undefined ? this.runningUnder(r.path) : [];
     return this.schedule(contentPath(r), async () => {
       try {
         try {
@@ -169,6 +173,31 @@ export class Applier {
         const err = e as NodeJS.ErrnoException;
         throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${err.code ?? err.message}`, { cause: e });
       }
+    }, under);
+  }
+
+  /**
+   * The ops running under `folder` (its entries'): a folder's mtime, sent after the records that changed its
+   * entries, must land after them. Past RUNNING_SCAN_LIMIT paths at once, every running op, rather than a scan of
+   * them all for each meta record.
+   */
+  private runningUnder(folder: string): Promise<unknown>[] {
+    if (this.lastOfPath.size > RUNNING_SCAN_LIMIT) return [...this.running];
+    const prefix = `${folder}/`;
+    const under: Promise<unknown>[] = [];
+    for (const [path, settled] of this.lastOfPath) if (path.startsWith(prefix)) under.push(settled);
+    return under;
+  }
+
+  /**
+   * The mtime of the root itself (the mirrored folder's, sent as its meta record): after everything before it,
+   * since its entries' changes move it.
+   */
+  setRootMtime(mtimeMs: number): Promise<void> {
+    return this.schedule(undefined, async () => {
+      const root = await this.ensureRoot();
+      const stat = await lstat(root);
+      if (!sameMtime(mtimeMs, stat.mtimeMs)) await utimes(root, stat.atime, mtimeMs / 1000);
     });
   }
 
@@ -197,8 +226,11 @@ export class Applier {
     await done;
   }
 
-  /** Runs `task` after what it must follow: the previous op on `path`, or, for an op that runs alone, everything. */
-  private schedule<T>(path: string | undefined, task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` after what it must follow: the previous op on `path` (and `alsoAfter`), or, for an op that runs
+   * alone, everything.
+   */
+  private schedule<T>(path: string | undefined, task: () => Promise<T>, alsoAfter: readonly Promise<unknown>[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new ApplyError('VIGIL_APPLIER_CLOSED', 'the applier is closed'));
     if (path === undefined) {
       const run = Promise.all([this.barrier, ...this.running]).then(task, task);
@@ -207,7 +239,9 @@ export class Applier {
       this.lastOfPath.clear();
       return run;
     }
-    const after = this.lastOfPath.get(path) ?? this.barrier;
+    const last = this.lastOfPath.get(path) ?? this.barrier;
+    // All of these are settled promises, which never reject.
+    const after = alsoAfter.length === 0 ? last : Promise.all([last, ...alsoAfter]);
     const run = after.then(task, task);
     const settled = run.catch(() => undefined);
     this.running.add(settled);

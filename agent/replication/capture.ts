@@ -106,7 +106,12 @@ export class Capture {
   /** @internal RootWatch reports here. */
   add(root: string, path: string, hint: CaptureHint, isDir: boolean): void {
     if (this.closed) return;
-    if (this.o.filter !== undefined && !this.o.filter(path, isDir)) return;
+    if (path !== '' && this.o.filter !== undefined && !this.o.filter(path, isDir)) {
+      // An excluded entry made, removed or renamed still moves its folder's time, which is mirrored: the folder
+      // is reported instead (its own path passed the filter when its watch was set).
+      if (hint !== 'changed') this.add(root, parentOf(path), 'changed', true);
+      return;
+    }
     const key = `${root}\0${path}`;
     const before = this.pending.get(key);
     this.pending.set(key, { root, path, hint: before === undefined ? hint : merge(before.hint, hint) });
@@ -145,6 +150,12 @@ export class Capture {
     };
     delivered.then(next, next);
   }
+}
+
+/** The folder holding `path` ('' for the root's entries). */
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }
 
 /** A path seen created (or moved in) stays so through later changes in the same window; otherwise the last wins. */

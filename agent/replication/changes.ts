@@ -124,6 +124,20 @@ export class ChangeDetector {
    */
   private readonly sentMeta = new Map<string, MetaFields>();
   /**
+   * Folders whose entries (or own times) changed since their mtime was last looked at. A folder's mtime moves
+   * with each entry made, renamed or removed in it, on the target too: so it is sent after those records, once
+   * per pass of changes (folderTimes), as rsync sets a folder's time after its contents.
+   */
+  private readonly touchedFolders = new Set<string>();
+  /**
+   * Folders whose entries this pass's records change on the target, which moves the target's time: theirs is
+   * sent even when the source's is the one sent before (its entries were made before that look, their records
+   * come now).
+   */
+  private readonly movedFolders = new Set<string>();
+  /** The mtime last sent per folder; a racy one (see RACY_MS) is not kept, so the next look sends it again. */
+  private readonly sentFolderMtime = new Map<string, number>();
+  /**
    * Files that grew and of which only the new bytes were read (the kernel says a file changed, not where): their
    * older bytes are trusted unchanged until `suspectAppends` re-hashes them off the work queue. The number counts
    * the trusted appends, so a check that raced with another append does not clear it.
@@ -169,10 +183,16 @@ export class ChangeDetector {
    * The records for the given paths, in an order that keeps renames recognisable: paths that exist first.
    * `thorough`: a grown file is hashed whole even when it only seems appended to.
    */
-  async *changes(paths: readonly string[], thorough = false): AsyncGenerator<ChangeRecord> {
+  changes(paths: readonly string[], thorough = false): AsyncGenerator<ChangeRecord> {
+    return this.withFolderTimes(this.pathChanges(paths, thorough));
+  }
+
+  private async *pathChanges(paths: readonly string[], thorough: boolean): AsyncGenerator<ChangeRecord> {
     const present: { v: string; st: PathStat }[] = [];
     const gone: string[] = [];
     const unique = [...new Set(paths)];
+    // An entry made and removed again before this look (a temp file) leaves no record, but its folder's new time.
+    for (const v of unique) this.touchParentOf(v);
     // All at once: a batch of a few busy files waits for one trip to the disk, not one per file.
     const stats = await Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v))));
     unique.forEach((v, i) => {
@@ -242,8 +262,11 @@ export class ChangeDetector {
    * restart, a watcher overflow). With an empty index and `forget()` first, it sends everything: a full mirror.
    * `puts`: a small file the target lacks goes as one put record (the target must take them: records.ts).
    */
-  async *reconcile(options: { readonly puts?: boolean } = {}): AsyncGenerator<ChangeRecord> {
-    const puts = options.puts === true;
+  reconcile(options: { readonly puts?: boolean } = {}): AsyncGenerator<ChangeRecord> {
+    return this.withFolderTimes(this.reconcileAll(options.puts === true));
+  }
+
+  private async *reconcileAll(puts: boolean): AsyncGenerator<ChangeRecord> {
     const seen = new Set<string>();
     for (let k = 0; k < this.o.folders.length; k++) {
       const root = virtualPath(k, '');
@@ -280,6 +303,9 @@ export class ChangeDetector {
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();
+    this.touchedFolders.clear();
+    this.movedFolders.clear();
+    this.sentFolderMtime.clear();
     this.trusted.clear();
   }
 
@@ -305,6 +331,63 @@ export class ChangeDetector {
     for (const d of [...this.dirs]) if (d === v || d.startsWith(`${v}/`)) this.dirs.delete(d);
     for (const l of [...this.links.keys()]) if (l === v || l.startsWith(`${v}/`)) this.links.delete(l);
     for (const m of [...this.sentMeta.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentMeta.delete(m);
+    for (const f of [...this.sentFolderMtime.keys()]) if (f === v || f.startsWith(`${v}/`)) this.sentFolderMtime.delete(f);
+  }
+
+  /** The records of one pass, each folder whose entries they change noted, then those folders' mtimes. */
+  private async *withFolderTimes(records: AsyncGenerator<ChangeRecord>): AsyncGenerator<ChangeRecord> {
+    for await (const r of records) {
+      switch (r.op) {
+        case 'mkdir':
+          this.movedFolders.add(r.path);
+          this.moveParentOf(r.path);
+          break;
+        case 'create': case 'put': case 'symlink': case 'delete':
+          this.moveParentOf(r.path);
+          break;
+        case 'rename':
+          this.moveParentOf(r.from);
+          this.moveParentOf(r.to);
+          break;
+        default:
+      }
+      yield r;
+    }
+    yield* this.folderTimes();
+  }
+
+  private touchParentOf(v: string): void {
+    const slash = v.lastIndexOf('/');
+    if (slash > 0) this.touchedFolders.add(v.slice(0, slash));
+  }
+
+  private moveParentOf(v: string): void {
+    const slash = v.lastIndexOf('/');
+    if (slash > 0) this.movedFolders.add(v.slice(0, slash));
+  }
+
+  /**
+   * A meta record with the mtime of each touched folder the target has, where it differs from the one last sent.
+   * After the pass's records, so after the entries whose changes moved it on the target (the applier orders a
+   * folder's meta after the records running under it). A folder gone or replaced meanwhile has its own event.
+   */
+  private async *folderTimes(): AsyncGenerator<ChangeRecord> {
+    const moved = new Set(this.movedFolders);
+    const folders = [...new Set([...this.touchedFolders, ...moved])].filter((v) => this.dirs.has(v) || splitVirtualPath(v).rel === '');
+    this.touchedFolders.clear();
+    this.movedFolders.clear();
+    if (folders.length === 0) return;
+    const stats = await Promise.all(folders.map((v) => lstatOrUndefined(this.abs(v)).catch(() => undefined)));
+    const now = Date.now();
+    for (let i = 0; i < folders.length; i++) {
+      const v = folders[i]!;
+      const st = stats[i];
+      if (st?.type !== 'dir' || (this.sentFolderMtime.get(v) === st.mtimeMs && !moved.has(v))) continue;
+      // An entry changed within the same clock tick leaves this very mtime, but moves the target's again.
+      if (now - st.mtimeMs < RACY_MS) this.sentFolderMtime.delete(v);
+      else this.sentFolderMtime.set(v, st.mtimeMs);
+      yield { op: 'meta', path: v, mtimeMs: st.mtimeMs };
+    }
   }
 
   /**
@@ -390,12 +473,14 @@ export class ChangeDetector {
       return;
     }
     if (st.type === 'dir') yield* this.dir(v, st, descend);
-    else if (st.type === 'symlink') yield* this.symlink(v);
+    else if (st.type === 'symlink') yield* this.symlink(v, st);
     else if (st.type === 'file') yield* this.file(v, st, probe, thorough, puts);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
   private async *dir(v: string, st: PathStat, descend: boolean): AsyncGenerator<ChangeRecord> {
+    // Its own event (a touch), or a reconcile's look at it: its mtime is looked at after the pass.
+    this.touchedFolders.add(v);
     if (this.o.index.get(v) !== undefined || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -413,12 +498,17 @@ export class ChangeDetector {
     for await (const entry of scan) yield* this.path(virtualPath(folder, rel === '' ? entry.path : `${rel}/${entry.path}`), false);
   }
 
-  private async *symlink(v: string): AsyncGenerator<ChangeRecord> {
+  private async *symlink(v: string, st: PathStat): AsyncGenerator<ChangeRecord> {
     const target = await readlink(this.abs(v));
-    if (this.links.get(v) === target) return;
-    if (this.dirs.has(v) || this.o.index.get(v) !== undefined) this.forgetTree(v);
-    yield { op: 'symlink', path: v, target };
-    this.links.set(v, target);
+    if (this.links.get(v) !== target) {
+      if (this.dirs.has(v) || this.o.index.get(v) !== undefined) this.forgetTree(v);
+      yield { op: 'symlink', path: v, target };
+      this.links.set(v, target);
+      // The target's new link has the time it was made at.
+      this.sentMeta.delete(v);
+    }
+    // Nothing made in a symlink moves its time: it is sent as it is.
+    yield* this.meta({ op: 'meta', path: v, mtimeMs: st.mtimeMs });
   }
 
   private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean, puts: boolean): AsyncGenerator<ChangeRecord> {
@@ -523,6 +613,9 @@ export class ChangeDetector {
       }
       this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
       this.remember(v, read.index);
+      // The writes moved the target's mtime, even when the source's is the one last sent (written within the same
+      // clock tick as the last look).
+      if (read.index.size > previous.size) this.forgetSent(v);
       yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
       return true;
     } finally {

@@ -213,8 +213,9 @@ export class MirrorTarget {
     const applier = this.appliers[folder];
     if (applier === undefined) throw new Error(`record for folder ${folder}, but mirror ${this.o.id} has ${this.appliers.length}`);
     if (rel === '') {
-      // The folder itself: it exists; a delete of it empties it.
+      // The folder itself: it exists; a delete of it empties it; its mtime is set after what came before.
       if (record.op === 'delete') await this.emptyFolder(folder);
+      else if (record.op === 'meta' && record.mtimeMs !== undefined) await applier.setRootMtime(record.mtimeMs);
       return;
     }
     const strip = (v: string): string => splitVirtualPath(v).rel;

@@ -5,7 +5,8 @@
 // whatever the machine's speed; every wait is for a condition, never for a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -328,7 +329,9 @@ test('failover while the mirror lags; the old source returns, is resynced from t
   burst(m.folder('beta'), d, 'on-beta');
   // What beta holds now, kept aside: nobody writes from here on, so alpha must end up with exactly this.
   const betas = join(m.net.tempDir, 'beta-before-alpha-returns');
-  cpSync(m.folder('beta'), betas, { recursive: true });
+  // cp -a: times too (of folders as well), which the comparison below checks.
+  const copied = spawnSync('cp', ['-a', m.folder('beta'), betas], { encoding: 'utf8' });
+  assert.equal(copied.status, 0, copied.stderr);
 
   // Alpha returns over a slow link, so its resync lasts seconds; watch what it reports meanwhile.
   m.throttle('alpha', SLOW_LINK);

@@ -34,9 +34,12 @@ const FILTER = compileGlobs([], EXCLUDE);
 /** Long enough for a resync of the test data set on a loaded 2-core machine; a wait that needs longer has failed. */
 const WAIT_MS = 180_000;
 
-/** Two folders compared as the mirror must keep them: content hash, type and mode, excluded files aside. */
+/**
+ * Two folders compared as the mirror must keep them: content hash, type, mode and mtime (of folders and symlinks
+ * too), excluded files aside.
+ */
 export function equalTrees(a: string, b: string): Promise<VerifyReport> {
-  return verifyTrees(a, b, FILTER);
+  return verifyTrees(a, b, FILTER, { checkMtime: true });
 }
 
 export interface NetnsMirrorOptions {
@@ -50,6 +53,8 @@ export interface NetnsMirrorOptions {
 export class NetnsMirror {
   /** Every run of each node's agent, the current one last. */
   private readonly runs: AgentRuns;
+  /** What the last look at the two copies found different (in the error of a wait that timed out). */
+  private lastDifference: VerifyReport | undefined;
   readonly configPath: string;
   /** The cluster key, hex: a test that speaks the replication protocol itself needs it. */
   readonly key = randomBytes(32).toString('hex');
@@ -126,9 +131,11 @@ groups:
     return this.control(node, 'status', {}).then(() => true, () => false);
   }
 
-  /** The two copies are equal by content hash (and type and mode), excluded files aside. */
+  /** The two copies are equal by content hash (and type, mode and mtime), excluded files aside. */
   async level(source: NodeName = 'alpha', target: NodeName = 'beta'): Promise<boolean> {
-    return (await equalTrees(this.folder(source), this.folder(target))).equal;
+    const report = await equalTrees(this.folder(source), this.folder(target));
+    this.lastDifference = report.equal ? undefined : report;
+    return report.equal;
   }
 
   /** A node's copy as text (paths, types, sizes, hashes, modes, mtimes): to tell whether one copy changed at all. */
@@ -142,7 +149,8 @@ groups:
       await until(what, condition, timeoutMs, 200);
     } catch (err) {
       const views = await Promise.all(NODES.map(async (n) => `--- ${n}'s mirror status: ${JSON.stringify(await this.status(n))}`));
-      throw new Error(`${(err as Error).message}\n${views.join('\n')}\n${this.agentLogs()}`, { cause: err });
+      const differs = this.lastDifference === undefined ? '' : `\n--- the copies' last difference: ${JSON.stringify(this.lastDifference).slice(0, 2000)}`;
+      throw new Error(`${(err as Error).message}\n${views.join('\n')}${differs}\n${this.agentLogs()}`, { cause: err });
     }
   }
 

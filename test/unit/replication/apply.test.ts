@@ -229,6 +229,31 @@ test('mtime survives the writes before it, and a later write moves it again', as
   assert.notEqual(statSync(at('f')).mtimeMs, 1_000_000_000_000);
 });
 
+test('a folder\'s mtime, sent after the entries made in it, lands after them though they run at once; the root\'s too', async (t) => {
+  const { applier, root, at } = setUp(t);
+  await applier.apply({ op: 'mkdir', path: 'd', mode: 0o755 });
+  // Not awaited one by one: the puts run on the write thread while the meta records are taken in.
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < 50; i++) calls.push(applier.apply({ op: 'put', path: `d/f${i}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.alloc(20_000, i) }));
+  for (let i = 0; i < 20; i++) calls.push(applier.apply({ op: 'create', path: `d/c${i}`, mode: 0o644 }));
+  calls.push(applier.apply({ op: 'meta', path: 'd', mtimeMs: MTIME + 1000 }));
+  calls.push(applier.apply({ op: 'put', path: 'top', mode: 0o644, mtimeMs: MTIME, data: Buffer.alloc(20_000, 9) }));
+  calls.push(applier.setRootMtime(MTIME + 2000));
+  await Promise.all(calls);
+  await applier.sync();
+  assert.equal(readdirSync(at('d')).length, 70);
+  assert.equal(statSync(at('d')).mtimeMs, MTIME + 1000);
+  assert.equal(statSync(root).mtimeMs, MTIME + 2000);
+  // More files running at once than a meta record scans (RUNNING_SCAN_LIMIT): it waits for all of them.
+  await applier.apply({ op: 'mkdir', path: 'many', mode: 0o755 });
+  const more: Promise<void>[] = [];
+  for (let i = 0; i < 400; i++) more.push(applier.apply({ op: 'put', path: `many/f${i}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.alloc(4096, i) }));
+  more.push(applier.apply({ op: 'meta', path: 'many', mtimeMs: MTIME + 3000 }));
+  await Promise.all(more);
+  assert.equal(readdirSync(at('many')).length, 400);
+  assert.equal(statSync(at('many')).mtimeMs, MTIME + 3000);
+});
+
 test('a write larger than one system call takes (WRITE_PIECE_BYTES) lands whole, at its offset', async (t) => {
   const { applier, at } = setUp(t);
   const data = Buffer.alloc(1024 * 1024 + 17);

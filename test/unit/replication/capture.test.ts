@@ -205,6 +205,21 @@ test('the filter drops paths, and scans do not descend into excluded folders', {
   writeFileSync(join(root, 'last'), 'x');
   await rec.until('the last file', () => rec.hints('last').length > 0 && rec.hints('kept/h').length > 0);
   assert.deepEqual(rec.events.filter((e) => e.path.split('/').includes('cache')), []);
+  // An excluded entry made (or removed) moves its folder's time, which is mirrored: the folder is reported in
+  // its place, the root as ''. A write into an excluded file does not move it.
+  await rec.until('the root, for its excluded folder', () => rec.hints('').includes('changed'));
+  const keptEvents = (): number => rec.hints('kept').length;
+  let kept = keptEvents();
+  rmSync(join(root, 'kept/cache'), { recursive: true });
+  await rec.until('kept, for its excluded folder removed', () => keptEvents() > kept);
+  kept = keptEvents();
+  writeFileSync(join(root, 'kept/cache'), 'x');
+  await rec.until('kept, for its excluded file made', () => keptEvents() > kept);
+  const before = rec.events.length;
+  appendFileSync(join(root, 'kept/cache'), 'more');
+  writeFileSync(join(root, 'after'), 'x');
+  await rec.until('the file after', () => rec.hints('after').length > 0);
+  assert.deepEqual(rec.events.slice(before).map((e) => e.path), ['after']);
 });
 
 test('events of one path are merged while pending: many appends, one event', { skip }, async (t) => {

@@ -4,7 +4,7 @@
 // mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
@@ -45,8 +45,12 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
         records.push(wire);
         const path = wire.op === 'rename' ? wire.from : wire.path;
         const { folder, rel } = splitVirtualPath(path);
-        // The folder itself ("0") is the applier's root: mkdir/meta of it are no-ops there.
-        if (rel === '') continue;
+        // The folder itself ("0") is the applier's root: a mkdir of it is a no-op there; its meta sets its time (as
+        // MirrorTarget does).
+        if (rel === '') {
+          if (wire.op === 'meta' && wire.mtimeMs !== undefined) await appliers[folder]!.setRootMtime(wire.mtimeMs);
+          continue;
+        }
         const strip = (v: string): string => splitVirtualPath(v).rel;
         const local: ChangeRecord = wire.op === 'rename' ? { ...wire, from: strip(wire.from), to: strip(wire.to) } : { ...wire, path: strip(wire.path) } as ChangeRecord;
         await appliers[folder]!.apply(local);
@@ -56,11 +60,12 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
     },
     async equal() {
       for (let k = 0; k < folders; k++) {
-        // Folder and symlink times are not mirrored (applying a folder's children changes its time again);
-        // file times are.
+        // Times too: of files, of symlinks, and of folders (set after the entries that move them), the root's as well.
         const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true });
-        const differs = report.metadataDiffers.filter((m) => !(m.fields.join() === 'mtimeMs' && !statSync(join(src[k]!, m.path)).isFile()));
-        assert.ok(report.missing.length + report.extra.length + report.contentDiffers.length + differs.length + report.problems.length === 0, JSON.stringify(report));
+        assert.ok(report.equal, JSON.stringify(report));
+        // To the microsecond, as verify compares times (utimes takes seconds as a double).
+        const rootDrift = Math.abs(statSync(dst[k]!).mtimeMs - statSync(src[k]!).mtimeMs);
+        assert.ok(rootDrift < 0.002, `the root folder's mtime is ${rootDrift} ms off`);
       }
     },
   };
@@ -130,6 +135,69 @@ test('reconcile finds what changed while nobody watched, and a second reconcile 
   writeFileSync(join(r.src[1]!, 'new/sub/x'), 'x');
   const records = await r.sync();
   assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/one.txt'));
+  await r.equal();
+});
+
+test('folder and symlink times travel after the entries that move them: one sent while still current is sent again', async (t) => {
+  const r = await rig(t);
+  const [src] = r.src as [string];
+  mkdirSync(join(src, 'd/e'), { recursive: true });
+  writeFileSync(join(src, 'd/a'), 'a');
+  symlinkSync('a', join(src, 'd/link'));
+  utimesSync(join(src, 'd/e'), 1_500_000_000, 1_500_000_000);
+  await r.sync();
+  await r.equal();
+  // Each change of an entry sends its folder's new time, after it.
+  writeFileSync(join(src, 'd/e/new'), 'n');
+  let records = await r.sync(['0/d/e/new']);
+  assert.deepEqual(records.map((x) => `${x.op} ${x.op === 'rename' ? x.from : x.path}`), ['create 0/d/e/new', 'write 0/d/e/new', 'meta 0/d/e/new', 'meta 0/d/e']);
+  await r.equal();
+  renameSync(join(src, 'd/a'), join(src, 'moved'));
+  records = await r.sync(['0/d/a', '0/moved']);
+  assert.deepEqual(records.filter((x) => x.op === 'meta').map((x) => (x as { path: string }).path).sort(), ['0', '0/d']);
+  await r.equal();
+  // Times a moment old are no longer racy (see below): sent once more, then taken as sent.
+  const settle = async (): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await r.sync(['0/d', '0']);
+  };
+  await settle();
+  // An entry made and removed again before the detector looked (a temp file): no record of it, its folder's time.
+  writeFileSync(join(src, 'd/scratch'), 's');
+  rmSync(join(src, 'd/scratch'));
+  records = await r.sync(['0/d/scratch']);
+  assert.deepEqual(records.map((x) => `${x.op} ${(x as { path: string }).path}`), ['meta 0/d']);
+  await r.equal();
+  await settle();
+  // Entries made before a look whose records come in a later pass (events arrive in batches): the source's time
+  // is the one already sent, the target's moves again as they land, so it is sent again.
+  writeFileSync(join(src, 'd/x1'), '1');
+  writeFileSync(join(src, 'd/x2'), '2');
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  records = await r.sync(['0/d/x1']);
+  assert.deepEqual(records.filter((x) => x.op === 'meta').map((x) => (x as { path: string }).path), ['0/d/x1', '0/d']);
+  records = await r.sync(['0/d/x2']);
+  assert.deepEqual(records.filter((x) => x.op === 'meta').map((x) => (x as { path: string }).path), ['0/d/x2', '0/d']);
+  await r.equal();
+  await settle();
+  // A folder, and a symlink, touched without being changed otherwise: only the time travels.
+  utimesSync(join(src, 'd/e'), 1_600_000_000, 1_600_000_000);
+  lutimesSync(join(src, 'd/link'), 1_600_000_000, 1_600_000_000);
+  records = await r.sync(['0/d/e', '0/d/link']);
+  assert.deepEqual(records.map((x) => `${x.op} ${(x as { path: string }).path}`).sort(), ['meta 0/d/e', 'meta 0/d/link']);
+  // Nothing changed: nothing sent.
+  assert.deepEqual(await r.sync(['0/d/e', '0/d/link']), []);
+  await r.equal();
+  // A folder whose time is still the current one (here: set ahead) may get an entry within the same clock tick,
+  // which leaves its time as it was on the source but moves the target's: that time is not taken as sent.
+  const ahead = (Date.now() + 60_000) / 1000;
+  utimesSync(join(src, 'd'), ahead, ahead);
+  await r.sync(['0/d']);
+  await r.equal();
+  writeFileSync(join(src, 'd/b'), 'b');
+  utimesSync(join(src, 'd'), ahead, ahead);
+  records = await r.sync(['0/d/b']);
+  assert.ok(records.some((x) => x.op === 'meta' && x.path === '0/d'), 'the racy time is sent again');
   await r.equal();
 });
 
@@ -294,6 +362,21 @@ test('restarted over its saved index, a detector sends no meta record for a file
   for await (const x of restarted.changes(['0/a'], false)) changed.push(x);
   assert.ok(changed.some((x) => x.op === 'meta' && x.path === '0/a'));
   assert.equal(index.sentMeta('0/a')?.mtimeMs, statSync(join(r.src[0]!, 'a')).mtimeMs);
+});
+
+test('an append within the same clock tick as the last look (the mtime unchanged) still sends the mtime its writes moved', async (t) => {
+  const r = await rig(t);
+  const [src] = r.src as [string];
+  const f = join(src, 'log');
+  writeFileSync(f, Buffer.alloc(10_000, 1));
+  utimesSync(f, 1_500_000_000, 1_500_000_000);
+  await r.sync();
+  await r.equal();
+  appendFileSync(f, Buffer.alloc(3000, 2));
+  utimesSync(f, 1_500_000_000, 1_500_000_000); // as a coarse clock leaves it
+  const records = await r.sync(['0/log']);
+  assert.deepEqual(records.map((x) => x.op), ['write', 'meta'], 'only the new bytes, then the time');
+  await r.equal();
 });
 
 test('before the index is saved, appends taken on trust are marked so that a later reconcile reads those files whole', async (t) => {
