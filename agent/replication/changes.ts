@@ -86,6 +86,12 @@ export interface ChangeDetectorOptions {
   readonly writeChunk?: number;
 }
 
+/** The virtual path of the folder holding `v` ("0" for the root's entries); none for a root. */
+function parentOf(v: string): string | undefined {
+  const slash = v.lastIndexOf('/');
+  return slash > 0 ? v.slice(0, slash) : undefined;
+}
+
 /** "0/docs/a.txt" <-> folder 0, "docs/a.txt". */
 export function virtualPath(folder: number, rel: string): string {
   return rel === '' ? String(folder) : `${folder}/${rel}`;
@@ -137,6 +143,12 @@ export class ChangeDetector {
   private readonly movedFolders = new Set<string>();
   /** The mtime last sent per folder; a racy one (see RACY_MS) is not kept, so the next look sends it again. */
   private readonly sentFolderMtime = new Map<string, number>();
+  /**
+   * The lstat of the folders holding a pass's paths, taken with theirs at its start (their events came after the
+   * changes they report, so these hold them): at its end only other folders wait for an lstat, and a pass of
+   * appends, which moves no folder, sends its records without one more trip to the disk.
+   */
+  private folderStats = new Map<string, PathStat | undefined>();
   /**
    * Files that grew and of which only the new bytes were read (the kernel says a file changed, not where): their
    * older bytes are trusted unchanged until `suspectAppends` re-hashes them off the work queue. The number counts
@@ -192,9 +204,14 @@ export class ChangeDetector {
     const gone: string[] = [];
     const unique = [...new Set(paths)];
     // An entry made and removed again before this look (a temp file) leaves no record, but its folder's new time.
-    for (const v of unique) this.touchParentOf(v);
+    const parents = [...new Set(unique.map(parentOf).filter((p): p is string => p !== undefined))];
+    for (const p of parents) this.touchedFolders.add(p);
     // All at once: a batch of a few busy files waits for one trip to the disk, not one per file.
-    const stats = await Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v))));
+    const [stats, parentStats] = await Promise.all([
+      Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v)))),
+      Promise.all(parents.map((p) => lstatOrUndefined(this.abs(p)).catch(() => undefined))),
+    ]);
+    parents.forEach((p, i) => this.folderStats.set(p, parentStats[i]));
     unique.forEach((v, i) => {
       const st = stats[i];
       if (st === undefined) gone.push(v);
@@ -306,6 +323,7 @@ export class ChangeDetector {
     this.touchedFolders.clear();
     this.movedFolders.clear();
     this.sentFolderMtime.clear();
+    this.folderStats.clear();
     this.trusted.clear();
   }
 
@@ -336,6 +354,8 @@ export class ChangeDetector {
 
   /** The records of one pass, each folder whose entries they change noted, then those folders' mtimes. */
   private async *withFolderTimes(records: AsyncGenerator<ChangeRecord>): AsyncGenerator<ChangeRecord> {
+    // A pass that failed left its stats: they are not this one's.
+    this.folderStats = new Map();
     for await (const r of records) {
       switch (r.op) {
         case 'mkdir':
@@ -356,14 +376,9 @@ export class ChangeDetector {
     yield* this.folderTimes();
   }
 
-  private touchParentOf(v: string): void {
-    const slash = v.lastIndexOf('/');
-    if (slash > 0) this.touchedFolders.add(v.slice(0, slash));
-  }
-
   private moveParentOf(v: string): void {
-    const slash = v.lastIndexOf('/');
-    if (slash > 0) this.movedFolders.add(v.slice(0, slash));
+    const parent = parentOf(v);
+    if (parent !== undefined) this.movedFolders.add(parent);
   }
 
   /**
@@ -373,11 +388,13 @@ export class ChangeDetector {
    */
   private async *folderTimes(): AsyncGenerator<ChangeRecord> {
     const moved = new Set(this.movedFolders);
+    const known = this.folderStats;
     const folders = [...new Set([...this.touchedFolders, ...moved])].filter((v) => this.dirs.has(v) || splitVirtualPath(v).rel === '');
     this.touchedFolders.clear();
     this.movedFolders.clear();
+    this.folderStats = new Map();
     if (folders.length === 0) return;
-    const stats = await Promise.all(folders.map((v) => lstatOrUndefined(this.abs(v)).catch(() => undefined)));
+    const stats = await Promise.all(folders.map((v) => (known.has(v) ? known.get(v) : lstatOrUndefined(this.abs(v)).catch(() => undefined))));
     const now = Date.now();
     for (let i = 0; i < folders.length; i++) {
       const v = folders[i]!;
