@@ -141,7 +141,10 @@ export class ChangeDetector {
    * come now).
    */
   private readonly movedFolders = new Set<string>();
-  /** The mtime last sent per folder; a racy one (see RACY_MS) is not kept, so the next look sends it again. */
+  /**
+   * The mtime last sent per folder. No racy rule as for files (RACY_MS): an entry made in the same clock tick
+   * as the look leaves the source's time as sent, but its record moves the folder (movedFolders).
+   */
   private readonly sentFolderMtime = new Map<string, number>();
   /**
    * The lstat of the folders holding a pass's paths, taken with theirs at its start (their events came after the
@@ -395,14 +398,11 @@ export class ChangeDetector {
     this.folderStats = new Map();
     if (folders.length === 0) return;
     const stats = await Promise.all(folders.map((v) => (known.has(v) ? known.get(v) : lstatOrUndefined(this.abs(v)).catch(() => undefined))));
-    const now = Date.now();
     for (let i = 0; i < folders.length; i++) {
       const v = folders[i]!;
       const st = stats[i];
       if (st?.type !== 'dir' || (this.sentFolderMtime.get(v) === st.mtimeMs && !moved.has(v))) continue;
-      // An entry changed within the same clock tick leaves this very mtime, but moves the target's again.
-      if (now - st.mtimeMs < RACY_MS) this.sentFolderMtime.delete(v);
-      else this.sentFolderMtime.set(v, st.mtimeMs);
+      this.sentFolderMtime.set(v, st.mtimeMs);
       yield { op: 'meta', path: v, mtimeMs: st.mtimeMs };
     }
   }
