@@ -212,7 +212,7 @@ export class ChangeDetector {
     // All at once: a batch of a few busy files waits for one trip to the disk, not one per file.
     const [stats, parentStats] = await Promise.all([
       Promise.all(unique.map((v) => lstatOrUndefined(this.abs(v)))),
-      Promise.all(parents.map((p) => lstatOrUndefined(this.abs(p)).catch(() => undefined))),
+      Promise.all(parents.map((p) => this.folderStat(p))),
     ]);
     parents.forEach((p, i) => this.folderStats.set(p, parentStats[i]));
     unique.forEach((v, i) => {
@@ -379,6 +379,11 @@ export class ChangeDetector {
     yield* this.folderTimes();
   }
 
+  /** A folder's lstat for its time; one that cannot be read is passed over (its own event says what it became). */
+  private folderStat(v: string): Promise<PathStat | undefined> {
+    return lstatOrUndefined(this.abs(v)).catch(() => undefined);
+  }
+
   private moveParentOf(v: string): void {
     const parent = parentOf(v);
     if (parent !== undefined) this.movedFolders.add(parent);
@@ -397,7 +402,7 @@ export class ChangeDetector {
     this.movedFolders.clear();
     this.folderStats = new Map();
     if (folders.length === 0) return;
-    const stats = await Promise.all(folders.map((v) => (known.has(v) ? known.get(v) : lstatOrUndefined(this.abs(v)).catch(() => undefined))));
+    const stats = await Promise.all(folders.map((v) => (known.has(v) ? known.get(v) : this.folderStat(v))));
     for (let i = 0; i < folders.length; i++) {
       const v = folders[i]!;
       const st = stats[i];

@@ -329,4 +329,3 @@ function checkRecords(fromSeq: number, records: readonly OutgoingRecord[]): void
 function isPayloadPart(part: unknown): part is Buffer {
   return part instanceof Uint8Array;
 }
-
