@@ -529,8 +529,8 @@ export class ChangeDetector {
       // The target's new link has the time it was made at.
       this.sentMeta.delete(v);
     }
-    // Nothing made in a symlink moves its time: it is sent as it is.
-    yield* this.meta({ op: 'meta', path: v, mtimeMs: st.mtimeMs });
+    // Nothing made in a symlink moves its time: it is sent as it is. No mode: Linux has none to set on a link.
+    yield* this.meta({ op: 'meta', path: v, mtimeMs: st.mtimeMs, ...this.owner(st) });
   }
 
   private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean, puts: boolean): AsyncGenerator<ChangeRecord> {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -60,8 +60,8 @@ async function maintenance(m: NetnsMirror, on: boolean): Promise<void> {
 /**
  * Every kind of change at once: creates (a new nested folder, a large file), appends, random overwrites in place
  * inside the large files, truncates that shrink and grow, renames (a file, a file over an existing one, a
- * folder), deletes (files and a whole folder tree) and an excluded file. Deterministic from the seed. Returns
- * what a few paths must hold afterwards.
+ * folder), deletes (files and a whole folder tree), modes and owners (a symlink's too) and an excluded file.
+ * Deterministic from the seed. Returns what a few paths must hold afterwards.
  */
 function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string } {
   const random = prng(`${SEED}\0burst\0${round}`);
@@ -106,6 +106,15 @@ function burst(root: string, d: Dataset, round: string): { renamedOver: { path: 
   rmSync(at(small[61]!.path));
   const deletedTree = dirname(dirname(small[250]!.path));
   rmSync(at(deletedTree), { recursive: true });
+
+  // Metadata alone (the agents run as root, so owners are mirrored): modes, and owners of a file, a folder and a
+  // symlink itself.
+  chmodSync(at(small[70]!.path), 0o640);
+  chmodSync(at(`${fresh}/a`), 0o750);
+  chownSync(at(small[71]!.path), 4301, 4302);
+  chownSync(at(`${fresh}/a/b`), 4303, 4304);
+  symlinkSync('new-0.dat', at(`${fresh}/a/b/link`));
+  lchownSync(at(`${fresh}/a/b/link`), 4305, 4306);
 
   writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
   return { renamedOver, deletedTree, renamedFolder };

@@ -35,11 +35,11 @@ const FILTER = compileGlobs([], EXCLUDE);
 const WAIT_MS = 180_000;
 
 /**
- * Two folders compared as the mirror must keep them: content hash, type, mode and mtime (of folders and symlinks
- * too), excluded files aside.
+ * Two folders compared as the mirror must keep them: content hash, type, mode, owner (the agents run as root, where
+ * mirrorOwner applies) and mtime (of folders and symlinks too), excluded files aside.
  */
 export function equalTrees(a: string, b: string): Promise<VerifyReport> {
-  return verifyTrees(a, b, FILTER, { checkMtime: true });
+  return verifyTrees(a, b, FILTER, { checkMtime: true, checkOwner: true });
 }
 
 export interface NetnsMirrorOptions {
@@ -131,7 +131,7 @@ groups:
     return this.control(node, 'status', {}).then(() => true, () => false);
   }
 
-  /** The two copies are equal by content hash (and type, mode and mtime), excluded files aside. */
+  /** The two copies are equal by content hash (and type, mode, owner and mtime), excluded files aside. */
   async level(source: NodeName = 'alpha', target: NodeName = 'beta'): Promise<boolean> {
     const report = await equalTrees(this.folder(source), this.folder(target));
     this.lastDifference = report.equal ? undefined : report;

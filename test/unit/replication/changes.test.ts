@@ -4,7 +4,7 @@
 // mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
@@ -24,7 +24,8 @@ interface Rig {
   equal(): Promise<void>;
 }
 
-async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise<Rig> {
+/** `owner`: the detector sends uid and gid, the applier sets them, and equal() compares them (root only). */
+async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = false): Promise<Rig> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-changes-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));
   const src = Array.from({ length: folders }, (_, k) => join(base, `src${k}`));
@@ -32,9 +33,9 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
   for (const d of [...src, ...dst]) mkdirSync(d);
   const filter = compileGlobs([], exclude);
   const index = await BlockIndexStore.open(join(base, 'index'));
-  const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner: false });
+  const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner });
   t.after(() => detector.close());
-  const appliers = dst.map((d) => new Applier(d));
+  const appliers = dst.map((d) => new Applier(d, { applyOwner: owner }));
   t.after(async () => { for (const a of appliers) await a.close(); });
   return {
     src, dst, detector, index,
@@ -61,7 +62,7 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = []): Promise
     async equal() {
       for (let k = 0; k < folders; k++) {
         // Times too: of files, of symlinks, and of folders (set after the entries that move them), the root's as well.
-        const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true });
+        const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true, checkOwner: owner });
         assert.ok(report.equal, JSON.stringify(report));
         // To the microsecond, as verify compares times (utimes takes seconds as a double).
         const rootDrift = Math.abs(statSync(dst[k]!).mtimeMs - statSync(src[k]!).mtimeMs);
@@ -197,6 +198,30 @@ test('folder and symlink times travel after the entries that move them, again wh
   records = await r.sync(['0/d/b']);
   assert.ok(records.some((x) => x.op === 'meta' && x.path === '0/d'), 'the time is sent again');
   await r.equal();
+});
+
+test('as root, owners travel: of files, folders and symlinks, at the first look and after a chown', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const r = await rig(t, 1, [], true);
+  const src = r.src[0]!;
+  mkdirSync(join(src, 'd'));
+  writeFileSync(join(src, 'd/f'), 'owned');
+  symlinkSync('f', join(src, 'd/link'));
+  chownSync(join(src, 'd'), 4101, 4102);
+  chownSync(join(src, 'd/f'), 4103, 4104);
+  lchownSync(join(src, 'd/link'), 4105, 4106);
+  await r.sync();
+  await r.equal();
+  assert.deepEqual([statSync(join(r.dst[0]!, 'd/link')).uid, statSync(join(r.dst[0]!, 'd/link')).gid], [4105, 4106], 'the link itself, not its target');
+
+  // A chown alone is an attribute change the watcher reports by path: each travels as a meta record.
+  chownSync(join(src, 'd'), 4201, 4202);
+  chownSync(join(src, 'd/f'), 4203, 4204);
+  lchownSync(join(src, 'd/link'), 4205, 4206);
+  const records = await r.sync(['0/d', '0/d/f', '0/d/link']);
+  await r.equal();
+  assert.deepEqual(records.filter((x) => x.op !== 'meta'), [], 'only metadata travels');
+  assert.deepEqual(records.flatMap((x) => (x.op === 'meta' && x.uid !== undefined ? [x.path] : [])).sort(), ['0/d', '0/d/f', '0/d/link']);
+  assert.equal(statSync(join(r.dst[0]!, 'd/f')).uid, 4203, 'the link\'s target keeps its own owner');
 });
 
 test('with puts, a reconcile sends each small file the target lacks as one record; large, renamed and changed files as before', async (t) => {
