@@ -13,7 +13,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isBlockHashName, type BlockHashName } from './block-hash.js';
-import { BlockIndexStore, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, BlockIndexStore, type FileIndex } from './block-index.js';
 import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
@@ -49,6 +49,55 @@ export interface SourceOptions {
   readonly log: (line: string) => void;
   /** The target refused our copy (older than its own, or diverged): we must not be the source. */
   readonly onRefused?: (why: string) => void;
+}
+
+interface TargetFeatures {
+  /** Takes put records (a whole small file in one). */
+  readonly puts: boolean;
+  /** Lists its files page by page ('list-page'). */
+  readonly listingPages: boolean;
+  readonly blockHashes: readonly BlockHashName[];
+}
+
+/** One page of a paged listing, checked: its files, and the session to ask for the next page (none: the last). */
+function parseListingPage(text: string, peer: string): { readonly files: readonly TargetFile[]; readonly session?: string } {
+  const page = JSON.parse(text) as { files?: unknown; session?: unknown };
+  if (!Array.isArray(page.files)) throw new Error(`${peer}'s listing page: "files" is not an array`);
+  if (page.session !== undefined && typeof page.session !== 'string') throw new Error(`${peer}'s listing page: "session" is not a string`);
+  return { files: page.files as TargetFile[], ...(page.session === undefined ? {} : { session: page.session }) };
+}
+
+/**
+ * Puts a listing's entries together: a large file's block hashes may come in several entries, in order, right
+ * after its first (TargetFile's firstBlock); anything else out of that order is refused, naming the path.
+ */
+export class ListingSeeder {
+  private pending: { readonly file: TargetFile; readonly hashes: Buffer[]; blocks: number } | undefined;
+
+  constructor(private readonly peer: string, private readonly seed: (f: TargetFile, hashes: Buffer) => void) {}
+
+  add(f: TargetFile): void {
+    const hashes = Buffer.from(f.blocks ?? '', 'base64');
+    if (f.firstBlock !== undefined && f.firstBlock !== 0) {
+      const pending = this.pending;
+      if (pending?.file.path !== f.path || pending.blocks !== f.firstBlock) {
+        throw new Error(`${this.peer}'s listing: blocks of ${JSON.stringify(f.path)} from ${f.firstBlock} do not follow ${pending === undefined ? 'an entry of that file' : `${JSON.stringify(pending.file.path)}'s first ${pending.blocks}`}`);
+      }
+      pending.hashes.push(hashes);
+      pending.blocks += hashes.length / BLOCK_HASH_BYTES;
+      return;
+    }
+    this.end();
+    if (f.type === 'file') this.pending = { file: f, hashes: [hashes], blocks: hashes.length / BLOCK_HASH_BYTES };
+    else this.seed(f, hashes);
+  }
+
+  /** The last file's entry, once no more of its blocks can follow. */
+  end(): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined) this.seed(pending.file, pending.hashes.length === 1 ? pending.hashes[0]! : Buffer.concat(pending.hashes));
+  }
 }
 
 /** Journal payloads are appended in batches of about this size. */
@@ -378,8 +427,22 @@ export class MirrorSource {
       if (kind === 'full') {
         await client.call('clear', Buffer.alloc(0), 120_000);
       } else {
-        const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify({ blockSize: this.o.blockSize, blockHash: hash })), 600_000)).toString('utf8')) as TargetFile[];
-        for (const f of listing) this.seed(f);
+        const asked = { blockSize: this.o.blockSize, blockHash: hash };
+        const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => this.seed(f, hashes));
+        if (features.listingPages) {
+          // Page by page (target-endpoint.ts's ListingPages): a listing of any size, parsed a few MiB at a time.
+          let session: string | undefined;
+          do {
+            const page = parseListingPage((await client.call('list-page', Buffer.from(JSON.stringify(session === undefined ? asked : { ...asked, session })), 600_000)).toString('utf8'), this.o.peer.node);
+            for (const f of page.files) seeder.add(f);
+            session = page.session;
+          } while (session !== undefined);
+        } else {
+          // A target from before paged listings: the whole listing in one answer (at most a call's 16 MiB).
+          const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify(asked)), 600_000)).toString('utf8')) as TargetFile[];
+          for (const f of listing) seeder.add(f);
+        }
+        seeder.end();
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
       const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true);
@@ -406,23 +469,27 @@ export class MirrorSource {
    * Whether the target applies put records (a whole small file in one), and the block hashes it lists with. One
    * before put records answers UNKNOWN_METHOD; one before block-hash.ts lists no hashes, and hashes with SHA-256.
    */
-  private async targetFeatures(client: ReplicationClient): Promise<{ readonly puts: boolean; readonly blockHashes: readonly BlockHashName[] }> {
+  private async targetFeatures(client: ReplicationClient): Promise<TargetFeatures> {
     try {
-      const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown; blockHashes?: unknown };
+      const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown; calls?: unknown; blockHashes?: unknown };
       const blockHashes = Array.isArray(features.blockHashes) ? features.blockHashes.filter(isBlockHashName) : [];
-      return { puts: Array.isArray(features.ops) && features.ops.includes('put'), blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'] };
+      return {
+        puts: Array.isArray(features.ops) && features.ops.includes('put'),
+        listingPages: Array.isArray(features.calls) && features.calls.includes('list-page'),
+        blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
+      };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
       this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      return { puts: false, blockHashes: ['sha256-128'] };
+      return { puts: false, listingPages: false, blockHashes: ['sha256-128'] };
     }
   }
 
-  private seed(f: TargetFile): void {
+  /** One entry of the target's listing into the index; a file's block hashes are given whole (`hashes`). */
+  private seed(f: TargetFile, hashes: Buffer): void {
     if (f.type === 'dir') this.detector.noteDir(f.path);
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '');
     else {
-      const hashes = Buffer.from(f.blocks ?? '', 'base64');
       const blocks: Buffer[] = [];
       for (let at = 0; at < hashes.length; at += 16) blocks.push(hashes.subarray(at, at + 16));
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).

@@ -56,9 +56,19 @@ export interface TargetFile {
   readonly blockSize?: number;
   /** The block hashes, concatenated, base64; only for files. */
   readonly blocks?: string;
+  /**
+   * The number of the first block in `blocks`, when a large file's hashes come in several entries (a paged
+   * listing): the rest follow in order, right after the first entry (absent: 0). A whole listing never splits.
+   */
+  readonly firstBlock?: number;
 }
 
 const LISTING_LOOKAHEAD = 16;
+/**
+ * Block hashes per entry of a paged listing: 32,768 (2 GiB of a file at 64 KiB blocks) make about 700 KB of
+ * base64, so an entry of any file fits in a page, and a page in a call's 16 MiB.
+ */
+export const LISTING_ENTRY_BLOCKS = 32_768;
 
 export class MirrorTarget {
   private appliers: Applier[];
@@ -285,6 +295,15 @@ export class MirrorTarget {
    */
   async listing(blockSize: number, blockHash: BlockHashName): Promise<TargetFile[]> {
     const out: TargetFile[] = [];
+    for await (const entry of this.listingEntries(blockSize, blockHash, Number.POSITIVE_INFINITY)) out.push(entry);
+    return out;
+  }
+
+  /**
+   * The listing one entry at a time, for pages of bounded size: a file with more than `entryBlocks` blocks comes
+   * as several entries (see TargetFile's firstBlock).
+   */
+  async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS): AsyncGenerator<TargetFile> {
     for (let k = 0; k < this.o.folders.length; k++) {
       const root = this.o.folders[k]!;
       // Gone meanwhile: undefined, and the source sends it again.
@@ -292,14 +311,22 @@ export class MirrorTarget {
       for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
         const path = virtualPath(k, e.path);
         if (e.type !== 'file') {
-          out.push({ path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) });
+          yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
           continue;
         }
         const index = result.ok ? result.value : undefined;
-        if (index !== undefined) out.push({ path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize, blocks: Buffer.concat([...index.blocks]).toString('base64') });
+        if (index === undefined) continue;
+        const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
+        if (index.blocks.length <= entryBlocks) {
+          yield { ...file, blocks: Buffer.concat([...index.blocks]).toString('base64') };
+          continue;
+        }
+        for (let first = 0; first < index.blocks.length; first += entryBlocks) {
+          const blocks = Buffer.concat(index.blocks.slice(first, first + entryBlocks)).toString('base64');
+          yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
+        }
       }
     }
-    return out;
   }
 
   /** The target's manifest (content hashes) for verify, one folder at a time. */

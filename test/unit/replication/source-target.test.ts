@@ -1,6 +1,6 @@
 // A mirror's source and target on loopback (the real MirrorSource, transport and MirrorTarget, without the agent):
 // how small files travel to a target that takes put records, and to one of a version before them; which block
-// hash a differential mirror compares with a target of each version.
+// hash a differential mirror compares with a target of each version; the target's listing page by page.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { decodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
-import { MirrorSource } from '../../../agent/replication/source.js';
+import { ListingSeeder, MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
-import { targetEndpoint } from '../../../agent/replication/target-endpoint.js';
+import { targetEndpoint, type TargetEndpointOptions } from '../../../agent/replication/target-endpoint.js';
 import { ReplicationServer, type MirrorEndpoint } from '../../../agent/replication/transport.js';
 import { verifyTrees } from '../../../agent/replication/verify.js';
 import { CLUSTER, KEY, MIRROR, until } from './transport-helpers.js';
@@ -55,6 +55,8 @@ interface MirrorRun {
   readonly ops: Map<ChangeOp, number>;
   /** Bytes of write and put records, by path. */
   readonly written: Map<string, number>;
+  /** Calls the source made of the target, by method. */
+  readonly calls: Map<string, number>;
   readonly log: string[];
   readonly source: MirrorSource;
   readonly src: string;
@@ -63,7 +65,8 @@ interface MirrorRun {
 
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
 async function mirrorOnce(
-  t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void, options: { readonly applyDelayMs?: number } = {},
+  t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void,
+  options: { readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
   // Undone last first: the source stops (writing its journal's state) before its folder goes.
@@ -86,9 +89,14 @@ async function mirrorOnce(
   undo.push(() => target.close());
   const ops = new Map<ChangeOp, number>();
   const written = new Map<string, number>();
-  const real = targetEndpoint(target, 64 * 1024);
+  const real = targetEndpoint(target, 64 * 1024, options.endpoint);
+  const calls = new Map<string, number>();
   const counted: MirrorEndpoint = {
     ...real,
+    handle: (method, body) => {
+      calls.set(method, (calls.get(method) ?? 0) + 1);
+      return real.handle!(method, body);
+    },
     apply: async (r) => {
       const record = decodeRecord(r.payload);
       ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
@@ -115,7 +123,7 @@ async function mirrorOnce(
   // Folders' times too: each is sent after the entries made in it.
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers, report.problems], [[], [], [], [], []], JSON.stringify(report));
-  return { ops, written, log, source, src, dst };
+  return { ops, written, calls, log, source, src, dst };
 }
 
 test('a resync holds its read chunks in the journal until acknowledged: with a slow target, none is read into again before it left', async (t) => {
@@ -187,6 +195,29 @@ test('to a target from before block hashes, a differential mirror compares SHA-2
   assert.ok(log.some((line) => /beta cannot hash blocks with xxh3-128: this differential mirror compares sha256-128/.test(line)), log.join('\n'));
 });
 
+test('a differential mirror reads the listing page by page, a large file\'s hashes in several entries: only the changed block travels', async (t) => {
+  // Pages of 512 bytes and 4 blocks an entry: large.bin's 49 blocks come in 13 entries over several pages.
+  const { written, calls } = await mirrorOnce(t, false, oneBlockDiffers, { endpoint: { listingPageBytes: 512, listingEntryBlocks: 4 } });
+  assert.equal(written.get('0/large.bin'), 64 * 1024, JSON.stringify([...written]));
+  assert.ok((calls.get('list-page') ?? 0) >= 5, JSON.stringify([...calls]));
+  assert.equal(calls.get('list'), undefined, 'no whole listing asked');
+});
+
+test('a target listing larger than a call can carry (16 MiB) still makes a differential mirror: nothing already there travels', async (t) => {
+  // 9,000 empty files under a 2 KB folder path: about 20 MB of listing, which one answer cannot hold.
+  const deep = Array.from({ length: 8 }, (_, i) => `${String(i)}${'d'.repeat(239)}`).join('/');
+  const { written, calls } = await mirrorOnce(t, false, (src, dst) => {
+    for (const root of [src, dst]) {
+      mkdirSync(join(root, deep), { recursive: true });
+      for (let i = 0; i < 9000; i++) writeFileSync(join(root, deep, `${String(i).padStart(5, '0')}${'f'.repeat(190)}`), '');
+    }
+    oneBlockDiffers(src, dst);
+  });
+  assert.ok((calls.get('list-page') ?? 0) >= 5, JSON.stringify([...calls]));
+  assert.deepEqual([...written.keys()].filter((path) => path.includes('ffff')), [], 'the files the target had stay as they are');
+  assert.equal(written.get('0/large.bin'), 64 * 1024);
+});
+
 test('a target lists blocks with the hash asked, SHA-256 when none is asked, and refuses one it does not know', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'vigil-target-list-'));
   const dst = join(base, 'dst');
@@ -211,4 +242,64 @@ test('a target lists blocks with the hash asked, SHA-256 when none is asked, and
   await assert.rejects(list({ blockSize: 4096, blockHash: 'md5' }), /list: blockHash "md5" is not one of xxh3-128, sha256-128/);
   const features = JSON.parse((await endpoint.handle!('features', Buffer.alloc(0))).toString('utf8')) as { blockHashes: string[] };
   assert.deepEqual(features.blockHashes, ['xxh3-128', 'sha256-128']);
+});
+
+test('a paged listing holds the same entries as the whole one, a large file\'s hashes split in order; a session not open is refused by name', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-target-pages-'));
+  const dst = join(base, 'dst');
+  mkdirSync(join(dst, 'docs'), { recursive: true });
+  for (let i = 0; i < 40; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`.repeat(i));
+  writeFileSync(join(dst, 'large.bin'), randomBytes(50 * 4096 + 7));
+  const target = new MirrorTarget({
+    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
+    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
+  }, INITIAL_STATE);
+  await target.open();
+  t.after(async () => {
+    await target.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const endpoint = targetEndpoint(target, 4096, { listingPageBytes: 600, listingEntryBlocks: 16 });
+  const call = async (method: string, params: object): Promise<unknown> => JSON.parse((await endpoint.handle!(method, Buffer.from(JSON.stringify(params)))).toString('utf8'));
+  const asked = { blockSize: 4096, blockHash: 'xxh3-128' };
+  const whole = await call('list', asked) as TargetFile[];
+  const paged: TargetFile[] = [];
+  let pages = 0;
+  for (let session: string | undefined, first = true; first || session !== undefined; first = false) {
+    const page = await call('list-page', session === undefined ? asked : { ...asked, session }) as { files: TargetFile[]; session?: string };
+    pages++;
+    paged.push(...page.files);
+    session = page.session;
+  }
+  assert.ok(pages > 10, `${pages} pages`);
+  // large.bin's 51 blocks: entries from blocks 0, 16, 32 and 48, one after the other.
+  const large = paged.filter((f) => f.path === '0/large.bin');
+  assert.deepEqual(large.map((f) => f.firstBlock), [undefined, 16, 32, 48]);
+  const joined = paged.filter((f) => f.firstBlock === undefined).map((f) => (f.path === '0/large.bin' ? { ...f, blocks: Buffer.concat(large.map((l) => Buffer.from(l.blocks!, 'base64'))).toString('base64') } : f));
+  assert.deepEqual(joined, whole);
+
+  await assert.rejects(call('list-page', { ...asked, session: 'gone' }), /list-page: no listing "gone" is open here \(it ended, went idle, or newer ones replaced it\): start again/);
+  await assert.rejects(call('list-page', { ...asked, session: 7 }), /list-page: session 7 is not a string/);
+  const features = await call('features', {}) as { calls: string[] };
+  assert.deepEqual(features.calls, ['list-page']);
+});
+
+test('the source puts a split file\'s hashes back together, and refuses blocks that do not follow their file', () => {
+  const seeded: { path: string; blocks: number }[] = [];
+  const seeder = new ListingSeeder('beta', (f, hashes) => seeded.push({ path: f.path, blocks: hashes.length / 16 }));
+  const hashes = (n: number): string => Buffer.alloc(16 * n, n).toString('base64');
+  const file = { type: 'file', size: 5 * 4096, mtimeMs: 1, blockSize: 4096 } as const;
+  seeder.add({ path: '0/d', type: 'dir', size: 0, mtimeMs: 1 });
+  seeder.add({ ...file, path: '0/a', blocks: hashes(2) });
+  seeder.add({ ...file, path: '0/a', blocks: hashes(2), firstBlock: 2 });
+  seeder.add({ ...file, path: '0/a', blocks: hashes(1), firstBlock: 4 });
+  seeder.add({ ...file, path: '0/b', blocks: hashes(1) });
+  seeder.end();
+  assert.deepEqual(seeded, [{ path: '0/d', blocks: 0 }, { path: '0/a', blocks: 5 }, { path: '0/b', blocks: 1 }]);
+
+  const strict = new ListingSeeder('beta', () => undefined);
+  assert.throws(() => strict.add({ ...file, path: '0/a', blocks: hashes(1), firstBlock: 2 }), /beta's listing: blocks of "0\/a" from 2 do not follow an entry of that file/);
+  strict.add({ ...file, path: '0/a', blocks: hashes(2) });
+  assert.throws(() => strict.add({ ...file, path: '0/a', blocks: hashes(1), firstBlock: 3 }), /blocks of "0\/a" from 3 do not follow "0\/a"'s first 2/);
+  assert.throws(() => strict.add({ ...file, path: '0/c', blocks: hashes(1), firstBlock: 2 }), /blocks of "0\/c" from 2 do not follow "0\/a"'s first 2/);
 });
