@@ -26,7 +26,8 @@ import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
 import type { OutgoingRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
-import { compareManifests, decodeManifest, treeManifest, type VerifyReport } from './verify.js';
+import { compareManifests, decodeManifest, decodeManifestValue, treeManifest, type Manifest, type ManifestEntry, type VerifyReport } from './verify.js';
+import type { TreeProblem } from './tree.js';
 
 export interface SourceOptions {
   readonly id: string;
@@ -52,10 +53,13 @@ export interface SourceOptions {
 }
 
 interface TargetFeatures {
+  /** From before the 'features' call. */
+  readonly older: boolean;
   /** Takes put records (a whole small file in one). */
   readonly puts: boolean;
-  /** Lists its files page by page ('list-page'). */
+  /** Lists its files page by page ('list-page'), and sends verify's manifests so ('manifest-page'). */
   readonly listingPages: boolean;
+  readonly manifestPages: boolean;
   readonly blockHashes: readonly BlockHashName[];
 }
 
@@ -418,6 +422,7 @@ export class MirrorSource {
     try {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
+      if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
       this.detector.forget();
       // The index starts again, so it may change hash: to the one wanted, unless the target must list blocks
       // with a hash it does not know.
@@ -473,15 +478,17 @@ export class MirrorSource {
     try {
       const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown; calls?: unknown; blockHashes?: unknown };
       const blockHashes = Array.isArray(features.blockHashes) ? features.blockHashes.filter(isBlockHashName) : [];
+      const calls = Array.isArray(features.calls) ? features.calls : [];
       return {
+        older: false,
         puts: Array.isArray(features.ops) && features.ops.includes('put'),
-        listingPages: Array.isArray(features.calls) && features.calls.includes('list-page'),
+        listingPages: calls.includes('list-page'),
+        manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      return { puts: false, listingPages: false, blockHashes: ['sha256-128'] };
+      return { older: true, puts: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'] };
     }
   }
 
@@ -562,10 +569,14 @@ export class MirrorSource {
 
   async verify(): Promise<VerifyReport & { missing: string[] }> {
     await this.queue;
+    if (this.client === undefined) throw new Error(`mirror ${this.o.id}: not connected to ${this.o.peer.node} (source transmission is paused)`);
+    const paged = (await this.targetFeatures(this.client)).manifestPages;
     const reports: VerifyReport[] = [];
     for (let k = 0; k < this.o.folders.length; k++) {
       const mine = await treeManifest(this.o.folders[k]!, this.o.filter);
-      const theirs = decodeManifest((await this.callTarget('manifest', { folder: k })).toString('utf8'), `${this.o.peer.node}'s manifest`);
+      const where = `${this.o.peer.node}'s manifest`;
+      // A target from before paged answers sends the folder's manifest whole (at most a call's 16 MiB).
+      const theirs = paged ? await this.pagedManifest(k, where) : decodeManifest((await this.callTarget('manifest', { folder: k })).toString('utf8'), where);
       reports.push(compareManifests(mine, theirs, { checkOwner: this.o.owner }));
     }
     const prefix = (k: number, paths: readonly string[]): string[] => paths.map((p) => virtualPath(k, p));
@@ -577,6 +588,25 @@ export class MirrorSource {
       metadataDiffers: reports.flatMap((r, k) => r.metadataDiffers.map((m) => ({ ...m, path: virtualPath(k, m.path) }))),
       problems: reports.flatMap((r) => r.problems),
     };
+  }
+
+  /** The target's manifest of folder `k`, a page at a time (target-endpoint.ts's PagedAnswers). */
+  private async pagedManifest(k: number, where: string): Promise<Manifest> {
+    const entries: ManifestEntry[] = [];
+    const problems: TreeProblem[] = [];
+    let session: string | undefined;
+    let page = 0;
+    do {
+      const answer = JSON.parse((await this.callTarget('manifest-page', session === undefined ? { folder: k } : { folder: k, session })).toString('utf8')) as { manifest?: unknown; session?: unknown };
+      if (answer.session !== undefined && typeof answer.session !== 'string') throw new Error(`${where}: page ${page}: "session" is not a string`);
+      const part = decodeManifestValue(answer.manifest, `${where}, page ${page}`);
+      // One by one: a page holds tens of thousands, too many to spread as arguments.
+      for (const entry of part.entries) entries.push(entry);
+      for (const problem of part.problems) problems.push(problem);
+      session = answer.session;
+      page++;
+    } while (session !== undefined);
+    return { entries, problems };
   }
 
   // ---- status ----

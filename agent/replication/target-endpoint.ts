@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { BLOCK_HASHES, isBlockHashName, type BlockHashName } from './block-hash.js';
 import { lineageText, parseLineage } from './lineage.js';
 import { LISTING_ENTRY_BLOCKS, type MirrorTarget, type TargetFile } from './target.js';
+import { encodeManifest, type Manifest } from './verify.js';
 import type { MirrorEndpoint } from './transport-types.js';
 
 /**
@@ -19,28 +20,33 @@ const APPLY_CONCURRENCY = 32;
  */
 export const TARGET_RECORD_FEATURES: readonly string[] = ['put'];
 /**
- * Calls beyond the first version's. 'list-page': the listing of a differential mirror in pages (ListingPages); a
- * whole listing in one answer ('list') stops at a call's 16 MiB, about 120,000 files or one file of 48 GiB.
+ * Calls beyond the first version's, answered in pages (PagedAnswers): 'list-page', a differential mirror's listing,
+ * and 'manifest-page', verify's. Whole in one answer ('list', 'manifest'), they stop at a call's 16 MiB: about
+ * 120,000 files (or one file of 48 GiB) listed, 140,000 in a manifest.
  */
-export const TARGET_CALL_FEATURES: readonly string[] = ['list-page'];
+export const TARGET_CALL_FEATURES: readonly string[] = ['list-page', 'manifest-page'];
 
 /**
- * A page of a paged listing ends once its JSON would pass this many bytes: it parses on the source in a few tens
- * of milliseconds (its event loop also carries the heartbeats) and fits a call whatever entry comes last.
+ * A page of a paged answer ends once its JSON would pass about this many bytes: it parses on the source in a few
+ * tens of milliseconds (its event loop also carries the heartbeats) and fits a call whatever entry comes last.
  */
 export const LISTING_PAGE_BYTES = 4 * 1024 * 1024;
-/** Listings kept open between their pages; beyond that, and after LISTING_IDLE_MS unasked, the oldest is dropped. */
-const OPEN_LISTINGS = 4;
-const LISTING_IDLE_MS = 10 * 60_000;
+/** Paged answers kept open between their pages; beyond that, and after PAGED_IDLE_MS unasked, the oldest is dropped. */
+const OPEN_PAGED = 4;
+const PAGED_IDLE_MS = 10 * 60_000;
+/** A manifest entry's numbers and punctuation, at most, as encoded (verify.ts): for cutting pages by size. */
+const MANIFEST_ENTRY_BYTES = 128;
 
 export interface TargetEndpointOptions {
-  /** Page and entry bounds of a paged listing (tests make them small). */
+  /** Page bounds of paged answers (listings, manifests), and a listing entry's (tests make them small). */
   readonly listingPageBytes?: number;
   readonly listingEntryBlocks?: number;
 }
 
 export function targetEndpoint(t: MirrorTarget, blockSize: number, options: TargetEndpointOptions = {}): MirrorEndpoint {
-  const pages = new ListingPages(t, options.listingPageBytes ?? LISTING_PAGE_BYTES, options.listingEntryBlocks ?? LISTING_ENTRY_BLOCKS);
+  const pageBytes = options.listingPageBytes ?? LISTING_PAGE_BYTES;
+  const entryBlocks = options.listingEntryBlocks ?? LISTING_ENTRY_BLOCKS;
+  const paged = new PagedAnswers();
   return {
     lastApplied: () => t.lastApplied(),
     lineage: () => lineageText(t.current.lineage),
@@ -56,8 +62,9 @@ export function targetEndpoint(t: MirrorTarget, blockSize: number, options: Targ
         case 'resync-done': t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
         case 'clear': await t.clear(); return Buffer.alloc(0);
         case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']))));
-        case 'list-page': return pages.next(params, () => ({ blockSize: Number(params['blockSize']) || blockSize, blockHash: listingHash(params['blockHash']) }));
+        case 'list-page': return paged.next(method, 'files', params, () => listingPages(t.listingEntries(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), entryBlocks), pageBytes));
         case 'manifest': return Buffer.from(await t.manifest(Number(params['folder'])));
+        case 'manifest-page': return paged.next(method, 'manifest', params, () => manifestPages(t.folderManifest(Number(params['folder'])), pageBytes));
         case 'pause': await t.pause(); return Buffer.alloc(0);
         case 'resume': await t.resume(); return Buffer.alloc(0);
         case 'features': return Buffer.from(JSON.stringify({ ops: TARGET_RECORD_FEATURES, calls: TARGET_CALL_FEATURES, blockHashes: BLOCK_HASHES }));
@@ -75,81 +82,108 @@ function listingHash(asked: unknown): BlockHashName {
   throw new Error(`list: blockHash ${JSON.stringify(asked)} is not one of ${BLOCK_HASHES.join(', ')}`);
 }
 
-interface OpenListing {
-  readonly entries: AsyncGenerator<TargetFile>;
-  /** The entry that did not fit the last page: the first of the next. */
-  held: TargetFile | undefined;
+/** One page's answer: the JSON value of its field, and whether it is the last. */
+interface Page { readonly value: string; readonly last: boolean }
+
+interface OpenAnswer {
+  readonly method: string;
+  readonly pages: AsyncGenerator<Page>;
   busy: boolean;
   lastAsked: number;
 }
 
 /**
- * A differential mirror's listing, a page per call: the first call (no `session`) starts it, and each answer
- * names the session to ask for the next page, until one answers without it (the last). Answer:
- * {"files":[TargetFile...],"session":"..."}. The listing is made as it is asked for, so the target holds one
- * page of it, not all.
+ * Answers too large for one call, a page per call: the first call (no `session`) starts one, and each answer names
+ * the session to ask for the next page, until one answers without it (the last): {"FIELD":VALUE,"session":"..."}.
+ * Pages are made as they are asked for, so the target holds one page of the answer, not all of it.
  */
-class ListingPages {
-  private readonly open = new Map<string, OpenListing>();
+class PagedAnswers {
+  private readonly open = new Map<string, OpenAnswer>();
 
-  constructor(private readonly t: MirrorTarget, private readonly pageBytes: number, private readonly entryBlocks: number) {}
-
-  async next(params: Record<string, unknown>, asked: () => { blockSize: number; blockHash: BlockHashName }): Promise<Buffer> {
+  async next(method: string, field: string, params: Record<string, unknown>, start: () => AsyncGenerator<Page>): Promise<Buffer> {
     const session = params['session'];
     let id: string;
-    let listing: OpenListing | undefined;
+    let answer: OpenAnswer | undefined;
     if (session === undefined) {
-      const { blockSize, blockHash } = asked();
       await this.dropStale();
+      // Started only now, with nothing awaited before its first page is asked: a failure there is this call's.
+      const pages = start();
       id = randomBytes(12).toString('hex');
-      listing = { entries: this.t.listingEntries(blockSize, blockHash, this.entryBlocks), held: undefined, busy: false, lastAsked: Date.now() };
-      this.open.set(id, listing);
+      answer = { method, pages, busy: false, lastAsked: Date.now() };
+      this.open.set(id, answer);
     } else {
-      if (typeof session !== 'string') throw new Error(`list-page: session ${JSON.stringify(session)} is not a string`);
+      if (typeof session !== 'string') throw new Error(`${method}: session ${JSON.stringify(session)} is not a string`);
       id = session;
-      listing = this.open.get(id);
-      if (listing === undefined) throw new Error(`list-page: no listing ${JSON.stringify(id)} is open here (it ended, went idle, or newer ones replaced it): start again`);
+      answer = this.open.get(id);
+      if (answer?.method !== method) throw new Error(`${method}: session ${JSON.stringify(id)} is not open here (it ended, went idle, or newer ones replaced it): start again`);
     }
-    if (listing.busy) throw new Error(`list-page: listing ${JSON.stringify(id)} is already being read`);
-    listing.busy = true;
-    listing.lastAsked = Date.now();
+    if (answer.busy) throw new Error(`${method}: session ${JSON.stringify(id)} is already being read`);
+    answer.busy = true;
+    answer.lastAsked = Date.now();
     try {
-      const entries: string[] = [];
-      let bytes = 0;
-      for (;;) {
-        const entry = listing.held ?? await listing.entries.next().then((step) => (step.done === true ? undefined : step.value));
-        listing.held = undefined;
-        if (entry === undefined) {
-          this.open.delete(id);
-          return Buffer.from(`{"files":[${entries.join(',')}]}`);
-        }
-        const json = JSON.stringify(entry);
-        const length = Buffer.byteLength(json) + 1;
-        if (entries.length > 0 && bytes + length > this.pageBytes) {
-          listing.held = entry;
-          return Buffer.from(`{"files":[${entries.join(',')}],"session":${JSON.stringify(id)}}`);
-        }
-        entries.push(json);
-        bytes += length;
-      }
+      const step = await answer.pages.next();
+      const page = step.done === true ? { value: 'null', last: true } : step.value;
+      if (page.last) this.open.delete(id);
+      return Buffer.from(`{${JSON.stringify(field)}:${page.value}${page.last ? '' : `,"session":${JSON.stringify(id)}`}}`);
     } catch (e) {
       this.open.delete(id);
-      await listing.entries.return(undefined).catch(() => undefined);
+      await answer.pages.return(undefined).catch(() => undefined);
       throw e;
     } finally {
-      listing.busy = false;
+      answer.busy = false;
     }
   }
 
-  /** Listings nobody asked for in a while, and the oldest beyond the bound: their scans end. */
+  /** Sessions nobody asked for in a while, and the oldest beyond the bound: what they hold is let go. */
   private async dropStale(): Promise<void> {
     const now = Date.now();
-    for (const [id, listing] of [...this.open]) {
-      if (listing.busy) continue;
-      if (now - listing.lastAsked > LISTING_IDLE_MS || this.open.size >= OPEN_LISTINGS) {
+    for (const [id, answer] of [...this.open]) {
+      if (answer.busy) continue;
+      if (now - answer.lastAsked > PAGED_IDLE_MS || this.open.size >= OPEN_PAGED) {
         this.open.delete(id);
-        await listing.entries.return(undefined).catch(() => undefined);
+        await answer.pages.return(undefined).catch(() => undefined);
       }
     }
   }
+}
+
+/** A differential mirror's listing in pages of at most `pageBytes` of JSON (but at least one entry each). */
+async function* listingPages(entries: AsyncGenerator<TargetFile>, pageBytes: number): AsyncGenerator<Page> {
+  let page: string[] = [];
+  let bytes = 0;
+  for await (const entry of entries) {
+    const json = JSON.stringify(entry);
+    const length = Buffer.byteLength(json) + 1;
+    if (page.length > 0 && bytes + length > pageBytes) {
+      yield { value: `[${page.join(',')}]`, last: false };
+      page = [];
+      bytes = 0;
+    }
+    page.push(json);
+    bytes += length;
+  }
+  yield { value: `[${page.join(',')}]`, last: true };
+}
+
+/**
+ * A folder's manifest (verify) in pages: each an encoded manifest of its own (verify.ts), the problems in the last.
+ * Pages are cut by a bound of each entry's encoded size: its path and its hash or link target as JSON strings, and
+ * MANIFEST_ENTRY_BYTES for the numbers.
+ */
+async function* manifestPages(manifest: Promise<Manifest>, pageBytes: number): AsyncGenerator<Page> {
+  const { entries, problems } = await manifest;
+  let first = 0;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const extra = entry.type === 'file' ? entry.hash ?? '' : entry.linkTarget ?? '';
+    const length = Buffer.byteLength(JSON.stringify(entry.path)) + Buffer.byteLength(JSON.stringify(extra)) + MANIFEST_ENTRY_BYTES;
+    if (i > first && bytes + length > pageBytes) {
+      yield { value: encodeManifest({ entries: entries.slice(first, i), problems: [] }), last: false };
+      first = i;
+      bytes = 0;
+    }
+    bytes += length;
+  }
+  yield { value: encodeManifest({ entries: entries.slice(first), problems }), last: true };
 }

@@ -24,7 +24,7 @@ import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecordInPlace, type ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
 import { scanTree, type TreeEntry } from './tree.js';
-import { treeManifest, encodeManifest } from './verify.js';
+import { treeManifest, encodeManifest, type Manifest } from './verify.js';
 
 export interface TargetOptions {
   readonly id: string;
@@ -331,9 +331,14 @@ export class MirrorTarget {
 
   /** The target's manifest (content hashes) for verify, one folder at a time. */
   async manifest(folder: number): Promise<string> {
+    return encodeManifest(await this.folderManifest(folder));
+  }
+
+  /** The target's manifest of one folder, not encoded (paged answers encode it a page at a time). */
+  async folderManifest(folder: number): Promise<Manifest> {
     const root = this.o.folders[folder];
     if (root === undefined) throw new Error(`mirror ${this.o.id} has no folder ${folder}`);
-    return encodeManifest(await treeManifest(root, this.o.filter));
+    return treeManifest(root, this.o.filter);
   }
 
   async close(): Promise<void> {

@@ -178,6 +178,11 @@ export function decodeManifest(text: string, where = 'manifest'): Manifest {
   } catch (e) {
     throw new ManifestError(`${where}: not JSON (${(e as Error).message})`);
   }
+  return decodeManifestValue(parsed, where);
+}
+
+/** As decodeManifest, of a manifest already parsed from JSON (a page of a paged answer). */
+export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manifest {
   if (!isRecord(parsed)) throw new ManifestError(`${where}: not an object`);
   if (parsed['v'] !== MANIFEST_VERSION) throw new ManifestError(`${where}: version ${String(parsed['v'])}, this agent reads ${MANIFEST_VERSION}`);
   const rawEntries = parsed['e'];

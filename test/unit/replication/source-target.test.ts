@@ -3,7 +3,7 @@
 // hash a differential mirror compares with a target of each version; the target's listing page by page.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -278,10 +278,13 @@ test('a paged listing holds the same entries as the whole one, a large file\'s h
   const joined = paged.filter((f) => f.firstBlock === undefined).map((f) => (f.path === '0/large.bin' ? { ...f, blocks: Buffer.concat(large.map((l) => Buffer.from(l.blocks!, 'base64'))).toString('base64') } : f));
   assert.deepEqual(joined, whole);
 
-  await assert.rejects(call('list-page', { ...asked, session: 'gone' }), /list-page: no listing "gone" is open here \(it ended, went idle, or newer ones replaced it\): start again/);
+  await assert.rejects(call('list-page', { ...asked, session: 'gone' }), /list-page: session "gone" is not open here \(it ended, went idle, or newer ones replaced it\): start again/);
   await assert.rejects(call('list-page', { ...asked, session: 7 }), /list-page: session 7 is not a string/);
+  // A session is one method's: a listing's is not asked for a manifest's pages.
+  const opened = await call('list-page', asked) as { session: string };
+  await assert.rejects(call('manifest-page', { folder: 0, session: opened.session }), /manifest-page: session "[0-9a-f]+" is not open here/);
   const features = await call('features', {}) as { calls: string[] };
-  assert.deepEqual(features.calls, ['list-page']);
+  assert.deepEqual(features.calls, ['list-page', 'manifest-page']);
 });
 
 test('the source puts a split file\'s hashes back together, and refuses blocks that do not follow their file', () => {
@@ -302,4 +305,34 @@ test('the source puts a split file\'s hashes back together, and refuses blocks t
   strict.add({ ...file, path: '0/a', blocks: hashes(2) });
   assert.throws(() => strict.add({ ...file, path: '0/a', blocks: hashes(1), firstBlock: 3 }), /blocks of "0\/a" from 3 do not follow "0\/a"'s first 2/);
   assert.throws(() => strict.add({ ...file, path: '0/c', blocks: hashes(1), firstBlock: 2 }), /blocks of "0\/c" from 2 do not follow "0\/a"'s first 2/);
+});
+
+test('verify reads the target\'s manifest page by page, and from a target before paged answers whole; both list a change made behind the mirror', async (t) => {
+  for (const older of [false, 'before block hashes'] as const) {
+    const { source, calls, dst } = await mirrorOnce(t, older, undefined, { endpoint: { listingPageBytes: 1024 } });
+    assert.equal((await source.verify()).equal, true);
+    writeFileSync(join(dst, 'docs', 'f7'), 'changed on the target\n');
+    const report = await source.verify();
+    assert.deepEqual([report.equal, report.contentDiffers], [false, ['0/docs/f7']]);
+    if (older === false) {
+      assert.ok((calls.get('manifest-page') ?? 0) >= 6, JSON.stringify([...calls]));
+      assert.equal(calls.get('manifest'), undefined);
+    } else {
+      assert.equal(calls.get('manifest-page'), undefined, JSON.stringify([...calls]));
+      assert.equal(calls.get('manifest'), 2);
+    }
+  }
+});
+
+test('verify of a folder whose manifest is larger than a call can carry (16 MiB)', async (t) => {
+  // 4,300 symlinks whose targets are 4,000 bytes long: about 17 MB of manifest, which one answer cannot hold.
+  const { source, calls } = await mirrorOnce(t, false, (src, dst) => {
+    for (const root of [src, dst]) {
+      mkdirSync(join(root, 'links'));
+      for (let i = 0; i < 4300; i++) symlinkSync(`${String(i).padStart(4, '0')}${'t'.repeat(3996)}`, join(root, 'links', `l${i}`));
+    }
+  });
+  const report = await source.verify();
+  assert.equal(report.equal, true, JSON.stringify(report).slice(0, 500));
+  assert.ok((calls.get('manifest-page') ?? 0) >= 4, JSON.stringify([...calls]));
 });
