@@ -9,6 +9,7 @@ import { close as fsClose, constants, fstat as fsFstat, open as fsOpen, read as 
 import { type FileHandle, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BufferPool } from '../util/buffer-pool.js';
+import { TimeSlicer } from '../util/time-slice.js';
 import { BLOCK_HASH_BYTES, DEFAULT_BLOCK_HASH, blockHash, blockHashCode, blockHashOfCode, type BlockHashName } from './block-hash.js';
 import { checkRelativePath, TreeError } from './tree.js';
 
@@ -418,7 +419,7 @@ export class BlockIndexStore {
    * The store in `file`, empty if there is none yet (its blocks then hashed with `hash`). A damaged file is refused
    * (VIGIL_BAD_INDEX) with its offset.
    */
-  static async open(file: string, hash: BlockHashName = DEFAULT_BLOCK_HASH): Promise<BlockIndexStore> {
+  static async open(file: string, hash: BlockHashName = DEFAULT_BLOCK_HASH, slicer = new TimeSlicer()): Promise<BlockIndexStore> {
     const store = new BlockIndexStore(file, hash);
     await removeStaleTemps(file);
     let bytes: Buffer;
@@ -428,7 +429,7 @@ export class BlockIndexStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return store;
       throw e;
     }
-    store.load(bytes);
+    await store.load(bytes, slicer);
     return store;
   }
 
@@ -526,19 +527,20 @@ export class BlockIndexStore {
   }
 
   /** Writes the store if anything changed since it was opened or last saved. Saves run one at a time. */
-  save(): Promise<void> {
-    const next = this.saving.then(() => this.writeIfDirty());
+  save(slicer = new TimeSlicer()): Promise<void> {
+    const next = this.saving.then(() => this.writeIfDirty(slicer));
     this.saving = next.catch(() => undefined);
     return next;
   }
 
-  private async writeIfDirty(): Promise<void> {
+  private async writeIfDirty(slicer: TimeSlicer): Promise<void> {
     if (!this.dirty) return;
-    // Taken now, so changes made while the file is written are kept for the next save.
+    // Taken now, so changes made while the file is written are kept for the next save (an entry changed while
+    // the snapshot is encoded, a slice at a time, may go in either way: the change made it dirty again).
     const snapshot = [...this.entries];
     this.dirty = false;
     try {
-      await writeAtomically(this.file, `${this.file}.${process.pid}.${++this.saves}.tmp`, serialise(snapshot, this.hash));
+      await writeAtomically(this.file, `${this.file}.${process.pid}.${++this.saves}.tmp`, await serialise(snapshot, this.hash, slicer));
     } catch (e) {
       this.dirty = true;
       throw e;
@@ -575,7 +577,8 @@ export class BlockIndexStore {
     }
   }
 
-  private load(bytes: Buffer): void {
+  /** Parses the file's entries, giving way to the event loop between slices (util/time-slice.ts). */
+  private async load(bytes: Buffer, slicer: TimeSlicer): Promise<void> {
     const bad = (offset: number, why: string): never => {
       throw new BlockIndexError('VIGIL_BAD_INDEX', `block index ${this.file}: ${why} at byte offset ${offset}`);
     };
@@ -593,6 +596,8 @@ export class BlockIndexStore {
     const count = bytes.readUInt32LE(8);
     let at = HEADER_BYTES;
     for (let n = 0; n < count; n++) {
+      const pause = slicer.step();
+      if (pause !== undefined) await pause;
       if (at + 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
       const pathLength = bytes.readUInt32LE(at);
       if (at + 4 + pathLength + ENTRY_FIXED_BYTES + skipped + metaBytes - 4 > bodyEnd) bad(at, `entry ${n} of ${count} is cut short`);
@@ -624,8 +629,8 @@ export class BlockIndexStore {
   }
 }
 
-/** The store's bytes as chunks of about WRITE_CHUNK, trailer included. */
-function serialise(entries: readonly (readonly [string, StoredIndex])[], hash: BlockHashName): Buffer[] {
+/** The store's bytes as chunks of about WRITE_CHUNK, trailer included; made in slices (util/time-slice.ts). */
+async function serialise(entries: readonly (readonly [string, StoredIndex])[], hash: BlockHashName, slicer: TimeSlicer): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   const sum = createHash('sha256');
   let pending: Buffer[] = [];
@@ -651,6 +656,8 @@ function serialise(entries: readonly (readonly [string, StoredIndex])[], hash: B
   header.writeUInt32LE(entries.length, 8);
   emit(header);
   for (const [path, stored] of entries) {
+    const pause = slicer.step();
+    if (pause !== undefined) await pause;
     const name = Buffer.from(path, 'utf8');
     const fixed = Buffer.alloc(4 + name.length + 28 + SENT_META_BYTES);
     fixed.writeUInt32LE(name.length, 0);

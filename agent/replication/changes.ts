@@ -14,6 +14,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
+import { TimeSlicer } from '../util/time-slice.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
@@ -311,15 +312,28 @@ export class ChangeDetector {
         yield* this.path(v, false, indexed.ok ? { st, previous, indexed: indexed.value } : undefined, false, puts);
       }
     }
-    const vanished = [...this.o.index.paths(), ...this.dirs, ...this.links.keys()].filter((v) => !seen.has(v));
+    const vanished: string[] = [];
+    const slicer = new TimeSlicer();
+    for (const known of [[...this.o.index.paths()], [...this.dirs], [...this.links.keys()]]) {
+      for (const v of known) {
+        if (!seen.has(v)) vanished.push(v);
+        const pause = slicer.step();
+        if (pause !== undefined) await pause;
+      }
+    }
     // Deepest first is not needed (a delete takes a tree), but parents first avoids deleting twice.
     vanished.sort();
     for (const v of vanished) if (this.known(v)) yield* this.path(v, false);
   }
 
-  /** Forget what the target was sent: the next reconcile sends everything. */
-  forget(): void {
-    for (const v of [...this.o.index.paths()]) this.o.index.delete(v);
+  /** Forget what the target was sent: the next reconcile sends everything. A slice at a time (util/time-slice.ts). */
+  async forget(): Promise<void> {
+    const slicer = new TimeSlicer();
+    for (const v of [...this.o.index.paths()]) {
+      this.o.index.delete(v);
+      const pause = slicer.step();
+      if (pause !== undefined) await pause;
+    }
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();

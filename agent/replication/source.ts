@@ -423,7 +423,7 @@ export class MirrorSource {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
       if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      this.detector.forget();
+      await this.detector.forget();
       // The index starts again, so it may change hash: to the one wanted, unless the target must list blocks
       // with a hash it does not know.
       const hash = kind === 'full' || features.blockHashes.includes(this.o.blockHash) ? this.o.blockHash : 'sha256-128';
@@ -577,7 +577,7 @@ export class MirrorSource {
       const where = `${this.o.peer.node}'s manifest`;
       // A target from before paged answers sends the folder's manifest whole (at most a call's 16 MiB).
       const theirs = paged ? await this.pagedManifest(k, where) : decodeManifest((await this.callTarget('manifest', { folder: k })).toString('utf8'), where);
-      reports.push(compareManifests(mine, theirs, { checkOwner: this.o.owner }));
+      reports.push(await compareManifests(mine, theirs, { checkOwner: this.o.owner }));
     }
     const prefix = (k: number, paths: readonly string[]): string[] => paths.map((p) => virtualPath(k, p));
     return {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { PathFilter } from './glob.js';
 import { hashFile } from './block-index.js';
 import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
+import { TimeSlicer } from '../util/time-slice.js';
 
 /** A tree entry as the other node can compare it: no inode (it means nothing there), and the content's hash. */
 export interface ManifestEntry extends Omit<TreeEntry, 'ino'> {
@@ -95,12 +96,20 @@ export async function treeManifest(root: string, filter: PathFilter): Promise<Ma
   return { entries, problems };
 }
 
-export function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}): VerifyReport {
-  const theirs = new Map(target.entries.map((e) => [e.path, e]));
+export async function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}, slicer = new TimeSlicer()): Promise<VerifyReport> {
+  // A slice at a time (util/time-slice.ts): a million entries held the agent's event loop for a second.
+  const theirs = new Map<string, ManifestEntry>();
+  for (const e of target.entries) {
+    theirs.set(e.path, e);
+    const pause = slicer.step();
+    if (pause !== undefined) await pause;
+  }
   const missing: string[] = [];
   const contentDiffers: string[] = [];
   const metadataDiffers: { path: string; fields: string[] }[] = [];
   for (const mine of source.entries) {
+    const pause = slicer.step();
+    if (pause !== undefined) await pause;
     const other = theirs.get(mine.path);
     theirs.delete(mine.path);
     if (other === undefined) {

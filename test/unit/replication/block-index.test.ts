@@ -9,6 +9,7 @@ import {
   BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
 } from '../../../agent/replication/block-index.js';
 import { blockHash } from '../../../agent/replication/block-hash.js';
+import { TimeSlicer } from '../../../agent/util/time-slice.js';
 
 const KiB = 1024;
 const BS = DEFAULT_BLOCK_SIZE;
@@ -449,4 +450,26 @@ test('a file read whole and indexed from memory gets the same index as one strea
   // Larger than the limit: left to indexFile.
   writeFileSync(path, randomBytes(2 * BS));
   assert.equal(await readAndIndexFile(path, BS, 'xxh3-128', undefined, 2 * BS - 1), undefined);
+});
+
+test('loading and saving a large index give way to the event loop between slices, and lose nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-index-slices-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await BlockIndexStore.open(join(dir, 'index'));
+  for (let i = 0; i < 3000; i++) {
+    store.set(`0/d${i % 7}/f${i}`, { size: 70_000, blockSize: 65_536, blocks: [randomBytes(16), randomBytes(16)], mtimeMs: 1_700_000_000_000 + i, ino: 10 + i });
+    store.setSentMeta(`0/d${i % 7}/f${i}`, { mode: 0o640, mtimeMs: 1_700_000_000_000 + i });
+  }
+  // A slicer whose slices are spent at once: it gives way at every 256th entry, as a long load would every 10 ms.
+  const saving = new TimeSlicer(0);
+  await store.save(saving);
+  assert.ok(saving.yields >= 3000 / 256 - 1, `${saving.yields} turns given away while saving`);
+  const loading = new TimeSlicer(0);
+  const reopened = await BlockIndexStore.open(join(dir, 'index'), 'xxh3-128', loading);
+  assert.ok(loading.yields >= 3000 / 256 - 1, `${loading.yields} turns given away while loading`);
+  assert.equal(reopened.size, 3000);
+  for (const i of [0, 1234, 2999]) {
+    assert.deepEqual(reopened.get(`0/d${i % 7}/f${i}`), store.get(`0/d${i % 7}/f${i}`));
+    assert.deepEqual(reopened.sentMeta(`0/d${i % 7}/f${i}`), { mode: 0o640, mtimeMs: 1_700_000_000_000 + i });
+  }
 });
