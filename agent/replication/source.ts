@@ -50,7 +50,16 @@ export interface SourceOptions {
   readonly log: (line: string) => void;
   /** The target refused our copy (older than its own, or diverged): we must not be the source. */
   readonly onRefused?: (why: string) => void;
+  /** How long a quick call (reset, features, pause...) may take; default the transport's. */
+  readonly callTimeoutMs?: number;
 }
+
+/**
+ * How long a call may take whose work grows with the data (a listing, a manifest: the target hashes its files
+ * first): a day, not the 10 s of quick calls, which a verify of a few tens of GB already overran. A target that goes
+ * silent fails them sooner, with the connection (its keepalive: 5 s).
+ */
+const SCAN_CALL_TIMEOUT_MS = 24 * 3600_000;
 
 interface TargetFeatures {
   /** From before the 'features' call. */
@@ -351,6 +360,7 @@ export class MirrorSource {
     this.client = new ReplicationClient({
       host: this.o.peer.host, port: this.o.peer.port, clusterId: this.o.clusterId, nodeId: this.o.nodeId, key: this.o.key,
       mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
+      ...(this.o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.o.callTimeoutMs }),
       onAck: (seq) => this.onAck(seq),
       onHelloOk: (ok) => this.onConnected(parseLineage(ok.lineage)),
       onError: (e) => {
@@ -438,13 +448,13 @@ export class MirrorSource {
           // Page by page (target-endpoint.ts's ListingPages): a listing of any size, parsed a few MiB at a time.
           let session: string | undefined;
           do {
-            const page = parseListingPage((await client.call('list-page', Buffer.from(JSON.stringify(session === undefined ? asked : { ...asked, session })), 600_000)).toString('utf8'), this.o.peer.node);
+            const page = parseListingPage((await client.call('list-page', Buffer.from(JSON.stringify(session === undefined ? asked : { ...asked, session })), SCAN_CALL_TIMEOUT_MS)).toString('utf8'), this.o.peer.node);
             for (const f of page.files) seeder.add(f);
             session = page.session;
           } while (session !== undefined);
         } else {
           // A target from before paged listings: the whole listing in one answer (at most a call's 16 MiB).
-          const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify(asked)), 600_000)).toString('utf8')) as TargetFile[];
+          const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify(asked)), SCAN_CALL_TIMEOUT_MS)).toString('utf8')) as TargetFile[];
           for (const f of listing) seeder.add(f);
         }
         seeder.end();
@@ -562,9 +572,9 @@ export class MirrorSource {
   }
 
   /** Calls a target method (pause-target, resume); undefined when not connected. */
-  async callTarget(method: string, body: object = {}): Promise<Buffer> {
+  async callTarget(method: string, body: object = {}, timeoutMs?: number): Promise<Buffer> {
     if (this.client === undefined) throw new Error(`mirror ${this.o.id}: not connected to ${this.o.peer.node} (source transmission is paused)`);
-    return this.client.call(method, Buffer.from(JSON.stringify(body)));
+    return this.client.call(method, Buffer.from(JSON.stringify(body)), timeoutMs);
   }
 
   async verify(): Promise<VerifyReport & { missing: string[] }> {
@@ -576,7 +586,7 @@ export class MirrorSource {
       const mine = await treeManifest(this.o.folders[k]!, this.o.filter);
       const where = `${this.o.peer.node}'s manifest`;
       // A target from before paged answers sends the folder's manifest whole (at most a call's 16 MiB).
-      const theirs = paged ? await this.pagedManifest(k, where) : decodeManifest((await this.callTarget('manifest', { folder: k })).toString('utf8'), where);
+      const theirs = paged ? await this.pagedManifest(k, where) : decodeManifest((await this.callTarget('manifest', { folder: k }, SCAN_CALL_TIMEOUT_MS)).toString('utf8'), where);
       reports.push(await compareManifests(mine, theirs, { checkOwner: this.o.owner }));
     }
     const prefix = (k: number, paths: readonly string[]): string[] => paths.map((p) => virtualPath(k, p));
@@ -597,7 +607,7 @@ export class MirrorSource {
     let session: string | undefined;
     let page = 0;
     do {
-      const answer = JSON.parse((await this.callTarget('manifest-page', session === undefined ? { folder: k } : { folder: k, session })).toString('utf8')) as { manifest?: unknown; session?: unknown };
+      const answer = JSON.parse((await this.callTarget('manifest-page', session === undefined ? { folder: k } : { folder: k, session }, SCAN_CALL_TIMEOUT_MS)).toString('utf8')) as { manifest?: unknown; session?: unknown };
       if (answer.session !== undefined && typeof answer.session !== 'string') throw new Error(`${where}: page ${page}: "session" is not a string`);
       const part = decodeManifestValue(answer.manifest, `${where}, page ${page}`);
       // One by one: a page holds tens of thousands, too many to spread as arguments.

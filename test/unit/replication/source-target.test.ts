@@ -66,7 +66,7 @@ interface MirrorRun {
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
 async function mirrorOnce(
   t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void,
-  options: { readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions } = {},
+  options: { readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions; readonly callTimeoutMs?: number; readonly slowScanMs?: number } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
   // Undone last first: the source stops (writing its journal's state) before its folder goes.
@@ -93,8 +93,10 @@ async function mirrorOnce(
   const calls = new Map<string, number>();
   const counted: MirrorEndpoint = {
     ...real,
-    handle: (method, body) => {
+    handle: async (method, body) => {
       calls.set(method, (calls.get(method) ?? 0) + 1);
+      // A target hashing a large tree: its listings and manifests take a while.
+      if (options.slowScanMs !== undefined && /^(list|manifest)/.test(method)) await new Promise((resolve) => setTimeout(resolve, options.slowScanMs));
       return real.handle!(method, body);
     },
     apply: async (r) => {
@@ -113,6 +115,7 @@ async function mirrorOnce(
     id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
     peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
     lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart: false, log: (line) => log.push(line),
+    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
   });
   await source.start();
   undo.push(() => source.stop());
@@ -335,4 +338,13 @@ test('verify of a folder whose manifest is larger than a call can carry (16 MiB)
   const report = await source.verify();
   assert.equal(report.equal, true, JSON.stringify(report).slice(0, 500));
   assert.ok((calls.get('manifest-page') ?? 0) >= 4, JSON.stringify([...calls]));
+});
+
+test('listings and manifests may take longer than a quick call: a slow target still makes a differential mirror and a verify', async (t) => {
+  // Quick calls time out after 300 ms here; the target takes 600 ms for each listing or manifest page.
+  for (const older of [false, 'before block hashes'] as const) {
+    const { source, written } = await mirrorOnce(t, older, oneBlockDiffers, { callTimeoutMs: 300, slowScanMs: 600 });
+    assert.equal(written.get('0/large.bin'), 64 * 1024);
+    assert.equal((await source.verify()).equal, true);
+  }
 });
