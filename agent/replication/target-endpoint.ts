@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { BLOCK_HASHES, isBlockHashName, type BlockHashName } from './block-hash.js';
 import { lineageText, parseLineage } from './lineage.js';
 import { LISTING_ENTRY_BLOCKS, type MirrorTarget, type TargetFile } from './target.js';
-import { encodeManifest, type Manifest } from './verify.js';
+import type { TreeProblem } from './tree.js';
+import { encodeManifest, type Manifest, type ManifestEntry } from './verify.js';
 import type { MirrorEndpoint } from './transport-types.js';
 
 /**
@@ -122,6 +123,7 @@ class PagedAnswers {
     answer.lastAsked = Date.now();
     try {
       const step = await answer.pages.next();
+      // Every pager yields its last page before it ends: past it, the session is already gone.
       const page = step.done === true ? { value: 'null', last: true } : step.value;
       if (page.last) this.open.delete(id);
       return Buffer.from(`{${JSON.stringify(field)}:${page.value}${page.last ? '' : `,"session":${JSON.stringify(id)}`}}`);
@@ -166,24 +168,30 @@ async function* listingPages(entries: AsyncGenerator<TargetFile>, pageBytes: num
 }
 
 /**
- * A folder's manifest (verify) in pages: each an encoded manifest of its own (verify.ts), the problems in the last.
- * Pages are cut by a bound of each entry's encoded size: its path and its hash or link target as JSON strings, and
- * MANIFEST_ENTRY_BYTES for the numbers.
+ * A folder's manifest (verify) in pages: each an encoded manifest of its own (verify.ts), its entries first, then
+ * its problems (each page holds one kind or both). Pages are cut by a bound of each item's encoded size: the
+ * strings in it as JSON, and MANIFEST_ENTRY_BYTES for the numbers and punctuation.
  */
 async function* manifestPages(manifest: Promise<Manifest>, pageBytes: number): AsyncGenerator<Page> {
   const { entries, problems } = await manifest;
+  const json = (text: string): number => Buffer.byteLength(JSON.stringify(text));
+  const items: { readonly entry?: ManifestEntry; readonly problem?: TreeProblem; readonly bytes: number }[] = [
+    ...entries.map((entry) => ({ entry, bytes: json(entry.path) + json(entry.type === 'file' ? entry.hash ?? '' : entry.linkTarget ?? '') + MANIFEST_ENTRY_BYTES })),
+    ...problems.map((problem) => ({ problem, bytes: json(problem.path) + json(problem.code) + json(problem.reason) + MANIFEST_ENTRY_BYTES })),
+  ];
+  const page = (from: number, to: number, last: boolean): Page => {
+    const slice = items.slice(from, to);
+    return { value: encodeManifest({ entries: slice.flatMap((i) => (i.entry ? [i.entry] : [])), problems: slice.flatMap((i) => (i.problem ? [i.problem] : [])) }), last };
+  };
   let first = 0;
   let bytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    const extra = entry.type === 'file' ? entry.hash ?? '' : entry.linkTarget ?? '';
-    const length = Buffer.byteLength(JSON.stringify(entry.path)) + Buffer.byteLength(JSON.stringify(extra)) + MANIFEST_ENTRY_BYTES;
-    if (i > first && bytes + length > pageBytes) {
-      yield { value: encodeManifest({ entries: entries.slice(first, i), problems: [] }), last: false };
+  for (let i = 0; i < items.length; i++) {
+    if (i > first && bytes + items[i]!.bytes > pageBytes) {
+      yield page(first, i, false);
       first = i;
       bytes = 0;
     }
-    bytes += length;
+    bytes += items[i]!.bytes;
   }
-  yield { value: encodeManifest({ entries: entries.slice(first), problems }), last: true };
+  yield page(first, items.length, true);
 }

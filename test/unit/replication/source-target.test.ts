@@ -3,6 +3,7 @@
 // hash a differential mirror compares with a target of each version; the target's listing page by page.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { MirrorTarget, type TargetFile } from '../../../agent/replication/target
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
 import { targetEndpoint, type TargetEndpointOptions } from '../../../agent/replication/target-endpoint.js';
 import { ReplicationServer, type MirrorEndpoint } from '../../../agent/replication/transport.js';
-import { verifyTrees } from '../../../agent/replication/verify.js';
+import { decodeManifest, decodeManifestValue, verifyTrees } from '../../../agent/replication/verify.js';
 import { CLUSTER, KEY, MIRROR, until } from './transport-helpers.js';
 
 const SMALL_FILES = 60;
@@ -347,4 +348,38 @@ test('listings and manifests may take longer than a quick call: a slow target st
     assert.equal(written.get('0/large.bin'), 64 * 1024);
     assert.equal((await source.verify()).equal, true);
   }
+});
+
+test('a paged manifest holds the same entries and problems as the whole one, the problems paged too', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-target-manifest-pages-'));
+  const dst = join(base, 'dst');
+  mkdirSync(join(dst, 'docs'), { recursive: true });
+  for (let i = 0; i < 30; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`);
+  // Named pipes cannot be mirrored: each is a problem of the manifest.
+  for (let i = 0; i < 30; i++) execFileSync('mkfifo', [join(dst, 'docs', `pipe${i}`)]);
+  const target = new MirrorTarget({
+    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
+    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
+  }, INITIAL_STATE);
+  await target.open();
+  t.after(async () => {
+    await target.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const endpoint = targetEndpoint(target, 4096, { listingPageBytes: 700 });
+  const whole = decodeManifest((await endpoint.handle!('manifest', Buffer.from('{"folder":0}'))).toString('utf8'));
+  assert.equal(whole.problems.length, 30);
+  const entries: unknown[] = [];
+  const problems: unknown[] = [];
+  let pages = 0;
+  for (let session: string | undefined, first = true; first || session !== undefined; first = false) {
+    const answer = JSON.parse((await endpoint.handle!('manifest-page', Buffer.from(JSON.stringify(session === undefined ? { folder: 0 } : { folder: 0, session })))).toString('utf8')) as { manifest: unknown; session?: string };
+    const part = decodeManifestValue(answer.manifest);
+    entries.push(...part.entries);
+    problems.push(...part.problems);
+    pages++;
+    session = answer.session;
+  }
+  assert.ok(pages > 8, `${pages} pages`);
+  assert.deepEqual({ entries, problems }, { entries: whole.entries, problems: whole.problems });
 });
