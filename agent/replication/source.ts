@@ -13,7 +13,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isBlockHashName, type BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, BlockIndexStore, type FileIndex } from './block-index.js';
+import { BlockIndexStore, type FileIndex } from './block-index.js';
 import { Capture } from './capture.js';
 import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
@@ -21,6 +21,7 @@ import type { PathFilter } from './glob.js';
 import { partsLength } from '../util/buffer-parts.js';
 import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
+import { ListingSeeder, parseListingPage } from './listing-pages.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
@@ -70,47 +71,6 @@ interface TargetFeatures {
   readonly listingPages: boolean;
   readonly manifestPages: boolean;
   readonly blockHashes: readonly BlockHashName[];
-}
-
-/** One page of a paged listing, checked: its files, and the session to ask for the next page (none: the last). */
-function parseListingPage(text: string, peer: string): { readonly files: readonly TargetFile[]; readonly session?: string } {
-  const page = JSON.parse(text) as { files?: unknown; session?: unknown };
-  if (!Array.isArray(page.files)) throw new Error(`${peer}'s listing page: "files" is not an array`);
-  if (page.session !== undefined && typeof page.session !== 'string') throw new Error(`${peer}'s listing page: "session" is not a string`);
-  return { files: page.files as TargetFile[], ...(page.session === undefined ? {} : { session: page.session }) };
-}
-
-/**
- * Puts a listing's entries together: a large file's block hashes may come in several entries, in order, right
- * after its first (TargetFile's firstBlock); anything else out of that order is refused, naming the path.
- */
-export class ListingSeeder {
-  private pending: { readonly file: TargetFile; readonly hashes: Buffer[]; blocks: number } | undefined;
-
-  constructor(private readonly peer: string, private readonly seed: (f: TargetFile, hashes: Buffer) => void) {}
-
-  add(f: TargetFile): void {
-    const hashes = Buffer.from(f.blocks ?? '', 'base64');
-    if (f.firstBlock !== undefined && f.firstBlock !== 0) {
-      const pending = this.pending;
-      if (pending?.file.path !== f.path || pending.blocks !== f.firstBlock) {
-        throw new Error(`${this.peer}'s listing: blocks of ${JSON.stringify(f.path)} from ${f.firstBlock} do not follow ${pending === undefined ? 'an entry of that file' : `${JSON.stringify(pending.file.path)}'s first ${pending.blocks}`}`);
-      }
-      pending.hashes.push(hashes);
-      pending.blocks += hashes.length / BLOCK_HASH_BYTES;
-      return;
-    }
-    this.end();
-    if (f.type === 'file') this.pending = { file: f, hashes: [hashes], blocks: hashes.length / BLOCK_HASH_BYTES };
-    else this.seed(f, hashes);
-  }
-
-  /** The last file's entry, once no more of its blocks can follow. */
-  end(): void {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending !== undefined) this.seed(pending.file, pending.hashes.length === 1 ? pending.hashes[0]! : Buffer.concat(pending.hashes));
-  }
 }
 
 /** Journal payloads are appended in batches of about this size. */
@@ -445,7 +405,7 @@ export class MirrorSource {
         const asked = { blockSize: this.o.blockSize, blockHash: hash };
         const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => this.seed(f, hashes));
         if (features.listingPages) {
-          // Page by page (target-endpoint.ts's ListingPages): a listing of any size, parsed a few MiB at a time.
+          // Page by page (target-endpoint.ts's PagedAnswers): a listing of any size, parsed a few MiB at a time.
           let session: string | undefined;
           do {
             const page = parseListingPage((await client.call('list-page', Buffer.from(JSON.stringify(session === undefined ? asked : { ...asked, session })), SCAN_CALL_TIMEOUT_MS)).toString('utf8'), this.o.peer.node);
@@ -573,14 +533,17 @@ export class MirrorSource {
 
   /** Calls a target method (pause-target, resume); undefined when not connected. */
   async callTarget(method: string, body: object = {}, timeoutMs?: number): Promise<Buffer> {
+    return this.connectedClient().call(method, Buffer.from(JSON.stringify(body)), timeoutMs);
+  }
+
+  private connectedClient(): ReplicationClient {
     if (this.client === undefined) throw new Error(`mirror ${this.o.id}: not connected to ${this.o.peer.node} (source transmission is paused)`);
-    return this.client.call(method, Buffer.from(JSON.stringify(body)), timeoutMs);
+    return this.client;
   }
 
   async verify(): Promise<VerifyReport & { missing: string[] }> {
     await this.queue;
-    if (this.client === undefined) throw new Error(`mirror ${this.o.id}: not connected to ${this.o.peer.node} (source transmission is paused)`);
-    const paged = (await this.targetFeatures(this.client)).manifestPages;
+    const paged = (await this.targetFeatures(this.connectedClient())).manifestPages;
     const reports: VerifyReport[] = [];
     for (let k = 0; k < this.o.folders.length; k++) {
       const mine = await treeManifest(this.o.folders[k]!, this.o.filter);

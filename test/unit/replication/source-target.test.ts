@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { decodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
-import { ListingSeeder, MirrorSource } from '../../../agent/replication/source.js';
+import { ListingSeeder } from '../../../agent/replication/listing-pages.js';
+import { MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
 import { targetEndpoint, type TargetEndpointOptions } from '../../../agent/replication/target-endpoint.js';
@@ -222,12 +223,12 @@ test('a target listing larger than a call can carry (16 MiB) still makes a diffe
   assert.equal(written.get('0/large.bin'), 64 * 1024);
 });
 
-test('a target lists blocks with the hash asked, SHA-256 when none is asked, and refuses one it does not know', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-target-list-'));
+/** A target alone over a folder that `fill` prepares, closed and removed after the test; its endpoint as the transport sees it. */
+async function targetOver(t: TestContext, fill: (dst: string) => void, endpointOptions?: TargetEndpointOptions): Promise<MirrorEndpoint> {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-target-alone-'));
   const dst = join(base, 'dst');
   mkdirSync(dst);
-  const content = Buffer.alloc(5000, 7);
-  writeFileSync(join(dst, 'f'), content);
+  fill(dst);
   const target = new MirrorTarget({
     id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
     applyOwner: false, state: INITIAL_STATE, log: () => undefined,
@@ -237,7 +238,12 @@ test('a target lists blocks with the hash asked, SHA-256 when none is asked, and
     await target.close();
     rmSync(base, { recursive: true, force: true });
   });
-  const endpoint = targetEndpoint(target, 4096);
+  return targetEndpoint(target, 4096, endpointOptions);
+}
+
+test('a target lists blocks with the hash asked, SHA-256 when none is asked, and refuses one it does not know', async (t) => {
+  const content = Buffer.alloc(5000, 7);
+  const endpoint = await targetOver(t, (dst) => writeFileSync(join(dst, 'f'), content));
   const list = async (params: object): Promise<TargetFile[]> => JSON.parse((await endpoint.handle!('list', Buffer.from(JSON.stringify(params)))).toString('utf8')) as TargetFile[];
   const blocksOf = (files: TargetFile[]): string => files.find((f) => f.path === '0/f')!.blocks!;
   const expected = (hash: BlockHashName): string => Buffer.concat([blockHash(content.subarray(0, 4096), hash), blockHash(content.subarray(4096), hash)]).toString('base64');
@@ -249,21 +255,11 @@ test('a target lists blocks with the hash asked, SHA-256 when none is asked, and
 });
 
 test('a paged listing holds the same entries as the whole one, a large file\'s hashes split in order; a session not open is refused by name', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-target-pages-'));
-  const dst = join(base, 'dst');
-  mkdirSync(join(dst, 'docs'), { recursive: true });
-  for (let i = 0; i < 40; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`.repeat(i));
-  writeFileSync(join(dst, 'large.bin'), randomBytes(50 * 4096 + 7));
-  const target = new MirrorTarget({
-    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
-    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
-  }, INITIAL_STATE);
-  await target.open();
-  t.after(async () => {
-    await target.close();
-    rmSync(base, { recursive: true, force: true });
-  });
-  const endpoint = targetEndpoint(target, 4096, { listingPageBytes: 600, listingEntryBlocks: 16 });
+  const endpoint = await targetOver(t, (dst) => {
+    mkdirSync(join(dst, 'docs'));
+    for (let i = 0; i < 40; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`.repeat(i));
+    writeFileSync(join(dst, 'large.bin'), randomBytes(50 * 4096 + 7));
+  }, { listingPageBytes: 600, listingEntryBlocks: 16 });
   const call = async (method: string, params: object): Promise<unknown> => JSON.parse((await endpoint.handle!(method, Buffer.from(JSON.stringify(params)))).toString('utf8'));
   const asked = { blockSize: 4096, blockHash: 'xxh3-128' };
   const whole = await call('list', asked) as TargetFile[];
@@ -351,22 +347,12 @@ test('listings and manifests may take longer than a quick call: a slow target st
 });
 
 test('a paged manifest holds the same entries and problems as the whole one, the problems paged too', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-target-manifest-pages-'));
-  const dst = join(base, 'dst');
-  mkdirSync(join(dst, 'docs'), { recursive: true });
-  for (let i = 0; i < 30; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`);
-  // Named pipes cannot be mirrored: each is a problem of the manifest.
-  for (let i = 0; i < 30; i++) execFileSync('mkfifo', [join(dst, 'docs', `pipe${i}`)]);
-  const target = new MirrorTarget({
-    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
-    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
-  }, INITIAL_STATE);
-  await target.open();
-  t.after(async () => {
-    await target.close();
-    rmSync(base, { recursive: true, force: true });
-  });
-  const endpoint = targetEndpoint(target, 4096, { listingPageBytes: 700 });
+  const endpoint = await targetOver(t, (dst) => {
+    mkdirSync(join(dst, 'docs'));
+    for (let i = 0; i < 30; i++) writeFileSync(join(dst, 'docs', `f${i}`), `file ${i}\n`);
+    // Named pipes cannot be mirrored: each is a problem of the manifest.
+    for (let i = 0; i < 30; i++) execFileSync('mkfifo', [join(dst, 'docs', `pipe${i}`)]);
+  }, { listingPageBytes: 700 });
   const whole = decodeManifest((await endpoint.handle!('manifest', Buffer.from('{"folder":0}'))).toString('utf8'));
   assert.equal(whole.problems.length, 30);
   const entries: unknown[] = [];
