@@ -8,7 +8,7 @@
 import { constants, type Stats } from 'node:fs';
 import type { BufferPool } from '../util/buffer-pool.js';
 import { blockHash, type BlockHashName } from './block-hash.js';
-import { closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockAt, blockCount, closeFd, fstatFd, openFd, readFd, type FileIndex } from './block-index.js';
 
 // Never follow a symlink, never block opening a FIFO (as block-index.ts reads files).
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -129,14 +129,17 @@ async function readFrom(fd: number, previous: FileIndex, hash: BlockHashName, st
   }
   const oldTail = previous.size - tailStart;
   // It shrank meanwhile, or the old last block changed: not an append after all.
-  if (tailStart + filled <= previous.size || (oldTail > 0 && !blockHash(tail.subarray(0, oldTail), hash).equals(previous.blocks[previous.blocks.length - 1]!))) {
+  if (tailStart + filled <= previous.size || (oldTail > 0 && !blockHash(tail.subarray(0, oldTail), hash).equals(blockAt(previous, blockCount(previous) - 1)))) {
     pool?.give(tail);
     return undefined;
   }
-  const blocks = previous.blocks.slice(0, tailStart / bs);
-  for (let at = 0; at < filled; at += bs) blocks.push(blockHash(tail.subarray(at, Math.min(at + bs, filled)), hash));
+  // The old blocks before the tail, then the tail's, in one buffer.
+  const kept = tailStart / bs;
+  const hashes = Buffer.allocUnsafe((kept + Math.ceil(filled / bs)) * BLOCK_HASH_BYTES);
+  previous.hashes.copy(hashes, 0, 0, kept * BLOCK_HASH_BYTES);
+  for (let at = 0, i = kept; at < filled; at += bs, i++) blockHash(tail.subarray(at, Math.min(at + bs, filled)), hash).copy(hashes, i * BLOCK_HASH_BYTES);
   return {
-    index: { size: tailStart + filled, blockSize: bs, blocks, mtimeMs: stats.mtimeMs, ino: stats.ino },
+    index: { size: tailStart + filled, blockSize: bs, hashes, mtimeMs: stats.mtimeMs, ino: stats.ino },
     tail: tail.subarray(0, filled), tailStart, mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid,
   };
 }

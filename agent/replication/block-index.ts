@@ -21,8 +21,12 @@ const V1_FILE_HASH_BYTES = 32;
 export interface FileIndex {
   readonly size: number;
   readonly blockSize: number;
-  /** One hash per block; the last block may be shorter than blockSize. None for an empty file. */
-  readonly blocks: readonly Buffer[];
+  /**
+   * The blocks' hashes, BLOCK_HASH_BYTES each, one after the other (the last block may be shorter than
+   * blockSize; none for an empty file). One buffer, not one per block: a file of 100 GiB has 1.6 million blocks,
+   * and a buffer each cost 0.8 s and 173 MB on the main thread at every change of it.
+   */
+  readonly hashes: Buffer;
   readonly mtimeMs: number;
   readonly ino: number;
   /**
@@ -33,6 +37,26 @@ export interface FileIndex {
 }
 
 export interface ByteRange { readonly offset: number; readonly length: number }
+
+/** How many blocks an index holds hashes for. */
+export function blockCount(index: Pick<FileIndex, 'hashes'>): number {
+  return index.hashes.length / BLOCK_HASH_BYTES;
+}
+
+/** Block i's hash (a view into the index's hashes). */
+export function blockAt(index: Pick<FileIndex, 'hashes'>, i: number): Buffer {
+  return index.hashes.subarray(i * BLOCK_HASH_BYTES, (i + 1) * BLOCK_HASH_BYTES);
+}
+
+/** Whether `count` blocks from block i hash alike in both indexes, in one comparison and without a view of either. */
+function sameBlocks(a: Pick<FileIndex, 'hashes'>, b: Pick<FileIndex, 'hashes'>, i: number, count = 1): boolean {
+  const at = i * BLOCK_HASH_BYTES;
+  const end = at + count * BLOCK_HASH_BYTES;
+  return a.hashes.compare(b.hashes, at, end, at, end) === 0;
+}
+
+/** Blocks compared at once by changedRanges before it looks at them one by one. */
+const SKIP_BLOCKS = 256;
 
 export type BlockIndexErrorCode = 'VIGIL_BAD_BLOCK_SIZE' | 'VIGIL_NOT_A_FILE' | 'VIGIL_BAD_INDEX';
 
@@ -66,7 +90,9 @@ async function openRegularFile(path: string): Promise<{ readonly handle: FileHan
  * given `previous` whose last block was partial, `priorTail` (see FileIndex).
  */
 export class FileHasher {
-  private readonly blocks: Buffer[] = [];
+  /** The hashes so far, in a buffer that doubles when full; `blocks` of them are written. */
+  private hashes = Buffer.allocUnsafe(64 * BLOCK_HASH_BYTES);
+  private blocks = 0;
   private readonly tailProbe: { readonly start: number; readonly size: number } | undefined;
   private priorTail: FileIndex['priorTail'];
   /** Bytes of a block not yet complete (copied: callers reuse their buffers). */
@@ -94,19 +120,27 @@ export class FileHasher {
   }
 
   private block(block: Buffer): void {
-    const start = this.blocks.length * this.blockSize;
+    const start = this.blocks * this.blockSize;
     const probe = this.tailProbe;
     if (probe !== undefined && start === probe.start && start + block.length > probe.size) {
       this.priorTail = { size: probe.size, hash: blockHash(block.subarray(0, probe.size - start), this.hash) };
     }
-    this.blocks.push(blockHash(block, this.hash));
+    if ((this.blocks + 1) * BLOCK_HASH_BYTES > this.hashes.length) {
+      const bigger = Buffer.allocUnsafe(this.hashes.length * 2);
+      this.hashes.copy(bigger, 0, 0, this.blocks * BLOCK_HASH_BYTES);
+      this.hashes = bigger;
+    }
+    blockHash(block, this.hash).copy(this.hashes, this.blocks * BLOCK_HASH_BYTES);
+    this.blocks++;
   }
 
   /** `stats`: taken before the first read, so a write that lands meanwhile leaves a newer mtime than the index. */
   finish(stats: Pick<Stats, 'mtimeMs' | 'ino'>): FileIndex {
     if (this.partial !== undefined) this.block(this.partial);
     this.partial = undefined;
-    const index = { size: this.size, blockSize: this.blockSize, blocks: this.blocks, mtimeMs: stats.mtimeMs, ino: stats.ino };
+    // Exactly as long as the hashes: the doubled buffer's spare room is not kept with the index.
+    const hashes = Buffer.from(this.hashes.subarray(0, this.blocks * BLOCK_HASH_BYTES));
+    const index = { size: this.size, blockSize: this.blockSize, hashes, mtimeMs: stats.mtimeMs, ino: stats.ino };
     return this.priorTail === undefined ? index : { ...index, priorTail: this.priorTail };
   }
 }
@@ -221,7 +255,7 @@ export async function* readIndexing(path: string, blockSize: number, hash: Block
 export function sameIndex(a: FileIndex | undefined, b: FileIndex | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.size === b.size && a.blockSize === b.blockSize && a.mtimeMs === b.mtimeMs && a.ino === b.ino
-    && a.blocks.length === b.blocks.length && a.blocks.every((h, i) => h.equals(b.blocks[i]!));
+    && a.hashes.equals(b.hashes);
 }
 
 /**
@@ -307,9 +341,10 @@ export function checkFileIndex(index: FileIndex, where: string): void {
     bad(`blockSize ${index.blockSize} is not a valid block size`);
   }
   const expected = Math.ceil(index.size / index.blockSize);
-  if (index.blocks.length !== expected) bad(`blocks holds ${index.blocks.length} hashes, ${expected} expected for ${index.size} bytes`);
-  const short = index.blocks.findIndex((b) => b.length !== BLOCK_HASH_BYTES);
-  if (short >= 0) bad(`blocks[${short}] is ${index.blocks[short]!.length} bytes, not ${BLOCK_HASH_BYTES}`);
+  if (!Buffer.isBuffer(index.hashes)) bad('hashes is not a buffer');
+  if (index.hashes.length !== expected * BLOCK_HASH_BYTES) {
+    bad(`hashes holds ${index.hashes.length} bytes, ${expected * BLOCK_HASH_BYTES} expected for ${index.size} bytes in blocks of ${index.blockSize}`);
+  }
 }
 
 /**
@@ -333,15 +368,23 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
     else ranges.push({ offset, length: end - offset });
   };
   const common = Math.min(previous.size, current.size);
+  const wholeInBoth = Math.floor(common / bs);
   for (let start = 0, i = 0; start < common; start += bs, i++) {
+    // A run of whole blocks that hash alike is passed in one comparison: a file of 100 GiB has 1.6 million
+    // blocks, and one comparison each held the main thread for a third of a second.
+    while (i % SKIP_BLOCKS === 0 && i + SKIP_BLOCKS <= wholeInBoth && sameBlocks(previous, current, i, SKIP_BLOCKS)) {
+      i += SKIP_BLOCKS;
+      start += SKIP_BLOCKS * bs;
+    }
+    if (start >= common) break;
     const oldEnd = Math.min(start + bs, previous.size);
     const newEnd = Math.min(start + bs, current.size);
     if (oldEnd === newEnd) {
-      if (!previous.blocks[i]!.equals(current.blocks[i]!)) add(start, newEnd);
+      if (!sameBlocks(previous, current, i)) add(start, newEnd);
     } else if (oldEnd < newEnd) {
       // The old partial last block grew: its old bytes are unchanged only if the probe says so.
       const tail = current.priorTail;
-      const kept = tail !== undefined && tail.size === previous.size && tail.hash.equals(previous.blocks[i]!);
+      const kept = tail !== undefined && tail.size === previous.size && tail.hash.equals(blockAt(previous, i));
       if (!kept) add(start, oldEnd);
     } else {
       // The file now ends inside this block: nothing tells whether its remaining bytes changed.
@@ -453,7 +496,7 @@ export class BlockIndexStore {
     this.dirty = true;
   }
 
-  /** A file's entry without its blocks, which get() makes a view of each of: for the many checks of size and mtime. */
+  /** A file's entry, for the many checks of size and mtime. */
   entry(p: string): IndexedFile | undefined {
     return this.entries.get(p);
   }
@@ -461,16 +504,16 @@ export class BlockIndexStore {
   get(p: string): FileIndex | undefined {
     const stored = this.entries.get(p);
     if (stored === undefined) return undefined;
-    const blocks: Buffer[] = [];
-    for (let at = 0; at < stored.hashes.length; at += BLOCK_HASH_BYTES) blocks.push(stored.hashes.subarray(at, at + BLOCK_HASH_BYTES));
-    return { size: stored.size, blockSize: stored.blockSize, blocks, mtimeMs: stored.mtimeMs, ino: stored.ino };
+    // The store's own buffer, not a copy: nobody writes into an index's hashes.
+    return { size: stored.size, blockSize: stored.blockSize, hashes: stored.hashes, mtimeMs: stored.mtimeMs, ino: stored.ino };
   }
 
   /** A file's index; the metadata it was last sent with stays (a new index says nothing of what was sent). */
   set(p: string, index: FileIndex): void {
     checkRelativePath(p);
     checkFileIndex(index, `index of ${p}`);
-    const hashes = Buffer.concat(index.blocks);
+    // A copy: the index's buffer may be a view into memory that is reused (a read thread's reply).
+    const hashes = Buffer.from(index.hashes);
     const sent = this.entries.get(p)?.sent;
     this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes, ...(sent === undefined ? {} : { sent }) });
   }

@@ -16,7 +16,7 @@ import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead, settle, type Started } from './lookahead.js';
@@ -257,7 +257,7 @@ export class ChangeDetector {
       // Blocks both saw whole; the tail may have grown since, and the next check covers it.
       const whole = Math.min(fresh === undefined ? 0 : Math.floor(fresh.size / now.blockSize), Math.floor(now.size / now.blockSize));
       let same = fresh !== undefined && fresh.size >= before.size;
-      for (let i = 0; same && i < whole; i++) same = fresh!.blocks[i]!.equals(now.blocks[i]!);
+      if (same) same = fresh!.hashes.compare(now.hashes, 0, whole * BLOCK_HASH_BYTES, 0, whole * BLOCK_HASH_BYTES) === 0;
       if (!same) suspects.push(v);
       // A match ends the trust only when the read began a clock tick after the indexed mtime: a write landing
       // later then has an mtime of its own, and its event is seen as a change.

@@ -79,7 +79,7 @@ function answerIndex(id: number, index: FileIndex, content?: Buffer): Answer {
       id, size: index.size, mtimeMs: index.mtimeMs, ino: index.ino,
       ...(index.priorTail === undefined ? {} : { priorTail: { size: index.priorTail.size, hash: Uint8Array.from(index.priorTail.hash) } }),
     },
-    hashes: Buffer.concat([...index.blocks]),
+    hashes: index.hashes,
     ...(content === undefined ? {} : { content }),
   };
 }
@@ -104,7 +104,7 @@ function readChunk(request: ChunkRequest): Answer {
     hasher.update(content.subarray(0, filled));
     return {
       reply: { id: request.id, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino },
-      hashes: Buffer.concat([...hasher.finish(stats).blocks]),
+      hashes: hasher.finish(stats).hashes,
     };
   } finally {
     closeSync(fd);

@@ -9,7 +9,7 @@
 import type { BufferPool } from '../util/buffer-pool.js';
 import { BatchedWorker, WorkerCallError } from './batched-worker.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, type FileIndex } from './block-index.js';
+import type { FileIndex } from './block-index.js';
 import type { EntryStats } from './tree.js';
 
 export interface ReadRequest {
@@ -135,7 +135,7 @@ export class ReadThread {
       }
     };
     fill();
-    const blocks: Buffer[] = [];
+    const hashes: Buffer[] = [];
     let first: ReadReply | undefined;
     let size = 0;
     try {
@@ -156,7 +156,7 @@ export class ReadThread {
           throw new WorkerCallError('ENOENT', `${path}: replaced while it was read`);
         }
         const data = asked.buffer.subarray(0, reply.length!);
-        blocks.push(...blockHashes(reply));
+        hashes.push(blockHashes(reply));
         size += reply.length!;
         if (reply.length! < chunkBytes) {
           if (reply.length! > 0) yield { offset: size - reply.length!, data };
@@ -171,7 +171,7 @@ export class ReadThread {
       // the thread is done writing into them.
       for (const later of ahead.splice(0)) void later.reply.then(() => pool.give(later.buffer), () => pool.give(later.buffer));
     }
-    return { size, blockSize, blocks, mtimeMs: first.mtimeMs!, ino: first.ino! };
+    return { size, blockSize, hashes: Buffer.concat(hashes), mtimeMs: first.mtimeMs!, ino: first.ino! };
   }
 
   /** Ends the thread; reads still in flight are refused. */
@@ -184,9 +184,8 @@ export class ReadThread {
     if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
     if (reply.stats !== undefined) return { stats: lstatAnswers(new Float64Array(reply.stats), reply.errors ?? []) };
     if (reply.tooLarge === true || reply.hashesAt === undefined) return {};
-    const blocks = blockHashes(reply);
     const index: FileIndex = {
-      size: reply.size!, blockSize: request.kind === 'read' ? request.blockSize : 0, blocks, mtimeMs: reply.mtimeMs!, ino: reply.ino!,
+      size: reply.size!, blockSize: request.kind === 'read' ? request.blockSize : 0, hashes: blockHashes(reply), mtimeMs: reply.mtimeMs!, ino: reply.ino!,
       ...(reply.priorTail === undefined ? {} : { priorTail: { size: reply.priorTail.size, hash: Buffer.from(reply.priorTail.hash) } }),
     };
     return reply.contentAt === undefined ? { index } : { index, content: Buffer.from(reply.packed!, reply.contentAt, reply.length) };
@@ -194,11 +193,8 @@ export class ReadThread {
 }
 
 /** A reply's block hashes, copied out of the batch's buffer (an index may outlive the content read with it). */
-function blockHashes(reply: ReadReply): Buffer[] {
-  const hashes = Buffer.from(new Uint8Array(reply.packed!, reply.hashesAt, reply.hashesLength));
-  const blocks: Buffer[] = [];
-  for (let at = 0; at < hashes.length; at += BLOCK_HASH_BYTES) blocks.push(hashes.subarray(at, at + BLOCK_HASH_BYTES));
-  return blocks;
+function blockHashes(reply: ReadReply): Buffer {
+  return Buffer.from(new Uint8Array(reply.packed!, reply.hashesAt, reply.hashesLength));
 }
 
 function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: string; readonly message: string } | undefined)[]): (EntryStats | Error)[] {

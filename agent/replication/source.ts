@@ -467,10 +467,8 @@ export class MirrorSource {
     if (f.type === 'dir') this.detector.noteDir(f.path);
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '');
     else {
-      const blocks: Buffer[] = [];
-      for (let at = 0; at < hashes.length; at += 16) blocks.push(hashes.subarray(at, at + 16));
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
-      const index: FileIndex = { size: f.size, blockSize: f.blockSize ?? this.o.blockSize, blocks, mtimeMs: f.mtimeMs, ino: 0 };
+      const index: FileIndex = { size: f.size, blockSize: f.blockSize ?? this.o.blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 };
       this.index.set(f.path, index);
     }
   }

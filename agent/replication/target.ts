@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { indexFile, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount, indexFile, type FileIndex } from './block-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
 import { joinParts } from '../util/buffer-parts.js';
@@ -317,12 +317,13 @@ export class MirrorTarget {
         const index = result.ok ? result.value : undefined;
         if (index === undefined) continue;
         const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
-        if (index.blocks.length <= entryBlocks) {
-          yield { ...file, blocks: Buffer.concat([...index.blocks]).toString('base64') };
+        const count = blockCount(index);
+        if (count <= entryBlocks) {
+          yield { ...file, blocks: index.hashes.toString('base64') };
           continue;
         }
-        for (let first = 0; first < index.blocks.length; first += entryBlocks) {
-          const blocks = Buffer.concat(index.blocks.slice(first, first + entryBlocks)).toString('base64');
+        for (let first = 0; first < count; first += entryBlocks) {
+          const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
           yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
         }
       }

@@ -6,7 +6,7 @@ import { appendFileSync, copyFileSync, linkSync, mkdtempSync, openSync, closeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BlockIndexStore, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
+  BlockIndexStore, blockAt, blockCount, changedRanges, DEFAULT_BLOCK_SIZE, indexFile, indexFileIfChanged, readAndIndexFile, type ByteRange, type FileIndex,
 } from '../../../agent/replication/block-index.js';
 import { blockHash } from '../../../agent/replication/block-hash.js';
 import { TimeSlicer } from '../../../agent/util/time-slice.js';
@@ -58,15 +58,15 @@ test('an index holds one hash per aligned block: XXH3-128 by default, or SHA-256
   const index = await indexFile(path);
   assert.equal(index.size, data.length);
   assert.equal(index.blockSize, BS);
-  assert.deepEqual(index.blocks, blocks.map((b) => blockHash(b, 'xxh3-128')));
+  assert.deepEqual(index.hashes, Buffer.concat(blocks.map((b) => blockHash(b, 'xxh3-128'))));
   assert.equal(index.ino, statSync(path).ino);
   assert.equal(index.mtimeMs, statSync(path).mtimeMs);
   const strong = await indexFile(path, BS, undefined, 'sha256-128');
-  assert.deepEqual(strong.blocks, blocks.map((b) => createHash('sha256').update(b).digest().subarray(0, 16)));
+  assert.deepEqual(strong.hashes, Buffer.concat(blocks.map((b) => createHash('sha256').update(b).digest().subarray(0, 16))));
   assert.deepEqual(changedRanges(strong, index), { ranges: [{ offset: 0, length: data.length }] }, 'hashes of two kinds never match');
 
   const small = await indexFile(path, 4096);
-  assert.equal(small.blocks.length, Math.ceil(data.length / 4096));
+  assert.equal(blockCount(small), Math.ceil(data.length / 4096));
 });
 
 test('empty files and files exactly one block long', async (t) => {
@@ -75,13 +75,13 @@ test('empty files and files exactly one block long', async (t) => {
   writeFileSync(empty, '');
   const e = await indexFile(empty);
   assert.equal(e.size, 0);
-  assert.deepEqual(e.blocks, []);
+  assert.deepEqual(e.hashes, Buffer.alloc(0));
   assert.deepEqual(changedRanges(undefined, e), { ranges: [] });
 
   const one = join(dir, 'one');
   writeFileSync(one, randomBytes(BS));
   const o = await indexFile(one);
-  assert.equal(o.blocks.length, 1);
+  assert.equal(blockCount(o), 1);
   assert.deepEqual(changedRanges(undefined, o), { ranges: [{ offset: 0, length: BS }] });
   assert.deepEqual(changedRanges(e, o), { ranges: [{ offset: 0, length: BS }] });
   assert.deepEqual(changedRanges(o, e), { ranges: [], truncateTo: 0 });
@@ -158,8 +158,8 @@ test('sparse growth sends the new (zero) bytes only', async (t) => {
   const r = await change(dir, randomBytes(100 * KiB), (p) => truncateSync(p, 10 * 1024 * KiB));
   const result = changedRanges(r.before, r.after);
   assert.deepEqual(result, { ranges: [{ offset: 100 * KiB, length: 10 * 1024 * KiB - 100 * KiB }] });
-  assert.equal(r.after.blocks.length, 160);
-  assert.deepEqual(r.after.blocks[10], r.after.blocks[159], 'zero blocks hash alike');
+  assert.equal(blockCount(r.after), 160);
+  assert.deepEqual(blockAt(r.after, 10), blockAt(r.after, 159), 'zero blocks hash alike');
   assertRangesSuffice(r.oldCopy, r.path, result);
 });
 
@@ -167,8 +167,8 @@ test('a 20 MiB file is indexed exactly, and one changed byte costs one block', a
   const dir = tempDir(t);
   const data = randomBytes(20 * 1024 * KiB);
   const r = await change(dir, data, (p) => overwrite(p, data.length - 1, Buffer.from([data[data.length - 1]! ^ 0xff])));
-  assert.equal(r.before.blocks.length, 320);
-  assert.deepEqual(r.before.blocks[123], blockHash(data.subarray(123 * BS, 124 * BS), 'xxh3-128'));
+  assert.equal(blockCount(r.before), 320);
+  assert.deepEqual(blockAt(r.before, 123), blockHash(data.subarray(123 * BS, 124 * BS), 'xxh3-128'));
   const result = changedRanges(r.before, r.after);
   assert.deepEqual(result, { ranges: [{ offset: 319 * BS, length: BS }] });
   assertRangesSuffice(r.oldCopy, r.path, result);
@@ -213,8 +213,8 @@ test('bad input is refused with a stable code: block sizes, folders, FIFOs, syml
   await assert.rejects(indexFile(join(dir, 'absent')), { code: 'ENOENT' });
 
   const good = await indexFile(file);
-  assert.throws(() => changedRanges({ ...good, blocks: [] }, good), { code: 'VIGIL_BAD_INDEX', message: /previous index: blocks holds 0 hashes, 1 expected/ });
-  assert.throws(() => changedRanges(good, { ...good, blocks: [Buffer.alloc(3)] }), { code: 'VIGIL_BAD_INDEX', message: /current index: blocks\[0\] is 3 bytes/ });
+  assert.throws(() => changedRanges({ ...good, hashes: Buffer.alloc(0) }, good), { code: 'VIGIL_BAD_INDEX', message: /previous index: hashes holds 0 bytes, 16 expected for 1 bytes in blocks of 65536/ });
+  assert.throws(() => changedRanges(good, { ...good, hashes: Buffer.alloc(3) }), { code: 'VIGIL_BAD_INDEX', message: /current index: hashes holds 3 bytes, 16 expected/ });
   assert.throws(() => changedRanges(good, { ...good, size: -1 }), { code: 'VIGIL_BAD_INDEX', message: /size -1/ });
 });
 
@@ -240,11 +240,11 @@ test('the store survives reopening; renames and deletes move files and whole fol
   assert.deepEqual([...reopened.paths()].sort(), ['docs/a', 'docs/sub/b', 'docsx/c', 'top.bin']);
   const { priorTail: _, ...expected } = indexes.get('c')!;
   assert.deepEqual({ ...reopened.get('top.bin')! }, expected);
-  assert.deepEqual(reopened.get('docs/a')!.blocks, []);
+  assert.deepEqual(reopened.get('docs/a')!.hashes, Buffer.alloc(0));
 
   assert.equal(reopened.rename('top.bin', 'moved.bin'), 1);
   assert.equal(reopened.get('top.bin'), undefined);
-  assert.deepEqual(reopened.get('moved.bin')!.blocks, indexes.get('c')!.blocks);
+  assert.deepEqual(reopened.get('moved.bin')!.hashes, indexes.get('c')!.hashes);
   assert.equal(reopened.rename('docs', 'papers'), 2, 'a folder moves with everything below it, and only that');
   assert.deepEqual([...reopened.paths()].sort(), ['docsx/c', 'moved.bin', 'papers/a', 'papers/sub/b']);
   assert.equal(reopened.rename('nothing-here', 'x'), 0);
@@ -312,7 +312,7 @@ test('the store holds 100 000 files compactly and reloads them all', async (t) =
   const shared = randomBytes(16);
   const blocksOf = (i: number): Buffer[] => { const h = Buffer.alloc(16); h.writeUInt32LE(i); return [shared, h]; };
   for (let i = 0; i < 100_000; i++) {
-    store.set(`dir${i % 100}/file-${i}.dat`, { size: BS + 1 + (i % (BS - 1)), blockSize: BS, blocks: blocksOf(i), mtimeMs: 1_700_000_000_000 + i + 0.25, ino: i + 1 });
+    store.set(`dir${i % 100}/file-${i}.dat`, { size: BS + 1 + (i % (BS - 1)), blockSize: BS, hashes: Buffer.concat(blocksOf(i)), mtimeMs: 1_700_000_000_000 + i + 0.25, ino: i + 1 });
   }
   await store.save();
   const bytes = statSync(file).size;
@@ -323,7 +323,7 @@ test('the store holds 100 000 files compactly and reloads them all', async (t) =
   const sample = reopened.get('dir7/file-99907.dat')!;
   assert.equal(sample.size, BS + 1 + (99907 % (BS - 1)));
   assert.equal(sample.mtimeMs, 1_700_000_000_000 + 99907 + 0.25);
-  assert.deepEqual(sample.blocks, blocksOf(99907));
+  assert.deepEqual(sample.hashes, Buffer.concat(blocksOf(99907)));
   assert.equal(reopened.pathOfInode(99908), 'dir7/file-99907.dat');
 });
 
@@ -354,7 +354,7 @@ test('a store keeps the block hash it was saved with: an older store (byte 6 zer
   // Opened by an agent that wants XXH3, it stays SHA-256 while it holds files.
   const reopened = await BlockIndexStore.open(file, 'xxh3-128');
   assert.equal(reopened.blockHash, 'sha256-128');
-  assert.deepEqual(reopened.get('f')?.blocks, strong.blocks);
+  assert.deepEqual(reopened.get('f')?.hashes, strong.hashes);
   assert.throws(() => reopened.useBlockHash('xxh3-128'), { code: 'VIGIL_BAD_INDEX', message: /holds 1 files hashed with sha256-128; it must be empty to use xxh3-128/ });
   reopened.delete('f');
   reopened.useBlockHash('xxh3-128');
@@ -386,21 +386,21 @@ test('a store written by version 1 (with a whole-file hash per entry) is still r
   const body = Buffer.concat([header, fixed, randomBytes(32), ...blocks]);
   writeFileSync(file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
   const store = await BlockIndexStore.open(file);
-  assert.deepEqual(store.get('docs/a.bin'), { size: BS + 10, blockSize: BS, blocks, mtimeMs: 1_700_000_000_000.5, ino: 42 });
+  assert.deepEqual(store.get('docs/a.bin'), { size: BS + 10, blockSize: BS, hashes: Buffer.concat(blocks), mtimeMs: 1_700_000_000_000.5, ino: 42 });
   assert.equal(store.pathOfInode(42), 'docs/a.bin');
   assert.equal(store.sentMeta('docs/a.bin'), undefined, 'version 1 knew nothing of what was sent');
   // Saved again, it is version 3, and reads back the same.
-  store.set('docs/b.bin', { size: 0, blockSize: BS, blocks: [], mtimeMs: 1, ino: 43 });
+  store.set('docs/b.bin', { size: 0, blockSize: BS, hashes: Buffer.alloc(0), mtimeMs: 1, ino: 43 });
   await store.save();
   assert.equal(readFileSync(file)[4], 3);
-  assert.deepEqual((await BlockIndexStore.open(file)).get('docs/a.bin')?.blocks, blocks);
+  assert.deepEqual((await BlockIndexStore.open(file)).get('docs/a.bin')?.hashes, Buffer.concat(blocks));
 });
 
 test('the metadata a file was last sent with is kept through a new index, a rename and a reload, and is forgotten on demand', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'blocks.idx');
   const store = await BlockIndexStore.open(file);
-  const index = { size: 10, blockSize: BS, blocks: [randomBytes(16)], mtimeMs: 1_700_000_000_000.25, ino: 7 };
+  const index = { size: 10, blockSize: BS, hashes: randomBytes(16), mtimeMs: 1_700_000_000_000.25, ino: 7 };
   store.set('a', index);
   store.set('b', { ...index, ino: 8 });
   store.setSentMeta('a', { mode: 0o100640, mtimeMs: 1_700_000_000_000.25, uid: 1000, gid: 0 });
@@ -457,7 +457,7 @@ test('loading and saving a large index give way to the event loop between slices
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = await BlockIndexStore.open(join(dir, 'index'));
   for (let i = 0; i < 3000; i++) {
-    store.set(`0/d${i % 7}/f${i}`, { size: 70_000, blockSize: 65_536, blocks: [randomBytes(16), randomBytes(16)], mtimeMs: 1_700_000_000_000 + i, ino: 10 + i });
+    store.set(`0/d${i % 7}/f${i}`, { size: 70_000, blockSize: 65_536, hashes: randomBytes(32), mtimeMs: 1_700_000_000_000 + i, ino: 10 + i });
     store.setSentMeta(`0/d${i % 7}/f${i}`, { mode: 0o640, mtimeMs: 1_700_000_000_000 + i });
   }
   // A slicer whose slices are spent at once: it gives way at every 256th entry, as a long load would every 10 ms.
@@ -471,5 +471,29 @@ test('loading and saving a large index give way to the event loop between slices
   for (const i of [0, 1234, 2999]) {
     assert.deepEqual(reopened.get(`0/d${i % 7}/f${i}`), store.get(`0/d${i % 7}/f${i}`));
     assert.deepEqual(reopened.sentMeta(`0/d${i % 7}/f${i}`), { mode: 0o640, mtimeMs: 1_700_000_000_000 + i });
+  }
+});
+
+test('changed ranges of many blocks: runs that hash alike are passed at once, and every changed block is still found', () => {
+  const bs = 4096;
+  const random = (seed: number): (() => number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let round = 0; round < 20; round++) {
+    const next = random(round + 1);
+    const blocks = 600 + Math.floor(next() * 1500);
+    const before: FileIndex = { size: blocks * bs - Math.floor(next() * bs), blockSize: bs, hashes: randomBytes(blocks * 16), mtimeMs: 1, ino: 1 };
+    const after = Buffer.from(before.hashes);
+    // Some rounds change blocks at the edges of the 256-block runs, all change a few anywhere.
+    const changed = new Set<number>(round % 2 === 0 ? [0, 255, 256, 511, 512, blocks - 1] : []);
+    for (let k = 0; k < 1 + Math.floor(next() * 8); k++) changed.add(Math.floor(next() * blocks));
+    for (const i of changed) { const at = i * 16 + Math.floor(next() * 16); after[at] = after[at]! ^ 0xff; }
+    const expected: ByteRange[] = [];
+    for (const i of [...changed].sort((a, b) => a - b)) {
+      const offset = i * bs;
+      const length = Math.min(bs, before.size - offset);
+      const last = expected[expected.length - 1];
+      if (last !== undefined && last.offset + last.length === offset) expected[expected.length - 1] = { offset: last.offset, length: last.length + length };
+      else expected.push({ offset, length });
+    }
+    assert.deepEqual(changedRanges(before, { ...before, hashes: after }), { ranges: expected }, `round ${round}: ${blocks} blocks, ${[...changed].join(' ')} changed`);
   }
 });
