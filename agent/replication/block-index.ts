@@ -542,6 +542,14 @@ export class BlockIndexStore {
     for (const path of this.pathsAt(p)) this.remove(path);
   }
 
+  /** Every file's index dropped at once (a full or differential mirror starts from nothing). */
+  clear(): void {
+    if (this.entries.size === 0) return;
+    this.entries.clear();
+    this.byInode.clear();
+    this.dirty = true;
+  }
+
   /**
    * Moves a file's index, or, when `from` is not a file here, everything below the folder `from`; what was at `to`
    * is replaced (as rename(2) does). Returns how many files moved.

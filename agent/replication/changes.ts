@@ -326,14 +326,9 @@ export class ChangeDetector {
     for (const v of vanished) if (this.known(v)) yield* this.path(v, false);
   }
 
-  /** Forget what the target was sent: the next reconcile sends everything. A slice at a time (util/time-slice.ts). */
-  async forget(): Promise<void> {
-    const slicer = new TimeSlicer();
-    for (const v of [...this.o.index.paths()]) {
-      this.o.index.delete(v);
-      const pause = slicer.step();
-      if (pause !== undefined) await pause;
-    }
+  /** Forget what the target was sent: the next reconcile sends everything. */
+  forget(): void {
+    this.o.index.clear();
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();

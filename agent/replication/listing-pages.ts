@@ -1,16 +1,30 @@
 /**
- * The source's side of a target's listing that comes in pages (target-endpoint.ts's PagedAnswers): each page
- * checked, and a large file's block hashes, which may come in several entries, put back together.
+ * The source's side of the answers a target gives in pages (target-endpoint.ts's PagedAnswers): every page asked
+ * for in turn, and a listing's large files, whose block hashes may come in several entries, put back together.
  */
 import { BLOCK_HASH_BYTES } from './block-index.js';
 import type { TargetFile } from './target.js';
 
-/** One page of a paged listing, checked: its files, and the session to ask for the next page (none: the last). */
-export function parseListingPage(text: string, peer: string): { readonly files: readonly TargetFile[]; readonly session?: string } {
-  const page = JSON.parse(text) as { files?: unknown; session?: unknown };
-  if (!Array.isArray(page.files)) throw new Error(`${peer}'s listing page: "files" is not an array`);
-  if (page.session !== undefined && typeof page.session !== 'string') throw new Error(`${peer}'s listing page: "session" is not a string`);
-  return { files: page.files as TargetFile[], ...(page.session === undefined ? {} : { session: page.session }) };
+/**
+ * Asks for each page of a paged answer, the first with `params` alone and the next ones with the session the last
+ * answer named, and hands each page's `field` on in order, until an answer names no session (the last page).
+ */
+export async function readPages(call: (body: object) => Promise<Buffer>, params: object, field: string, where: string, onPage: (value: unknown, page: number) => void): Promise<void> {
+  let session: string | undefined;
+  for (let page = 0; ; page++) {
+    const answer = JSON.parse((await call(session === undefined ? params : { ...params, session })).toString('utf8')) as Record<string, unknown>;
+    const next = answer['session'];
+    if (next !== undefined && typeof next !== 'string') throw new Error(`${where}, page ${page}: "session" is not a string`);
+    onPage(answer[field], page);
+    if (next === undefined) return;
+    session = next;
+  }
+}
+
+/** One page's files of a paged listing, checked to be a list. */
+export function listingFiles(value: unknown, where: string): readonly TargetFile[] {
+  if (!Array.isArray(value)) throw new Error(`${where}: "files" is not an array`);
+  return value as TargetFile[];
 }
 
 /**

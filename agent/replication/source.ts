@@ -21,7 +21,7 @@ import type { PathFilter } from './glob.js';
 import { partsLength } from '../util/buffer-parts.js';
 import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
-import { ListingSeeder, parseListingPage } from './listing-pages.js';
+import { ListingSeeder, listingFiles, readPages } from './listing-pages.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
@@ -393,7 +393,7 @@ export class MirrorSource {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
       if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      await this.detector.forget();
+      this.detector.forget();
       // The index starts again, so it may change hash: to the one wanted, unless the target must list blocks
       // with a hash it does not know.
       const hash = kind === 'full' || features.blockHashes.includes(this.o.blockHash) ? this.o.blockHash : 'sha256-128';
@@ -405,13 +405,11 @@ export class MirrorSource {
         const asked = { blockSize: this.o.blockSize, blockHash: hash };
         const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => this.seed(f, hashes));
         if (features.listingPages) {
-          // Page by page (target-endpoint.ts's PagedAnswers): a listing of any size, parsed a few MiB at a time.
-          let session: string | undefined;
-          do {
-            const page = parseListingPage((await client.call('list-page', Buffer.from(JSON.stringify(session === undefined ? asked : { ...asked, session })), SCAN_CALL_TIMEOUT_MS)).toString('utf8'), this.o.peer.node);
-            for (const f of page.files) seeder.add(f);
-            session = page.session;
-          } while (session !== undefined);
+          // Page by page: a listing of any size, parsed a few MiB at a time.
+          const where = `${this.o.peer.node}'s listing`;
+          await readPages((body) => client.call('list-page', Buffer.from(JSON.stringify(body)), SCAN_CALL_TIMEOUT_MS), asked, 'files', where, (files, page) => {
+            for (const f of listingFiles(files, `${where}, page ${page}`)) seeder.add(f);
+          });
         } else {
           // A target from before paged listings: the whole listing in one answer (at most a call's 16 MiB).
           const listing = JSON.parse((await client.call('list', Buffer.from(JSON.stringify(asked)), SCAN_CALL_TIMEOUT_MS)).toString('utf8')) as TargetFile[];
@@ -561,22 +559,16 @@ export class MirrorSource {
     };
   }
 
-  /** The target's manifest of folder `k`, a page at a time (target-endpoint.ts's PagedAnswers). */
+  /** The target's manifest of folder `k`, a page at a time. */
   private async pagedManifest(k: number, where: string): Promise<Manifest> {
     const entries: ManifestEntry[] = [];
     const problems: TreeProblem[] = [];
-    let session: string | undefined;
-    let page = 0;
-    do {
-      const answer = JSON.parse((await this.callTarget('manifest-page', session === undefined ? { folder: k } : { folder: k, session }, SCAN_CALL_TIMEOUT_MS)).toString('utf8')) as { manifest?: unknown; session?: unknown };
-      if (answer.session !== undefined && typeof answer.session !== 'string') throw new Error(`${where}: page ${page}: "session" is not a string`);
-      const part = decodeManifestValue(answer.manifest, `${where}, page ${page}`);
+    await readPages((body) => this.callTarget('manifest-page', body, SCAN_CALL_TIMEOUT_MS), { folder: k }, 'manifest', where, (value, page) => {
+      const part = decodeManifestValue(value, `${where}, page ${page}`);
       // One by one: a page holds tens of thousands, too many to spread as arguments.
       for (const entry of part.entries) entries.push(entry);
       for (const problem of part.problems) problems.push(problem);
-      session = answer.session;
-      page++;
-    } while (session !== undefined);
+    });
     return { entries, problems };
   }
 

@@ -317,12 +317,8 @@ export class MirrorTarget {
         const index = result.ok ? result.value : undefined;
         if (index === undefined) continue;
         const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
-        const count = blockCount(index);
-        if (count <= entryBlocks) {
-          yield { ...file, blocks: index.hashes.toString('base64') };
-          continue;
-        }
-        for (let first = 0; first < count; first += entryBlocks) {
+        // One entry (an empty file's too), or one per entryBlocks blocks.
+        for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
           const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
           yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
         }

@@ -497,3 +497,18 @@ test('changed ranges of many blocks: runs that hash alike are passed at once, an
     assert.deepEqual(changedRanges(before, { ...before, hashes: after }), { ranges: expected }, `round ${round}: ${blocks} blocks, ${[...changed].join(' ')} changed`);
   }
 });
+
+test('clearing the store drops every file and inode at once, and the next save says so', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-index-clear-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await BlockIndexStore.open(join(dir, 'index'));
+  for (let i = 0; i < 5; i++) store.set(`0/f${i}`, { size: 10, blockSize: BS, hashes: randomBytes(16), mtimeMs: 1, ino: 100 + i });
+  await store.save();
+  store.clear();
+  assert.equal(store.size, 0);
+  assert.equal(store.pathOfInode(102), undefined);
+  store.useBlockHash('sha256-128');
+  await store.save();
+  const reopened = await BlockIndexStore.open(join(dir, 'index'));
+  assert.deepEqual([reopened.size, reopened.blockHash], [0, 'sha256-128']);
+});

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { decodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
-import { ListingSeeder } from '../../../agent/replication/listing-pages.js';
+import { ListingSeeder, readPages } from '../../../agent/replication/listing-pages.js';
 import { MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
@@ -358,14 +358,27 @@ test('a paged manifest holds the same entries and problems as the whole one, the
   const entries: unknown[] = [];
   const problems: unknown[] = [];
   let pages = 0;
+  let pagesWithProblems = 0;
   for (let session: string | undefined, first = true; first || session !== undefined; first = false) {
     const answer = JSON.parse((await endpoint.handle!('manifest-page', Buffer.from(JSON.stringify(session === undefined ? { folder: 0 } : { folder: 0, session })))).toString('utf8')) as { manifest: unknown; session?: string };
     const part = decodeManifestValue(answer.manifest);
     entries.push(...part.entries);
     problems.push(...part.problems);
+    if (part.problems.length > 0) pagesWithProblems++;
     pages++;
     session = answer.session;
   }
   assert.ok(pages > 8, `${pages} pages`);
+  assert.ok(pagesWithProblems > 1, `the problems came in ${pagesWithProblems} page(s)`);
   assert.deepEqual({ entries, problems }, { entries: whole.entries, problems: whole.problems });
+});
+
+test('the source asks for every page of a paged answer with the session the last one named, and refuses a session that is not a string', async () => {
+  const asked: object[] = [];
+  const answers = ['{"files":[1,2],"session":"s1"}', '{"files":[3],"session":"s2"}', '{"files":[]}'];
+  const seen: unknown[] = [];
+  await readPages(async (body) => { asked.push(body); return Buffer.from(answers[asked.length - 1]!); }, { blockSize: 4096 }, 'files', 'beta\'s listing', (value, page) => seen.push([page, value]));
+  assert.deepEqual(asked, [{ blockSize: 4096 }, { blockSize: 4096, session: 's1' }, { blockSize: 4096, session: 's2' }]);
+  assert.deepEqual(seen, [[0, [1, 2]], [1, [3]], [2, []]]);
+  await assert.rejects(readPages(async () => Buffer.from('{"files":[],"session":7}'), {}, 'files', 'beta\'s listing', () => undefined), /beta's listing, page 0: "session" is not a string/);
 });
