@@ -449,7 +449,7 @@ interface StoredIndex extends IndexedFile {
  * was down without hashing everything twice. Saved whole and atomically (temporary file, fsync, rename).
  */
 export class BlockIndexStore {
-  private readonly entries = new Map<string, StoredIndex>();
+  private entries = new Map<string, StoredIndex>();
   /** Inode -> path, or paths for hard links; inode 0 (no inode numbers, e.g. some Windows volumes) is left out. */
   private readonly byInode = new Map<number, string | string[]>();
   private dirty = false;
@@ -542,12 +542,17 @@ export class BlockIndexStore {
     for (const path of this.pathsAt(p)) this.remove(path);
   }
 
-  /** Every file's index dropped at once (a full or differential mirror starts from nothing). */
-  clear(): void {
-    if (this.entries.size === 0) return;
-    this.entries.clear();
+  /**
+   * Every file's index dropped at once (a full or differential mirror starts from nothing); returns what the store
+   * held (the caller's now), which a differential mirror keeps where the target's listing agrees with it.
+   */
+  clear(): Map<string, FileIndex> {
+    const held = this.entries;
+    this.entries = new Map();
+    if (held.size === 0) return held;
     this.byInode.clear();
     this.dirty = true;
+    return held;
   }
 
   /**

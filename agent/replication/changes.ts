@@ -326,9 +326,14 @@ export class ChangeDetector {
     for (const v of vanished) if (this.known(v)) yield* this.path(v, false);
   }
 
-  /** Forget what the target was sent: the next reconcile sends everything. */
-  forget(): void {
-    this.o.index.clear();
+  /**
+   * Forget what the target was sent: the next reconcile sends everything. Returns the files' indexes as they were,
+   * but for those whose appends are on trust (their older bytes are not known to hash so): a differential mirror
+   * keeps each that the target's listing agrees with.
+   */
+  forget(): ReadonlyMap<string, FileIndex> {
+    const held = this.o.index.clear();
+    for (const v of this.trusted.keys()) held.delete(v);
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();
@@ -337,6 +342,7 @@ export class ChangeDetector {
     this.sentFolderMtime.clear();
     this.folderStats.clear();
     this.trusted.clear();
+    return held;
   }
 
   /** Release the files kept open for their appends and the read thread. */

@@ -111,9 +111,15 @@ export class MirrorSource {
   private lastSentBytes = 0;
   lastSync: MirrorSyncSummary | undefined;
   captureFailure: string | undefined;
+  /**
+   * The index was saved before a crash of this node: the machine may have lost file bytes that it had hashed (an
+   * overwrite's data reaches the disk after its mtime), so the first differential mirror reads every file.
+   */
+  private indexBeforeCrash: boolean;
 
   constructor(private readonly o: SourceOptions) {
     this.paused = o.paused;
+    this.indexBeforeCrash = o.resyncOnStart;
   }
 
   async start(): Promise<void> {
@@ -393,17 +399,25 @@ export class MirrorSource {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
       if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      this.detector.forget();
+      const ownHash = this.index.blockHash;
+      // What we last indexed: kept, for a differential mirror, where the target lists the same hashes.
+      let own: ReadonlyMap<string, FileIndex> | undefined = this.detector.forget();
       // The index starts again, so it may change hash: to the one wanted, unless the target must list blocks
       // with a hash it does not know.
       const hash = kind === 'full' || features.blockHashes.includes(this.o.blockHash) ? this.o.blockHash : 'sha256-128';
       if (hash !== this.o.blockHash) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} cannot hash blocks with ${this.o.blockHash}: this differential mirror compares ${hash}`);
       this.index.useBlockHash(hash);
+      if (kind === 'full' || ownHash !== hash || this.indexBeforeCrash) own = undefined;
       if (kind === 'full') {
         await client.call('clear', Buffer.alloc(0), 120_000);
       } else {
         const asked = { blockSize: this.o.blockSize, blockHash: hash };
-        const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => this.seed(f, hashes));
+        let listed = 0;
+        let agreed = 0;
+        const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => {
+          if (f.type === 'file') listed++;
+          if (this.seed(f, hashes, own)) agreed++;
+        });
         if (features.listingPages) {
           // Page by page: a listing of any size, parsed a few MiB at a time.
           const where = `${this.o.peer.node}'s listing`;
@@ -416,6 +430,8 @@ export class MirrorSource {
           for (const f of listing) seeder.add(f);
         }
         seeder.end();
+        own = undefined;
+        this.o.log(`mirror ${this.o.id}: ${agreed} of the ${listed} files ${this.o.peer.node} lists hash as our index has them: those not changed here since are not read`);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
       const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true);
@@ -427,6 +443,7 @@ export class MirrorSource {
       await this.untilAcked(last);
       await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
       this.resyncNeeded = undefined;
+      this.indexBeforeCrash = false;
       const finishedAt = Date.now();
       this.lastSync = { ...this.lastSync, finishedAt };
       this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${files} files, ${bytesSent} bytes journaled in ${finishedAt - startedAt} ms`);
@@ -460,15 +477,26 @@ export class MirrorSource {
     }
   }
 
-  /** One entry of the target's listing into the index; a file's block hashes are given whole (`hashes`). */
-  private seed(f: TargetFile, hashes: Buffer): void {
+  /**
+   * One entry of the target's listing into the index; a file's block hashes are given whole (`hashes`). Where our
+   * own index of the file (`own`, as it was before the resync) hashes alike, it is kept: the reconcile then reads
+   * the file only if it changed since, as at a restart (size, mtime and inode), where rsync would trust size and
+   * mtime alone and hash nothing on the target. Returns whether it was kept.
+   */
+  private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined): boolean {
     if (f.type === 'dir') this.detector.noteDir(f.path);
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '');
     else {
+      const blockSize = f.blockSize ?? this.o.blockSize;
+      const ours = own?.get(f.path);
+      if (ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes)) {
+        this.index.set(f.path, ours);
+        return true;
+      }
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
-      const index: FileIndex = { size: f.size, blockSize: f.blockSize ?? this.o.blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 };
-      this.index.set(f.path, index);
+      this.index.set(f.path, { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
     }
+    return false;
   }
 
   private async untilAcked(seq: number): Promise<void> {

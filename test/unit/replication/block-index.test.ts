@@ -498,14 +498,21 @@ test('changed ranges of many blocks: runs that hash alike are passed at once, an
   }
 });
 
-test('clearing the store drops every file and inode at once, and the next save says so', async (t) => {
+test('clearing the store drops every file and inode at once, hands back what it held, and the next save says so', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-index-clear-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = await BlockIndexStore.open(join(dir, 'index'));
   for (let i = 0; i < 5; i++) store.set(`0/f${i}`, { size: 10, blockSize: BS, hashes: randomBytes(16), mtimeMs: 1, ino: 100 + i });
+  const f2 = store.get('0/f2')!;
   await store.save();
-  store.clear();
+  const held = store.clear();
   assert.equal(store.size, 0);
+  assert.deepEqual([[...held.keys()].sort(), held.get('0/f2')!.hashes, held.get('0/f2')!.ino], [['0/f0', '0/f1', '0/f2', '0/f3', '0/f4'], f2.hashes, 102]);
+  // What it hands back is no longer the store's: a file indexed since is not in it.
+  store.set('0/new', { size: 1, blockSize: BS, hashes: randomBytes(16), mtimeMs: 1, ino: 200 });
+  assert.equal(held.has('0/new'), false);
+  store.delete('0/new');
+  assert.equal(store.clear().size, 0);
   assert.equal(store.pathOfInode(102), undefined);
   store.useBlockHash('sha256-128');
   await store.save();

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -63,6 +63,8 @@ interface MirrorRun {
   readonly source: MirrorSource;
   readonly src: string;
   readonly dst: string;
+  /** Stops the source and starts another over its folder, as the agent does after a clean stop or a crash. */
+  readonly restart: (afterCrash: boolean) => Promise<MirrorSource>;
 }
 
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
@@ -113,14 +115,20 @@ async function mirrorOnce(
   const endpoint = older === 'before puts' ? olderTarget(counted) : older === 'before block hashes' ? targetBeforeBlockHashes(counted) : counted;
   const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'beta', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
   undo.push(() => server.close());
-  const source = new MirrorSource({
-    id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
-    peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
-    lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart: false, log: (line) => log.push(line),
-    ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
-  });
-  await source.start();
-  undo.push(() => source.stop());
+  const startSource = async (resyncOnStart: boolean): Promise<MirrorSource> => {
+    const started = new MirrorSource({
+      id: MIRROR, folders: [src], filter, dir: join(base, 'source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
+      peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
+      lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart, log: (line) => log.push(line),
+      ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    });
+    await started.start();
+    current = started;
+    return started;
+  };
+  let current: MirrorSource | undefined;
+  undo.push(() => current?.stop());
+  const source = await startSource(false);
   await until('the resync is done', () => source.lastSync?.finishedAt !== undefined || source.lastSync?.error !== undefined, 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
   assert.equal(source.lastSync?.error, undefined, log.join('\n'));
   // Read and sent is not yet applied: a slow target is still taking the last records.
@@ -128,7 +136,12 @@ async function mirrorOnce(
   // Folders' times too: each is sent after the entries made in it.
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers, report.problems], [[], [], [], [], []], JSON.stringify(report));
-  return { ops, written, calls, log, source, src, dst };
+  const restart = async (afterCrash: boolean): Promise<MirrorSource> => {
+    await current!.stop();
+    current = undefined;
+    return startSource(afterCrash);
+  };
+  return { ops, written, calls, log, source, src, dst, restart };
 }
 
 test('a resync holds its read chunks in the journal until acknowledged: with a slow target, none is read into again before it left', async (t) => {
@@ -221,6 +234,59 @@ test('a target listing larger than a call can carry (16 MiB) still makes a diffe
   assert.ok((calls.get('list-page') ?? 0) >= 5, JSON.stringify([...calls]));
   assert.deepEqual([...written.keys()].filter((path) => path.includes('ffff')), [], 'the files the target had stay as they are');
   assert.equal(written.get('0/large.bin'), 64 * 1024);
+});
+
+test('a differential mirror keeps its own index where the target lists the same hashes: only files changed since are read', async (t) => {
+  // An old mtime: the first resync's index of f5 is not racy, so size, mtime and inode alone say "unchanged".
+  const old = new Date('2020-01-02T03:04:05Z');
+  const run = await mirrorOnce(t, false, (src) => utimesSync(join(src, 'docs', 'f5'), old, old));
+  const { source, src, dst, written, log } = run;
+  // Behind the mirror, on the target: one block of large.bin and a whole small file.
+  oneBlockDiffers(src, dst);
+  writeFileSync(join(dst, 'docs', 'f3'), 'changed on the target\n');
+  // On the source, bytes changed with size, mtime and inode as they were: a change that no stat can see. Taken on
+  // trust, as at a restart and by rsync's quick check; had the source read its files again, it would travel.
+  const f5 = join(src, 'docs', 'f5');
+  writeFileSync(f5, readFileSync(f5).reverse());
+  utimesSync(f5, old, old);
+  written.clear();
+  const before = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, before, log);
+  assert.deepEqual([...written].sort(), [['0/docs/f3', readFileSync(join(src, 'docs', 'f3')).length], ['0/large.bin', 64 * 1024]]);
+  assert.ok(log.some((line) => line.includes(`${SMALL_FILES - 1} of the ${SMALL_FILES + 1} files beta lists hash as our index has them`)), log.join('\n'));
+  const report = await verifyTrees(src, dst, compileGlobs([], []));
+  assert.deepEqual(report.contentDiffers, ['docs/f5'], JSON.stringify(report));
+});
+
+/** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
+async function untilDiffDone(source: MirrorSource, after: number, log: readonly string[]): Promise<void> {
+  await until('the differential mirror is done', () => (source.lastSync?.startedAt ?? 0) > after && (source.lastSync!.finishedAt !== undefined || source.lastSync!.error !== undefined), 30_000);
+  assert.equal(source.lastSync!.error, undefined, log.join('\n'));
+  await until('every record is acknowledged', () => source.status(Date.now()).queue.records === 0, 30_000);
+}
+
+test('after a crash of the source, its first differential mirror reads every file: the machine may have lost bytes it had hashed', async (t) => {
+  const old = new Date('2020-01-02T03:04:05Z');
+  const { src, dst, written, log, restart } = await mirrorOnce(t, false, (dir) => utimesSync(join(dir, 'docs', 'f5'), old, old));
+  const f5 = join(src, 'docs', 'f5');
+  const changeUnseen = (): void => {
+    writeFileSync(f5, readFileSync(f5).reverse());
+    utimesSync(f5, old, old);
+  };
+  // A clean restart, then a differential mirror: the index is kept where the target agrees, and f5 stays as it was.
+  const before = Date.now();
+  changeUnseen();
+  const clean = await restart(false);
+  written.clear();
+  clean.requestResync('diff');
+  await untilDiffDone(clean, before, log);
+  assert.deepEqual([...written.keys()], []);
+  // After a crash, the differential mirror at the start reads f5 and finds it differs.
+  const crashed = await restart(true);
+  await untilDiffDone(crashed, before, log);
+  assert.deepEqual([...written.keys()], ['0/docs/f5']);
+  assert.equal(readFileSync(join(dst, 'docs', 'f5'), 'utf8'), readFileSync(f5, 'utf8'));
 });
 
 /** A target alone over a folder that `fill` prepares, closed and removed after the test; its endpoint as the transport sees it. */
