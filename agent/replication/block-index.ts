@@ -36,6 +36,16 @@ export interface FileIndex {
   readonly priorTail?: { readonly size: number; readonly hash: Buffer };
 }
 
+/**
+ * A file's mtime comes from a coarse clock (a tick of up to 10 ms): a write landing just after we read the file
+ * may leave the very mtime we indexed, and size and mtime would then say "unchanged" at its event. An index made
+ * within this long of the file's mtime is kept as racy (git's "racily clean"): it matches no mtime, so the next
+ * look reads the file again.
+ */
+export const RACY_MS = 20;
+/** The mtime a racy or distrusted index is kept with: no file has it, so size, mtime and inode never match. */
+export const NO_MTIME = -1;
+
 export interface ByteRange { readonly offset: number; readonly length: number }
 
 /** How many blocks an index holds hashes for. */

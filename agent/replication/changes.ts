@@ -16,7 +16,7 @@ import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { BLOCK_HASH_BYTES, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import type { ChangeRecord } from './records.js';
 import { lookahead, settle, type Started } from './lookahead.js';
@@ -35,15 +35,6 @@ const RECONCILE_LOOKAHEAD = 16;
  * `suspectAppends` re-reads them (see `trusted`); a bigger growth is hashed whole as any change.
  */
 const APPEND_FAST_BYTES = 4 * 1024 * 1024;
-/**
- * A file's mtime comes from a coarse clock (a tick of up to 10 ms): a write landing just after we read the file
- * may leave the very mtime we indexed, and size and mtime would then say "unchanged" at its event. An index made
- * within this long of the file's mtime is kept as racy (git's "racily clean"): it matches no mtime, so the next
- * look reads the file again.
- */
-const RACY_MS = 20;
-/** The mtime a racy or distrusted index is kept with: no file has it, so `unchanged` never holds. */
-const NO_MTIME = -1;
 
 /** What the detector needs of a path's lstat; a reconcile takes it from the scan that found the path. */
 type PathStat = Omit<TreeEntry, 'path' | 'type' | 'linkTarget'> & { readonly type: TreeEntryType | 'other' };

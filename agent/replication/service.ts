@@ -99,7 +99,7 @@ export class MirrorService implements MirrorRoles {
         writeFileSync(marker, `${process.pid}\n`);
         const target = new MirrorTarget({
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
-          applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log,
+          applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log, listingIndexFile: join(dir, 'target-listing.index'),
         }, state);
         await target.open(unclean);
         if (unclean) {

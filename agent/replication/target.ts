@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, blockCount, indexFile, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount } from './block-index.js';
+import { ListingIndex, listedIndex, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
 import { joinParts } from '../util/buffer-parts.js';
@@ -36,6 +37,11 @@ export interface TargetOptions {
   readonly applyOwner: boolean;
   readonly state: MirrorNodeState;
   readonly log: (line: string) => void;
+  /**
+   * Where a listing keeps the block hashes it made, by path with size, mtime and inode, so that the next one
+   * hashes only the files changed since (absent: every listing hashes every file).
+   */
+  readonly listingIndexFile?: string;
 }
 
 /** A refusal the source sees as the HELLO's error code. */
@@ -72,6 +78,7 @@ export const LISTING_ENTRY_BLOCKS = 32_768;
 
 export class MirrorTarget {
   private appliers: Applier[];
+  private readonly listingIndex: ListingIndex;
   /** Whole small files (put records) are written on it, for every folder's applier. */
   private readonly writeThread = new WriteThread();
   private spool: Journal | undefined;
@@ -86,6 +93,7 @@ export class MirrorTarget {
 
   constructor(private readonly o: TargetOptions, private state: MirrorNodeState) {
     this.appliers = o.folders.map((f) => this.applier(f));
+    this.listingIndex = new ListingIndex(o.listingIndexFile, o.log);
   }
 
   /**
@@ -106,6 +114,9 @@ export class MirrorTarget {
     for (const f of this.o.folders) await mkdir(f, { recursive: true });
     // After a crash the resync brings the copy level; spooled records from before it must not be replayed on top.
     if (unclean) await rm(this.o.spoolDir, { recursive: true, force: true });
+    // Nor may a listing trust hashes of bytes the machine may have lost (an overwrite's data reaches the disk
+    // after its mtime).
+    if (unclean && this.o.listingIndexFile !== undefined) await rm(this.o.listingIndexFile, { force: true });
     this.spool = await Journal.open(this.o.spoolDir, { maxBytes: this.o.spoolBytes, fsync: 'batch' });
     if (!this.state.pausedTarget) await this.drainSpool();
   }
@@ -304,25 +315,41 @@ export class MirrorTarget {
    * as several entries (see TargetFile's firstBlock).
    */
   async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS): AsyncGenerator<TargetFile> {
-    for (let k = 0; k < this.o.folders.length; k++) {
-      const root = this.o.folders[k]!;
-      // Gone meanwhile: undefined, and the source sends it again.
-      const hash = (e: TreeEntry): Promise<FileIndex | undefined> => (e.type === 'file' ? indexFile(join(root, e.path), blockSize, undefined, blockHash).catch(() => undefined) : Promise.resolve(undefined));
-      for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
-        const path = virtualPath(k, e.path);
-        if (e.type !== 'file') {
-          yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
-          continue;
-        }
-        const index = result.ok ? result.value : undefined;
-        if (index === undefined) continue;
-        const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
-        // One entry (an empty file's too), or one per entryBlocks blocks.
-        for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
-          const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
-          yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
+    const known = await this.listingIndex.open(blockHash);
+    const seen = new Set<string>();
+    let hashed = 0;
+    try {
+      for (let k = 0; k < this.o.folders.length; k++) {
+        const root = this.o.folders[k]!;
+        // Gone meanwhile: undefined, and the source sends it again.
+        const hash = (e: TreeEntry): Promise<Listed | undefined> =>
+          (e.type === 'file' ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash).catch(() => undefined) : Promise.resolve(undefined));
+        for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
+          const path = virtualPath(k, e.path);
+          if (e.type !== 'file') {
+            yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
+            continue;
+          }
+          const listed = result.ok ? result.value : undefined;
+          if (listed === undefined) continue;
+          const { index } = listed;
+          if (listed.hashed) hashed++;
+          seen.add(path);
+          const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
+          // One entry (an empty file's too), or one per entryBlocks blocks.
+          for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
+            const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
+            yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
+          }
         }
       }
+      // Complete: what it did not find is gone.
+      if (known !== undefined) {
+        await this.listingIndex.keepOnly(known, seen);
+        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing)`);
+      }
+    } finally {
+      if (known !== undefined) await this.listingIndex.close();
     }
   }
 

@@ -10,7 +10,8 @@
  *      authenticated, as Vigil's transport is, with the cipher Vigil's TLS uses: AES-128-GCM), then Vigil from
  *      agent start to an equal copy;
  *   3. differential: both agents stopped (SIGTERM), 1% of the 64 KiB blocks rewritten in place, both restarted
- *      (alpha reconciles against its persisted block index); then one explicit `mirror diff` on the level copy;
+ *      (alpha reconciles against its persisted block index); then two explicit `mirror diff`s on the level copy (the
+ *      second shows what the target's listing index and the source's own index save);
  *      `rsync -a --no-whole-file` of the same change onto its copies from phase 2 (daemon, then ssh);
  *   4. real-time lag: a writer in alpha appends timestamped 4 KiB records to a few files every 10 ms; a reader in
  *      beta polls the copies and records arrival - timestamp (the namespaces share the clock); the same with
@@ -888,6 +889,11 @@ async function main(): Promise<void> {
         progress(`[vigil] diff: ${diff.seconds} s, ${diff.wire_tx_bytes} bytes on the wire`);
         progress('[vigil] explicit `mirror diff` on the level copy');
         vigil['diff_explicit'] = { ...(await vigilExplicitDiff(b, syncTimeoutMs)), note: 'nothing changed since the copy was level: the cost of a differential pass itself' };
+        progress('[vigil] explicit `mirror diff` again');
+        vigil['diff_explicit_again'] = {
+          ...(await vigilExplicitDiff(b, syncTimeoutMs)),
+          note: 'a second one: the target hashes only the files changed since its last listing, the source only those changed since its index',
+        };
       } catch (err) {
         throw new Error(`Vigil's differential mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
       }

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { ListingSeeder, readPages } from '../../../agent/replication/listing-pag
 import { MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
+import { BlockIndexStore } from '../../../agent/replication/block-index.js';
 import { targetEndpoint, type TargetEndpointOptions } from '../../../agent/replication/target-endpoint.js';
 import { ReplicationServer, type MirrorEndpoint } from '../../../agent/replication/transport.js';
 import { decodeManifest, decodeManifestValue, verifyTrees } from '../../../agent/replication/verify.js';
@@ -70,7 +71,11 @@ interface MirrorRun {
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
 async function mirrorOnce(
   t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void,
-  options: { readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions; readonly callTimeoutMs?: number; readonly slowScanMs?: number } = {},
+  options: {
+    readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions; readonly callTimeoutMs?: number; readonly slowScanMs?: number;
+    /** Where the target keeps its last listing's hashes (absent: none kept). */
+    readonly listingIndexFile?: (base: string) => string;
+  } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
   // Undone last first: the source stops (writing its journal's state) before its folder goes.
@@ -88,6 +93,7 @@ async function mirrorOnce(
   const target = new MirrorTarget({
     id: MIRROR, folders: [dst], filter, stateFile: join(base, 'target-state.json'), spoolDir: join(base, 'spool'), spoolBytes: 64 * 1024 * 1024,
     applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
+    ...(options.listingIndexFile === undefined ? {} : { listingIndexFile: options.listingIndexFile(base) }),
   }, INITIAL_STATE);
   await target.open();
   undo.push(() => target.close());
@@ -287,6 +293,75 @@ test('after a crash of the source, its first differential mirror reads every fil
   await untilDiffDone(crashed, before, log);
   assert.deepEqual([...written.keys()], ['0/docs/f5']);
   assert.equal(readFileSync(join(dst, 'docs', 'f5'), 'utf8'), readFileSync(f5, 'utf8'));
+});
+
+test('a target\'s listing hashes only the files changed since its last one; the hashes of files gone are dropped', async (t) => {
+  let indexFile = '';
+  const old = new Date('2020-01-02T03:04:05Z');
+  const { source, src, dst, written, log } = await mirrorOnce(t, false, (from) => utimesSync(join(from, 'docs', 'f5'), old, old), {
+    listingIndexFile: (base) => (indexFile = join(base, 'target-listing.index')),
+  });
+  const diff = async (): Promise<void> => {
+    written.clear();
+    const before = Date.now();
+    source.requestResync('diff');
+    await untilDiffDone(source, before - 1, log);
+  };
+  const listed = (): string | undefined => log.filter((line) => /listed \d+ files/.test(line)).at(-1);
+  await diff();
+  assert.match(listed() ?? '', new RegExp(`listed ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`));
+  // Behind the mirror, on the target: a block of large.bin rewritten in place, a small file replaced, and f5's
+  // bytes changed with its size, mtime and inode kept. On the source: f7 deleted (its delete travels at once).
+  oneBlockDiffers(src, dst);
+  writeFileSync(join(dst, 'docs', 'f3'), 'changed on the target\n');
+  const f5 = join(dst, 'docs', 'f5');
+  writeFileSync(f5, readFileSync(f5).reverse());
+  utimesSync(f5, old, old);
+  rmSync(join(src, 'docs', 'f7'));
+  await until('f7 is deleted on the target', () => !existsSync(join(dst, 'docs', 'f7')), 10_000);
+  await diff();
+  assert.match(listed() ?? '', new RegExp(`listed ${SMALL_FILES} files, 2 of them hashed`));
+  assert.deepEqual([...written].sort(), [['0/docs/f3', readFileSync(join(src, 'docs', 'f3')).length], ['0/large.bin', 64 * 1024]]);
+  // f5 was taken as last listed, as rsync's quick check would: verify compares whole files and lists it.
+  assert.deepEqual((await verifyTrees(src, dst, compileGlobs([], []))).contentDiffers, ['docs/f5']);
+  const kept = await BlockIndexStore.open(indexFile);
+  assert.equal(kept.size, SMALL_FILES);
+  assert.equal(kept.entry('0/docs/f7'), undefined, 'a file gone is dropped');
+  // The two files the last differential mirror wrote changed since the listing: hashed again, and level now.
+  await diff();
+  assert.match(listed() ?? '', new RegExp(`listed ${SMALL_FILES} files, 2 of them hashed`));
+  assert.deepEqual([...written], []);
+});
+
+test('a target that did not stop cleanly drops its last listing\'s hashes; a damaged file of them is said, removed and made again', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-listing-index-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dst = join(base, 'dst');
+  mkdirSync(dst);
+  writeFileSync(join(dst, 'a'), 'a file\n');
+  const file = join(base, 'target-listing.index');
+  const log: string[] = [];
+  const openTarget = async (unclean: boolean): Promise<MirrorTarget> => {
+    const target = new MirrorTarget({
+      id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
+      applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line), listingIndexFile: file,
+    }, INITIAL_STATE);
+    await target.open(unclean);
+    return target;
+  };
+  const listOnce = async (target: MirrorTarget): Promise<void> => {
+    await target.listing(64 * 1024, 'xxh3-128');
+    await target.close();
+  };
+  await listOnce(await openTarget(false));
+  assert.ok(existsSync(file));
+  const crashed = await openTarget(true);
+  assert.equal(existsSync(file), false, 'gone at the open after a crash');
+  await listOnce(crashed);
+  writeFileSync(file, 'not an index');
+  await listOnce(await openTarget(false));
+  assert.ok(log.some((line) => line.startsWith(`${file}: `) && line.endsWith('removed, the listing hashes every file')), log.join('\n'));
+  assert.equal((await BlockIndexStore.open(file)).size, 1);
 });
 
 /** A target alone over a folder that `fill` prepares, closed and removed after the test; its endpoint as the transport sees it. */
