@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { relativePathProblem, type ChangeRecord } from './records.js';
+import { relativePathProblem, sameMtime, type ChangeRecord } from './records.js';
 import { WriteThread } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { writePiece } from '../util/write-pieces.js';
@@ -50,17 +50,8 @@ export interface ApplierStats {
 const DEFAULT_MAX_OPEN_FILES = 64;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
 const CREATE_NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-/**
- * Mtimes this close are the same: a time set in seconds (a double) lands within about a microsecond of what was
- * asked, and the nanoseconds the kernel keeps never read back exactly as the milliseconds sent.
- */
-const MTIME_TOLERANCE_MS = 0.002;
 /** How many running paths a folder's meta record scans for its entries' (runningUnder). */
 const RUNNING_SCAN_LIMIT = 256;
-
-function sameMtime(a: number, b: number): boolean {
-  return Math.abs(a - b) < MTIME_TOLERANCE_MS;
-}
 
 let umask: number | undefined;
 /**

@@ -18,7 +18,7 @@ import { TimeSlicer } from '../util/time-slice.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
-import type { ChangeRecord } from './records.js';
+import { sameMtime, type ChangeRecord } from './records.js';
 import { lookahead, settle, type Started } from './lookahead.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
@@ -108,8 +108,10 @@ async function lstatOrUndefined(path: string): Promise<PathStat | undefined> {
 interface MetaFields { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }
 
 /** Field by field: a reconcile compares every file's (a JSON key per file cost a sixth of its main thread). */
+/** An mtime within what setting it can keep counts as the same (a differential mirror's listing reads the target's back). */
 function sameMeta(a: MetaFields, b: MetaFields): boolean {
-  return a.mode === b.mode && a.mtimeMs === b.mtimeMs && a.uid === b.uid && a.gid === b.gid;
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid
+    && (a.mtimeMs === b.mtimeMs || (a.mtimeMs !== undefined && b.mtimeMs !== undefined && sameMtime(a.mtimeMs, b.mtimeMs)));
 }
 
 export class ChangeDetector {

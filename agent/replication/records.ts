@@ -6,6 +6,16 @@
  * lengths u32 BE; mtimeMs f64 BE; meta's optional fields follow a presence bitmap u8, as put's uid and gid do.
  */
 
+/**
+ * Mtimes this close are the same: a time set in seconds (a double) lands within about a microsecond of what was
+ * asked, and the nanoseconds the kernel keeps never read back exactly as the milliseconds sent.
+ */
+const MTIME_TOLERANCE_MS = 0.002;
+
+export function sameMtime(a: number, b: number): boolean {
+  return Math.abs(a - b) < MTIME_TOLERANCE_MS;
+}
+
 export type ChangeRecord =
   | { op: 'write'; path: string; offset: number; data: Buffer }
   | { op: 'truncate'; path: string; size: number }

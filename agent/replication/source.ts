@@ -489,12 +489,15 @@ export class MirrorSource {
     else {
       const blockSize = f.blockSize ?? this.o.blockSize;
       const ours = own?.get(f.path);
-      if (ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes)) {
-        this.index.set(f.path, ours);
-        return true;
-      }
+      const agrees = ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes);
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
-      this.index.set(f.path, { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
+      this.index.set(f.path, agrees ? ours : { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
+      // What the target has is what it was sent: a meta record only where the source's differs.
+      if (f.mode !== undefined) {
+        const owner = this.o.owner && f.uid !== undefined && f.gid !== undefined ? { uid: f.uid, gid: f.gid } : {};
+        this.index.setSentMeta(f.path, { mode: f.mode, mtimeMs: f.mtimeMs, ...owner });
+      }
+      return agrees;
     }
     return false;
   }

@@ -59,6 +59,13 @@ export interface TargetFile {
   readonly size: number;
   readonly mtimeMs: number;
   readonly linkTarget?: string;
+  /**
+   * The target's permission bits and owner (absent from targets before them): the source sends a file's metadata
+   * only where it differs.
+   */
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
   readonly blockSize?: number;
   /** The block hashes, concatenated, base64; only for files. */
   readonly blocks?: string;
@@ -326,8 +333,9 @@ export class MirrorTarget {
           (e.type === 'file' ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash).catch(() => undefined) : Promise.resolve(undefined));
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
           const path = virtualPath(k, e.path);
+          const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
           if (e.type !== 'file') {
-            yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
+            yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...meta, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
             continue;
           }
           const listed = result.ok ? result.value : undefined;
@@ -335,7 +343,7 @@ export class MirrorTarget {
           const { index } = listed;
           if (listed.hashed) hashed++;
           seen.add(path);
-          const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, blockSize } as const;
+          const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, ...meta, blockSize } as const;
           // One entry (an empty file's too), or one per entryBlocks blocks.
           for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
             const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +58,8 @@ interface MirrorRun {
   readonly ops: Map<ChangeOp, number>;
   /** Bytes of write and put records, by path. */
   readonly written: Map<string, number>;
+  /** Paths of the meta records applied, in order. */
+  readonly metas: string[];
   /** Calls the source made of the target, by method. */
   readonly calls: Map<string, number>;
   readonly log: string[];
@@ -99,6 +101,7 @@ async function mirrorOnce(
   undo.push(() => target.close());
   const ops = new Map<ChangeOp, number>();
   const written = new Map<string, number>();
+  const metas: string[] = [];
   const real = targetEndpoint(target, 64 * 1024, options.endpoint);
   const calls = new Map<string, number>();
   const counted: MirrorEndpoint = {
@@ -113,6 +116,7 @@ async function mirrorOnce(
       const record = decodeRecord(r.payload);
       ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
       if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
+      if (record.op === 'meta') metas.push(record.path);
       // Every record alike, so that those applied at once (the endpoint's concurrency) still start in order.
       if (options.applyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.applyDelayMs));
       return real.apply(r);
@@ -147,7 +151,7 @@ async function mirrorOnce(
     current = undefined;
     return startSource(afterCrash);
   };
-  return { ops, written, calls, log, source, src, dst, restart };
+  return { ops, written, metas, calls, log, source, src, dst, restart };
 }
 
 test('a resync holds its read chunks in the journal until acknowledged: with a slow target, none is read into again before it left', async (t) => {
@@ -246,23 +250,27 @@ test('a differential mirror keeps its own index where the target lists the same 
   // An old mtime: the first resync's index of f5 is not racy, so size, mtime and inode alone say "unchanged".
   const old = new Date('2020-01-02T03:04:05Z');
   const run = await mirrorOnce(t, false, (src) => utimesSync(join(src, 'docs', 'f5'), old, old));
-  const { source, src, dst, written, log } = run;
-  // Behind the mirror, on the target: one block of large.bin and a whole small file.
+  const { source, src, dst, written, metas, log } = run;
+  // Behind the mirror, on the target: one block of large.bin, a whole small file, and a file's mode.
   oneBlockDiffers(src, dst);
   writeFileSync(join(dst, 'docs', 'f3'), 'changed on the target\n');
+  chmodSync(join(dst, 'docs', 'f9'), 0o600);
   // On the source, bytes changed with size, mtime and inode as they were: a change that no stat can see. Taken on
   // trust, as at a restart and by rsync's quick check; had the source read its files again, it would travel.
   const f5 = join(src, 'docs', 'f5');
   writeFileSync(f5, readFileSync(f5).reverse());
   utimesSync(f5, old, old);
   written.clear();
+  metas.length = 0;
   const before = source.lastSync!.startedAt;
   source.requestResync('diff');
   await untilDiffDone(source, before, log);
   assert.deepEqual([...written].sort(), [['0/docs/f3', readFileSync(join(src, 'docs', 'f3')).length], ['0/large.bin', 64 * 1024]]);
   assert.ok(log.some((line) => line.includes(`${SMALL_FILES - 1} of the ${SMALL_FILES + 1} files beta lists hash as our index has them`)), log.join('\n'));
-  const report = await verifyTrees(src, dst, compileGlobs([], []));
-  assert.deepEqual(report.contentDiffers, ['docs/f5'], JSON.stringify(report));
+  // The listing says each file's mode, owner and mtime: metadata goes only to the files written and to f9.
+  assert.deepEqual(metas.filter((path) => path.startsWith('0/docs/f') || path === '0/large.bin').sort(), ['0/docs/f3', '0/docs/f9', '0/large.bin']);
+  const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers], [[], [], ['docs/f5'], []], JSON.stringify(report));
 });
 
 /** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
