@@ -32,7 +32,7 @@ export async function listedIndex(known: BlockIndexStore | undefined, v: string,
 }
 
 export class ListingIndex {
-  private opening: Promise<BlockIndexStore> | undefined;
+  private opening: Promise<BlockIndexStore | undefined> | undefined;
   private users = 0;
 
   /** `file` absent: no listing keeps anything (open answers undefined). */
@@ -40,33 +40,41 @@ export class ListingIndex {
 
   /**
    * The store for a listing with `hash`, to give back with close(); undefined when there is no file, or while
-   * listings with another hash use it (the store holds one hash; that listing hashes everything). A damaged
-   * file is said and started afresh: it only ever saves reading.
+   * listings with another hash use it (the store holds one hash; that listing hashes everything), or when it
+   * cannot be read (see load): it only ever saves reading.
    */
   async open(hash: BlockHashName): Promise<BlockIndexStore | undefined> {
     if (this.file === undefined) return undefined;
-    const file = this.file;
-    this.opening ??= BlockIndexStore.open(file, hash).catch(async (e: unknown) => {
-      this.log(`${file}: ${(e as Error).message}: removed, the listing hashes every file`);
-      await rm(file, { force: true });
-      return BlockIndexStore.open(file, hash);
-    });
+    this.opening ??= this.load(this.file, hash);
     this.users++;
-    let store: BlockIndexStore;
-    try {
-      store = await this.opening;
-    } catch (e) {
-      await this.close();
-      throw e;
-    }
-    if (store.blockHash === hash) return store;
-    if (this.users > 1) {
+    const store = await this.opening;
+    if (store === undefined || (store.blockHash !== hash && this.users > 1)) {
       await this.close();
       return undefined;
     }
+    if (store.blockHash === hash) return store;
     store.clear();
     store.useBlockHash(hash);
     return store;
+  }
+
+  /** Damaged, it is removed and made again; unreadable or not removable, listings go without it. */
+  private async load(file: string, hash: BlockHashName): Promise<BlockIndexStore | undefined> {
+    let refused: Error;
+    try {
+      return await BlockIndexStore.open(file, hash);
+    } catch (e) {
+      refused = e as Error;
+    }
+    try {
+      await rm(file, { force: true });
+      const store = await BlockIndexStore.open(file, hash);
+      this.log(`${file}: ${refused.message}: removed, the listing hashes every file`);
+      return store;
+    } catch (e) {
+      this.log(`${file}: ${refused.message} (${(e as Error).message}): the listing goes without it`);
+      return undefined;
+    }
   }
 
   /** After a complete listing: the files it did not find are gone, and so are their hashes. */
@@ -86,7 +94,8 @@ export class ListingIndex {
     if (--this.users > 0) return;
     const opening = this.opening;
     this.opening = undefined;
-    const store = await opening?.catch(() => undefined);
-    await store?.save();
+    const store = await opening;
+    // Only ever a saving of reads: a listing does not fail for it.
+    await store?.save().catch((e: unknown) => this.log(`${this.file ?? ''}: not saved (${(e as Error).message}): the next listing hashes what it cannot find there`));
   }
 }

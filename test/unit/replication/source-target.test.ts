@@ -349,10 +349,10 @@ test('a target that did not stop cleanly drops its last listing\'s hashes; a dam
   writeFileSync(join(dst, 'a'), 'a file\n');
   const file = join(base, 'target-listing.index');
   const log: string[] = [];
-  const openTarget = async (unclean: boolean): Promise<MirrorTarget> => {
+  const openTarget = async (unclean: boolean, listingIndexFile = file): Promise<MirrorTarget> => {
     const target = new MirrorTarget({
       id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
-      applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line), listingIndexFile: file,
+      applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line), listingIndexFile,
     }, INITIAL_STATE);
     await target.open(unclean);
     return target;
@@ -370,6 +370,13 @@ test('a target that did not stop cleanly drops its last listing\'s hashes; a dam
   await listOnce(await openTarget(false));
   assert.ok(log.some((line) => line.startsWith(`${file}: `) && line.endsWith('removed, the listing hashes every file')), log.join('\n'));
   assert.equal((await BlockIndexStore.open(file)).size, 1);
+  // Where it can be neither read nor made (its folder is a file), listings go without it, and still list.
+  const blocked = join(base, 'blocked');
+  writeFileSync(blocked, '');
+  const target = await openTarget(false, join(blocked, 'index'));
+  assert.deepEqual((await target.listing(64 * 1024, 'xxh3-128')).map((f) => f.path), ['0/a']);
+  await target.close();
+  assert.ok(log.some((line) => line.startsWith(`${join(blocked, 'index')}: `) && line.endsWith('the listing goes without it')), log.join('\n'));
 });
 
 /** A target alone over a folder that `fill` prepares, closed and removed after the test; its endpoint as the transport sees it. */
