@@ -480,8 +480,8 @@ export class MirrorSource {
   /**
    * One entry of the target's listing into the index; a file's block hashes are given whole (`hashes`). Where our
    * own index of the file (`own`, as it was before the resync) hashes alike, it is kept: the reconcile then reads
-   * the file only if it changed since, as at a restart (size, mtime and inode), where rsync would trust size and
-   * mtime alone and hash nothing on the target. Returns whether it was kept.
+   * the file only if its size, mtime or inode changed since, as at a restart. The target's mode, owner and mtime
+   * count as sent. Returns whether our index was kept.
    */
   private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined): boolean {
     if (f.type === 'dir') this.detector.noteDir(f.path);
