@@ -62,7 +62,7 @@ export function buildHandlers(s: HandlerServices): Handlers {
     'group.start': (p) => s.engine.startGroup(p.group),
     mirror: async (p) => {
       try {
-        return await s.mirrors.command(p.action, p.name);
+        return await s.mirrors.command(p.action, p.name, p.thorough === undefined ? {} : { thorough: p.thorough });
       } catch (e) {
         if (e instanceof MirrorCommandError) throw new ProtocolError(e.code, e.message);
         throw e;

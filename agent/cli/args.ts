@@ -18,7 +18,7 @@ export type Command =
   | { readonly name: 'events'; readonly json: boolean; readonly since?: number; readonly until?: number; readonly kinds: EventKind[]; readonly group?: string; readonly limit?: number }
   | { readonly name: 'simulate'; readonly config: string; readonly state: string; readonly json: boolean }
   | { readonly name: 'validate'; readonly config: string }
-  | { readonly name: 'mirror'; readonly action: MirrorAction; readonly mirror?: string; readonly json: boolean }
+  | { readonly name: 'mirror'; readonly action: MirrorAction; readonly mirror?: string; readonly json: boolean; readonly thorough?: boolean }
   | { readonly name: 'config-get'; readonly generation?: number }
   | { readonly name: 'config-history'; readonly limit?: number; readonly json: boolean }
   | { readonly name: 'config-validate'; readonly file: string }
@@ -77,7 +77,9 @@ commands:
                                        run the real scheduler on a what-if state and print its actions
   validate --config FILE               check a configuration file here, without asking any agent
   mirror status [NAME] [--json]        mirrors on this node: role, state, queues on both sides, lag, throughput
-  mirror full|diff NAME                resend everything / only the blocks that differ (the target reports hashes)
+  mirror full|diff NAME [--thorough]   resend everything / only the blocks that differ (the target reports hashes;
+                                       each side reads only files changed since it last hashed them, unless
+                                       --thorough: both read every file, to find changes that kept size and mtime)
   mirror pause-target|pause-source NAME
                                        freeze the target's copy (it spools what arrives) / stop sending (the
                                        source spools); both survive restarts
@@ -230,11 +232,13 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       case 'validate': { const config = rest.required('--config'); rest.done(); return { name, config }; }
       case 'mirror': {
         const json = rest.flag('--json');
+        const thorough = rest.flag('--thorough');
         const action = rest.positional(MIRROR_ACTIONS.join('|'));
         if (!(MIRROR_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`mirror: unknown action "${action}" (actions: ${MIRROR_ACTIONS.join(', ')})`);
+        if (thorough && action !== 'diff') throw new UsageError(`mirror ${action}: --thorough goes with diff only`);
         const mirror = action === 'status' ? rest.optionalPositional() : rest.positional('NAME');
         rest.done();
-        return { name, action: action as MirrorAction, json, ...(mirror === undefined ? {} : { mirror }) };
+        return { name, action: action as MirrorAction, json, ...(thorough ? { thorough } : {}), ...(mirror === undefined ? {} : { mirror }) };
       }
       case 'config': return parseConfigCommand(args);
       case 'group': {

@@ -96,7 +96,8 @@ async function run(command: Command, connection: Connection): Promise<Outcome> {
       return ok(command.json ? JSON.stringify(result, null, 2) : formatPlan(result));
     }
     case 'mirror': {
-      const r = await call('mirror', { action: command.action, ...(command.mirror === undefined ? {} : { name: command.mirror }) }, command.action === 'verify' ? 600_000 : DEFAULT_TIMEOUT_MS);
+      const params = { action: command.action, ...(command.mirror === undefined ? {} : { name: command.mirror }), ...(command.thorough === true ? { thorough: true } : {}) };
+      const r = await call('mirror', params, command.action === 'verify' ? 600_000 : DEFAULT_TIMEOUT_MS);
       if (command.json) return ok(JSON.stringify(command.action === 'verify' ? r.verify : r.status, null, 2));
       if (command.action === 'verify' && r.verify) return ok(formatVerify(r.verify));
       return ok([r.message, formatMirrors(r.status)].filter((x) => x !== undefined && x !== '').join('\n'));

@@ -17,12 +17,13 @@ export interface Listed {
 }
 
 /**
- * The index of file `v` (at `path`) for a listing: the last listing's while size, mtime and inode are as then,
- * else hashed now and kept in `known` (as racy when made within RACY_MS of its mtime, as the source's index is).
+ * The index of file `v` (at `path`) for a listing: the last listing's while size, mtime and inode are as then
+ * (unless `fresh`), else hashed now and kept in `known` (as racy when made within RACY_MS of its mtime, as the
+ * source's index is).
  */
 export async function listedIndex(known: BlockIndexStore | undefined, v: string, path: string, st: Pick<TreeEntry, 'size' | 'mtimeMs' | 'ino'>,
-  blockSize: number, hash: BlockHashName): Promise<Listed> {
-  const last = known?.entry(v);
+  blockSize: number, hash: BlockHashName, fresh = false): Promise<Listed> {
+  const last = fresh ? undefined : known?.entry(v);
   if (last !== undefined && last.blockSize === blockSize && last.size === st.size && last.mtimeMs === st.mtimeMs && last.ino === st.ino) {
     return { index: known!.get(v)!, hashed: false };
   }

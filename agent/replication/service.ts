@@ -210,7 +210,7 @@ export class MirrorService implements MirrorRoles {
 
   // ---- operator commands and status ----
 
-  async command(action: MirrorAction, name: string | undefined): Promise<{ status: MirrorStatus[]; verify?: MirrorVerifyReport; message?: string }> {
+  async command(action: MirrorAction, name: string | undefined, options: { readonly thorough?: boolean } = {}): Promise<{ status: MirrorStatus[]; verify?: MirrorVerifyReport; message?: string }> {
     if (action === 'status') {
       const ids = name === undefined ? [...this.mirrors.keys()] : [this.mirror(name).config.id];
       return { status: await Promise.all(ids.map((id) => this.status(id))) };
@@ -222,8 +222,8 @@ export class MirrorService implements MirrorRoles {
       case 'full':
       case 'diff':
         if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: this node is the target; run it on the source (the node running ${m.group})`);
-        source.requestResync(action);
-        message = `${action === 'full' ? 'full' : 'differential'} mirror of ${m.config.id} to ${m.peer} requested`;
+        source.requestResync(action, options);
+        message = `${action === 'full' ? 'full' : options.thorough === true ? 'thorough differential' : 'differential'} mirror of ${m.config.id} to ${m.peer} requested`;
         break;
       case 'pause-target':
         if (source) await source.callTarget('pause');

@@ -116,6 +116,8 @@ export class MirrorSource {
    * overwrite's data reaches the disk after its mtime), so the first differential mirror reads every file.
    */
   private indexBeforeCrash: boolean;
+  /** A thorough differential mirror was asked for (requestResync) and has not completed yet. */
+  private thoroughResync = false;
 
   constructor(private readonly o: SourceOptions) {
     this.paused = o.paused;
@@ -394,7 +396,8 @@ export class MirrorSource {
     this.resyncing = true;
     const startedAt = Date.now();
     this.lastSync = { kind, startedAt, files: 0, bytesSent: 0 };
-    this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror to ${this.o.peer.node} started`);
+    const thorough = kind === 'diff' && this.thoroughResync;
+    this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : thorough ? 'thorough differential' : 'differential'} mirror to ${this.o.peer.node} started`);
     try {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
@@ -407,11 +410,11 @@ export class MirrorSource {
       const hash = kind === 'full' || features.blockHashes.includes(this.o.blockHash) ? this.o.blockHash : 'sha256-128';
       if (hash !== this.o.blockHash) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} cannot hash blocks with ${this.o.blockHash}: this differential mirror compares ${hash}`);
       this.index.useBlockHash(hash);
-      if (kind === 'full' || ownHash !== hash || this.indexBeforeCrash) own = undefined;
+      if (kind === 'full' || ownHash !== hash || this.indexBeforeCrash || thorough) own = undefined;
       if (kind === 'full') {
         await client.call('clear', Buffer.alloc(0), 120_000);
       } else {
-        const asked = { blockSize: this.o.blockSize, blockHash: hash };
+        const asked = { blockSize: this.o.blockSize, blockHash: hash, ...(thorough ? { fresh: true } : {}) };
         let listed = 0;
         let agreed = 0;
         const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => {
@@ -444,6 +447,7 @@ export class MirrorSource {
       await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
       this.resyncNeeded = undefined;
       this.indexBeforeCrash = false;
+      this.thoroughResync = false;
       const finishedAt = Date.now();
       this.lastSync = { ...this.lastSync, finishedAt };
       this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${files} files, ${bytesSent} bytes journaled in ${finishedAt - startedAt} ms`);
@@ -540,8 +544,10 @@ export class MirrorSource {
 
   // ---- operator commands ----
 
-  requestResync(kind: 'full' | 'diff'): void {
+  /** `thorough` (diff): both sides read every file again, trusting neither index (kept until a resync completes). */
+  requestResync(kind: 'full' | 'diff', options: { readonly thorough?: boolean } = {}): void {
     this.resyncNeeded = kind;
+    if (options.thorough === true) this.thoroughResync = true;
     if (this.client?.stats().connected) this.enqueue('resync', () => this.resetStream());
   }
 

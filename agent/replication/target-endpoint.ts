@@ -62,8 +62,9 @@ export function targetEndpoint(t: MirrorTarget, blockSize: number, options: Targ
         case 'reset': t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
         case 'resync-done': t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
         case 'clear': await t.clear(); return Buffer.alloc(0);
-        case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']))));
-        case 'list-page': return paged.next(method, 'files', params, () => listingPages(t.listingEntries(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), entryBlocks), pageBytes));
+        case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), listingFresh(params['fresh']))));
+        case 'list-page': return paged.next(method, 'files', params, () =>
+          listingPages(t.listingEntries(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), entryBlocks, listingFresh(params['fresh'])), pageBytes));
         case 'manifest': return Buffer.from(await t.manifest(Number(params['folder'])));
         case 'manifest-page': return paged.next(method, 'manifest', params, () => manifestPages(t.folderManifest(Number(params['folder'])), pageBytes));
         case 'pause': await t.pause(); return Buffer.alloc(0);
@@ -81,6 +82,12 @@ function listingHash(asked: unknown): BlockHashName {
   if (asked === undefined) return 'sha256-128';
   if (isBlockHashName(asked)) return asked;
   throw new Error(`list: blockHash ${JSON.stringify(asked)} is not one of ${BLOCK_HASHES.join(', ')}`);
+}
+
+/** Whether a listing reads every file again, ignoring the last listing's hashes (a thorough differential mirror). */
+function listingFresh(asked: unknown): boolean {
+  if (asked === undefined || typeof asked === 'boolean') return asked === true;
+  throw new Error(`list: fresh ${JSON.stringify(asked)} is not true or false`);
 }
 
 /** One page's answer: the JSON value of its field, and whether it is the last. */

@@ -311,17 +311,18 @@ export class MirrorTarget {
    * The target's tree with block hashes, for a differential mirror. Files are hashed LISTING_LOOKAHEAD at a time
    * (reads overlap each other and the hashing), in the scan's order, with the source's block size and hash.
    */
-  async listing(blockSize: number, blockHash: BlockHashName): Promise<TargetFile[]> {
+  async listing(blockSize: number, blockHash: BlockHashName, fresh = false): Promise<TargetFile[]> {
     const out: TargetFile[] = [];
-    for await (const entry of this.listingEntries(blockSize, blockHash, Number.POSITIVE_INFINITY)) out.push(entry);
+    for await (const entry of this.listingEntries(blockSize, blockHash, Number.POSITIVE_INFINITY, fresh)) out.push(entry);
     return out;
   }
 
   /**
    * The listing one entry at a time, for pages of bounded size: a file with more than `entryBlocks` blocks comes
-   * as several entries (see TargetFile's firstBlock).
+   * as several entries (see TargetFile's firstBlock). `fresh`: every file is read again, none taken from the last
+   * listing (whose hashes are made anew).
    */
-  async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS): AsyncGenerator<TargetFile> {
+  async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS, fresh = false): AsyncGenerator<TargetFile> {
     const known = await this.listingIndex.open(blockHash);
     const seen = new Set<string>();
     let hashed = 0;
@@ -330,7 +331,7 @@ export class MirrorTarget {
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
         const hash = (e: TreeEntry): Promise<Listed | undefined> =>
-          (e.type === 'file' ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash).catch(() => undefined) : Promise.resolve(undefined));
+          (e.type === 'file' ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh).catch(() => undefined) : Promise.resolve(undefined));
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
           const path = virtualPath(k, e.path);
           const meta = { mode: e.mode, uid: e.uid, gid: e.gid };

@@ -93,15 +93,21 @@ export const methods = {
   'group.stop': { role: 'operator', params: z.strictObject({ group: name }) },
   /** Lets a stopped group run again where the scheduler places it. */
   'group.start': { role: 'operator', params: z.strictObject({ group: name }) },
-  /** Mirror commands; `status` without a name lists every mirror this node takes part in. */
-  mirror: { role: 'operator', params: z.strictObject({ action: z.enum(MIRROR_ACTIONS), name: name.optional() }) },
+  /**
+   * Mirror commands; `status` without a name lists every mirror this node takes part in. `thorough` (diff only):
+   * both sides read every file again, as if neither had hashed any before.
+   */
+  mirror: {
+    role: 'operator',
+    params: z.strictObject({ action: z.enum(MIRROR_ACTIONS), name: name.optional(), thorough: z.boolean().optional() })
+      .refine((p) => p.thorough === undefined || p.action === 'diff', { message: 'goes with the action diff only', path: ['thorough'] }),
+  },
   'alerts.list': { role: 'viewer', params: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }) },
   'alerts.ack': { role: 'operator', params: z.strictObject({ id: z.string().min(1).max(100) }) },
   'alerts.test': { role: 'operator', params: z.strictObject({ channel: name.optional() }) },
   'audit.list': { role: 'admin', params: z.strictObject({ since: z.number().optional(), limit: z.number().int().min(1).max(10_000).optional() }) },
   'config.get': { role: 'viewer', params: z.strictObject({ generation: generation.optional() }) },
   'config.history': { role: 'viewer', params: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }) },
-  /** Validate on every reachable node without changing anything. */
   /** Validate on every reachable node without changing anything. */
   'config.validate': { role: 'admin', params: z.strictObject({ text }) },
   /** Validate everywhere, then apply on all nodes or none. `baseGeneration` is the version the caller edited. */

@@ -22,6 +22,7 @@ test('commands and their arguments', () => {
   assert.deepEqual(parse('mirror', 'status').command, { name: 'mirror', action: 'status', json: false });
   assert.deepEqual(parse('mirror', 'status', 'data', '--json').command, { name: 'mirror', action: 'status', mirror: 'data', json: true });
   assert.deepEqual(parse('mirror', 'pause-target', 'data').command, { name: 'mirror', action: 'pause-target', mirror: 'data', json: false });
+  assert.deepEqual(parse('mirror', 'diff', 'data', '--thorough').command, { name: 'mirror', action: 'diff', mirror: 'data', json: false, thorough: true });
 });
 
 test('group stop|start GROUP; a missing or wrong argument is named', () => {
@@ -164,4 +165,5 @@ test('bad arguments get a message that names them', () => {
   usage(['--socket'], /--socket needs a value/);
   usage(['mirror', 'explode', 'data'], /mirror: unknown action "explode"/);
   usage(['mirror', 'full'], /mirror: missing NAME/);
+  usage(['mirror', 'full', 'data', '--thorough'], /mirror full: --thorough goes with diff only/);
 });

@@ -89,6 +89,8 @@ test('wrong parameters: BAD_PARAMS naming the field as params.<path>, with the i
     ['events', { limit: 0 }, /^params\.limit: /],
     ['events', { kinds: ['explosion'] }, /^params\.kinds\.0: /],
     ['mirror', { action: 'explode' }, /^params\.action: /],
+    ['mirror', { action: 'full', name: 'data', thorough: true }, /^params\.thorough: goes with the action diff only/],
+    ['mirror', { action: 'diff', name: 'data', thorough: 'yes' }, /^params\.thorough: /],
     ['config.propose', { text: 'a: 1' }, /^params\.baseGeneration: /],
     ['config.prepare', { version: { generation: 2, text: '', digest: 'nothex', author: 'a', at: 0, comment: '', parent: 1 } }, /^params\.version\.digest: a sha-256 in hex/],
     ['status', [], /^params: /],

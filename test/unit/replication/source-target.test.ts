@@ -271,6 +271,14 @@ test('a differential mirror keeps its own index where the target lists the same 
   assert.deepEqual(metas.filter((path) => path.startsWith('0/docs/f') || path === '0/large.bin').sort(), ['0/docs/f3', '0/docs/f9', '0/large.bin']);
   const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers], [[], [], ['docs/f5'], []], JSON.stringify(report));
+  // A thorough one reads every file on the source again, and finds f5.
+  written.clear();
+  const level = source.lastSync!.startedAt;
+  source.requestResync('diff', { thorough: true });
+  await untilDiffDone(source, level, log);
+  assert.deepEqual([...written.keys()], ['0/docs/f5']);
+  assert.ok(log.some((line) => line.includes('thorough differential mirror to beta started')), log.join('\n'));
+  assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
 });
 
 /** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
@@ -309,10 +317,10 @@ test('a target\'s listing hashes only the files changed since its last one; the 
   const { source, src, dst, written, log } = await mirrorOnce(t, false, (from) => utimesSync(join(from, 'docs', 'f5'), old, old), {
     listingIndexFile: (base) => (indexFile = join(base, 'target-listing.index')),
   });
-  const diff = async (): Promise<void> => {
+  const diff = async (thorough = false): Promise<void> => {
     written.clear();
     const before = Date.now();
-    source.requestResync('diff');
+    source.requestResync('diff', { thorough });
     await untilDiffDone(source, before - 1, log);
   };
   const listed = (): string | undefined => log.filter((line) => /listed \d+ files/.test(line)).at(-1);
@@ -339,6 +347,11 @@ test('a target\'s listing hashes only the files changed since its last one; the 
   await diff();
   assert.match(listed() ?? '', new RegExp(`listed ${SMALL_FILES} files, 2 of them hashed`));
   assert.deepEqual([...written], []);
+  // A thorough one reads every file on the target again, and finds f5.
+  await diff(true);
+  assert.match(listed() ?? '', new RegExp(`listed ${SMALL_FILES} files, ${SMALL_FILES} of them hashed`));
+  assert.deepEqual([...written.keys()], ['0/docs/f5']);
+  assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
 });
 
 test('a target that did not stop cleanly drops its last listing\'s hashes; a damaged file of them is said, removed and made again', async (t) => {
