@@ -9,7 +9,7 @@ import type { Translate } from '../../i18n/index.js';
 import { ActionButton } from '../components/ActionButton.js';
 import { useConsole, useT } from '../context.js';
 import { formatBytes, formatDuration, formatRate, formatTime } from './format.js';
-import { MIRROR_COMMANDS, commandNode, mergeMirror, mirrorSides, type MergedMirror, type MirrorCommand } from './merge.js';
+import { MIRROR_BUTTONS, buttonParams, commandNode, mergeMirror, mirrorSides, type MergedMirror, type MirrorButton } from './merge.js';
 import { MirrorChart } from './MirrorChart.js';
 import { VerifyReport, readVerifyReport } from './VerifyReport.js';
 
@@ -61,9 +61,9 @@ export function MirrorRow({ cluster, id }: { readonly cluster: string; readonly 
       </dl>
       <MirrorChart cluster={cluster} mirror={id} />
       <div className="mirror-actions">
-        {MIRROR_COMMANDS.map((command) => (
-          <MirrorCommandButton key={command} cluster={cluster} mirror={mirror} command={command}
-            node={commandNode(command, mirror, sourceReachable)} />
+        {MIRROR_BUTTONS.map((button) => (
+          <MirrorCommandButton key={button} cluster={cluster} mirror={mirror} button={button}
+            node={commandNode(buttonParams(button, mirror.id).action, mirror, sourceReachable)} />
         ))}
       </div>
     </article>
@@ -71,16 +71,17 @@ export function MirrorRow({ cluster, id }: { readonly cluster: string; readonly 
 }
 
 /** A mirror command; verify's result is its report, shown where the button's result goes (`mirror-ID-verify-result`). */
-function MirrorCommandButton({ cluster, mirror, command, node }: {
-  readonly cluster: string; readonly mirror: MergedMirror; readonly command: MirrorCommand; readonly node: string;
+function MirrorCommandButton({ cluster, mirror, button, node }: {
+  readonly cluster: string; readonly mirror: MergedMirror; readonly button: MirrorButton; readonly node: string;
 }): ReactNode {
   const t = useT();
   const names = { mirror: mirror.id, source: mirror.sourceNode, target: mirror.targetNode };
+  const params = buttonParams(button, mirror.id);
   return (
-    <ActionButton cluster={cluster} node={node} method="mirror" params={{ action: command, name: mirror.id }}
-      label={t(`mirrors.action.${command}`)} confirm={t('mirrors.confirmTo', { question: t(`mirrors.confirm.${command}`, names), node })}
-      testId={`mirror-${mirror.id}-${command}`} danger={command === 'full' || command === 'diff'}
-      {...(command === 'verify' ? { renderResult: (result: unknown) => verifyReport(result, mirror) } : {})} />
+    <ActionButton cluster={cluster} node={node} method="mirror" params={params}
+      label={t(`mirrors.action.${button}`)} confirm={t('mirrors.confirmTo', { question: t(`mirrors.confirm.${button}`, names), node })}
+      testId={`mirror-${mirror.id}-${button}`} danger={params.action === 'full' || params.action === 'diff'}
+      {...(button === 'verify' ? { renderResult: (result: unknown) => verifyReport(result, mirror) } : {})} />
   );
 }
 

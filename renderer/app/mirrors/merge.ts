@@ -94,7 +94,14 @@ export function mergeMirror(sides: MirrorSides): MergedMirror | undefined {
 }
 
 export type MirrorCommand = Exclude<MirrorAction, 'status'>;
-export const MIRROR_COMMANDS: readonly MirrorCommand[] = ['full', 'diff', 'pause-target', 'pause-source', 'resume', 'verify'];
+/** The console's mirror buttons: one per command, and the differential mirror once more as a thorough one. */
+export type MirrorButton = MirrorCommand | 'diff-thorough';
+export const MIRROR_BUTTONS: readonly MirrorButton[] = ['full', 'diff', 'diff-thorough', 'pause-target', 'pause-source', 'resume', 'verify'];
+
+/** What a button asks the agent (the API's `mirror` parameters). */
+export function buttonParams(button: MirrorButton, name: string): { readonly action: MirrorCommand; readonly name: string; readonly thorough?: true } {
+  return button === 'diff-thorough' ? { action: 'diff', name, thorough: true } : { action: button, name };
+}
 
 /**
  * The node whose agent handles `command` (agent/replication/service.ts): the source's for all of them (full, diff,

@@ -131,9 +131,12 @@ test('each command is confirmed and sent with its params to the source; pause-ta
     assert.match(screen.getByTestId(`mirror-data-${command}-confirm`).textContent ?? '', /data/);
     await act(async () => { fireEvent.click(screen.getByTestId(`mirror-data-${command}-yes`)); await settle(); });
   };
-  const commands = ['full', 'diff', 'pause-target', 'pause-source', 'resume', 'verify'] as const;
+  const commands = ['full', 'diff', 'diff-thorough', 'pause-target', 'pause-source', 'resume', 'verify'] as const;
   for (const c of commands) await run(c);
-  assert.deepEqual(bridge.callsOf('agent.call'), commands.map((action) => ({ cluster: 'prod', node: 'alpha', method: 'mirror', params: { action, name: 'data' } })));
+  assert.match(screen.getByTestId('mirror-data-diff-thorough-button').textContent ?? '', /^Thorough differential mirror$/);
+  assert.deepEqual(bridge.callsOf('agent.call'), commands.map((command) => ({
+    cluster: 'prod', node: 'alpha', method: 'mirror', params: command === 'diff-thorough' ? { action: 'diff', name: 'data', thorough: true } : { action: command, name: 'data' },
+  })));
   assert.equal(screen.getByTestId('mirror-data-pause-source-result').textContent, 'pause-source done');
   assert.equal(screen.queryByTestId('mirror-data-full-confirm'), null, 'no confirmation left open');
 
