@@ -116,8 +116,10 @@ export class MirrorSource {
    * overwrite's data reaches the disk after its mtime), so the first differential mirror reads every file.
    */
   private indexBeforeCrash: boolean;
-  /** A thorough differential mirror was asked for (requestResync) and has not completed yet. */
+  /** A thorough differential mirror was asked for (requestResync) and has not started yet. */
   private thoroughResync = false;
+  /** Operators' requests so far (requestResync): one made during a resync is not taken as served by it. */
+  private resyncAsks = 0;
 
   constructor(private readonly o: SourceOptions) {
     this.paused = o.paused;
@@ -397,6 +399,9 @@ export class MirrorSource {
     const startedAt = Date.now();
     this.lastSync = { kind, startedAt, files: 0, bytesSent: 0 };
     const thorough = kind === 'diff' && this.thoroughResync;
+    // Taken (a full mirror reads everything anyway), and given back should this pass fail.
+    this.thoroughResync = false;
+    const asks = this.resyncAsks;
     this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : thorough ? 'thorough differential' : 'differential'} mirror to ${this.o.peer.node} started`);
     try {
       await this.dirty.clear();
@@ -445,13 +450,14 @@ export class MirrorSource {
       const last = this.journal.stats().lastSeq;
       await this.untilAcked(last);
       await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
-      this.resyncNeeded = undefined;
+      // An operator's request made meanwhile gets a pass of its own (its task waits in the queue).
+      if (this.resyncAsks === asks) this.resyncNeeded = undefined;
       this.indexBeforeCrash = false;
-      this.thoroughResync = false;
       const finishedAt = Date.now();
       this.lastSync = { ...this.lastSync, finishedAt };
       this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${files} files, ${bytesSent} bytes journaled in ${finishedAt - startedAt} ms`);
     } catch (e) {
+      if (thorough) this.thoroughResync = true;
       this.lastSync = { ...this.lastSync!, error: (e as Error).message };
       throw e;
     } finally {
@@ -546,6 +552,7 @@ export class MirrorSource {
 
   /** `thorough` (diff): both sides read every file again, trusting neither index (kept until a resync completes). */
   requestResync(kind: 'full' | 'diff', options: { readonly thorough?: boolean } = {}): void {
+    this.resyncAsks++;
     this.resyncNeeded = kind;
     if (options.thorough === true) this.thoroughResync = true;
     if (this.client?.stats().connected) this.enqueue('resync', () => this.resetStream());

@@ -288,6 +288,25 @@ async function untilDiffDone(source: MirrorSource, after: number, log: readonly 
   await until('every record is acknowledged', () => source.status(Date.now()).queue.records === 0, 30_000);
 }
 
+test('a differential mirror asked for while another runs gets a pass of its own: a thorough one asked during a plain one reads every file', async (t) => {
+  const old = new Date('2020-01-02T03:04:05Z');
+  // Each listing page takes 300 ms: the plain pass is still listing when the thorough one is asked for.
+  const { source, src, dst, written, log } = await mirrorOnce(t, false, (from) => utimesSync(join(from, 'docs', 'f5'), old, old), { slowScanMs: 300 });
+  const f5 = join(src, 'docs', 'f5');
+  writeFileSync(f5, readFileSync(f5).reverse());
+  utimesSync(f5, old, old);
+  written.clear();
+  const from = log.length;
+  const started = (what: RegExp): boolean => log.slice(from).some((line) => what.test(line));
+  source.requestResync('diff');
+  await until('the plain pass started', () => started(/: differential mirror to beta started/), 10_000);
+  source.requestResync('diff', { thorough: true });
+  await until('the thorough pass started', () => started(/: thorough differential mirror to beta started/), 30_000);
+  await until('the thorough pass is done', () => source.lastSync?.finishedAt !== undefined && source.status(Date.now()).queue.records === 0, 30_000);
+  assert.ok(written.has('0/docs/f5'), 'f5 travelled');
+  assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
+});
+
 test('after a crash of the source, its first differential mirror reads every file: the machine may have lost bytes it had hashed', async (t) => {
   const old = new Date('2020-01-02T03:04:05Z');
   const { src, dst, written, log, restart } = await mirrorOnce(t, false, (dir) => utimesSync(join(dir, 'docs', 'f5'), old, old));
