@@ -550,7 +550,10 @@ export class MirrorSource {
 
   // ---- operator commands ----
 
-  /** `thorough` (diff): both sides read every file again, trusting neither index (kept until a resync completes). */
+  /**
+   * `thorough` (diff): both sides read every file again, trusting neither index (taken by the next differential
+   * mirror, given back if it fails).
+   */
   requestResync(kind: 'full' | 'diff', options: { readonly thorough?: boolean } = {}): void {
     this.resyncAsks++;
     this.resyncNeeded = kind;
