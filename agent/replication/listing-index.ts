@@ -10,6 +10,9 @@ import { BlockIndexStore, NO_MTIME, RACY_MS, indexFile, type FileIndex } from '.
 import type { TreeEntry } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
 
+/** A file's index made from its whole content (default: indexFile, here; the target passes its read thread's). */
+export type Indexer = (path: string) => Promise<FileIndex>;
+
 export interface Listed {
   readonly index: FileIndex;
   /** Read and hashed now, not taken from the last listing. */
@@ -18,18 +21,18 @@ export interface Listed {
 
 /**
  * The index of file `v` (at `path`) for a listing: the last listing's while size, mtime and inode are as then
- * (unless `fresh`), else hashed now and kept in `known` (as racy when made within RACY_MS of its mtime, as the
- * source's index is).
+ * (unless `fresh`), else made now by `index` and kept in `known` (as racy when made within RACY_MS of its mtime,
+ * as the source's index is).
  */
 export async function listedIndex(known: BlockIndexStore | undefined, v: string, path: string, st: Pick<TreeEntry, 'size' | 'mtimeMs' | 'ino'>,
-  blockSize: number, hash: BlockHashName, fresh = false): Promise<Listed> {
+  blockSize: number, hash: BlockHashName, fresh = false, index: Indexer = (p) => indexFile(p, blockSize, undefined, hash)): Promise<Listed> {
   const last = fresh ? undefined : known?.entry(v);
   if (last !== undefined && last.blockSize === blockSize && last.size === st.size && last.mtimeMs === st.mtimeMs && last.ino === st.ino) {
     return { index: known!.get(v)!, hashed: false };
   }
-  const index = await indexFile(path, blockSize, undefined, hash);
-  known?.set(v, Date.now() - index.mtimeMs < RACY_MS ? { ...index, mtimeMs: NO_MTIME } : index);
-  return { index, hashed: true };
+  const made = await index(path);
+  known?.set(v, Date.now() - made.mtimeMs < RACY_MS ? { ...made, mtimeMs: NO_MTIME } : made);
+  return { index: made, hashed: true };
 }
 
 export class ListingIndex {

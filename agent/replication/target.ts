@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, blockCount } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount, type FileIndex } from './block-index.js';
+import { ReadThread } from './read-thread.js';
 import { ListingIndex, listedIndex, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
@@ -24,7 +25,7 @@ import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecordInPlace, type ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
-import { scanTree, type TreeEntry } from './tree.js';
+import { scanTree, type LstatMany, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest, type Manifest } from './verify.js';
 
 export interface TargetOptions {
@@ -326,13 +327,19 @@ export class MirrorTarget {
     const known = await this.listingIndex.open(blockHash);
     const seen = new Set<string>();
     let hashed = 0;
+    // The scan's lstats and the hashing run there, off the event loop that also answers heartbeats: one message
+    // per folder's entries and per file, where the thread pool took a trip and a promise per entry and per chunk.
+    const thread = new ReadThread();
+    const lstatMany: LstatMany = (paths) => thread.lstat(paths);
+    const indexer = (path: string): Promise<FileIndex> => thread.index(path, blockSize, blockHash);
     try {
       for (let k = 0; k < this.o.folders.length; k++) {
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
-        const hash = (e: TreeEntry): Promise<Listed | undefined> =>
-          (e.type === 'file' ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh).catch(() => undefined) : Promise.resolve(undefined));
-        for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter), LISTING_LOOKAHEAD, hash)) {
+        const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
+          ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer).catch(() => undefined)
+          : Promise.resolve(undefined));
+        for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter, lstatMany), LISTING_LOOKAHEAD, hash)) {
           const path = virtualPath(k, e.path);
           const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
           if (e.type !== 'file') {
@@ -358,6 +365,7 @@ export class MirrorTarget {
         this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing)`);
       }
     } finally {
+      await thread.close();
       if (known !== undefined) await this.listingIndex.close();
     }
   }
