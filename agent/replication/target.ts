@@ -309,8 +309,8 @@ export class MirrorTarget {
   }
 
   /**
-   * The target's tree with block hashes, for a differential mirror. Files are hashed LISTING_LOOKAHEAD at a time
-   * (reads overlap each other and the hashing), in the scan's order, with the source's block size and hash.
+   * The target's tree with block hashes, for a differential mirror, in the scan's order, with the source's block
+   * size and hash. Files are hashed on a read thread, LISTING_LOOKAHEAD asked for ahead so that it never waits.
    */
   async listing(blockSize: number, blockHash: BlockHashName, fresh = false): Promise<TargetFile[]> {
     const out: TargetFile[] = [];
