@@ -105,7 +105,7 @@ async function lstatOrUndefined(path: string): Promise<PathStat | undefined> {
 }
 
 /** The metadata a meta record carries: what sentMeta and the index remember a path was last sent with. */
-interface MetaFields { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }
+export interface MetaFields { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }
 
 /** Field by field: a reconcile compares every file's (a JSON key per file cost a sixth of its main thread). */
 /** An mtime within what setting it can keep counts as the same (a differential mirror's listing reads the target's back). */
@@ -345,9 +345,19 @@ export class ChangeDetector {
     await Promise.all(this.hashThreads.map((t) => t.close()));
   }
 
-  /** Remember a tree as already on the target (after a differential mirror made it so). */
-  noteDir(v: string): void { this.dirs.add(v); }
-  noteLink(v: string, target: string): void { this.links.set(v, target); }
+  /**
+   * Remember a folder or a symlink as on the target (a differential mirror's listing), with the metadata the
+   * target has for it when the listing says so: a meta record then goes only where ours differs.
+   */
+  noteDir(v: string, meta?: MetaFields): void {
+    this.dirs.add(v);
+    if (meta !== undefined) this.sentMeta.set(v, meta);
+  }
+
+  noteLink(v: string, target: string, meta?: MetaFields): void {
+    this.links.set(v, target);
+    if (meta !== undefined) this.sentMeta.set(v, meta);
+  }
 
   private known(v: string): boolean {
     return this.o.index.get(v) !== undefined || this.dirs.has(v) || this.links.has(v);

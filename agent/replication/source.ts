@@ -494,19 +494,19 @@ export class MirrorSource {
    * count as sent. Returns whether our index was kept.
    */
   private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined): boolean {
-    if (f.type === 'dir') this.detector.noteDir(f.path);
-    else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '');
+    // What the target has is what it was sent: a meta record only where the source's differs. A folder's record
+    // carries its mode (its time is sent after its entries), a symlink's its time (Linux sets no mode on a link).
+    const listsMeta = f.mode !== undefined;
+    const owner = this.o.owner && f.uid !== undefined && f.gid !== undefined ? { uid: f.uid, gid: f.gid } : {};
+    if (f.type === 'dir') this.detector.noteDir(f.path, listsMeta ? { mode: f.mode, ...owner } : undefined);
+    else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '', listsMeta ? { mtimeMs: f.mtimeMs, ...owner } : undefined);
     else {
       const blockSize = f.blockSize ?? this.o.blockSize;
       const ours = own?.get(f.path);
       const agrees = ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes);
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
       this.index.set(f.path, agrees ? ours : { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
-      // What the target has is what it was sent: a meta record only where the source's differs.
-      if (f.mode !== undefined) {
-        const owner = this.o.owner && f.uid !== undefined && f.gid !== undefined ? { uid: f.uid, gid: f.gid } : {};
-        this.index.setSentMeta(f.path, { mode: f.mode, mtimeMs: f.mtimeMs, ...owner });
-      }
+      if (listsMeta) this.index.setSentMeta(f.path, { mode: f.mode!, mtimeMs: f.mtimeMs, ...owner });
       return agrees;
     }
     return false;

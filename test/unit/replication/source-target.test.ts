@@ -58,7 +58,7 @@ interface MirrorRun {
   readonly ops: Map<ChangeOp, number>;
   /** Bytes of write and put records, by path. */
   readonly written: Map<string, number>;
-  /** Paths of the meta records applied, in order. */
+  /** Paths of the meta records applied, in order, with "+mode" when the record sets a mode. */
   readonly metas: string[];
   /** Calls the source made of the target, by method. */
   readonly calls: Map<string, number>;
@@ -116,7 +116,7 @@ async function mirrorOnce(
       const record = decodeRecord(r.payload);
       ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
       if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
-      if (record.op === 'meta') metas.push(record.path);
+      if (record.op === 'meta') metas.push(`${record.path}${record.mode === undefined ? '' : '+mode'}`);
       // Every record alike, so that those applied at once (the endpoint's concurrency) still start in order.
       if (options.applyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.applyDelayMs));
       return real.apply(r);
@@ -249,7 +249,10 @@ test('a target listing larger than a call can carry (16 MiB) still makes a diffe
 test('a differential mirror keeps its own index where the target lists the same hashes: only files changed since are read', async (t) => {
   // An old mtime: the first resync's index of f5 is not racy, so size, mtime and inode alone say "unchanged".
   const old = new Date('2020-01-02T03:04:05Z');
-  const run = await mirrorOnce(t, false, (src) => utimesSync(join(src, 'docs', 'f5'), old, old));
+  const run = await mirrorOnce(t, false, (src) => {
+    utimesSync(join(src, 'docs', 'f5'), old, old);
+    symlinkSync('docs/f1', join(src, 'link'));
+  });
   const { source, src, dst, written, metas, log } = run;
   // Behind the mirror, on the target: one block of large.bin, a whole small file, and a file's mode.
   oneBlockDiffers(src, dst);
@@ -267,8 +270,10 @@ test('a differential mirror keeps its own index where the target lists the same 
   await untilDiffDone(source, before, log);
   assert.deepEqual([...written].sort(), [['0/docs/f3', readFileSync(join(src, 'docs', 'f3')).length], ['0/large.bin', 64 * 1024]]);
   assert.ok(log.some((line) => line.includes(`${SMALL_FILES - 1} of the ${SMALL_FILES + 1} files beta lists hash as our index has them`)), log.join('\n'));
-  // The listing says each file's mode, owner and mtime: metadata goes only to the files written and to f9.
-  assert.deepEqual(metas.filter((path) => path.startsWith('0/docs/f') || path === '0/large.bin').sort(), ['0/docs/f3', '0/docs/f9', '0/large.bin']);
+  // The listing says each entry's mode, owner and mtime: metadata goes only to the files written and to f9; the
+  // folder's mode and the symlink's time are as listed (the folder's time is sent after its entries, as always).
+  assert.deepEqual(metas.filter((path) => path.startsWith('0/docs/f') || path === '0/large.bin+mode').sort(), ['0/docs/f3+mode', '0/docs/f9+mode', '0/large.bin+mode']);
+  assert.deepEqual(metas.filter((path) => path === '0/docs+mode' || path.startsWith('0/link')), []);
   const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers], [[], [], ['docs/f5'], []], JSON.stringify(report));
   // A thorough one reads every file on the source again, and finds f5.
