@@ -107,8 +107,10 @@ async function lstatOrUndefined(path: string): Promise<PathStat | undefined> {
 /** The metadata a meta record carries: what sentMeta and the index remember a path was last sent with. */
 export interface MetaFields { readonly mode?: number; readonly mtimeMs?: number; readonly uid?: number; readonly gid?: number }
 
-/** Field by field: a reconcile compares every file's (a JSON key per file cost a sixth of its main thread). */
-/** An mtime within what setting it can keep counts as the same (a differential mirror's listing reads the target's back). */
+/**
+ * Field by field: a reconcile compares every file's (a JSON key per file cost a sixth of its main thread). An mtime
+ * within what setting it can keep counts as the same (a differential mirror's listing reads the target's back).
+ */
 function sameMeta(a: MetaFields, b: MetaFields): boolean {
   return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid
     && (a.mtimeMs === b.mtimeMs || (a.mtimeMs !== undefined && b.mtimeMs !== undefined && sameMtime(a.mtimeMs, b.mtimeMs)));
