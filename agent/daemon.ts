@@ -247,10 +247,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     store.close();
   };
   try {
-    guard.start();
+    // The guard loads meanwhile; the engine, which starts resources, waits for it.
+    const guardReady = guard.start().then(() => undefined, (e: unknown) => e);
     await mirrors.start();
     await heartbeat.start();
     await api.listen();
+    const guardFailed = await guardReady;
+    if (guardFailed !== undefined) throw guardFailed;
   } catch (e) {
     await release();
     throw e;

@@ -58,6 +58,8 @@ export class Engine {
   private leaving = false;
   private publicNetwork: 'ok' | 'lost' | undefined;
   private publicNetworkBackAt: number | undefined;
+  /** Nothing is planned (so nothing started or stopped) before start(): the daemon waits for its guard first. */
+  private started = false;
   private stopped = false;
   private readonly busy = new Set<GroupId>();
   private planQueued = false;
@@ -89,6 +91,7 @@ export class Engine {
   }
 
   start(): void {
+    this.started = true;
     this.emit('agent-started', 'info', `agent started (config ${this.digest})`);
     this.publish();
     this.schedulePlan();
@@ -244,7 +247,7 @@ export class Engine {
   // ---- the planning loop ----
 
   private schedulePlan(): void {
-    if (this.planQueued || this.stopped) return;
+    if (this.planQueued || this.stopped || !this.started) return;
     this.planQueued = true;
     // setImmediate coalesces a burst of inputs (several links changing at once) into one plan.
     setImmediate(() => {

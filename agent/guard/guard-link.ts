@@ -2,10 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { LinkConfig } from '../../common/config/schema.js';
 import type { NodeId, NodeStatus } from '../../common/model/index.js';
-import { activeResources, type GuardMessage } from './messages.js';
+import { activeResources, systemMonotonicMs, type GuardMessage } from './messages.js';
 
 /**
  * How long the agent may stay silent before its guard releases what it runs. A peer can take over as early as
@@ -16,6 +17,9 @@ export function guardReleaseAfter(links: readonly Pick<LinkConfig, 'endpoints' |
   const takeover = Math.min(...links.filter((l) => node in l.endpoints).map((l) => l.deadTime - l.interval));
   return Number.isFinite(takeover) ? Math.floor(takeover / 2) : 0;
 }
+
+/** A guard loads in well under a second; this bounds a machine so starved that the agent had better not start. */
+const GUARD_READY_TIMEOUT_MS = 30_000;
 
 const GUARD_SCRIPT = fileURLToPath(new URL('./guard-process.js', import.meta.url));
 
@@ -34,31 +38,55 @@ export class GuardLink {
     onGuardLost: () => void;
   }) {}
 
-  start(): void {
+  /**
+   * Spawn the guard. Resolves once it is loaded and listening, which takes a few hundred milliseconds on a busy
+   * machine: the agent starts no resource before, since a guard still loading would release a frozen agent's
+   * resources only after a peer took them over. Rejects if the guard exits first or is not ready in time.
+   */
+  start(): Promise<void> {
     const { configPath, node, stateDir } = this.options;
     const out = openSync(join(stateDir, 'guard.log'), 'a');
     // Detached: a kill -9 of the agent (or of its process group) must leave the guard alive to act.
-    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs)], { stdio: ['pipe', out, out], detached: true });
+    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs), '--ready-fd', '3'], { stdio: ['pipe', out, out, 'pipe'], detached: true });
     closeSync(out);
+    const spawnedAt = Date.now();
     this.child = child;
     writeFileSync(join(stateDir, 'guard.pid'), `${child.pid}\n`);
     child.stdin!.on('error', () => undefined);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the guard (pid ${child.pid}) was not ready within ${GUARD_READY_TIMEOUT_MS} ms; see ${join(stateDir, 'guard.log')}`)), GUARD_READY_TIMEOUT_MS);
+      timer.unref();
+      const said = child.stdio[3] as Readable;
+      said.setEncoding('utf8');
+      said.on('error', () => undefined);
+      said.on('data', (chunk: string) => {
+        if (!chunk.includes('ready')) return;
+        clearTimeout(timer);
+        this.options.log(`guard ready (pid ${child.pid}, ${Date.now() - spawnedAt} ms)`);
+        resolve();
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the guard exited (${signal ?? code}) before it was ready; see ${join(stateDir, 'guard.log')}`));
+      });
+    });
     child.once('exit', (code, signal) => {
       if (this.child !== child || this.stopping) return;
       // A guard that died is replaced at once: the node must never run without one.
       this.options.log(`guard exited (${signal ?? code}); starting a new one`);
       this.child = undefined;
       this.lastReport = '';
-      this.start();
+      this.start().catch((e: Error) => this.options.log(e.message));
       this.options.onGuardLost();
     });
     child.unref();
     if (this.lastStatus) this.update(this.lastStatus);
     if (this.options.releaseAfterMs > 0 && !this.ticker) {
       // Four ticks per release period: one late tick never triggers a release, a frozen agent always does.
-      this.ticker = setInterval(() => this.child?.stdin?.write('{"t":"tick"}\n'), Math.max(10, Math.floor(this.options.releaseAfterMs / 4)));
+      this.ticker = setInterval(() => this.child?.stdin?.write(JSON.stringify({ t: 'tick', at: systemMonotonicMs() } satisfies GuardMessage) + '\n'), Math.max(10, Math.floor(this.options.releaseAfterMs / 4)));
       this.ticker.unref();
     }
+    return ready;
   }
 
   update(status: NodeStatus): void {

@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 /**
  * vigil-guard: a tiny process next to each agent. It does nothing while the agent lives; when the agent dies
- * (its pipe closes without "bye"), it stops the resources the agent last reported active, last first in each
- * group, logs what it did in the node's event log, and exits.
+ * (its pipe closes without "bye") or stands still past the release period, it stops the resources the agent last
+ * reported active, last first in each group, logs what it did in the node's event log, and exits.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../common/config/load.js';
 import { createPlatform } from '../platform/index.js';
 import { createResourceAgent } from '../resources/index.js';
 import { StateStore } from '../store/state-store.js';
-import { parseGuardMessage } from './messages.js';
+import { parseGuardMessage, systemMonotonicMs } from './messages.js';
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, 'release-after': { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, 'release-after': { type: 'string' }, 'ready-fd': { type: 'string' } }, strict: true });
 /** No word from the agent for this long and it is frozen (SIGSTOP, a hung host): release before a peer takes over. */
 const releaseAfter = Number(values['release-after'] ?? 0);
 const configPath = values.config!;
@@ -28,29 +28,42 @@ let active: Readonly<Record<string, readonly string[]>> = {};
 let goodbye = false;
 let releasing = false;
 let silence: NodeJS.Timeout | undefined;
-function heardFromAgent(): void {
-  if (releaseAfter <= 0 || releasing) return;
+/**
+ * The agent was alive at `at` (the machine's monotonic clock): release once it has been silent for the release
+ * period since then. Counted from when the agent spoke, not from when the guard read it: ticks read late (the
+ * guard busy or descheduled) must not move the release past a peer's takeover.
+ */
+function heardFromAgent(at: number): void {
+  if (releaseAfter <= 0 || releasing || goodbye) return;
   clearTimeout(silence);
-  silence = setTimeout(() => void release('the agent is frozen (no word for ' + releaseAfter + ' ms)'), releaseAfter);
+  silence = setTimeout(() => void release('the agent is frozen (no word for ' + releaseAfter + ' ms)'), Math.max(0, at + releaseAfter - systemMonotonicMs()));
 }
-heardFromAgent();
+heardFromAgent(systemMonotonicMs());
 let buffer = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk: string) => {
   buffer += chunk;
   let newline: number;
+  // Every line read is handled before the timer can fire: only the newest tick counts.
   while ((newline = buffer.indexOf('\n')) >= 0) {
     const message = parseGuardMessage(buffer.slice(0, newline));
     buffer = buffer.slice(newline + 1);
     if (message?.t === 'active') active = message.groups;
+    if (message?.t === 'tick') heardFromAgent(message.at);
     if (message?.t === 'bye') { goodbye = true; clearTimeout(silence); }
-    if (message !== undefined) heardFromAgent();
   }
 });
 process.stdin.on('close', () => void (goodbye ? process.exit(0) : release('the agent died')));
 // The agent's terminal or session going away must not take the guard with it.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
+// Loaded and listening: the agent starts no resource before it reads this (a guard still loading could not
+// release in time).
+if (values['ready-fd'] !== undefined) {
+  const fd = Number(values['ready-fd']);
+  writeSync(fd, 'ready\n');
+  closeSync(fd);
+}
 
 async function release(why: string): Promise<void> {
   if (releasing) return;

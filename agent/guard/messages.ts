@@ -8,10 +8,22 @@ import type { GroupId, NodeStatus, ResourceId } from '../../common/model/index.j
 export type GuardMessage =
   /** Everything that may be running on this node, by group: the guard's to stop if the agent dies. */
   | { readonly t: 'active'; readonly groups: Readonly<Record<GroupId, readonly ResourceId[]>> }
-  /** The agent's event loop is turning: sent every few heartbeat intervals' worth of milliseconds. */
-  | { readonly t: 'tick' }
+  /**
+   * The agent's event loop is turning: sent four times per release period. `at` is when it was sent, on the
+   * machine's monotonic clock (systemMonotonicMs): a guard that reads it late still knows how long the agent has
+   * been silent.
+   */
+  | { readonly t: 'tick'; readonly at: number }
   /** A clean exit: the agent has released what it meant to; the guard leaves everything as it is. */
   | { readonly t: 'bye' };
+
+/**
+ * Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC on Linux, QueryPerformanceCounter on Windows):
+ * the same in every process of the machine, unlike performance.now(), and never stepped like Date.now().
+ */
+export function systemMonotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 /** Resources that are not known to be stopped, per group (unknown counts: it may be running). */
 export function activeResources(status: NodeStatus): Record<GroupId, ResourceId[]> {
@@ -25,9 +37,9 @@ export function activeResources(status: NodeStatus): Record<GroupId, ResourceId[
 
 export function parseGuardMessage(line: string): GuardMessage | undefined {
   try {
-    const m = JSON.parse(line) as { t?: unknown; groups?: unknown };
+    const m = JSON.parse(line) as { t?: unknown; groups?: unknown; at?: unknown };
     if (m.t === 'bye') return { t: 'bye' };
-    if (m.t === 'tick') return { t: 'tick' };
+    if (m.t === 'tick' && typeof m.at === 'number' && Number.isFinite(m.at)) return { t: 'tick', at: m.at };
     if (m.t === 'active' && typeof m.groups === 'object' && m.groups !== null) {
       const groups: Record<string, string[]> = {};
       for (const [g, list] of Object.entries(m.groups as Record<string, unknown>)) {

@@ -91,7 +91,8 @@ export class InMemoryCluster {
     this.config = parseConfig(yaml, 'test.yaml');
   }
 
-  start(id: NodeId): TestNode {
+  /** `engineStarted: false` wires the node up without starting its engine, as the daemon does while its guard loads. */
+  start(id: NodeId, options: { engineStarted?: boolean } = {}): TestNode {
     const store = StateStore.open(join(this.dir, `${id}.db`));
     let resources = this.resourceSets.get(id);
     if (!resources) {
@@ -106,7 +107,7 @@ export class InMemoryCluster {
     member.engine = engine;
     const node = { id, engine, store, resources, member };
     this.nodes.set(id, node);
-    engine.start();
+    if (options.engineStarted !== false) engine.start();
     this.notifyAll(id, 'peer-alive');
     return node;
   }

@@ -32,6 +32,18 @@ test('both nodes start: the group runs on the preferred node only, started in or
   assert.deepEqual(kinds, ['ip', 'app']);
 });
 
+test('an engine plans nothing before start(): what the daemon hears while its guard loads starts no resource', async (t) => {
+  const cluster = new InMemoryCluster(config('auto'));
+  t.after(() => cluster.dispose());
+  const alpha = cluster.start('alpha', { engineStarted: false });
+  alpha.engine.onMembershipChange({ kind: 'peer-lost', peer: 'beta' });
+  alpha.engine.setPublicNetwork('ok');
+  await new Promise((r) => setTimeout(r, 400)); // past the startup grace, when alpha alone would start web
+  for (const [id, r] of alpha.resources) assert.deepEqual(r.calls, [], `${id} was left alone`);
+  alpha.engine.start();
+  await cluster.until('web on alpha', only(cluster, 'alpha'));
+});
+
 test('kill -9 of the active agent fails over; with auto switchback the group returns when it is back', async (t) => {
   const cluster = new InMemoryCluster(config('auto'));
   t.after(() => cluster.dispose());

@@ -1,0 +1,68 @@
+// The guard as a real process: it says when it is ready, and counts a frozen agent's silence from when the agent
+// last spoke, however late it reads that.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { GuardLink } from '../../../agent/guard/guard-link.js';
+import { systemMonotonicMs } from '../../../agent/guard/messages.js';
+import { LocalCluster, REPO, WEB_GROUP_YAML, isRunning } from '../../support/agent-cluster.js';
+
+const GUARD = resolve(REPO, 'dist/agent/guard/guard-process.js');
+
+async function alphaOf(t: TestContext): Promise<{ cluster: LocalCluster; stateDir: string }> {
+  const cluster = await LocalCluster.create(WEB_GROUP_YAML);
+  t.after(() => cluster.dispose());
+  const stateDir = cluster.stateDir('alpha');
+  mkdirSync(stateDir, { recursive: true });
+  return { cluster, stateDir };
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+
+test('a frozen agent\'s ticks read late: the guard counts the silence from when they were sent and releases at once', async (t) => {
+  const { cluster, stateDir } = await alphaOf(t);
+  const started = spawnSync(cluster.resourceAgentPath(), ['start'], { env: { ...process.env, HA_RSCTMP: cluster.rscTmp('alpha'), OCF_RESOURCE_INSTANCE: 'web-app' } });
+  assert.equal(started.status, 0, String(started.stderr));
+  const app = cluster.resourcePid('alpha', 'web-app')!;
+  assert.ok(isRunning(app));
+  const out = openSync(join(stateDir, 'guard.log'), 'a');
+  // A release period of a minute: a guard that counted from its own reading would wait that long.
+  const guard = spawn(process.execPath, [GUARD, '--config', cluster.configPath, '--node', 'alpha', '--state-dir', stateDir, '--release-after', '60000', '--ready-fd', '3'], { stdio: ['pipe', out, out, 'pipe'] });
+  closeSync(out);
+  t.after(() => { if (guard.exitCode === null) guard.kill('SIGKILL'); });
+  const gone = exited(guard);
+  const said = guard.stdio[3] as Readable;
+  await new Promise<void>((r) => said.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) r(); }));
+  // What waited in the pipe while the guard itself stood still: the agent's report, then its last two ticks,
+  // sent a minute and more ago.
+  const now = systemMonotonicMs();
+  guard.stdin!.write(`${JSON.stringify({ t: 'active', groups: { web: ['web-app'] } })}\n${JSON.stringify({ t: 'tick', at: now - 62_000 })}\n${JSON.stringify({ t: 'tick', at: now - 61_000 })}\n`);
+  const timeout = setTimeout(() => guard.kill('SIGKILL'), 20_000);
+  const code = await gone;
+  clearTimeout(timeout);
+  assert.equal(code, 0, 'the guard released and exited on its own');
+  assert.equal(isRunning(app), false, 'web-app was stopped');
+  assert.match(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /the agent is frozen \(no word for 60000 ms\): stopping what it ran \(web\)[^]*stopped web-app/);
+});
+
+test('GuardLink.start() resolves once the guard is listening, and rejects, naming its log, when it cannot start', async (t) => {
+  const { cluster, stateDir } = await alphaOf(t);
+  const lines: string[] = [];
+  const link = new GuardLink({ configPath: cluster.configPath, node: 'alpha', stateDir, log: (l) => lines.push(l), releaseAfterMs: 200, onGuardLost: () => undefined });
+  t.after(() => link.stop());
+  await link.start();
+  assert.match(lines.join('\n'), /guard ready \(pid \d+, \d+ ms\)/);
+  const pid = cluster.guardPid('alpha')!;
+  assert.ok(isRunning(pid));
+  await link.stop();
+  assert.equal(isRunning(pid), false, 'told goodbye, the guard left');
+  assert.doesNotMatch(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /frozen|died/, 'and released nothing');
+
+  const broken = new GuardLink({ configPath: join(cluster.dir, 'no-such.yaml'), node: 'alpha', stateDir, log: () => undefined, releaseAfterMs: 200, onGuardLost: () => undefined });
+  t.after(() => broken.stop());
+  await assert.rejects(broken.start(), new RegExp(`the guard exited \\(1\\) before it was ready; see ${join(stateDir, 'guard.log')}`));
+  await broken.stop();
+});
