@@ -260,6 +260,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   building = false;
   running.start();
+  // A generation committed while the agent was being built (its API listens before the guard is ready) was not
+  // applied to it: rebuild from it, as onApplied would have.
+  const built = running0.generation;
+  if (configService.current().generation !== built) {
+    options.log(`configuration generation ${configService.current().generation} committed while the agent started from generation ${built}: reloading`);
+    void configService.idle().then(() => setImmediate(() => options.onReload?.(`configuration generation ${configService.current().generation}`)));
+  }
   publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);
   mirrorStatuses.start();
