@@ -152,7 +152,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const releaseAfterMs = guardReleaseAfter(config.heartbeat.links, options.node);
   const guard = new GuardLink({
     configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs,
-    onGuardLost: () => wiring.engine?.reprobe('the guard went away'),
+    onGuardLost: (ready) => wiring.engine?.reprobe('the guard went away', ready),
   });
   // Every status this node publishes also tells the guard what to stop should the agent die.
   const membership: Membership = {

@@ -60,6 +60,8 @@ export class Engine {
   private publicNetworkBackAt: number | undefined;
   /** Nothing is planned (so nothing started or stopped) before start(): the daemon waits for its guard first. */
   private started = false;
+  /** Nor while a replaced guard loads (reprobe's `until`). */
+  private waitingFor = 0;
   private stopped = false;
   private readonly busy = new Set<GroupId>();
   private planQueued = false;
@@ -206,11 +208,21 @@ export class Engine {
     return { group, stopped: false };
   }
 
-  /** What this node ran may have been stopped behind our back (the guard released it): find out again. */
-  reprobe(why: string): void {
-    this.emit('fault', 'warning', `${why}: probing every resource again`);
+  /**
+   * What this node ran may have been stopped behind our back (the guard released it): find out again, once
+   * `until` settles (the new guard is ready: nothing starts while no guard could release it in time).
+   */
+  reprobe(why: string, until?: Promise<unknown>): void {
+    this.emit('fault', 'warning', `${why}: probing every resource again${until === undefined ? '' : ' once a new guard is ready'}`);
     this.local.forget();
     this.publish();
+    if (until !== undefined) {
+      this.waitingFor++;
+      void until.then(() => undefined, () => undefined).then(() => {
+        this.waitingFor--;
+        this.schedulePlan();
+      });
+    }
     this.schedulePlan();
   }
 
@@ -247,7 +259,7 @@ export class Engine {
   // ---- the planning loop ----
 
   private schedulePlan(): void {
-    if (this.planQueued || this.stopped || !this.started) return;
+    if (this.planQueued || this.stopped || !this.started || this.waitingFor > 0) return;
     this.planQueued = true;
     // setImmediate coalesces a burst of inputs (several links changing at once) into one plan.
     setImmediate(() => {

@@ -34,8 +34,11 @@ export class GuardLink {
     configPath: string; node: string; stateDir: string; log: (line: string) => void;
     /** The guard releases everything when the agent is silent this long (0: only when it dies). */
     releaseAfterMs: number;
-    /** The guard went away (it released after a freeze, or was killed): what it guarded may be stopped now. */
-    onGuardLost: () => void;
+    /**
+     * The guard went away (it released after a freeze, or was killed): what it guarded may be stopped now. `ready`
+     * settles when its replacement is ready (or could not start).
+     */
+    onGuardLost: (ready: Promise<void>) => void;
   }) {}
 
   /**
@@ -76,8 +79,9 @@ export class GuardLink {
       this.options.log(`guard exited (${signal ?? code}); starting a new one`);
       this.child = undefined;
       this.lastReport = '';
-      this.start().catch((e: Error) => this.options.log(e.message));
-      this.options.onGuardLost();
+      const ready = this.start();
+      ready.catch((e: Error) => this.options.log(e.message));
+      this.options.onGuardLost(ready);
     });
     child.unref();
     if (this.lastStatus) this.update(this.lastStatus);

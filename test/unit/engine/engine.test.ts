@@ -44,6 +44,23 @@ test('an engine plans nothing before start(): what the daemon hears while its gu
   await cluster.until('web on alpha', only(cluster, 'alpha'));
 });
 
+test('after its guard went away, an engine plans nothing until the new guard is ready, then probes and starts again', async (t) => {
+  const cluster = new InMemoryCluster(config('auto'));
+  t.after(() => cluster.dispose());
+  const alpha = cluster.start('alpha');
+  await cluster.until('web on alpha', only(cluster, 'alpha'));
+  // The guard released everything (as after a freeze) and exited; its replacement is still loading.
+  for (const r of alpha.resources.values()) r.running = false;
+  let ready!: () => void;
+  alpha.engine.reprobe('the guard went away', new Promise<void>((r) => { ready = r; }));
+  const calls = [...alpha.resources.values()].map((r) => r.calls.length);
+  await new Promise((r) => setTimeout(r, 300)); // monitors are due every 40 ms
+  assert.deepEqual([...alpha.resources.values()].map((r) => r.calls.length), calls, 'no probe, monitor or start meanwhile');
+  ready();
+  await cluster.until('probed and started again', only(cluster, 'alpha'));
+  assert.deepEqual(alpha.resources.get('ip')!.calls.slice(calls[0]!, calls[0]! + 2), ['probe', 'start']);
+});
+
 test('kill -9 of the active agent fails over; with auto switchback the group returns when it is back', async (t) => {
   const cluster = new InMemoryCluster(config('auto'));
   t.after(() => cluster.dispose());
