@@ -185,10 +185,11 @@ test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so 
   await settledOn(c, 'alpha');
   // Sample every 20 ms, through the freeze and the thaw, that the service never runs on both nodes at once.
   let overlap = 0;
+  const overlapAt: string[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      if (c.runningOn('web-app').length > 1) overlap++;
+      if (c.runningOn('web-app').length > 1) { overlap++; overlapAt.push(new Date().toISOString()); }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -208,7 +209,10 @@ test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so 
   await new Promise((r) => setTimeout(r, 1000));
   sampling = false;
   await sampler;
-  assert.equal(overlap, 0, 'web-app ran on both nodes at once');
+  // A failure here is a race: it says when, and what each agent and alpha's guard did around it.
+  const logs = (): string => ['alpha', 'beta'].map((n) => `--- ${n}:\n${readFileSync(join(c.stateDir(n), 'vigild.log'), 'utf8').split('\n').filter((l) => !/ monitor /.test(l)).slice(-30).join('\n')}`).join('\n')
+    + `\n--- alpha's guard:\n${readFileSync(join(c.stateDir('alpha'), 'guard.log'), 'utf8')}`;
+  assert.equal(overlap, 0, `web-app ran on both nodes at once (sampled at ${overlapAt.join(', ')})\n${overlap > 0 ? logs() : ''}`);
   assert.deepEqual(c.runningOn('web-app'), ['beta']);
   const faults = JSON.parse(c.vigil('alpha', 'events', '--kind', 'fault', '--json').stdout) as { message: string }[];
   assert.ok(faults.some((e) => /the agent is frozen/.test(e.message)), JSON.stringify(faults));
