@@ -349,11 +349,14 @@ export class ChangeDetector {
 
   /**
    * Remember a folder or a symlink as on the target (a differential mirror's listing), with the metadata the
-   * target has for it when the listing says so: a meta record then goes only where ours differs.
+   * target has for it when the listing says so: a meta record then goes only where ours differs. A folder's
+   * listed time counts as sent: any later change of it on the target comes from a record, whose pass sends the
+   * folder's time again (movedFolders).
    */
-  noteDir(v: string, meta?: MetaFields): void {
+  noteDir(v: string, meta?: MetaFields, listedMtimeMs?: number): void {
     this.dirs.add(v);
     if (meta !== undefined) this.sentMeta.set(v, meta);
+    if (listedMtimeMs !== undefined) this.sentFolderMtime.set(v, listedMtimeMs);
   }
 
   noteLink(v: string, target: string, meta?: MetaFields): void {
@@ -426,7 +429,9 @@ export class ChangeDetector {
     for (let i = 0; i < folders.length; i++) {
       const v = folders[i]!;
       const st = stats[i];
-      if (st?.type !== 'dir' || (this.sentFolderMtime.get(v) === st.mtimeMs && !moved.has(v))) continue;
+      const sent = this.sentFolderMtime.get(v);
+      // Within sameMtime's tolerance: a listed time, set through utimes, comes back truncated to the microsecond.
+      if (st?.type !== 'dir' || (sent !== undefined && sameMtime(sent, st.mtimeMs) && !moved.has(v))) continue;
       this.sentFolderMtime.set(v, st.mtimeMs);
       yield { op: 'meta', path: v, mtimeMs: st.mtimeMs };
     }

@@ -495,10 +495,11 @@ export class MirrorSource {
    */
   private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined): boolean {
     // What the target has is what it was sent: a meta record only where the source's differs. A folder's record
-    // carries its mode (its time is sent after its entries), a symlink's its time (Linux sets no mode on a link).
+    // carries its mode (its time is sent after its entries, where it differs from the listed one), a symlink's its
+    // time (Linux sets no mode on a link).
     const listsMeta = f.mode !== undefined;
     const owner = this.o.owner && f.uid !== undefined && f.gid !== undefined ? { uid: f.uid, gid: f.gid } : {};
-    if (f.type === 'dir') this.detector.noteDir(f.path, listsMeta ? { mode: f.mode, ...owner } : undefined);
+    if (f.type === 'dir') this.detector.noteDir(f.path, listsMeta ? { mode: f.mode, ...owner } : undefined, listsMeta ? f.mtimeMs : undefined);
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '', listsMeta ? { mtimeMs: f.mtimeMs, ...owner } : undefined);
     else {
       const blockSize = f.blockSize ?? this.o.blockSize;

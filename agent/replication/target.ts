@@ -9,6 +9,7 @@
  * A source is accepted only when its copy is the same generation as ours or newer (lineage.ts); an older or a
  * diverged source is refused with a reason, so a stale copy never overwrites a newer one.
  */
+import { constants } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier } from './apply.js';
@@ -339,6 +340,12 @@ export class MirrorTarget {
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
           ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer).catch(() => undefined)
           : Promise.resolve(undefined));
+        // The root itself first: its mode, owner and time, so that a level root is not made and set again. A
+        // source from before this takes the entry as a folder it knows, which it is.
+        const [rootStats] = await lstatMany([root]);
+        if (rootStats !== undefined && !(rootStats instanceof Error) && (rootStats.mode & constants.S_IFMT) === constants.S_IFDIR) {
+          yield { path: virtualPath(k, ''), type: 'dir', size: 0, mtimeMs: rootStats.mtimeMs, mode: rootStats.mode & 0o7777, uid: rootStats.uid, gid: rootStats.gid };
+        }
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter, lstatMany), LISTING_LOOKAHEAD, hash)) {
           const path = virtualPath(k, e.path);
           const meta = { mode: e.mode, uid: e.uid, gid: e.gid };

@@ -286,6 +286,25 @@ test('a differential mirror keeps its own index where the target lists the same 
   assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
 });
 
+test('a differential mirror of a level copy sends no record: folders\' times too are taken as listed', async (t) => {
+  const { source, ops, metas, log, src, dst } = await mirrorOnce(t, false, (from) => mkdirSync(join(from, 'docs', 'empty')));
+  ops.clear();
+  metas.length = 0;
+  const before = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, before, log);
+  assert.deepEqual([...ops], [], `records sent: ${JSON.stringify([...ops])}, metas ${JSON.stringify(metas)}`);
+  // A folder's time changed on the target behind the mirror's back is set again, and only that one.
+  const old = new Date('2001-02-03T04:05:06Z');
+  utimesSync(join(dst, 'docs', 'empty'), old, old);
+  const level = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, level, log);
+  assert.deepEqual(metas, ['0/docs/empty']);
+  const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
+  assert.deepEqual(report.metadataDiffers, [], JSON.stringify(report));
+});
+
 /** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
 async function untilDiffDone(source: MirrorSource, after: number, log: readonly string[]): Promise<void> {
   await until('the differential mirror is done', () => (source.lastSync?.startedAt ?? 0) > after && (source.lastSync!.finishedAt !== undefined || source.lastSync!.error !== undefined), 30_000);
@@ -411,7 +430,7 @@ test('a target that did not stop cleanly drops its last listing\'s hashes; a dam
   const blocked = join(base, 'blocked');
   writeFileSync(blocked, '');
   const target = await openTarget(false, join(blocked, 'index'));
-  assert.deepEqual((await target.listing(64 * 1024, 'xxh3-128')).map((f) => f.path), ['0/a']);
+  assert.deepEqual((await target.listing(64 * 1024, 'xxh3-128')).map((f) => f.path), ['0', '0/a'], 'the root first, then its entries');
   await target.close();
   assert.ok(log.some((line) => line.startsWith(`${join(blocked, 'index')}: `) && line.endsWith('the listing goes without it')), log.join('\n'));
 });
