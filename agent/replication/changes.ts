@@ -512,6 +512,10 @@ export class ChangeDetector {
   private async *path(v: string, descend = true, probe?: Probe, thorough = false, puts = false): AsyncGenerator<ChangeRecord> {
     const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
+    // A mirrored folder that is gone (a volume not mounted, say) must not empty the target's copy: nothing is sent.
+    if (isRoot && st?.type !== 'dir') {
+      throw new Error(`the mirrored folder ${this.abs(v)} is ${st === undefined ? 'missing' : 'not a folder'}: nothing of it is sent or deleted until it is back`);
+    }
     if (st === undefined || (!isRoot && !this.admitted(v, st.type === 'dir'))) {
       if (this.known(v)) {
         yield { op: 'delete', path: v };

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -303,6 +303,25 @@ test('a differential mirror of a level copy sends no record: folders\' times too
   assert.deepEqual(metas, ['0/docs/empty']);
   const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
   assert.deepEqual(report.metadataDiffers, [], JSON.stringify(report));
+});
+
+test('a differential mirror whose source folder is missing (a volume not mounted) fails, saying so, and deletes nothing on the target', async (t) => {
+  const { source, ops, log, src, dst } = await mirrorOnce(t, false);
+  const files = readdirSync(join(dst, 'docs')).length;
+  renameSync(src, `${src}.away`);
+  ops.clear();
+  const before = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await until('the differential mirror failed', () => (source.lastSync?.startedAt ?? 0) > before && source.lastSync!.error !== undefined, 30_000);
+  assert.match(source.lastSync!.error!, new RegExp(`the mirrored folder ${src} is missing: nothing of it is sent or deleted until it is back`));
+  assert.deepEqual([...ops], [], 'no record went out');
+  assert.equal(readdirSync(join(dst, 'docs')).length, files, 'the target keeps its copy');
+  // Back, the next one brings the copy level.
+  renameSync(`${src}.away`, src);
+  const failed = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, failed, log);
+  assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
 });
 
 /** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
