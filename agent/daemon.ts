@@ -106,9 +106,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       wiring.hub?.touch('config');
       // A reload closes the API and the peer connections: on the proposing node it waits until the proposal has
       // committed on the peers and answered its caller (the macrotask lets the answer be written first).
-      if (needsReload) {
-        void configService.idle().then(() => setImmediate(() => options.onReload?.(`configuration generation ${version.generation}`)));
-      }
+      if (needsReload) reloadSoon(`configuration generation ${version.generation}`);
       else {
         wiring.engine?.applyLiveConfig(next);
         wiring.alerts?.reconfigure(next.alerts);
@@ -116,6 +114,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     log: options.log,
   }, new Map(fileConfig.nodes.filter((n) => n.api !== undefined).map((n) => [n.id, n.api as string])));
+  /** Rebuild the agent from the current configuration once the service is idle (its answers written first). */
+  function reloadSoon(why: string): void {
+    void configService.idle().then(() => setImmediate(() => options.onReload?.(why)));
+  }
   // Before anything runs, catch up with a peer that holds a newer configuration: a node that was down while the
   // cluster key changed would otherwise hear no peer and take their groups over. Bounded, for a cold start.
   await Promise.race([configService.catchUp(), new Promise((r) => setTimeout(r, STARTUP_CATCH_UP_MS).unref())]);
@@ -265,7 +267,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const built = running0.generation;
   if (configService.current().generation !== built) {
     options.log(`configuration generation ${configService.current().generation} committed while the agent started from generation ${built}: reloading`);
-    void configService.idle().then(() => setImmediate(() => options.onReload?.(`configuration generation ${configService.current().generation}`)));
+    reloadSoon(`configuration generation ${configService.current().generation}`);
   }
   publicNetwork.start();
   options.log(`vigild ${options.node} of cluster ${config.cluster.id}: ${config.heartbeat.links.length} links, ${config.groups.length} groups, control socket ${options.socketPath}`);

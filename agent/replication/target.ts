@@ -9,15 +9,14 @@
  * A source is accepted only when its copy is the same generation as ours or newer (lineage.ts); an older or a
  * diverged source is refused with a reason, so a stale copy never overwrites a newer one.
  */
-import { constants } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, blockCount, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount } from './block-index.js';
 import { ReadThread } from './read-thread.js';
-import { ListingIndex, listedIndex, type Listed } from './listing-index.js';
+import { ListingIndex, listedIndex, type Indexer, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
 import { joinParts } from '../util/buffer-parts.js';
@@ -26,7 +25,7 @@ import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecordInPlace, type ChangeRecord } from './records.js';
 import { lookahead } from './lookahead.js';
-import { scanTree, type LstatMany, type TreeEntry } from './tree.js';
+import { rootEntry, scanTree, type LstatMany, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest, type Manifest } from './verify.js';
 
 export interface TargetOptions {
@@ -332,7 +331,7 @@ export class MirrorTarget {
     // per folder's entries and per file, where the thread pool took a trip and a promise per entry and per chunk.
     const thread = new ReadThread();
     const lstatMany: LstatMany = (paths) => thread.lstat(paths);
-    const indexer = (path: string): Promise<FileIndex> => thread.index(path, blockSize, blockHash);
+    const indexer: Indexer = (path) => thread.index(path, blockSize, blockHash);
     try {
       for (let k = 0; k < this.o.folders.length; k++) {
         const root = this.o.folders[k]!;
@@ -340,19 +339,21 @@ export class MirrorTarget {
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
           ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer).catch(() => undefined)
           : Promise.resolve(undefined));
+        const notFile = (e: TreeEntry): TargetFile => ({
+          path: virtualPath(k, e.path), type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
+          ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
+        });
         // The root itself first: its mode, owner and time, so that a level root is not made and set again. A
         // source from before this takes the entry as a folder it knows, which it is.
-        const [rootStats] = await lstatMany([root]);
-        if (rootStats !== undefined && !(rootStats instanceof Error) && (rootStats.mode & constants.S_IFMT) === constants.S_IFDIR) {
-          yield { path: virtualPath(k, ''), type: 'dir', size: 0, mtimeMs: rootStats.mtimeMs, mode: rootStats.mode & 0o7777, uid: rootStats.uid, gid: rootStats.gid };
-        }
+        const rootDir = await rootEntry(root, lstatMany);
+        if (rootDir !== undefined) yield notFile(rootDir);
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter, lstatMany), LISTING_LOOKAHEAD, hash)) {
-          const path = virtualPath(k, e.path);
-          const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
           if (e.type !== 'file') {
-            yield { path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, ...meta, ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }) };
+            yield notFile(e);
             continue;
           }
+          const path = virtualPath(k, e.path);
+          const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
           const listed = result.ok ? result.value : undefined;
           if (listed === undefined) continue;
           const { index } = listed;

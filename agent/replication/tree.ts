@@ -117,6 +117,12 @@ async function lstatInPool(paths: readonly (string | Buffer)[]): Promise<readonl
 const typeOf = (s: EntryStats): number => s.mode & constants.S_IFMT;
 const isDirectory = (s: EntryStats): boolean => typeOf(s) === constants.S_IFDIR;
 
+/** The root folder itself as an entry (path ''); undefined when it cannot be read or is not a folder. */
+export async function rootEntry(root: string, lstatMany: LstatMany = lstatInPool): Promise<TreeEntry | undefined> {
+  const [stats] = await lstatMany([root]);
+  return stats === undefined || stats instanceof Error || !isDirectory(stats) ? undefined : toEntry('', 'dir', stats);
+}
+
 /**
  * Subfolders of a folder whose listing (readdir and lstats) starts before the walk reaches them: a depth-first
  * walk that lists each folder only on arrival stood still at every folder for two round trips, and the reads
