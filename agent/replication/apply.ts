@@ -8,7 +8,7 @@ import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, sameMtime, type ChangeRecord } from './records.js';
-import { WriteThread } from './write-thread.js';
+import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { writePiece } from '../util/write-pieces.js';
 
@@ -353,9 +353,9 @@ export class Applier {
     const path = await this.resolve(r.path, r, true);
     await this.closeFile(path, true);
     this.writeThread ??= new WriteThread();
-    const file = {
-      path, mode: r.mode, mtimeMs: r.mtimeMs, data: r.data, chmodNew: (r.mode & (processUmask() | 0o7000)) !== 0, durable: this.durable,
-      ...(this.applyOwner && r.uid !== undefined ? { uid: r.uid } : {}), ...(this.applyOwner && r.gid !== undefined ? { gid: r.gid } : {}),
+    const file: PutFile = {
+      path, mode: r.mode, mtimeMs: r.mtimeMs, uid: this.applyOwner ? r.uid : undefined, gid: this.applyOwner ? r.gid : undefined,
+      data: r.data, chmodNew: (r.mode & (processUmask() | 0o7000)) !== 0, durable: this.durable,
     };
     try {
       await this.writeThread.put(file);

@@ -11,12 +11,6 @@
  */
 import { Worker } from 'node:worker_threads';
 
-export interface BatchRequest { readonly id: number }
-export interface BatchReply { readonly id: number }
-
-/** A request as asked, before it has its id (each member of a union on its own). */
-export type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
-
 /** A batch as posted: the message and the buffers handed over with it (not copied). */
 export interface PackedBatch { readonly message: unknown; readonly transfer: readonly ArrayBuffer[] }
 
@@ -35,12 +29,19 @@ interface Waiting<Reply> {
   readonly reject: (error: Error) => void;
 }
 
-export class BatchedWorker<Request extends BatchRequest, Reply extends BatchReply> {
+/**
+ * Replies carry no id: the thread answers its messages one after the other, each with one reply per request in
+ * the request's place, so the oldest batch out is the one answered (ids, a map and a copy of every request to
+ * number it cost more than they checked; a count that does not match fails the thread).
+ */
+export class BatchedWorker<Request, Reply> {
   private worker: Worker | undefined;
-  private readonly waiting = new Map<number, Waiting<Reply>>();
+  /** What waits on each batch with the thread, oldest first, in the order of its requests. */
+  private readonly out: Waiting<Reply>[][] = [];
   private unsent: Request[] = [];
-  private batchesOut = 0;
-  private nextId = 1;
+  private unsentWaiting: Waiting<Reply>[] = [];
+  /** Requests not yet answered: while there are any, the thread keeps the process up. */
+  private pending = 0;
   private closed = false;
 
   /**
@@ -50,16 +51,14 @@ export class BatchedWorker<Request extends BatchRequest, Reply extends BatchRepl
   constructor(private readonly script: URL, private readonly name: string,
     private readonly pack: (batch: readonly Request[]) => PackedBatch = (batch) => ({ message: batch, transfer: [] })) {}
 
-  ask(request: Unnumbered<Request>): Promise<Reply> {
+  ask(request: Request): Promise<Reply> {
     if (this.closed) return Promise.reject(new WorkerCallError('VIGIL_CLOSED', `the ${this.name} is closed`));
     const worker = this.start();
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      if (this.waiting.size === 1) worker.ref(); // only a request in flight keeps the process up
-      // A request with its id is a Request again (Unnumbered only took the id away).
-      this.unsent.push({ ...request, id } as unknown as Request);
-      if (this.batchesOut < MAX_BATCHES_OUT) this.post();
+      if (this.pending++ === 0) worker.ref(); // only a request in flight keeps the process up
+      this.unsent.push(request);
+      this.unsentWaiting.push({ resolve, reject });
+      if (this.out.length < MAX_BATCHES_OUT) this.post();
     });
   }
 
@@ -75,9 +74,10 @@ export class BatchedWorker<Request extends BatchRequest, Reply extends BatchRepl
   /** What waits, in one message. A thread that stopped meanwhile took them along: fail() refused them. */
   private post(): void {
     const batch = this.unsent;
-    this.unsent = [];
     if (batch.length === 0 || this.worker === undefined) return;
-    this.batchesOut++;
+    this.out.push(this.unsentWaiting);
+    this.unsent = [];
+    this.unsentWaiting = [];
     const { message, transfer } = this.pack(batch);
     this.worker.postMessage(message, [...transfer]);
   }
@@ -87,37 +87,42 @@ export class BatchedWorker<Request extends BatchRequest, Reply extends BatchRepl
     const worker = new Worker(this.script);
     worker.unref();
     worker.on('message', (replies: readonly Reply[]) => {
-      if (this.worker === worker) {
-        this.batchesOut--;
-        this.post();
+      // A thread already given up on (its batches failed) has nobody left to answer.
+      if (this.worker !== worker) return;
+      const waiting = this.out.shift() ?? [];
+      if (replies.length !== waiting.length) {
+        this.worker = undefined;
+        void worker.terminate();
+        this.out.unshift(waiting);
+        this.fail(new WorkerCallError('VIGIL_WORKER_PROTOCOL', `the ${this.name} answered ${replies.length} replies to a batch of ${waiting.length} requests`));
+        return;
       }
-      for (const reply of replies) this.settle(reply);
+      this.post();
+      this.pending -= waiting.length;
+      if (this.pending === 0) worker.unref();
+      for (let i = 0; i < waiting.length; i++) waiting[i]!.resolve(replies[i]!);
     });
+    // Only the current thread's end fails what waits: what waited on an older one was failed when it was replaced.
     worker.on('error', (e) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       this.fail(e);
     });
     worker.on('exit', () => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       this.fail(new WorkerCallError('VIGIL_WORKER_EXIT', `the ${this.name} stopped`));
     });
     this.worker = worker;
     return worker;
   }
 
-  private settle(reply: Reply): void {
-    const waiting = this.waiting.get(reply.id);
-    if (waiting === undefined) return;
-    this.waiting.delete(reply.id);
-    if (this.waiting.size === 0) this.worker?.unref();
-    waiting.resolve(reply);
-  }
-
   private fail(error: Error): void {
+    const all = [...this.out.flat(), ...this.unsentWaiting];
+    this.out.length = 0;
     this.unsent = [];
-    this.batchesOut = 0;
-    const all = [...this.waiting.values()];
-    this.waiting.clear();
+    this.unsentWaiting = [];
+    this.pending = 0;
     for (const w of all) w.reject(error);
   }
 }

@@ -447,7 +447,7 @@ export interface IndexedFile {
   readonly mtimeMs: number;
   readonly ino: number;
   /** The metadata the file was last sent with, if known. */
-  readonly sent?: SentMeta;
+  readonly sent?: SentMeta | undefined;
 }
 
 /** In memory, one Buffer per file: the block hashes. */
@@ -526,7 +526,7 @@ export class BlockIndexStore {
     // Kept as given, not copied: an index's hashes are never written once made (FileHasher and the read thread's
     // replies make each its own buffer), and a copy cost 25 MB at every change of a 100 GiB file.
     const sent = this.entries.get(p)?.sent;
-    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes: index.hashes, ...(sent === undefined ? {} : { sent }) });
+    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes: index.hashes, sent });
   }
 
   /** The metadata file `p` was last sent with, if known. */
@@ -542,8 +542,9 @@ export class BlockIndexStore {
     const stored = this.entries.get(p);
     if (stored === undefined) return false;
     if (stored.sent === sent) return true;
-    const { sent: _previous, ...rest } = stored;
-    this.entries.set(p, sent === undefined ? rest : { ...rest, sent: checkSentMeta(sent, p) });
+    // Every entry has the same fields (sent undefined when unknown): one object shape, made without spreading.
+    const checked = sent === undefined ? undefined : checkSentMeta(sent, p);
+    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: checked });
     this.dirty = true;
     return true;
   }
@@ -688,7 +689,7 @@ export class BlockIndexStore {
       if (hashesStart + hashesLength > bodyEnd) bad(hashesStart, `entry ${n} (${path}): block hashes are cut short`);
       // A copy, so the file's buffer is not kept alive by a few surviving entries.
       const hashes = Buffer.from(bytes.subarray(hashesStart, hashesStart + hashesLength));
-      this.put(path, { size, blockSize, mtimeMs, ino, hashes, ...(sent === undefined ? {} : { sent }) });
+      this.put(path, { size, blockSize, mtimeMs, ino, hashes, sent });
       at = hashesStart + hashesLength;
     }
     if (at !== bodyEnd) bad(at, `${bodyEnd - at} bytes follow the last entry`);

@@ -12,12 +12,25 @@ import { LSTAT_FIELDS, type ChunkRequest, type LstatRequest, type ReadReply, typ
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
-/** A reply before packing (see ReadReply): its content and block hashes still in this thread's memory. */
-interface Answer {
-  readonly reply: ReadReply;
-  readonly content?: Buffer;
-  readonly hashes?: Buffer;
+/**
+ * What a request found: a reply as it goes (an error, a file too large, an lstat's numbers), or a file read, its
+ * content and block hashes still in this thread's memory until pack() places them in the batch's buffer.
+ */
+type Answer = { readonly reply: ReadReply } | FileRead;
+
+interface FileRead {
+  readonly reply?: undefined;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+  readonly priorTail: ReadReply['priorTail'];
+  /** A chunk's length (its bytes are in the lent buffer); a file read whole has its content instead. */
+  readonly length: number | undefined;
+  readonly content: Buffer | undefined;
+  readonly hashes: Buffer;
 }
+
+const failed = (code: string, message: string): Answer => ({ reply: { error: { code, message } } });
 
 /**
  * Where files read whole land until their batch is packed: one buffer reused from batch to batch, rather than
@@ -41,9 +54,9 @@ function readOne(request: ReadRequest): Answer {
   const fd = openSync(request.path, OPEN_FLAGS);
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) return { reply: { id: request.id, error: { code: 'VIGIL_NOT_A_FILE', message: `${request.path}: not a regular file` } } };
-    if (request.indexOnly === true) return indexWhole(request, fd, stats);
-    if (stats.size > request.maxBytes) return { reply: { id: request.id, tooLarge: true } };
+    if (!stats.isFile()) return failed('VIGIL_NOT_A_FILE', `${request.path}: not a regular file`);
+    if (request.indexOnly) return indexWhole(request, fd, stats);
+    if (stats.size > request.maxBytes) return { reply: { tooLarge: true } };
     const content = scratchBytes(stats.size);
     let filled = 0;
     while (filled < content.length) {
@@ -51,7 +64,8 @@ function readOne(request: ReadRequest): Answer {
       if (n === 0) break;
       filled += n;
     }
-    return answerIndex(request.id, indexBytes(content.subarray(0, filled), request.blockSize, request.previous, stats, request.hash), content.subarray(0, filled));
+    const read = content.subarray(0, filled);
+    return fileRead(indexBytes(read, request.blockSize, request.previous, stats, request.hash), read);
   } finally {
     closeSync(fd);
   }
@@ -70,18 +84,12 @@ function indexWhole(request: ReadRequest, fd: number, stats: Stats): Answer {
     hasher.update(chunk.subarray(0, n));
     position += n;
   }
-  return answerIndex(request.id, hasher.finish(stats));
+  return fileRead(hasher.finish(stats), undefined);
 }
 
-function answerIndex(id: number, index: FileIndex, content?: Buffer): Answer {
-  return {
-    reply: {
-      id, size: index.size, mtimeMs: index.mtimeMs, ino: index.ino,
-      ...(index.priorTail === undefined ? {} : { priorTail: { size: index.priorTail.size, hash: Uint8Array.from(index.priorTail.hash) } }),
-    },
-    hashes: index.hashes,
-    ...(content === undefined ? {} : { content }),
-  };
+function fileRead(index: FileIndex, content: Buffer | undefined): FileRead {
+  const priorTail = index.priorTail === undefined ? undefined : { size: index.priorTail.size, hash: Uint8Array.from(index.priorTail.hash) };
+  return { size: index.size, mtimeMs: index.mtimeMs, ino: index.ino, priorTail, length: undefined, content, hashes: index.hashes };
 }
 
 /** A chunk of a large file, into the shared buffer; its stat taken before the read (the index's mtime). */
@@ -89,9 +97,9 @@ function readChunk(request: ChunkRequest): Answer {
   const fd = openSync(request.path, OPEN_FLAGS);
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) return { reply: { id: request.id, error: { code: 'VIGIL_NOT_A_FILE', message: `${request.path}: not a regular file` } } };
+    if (!stats.isFile()) return failed('VIGIL_NOT_A_FILE', `${request.path}: not a regular file`);
     if (request.buffer.byteLength < request.length) {
-      return { reply: { id: request.id, error: { code: 'VIGIL_BAD_BUFFER', message: `a chunk of ${request.length} bytes asked into a buffer of ${request.buffer.byteLength}` } } };
+      return failed('VIGIL_BAD_BUFFER', `a chunk of ${request.length} bytes asked into a buffer of ${request.buffer.byteLength}`);
     }
     const content = Buffer.from(request.buffer);
     let filled = 0;
@@ -102,10 +110,7 @@ function readChunk(request: ChunkRequest): Answer {
     }
     const hasher = new FileHasher(request.blockSize, undefined, request.hash);
     hasher.update(content.subarray(0, filled));
-    return {
-      reply: { id: request.id, length: filled, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino },
-      hashes: hasher.finish(stats).hashes,
-    };
+    return { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, priorTail: undefined, length: filled, content: undefined, hashes: hasher.finish(stats).hashes };
   } finally {
     closeSync(fd);
   }
@@ -124,7 +129,7 @@ function lstatAll(request: LstatRequest): Answer {
       return { code: err.code ?? 'EIO', message: err.message };
     }
   });
-  return { reply: { id: request.id, stats: numbers.buffer, errors } };
+  return { reply: { stats: numbers.buffer, errors } };
 }
 
 function answer(request: ReadRequest | LstatRequest | ChunkRequest): Answer {
@@ -133,14 +138,17 @@ function answer(request: ReadRequest | LstatRequest | ChunkRequest): Answer {
     return request.kind === 'chunk' ? readChunk(request) : readOne(request);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return { reply: { id: request.id, error: { code: err.code ?? 'EIO', message: err.message } } };
+    return failed(err.code ?? 'EIO', err.message);
   }
 }
 
-/** The batch's contents and hashes copied into one buffer, each reply pointing into it (see ReadReply). */
+/**
+ * The batch's contents and hashes copied into one buffer, each reply pointing into it (see ReadReply). Every
+ * file's reply is one literal of the same shape: spreading optional fields into it cost a fifth of this thread.
+ */
 function pack(answers: readonly Answer[]): { readonly replies: ReadReply[]; readonly packed: ArrayBuffer } {
   let total = 0;
-  for (const a of answers) total += (a.content?.length ?? 0) + (a.hashes?.length ?? 0);
+  for (const a of answers) if (a.reply === undefined) total += (a.content?.length ?? 0) + a.hashes.length;
   const packed = new ArrayBuffer(total);
   const view = new Uint8Array(packed);
   let at = 0;
@@ -149,18 +157,22 @@ function pack(answers: readonly Answer[]): { readonly replies: ReadReply[]; read
     at += bytes.length;
     return at - bytes.length;
   };
-  const replies = answers.map(({ reply, content, hashes }) => ({
-    ...reply,
-    ...(content === undefined && hashes === undefined ? {} : { packed }),
-    ...(content === undefined ? {} : { contentAt: place(content), length: content.length }),
-    ...(hashes === undefined ? {} : { hashesAt: place(hashes), hashesLength: hashes.length }),
-  }));
+  const replies = answers.map((a): ReadReply => {
+    if (a.reply !== undefined) return a.reply;
+    const contentAt = a.content === undefined ? undefined : place(a.content);
+    const hashesAt = place(a.hashes);
+    return {
+      packed, contentAt, length: a.content?.length ?? a.length, hashesAt, hashesLength: a.hashes.length,
+      size: a.size, mtimeMs: a.mtimeMs, ino: a.ino, priorTail: a.priorTail,
+    };
+  });
   return { replies, packed };
 }
 
 parentPort?.on('message', (requests: readonly (ReadRequest | LstatRequest | ChunkRequest)[]) => {
   scratchUsed = 0; // the last batch was packed (copied) before it was posted
   const { replies, packed } = pack(requests.map(answer));
-  const transfer = [packed, ...replies.flatMap((r) => (r.stats === undefined ? [] : [r.stats]))];
+  const transfer = [packed];
+  for (const r of replies) if (r.stats !== undefined) transfer.push(r.stats);
   parentPort!.postMessage(replies, transfer);
 });

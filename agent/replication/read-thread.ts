@@ -13,15 +13,14 @@ import type { FileIndex } from './block-index.js';
 import type { EntryStats } from './tree.js';
 
 export interface ReadRequest {
-  readonly id: number;
   readonly kind: 'read';
   readonly path: string;
   readonly blockSize: number;
   readonly hash: BlockHashName;
   readonly maxBytes: number;
-  readonly previous?: { readonly size: number; readonly blockSize: number };
+  readonly previous: { readonly size: number; readonly blockSize: number } | undefined;
   /** Hash the whole file, whatever its size, and send back only its index. */
-  readonly indexOnly?: true;
+  readonly indexOnly: boolean;
 }
 
 /**
@@ -30,7 +29,6 @@ export interface ReadRequest {
  * how many bytes were read).
  */
 export interface ChunkRequest {
-  readonly id: number;
   readonly kind: 'chunk';
   readonly path: string;
   readonly offset: number;
@@ -42,7 +40,6 @@ export interface ChunkRequest {
 
 /** The lstat of each path (a scan's folder), answered as LSTAT_FIELDS numbers per path or an error. */
 export interface LstatRequest {
-  readonly id: number;
   readonly kind: 'lstat';
   readonly paths: readonly (string | Uint8Array)[];
 }
@@ -56,22 +53,21 @@ export const LSTAT_FIELDS = ['mode', 'size', 'mtimeMs', 'uid', 'gid', 'ino'] as 
  * reading the file, and V8 counted each one as newly allocated memory.
  */
 export interface ReadReply {
-  readonly id: number;
   /** An lstat's answer: LSTAT_FIELDS.length numbers per path, in a transferred buffer; errors[i] for a failed one. */
-  readonly stats?: ArrayBuffer;
-  readonly errors?: readonly ({ readonly code: string; readonly message: string } | undefined)[];
-  readonly error?: { readonly code: string; readonly message: string };
-  readonly tooLarge?: true;
-  readonly packed?: ArrayBuffer;
+  readonly stats?: ArrayBuffer | undefined;
+  readonly errors?: readonly ({ readonly code: string; readonly message: string } | undefined)[] | undefined;
+  readonly error?: { readonly code: string; readonly message: string } | undefined;
+  readonly tooLarge?: true | undefined;
+  readonly packed?: ArrayBuffer | undefined;
   /** The bytes read: in `packed` from contentAt for a file read whole, in the lent buffer for a chunk. */
-  readonly contentAt?: number;
-  readonly length?: number;
-  readonly hashesAt?: number;
-  readonly hashesLength?: number;
-  readonly size?: number;
-  readonly mtimeMs?: number;
-  readonly ino?: number;
-  readonly priorTail?: { readonly size: number; readonly hash: Uint8Array };
+  readonly contentAt?: number | undefined;
+  readonly length?: number | undefined;
+  readonly hashesAt?: number | undefined;
+  readonly hashesLength?: number | undefined;
+  readonly size?: number | undefined;
+  readonly mtimeMs?: number | undefined;
+  readonly ino?: number | undefined;
+  readonly priorTail?: { readonly size: number; readonly hash: Uint8Array } | undefined;
 }
 
 /** How many chunks of a large file are read ahead of the one being sent. */
@@ -91,14 +87,15 @@ export class ReadThread {
    * `maxBytes`. Rejects with the system error's code.
    */
   async read(path: string, blockSize: number, hash: BlockHashName, previous: FileIndex | undefined, maxBytes: number): Promise<{ index: FileIndex; content: Buffer } | undefined> {
-    const result = await this.ask({ kind: 'read', path, blockSize, hash, maxBytes, ...(previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } }) });
+    const prior = previous === undefined ? undefined : { size: previous.size, blockSize: previous.blockSize };
+    const result = await this.ask({ kind: 'read', path, blockSize, hash, maxBytes, previous: prior, indexOnly: false });
     return result.content === undefined ? undefined : { index: result.index!, content: result.content };
   }
 
   /** As block-index.ts's indexFile: a file of any size hashed on the thread. */
   async index(path: string, blockSize: number, hash: BlockHashName, previous?: Pick<FileIndex, 'size' | 'blockSize'>): Promise<FileIndex> {
-    const prior = previous === undefined ? {} : { previous: { size: previous.size, blockSize: previous.blockSize } };
-    return (await this.ask({ kind: 'read', path, blockSize, hash, maxBytes: 0, indexOnly: true, ...prior })).index!;
+    const prior = previous === undefined ? undefined : { size: previous.size, blockSize: previous.blockSize };
+    return (await this.ask({ kind: 'read', path, blockSize, hash, maxBytes: 0, previous: prior, indexOnly: true })).index!;
   }
 
   /**
@@ -179,7 +176,7 @@ export class ReadThread {
     return this.thread.close();
   }
 
-  private async ask(request: Omit<ReadRequest, 'id'> | Omit<LstatRequest, 'id'>): Promise<Answer> {
+  private async ask(request: ReadRequest | LstatRequest): Promise<Answer> {
     const reply = await this.thread.ask(request);
     if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
     if (reply.stats !== undefined) return { stats: lstatAnswers(new Float64Array(reply.stats), reply.errors ?? []) };

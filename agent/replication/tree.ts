@@ -62,6 +62,8 @@ export function checkRelativePath(p: string): string {
   if (p === '') bad('is empty');
   if (p.startsWith('/')) bad("starts with '/'");
   if (p.includes('\0')) bad('contains a NUL character');
+  // Most paths have no segment that is empty or starts with a dot: those need no split (this runs per file).
+  if (!p.endsWith('/') && !p.includes('//') && !p.startsWith('.') && !p.includes('/.') && !p.includes('\\.')) return p;
   for (const segment of p.split('/')) {
     if (segment === '') bad('has an empty segment');
     if (segment === '.') bad("has a '.' segment");

@@ -32,7 +32,7 @@ function put(request: PutRequest, data: Uint8Array): PutReply {
   } finally {
     closeSync(fd);
   }
-  return { id: request.id, created };
+  return { created };
 }
 
 parentPort?.on('message', ({ requests, data }: PutBatch) => {
@@ -41,7 +41,7 @@ parentPort?.on('message', ({ requests, data }: PutBatch) => {
       return put(request, new Uint8Array(data, request.offset, request.length));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      return { id: request.id, error: { code: err.code ?? 'EIO', message: err.message } };
+      return { error: { code: err.code ?? 'EIO', message: err.message } };
     }
   });
   parentPort!.postMessage(replies);

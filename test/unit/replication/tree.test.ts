@@ -144,6 +144,39 @@ test('checkRelativePath accepts canonical relative paths and names what is wrong
   }
 });
 
+test('checkRelativePath judges every short path of slashes, dots and backslashes as a segment-by-segment check does', () => {
+  // The reference: each segment checked in turn (what checkRelativePath does for any path its quick look cannot clear).
+  const reference = (p: string): string => {
+    if (p === '') return 'is empty';
+    if (p.startsWith('/')) return "starts with '/'";
+    for (const segment of p.split('/')) {
+      if (segment === '') return 'has an empty segment';
+      if (segment === '.') return "has a '.' segment";
+      if (segment.split('\\').includes('..')) return "has a '..' segment";
+    }
+    return 'ok';
+  };
+  const verdict = (p: string): string => {
+    try {
+      checkRelativePath(p);
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message.slice(`path ${JSON.stringify(p)}: `.length);
+    }
+  };
+  const alphabet = ['a', '.', '/', '\\'];
+  let paths = [''];
+  let checked = 0;
+  for (let length = 1; length <= 7; length++) {
+    paths = paths.flatMap((p) => alphabet.map((c) => p + c));
+    for (const p of paths) {
+      assert.equal(verdict(p), reference(p), JSON.stringify(p));
+      checked++;
+    }
+  }
+  assert.equal(checked, 21844);
+});
+
 test('comparePaths puts a folder right before its contents', () => {
   const sorted = ['a', 'a/b', 'a/b/c', 'a-b', 'a.b', 'ab', 'b'];
   assert.deepEqual([...sorted].reverse().sort(comparePaths), sorted);
