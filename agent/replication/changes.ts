@@ -175,6 +175,11 @@ export class ChangeDetector {
     this.appends = new AppendReader(this.chunks);
   }
 
+  /** Starts the read thread now: the first scan or reconcile, which follows the connection, need not wait for its load. */
+  warm(): void {
+    this.readThread.warm();
+  }
+
   /** A write record's data will not be read again (its bytes are in the journal): its buffer may be reused. */
   done(data: Buffer): void {
     this.chunks.give(data);

@@ -171,6 +171,11 @@ export class ReadThread {
     return { size, blockSize, hashes: Buffer.concat(hashes), mtimeMs: first.mtimeMs!, ino: first.ino! };
   }
 
+  /** Starts the thread ahead of its first read (see BatchedWorker.warm). */
+  warm(): void {
+    this.thread.warm();
+  }
+
   /** Ends the thread; reads still in flight are refused. */
   close(): Promise<void> {
     return this.thread.close();

@@ -97,6 +97,8 @@ export class MirrorSource {
   /** Set once the target's copy is known to need a resync before it can follow the journal. */
   private resyncNeeded: 'full' | 'diff' | undefined;
   private resyncing = false;
+  /** Who waits in untilConnected for the target's HELLO_OK. */
+  private readonly helloWaiters = new Set<() => void>();
   private reconciled = false;
   private initialReconcile: NodeJS.Timeout | undefined;
   private appendCheck: NodeJS.Timeout | undefined;
@@ -140,6 +142,7 @@ export class MirrorSource {
       folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
       writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
     });
+    this.detector.warm();
     this.capture = new Capture({
       roots: this.o.folders,
       filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
@@ -332,7 +335,10 @@ export class MirrorSource {
       mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
       ...(this.o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.o.callTimeoutMs }),
       onAck: (seq) => this.onAck(seq),
-      onHelloOk: (ok) => this.onConnected(parseLineage(ok.lineage)),
+      onHelloOk: (ok) => {
+        this.onConnected(parseLineage(ok.lineage));
+        this.wakeHelloWaiters();
+      },
       onError: (e) => {
         this.o.log(`mirror ${this.o.id}: ${e.message}`);
         if (e.appCode === 'STALE_SOURCE' || e.appCode === 'DIVERGED') this.o.onRefused?.(e.message);
@@ -380,13 +386,29 @@ export class MirrorSource {
     await this.resync(kind);
   }
 
+  /**
+   * Resolves once the target has answered HELLO: woken by it (onHelloOk), looking again every 50 ms for a pause or
+   * a close. A poll alone held every resync's start for half its period on average.
+   */
   private async untilConnected(): Promise<void> {
     for (let i = 0; i < 600 && !this.closed; i++) {
       if (this.paused) throw new Error('transmission was paused');
       if (this.client?.stats().connected) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.helloWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, 50);
+        this.helloWaiters.add(wake);
+      });
     }
     throw new Error('the target did not answer within 30 s');
+  }
+
+  private wakeHelloWaiters(): void {
+    for (const wake of [...this.helloWaiters]) wake();
   }
 
   /**

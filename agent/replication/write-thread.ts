@@ -38,7 +38,8 @@ export interface PutBatch { readonly requests: readonly PutRequest[]; readonly d
 
 /**
  * The batch's data copied into its one buffer, each request pointing into it. Each request is one literal of the
- * same shape: taking `data` out with a rest pattern and spreading the rest cost more than posting the batch.
+ * same shape: taking `data` out with a rest pattern and spreading the rest were the busiest lines of the target's
+ * main thread in a profiled full mirror of small files (0.1 s per 20,000 files).
  */
 function pack(batch: readonly PutFile[]): PackedBatch {
   let total = 0;

@@ -3,6 +3,7 @@
 // waits on it, and the next ask starts a new thread that the old one's end does not disturb.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,4 +64,18 @@ test('a closed worker refuses asks', async (t) => {
   assert.equal((await worker.ask({ op: 'echo', n: 6 })).echo, 6);
   await worker.close();
   await assert.rejects(worker.ask({ op: 'echo', n: 7 }), { code: 'VIGIL_CLOSED' });
+});
+
+test('a warmed thread answers the first ask, and a process that only warmed one exits by itself', async (t) => {
+  const worker = setUp(t);
+  worker.warm();
+  assert.deepEqual(await worker.ask({ op: 'echo', n: 8 }), { echo: 8, batchSize: 1 });
+  // A child that warms a thread and asks nothing: the idle thread must not keep it up.
+  const module = new URL('../../../agent/replication/batched-worker.js', import.meta.url).href;
+  // The thread listens, as a real one does: only the unreferencing lets the child end.
+  const listening = `data:text/javascript,${encodeURIComponent("import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => {});")}`;
+  const script = `import { BatchedWorker } from ${JSON.stringify(module)}; new BatchedWorker(new URL(${JSON.stringify(listening)}), 'idle thread').warm(); setTimeout(() => process.stdout.write('armed'), 50);`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.status, 0, `${child.signal ?? ''} ${child.stderr}`);
+  assert.equal(child.stdout, 'armed');
 });
