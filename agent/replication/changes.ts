@@ -175,7 +175,7 @@ export class ChangeDetector {
     this.appends = new AppendReader(this.chunks);
   }
 
-  /** Starts the read thread now: the first scan or reconcile, which follows the connection, need not wait for its load. */
+  /** Starts the read thread now: the first scan or reconcile, after the connection, need not wait for its load. */
   warm(): void {
     this.readThread.warm();
   }
