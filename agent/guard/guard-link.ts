@@ -23,12 +23,27 @@ const GUARD_READY_TIMEOUT_MS = 30_000;
 
 const GUARD_SCRIPT = fileURLToPath(new URL('./guard-process.js', import.meta.url));
 
+/**
+ * A guard that exits before it is ready (its configuration unreadable, node unable to load it) is started again
+ * after a wait that doubles each time, up to a limit: replacing it at once spun a core on spawning node.
+ */
+const RESPAWN_FIRST_DELAY_MS = 500;
+const RESPAWN_MAX_DELAY_MS = 30_000;
+
+/** The wait before the next guard, after `failures` guards in a row exited before they were ready. */
+export function guardRespawnDelay(failures: number): number {
+  return failures <= 0 ? 0 : Math.min(RESPAWN_MAX_DELAY_MS, RESPAWN_FIRST_DELAY_MS * 2 ** (failures - 1));
+}
+
 export class GuardLink {
   private child: ChildProcess | undefined;
   private lastStatus: NodeStatus | undefined;
   private lastReport = '';
   private stopping = false;
   private ticker: NodeJS.Timeout | undefined;
+  /** Guards in a row that exited before they were ready. */
+  private failedStarts = 0;
+  private respawnTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: {
     configPath: string; node: string; stateDir: string; log: (line: string) => void;
@@ -56,6 +71,7 @@ export class GuardLink {
     this.child = child;
     writeFileSync(join(stateDir, 'guard.pid'), `${child.pid}\n`);
     child.stdin!.on('error', () => undefined);
+    let wasReady = false;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the guard (pid ${child.pid}) was not ready within ${GUARD_READY_TIMEOUT_MS} ms; see ${join(stateDir, 'guard.log')}`)), GUARD_READY_TIMEOUT_MS);
       timer.unref();
@@ -65,6 +81,8 @@ export class GuardLink {
       said.on('data', (chunk: string) => {
         if (!chunk.includes('ready')) return;
         clearTimeout(timer);
+        wasReady = true;
+        this.failedStarts = 0;
         this.options.log(`guard ready (pid ${child.pid}, ${Date.now() - spawnedAt} ms)`);
         resolve();
       });
@@ -75,13 +93,25 @@ export class GuardLink {
     });
     child.once('exit', (code, signal) => {
       if (this.child !== child || this.stopping) return;
-      // A guard that died is replaced at once: the node must never run without one.
-      this.options.log(`guard exited (${signal ?? code}); starting a new one`);
       this.child = undefined;
       this.lastReport = '';
-      const ready = this.start();
-      ready.catch((e: Error) => this.options.log(e.message));
-      this.options.onGuardLost(ready);
+      if (wasReady) {
+        // A guard that died is replaced at once: the node must never run without one. What it guarded may be
+        // stopped now; the engine waits for the replacement.
+        this.options.log(`guard exited (${signal ?? code}); starting a new one`);
+        const replaced = this.start();
+        replaced.catch((e: Error) => this.options.log(e.message));
+        this.options.onGuardLost(replaced);
+        return;
+      }
+      // It never guarded anything (the engine went on without it once its start failed): try again, later each time.
+      const delay = guardRespawnDelay(++this.failedStarts);
+      this.options.log(`guard exited (${signal ?? code}) before it was ready, ${this.failedStarts} in a row; starting a new one in ${delay} ms`);
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = undefined;
+        if (!this.stopping) this.start().catch((e: Error) => this.options.log(e.message));
+      }, delay);
+      this.respawnTimer.unref();
     });
     child.unref();
     if (this.lastStatus) this.update(this.lastStatus);
@@ -105,6 +135,7 @@ export class GuardLink {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.ticker);
+    clearTimeout(this.respawnTimer);
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -3,10 +3,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GuardLink } from '../../../agent/guard/guard-link.js';
+import { GuardLink, guardRespawnDelay } from '../../../agent/guard/guard-link.js';
 import { systemMonotonicMs } from '../../../agent/guard/messages.js';
 import { LocalCluster, REPO, WEB_GROUP_YAML, isRunning } from '../../support/agent-cluster.js';
 
@@ -65,4 +65,29 @@ test('GuardLink.start() resolves once the guard is listening, and rejects, namin
   t.after(() => broken.stop());
   await assert.rejects(broken.start(), new RegExp(`the guard exited \\(1\\) before it was ready; see ${join(stateDir, 'guard.log')}`));
   await broken.stop();
+});
+
+test('a guard that cannot load is started again later each time, not at once; once it loads, it is ready and counted afresh', async (t) => {
+  assert.deepEqual([0, 1, 2, 3, 4, 7, 8, 20].map(guardRespawnDelay), [0, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
+  const { cluster, stateDir } = await alphaOf(t);
+  const lines: string[] = [];
+  let lost = 0;
+  const link = new GuardLink({ configPath: cluster.configPath, node: 'alpha', stateDir, log: (l) => lines.push(l), releaseAfterMs: 0, onGuardLost: () => { lost++; } });
+  t.after(() => link.stop());
+  await link.start();
+  // The configuration goes away (a disk unmounted, say) and the guard dies: its replacements cannot load.
+  const moved = `${cluster.configPath}.away`;
+  renameSync(cluster.configPath, moved);
+  process.kill(cluster.guardPid('alpha')!, 'SIGKILL');
+  const watchedMs = 3000;
+  await new Promise((r) => setTimeout(r, watchedMs));
+  const failures = lines.filter((l) => /before it was ready, \d+ in a row; starting a new one in \d+ ms/.test(l));
+  // At once, then after 0.5, 1 and 2 s (each guard's own load comes on top): at most four in three seconds. Started
+  // again at once, a guard fails to load in a few hundred milliseconds, and ten or more would have come and gone.
+  assert.ok(failures.length >= 1 && failures.length <= 4, `guards that failed to load in ${watchedMs} ms: ${failures.length}\n${lines.join('\n')}`);
+  assert.equal(lost, 1, 'the engine is told once, of the guard that was guarding');
+  renameSync(moved, cluster.configPath);
+  for (let i = 0; i < 100 && !lines.slice(-3).some((l) => /^guard ready/.test(l)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(lines.at(-1) ?? '', /^guard ready \(pid \d+/, lines.join('\n'));
+  assert.ok(isRunning(cluster.guardPid('alpha')!));
 });
