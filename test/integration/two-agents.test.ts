@@ -225,11 +225,15 @@ test('a frozen agent (SIGSTOP past the dead time): its guard releases first, so 
 
 test('a guard that dies is replaced at once', async (t) => {
   const c = await cluster(t, group('auto'));
-  c.start('alpha');
-  await c.waitFor('alpha answers', () => c.status('alpha'));
+  const alpha = c.start('alpha');
+  // Killed once it guards: the API answers before that, and a guard that dies while it loads fails the agent's start
+  // instead (the guard's own tests).
+  const readyLines = (): number => alpha.log().match(/guard ready/g)?.length ?? 0;
+  await c.waitFor('alpha\'s guard ready', () => readyLines() === 1);
   const first = c.guardPid('alpha')!;
   process.kill(first, 'SIGKILL');
-  await c.waitFor('a new guard', () => { const pid = c.guardPid('alpha'); return pid !== undefined && pid !== first && isRunning(pid); });
+  await c.waitFor('a new guard, ready', () => { const pid = c.guardPid('alpha'); return pid !== undefined && pid !== first && isRunning(pid) && readyLines() === 2; });
+  assert.match(alpha.log(), /guard exited \(SIGKILL\); starting a new one/);
 });
 
 test('no process, port or temp directory is left behind', async () => {
