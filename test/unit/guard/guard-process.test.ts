@@ -75,12 +75,8 @@ test('a guard that cannot load is started again later each time, not at once; on
   const link = new GuardLink({ configPath: cluster.configPath, node: 'alpha', stateDir, log: (l) => lines.push(l), releaseAfterMs: 0, onGuardLost: () => { lost++; } });
   t.after(() => link.stop());
   await link.start();
-  const until = async (what: string, done: () => boolean): Promise<void> => {
-    for (let waited = 0; !done(); waited += 50) {
-      if (waited > 20_000) assert.fail(`timed out waiting for ${what}\n${lines.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  // The link's log is no agent's: a probe not yet satisfied throws it, and waitFor shows the last one on a time-out.
+  const until = (what: string, done: () => boolean): Promise<true> => cluster.waitFor(what, () => done() || assert.fail(lines.join('\n')));
   const failures = (): number => lines.filter((l) => /before it was ready, \d+ in a row; starting a new one in \d+ ms/.test(l)).length;
   // The configuration goes away (a disk unmounted, say) and the guard dies: its replacements cannot load.
   const moved = `${cluster.configPath}.away`;
