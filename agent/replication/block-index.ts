@@ -487,6 +487,24 @@ export class BlockIndexStore {
     return store;
   }
 
+  /**
+   * What the store in `file` holds, read for another user than its owner (a node's index as a source, read by its
+   * target's listing, and the other way round): its stale temporary files are its owner's to remove, and nothing
+   * is saved. Undefined when there is no file.
+   */
+  static async snapshot(file: string, slicer = new TimeSlicer()): Promise<{ readonly hash: BlockHashName; readonly files: ReadonlyMap<string, FileIndex> } | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const store = new BlockIndexStore(file, DEFAULT_BLOCK_HASH);
+    await store.load(bytes, slicer);
+    return { hash: store.hash, files: store.entries };
+  }
+
   get size(): number {
     return this.entries.size;
   }

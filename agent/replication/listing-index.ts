@@ -17,22 +17,52 @@ export interface Listed {
   readonly index: FileIndex;
   /** Read and hashed now, not taken from the last listing. */
   readonly hashed: boolean;
+  /** Taken from this node's index as the source (see listedIndex). */
+  readonly ownIndex: boolean;
 }
 
 /**
  * The index of file `v` (at `path`) for a listing: the last listing's while size, mtime and inode are as then
- * (unless `fresh`), else made now by `index` and kept in `known` (as racy when made within RACY_MS of its mtime,
- * as the source's index is).
+ * (unless `fresh`); else this node's own index of the file from when it was the source (`own`, hashed with the
+ * listing's hash), on the same terms, and then kept in `known`; else made now by `index` and kept in `known` (as
+ * racy when made within RACY_MS of its mtime, as the source's index is).
  */
 export async function listedIndex(known: BlockIndexStore | undefined, v: string, path: string, st: Pick<TreeEntry, 'size' | 'mtimeMs' | 'ino'>,
-  blockSize: number, hash: BlockHashName, fresh = false, index: Indexer = (p) => indexFile(p, blockSize, undefined, hash)): Promise<Listed> {
-  const last = fresh ? undefined : known?.entry(v);
-  if (last !== undefined && last.blockSize === blockSize && last.size === st.size && last.mtimeMs === st.mtimeMs && last.ino === st.ino) {
-    return { index: known!.get(v)!, hashed: false };
+  blockSize: number, hash: BlockHashName, fresh = false, index: Indexer = (p) => indexFile(p, blockSize, undefined, hash),
+  own?: ReadonlyMap<string, FileIndex>): Promise<Listed> {
+  if (!fresh) {
+    const last = known?.entry(v);
+    if (last !== undefined && stillIndexes(last, st, blockSize)) return { index: known!.get(v)!, hashed: false, ownIndex: false };
+    const sent = own?.get(v);
+    if (sent !== undefined && stillIndexes(sent, st, blockSize)) {
+      known?.set(v, sent);
+      return { index: sent, hashed: false, ownIndex: true };
+    }
   }
   const made = await index(path);
   known?.set(v, Date.now() - made.mtimeMs < RACY_MS ? { ...made, mtimeMs: NO_MTIME } : made);
-  return { index: made, hashed: true };
+  return { index: made, hashed: true, ownIndex: false };
+}
+
+/** An index made earlier still says what the file holds: same block size, and size, mtime and inode as then. */
+function stillIndexes(made: Pick<FileIndex, 'blockSize' | 'size' | 'mtimeMs' | 'ino'>, st: Pick<TreeEntry, 'size' | 'mtimeMs' | 'ino'>, blockSize: number): boolean {
+  return made.blockSize === blockSize && made.size === st.size && made.mtimeMs === st.mtimeMs && made.ino === st.ino;
+}
+
+/**
+ * The index this node made of its copy in its other role of the mirror (a target's listing reads the source's
+ * `index`, a source the target's last listing): its files if it hashed with `hash`, else undefined, as when there
+ * is none or it cannot be read (said to `log`: it only ever saves reading). Read as it is, never written.
+ */
+export async function otherRoleIndex(file: string | undefined, hash: BlockHashName, log: (why: string) => void): Promise<ReadonlyMap<string, FileIndex> | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    const snapshot = await BlockIndexStore.snapshot(file);
+    return snapshot?.hash === hash ? snapshot.files : undefined;
+  } catch (e) {
+    log((e as Error).message);
+    return undefined;
+  }
 }
 
 export class ListingIndex {

@@ -14,12 +14,16 @@ import type { MirrorRoles } from '../resources/mirror.js';
 import { compileGlobs, type PathFilter } from './glob.js';
 import { nextGeneration } from './lineage.js';
 import { loadMirrorState } from './mirror-state.js';
-import { MirrorSource } from './source.js';
+import { DirtySet } from './dirty-set.js';
+import { DIRTY_FILE, MirrorSource, SOURCE_INDEX_FILE } from './source.js';
 import { MirrorTarget } from './target.js';
 import { ReplicationServer } from './transport.js';
 import type { MirrorEndpoint } from './transport-types.js';
 import { targetEndpoint } from './target-endpoint.js';
 
+
+/** In a mirror's folder: the block hashes of this node's last listing as the target. */
+const LISTING_INDEX_FILE = 'target-listing.index';
 
 /** `sync -f`: everything written to the file system holding `path` reaches its disk. Rejects on failure. */
 function syncFileSystem(path: string): Promise<void> {
@@ -99,12 +103,20 @@ export class MirrorService implements MirrorRoles {
         writeFileSync(marker, `${process.pid}\n`);
         const target = new MirrorTarget({
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
-          applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log, listingIndexFile: join(dir, 'target-listing.index'),
+          applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log, listingIndexFile: join(dir, LISTING_INDEX_FILE),
+          ownIndexFile: join(dir, SOURCE_INDEX_FILE),
         }, state);
         await target.open(unclean);
         if (unclean) {
           this.o.log(`mirror ${r.id}: the agent did not stop cleanly: the copy is brought level by a differential mirror`);
           target.forgetStream();
+          // The target's open dropped the index this node made as the source; whenever it is the source next (in
+          // this run or a later one), a differential mirror rebuilds it, rather than a journal made before the crash.
+          // Everything dirty covers whatever the file listed, so it is not read (nor can a damaged one stop the start).
+          rmSync(join(dir, DIRTY_FILE), { force: true });
+          const dirty = await DirtySet.open(join(dir, DIRTY_FILE));
+          dirty.markAll('the agent did not stop cleanly');
+          await dirty.save();
         }
         this.mirrors.set(r.id, { config: r, group: group.id, peer, folders, filter, dir, target, source: undefined, refusal: undefined, unclean });
         const endpoint = r.endpoints[nodeId]!;
@@ -173,7 +185,7 @@ export class MirrorService implements MirrorRoles {
       id, folders: m.folders, filter: m.filter, dir: m.dir, journalBytes: m.config.journalSize, blockSize: m.config.blockSize,
       blockHash: m.config.blockHash, owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
       nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource, resyncOnStart: m.unclean,
-      log: this.o.log, onRefused: (why) => { m.refusal = why; },
+      log: this.o.log, onRefused: (why) => { m.refusal = why; }, listingIndexFile: join(m.dir, LISTING_INDEX_FILE),
     });
     try {
       await source.start();

@@ -21,6 +21,7 @@ import type { PathFilter } from './glob.js';
 import { partsLength } from '../util/buffer-parts.js';
 import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
+import { otherRoleIndex } from './listing-index.js';
 import { ListingSeeder, listingFiles, readPages } from './listing-pages.js';
 import { encodeRecordParts, type ChangeRecord } from './records.js';
 import type { TargetFile } from './target.js';
@@ -51,6 +52,12 @@ export interface SourceOptions {
   readonly log: (line: string) => void;
   /** The target refused our copy (older than its own, or diverged): we must not be the source. */
   readonly onRefused?: (why: string) => void;
+  /**
+   * This node's listing index from when it was the mirror's target (MirrorTarget's `listingIndexFile`): a
+   * differential mirror takes a file from it where our own index has nothing the target agrees with (the node that
+   * was the target, the source after a switchover, reads only what changed since it last listed).
+   */
+  readonly listingIndexFile?: string;
   /** How long a quick call (reset, features, pause...) may take; default the transport's. */
   readonly callTimeoutMs?: number;
 }
@@ -72,6 +79,11 @@ interface TargetFeatures {
   readonly manifestPages: boolean;
   readonly blockHashes: readonly BlockHashName[];
 }
+
+/** In the source's folder: its block index (read, as a target, by this node's listings: MirrorTarget's ownIndexFile). */
+export const SOURCE_INDEX_FILE = 'index';
+/** In the source's folder: the files (or all of them) that a differential mirror must bring level. */
+export const DIRTY_FILE = 'dirty.json';
 
 /** Journal payloads are appended in batches of about this size. */
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -136,8 +148,8 @@ export class MirrorSource {
     if (this.o.resyncOnStart) await rm(journalDir, { recursive: true, force: true });
     this.journal = await Journal.open(journalDir, { maxBytes: this.o.journalBytes, fsync: 'never' });
     if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
-    this.index = await BlockIndexStore.open(join(this.o.dir, 'index'), this.o.blockHash);
-    this.dirty = await DirtySet.open(join(this.o.dir, 'dirty.json'));
+    this.index = await BlockIndexStore.open(join(this.o.dir, SOURCE_INDEX_FILE), this.o.blockHash);
+    this.dirty = await DirtySet.open(join(this.o.dir, DIRTY_FILE));
     this.detector = new ChangeDetector({
       folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
       writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
@@ -444,9 +456,12 @@ export class MirrorSource {
         const asked = { blockSize: this.o.blockSize, blockHash: hash, ...(thorough ? { fresh: true } : {}) };
         let listed = 0;
         let agreed = 0;
+        // As our own index, not after a crash of this node nor in a thorough pass.
+        let listedHere = this.indexBeforeCrash || thorough ? undefined : await otherRoleIndex(this.o.listingIndexFile, hash,
+          (why) => this.o.log(`mirror ${this.o.id}: ${why}: this differential mirror goes without this node's last listing as the target`));
         const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => {
           if (f.type === 'file') listed++;
-          if (this.seed(f, hashes, own)) agreed++;
+          if (this.seed(f, hashes, own, listedHere)) agreed++;
         });
         if (features.listingPages) {
           // Page by page: a listing of any size, parsed a few MiB at a time.
@@ -461,6 +476,7 @@ export class MirrorSource {
         }
         seeder.end();
         own = undefined;
+        listedHere = undefined;
         this.o.log(`mirror ${this.o.id}: ${agreed} of the ${listed} files ${this.o.peer.node} lists hash as our index has them: those not changed here since are not read`);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
@@ -511,11 +527,12 @@ export class MirrorSource {
 
   /**
    * One entry of the target's listing into the index; a file's block hashes are given whole (`hashes`). Where our
-   * own index of the file (`own`, as it was before the resync) hashes alike, it is kept: the reconcile then reads
-   * the file only if its size, mtime or inode changed since, as at a restart. The target's mode, owner and mtime
-   * count as sent. Returns whether our index was kept.
+   * own index of the file (`own`, as it was before the resync) hashes alike, it is kept, or else this node's last
+   * listing of it as the target (`listedHere`) where that does: the reconcile then reads the file only if its size,
+   * mtime or inode changed since, as at a restart. The target's mode, owner and mtime count as sent. Returns
+   * whether an index of ours was kept.
    */
-  private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined): boolean {
+  private seed(f: TargetFile, hashes: Buffer, own: ReadonlyMap<string, FileIndex> | undefined, listedHere: ReadonlyMap<string, FileIndex> | undefined): boolean {
     // What the target has is what it was sent: a meta record only where the source's differs. A folder's record
     // carries its mode (its time is sent after its entries, where it differs from the listed one), a symlink's its
     // time (Linux sets no mode on a link).
@@ -525,12 +542,13 @@ export class MirrorSource {
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '', listsMeta ? { mtimeMs: f.mtimeMs, ...owner } : undefined);
     else {
       const blockSize = f.blockSize ?? this.o.blockSize;
-      const ours = own?.get(f.path);
-      const agrees = ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes);
+      const agreeing = (ours: FileIndex | undefined): FileIndex | undefined =>
+        ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes) ? ours : undefined;
+      const kept = agreeing(own?.get(f.path)) ?? agreeing(listedHere?.get(f.path));
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
-      this.index.set(f.path, agrees ? ours : { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
+      this.index.set(f.path, kept ?? { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
       if (listsMeta) this.index.setSentMeta(f.path, { mode: f.mode!, mtimeMs: f.mtimeMs, ...owner });
-      return agrees;
+      return kept !== undefined;
     }
     return false;
   }

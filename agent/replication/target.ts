@@ -16,7 +16,7 @@ import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, blockCount } from './block-index.js';
 import { ReadThread } from './read-thread.js';
-import { ListingIndex, listedIndex, type Indexer, type Listed } from './listing-index.js';
+import { ListingIndex, listedIndex, otherRoleIndex, type Indexer, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
 import type { PathFilter } from './glob.js';
 import { joinParts } from '../util/buffer-parts.js';
@@ -43,6 +43,12 @@ export interface TargetOptions {
    * hashes only the files changed since (absent: every listing hashes every file).
    */
   readonly listingIndexFile?: string;
+  /**
+   * This node's block index from when it was the mirror's source (MirrorSource's `index`): where the listing
+   * index has nothing that still holds, a file unchanged since this node last read it as the source is listed from
+   * it, not read again (the node that was the source, back as the target after a switchover).
+   */
+  readonly ownIndexFile?: string;
 }
 
 /** A refusal the source sees as the HELLO's error code. */
@@ -123,8 +129,10 @@ export class MirrorTarget {
     // After a crash the resync brings the copy level; spooled records from before it must not be replayed on top.
     if (unclean) await rm(this.o.spoolDir, { recursive: true, force: true });
     // Nor may a listing trust hashes of bytes the machine may have lost (an overwrite's data reaches the disk
-    // after its mtime).
-    if (unclean && this.o.listingIndexFile !== undefined) await rm(this.o.listingIndexFile, { force: true });
+    // after its mtime): neither its own nor those this node made as the source (the service has the source resync).
+    if (unclean) {
+      for (const file of [this.o.listingIndexFile, this.o.ownIndexFile]) if (file !== undefined) await rm(file, { force: true });
+    }
     this.spool = await Journal.open(this.o.spoolDir, { maxBytes: this.o.spoolBytes, fsync: 'batch' });
     if (!this.state.pausedTarget) await this.drainSpool();
   }
@@ -325,8 +333,11 @@ export class MirrorTarget {
    */
   async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS, fresh = false): AsyncGenerator<TargetFile> {
     const known = await this.listingIndex.open(blockHash);
+    const own = fresh ? undefined : await otherRoleIndex(this.o.ownIndexFile, blockHash,
+      (why) => this.o.log(`mirror ${this.o.id}: ${why}: the listing goes without this node's index as the source`));
     const seen = new Set<string>();
     let hashed = 0;
+    let fromOwn = 0;
     // The scan's lstats and the hashing run there, off the event loop that also answers heartbeats: one message
     // per folder's entries and per file, where the thread pool took a trip and a promise per entry and per chunk.
     const thread = new ReadThread();
@@ -337,7 +348,7 @@ export class MirrorTarget {
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
-          ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer).catch(() => undefined)
+          ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer, own).catch(() => undefined)
           : Promise.resolve(undefined));
         const notFile = (e: TreeEntry): TargetFile => ({
           path: virtualPath(k, e.path), type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
@@ -358,6 +369,7 @@ export class MirrorTarget {
           if (listed === undefined) continue;
           const { index } = listed;
           if (listed.hashed) hashed++;
+          if (listed.ownIndex) fromOwn++;
           seen.add(path);
           const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, ...meta, blockSize } as const;
           // One entry (an empty file's too), or one per entryBlocks blocks.
@@ -370,7 +382,7 @@ export class MirrorTarget {
       // Complete: what it did not find is gone.
       if (known !== undefined) {
         await this.listingIndex.keepOnly(known, seen);
-        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing)`);
+        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing${own === undefined ? '' : `; ${fromOwn} of those since this node sent them as the source`})`);
       }
     } finally {
       await thread.close();

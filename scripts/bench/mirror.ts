@@ -591,13 +591,13 @@ class StateLog {
  * blocks read the same on both sides); then the whole trees are compared. The time is when the status and
  * `ready` first agreed, not when the comparison ended; a comparison that finds a difference sends us polling on.
  */
-async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s: MirrorStatus) => boolean | Promise<boolean>):
+async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s: MirrorStatus) => boolean | Promise<boolean>, source: NodeName = 'alpha'):
   Promise<{ at: number; status: MirrorStatus; sourceAt: number; states: string[] }> {
   let sourceAt = NaN;
   const states = new StateLog(since);
   for (;;) {
     const status = await waitFor('the mirror to be in sync', async () => {
-      const s = await b.mirrorStatus('alpha');
+      const s = await b.mirrorStatus(source);
       states.note(s);
       if (s?.role === 'source' && Number.isNaN(sourceAt)) sourceAt = Date.now();
       return s?.role === 'source' && s.state === 'in-sync' && await ready(s) ? s : undefined;
@@ -652,6 +652,33 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
     wire_tx_bytes: after.tx - before.tx,
     wire_rx_bytes: after.rx - before.rx,
     cpu_seconds: { ...cpuSeconds, total: round(cpuSeconds.alpha + cpuSeconds.beta) },
+    verified_equal: true,
+  };
+}
+
+/**
+ * A switchover of the group to `to` on a level copy: the mirror reverses, a new generation starts, and the new
+ * source brings the other copy level by a differential mirror. Timed from the command until the new source is in
+ * sync with its resync done (the copies then compared); with what each side logged of the files it read.
+ */
+async function vigilSwitchover(b: Bench, to: NodeName, timeoutMs: number): Promise<Record<string, unknown>> {
+  const from: NodeName = to === 'alpha' ? 'beta' : 'alpha';
+  const agentsCpu = (): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
+  const cpuBefore = agentsCpu();
+  const logAt = { alpha: logOf(b.agents.get('alpha')).length, beta: logOf(b.agents.get('beta')).length };
+  const started = Date.now();
+  await callAgent(join(b.paths.state[from], 'vigild.sock'), 'switchover', { group: 'files', node: to }, 120_000);
+  const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started), to);
+  const since = (node: NodeName): string => logOf(b.agents.get(node)).slice(logAt[node]);
+  const line = (node: NodeName, pattern: RegExp): string | null => since(node).match(pattern)?.[0] ?? null;
+  return {
+    seconds: seconds(at - started),
+    cpu_seconds: round(agentsCpu() - cpuBefore),
+    bytes_sent: status.lastSync?.bytesSent ?? null,
+    states,
+    // What the new target hashed to list its copy, and how many files the new source took from an index of its own.
+    target_listed: line(from, /listed \d+ files, \d+ of them hashed[^\n]*/),
+    source_kept: line(to, /\d+ of the \d+ files \w+ lists hash as our index has them/),
     verified_equal: true,
   };
 }
@@ -894,6 +921,12 @@ async function main(): Promise<void> {
           ...(await vigilExplicitDiff(b, syncTimeoutMs)),
           note: 'a second one: the target hashes only the files changed since its last listing, the source only those changed since its index',
         };
+        progress('[vigil] switchover to beta, then back to alpha');
+        vigil['switchover'] = {
+          ...(await vigilSwitchover(b, 'beta', syncTimeoutMs)),
+          note: 'the group moved to beta on a level copy: beta, now the source, resyncs alpha differentially; each side reads only what its index from its other role does not vouch for',
+        };
+        vigil['switchback'] = { ...(await vigilSwitchover(b, 'alpha', syncTimeoutMs)), note: 'and back to alpha, the same way' };
       } catch (err) {
         throw new Error(`Vigil's differential mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
       }

@@ -53,7 +53,7 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   const dataset = out['dataset'] as Record<string, number>;
   assert.equal(dataset['files'], 302);
   const vigil = out['vigil'] as Record<string, Record<string, unknown>>;
-  for (const phase of ['full', 'diff', 'diff_explicit', 'diff_explicit_again']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
+  for (const phase of ['full', 'diff', 'diff_explicit', 'diff_explicit_again', 'switchover', 'switchback']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
   // The change of phase 3 reached the target: the differential run sent at least the changed bytes (and the full run
   // at least the whole data set), so neither figure can come from a run that did nothing.
   assert.ok((vigil['diff']!['wire_tx_bytes'] as number) >= ((out['change'] as Record<string, number>)['bytes'] ?? Infinity));

@@ -68,6 +68,10 @@ interface MirrorRun {
   readonly dst: string;
   /** Stops the source and starts another over its folder, as the agent does after a clean stop or a crash. */
   readonly restart: (afterCrash: boolean) => Promise<MirrorSource>;
+  /** Stops the source cleanly (its index saved), starting none: its node is about to be the target. */
+  readonly stopSource: () => Promise<void>;
+  /** The test's folder: the source's state is in `source`, the target's listing index (if kept) where it was asked. */
+  readonly base: string;
 }
 
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
@@ -151,7 +155,11 @@ async function mirrorOnce(
     current = undefined;
     return startSource(afterCrash);
   };
-  return { ops, written, metas, calls, log, source, src, dst, restart };
+  const stopSource = async (): Promise<void> => {
+    await current?.stop();
+    current = undefined;
+  };
+  return { ops, written, metas, calls, log, source, src, dst, restart, stopSource, base };
 }
 
 test('a resync holds its read chunks in the journal until acknowledged: with a slow target, none is read into again before it left', async (t) => {
@@ -612,4 +620,93 @@ test('the source asks for every page of a paged answer with the session the last
   assert.deepEqual(asked, [{ blockSize: 4096 }, { blockSize: 4096, session: 's1' }, { blockSize: 4096, session: 's2' }]);
   assert.deepEqual(seen, [[0, [1, 2]], [1, [3]], [2, []]]);
   await assert.rejects(readPages(async () => Buffer.from('{"files":[],"session":7}'), {}, 'files', 'beta\'s listing', () => undefined), /beta's listing, page 0: "session" is not a string/);
+});
+
+/**
+ * A switchover and back on loopback: alpha mirrored `src` to beta's `dst` (and beta listed its copy once, in a
+ * differential mirror), then the roles change: beta is the source of `dst`, alpha the target over `src`. Files
+ * changed meanwhile: f3 on beta (the new source), f4 on alpha (as if written there before the switchover and never
+ * sent). Returns what the differential mirror to alpha logged and wrote.
+ */
+async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; readonly betaAfterCrash?: boolean } = {}): Promise<{ log: string[]; written: Map<string, number>; src: string; dst: string }> {
+  const old = new Date('2020-01-02T03:04:05Z');
+  // Old mtimes: no index made here is racy, so size, mtime and inode alone can say "unchanged".
+  const first = await mirrorOnce(t, false, (src) => {
+    for (const name of readdirSync(join(src, 'docs'))) utimesSync(join(src, 'docs', name), old, old);
+    utimesSync(join(src, 'large.bin'), old, old);
+  }, { listingIndexFile: (base) => join(base, 'target-listing.index') });
+  const { src, dst, base } = first;
+  // Beta lists its copy once (a differential mirror after a reconnect, say): its listing index has every file.
+  const before = Date.now();
+  first.source.requestResync('diff');
+  await untilDiffDone(first.source, before - 1, first.log);
+  assert.match(first.log.filter((line) => /listed \d+ files/.test(line)).at(-1) ?? '', new RegExp(`listed ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`));
+  await first.stopSource();
+  writeFileSync(join(dst, 'docs', 'f3'), 'changed on beta, the new source\n');
+  writeFileSync(join(src, 'docs', 'f4'), 'changed on alpha, never sent\n');
+  const log: string[] = [];
+  const filter = compileGlobs([], []);
+  const alpha = new MirrorTarget({
+    id: MIRROR, folders: [src], filter, stateFile: join(base, 'alpha-target-state.json'), spoolDir: join(base, 'alpha-spool'), spoolBytes: 64 * 1024 * 1024,
+    applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(`alpha: ${line}`),
+    listingIndexFile: join(base, 'alpha-listing.index'), ownIndexFile: join(base, 'source', 'index'),
+  }, INITIAL_STATE);
+  await alpha.open(o.alphaUnclean === true);
+  // Stopped here, in this order, before mirrorOnce's own clean-up removes the folders they write in.
+  const stops: (() => Promise<unknown>)[] = [() => alpha.close()];
+  try {
+    const written = new Map<string, number>();
+    const real = targetEndpoint(alpha, 64 * 1024);
+    const endpoint: MirrorEndpoint = {
+      ...real,
+      apply: (r) => {
+        const record = decodeRecord(r.payload);
+        if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
+        return real.apply(r);
+      },
+    };
+    const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'alpha', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
+    stops.push(() => server.close());
+    const beta = new MirrorSource({
+      id: MIRROR, folders: [dst], filter, dir: join(base, 'beta-source'), journalBytes: 64 * 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
+      peer: { node: 'alpha', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'beta', key: KEY,
+      lineage: () => ({ current: 'b2', history: ['0', 'a1'] }), paused: false, resyncOnStart: o.betaAfterCrash === true, log: (line) => log.push(`beta: ${line}`),
+      listingIndexFile: join(base, 'target-listing.index'),
+    });
+    await beta.start();
+    stops.push(() => beta.stop());
+    await until('the differential mirror to alpha is done', () => beta.lastSync?.finishedAt !== undefined || beta.lastSync?.error !== undefined, 30_000);
+    assert.equal(beta.lastSync?.error, undefined, log.join('\n'));
+    await until('every record is acknowledged', () => beta.status(Date.now()).queue.records === 0, 30_000);
+    const report = await verifyTrees(dst, src, filter);
+    assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []], JSON.stringify(report));
+    return { log, written, src, dst };
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+/** What beta sends: its new f3, and its f4 over alpha's (a file of one block, so whole). */
+const changedOnEitherSide = (dst: string): [string, number][] => ['f3', 'f4'].map((name) => [`0/docs/${name}`, readFileSync(join(dst, 'docs', name)).length]);
+
+test('after a switchover, each node lists or compares from the index it made in its other role: only files changed since are read', async (t) => {
+  const { log, written, dst } = await failback(t);
+  // Alpha, back as the target, reads only f4 (changed since it sent it); the rest comes from its index as the source.
+  assert.ok(log.some((line) => line.includes(`alpha: mirror ${MIRROR}: listed ${SMALL_FILES + 1} files, 1 of them hashed (the others unchanged since the last listing; ${SMALL_FILES} of those since this node sent them as the source)`)), log.join('\n'));
+  // Beta, the source now, takes its last listing as the target for every file but f4 (alpha's differs); of those, it
+  // reads only f3, changed here since.
+  assert.ok(log.some((line) => line.includes(`beta: mirror ${MIRROR}: ${SMALL_FILES} of the ${SMALL_FILES + 1} files alpha lists hash as our index has them`)), log.join('\n'));
+  assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
+});
+
+test('after a crash, neither node trusts the index it made in its other role: a target that did not stop cleanly hashes its whole copy', async (t) => {
+  const { log, written, dst } = await failback(t, { alphaUnclean: true });
+  assert.ok(log.some((line) => line.includes(`alpha: mirror ${MIRROR}: listed ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`)), log.join('\n'));
+  assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
+});
+
+test('after a crash, neither node trusts the index it made in its other role: a source after a crash reads its whole copy', async (t) => {
+  const { log, written, dst } = await failback(t, { betaAfterCrash: true });
+  assert.ok(log.some((line) => line.includes(`beta: mirror ${MIRROR}: 0 of the ${SMALL_FILES + 1} files alpha lists hash as our index has them`)), log.join('\n'));
+  assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
 });

@@ -1,0 +1,71 @@
+// The node's mirror service across agent runs (the real MirrorService, its target listening on loopback, its source
+// promoted with the peer away): what an unclean stop leaves for the next runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../../common/config/load.js';
+import { MirrorService } from '../../../agent/replication/service.js';
+import { freePort, until } from '../../support/process.js';
+
+const KEY_HEX = 'ab'.repeat(32);
+
+test('a node that did not stop cleanly drops its index as the source, and whenever it is the source next, even in a later run, a differential mirror is due first', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const [alphaPort, betaPort] = [await freePort(), await freePort()];
+  const config = parseConfig(`cluster: { id: c1, key: "${KEY_HEX}" }
+nodes: [{ id: alpha }, { id: beta }]
+heartbeat:
+  links:
+    - name: l1
+      kind: udp
+      endpoints: { alpha: "127.0.0.1:7001", beta: "127.0.0.1:7002" }
+groups:
+  - id: files
+    resources:
+      - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${join(base, 'beta')}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" } }
+`, 'c.yaml');
+  const stateDir = join(base, 'state');
+  const dir = join(stateDir, 'mirrors', 'data');
+  const log: string[] = [];
+  /** One run of alpha's agent: its mirror service started, `during` it, closed cleanly. */
+  const run = async (during: (service: MirrorService) => Promise<void>): Promise<void> => {
+    const service = new MirrorService({ config, nodeId: 'alpha', stateDir, key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(line) });
+    await service.start();
+    try {
+      await during(service);
+    } finally {
+      await service.close();
+    }
+  };
+  const sourceReasons = async (service: MirrorService): Promise<readonly string[]> => {
+    assert.equal((await service.promote('data')).rc, 0, log.join('\n'));
+    const status = await service.command('status', 'data');
+    assert.equal(status.status[0]!.role, 'source');
+    return status.status[0]!.reasons;
+  };
+  // A first run as the source (beta away), stopped cleanly: its block index is saved, and a later clean run is due
+  // no resync of its own.
+  await run(async (service) => {
+    writeFileSync(join(base, 'alpha', 'f'), 'data\n');
+    await sourceReasons(service);
+    // Beta does not answer: the source reconciles on its own after a while, indexing f.
+    await until('f is read and queued', async () => ((await service.command('status', 'data')).status[0]!.sourceQueue?.records ?? 0) > 0, 10_000);
+  });
+  assert.ok(existsSync(join(dir, 'index')), 'the source saved its index');
+  await run(async (service) => {
+    assert.deepEqual((await sourceReasons(service)).filter((r) => r.startsWith('dirty')), []);
+  });
+  // A crash: the run's marker is left behind. The next run starts as a target (the group is elsewhere, say).
+  writeFileSync(join(dir, 'running'), '1\n');
+  await run(async () => {
+    assert.ok(log.some((line) => line.includes('mirror data: the agent did not stop cleanly')), log.join('\n'));
+    assert.equal(existsSync(join(dir, 'index')), false, 'the index made before the crash is gone');
+  });
+  // A later run, started cleanly, is the source again: not from the journal and index of before the crash.
+  await run(async (service) => {
+    assert.ok((await sourceReasons(service)).includes('dirty: the agent did not stop cleanly; a differential mirror follows'), log.join('\n'));
+  });
+});
