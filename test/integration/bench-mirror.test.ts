@@ -58,6 +58,12 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   // at least the whole data set), so neither figure can come from a run that did nothing.
   assert.ok((vigil['diff']!['wire_tx_bytes'] as number) >= ((out['change'] as Record<string, number>)['bytes'] ?? Infinity));
   assert.ok((vigil['full']!['wire_tx_bytes'] as number) >= dataset['bytes']!);
+  // Each move of the group on the level copy: the new target lists it from the index it made as the source (alpha)
+  // or from its last listing (beta), and the new source keeps every file's index from its other role.
+  assert.match(String(vigil['switchover']!['target_listed']), /^listed 302 files, 0 of them hashed \(the others unchanged since the last listing; 302 of those since this node sent them as the source\)$/);
+  assert.equal(vigil['switchover']!['source_kept'], '302 of the 302 files alpha lists hash as our index has them');
+  assert.match(String(vigil['switchback']!['target_listed']), /^listed 302 files, 0 of them hashed /);
+  assert.equal(vigil['switchback']!['source_kept'], '302 of the 302 files beta lists hash as our index has them');
   for (const peer of ['rsync', 'rsync_ssh']) {
     const p = out[peer] as Record<string, Record<string, unknown>>;
     for (const phase of ['full', 'diff']) assert.equal(p[phase]?.['verified_equal'], true, `${peer}.${phase}: ${JSON.stringify(p)}`);
