@@ -476,14 +476,8 @@ export class BlockIndexStore {
   static async open(file: string, hash: BlockHashName = DEFAULT_BLOCK_HASH, slicer = new TimeSlicer()): Promise<BlockIndexStore> {
     const store = new BlockIndexStore(file, hash);
     await removeStaleTemps(file);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return store;
-      throw e;
-    }
-    await store.load(bytes, slicer);
+    const bytes = await readIfThere(file);
+    if (bytes !== undefined) await store.load(bytes, slicer);
     return store;
   }
 
@@ -493,13 +487,8 @@ export class BlockIndexStore {
    * is saved. Undefined when there is no file.
    */
   static async snapshot(file: string, slicer = new TimeSlicer()): Promise<{ readonly hash: BlockHashName; readonly files: ReadonlyMap<string, FileIndex> } | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const bytes = await readIfThere(file);
+    if (bytes === undefined) return undefined;
     const store = new BlockIndexStore(file, DEFAULT_BLOCK_HASH);
     await store.load(bytes, slicer);
     return { hash: store.hash, files: store.entries };
@@ -823,6 +812,16 @@ async function syncFolder(folder: string): Promise<void> {
 }
 
 /** Temporary files of saves cut short by a crash; the saved file itself is always whole. */
+/** The file's bytes; undefined when there is no such file. */
+async function readIfThere(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 async function removeStaleTemps(file: string): Promise<void> {
   const prefix = `${basename(file)}.`;
   let names: string[];
