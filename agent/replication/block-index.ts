@@ -811,7 +811,6 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
-/** Temporary files of saves cut short by a crash; the saved file itself is always whole. */
 /** The file's bytes; undefined when there is no such file. */
 async function readIfThere(file: string): Promise<Buffer | undefined> {
   try {
@@ -822,6 +821,7 @@ async function readIfThere(file: string): Promise<Buffer | undefined> {
   }
 }
 
+/** Temporary files of saves cut short by a crash; the saved file itself is always whole. */
 async function removeStaleTemps(file: string): Promise<void> {
   const prefix = `${basename(file)}.`;
   let names: string[];
