@@ -23,17 +23,18 @@ export interface Listed {
 
 /**
  * The index of file `v` (at `path`) for a listing: the last listing's while size, mtime and inode are as then
- * (unless `fresh`); else this node's own index of the file from when it was the source (`own`, hashed with the
- * listing's hash), on the same terms, and then kept in `known`; else made now by `index` and kept in `known` (as
+ * (unless `fresh`); else this node's own index of the file from when it was the source (what `own` resolves to,
+ * hashed with the listing's hash), on the same terms, and then kept in `known`; else made now by `index` and kept in `known` (as
  * racy when made within RACY_MS of its mtime, as the source's index is).
  */
 export async function listedIndex(known: BlockIndexStore | undefined, v: string, path: string, st: Pick<TreeEntry, 'size' | 'mtimeMs' | 'ino'>,
   blockSize: number, hash: BlockHashName, fresh = false, index: Indexer = (p) => indexFile(p, blockSize, undefined, hash),
-  own?: ReadonlyMap<string, FileIndex>): Promise<Listed> {
+  own?: () => Promise<ReadonlyMap<string, FileIndex> | undefined>): Promise<Listed> {
   if (!fresh) {
     const last = known?.entry(v);
     if (last !== undefined && stillIndexes(last, st, blockSize)) return { index: known!.get(v)!, hashed: false, ownIndex: false };
-    const sent = own?.get(v);
+    // Asked for only now: a listing its own index covers never loads the other.
+    const sent = (await own?.())?.get(v);
     if (sent !== undefined && stillIndexes(sent, st, blockSize)) {
       known?.set(v, sent);
       return { index: sent, hashed: false, ownIndex: true };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Applier } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, blockCount } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount, type FileIndex } from './block-index.js';
 import { ReadThread } from './read-thread.js';
 import { ListingIndex, listedIndex, otherRoleIndex, type Indexer, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
@@ -333,8 +333,10 @@ export class MirrorTarget {
    */
   async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS, fresh = false): AsyncGenerator<TargetFile> {
     const known = await this.listingIndex.open(blockHash);
-    const own = fresh ? undefined : await otherRoleIndex(this.o.ownIndexFile, blockHash,
-      (why) => this.o.log(`mirror ${this.o.id}: ${why}: the listing goes without this node's index as the source`));
+    // Loaded at the first file the listing index does not cover, if any.
+    let own: Promise<ReadonlyMap<string, FileIndex> | undefined> | undefined;
+    const ownIndex = fresh || this.o.ownIndexFile === undefined ? undefined : (): Promise<ReadonlyMap<string, FileIndex> | undefined> =>
+      (own ??= otherRoleIndex(this.o.ownIndexFile, blockHash, (why) => this.o.log(`mirror ${this.o.id}: ${why}: the listing goes without this node's index as the source`)));
     const seen = new Set<string>();
     let hashed = 0;
     let fromOwn = 0;
@@ -348,7 +350,7 @@ export class MirrorTarget {
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
-          ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer, own).catch(() => undefined)
+          ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer, ownIndex).catch(() => undefined)
           : Promise.resolve(undefined));
         const notFile = (e: TreeEntry): TargetFile => ({
           path: virtualPath(k, e.path), type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
@@ -382,7 +384,7 @@ export class MirrorTarget {
       // Complete: what it did not find is gone.
       if (known !== undefined) {
         await this.listingIndex.keepOnly(known, seen);
-        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing${own === undefined ? '' : `; ${fromOwn} of those since this node sent them as the source`})`);
+        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing${fromOwn === 0 ? '' : `; ${fromOwn} of those since this node sent them as the source`})`);
       }
     } finally {
       await thread.close();
