@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { relativePathProblem, sameMtime, type ChangeRecord } from './records.js';
+import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type PutsRecord, type WireRecord } from './records.js';
 import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { writePiece } from '../util/write-pieces.js';
@@ -83,7 +83,8 @@ interface OpenFile {
  * everything before them and before everything after. A meta record that sets a time also waits for the ops
  * running under its path: a folder's mtime moves with each entry made in it (see runningUnder).
  */
-function contentPath(r: ChangeRecord): string | undefined {
+function contentPaths(r: WireRecord): string | readonly string[] | undefined {
+  if (r.op === 'puts') return r.files.map((f) => f.path);
   return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
 }
 
@@ -146,9 +147,9 @@ export class Applier {
    * Apply one record. Calls may overlap: the tree then ends as if the records had been applied one by one in
    * call order (content ops on different files run at once; see contentPath).
    */
-  apply(r: ChangeRecord): Promise<void> {
+  apply(r: WireRecord): Promise<void> {
     const under = r.op === 'meta' && r.mtimeMs !== undefined ? this.runningUnder(r.path) : [];
-    return this.schedule(contentPath(r), async () => {
+    return this.schedule(contentPaths(r), async () => {
       try {
         try {
           await this.applyNow(r);
@@ -218,10 +219,10 @@ export class Applier {
   }
 
   /**
-   * Runs `task` after what it must follow: the previous op on `path` (and `alsoAfter`), or, for an op that runs
-   * alone, everything.
+   * Runs `task` after what it must follow: the previous op on its path or paths (and `alsoAfter`), or, for an op
+   * that runs alone, everything.
    */
-  private schedule<T>(path: string | undefined, task: () => Promise<T>, alsoAfter: readonly Promise<unknown>[] = []): Promise<T> {
+  private schedule<T>(path: string | readonly string[] | undefined, task: () => Promise<T>, alsoAfter: readonly Promise<unknown>[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new ApplyError('VIGIL_APPLIER_CLOSED', 'the applier is closed'));
     if (path === undefined) {
       const run = Promise.all([this.barrier, ...this.running]).then(task, task);
@@ -230,6 +231,7 @@ export class Applier {
       this.lastOfPath.clear();
       return run;
     }
+    if (typeof path !== 'string') return this.scheduleMany(path, task);
     const last = this.lastOfPath.get(path) ?? this.barrier;
     // All of these are settled promises, which never reject.
     const after = alsoAfter.length === 0 ? last : Promise.all([last, ...alsoAfter]);
@@ -244,7 +246,25 @@ export class Applier {
     return run;
   }
 
-  private async applyNow(r: ChangeRecord): Promise<void> {
+  /** As schedule, for an op on several paths (a puts record): after the previous op on each, before the next. */
+  private scheduleMany<T>(paths: readonly string[], task: () => Promise<T>): Promise<T> {
+    const before = new Set<Promise<unknown>>([this.barrier]);
+    for (const path of paths) {
+      const last = this.lastOfPath.get(path);
+      if (last !== undefined) before.add(last);
+    }
+    const run = (before.size === 1 ? this.barrier : Promise.all(before)).then(task, task);
+    const settled = run.catch(() => undefined);
+    this.running.add(settled);
+    for (const path of paths) this.lastOfPath.set(path, settled);
+    void settled.then(() => {
+      this.running.delete(settled);
+      for (const path of paths) if (this.lastOfPath.get(path) === settled) this.lastOfPath.delete(path);
+    });
+    return run;
+  }
+
+  private async applyNow(r: WireRecord): Promise<void> {
     switch (r.op) {
       case 'write': {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
@@ -307,7 +327,9 @@ export class Applier {
         return;
       }
       case 'put':
-        return this.put(r);
+        return this.put(await this.resolve(r.path, r, true), r);
+      case 'puts':
+        return this.putMany(r);
       case 'mkdir': {
         const path = await this.resolve(r.path, r, true);
         const existing = await lstatOrUndefined(path);
@@ -348,10 +370,24 @@ export class Applier {
     }
   }
 
-  /** A whole file, on the write thread: create (or empty), write, mode, owner and mtime in one trip. */
-  private async put(r: Extract<ChangeRecord, { op: 'put' }>): Promise<void> {
-    const path = await this.resolve(r.path, r, true);
-    await this.closeFile(path, true);
+  /**
+   * Files whole, as put records one after the other. Every path is checked before any file is written, so a bad
+   * one refuses the record with nothing of it applied (but folders made on the way to good ones). Files of
+   * distinct paths are handed to the write thread at once (it writes them in order, a batch per message).
+   */
+  private async putMany(r: PutsRecord): Promise<void> {
+    const paths = await Promise.all(r.files.map((file) => this.resolve(file.path, r, true)));
+    if (new Set(paths).size === paths.length) {
+      await Promise.all(r.files.map((file, i) => this.put(paths[i]!, file)));
+      return;
+    }
+    // The same path twice: the later must land last, whatever the earlier met on its way.
+    for (let i = 0; i < paths.length; i++) await this.put(paths[i]!, r.files[i]!);
+  }
+
+  /** A whole file at `path` (resolved), on the write thread: create (or empty), write, mode, owner and mtime in one trip. */
+  private async put(path: string, r: PutEntry): Promise<void> {
+    if (this.files.has(path)) await this.closeFile(path, true);
     this.writeThread ??= new WriteThread();
     const file: PutFile = {
       path, mode: r.mode, mtimeMs: r.mtimeMs, uid: this.applyOwner ? r.uid : undefined, gid: this.applyOwner ? r.gid : undefined,
@@ -455,7 +491,7 @@ export class Applier {
   }
 
   /** The absolute path of `rel`, once its folder is checked (checkParent), or was since the last change of shape. */
-  private async resolve(rel: string, r: ChangeRecord, makeParents: boolean): Promise<string> {
+  private async resolve(rel: string, r: WireRecord, makeParents: boolean): Promise<string> {
     const problem = relativePathProblem(rel);
     if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
     const path = join(this.root, rel);
@@ -600,7 +636,8 @@ export class Applier {
   }
 }
 
-function describe(r: ChangeRecord): string {
+function describe(r: WireRecord): string {
+  if (r.op === 'puts') return `puts of ${r.files.length} files from ${r.files[0]?.path ?? '(none)'}`;
   return r.op === 'rename' ? `rename ${r.from} -> ${r.to}` : `${r.op} ${r.path}`;
 }
 

@@ -32,19 +32,35 @@ export type ChangeRecord =
    */
   | { op: 'put'; path: string; mode: number; mtimeMs: number; uid?: number; gid?: number; data: Buffer };
 
-export type ChangeOp = ChangeRecord['op'];
+/** One file of a puts record: a put record's fields. */
+export type PutEntry = Omit<Extract<ChangeRecord, { op: 'put' }>, 'op'>;
+
+/**
+ * Several whole small files, applied in order as that many put records: what a resync sends for a run of files
+ * the target lacks, so that a file does not cost a record's trip through the journal, the transport and the
+ * target's scheduling. Only to a target that lists it among its features. Made by the source from the put
+ * records the detector yields (a record of one path each), never by the detector.
+ */
+export interface PutsRecord { op: 'puts'; files: PutEntry[] }
+
+/** What travels and is applied: a change to one path, or a batch of puts. */
+export type WireRecord = ChangeRecord | PutsRecord;
+
+export type ChangeOp = WireRecord['op'];
 
 export const RECORD_VERSION = 1;
 /** Longest path or symlink target, in UTF-8 bytes (Linux's PATH_MAX). */
 export const MAX_PATH_BYTES = 4096;
 /** One write record carries at most this much data; the engine splits larger ranges. */
 export const MAX_WRITE_BYTES = 16 * 1024 * 1024;
+/** A puts record holds 2 to this many files, of at most MAX_WRITE_BYTES of data in all. */
+export const MAX_PUTS_FILES = 4096;
 const MAX_MODE = 0o7777;
 const MAX_U32 = 0xffff_ffff;
 const SHA256_BYTES = 32;
 const EMPTY = Buffer.alloc(0);
 
-const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put'];
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts'];
 const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
 
 const META_MODE = 1;
@@ -75,13 +91,13 @@ export function relativePathProblem(path: string): string | undefined {
   return undefined;
 }
 
-export function encodeRecord(r: ChangeRecord): Buffer {
+export function encodeRecord(r: WireRecord): Buffer {
   const parts = encodeRecordParts(r);
   return Buffer.isBuffer(parts) ? Buffer.from(parts) : Buffer.concat(parts);
 }
 
 /** The record's bytes as one buffer or as [fields, data], for a consumer that copies them anyway (the journal). */
-export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, Buffer] {
+export function encodeRecordParts(r: WireRecord): Buffer | readonly [Buffer, Buffer] {
   const w = new Writer();
   w.u8(RECORD_VERSION);
   w.u8(opCode(r.op));
@@ -124,16 +140,24 @@ export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, B
       if (r.gid !== undefined) w.u32('gid', r.gid);
       break;
     }
-    case 'put': {
-      w.path('path', r.path);
-      w.mode('mode', r.mode);
-      w.f64('mtimeMs', r.mtimeMs);
-      w.u8((r.uid !== undefined ? META_UID : 0) | (r.gid !== undefined ? META_GID : 0));
-      if (r.uid !== undefined) w.u32('uid', r.uid);
-      if (r.gid !== undefined) w.u32('gid', r.gid);
+    case 'put':
       if (r.data.length > MAX_WRITE_BYTES) throw new RecordError('data', undefined, `${r.data.length} bytes exceeds ${MAX_WRITE_BYTES}`);
-      w.u32('data length', r.data.length);
+      writePut(w, r, '');
       w.bytes(r.data);
+      break;
+    case 'puts': {
+      const count = r.files.length;
+      if (count < 2 || count > MAX_PUTS_FILES) throw new RecordError('files', undefined, `${count} files; a puts record holds 2 to ${MAX_PUTS_FILES}`);
+      let total = 0;
+      for (const file of r.files) total += file.data.length;
+      if (total > MAX_WRITE_BYTES) throw new RecordError('files', undefined, `${total} bytes of data exceeds ${MAX_WRITE_BYTES}`);
+      w.u16(count);
+      // The files' data is copied in: one buffer per record, however many files.
+      w.reserve(total + count * 64);
+      r.files.forEach((file, i) => {
+        writePut(w, file, `files[${i}].`);
+        w.copy(file.data);
+      });
       break;
     }
     case 'file-hash':
@@ -149,7 +173,7 @@ export function encodeRecordParts(r: ChangeRecord): Buffer | readonly [Buffer, B
 }
 
 /** Parse one whole record. Throws only RecordError. */
-export function decodeRecord(b: Buffer): ChangeRecord {
+export function decodeRecord(b: Buffer): WireRecord {
   return decode(b, true);
 }
 
@@ -158,11 +182,11 @@ export function decodeRecord(b: Buffer): ChangeRecord {
  * applies the record and lets go of it while `b` stays as it is (the target: copying every byte it received
  * cost a sixth of its CPU in a full mirror).
  */
-export function decodeRecordInPlace(b: Buffer): ChangeRecord {
+export function decodeRecordInPlace(b: Buffer): WireRecord {
   return decode(b, false);
 }
 
-function decode(b: Buffer, copy: boolean): ChangeRecord {
+function decode(b: Buffer, copy: boolean): WireRecord {
   const r = new Reader(b, copy);
   const version = r.u8('version');
   if (version !== RECORD_VERSION) throw new RecordError('version', 0, `${version}, expected ${RECORD_VERSION}`);
@@ -174,7 +198,7 @@ function decode(b: Buffer, copy: boolean): ChangeRecord {
   return record;
 }
 
-function decodeBody(op: ChangeOp, r: Reader): ChangeRecord {
+function decodeBody(op: ChangeOp, r: Reader): WireRecord {
   switch (op) {
     case 'write': {
       const path = r.path('path');
@@ -206,17 +230,45 @@ function decodeBody(op: ChangeOp, r: Reader): ChangeRecord {
     }
     case 'file-hash':
       return { op, path: r.path('path'), size: r.u64('size'), sha256: r.bytes('sha256', SHA256_BYTES) };
-    case 'put': {
-      const put: Extract<ChangeRecord, { op: 'put' }> = { op, path: r.path('path'), mode: r.mode('mode'), mtimeMs: r.f64('mtimeMs'), data: EMPTY };
+    case 'put':
+      return { op, ...readPut(r, '') };
+    case 'puts': {
       const at = r.offset;
-      const flags = r.u8('put flags');
-      if ((flags & ~(META_UID | META_GID)) !== 0) throw new RecordError('put flags', at, `unknown bits 0x${(flags & ~(META_UID | META_GID)).toString(16)}`);
-      if (flags & META_UID) put.uid = r.u32('uid');
-      if (flags & META_GID) put.gid = r.u32('gid');
-      put.data = r.data();
-      return put;
+      const count = r.u16('files');
+      if (count < 2 || count > MAX_PUTS_FILES) throw new RecordError('files', at, `${count} files; a puts record holds 2 to ${MAX_PUTS_FILES}`);
+      const files: PutEntry[] = [];
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        const file = readPut(r, `files[${i}].`);
+        total += file.data.length;
+        if (total > MAX_WRITE_BYTES) throw new RecordError(`files[${i}].data`, r.offset - file.data.length, `the record's data reaches ${total} bytes, beyond ${MAX_WRITE_BYTES}`);
+        files.push(file);
+      }
+      return { op, files };
     }
   }
+}
+
+/** A put's fields up to its data length (its bytes follow); `field` prefixes each field's name in errors. */
+function writePut(w: Writer, put: PutEntry, field: string): void {
+  w.path(`${field}path`, put.path);
+  w.mode(`${field}mode`, put.mode);
+  w.f64(`${field}mtimeMs`, put.mtimeMs);
+  w.u8((put.uid !== undefined ? META_UID : 0) | (put.gid !== undefined ? META_GID : 0));
+  if (put.uid !== undefined) w.u32(`${field}uid`, put.uid);
+  if (put.gid !== undefined) w.u32(`${field}gid`, put.gid);
+  w.u32(`${field}data length`, put.data.length);
+}
+
+function readPut(r: Reader, field: string): PutEntry {
+  const put: PutEntry = { path: r.path(`${field}path`), mode: r.mode(`${field}mode`), mtimeMs: r.f64(`${field}mtimeMs`), data: EMPTY };
+  const at = r.offset;
+  const flags = r.u8(`${field}put flags`);
+  if ((flags & ~(META_UID | META_GID)) !== 0) throw new RecordError(`${field}put flags`, at, `unknown bits 0x${(flags & ~(META_UID | META_GID)).toString(16)}`);
+  if (flags & META_UID) put.uid = r.u32(`${field}uid`);
+  if (flags & META_GID) put.gid = r.u32(`${field}gid`);
+  put.data = r.data(field);
+  return put;
 }
 
 function targetProblem(target: string): string | undefined {
@@ -251,6 +303,20 @@ class Writer {
   u8(value: number): void {
     const at = this.room(1);
     this.buffer[at] = value;
+  }
+
+  u16(value: number): void {
+    const at = this.room(2);
+    this.buffer.writeUInt16BE(value, at);
+  }
+
+  /** Room for `bytes` more at once, where many fields and data follow (a puts record). */
+  reserve(bytes: number): void {
+    if (this.length + bytes > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(this.length + bytes);
+      this.buffer.copy(bigger, 0, 0, this.length);
+      this.buffer = bigger;
+    }
   }
 
   u32(field: string, value: number): void {
@@ -300,6 +366,12 @@ class Writer {
     }
   }
 
+  /** Raw bytes, always copied: data that more fields follow. */
+  copy(value: Uint8Array): void {
+    const at = this.room(value.length);
+    this.buffer.set(value, at);
+  }
+
   /** The fields, then the data when it was kept apart. */
   parts(): Buffer | readonly [Buffer, Buffer] {
     const fields = this.buffer.subarray(0, this.length);
@@ -324,6 +396,10 @@ class Reader {
 
   u8(field: string): number {
     return this.buffer.readUInt8(this.need(field, 1));
+  }
+
+  u16(field: string): number {
+    return this.buffer.readUInt16BE(this.need(field, 2));
   }
 
   u32(field: string): number {
@@ -358,12 +434,12 @@ class Reader {
     return this.copy ? Buffer.from(view) : view;
   }
 
-  /** A data length (u32, at most MAX_WRITE_BYTES) and that many bytes. */
-  data(): Buffer {
+  /** A data length (u32, at most MAX_WRITE_BYTES) and that many bytes; `field` prefixes the fields' names. */
+  data(field = ''): Buffer {
     const at = this.offset;
-    const length = this.u32('data length');
-    if (length > MAX_WRITE_BYTES) throw new RecordError('data length', at, `${length} exceeds ${MAX_WRITE_BYTES}`);
-    return this.bytes('data', length);
+    const length = this.u32(`${field}data length`);
+    if (length > MAX_WRITE_BYTES) throw new RecordError(`${field}data length`, at, `${length} exceeds ${MAX_WRITE_BYTES}`);
+    return this.bytes(`${field}data`, length);
   }
 
   string(field: string, problemOf: (s: string) => string | undefined): string {

@@ -23,7 +23,8 @@ import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { otherRoleIndex } from './listing-index.js';
 import { ListingSeeder, listingFiles, readPages } from './listing-pages.js';
-import { encodeRecordParts, type ChangeRecord } from './records.js';
+import { encodeRecordParts, type ChangeRecord, type WireRecord } from './records.js';
+import { PutBatcher } from './put-batcher.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
 import type { OutgoingRecord } from './transport-types.js';
@@ -74,6 +75,8 @@ interface TargetFeatures {
   readonly older: boolean;
   /** Takes put records (a whole small file in one). */
   readonly puts: boolean;
+  /** Takes puts records (several small files in one). */
+  readonly putBatches: boolean;
   /** Lists its files page by page ('list-page'), and sends verify's manifests so ('manifest-page'). */
   readonly listingPages: boolean;
   readonly manifestPages: boolean;
@@ -226,8 +229,9 @@ export class MirrorSource {
   /**
    * Append what the generator yields, in batches; on a full journal, fall back to a dirty mark and a resync.
    * One batch is being appended while the next is gathered: reading the folders and writing the journal overlap.
+   * `putBatches`: consecutive put records go as puts records (put-batcher.ts).
    */
-  private async emit(records: AsyncGenerator<ChangeRecord>, memoryOnly = false): Promise<number> {
+  private async emit(records: AsyncGenerator<ChangeRecord>, memoryOnly = false, putBatches = false): Promise<number> {
     let batch: JournalPayload[] = [];
     let bytes = 0;
     let written = 0;
@@ -253,14 +257,29 @@ export class MirrorSource {
       }
       return previousFit;
     };
+    const add = async (record: WireRecord): Promise<void> => {
+      const payload = encodeRecordParts(record);
+      // A puts record holds a copy of its files' bytes.
+      if (record.op === 'puts') for (const file of record.files) this.detector.done(file.data);
+      batch.push(payload);
+      bytes += Buffer.isBuffer(payload) ? payload.length : payload[0].length + payload[1].length;
+      if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4)) await flush();
+    };
+    const puts = putBatches ? new PutBatcher() : undefined;
     try {
       for await (const record of records) {
         if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
-        const payload = encodeRecordParts(record);
-        batch.push(payload);
-        bytes += Buffer.isBuffer(payload) ? payload.length : payload[0].length + payload[1].length;
-        if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4)) await flush();
+        if (puts !== undefined && record.op === 'put') {
+          const ready = puts.add(record);
+          if (ready !== undefined) await add(ready);
+          continue;
+        }
+        const gathered = puts?.take();
+        if (gathered !== undefined) await add(gathered);
+        await add(record);
       }
+      const gathered = puts?.take();
+      if (gathered !== undefined) await add(gathered);
       await flush();
       await appending;
     } finally {
@@ -480,7 +499,7 @@ export class MirrorSource {
         this.o.log(`mirror ${this.o.id}: ${agreed} of the ${listed} files ${this.o.peer.node} lists hash as our index has them: those not changed here since are not read`);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
-      const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true);
+      const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true, features.putBatches);
       const files = this.index.size;
       this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();
@@ -515,13 +534,14 @@ export class MirrorSource {
       return {
         older: false,
         puts: Array.isArray(features.ops) && features.ops.includes('put'),
+        putBatches: Array.isArray(features.ops) && features.ops.includes('puts'),
         listingPages: calls.includes('list-page'),
         manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      return { older: true, puts: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'] };
+      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'] };
     }
   }
 

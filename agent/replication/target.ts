@@ -23,7 +23,7 @@ import { joinParts } from '../util/buffer-parts.js';
 import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
-import { decodeRecordInPlace, type ChangeRecord } from './records.js';
+import { decodeRecordInPlace, type PutEntry, type WireRecord } from './records.js';
 import { lookahead } from './lookahead.js';
 import { rootEntry, scanTree, type LstatMany, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest, type Manifest } from './verify.js';
@@ -215,16 +215,16 @@ export class MirrorTarget {
   /** Synchronous up to its first await: that is what keeps the calls' order. */
   private applyInOrder(payload: Buffer): Promise<void> {
     if (this.state.pausedTarget || this.applyingSpool) return this.spool!.append(payload).then(() => undefined);
-    let record: ChangeRecord;
+    let record: WireRecord;
     try {
       // The payload is the transport's, received for this call alone and never written to.
       record = decodeRecordInPlace(payload);
     } catch (e) {
       return Promise.reject(e);
     }
-    const { folder, rel } = splitVirtualPath(record.op === 'rename' ? record.from : record.path);
     const after = this.exclusive ?? Promise.resolve();
-    if (rel === '' && record.op === 'delete') {
+    if (record.op === 'delete' && splitVirtualPath(record.path).rel === '') {
+      const { folder } = splitVirtualPath(record.path);
       const run = Promise.all([after, ...this.inFlight]).then(() => this.emptyFolder(folder));
       const settled = run.catch(() => undefined);
       this.exclusive = settled;
@@ -245,7 +245,8 @@ export class MirrorTarget {
     // heartbeats included, for up to a hundred milliseconds while the disk was busy.
   }
 
-  private async applyRecord(record: ChangeRecord): Promise<void> {
+  private async applyRecord(record: WireRecord): Promise<void> {
+    if (record.op === 'puts') return this.applyPuts(record.files);
     const { folder, rel } = splitVirtualPath(record.op === 'rename' ? record.from : record.path);
     const applier = this.appliers[folder];
     if (applier === undefined) throw new Error(`record for folder ${folder}, but mirror ${this.o.id} has ${this.appliers.length}`);
@@ -258,6 +259,30 @@ export class MirrorTarget {
     const strip = (v: string): string => splitVirtualPath(v).rel;
     if (record.op === 'rename') await applier.apply({ op: 'rename', from: rel, to: strip(record.to) });
     else await applier.apply({ ...record, path: rel });
+  }
+
+  /**
+   * A puts record's files, each run of one folder's files as a puts record to that folder's applier (a source
+   * sends one folder's files per record, but the record does not promise it). All are handed over before the
+   * first await, as applyRecord's one record is: the appliers keep the order of their calls.
+   */
+  private applyPuts(files: PutEntry[]): Promise<void> {
+    const runs: { folder: number; files: PutEntry[] }[] = [];
+    for (const file of files) {
+      const { folder, rel } = splitVirtualPath(file.path);
+      // A file where the folder itself is: as for a put of it, nothing (the folder exists).
+      if (rel === '') continue;
+      let run = runs[runs.length - 1];
+      if (run?.folder !== folder) runs.push(run = { folder, files: [] });
+      // The record was decoded for this call alone: its entries take their path within the folder in place.
+      file.path = rel;
+      run.files.push(file);
+    }
+    return Promise.all(runs.map(({ folder, files: run }) => {
+      const applier = this.appliers[folder];
+      if (applier === undefined) return Promise.reject(new Error(`record for folder ${folder}, but mirror ${this.o.id} has ${this.appliers.length}`));
+      return run.length === 1 ? applier.apply({ op: 'put', ...run[0]! }) : applier.apply({ op: 'puts', files: run });
+    })).then(() => undefined);
   }
 
   private async emptyFolder(folder: number): Promise<void> {

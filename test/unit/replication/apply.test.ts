@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier, ApplyError, type ApplyErrorCode } from '../../../agent/replication/apply.js';
-import type { ChangeRecord } from '../../../agent/replication/records.js';
+import type { ChangeRecord, WireRecord } from '../../../agent/replication/records.js';
 import { prng } from '../../support/dataset.js';
 
 function setUp(t: TestContext, options: ConstructorParameters<typeof Applier>[1] = {}) {
@@ -185,6 +185,12 @@ test('paths that escape the root are refused: "..", and through symlinks pointin
     { op: 'put', path: 'in/nested/new', mode: 0o777, mtimeMs: MTIME, data: Buffer.from('pwned') },
   ];
   for (const r of attempts) await rejects(applier.apply(r), 'VIGIL_BAD_PATH', /leads through a symlink out of the mirror root/);
+  // A puts record with one such path is refused whole, naming it: none of its files is written.
+  await rejects(applier.apply({ op: 'puts', files: [
+    { path: 'fine', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('x') },
+    { path: 'in/nested/new', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('pwned') },
+  ] }), 'VIGIL_BAD_PATH', /^puts of 2 files from fine: "in\/nested\/new" leads through a symlink out of the mirror root/);
+  assert.ok(!existsSync(at('fine')));
   await rejects(applier.apply({ op: 'delete', path: '../outside/secret' }), 'VIGIL_BAD_PATH', /^delete \.\.\/outside\/secret: path "\.\.\/outside\/secret" has a "\.\." segment$/);
   await rejects(applier.apply({ op: 'write', path: '/etc/x', offset: 0, data: Buffer.alloc(1) }), 'VIGIL_BAD_PATH', /absolute/);
   assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
@@ -252,6 +258,17 @@ test('a folder\'s mtime, sent after the entries made in it, lands after them tho
   await Promise.all(more);
   assert.equal(readdirSync(at('many')).length, 400);
   assert.equal(statSync(at('many')).mtimeMs, MTIME + 3000);
+  // Files in puts records, as a resync sends them: the folder's time still lands last.
+  await applier.apply({ op: 'mkdir', path: 'batched', mode: 0o755 });
+  const batches: Promise<void>[] = [];
+  for (let b = 0; b < 8; b++) {
+    batches.push(applier.apply({ op: 'puts', files: Array.from({ length: 50 }, (_, i) => ({ path: `batched/f${b}-${i}`, mode: 0o644, mtimeMs: MTIME, data: Buffer.alloc(4096, i) })) }));
+  }
+  batches.push(applier.apply({ op: 'meta', path: 'batched', mtimeMs: MTIME + 4000 }));
+  await Promise.all(batches);
+  assert.equal(readdirSync(at('batched')).length, 400);
+  assert.equal(statSync(at('batched')).mtimeMs, MTIME + 4000);
+  assert.equal(statSync(at('batched/f7-49')).mtimeMs, MTIME);
 });
 
 test('a write larger than one system call takes (WRITE_PIECE_BYTES) lands whole, at its offset', async (t) => {
@@ -338,18 +355,23 @@ test('a folder checked once is checked again after it is replaced by a symlink, 
 });
 
 
-function randomRecords(seed: number, count: number): ChangeRecord[] {
+function randomRecords(seed: number, count: number): WireRecord[] {
   const random = prng(`apply ${seed}`);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const dirs = ['d1', 'd2', 'd1/sub'];
   const files = ['d1/a', 'd1/b', 'd2/a', 'c', 'd1/sub/x', 'd2/y'];
-  const out: ChangeRecord[] = dirs.map((d) => ({ op: 'mkdir', path: d, mode: 0o755 }));
+  const out: WireRecord[] = dirs.map((d) => ({ op: 'mkdir', path: d, mode: 0o755 }));
   for (let i = 0; i < count; i++) {
     const roll = random();
     const path = pick(files);
     if (roll < 0.35) out.push({ op: 'write', path, offset: Math.floor(random() * 3000), data: Buffer.from(`w${seed}-${i} `.repeat(1 + Math.floor(random() * 50))) });
     else if (roll < 0.41) out.push({ op: 'create', path, mode: pick([0o600, 0o644, 0o640]) });
     else if (roll < 0.45) out.push({ op: 'put', path, mode: pick([0o600, 0o644, 0o2750]), mtimeMs: MTIME, data: Buffer.from(`p${seed}-${i} `.repeat(Math.floor(random() * 40))) });
+    else if (roll < 0.5) {
+      // Two to four files, the same one twice at times, some where a folder or a link may be by then.
+      const paths = Array.from({ length: 2 + Math.floor(random() * 3) }, () => pick([...files, 'd3', 'l1']));
+      out.push({ op: 'puts', files: paths.map((p, k) => ({ path: p, mode: pick([0o600, 0o644]), mtimeMs: MTIME, data: Buffer.from(`s${seed}-${i}-${k} `.repeat(Math.floor(random() * 30))) })) });
+    }
     else if (roll < 0.55) out.push({ op: 'truncate', path, size: Math.floor(random() * 2000) });
     else if (roll < 0.7) out.push({ op: 'meta', path, mode: pick([0o600, 0o644]), mtimeMs: MTIME });
     else if (roll < 0.8) out.push({ op: 'rename', from: pick([...files, ...dirs]), to: pick([...files, 'd3', 'd2/moved']) });
@@ -373,6 +395,11 @@ test('records applied with overlapping calls end as if applied one by one (30 ra
     await all.applier.sync();
     assert.deepEqual(snapshot(all.root), snapshot(one.root), `seed ${seed}`);
     assert.deepEqual(overlapped, outcomes, `seed ${seed}: the same records fail`);
+    // A puts record is its files' put records, one after the other.
+    const apart = setUp(t);
+    for (const r of records.flatMap((r): ChangeRecord[] => (r.op === 'puts' ? r.files.map((f) => ({ op: 'put', ...f })) : [r]))) await apart.applier.apply(r).catch(() => undefined);
+    await apart.applier.sync();
+    assert.deepEqual(snapshot(apart.root), snapshot(one.root), `seed ${seed}: puts records as put records`);
   }
 });
 

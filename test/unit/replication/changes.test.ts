@@ -43,6 +43,7 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = 
       const records: ChangeRecord[] = [];
       for await (const r of paths === undefined ? detector.reconcile({ puts }) : detector.changes(paths, thorough)) {
         const wire = decodeRecord(encodeRecord(r));
+        if (wire.op === 'puts') throw new Error('the detector yields records of one path each, never puts');
         records.push(wire);
         const path = wire.op === 'rename' ? wire.from : wire.path;
         const { folder, rel } = splitVirtualPath(path);

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { decodeRecord, decodeRecordInPlace, encodeRecord, encodeRecordParts, RecordError, type ChangeRecord } from '../../../agent/replication/records.js';
+import { decodeRecord, decodeRecordInPlace, encodeRecord, encodeRecordParts, MAX_PUTS_FILES, MAX_WRITE_BYTES, RecordError, type WireRecord } from '../../../agent/replication/records.js';
 
-const samples: ChangeRecord[] = [
+const samples: WireRecord[] = [
   { op: 'write', path: 'a/b.txt', offset: 2 ** 40 + 3, data: Buffer.from('hello') },
   { op: 'write', path: 'empty', offset: 0, data: Buffer.alloc(0) },
   { op: 'truncate', path: 'a/b.txt', size: Number.MAX_SAFE_INTEGER },
@@ -19,6 +19,15 @@ const samples: ChangeRecord[] = [
   { op: 'put', path: 'small/file', mode: 0o4750, mtimeMs: 1_700_000_000_123.456, data: Buffer.from('whole') },
   { op: 'put', path: 'p', mode: 0o644, mtimeMs: 0, uid: 0, gid: 4_294_967_295, data: Buffer.alloc(3000, 7) },
   { op: 'put', path: 'empty', mode: 0o600, mtimeMs: 1, uid: 1000, data: Buffer.alloc(0) },
+  { op: 'puts', files: [
+    { path: 'd/one', mode: 0o644, mtimeMs: 1_700_000_000_123.456, data: Buffer.from('first') },
+    { path: 'd/two', mode: 0o600, mtimeMs: 2, uid: 0, gid: 4_294_967_295, data: Buffer.alloc(0) },
+  ] },
+  { op: 'puts', files: [
+    { path: 'ünïcode/a', mode: 0o4750, mtimeMs: 0, gid: 7, data: Buffer.alloc(3000, 1) },
+    { path: 'ünïcode/b', mode: 0o644, mtimeMs: 3, data: Buffer.alloc(1025, 2) },
+    { path: 'ünïcode/a', mode: 0o640, mtimeMs: 4, uid: 5, data: Buffer.from('again') },
+  ] },
 ];
 
 function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
@@ -28,7 +37,7 @@ function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): v
     assert.equal(e.field, field, e.message);
     assert.equal(e.offset, offset, e.message);
     assert.match(e.message, problem);
-    assert.match(e.message, new RegExp(`^change record: ${field} at byte ${offset}: `));
+    assert.ok(e.message.startsWith(`change record: ${field} at byte ${offset}: `), e.message);
     return true;
   });
 }
@@ -60,7 +69,7 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
   fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
   fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
-  fails(Buffer.from([1, 11, ...del.subarray(2)]), 'op', 1, /unknown op code 11/);
+  fails(Buffer.from([1, 12, ...del.subarray(2)]), 'op', 1, /unknown op code 12/);
   const meta = encodeRecord({ op: 'meta', path: 'm' });
   meta[meta.length - 1] = 0x10;
   fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);
@@ -71,6 +80,43 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   const huge = encodeRecord({ op: 'put', path: 'p', mode: 0o644, mtimeMs: 5, data: Buffer.from('x') });
   huge.writeUInt32BE(16 * 1024 * 1024 + 1, 18);
   fails(huge, 'data length', 18, /exceeds/);
+});
+
+test('a puts record holds 2 to MAX_PUTS_FILES files of MAX_WRITE_BYTES in all, and an error names the file and its field', () => {
+  const PUTS = 11;
+  /** A put record's body (its fields and data, without version and op): one file of a puts record. */
+  const body = (path: string, data: Buffer): Buffer => encodeRecord({ op: 'put', path, mode: 0o644, mtimeMs: 5, data }).subarray(2);
+  const puts = (count: number, files: readonly Buffer[]): Buffer => {
+    const head = Buffer.of(1, PUTS, 0, 0);
+    head.writeUInt16BE(count, 2);
+    return Buffer.concat([head, ...files]);
+  };
+  const one = body('a', Buffer.from('x'));
+  fails(puts(0, []), 'files', 2, /0 files; a puts record holds 2 to 4096/);
+  fails(puts(1, [one]), 'files', 2, /1 files/);
+  fails(puts(2, [one]), 'files[1].path', 2 + 2 + one.length, /truncated/);
+  // The second file's path, after the first file's bytes and its own length: named with its place in the record.
+  const bad = Buffer.concat([Buffer.of(0, 5), Buffer.from('../up')]);
+  fails(puts(2, [one, bad]), 'files[1].path', 4 + one.length + 2, /".." segment/);
+  // Its flags carry only uid and gid.
+  const flagged = body('b', Buffer.from('y'));
+  flagged[1 + 2 + 4 + 8] = 0x02;
+  fails(puts(2, [one, flagged]), 'files[1].put flags', 4 + one.length + 1 + 2 + 4 + 8, /unknown bits 0x2/);
+  // 16 MiB in the first file is allowed; one more byte in the second is not.
+  const full = body('big', Buffer.alloc(MAX_WRITE_BYTES, 3));
+  fails(puts(2, [full, one]), 'files[1].data', 4 + full.length + one.length - 1, /reaches 16777217 bytes, beyond 16777216/);
+  assert.equal((decodeRecord(puts(2, [full, body('e', Buffer.alloc(0))])) as { files: unknown[] }).files.length, 2);
+
+  const refuses = (files: number, bytes: number, message: RegExp): void => {
+    const record: WireRecord = { op: 'puts', files: Array.from({ length: files }, (_, i) => ({ path: `f${i}`, mode: 0o644, mtimeMs: 1, data: Buffer.alloc(i === 0 ? bytes : 0) })) };
+    assert.throws(() => encodeRecord(record), (e: unknown) => e instanceof RecordError && e.field === 'files' && message.test(e.message), message.source);
+  };
+  refuses(1, 0, /1 files; a puts record holds 2 to 4096/);
+  refuses(MAX_PUTS_FILES + 1, 0, /4097 files/);
+  refuses(2, MAX_WRITE_BYTES + 1, /16777217 bytes of data exceeds 16777216/);
+  assert.equal((decodeRecord(encodeRecord({ op: 'puts', files: Array.from({ length: MAX_PUTS_FILES }, (_, i) => ({ path: `f${i}`, mode: 0o644, mtimeMs: 1, data: Buffer.alloc(0) })) })) as { files: unknown[] }).files.length, MAX_PUTS_FILES);
+  assert.throws(() => encodeRecord({ op: 'puts', files: [{ path: 'ok', mode: 0o644, mtimeMs: 1, data: Buffer.alloc(0) }, { path: 'a//b', mode: 0o644, mtimeMs: 1, data: Buffer.alloc(0) }] }),
+    (e: unknown) => e instanceof RecordError && e.field === 'files[1].path' && /empty segment/.test(e.message));
 });
 
 test('bad paths are refused on decode, at the offset of the path', () => {
@@ -113,7 +159,7 @@ test('numbers out of range are refused on decode', () => {
 });
 
 test('encoding refuses what decoding would refuse, naming the field', () => {
-  const refuses = (r: ChangeRecord, field: string): void => {
+  const refuses = (r: WireRecord, field: string): void => {
     assert.throws(() => encodeRecord(r), (e: unknown) => e instanceof RecordError && e.code === 'VIGIL_BAD_RECORD' && e.field === field, field);
   };
   refuses({ op: 'delete', path: '../x' }, 'path');
@@ -132,7 +178,7 @@ test('every field survives the encoder growing its buffer: data of 0 to 2100 byt
   // Filled with a pattern, so bytes left uninitialized by the encoder could not pass for data.
   const pattern = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
   const paths = ['a', 'dir/'.repeat(30) + 'f', 'p'.repeat(4096)];
-  const records: ChangeRecord[] = [];
+  const records: WireRecord[] = [];
   for (const path of paths) {
     for (let size = 0; size <= 2100; size += size < 1100 ? 97 : 1) if (size <= 40 || size % 97 === 0 || (size >= 1020 && size <= 1030)) records.push({ op: 'write', path, offset: size * 7, data: pattern(size, size) });
     records.push({ op: 'truncate', path, size: 2 ** 40 + 3 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
-import { decodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
+import { decodeRecord, encodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
 import { ListingSeeder, readPages } from '../../../agent/replication/listing-pages.js';
 import { MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
@@ -38,6 +38,24 @@ function olderTarget(endpoint: MirrorEndpoint): MirrorEndpoint {
   };
 }
 
+/** An endpoint as a target that takes put records but not puts (several files in one) answers. */
+function targetBeforePutBatches(endpoint: MirrorEndpoint): MirrorEndpoint {
+  return {
+    ...endpoint,
+    apply: (r) => {
+      if (decodeRecord(r.payload).op === 'puts') return Promise.reject(new Error('change record: op at byte 1: unknown op code 11'));
+      return endpoint.apply(r);
+    },
+    handle: async (method, body) => {
+      if (method === 'features') {
+        const features = JSON.parse((await endpoint.handle!(method, body)).toString('utf8')) as { ops: string[] };
+        return Buffer.from(JSON.stringify({ ...features, ops: features.ops.filter((op) => op !== 'puts') }));
+      }
+      return endpoint.handle!(method, body);
+    },
+  };
+}
+
 /**
  * An endpoint as a target from before block-hash.ts answers: no block hashes among its features, and a listing
  * asked without one (its agent read no such field), so hashed with SHA-256.
@@ -56,8 +74,10 @@ function targetBeforeBlockHashes(endpoint: MirrorEndpoint): MirrorEndpoint {
 
 interface MirrorRun {
   readonly ops: Map<ChangeOp, number>;
-  /** Bytes of write and put records, by path. */
+  /** Bytes of write and put records (and of the files of puts records), by path. */
   readonly written: Map<string, number>;
+  /** Files that came whole, in put or puts records. */
+  readonly filesPut: { count: number };
   /** Paths of the meta records applied, in order, with "+mode" when the record sets a mode. */
   readonly metas: string[];
   /** Calls the source made of the target, by method. */
@@ -76,7 +96,7 @@ interface MirrorRun {
 
 /** `older`: the target's version; `prepare`: given the source's and the target's folders before either starts. */
 async function mirrorOnce(
-  t: TestContext, older: false | 'before puts' | 'before block hashes', prepare?: (src: string, dst: string) => void,
+  t: TestContext, older: false | 'before puts' | 'before put batches' | 'before block hashes', prepare?: (src: string, dst: string) => void,
   options: {
     readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions; readonly callTimeoutMs?: number; readonly slowScanMs?: number;
     /** Where the target keeps its last listing's hashes (absent: none kept). */
@@ -105,6 +125,7 @@ async function mirrorOnce(
   undo.push(() => target.close());
   const ops = new Map<ChangeOp, number>();
   const written = new Map<string, number>();
+  const filesPut = { count: 0 };
   const metas: string[] = [];
   const real = targetEndpoint(target, 64 * 1024, options.endpoint);
   const calls = new Map<string, number>();
@@ -120,13 +141,19 @@ async function mirrorOnce(
       const record = decodeRecord(r.payload);
       ops.set(record.op, (ops.get(record.op) ?? 0) + 1);
       if (record.op === 'write' || record.op === 'put') written.set(record.path, (written.get(record.path) ?? 0) + record.data.length);
+      if (record.op === 'put') filesPut.count++;
+      if (record.op === 'puts') {
+        filesPut.count += record.files.length;
+        for (const file of record.files) written.set(file.path, (written.get(file.path) ?? 0) + file.data.length);
+      }
       if (record.op === 'meta') metas.push(`${record.path}${record.mode === undefined ? '' : '+mode'}`);
       // Every record alike, so that those applied at once (the endpoint's concurrency) still start in order.
       if (options.applyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.applyDelayMs));
       return real.apply(r);
     },
   };
-  const endpoint = older === 'before puts' ? olderTarget(counted) : older === 'before block hashes' ? targetBeforeBlockHashes(counted) : counted;
+  const endpoint = older === 'before puts' ? olderTarget(counted) : older === 'before put batches' ? targetBeforePutBatches(counted)
+    : older === 'before block hashes' ? targetBeforeBlockHashes(counted) : counted;
   const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'beta', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
   undo.push(() => server.close());
   const startSource = async (resyncOnStart: boolean): Promise<MirrorSource> => {
@@ -159,7 +186,7 @@ async function mirrorOnce(
     await current?.stop();
     current = undefined;
   };
-  return { ops, written, metas, calls, log, source, src, dst, restart, stopSource, base };
+  return { ops, written, filesPut, metas, calls, log, source, src, dst, restart, stopSource, base };
 }
 
 test('a resync holds its read chunks in the journal until acknowledged: with a slow target, none is read into again before it left', async (t) => {
@@ -177,10 +204,37 @@ function storeHash(source: MirrorSource): string {
   return (source as unknown as { index: { blockHash: string } }).index.blockHash;
 }
 
-test('a resync sends each small file the target lacks as one put record; the copy equals the source, times included', async (t) => {
-  const { ops } = await mirrorOnce(t, false);
-  assert.equal(ops.get('put'), SMALL_FILES, JSON.stringify([...ops]));
+test('a resync sends the small files the target lacks whole, the run of one folder in one puts record; the copy equals the source, times included', async (t) => {
+  const { ops, filesPut, written } = await mirrorOnce(t, false);
+  // The 60 files of docs/ in one record (the large file at the root is created and written apart).
+  assert.equal(ops.get('puts'), 1, JSON.stringify([...ops]));
+  assert.equal(ops.get('put'), undefined, JSON.stringify([...ops]));
+  assert.equal(filesPut.count, SMALL_FILES);
+  assert.equal(written.get('0/docs/f59'), `small file 59\n`.length * (1 + 59 * 7));
   assert.equal(ops.get('create'), 1, 'only the large file is created apart');
+});
+
+test('a target applies the files of a puts record in the folders they name, and a later record of one of them after them', async (t) => {
+  const { target, folders } = await targetAlone(t, ['zero', 'one']);
+  const file = (path: string, text: string): { path: string; mode: number; mtimeMs: number; data: Buffer } => ({ path, mode: 0o640, mtimeMs: 1_600_000_000_000, data: Buffer.from(text) });
+  // Folder 0, then 1, then 0 again, and the folder itself (nothing: it exists); then a write into one of them.
+  const applied = [
+    target.apply(1, encodeRecord({ op: 'puts', files: [file('0/a', 'a0'), file('0/sub/b', 'b0'), file('1/a', 'a1'), file('0/c', 'c0'), file('1', 'ignored')] })),
+    target.apply(2, encodeRecord({ op: 'write', path: '1/a', offset: 2, data: Buffer.from('!') })),
+  ];
+  await Promise.all(applied);
+  assert.deepEqual(readdirSync(folders[0]!).sort(), ['a', 'c', 'sub']);
+  assert.equal(readFileSync(join(folders[0]!, 'sub', 'b'), 'utf8'), 'b0');
+  assert.equal(readFileSync(join(folders[0]!, 'c'), 'utf8'), 'c0');
+  assert.deepEqual(readdirSync(folders[1]!), ['a']);
+  assert.equal(readFileSync(join(folders[1]!, 'a'), 'utf8'), 'a1!');
+});
+
+test('to a target that takes put records but not puts records, each small file goes as one put record', async (t) => {
+  const { ops, filesPut } = await mirrorOnce(t, 'before put batches');
+  assert.equal(ops.get('put'), SMALL_FILES, JSON.stringify([...ops]));
+  assert.equal(ops.get('puts'), undefined, JSON.stringify([...ops]));
+  assert.equal(filesPut.count, SMALL_FILES);
 });
 
 test('to a target from before put records, small files go as create, write and meta, and the copy converges the same', async (t) => {
@@ -462,21 +516,28 @@ test('a target that did not stop cleanly drops its last listing\'s hashes; a dam
   assert.ok(log.some((line) => line.startsWith(`${join(blocked, 'index')}: `) && line.endsWith('the listing goes without it')), log.join('\n'));
 });
 
-/** A target alone over a folder that `fill` prepares, closed and removed after the test; its endpoint as the transport sees it. */
-async function targetOver(t: TestContext, fill: (dst: string) => void, endpointOptions?: TargetEndpointOptions): Promise<MirrorEndpoint> {
+/** A target alone over new folders of these names, which `fill` prepares; closed and removed after the test. */
+async function targetAlone(t: TestContext, names: readonly string[], fill: (folders: readonly string[]) => void = () => undefined): Promise<{ target: MirrorTarget; folders: readonly string[] }> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-target-alone-'));
-  const dst = join(base, 'dst');
-  mkdirSync(dst);
-  fill(dst);
+  const folders = names.map((name) => join(base, name));
+  for (const folder of folders) mkdirSync(folder);
+  fill(folders);
   const target = new MirrorTarget({
-    id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
+    id: MIRROR, folders, filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
     applyOwner: false, state: INITIAL_STATE, log: () => undefined,
   }, INITIAL_STATE);
   await target.open();
+  // One hook: node runs them in the order they were added, and the target writes its state as it closes.
   t.after(async () => {
     await target.close();
     rmSync(base, { recursive: true, force: true });
   });
+  return { target, folders };
+}
+
+/** A target alone over a folder that `fill` prepares; its endpoint as the transport sees it. */
+async function targetOver(t: TestContext, fill: (dst: string) => void, endpointOptions?: TargetEndpointOptions): Promise<MirrorEndpoint> {
+  const { target } = await targetAlone(t, ['dst'], ([dst]) => fill(dst!));
   return targetEndpoint(target, 4096, endpointOptions);
 }
 
