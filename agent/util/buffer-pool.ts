@@ -20,7 +20,16 @@ export interface BufferPoolOptions {
    * Default false.
    */
   readonly shared?: boolean;
+  /**
+   * Free buffers are dropped once the pool has lent nothing for this long: a mirror that went idle gives its
+   * memory back (up to tens of MiB per mirror and port), one that keeps working keeps it. 0 keeps them for good.
+   * Default IDLE_RELEASE_MS.
+   */
+  readonly idleMs?: number;
 }
+
+/** How long a pool may lend nothing before its free buffers are dropped. */
+export const IDLE_RELEASE_MS = 30_000;
 
 export class BufferPool {
   private readonly free: Buffer[] = [];
@@ -30,12 +39,23 @@ export class BufferPool {
   private readonly maxFree: number;
   private readonly fresh: (bytes: number) => Buffer;
   readonly shared: boolean;
+  private readonly idleMs: number;
+  /** Buffers taken so far: whether any was taken since the idle check was set. */
+  private taken = 0;
+  /** Set while free buffers are kept; unreferenced, so it never keeps the process up. */
+  private idleCheck: NodeJS.Timeout | undefined;
 
   constructor(readonly bufferBytes: number, options: BufferPoolOptions = {}) {
     this.shared = options.shared ?? false;
     this.minLentBytes = options.minLentBytes ?? 0;
     this.maxFree = options.maxFree ?? 8;
     this.fresh = options.fresh ?? ((bytes) => Buffer.allocUnsafe(bytes));
+    this.idleMs = options.idleMs ?? IDLE_RELEASE_MS;
+  }
+
+  /** Buffers kept for reuse now. */
+  get freeBuffers(): number {
+    return this.free.length;
   }
 
   /** A whole buffer of the pool's size, owning its memory whole (it may be handed over to a worker thread, or
@@ -43,6 +63,7 @@ export class BufferPool {
   take(): Buffer {
     const buffer = this.free.pop() ?? (this.shared ? Buffer.from(new SharedArrayBuffer(this.bufferBytes)) : Buffer.allocUnsafeSlow(this.bufferBytes));
     this.holders.set(buffer.buffer, 1);
+    this.taken++;
     return buffer;
   }
 
@@ -63,6 +84,21 @@ export class BufferPool {
     const count = this.holders.get(bytes.buffer);
     if (count === undefined || count === 0) return; // not ours, or given back already
     this.holders.set(bytes.buffer, count - 1);
-    if (count === 1 && this.free.length < this.maxFree) this.free.push(Buffer.from(bytes.buffer, 0, this.bufferBytes));
+    if (count === 1 && this.free.length < this.maxFree) {
+      this.free.push(Buffer.from(bytes.buffer, 0, this.bufferBytes));
+      this.watchIdle();
+    }
+  }
+
+  /** Drops the free buffers after idleMs in which nothing was taken; looks again later while the pool is used. */
+  private watchIdle(): void {
+    if (this.idleCheck !== undefined || this.idleMs <= 0) return;
+    const takenBefore = this.taken;
+    this.idleCheck = setTimeout(() => {
+      this.idleCheck = undefined;
+      if (this.taken === takenBefore) this.free.length = 0;
+      else if (this.free.length > 0) this.watchIdle();
+    }, this.idleMs);
+    this.idleCheck.unref();
   }
 }

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BufferPool } from '../../../agent/util/buffer-pool.js';
 
 test('BufferPool hands its buffers out again once given back, and takes back only its own, once', () => {
@@ -54,4 +56,34 @@ test('a shared BufferPool\'s buffers are SharedArrayBuffers (a worker thread fil
   pool.give(a);
   assert.equal(pool.take().buffer, a.buffer);
   assert.ok(!(new BufferPool(4096).take().buffer instanceof SharedArrayBuffer));
+});
+
+test('a BufferPool drops its free buffers once it has lent nothing for idleMs, and keeps them while it is used', async () => {
+  // Real timers, in an order that does not depend on the machine's speed: a sleep set after the pool's check, and
+  // longer, ends after it.
+  const pool = new BufferPool(4096, { idleMs: 100 });
+  const a = pool.take();
+  pool.give(a); // the check is set
+  pool.give(pool.take()); // used before it runs
+  await sleep(150);
+  assert.equal(pool.freeBuffers, 1, 'taken since the check was set: kept, and checked again later');
+  await sleep(150);
+  assert.equal(pool.freeBuffers, 0, 'nothing taken since: dropped');
+  const fresh = pool.take();
+  assert.notEqual(fresh.buffer, a.buffer, 'fresh memory after the idle time');
+  pool.give(fresh);
+  assert.equal(pool.freeBuffers, 1, 'and kept again');
+  const keeper = new BufferPool(4096, { idleMs: 0 });
+  keeper.give(keeper.take());
+  await sleep(150);
+  assert.equal(keeper.freeBuffers, 1, 'idleMs 0 keeps them for good');
+});
+
+test('a BufferPool holding free buffers does not keep its process up', () => {
+  // The default idle time is 30 s; the child must end at once, its idle check unreferenced.
+  const script = `import { BufferPool } from ${JSON.stringify(new URL('../../../agent/util/buffer-pool.js', import.meta.url).href)};
+    const pool = new BufferPool(4096); pool.give(pool.take()); if (pool.freeBuffers !== 1) process.exit(3);`;
+  const started = Date.now();
+  execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+  assert.ok(Date.now() - started < 20_000);
 });
