@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, stat as statFollowing, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type PutsRecord, type WireRecord } from './records.js';
 import { WriteThread, type PutFile } from './write-thread.js';
@@ -99,12 +99,14 @@ export class Applier {
   /** Folders whose entries changed since the last sync, fsynced so creates, renames and deletes survive a crash. */
   private readonly dirtyDirs = new Set<string>();
   private realRoot: string | undefined;
+  /** The root's device: only files on it are written inline (see the write op). */
+  private rootDevice: number | undefined;
   /**
-   * Folders already checked to resolve inside the root: most records land in a folder seen before, and checking
-   * again costs three system calls. Forgotten whenever a record removes, renames or links anything, the only
-   * ops by which a checked folder could become something else.
+   * Folders already checked to resolve inside the root, and whether each lies on the root's file system: most
+   * records land in a folder seen before, and checking again costs three system calls. Forgotten whenever a record
+   * removes, renames or links anything, the only ops by which a checked folder could become something else.
    */
-  private readonly checkedDirs = new Set<string>();
+  private readonly checkedDirs = new Map<string, boolean>();
   /** Checks of folders under way, by folder (and whether missing ones are made): see resolve. */
   private readonly parentChecks = new Map<string, Promise<string | undefined>>();
   /** The last op that runs alone (a shape change, a sync, a close), settled. */
@@ -267,9 +269,12 @@ export class Applier {
   private async applyNow(r: WireRecord): Promise<void> {
     switch (r.op) {
       case 'write': {
-        const file = await this.openForWrite(await this.resolve(r.path, r, true));
+        const path = await this.resolve(r.path, r, true);
+        const file = await this.openForWrite(path);
         try {
-          const inline = this.inlineMade ?? (await this.inlineWrites());
+          // Only on the root's file system, which inline-writes.ts judged: a network file system mounted inside
+          // the tree (NFS, CIFS, FUSE) could hold the event loop, and the heartbeats on it, for seconds.
+          const inline = this.checkedDirs.get(dirname(path)) === true ? this.inlineMade ?? (await this.inlineWrites()) : undefined;
           // Inline while that is allowed and fast (its loop checks before each piece); the rest through the pool.
           let written = inline?.write(file.handle.fd, r.data, r.offset) ?? 0;
           while (written < r.data.length) {
@@ -530,7 +535,7 @@ export class Applier {
     const real = await realpath(existing);
     if (real !== realRoot && !real.startsWith(realRoot + sep)) return real;
     if (!makeParents) {
-      if (existing === parent && stat.isDirectory()) this.checkedDirs.add(parent);
+      if (existing === parent && stat.isDirectory()) this.checkedDirs.set(parent, stat.dev === this.rootDevice);
       return undefined;
     }
     if (!(await lstat(real)).isDirectory()) {
@@ -541,14 +546,17 @@ export class Applier {
       await mkdir(parent, { recursive: true });
       for (let dir = parent; dir !== existing; dir = dirname(dir)) this.dirtyDirs.add(dirname(dir));
     }
-    this.checkedDirs.add(parent);
+    // Followed: the parent may be a link to a folder inside the root, on another file system.
+    this.checkedDirs.set(parent, (await statFollowing(parent)).dev === this.rootDevice);
     return undefined;
   }
 
   private async ensureRoot(): Promise<string> {
     if (this.realRoot === undefined) {
       await mkdir(this.root, { recursive: true });
-      this.realRoot = await realpath(this.root);
+      const realRoot = await realpath(this.root);
+      this.rootDevice = (await lstat(realRoot)).dev;
+      this.realRoot = realRoot;
     }
     return this.realRoot;
   }

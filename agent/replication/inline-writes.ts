@@ -13,9 +13,9 @@
  *   only well above it, halfway to the hard limit;
  * - a piece that took longer than `slowMs` anyway (a memory cgroup's own limit, a slow device) sends the writes
  *   of the next `backoffMs` to the pool, where a wait costs the loop nothing.
- * Once the page cache no longer takes bytes at memory speed, the pool loses nothing. The root's file system
- * decides for the whole tree: a network file system mounted inside a mirrored folder is covered by the third rule
- * only, after its first slow write.
+ * Once the page cache no longer takes bytes at memory speed, the pool loses nothing. The root's file system is
+ * the one judged: the Applier writes inline only files whose folder lies on the root's device, so a network file
+ * system mounted inside a mirrored folder always goes through the pool.
  */
 import { statfs } from 'node:fs/promises';
 import { readFileSync, writeSync } from 'node:fs';

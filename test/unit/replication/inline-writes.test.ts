@@ -2,7 +2,8 @@
 // fast and the folder is local, through libuv's pool otherwise. Real files; the clock is a counter the test moves.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InlineWrites, isLocalFileSystem, parseDirtyPages, type DirtyPages } from '../../../agent/replication/inline-writes.js';
@@ -137,4 +138,34 @@ test('the applier writes a record inline, finishes one cut short by a slow piece
   await pooled.close();
   assert.deepEqual(readFileSync(join(dir, 'pooled', 'f')), data);
   assert.equal(pooled.inlineWriteStats, undefined);
+});
+
+test('files on another file system mounted inside the root go through the pool, the root\'s own inline', { skip: process.getuid?.() !== 0 ? 'needs root (mount)' : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-inline-mount-'));
+  const root = join(dir, 'root');
+  const mounted = join(root, 'mnt');
+  mkdirSync(mounted, { recursive: true });
+  // A tmpfs stands in for the network file system an administrator mounted in the tree: another device.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'vigil-inline-test', mounted]);
+  const applier = new Applier(root, { durable: false, inlineWrites: { dirtyPages: CLEAN } });
+  // One hook, in this order: the applier's open files would keep the mount busy.
+  t.after(async () => {
+    try {
+      await applier.close();
+      execFileSync('umount', [mounted]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  symlinkSync('mnt', join(root, 'link')); // a link inside the root to a folder on the mount
+  const data = keystream('inline', 'mount', 0, 0, 3 * WRITE_PIECE_BYTES + 1000);
+  await applier.apply({ op: 'write', path: 'mnt/new/f', offset: 0, data });
+  await applier.apply({ op: 'write', path: 'mnt/g', offset: 0, data });
+  await applier.apply({ op: 'write', path: 'link/h', offset: 0, data });
+  assert.equal(applier.inlineWriteStats?.inlinePieces ?? 0, 0, 'nothing on the mount went inline');
+  await applier.apply({ op: 'write', path: 'f', offset: 0, data });
+  await applier.apply({ op: 'write', path: 'sub/f', offset: 0, data });
+  assert.equal(applier.inlineWriteStats?.inlinePieces, 8, 'the root\'s own files went inline');
+  await applier.sync();
+  for (const path of ['mnt/new/f', 'mnt/g', 'mnt/h', 'f', 'sub/f']) assert.deepEqual(readFileSync(join(root, path)), data, path);
 });
