@@ -230,6 +230,18 @@ test('a target applies the files of a puts record in the folders they name, and 
   assert.equal(readFileSync(join(folders[1]!, 'a'), 'utf8'), 'a1!');
 });
 
+test('a puts record that arrives while the target\'s writes are paused waits in its spool, and lands on resume', async (t) => {
+  const { target, folders } = await targetAlone(t, ['zero']);
+  await target.pause();
+  const files = [0, 1, 2].map((i) => ({ path: `0/d/f${i}`, mode: 0o600, mtimeMs: 1_600_000_000_000 + i, data: Buffer.from(`file ${i}`) }));
+  await target.apply(1, encodeRecord({ op: 'puts', files }));
+  await target.flush();
+  assert.deepEqual(readdirSync(folders[0]!), [], 'the copy stands still while paused');
+  await target.resume();
+  assert.deepEqual(readdirSync(join(folders[0]!, 'd')).sort(), ['f0', 'f1', 'f2']);
+  assert.equal(readFileSync(join(folders[0]!, 'd', 'f2'), 'utf8'), 'file 2');
+});
+
 test('to a target that takes put records but not puts records, each small file goes as one put record', async (t) => {
   const { ops, filesPut } = await mirrorOnce(t, 'before put batches');
   assert.equal(ops.get('put'), SMALL_FILES, JSON.stringify([...ops]));
