@@ -79,9 +79,10 @@ interface OpenFile {
 
 /**
  * Ops on one file's content or metadata commute with ops on other files: they may run at once, each after the
- * previous op on its own path. Ops that change the tree's shape (mkdir, symlink, rename, delete) run alone, after
- * everything before them and before everything after. A meta record that sets a time also waits for the ops
- * running under its path: a folder's mtime moves with each entry made in it (see runningUnder).
+ * previous op on its own path (a puts record on each of its paths). Ops that change the tree's shape (mkdir,
+ * symlink, rename, delete) run alone, after everything before them and before everything after. A meta record that
+ * sets a time also waits for the ops running under its path: a folder's mtime moves with each entry made in it (see
+ * runningUnder).
  */
 function contentPaths(r: WireRecord): string | readonly string[] | undefined {
   if (r.op === 'puts') return r.files.map((f) => f.path);
@@ -147,7 +148,7 @@ export class Applier {
 
   /**
    * Apply one record. Calls may overlap: the tree then ends as if the records had been applied one by one in
-   * call order (content ops on different files run at once; see contentPath).
+   * call order (content ops on different files run at once; see contentPaths).
    */
   apply(r: WireRecord): Promise<void> {
     const under = r.op === 'meta' && r.mtimeMs !== undefined ? this.runningUnder(r.path) : [];
