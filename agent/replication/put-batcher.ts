@@ -4,6 +4,7 @@
  * transport's framing and acknowledgements, and the target's decoding and scheduling: per-record work that
  * cost more CPU than the files' bytes did. Only for a target that lists 'puts' among its features.
  */
+import { splitVirtualPath } from './changes.js';
 import { MAX_PUTS_FILES, MAX_WRITE_BYTES, type ChangeRecord, type WireRecord } from './records.js';
 
 type PutRecord = Extract<ChangeRecord, { op: 'put' }>;
@@ -13,16 +14,11 @@ export const PUTS_FILES = 256;
 /** Data per puts record. */
 export const PUTS_BYTES = 1024 * 1024;
 
-/** The folder index of a virtual path ("0/docs/a" -> "0"): a puts record holds one folder's files. */
-function folderOf(path: string): string {
-  const slash = path.indexOf('/');
-  return slash < 0 ? path : path.slice(0, slash);
-}
-
 export class PutBatcher {
   private files: PutRecord[] = [];
   private bytes = 0;
-  private folder = '';
+  /** The mirror folder of the files gathered: a puts record holds one folder's files. */
+  private folder = -1;
 
   constructor(private readonly maxFiles = PUTS_FILES, private readonly maxBytes = PUTS_BYTES) {
     if (maxFiles < 1 || maxFiles > MAX_PUTS_FILES) throw new RangeError(`a puts record holds at most ${MAX_PUTS_FILES} files, not ${maxFiles}`);
@@ -31,7 +27,7 @@ export class PutBatcher {
 
   /** Takes `put` in; answers the records gathered before it when it could not join them. */
   add(put: PutRecord): WireRecord | undefined {
-    const folder = folderOf(put.path);
+    const { folder } = splitVirtualPath(put.path);
     const full = this.files.length > 0
       && (folder !== this.folder || this.files.length >= this.maxFiles || this.bytes + put.data.length > this.maxBytes);
     const ready = full ? this.take() : undefined;

@@ -266,6 +266,11 @@ export class MirrorSource {
       if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4)) await flush();
     };
     const puts = putBatches ? new PutBatcher() : undefined;
+    /** The puts gathered so far, before a record that is not a put (and at the end): the order holds. */
+    const addGathered = async (): Promise<void> => {
+      const gathered = puts?.take();
+      if (gathered !== undefined) await add(gathered);
+    };
     try {
       for await (const record of records) {
         if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
@@ -274,12 +279,10 @@ export class MirrorSource {
           if (ready !== undefined) await add(ready);
           continue;
         }
-        const gathered = puts?.take();
-        if (gathered !== undefined) await add(gathered);
+        await addGathered();
         await add(record);
       }
-      const gathered = puts?.take();
-      if (gathered !== undefined) await add(gathered);
+      await addGathered();
       await flush();
       await appending;
     } finally {
