@@ -69,7 +69,8 @@ export function formatMirrors(mirrors: readonly MirrorStatus[]): string {
   const rows = [['MIRROR', 'ROLE', 'PEER', 'STATE', 'SOURCE QUEUE', 'TARGET QUEUE', 'LAG', 'RATE', 'DIRTY']];
   for (const m of mirrors) {
     const paused = [m.pausedSource ? 'source' : '', m.pausedTarget ? 'target' : ''].filter((x) => x !== '').join('+');
-    rows.push([m.id, m.role, m.peer, `${m.state}${paused === '' ? '' : ` (${paused} paused)`}`, queue(m.sourceQueue), queue(m.targetQueue),
+    const listing = m.backgroundListing === undefined || m.backgroundListing.finishedAt !== undefined ? '' : `, listing its copy (${m.backgroundListing.files} files)`;
+    rows.push([m.id, m.role, m.peer, `${m.state}${paused === '' ? '' : ` (${paused} paused)`}${listing}`, queue(m.sourceQueue), queue(m.targetQueue),
       `${m.lagSeconds.toFixed(1)} s / ${bytes(m.lagBytes)}`, `${bytes(m.throughput)}/s`, String(m.dirtyFiles)]);
   }
   const reasons = mirrors.flatMap((m) => m.reasons.map((r) => `  ${m.id}: ${r}`));

@@ -4,6 +4,7 @@
  * the copy before. Open while listings run (two may overlap: a restarted source asks again while its first
  * session is still open), saved and let go by the last one, so it holds no memory between differential mirrors.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { BlockHashName } from './block-hash.js';
 import { BlockIndexStore, NO_MTIME, RACY_MS, indexFile, type FileIndex } from './block-index.js';
@@ -69,9 +70,43 @@ export async function otherRoleIndex(file: string | undefined, hash: BlockHashNa
 export class ListingIndex {
   private opening: Promise<BlockIndexStore | undefined> | undefined;
   private users = 0;
+  /** A listing of the whole copy completed while the store was open: close() ends the due mark once it saved. */
+  private completed = false;
 
   /** `file` absent: no listing keeps anything (open answers undefined). */
   constructor(private readonly file: string | undefined, private readonly log: (line: string) => void) {}
+
+  /**
+   * The mark, beside the file, that the copy was replaced and no listing has read all of it since: kept in a file
+   * of its own, not in the mirror's state, which agents before it refuse with a key they do not know.
+   */
+  private get dueFile(): string | undefined {
+    return this.file === undefined ? undefined : `${this.file}.due`;
+  }
+
+  /** Whether a listing of the whole copy is due (see markDue). */
+  get due(): boolean {
+    const due = this.dueFile;
+    return due !== undefined && existsSync(due);
+  }
+
+  /** The copy changed beyond what the index holds (a resync wrote to it): due until a listing reads it through. */
+  markDue(): void {
+    const due = this.dueFile;
+    // An empty file, written at most once per resync.
+    if (due !== undefined) writeFileSync(due, '');
+  }
+
+  /**
+   * A full mirror empties the copy: the hashes kept describe files that are gone (whose inodes new ones may take),
+   * so they go, and a listing is due.
+   */
+  async replaced(): Promise<void> {
+    if (this.file === undefined) return;
+    (await this.opening)?.clear();
+    await rm(this.file, { force: true });
+    this.markDue();
+  }
 
   /**
    * The store for a listing with `hash`, to give back with close(); undefined when there is no file, or while
@@ -112,7 +147,7 @@ export class ListingIndex {
     }
   }
 
-  /** After a complete listing: the files it did not find are gone, and so are their hashes. */
+  /** After a complete listing: the files it did not find are gone, and so are their hashes; a due listing is done. */
   async keepOnly(store: BlockIndexStore, seen: ReadonlySet<string>): Promise<void> {
     const slicer = new TimeSlicer();
     const gone: string[] = [];
@@ -122,6 +157,7 @@ export class ListingIndex {
       if (pause !== undefined) await pause;
     }
     for (const path of gone) store.delete(path);
+    this.completed = true;
   }
 
   /** A listing that open() gave the store is done with it (complete or not): the last one saves it and lets it go. */
@@ -130,7 +166,14 @@ export class ListingIndex {
     const opening = this.opening;
     this.opening = undefined;
     const store = await opening;
+    const completed = this.completed;
+    this.completed = false;
     // Only ever a saving of reads: a listing does not fail for it.
-    await store?.save().catch((e: unknown) => this.log(`${this.file ?? ''}: not saved (${(e as Error).message}): the next listing hashes what it cannot find there`));
+    const saved = await store?.save().then(() => true, (e: unknown) => {
+      this.log(`${this.file ?? ''}: not saved (${(e as Error).message}): the next listing hashes what it cannot find there`);
+      return false;
+    });
+    const due = this.dueFile;
+    if (saved === true && completed && due !== undefined) await rm(due, { force: true });
   }
 }

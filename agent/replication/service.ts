@@ -104,7 +104,7 @@ export class MirrorService implements MirrorRoles {
         const target = new MirrorTarget({
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
           applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log, listingIndexFile: join(dir, LISTING_INDEX_FILE),
-          ownIndexFile: join(dir, SOURCE_INDEX_FILE),
+          ownIndexFile: join(dir, SOURCE_INDEX_FILE), backgroundListing: { blockSize: r.blockSize, blockHash: r.blockHash },
         }, state);
         await target.open(unclean);
         if (unclean) {
@@ -179,6 +179,8 @@ export class MirrorService implements MirrorRoles {
     // the source, and nobody took over since, or the peer would hold a newer one and refuse us) carries on.
     const lineage = state.promotedHere ? state.lineage : nextGeneration(state.lineage);
     m.target.active = false;
+    // What it hashed is saved for the source to compare from (the rest it reads).
+    await m.target.stopBackgroundListing();
     m.target.promote({ current: lineage.current, history: [...lineage.history] });
     const peer = splitHostPort(m.config.endpoints[m.peer]!);
     const source = new MirrorSource({
@@ -209,6 +211,7 @@ export class MirrorService implements MirrorRoles {
     const drained = await source.stop(Date.now() + budget);
     m.source = undefined;
     m.target.active = true;
+    m.target.startBackgroundListing();
     return { rc: 0, message: drained ? `sent everything to ${m.peer}; now a target` : `stopped with changes not yet at ${m.peer} (they stay in the journal and a resync follows)` };
   }
 
@@ -296,10 +299,12 @@ export class MirrorService implements MirrorRoles {
     }
     const reasons: string[] = [];
     if (!state.consistent) reasons.push('this copy is mid-resync: it must not be promoted until the resync completes');
+    const listing = m.target.backgroundListing;
     return {
       ...base, role: 'target', state: !state.consistent ? 'inconsistent' : state.pausedTarget ? 'paused' : 'in-sync', reasons,
       connected: false, pausedSource: state.pausedSource, targetQueue: m.target.spoolStats(), dirtyFiles: 0, lagBytes: 0, lagSeconds: 0,
       throughput: m.target.throughput(now),
+      ...(listing === undefined ? {} : { backgroundListing: listing }),
     };
   }
 

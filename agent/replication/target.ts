@@ -49,6 +49,13 @@ export interface TargetOptions {
    * it, not read again (the node that was the source, back as the target after a switchover).
    */
   readonly ownIndexFile?: string;
+  /**
+   * The block size and hash of this node's mirror configuration: with them, after a resync that wrote to the copy
+   * (a full mirror leaves the listing index nothing), the target lists its copy in the background, so that this
+   * node, should it become the source, compares from the index instead of reading the copy (absent: the next
+   * listing a source asks for reads what changed).
+   */
+  readonly backgroundListing?: { readonly blockSize: number; readonly blockHash: BlockHashName };
 }
 
 /** A refusal the source sees as the HELLO's error code. */
@@ -83,6 +90,13 @@ export interface TargetFile {
   readonly firstBlock?: number;
 }
 
+/** One entry of a listing as walked: a file's index with it (absent: not a file, or gone meanwhile). */
+interface WalkedEntry {
+  readonly folder: number;
+  readonly entry: TreeEntry;
+  readonly listed: Listed | undefined;
+}
+
 const LISTING_LOOKAHEAD = 16;
 /**
  * Block hashes per entry of a paged listing: 32,768 (2 GiB of a file at 64 KiB blocks) make about 700 KB of
@@ -102,6 +116,13 @@ export class MirrorTarget {
   private readonly inFlight = new Set<Promise<unknown>>();
   private exclusive: Promise<unknown> | undefined;
   private readonly rate: { at: number; bytes: number }[] = [];
+  /** The background listing while it runs (see backgroundListing; it never rejects), and the last one's progress. */
+  private backgroundRun: Promise<void> | undefined;
+  private backgroundProgress: { readonly startedAt: number; files: number; finishedAt?: number } | undefined;
+  private stopBackground = false;
+  /** Records received for the copy in this run (applied or spooled), and how many before the source's last reset. */
+  private recordsApplied = 0;
+  private recordsAtReset = 0;
   /** False while this node is the mirror's source: its own copy is live, nothing may be applied to it. */
   active = true;
 
@@ -135,6 +156,8 @@ export class MirrorTarget {
     }
     this.spool = await Journal.open(this.o.spoolDir, { maxBytes: this.o.spoolBytes, fsync: 'batch' });
     if (!this.state.pausedTarget) await this.drainSpool();
+    // One the last run left unfinished carries on (what it hashed was saved).
+    this.startBackgroundListing();
   }
 
   get current(): MirrorNodeState { return this.state; }
@@ -172,15 +195,18 @@ export class MirrorTarget {
     this.persist({ ...this.state, pausedSource: paused });
   }
 
-  /** A full mirror starts from empty folders. */
+  /** A full mirror starts from empty folders (and the listing index with nothing). */
   async clear(): Promise<void> {
     this.persist({ ...this.state, consistent: false });
+    await this.stopBackgroundListing();
+    await this.listingIndex.replaced();
     for (let k = 0; k < this.o.folders.length; k++) await this.emptyFolder(k);
   }
 
   /** The source reset its stream (its journal no longer covers what we applied): a resync follows. */
   resetStream(lastApplied: number): void {
     this.persist({ ...this.state, lastApplied, consistent: false });
+    this.recordsAtReset = this.recordsApplied;
   }
 
   /** The resync the source ran is complete: our copy now holds its generation. */
@@ -188,6 +214,51 @@ export class MirrorTarget {
     const lineage = adoptLineage(source);
     // A pause of transmission was this node's as a source; the stream it paused is gone now that it follows another.
     this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
+    // A resync that wrote nothing (a level copy) leaves the listing index as its listing made it.
+    if (this.recordsApplied !== this.recordsAtReset) this.listingIndex.markDue();
+    this.startBackgroundListing();
+  }
+
+  /**
+   * After a resync wrote to the copy (a full mirror, or the first one onto an empty folder), list it in the
+   * background into the listing index (nothing is sent): the next differential mirror's listing, or this node as
+   * the source after a failover, then reads only the files changed since, where it would read what the resync
+   * wrote. Records applied meanwhile are safe: a file is hashed after its fstat, and the records that change it
+   * set its mtime last, so an entry made of a torn read no longer matches the file. Runs while this node is the
+   * target of a consistent copy whose writes are not paused and the listing index is due (ListingIndex.due:
+   * carried on at the next start); stopped by close(), a full mirror and a promotion.
+   */
+  startBackgroundListing(): void {
+    const asked = this.o.backgroundListing;
+    // While writes are paused the spool's records are still to land: resume() starts it after them.
+    if (asked === undefined || this.backgroundRun !== undefined || !this.active || !this.state.consistent || this.state.pausedTarget || !this.listingIndex.due) return;
+    this.stopBackground = false;
+    const progress: { readonly startedAt: number; files: number; finishedAt?: number } = { startedAt: Date.now(), files: 0 };
+    this.backgroundProgress = progress;
+    this.o.log(`mirror ${this.o.id}: listing the copy in the background (a resync wrote to it since the last listing)`);
+    const describe = (files: number, hashed: number): string =>
+      `listed the copy in the background: ${files} files, ${hashed} of them hashed, in ${((Date.now() - progress.startedAt) / 1000).toFixed(2)} s`;
+    const run = (async () => {
+      // Nothing to send: the walk only fills the listing index.
+      for await (const walked of this.walk(asked.blockSize, asked.blockHash, false, describe, () => this.stopBackground)) {
+        if (walked.listed !== undefined) progress.files++;
+      }
+    })().catch((e: unknown) => this.o.log(`mirror ${this.o.id}: the background listing stopped (${(e as Error).message}): the next listing hashes what it did not`));
+    this.backgroundRun = run.finally(() => {
+      this.backgroundRun = undefined;
+      progress.finishedAt = Date.now();
+    });
+  }
+
+  /** The last background listing in this run: when it started, how many files it listed, when it ended (if it has). */
+  get backgroundListing(): { readonly startedAt: number; readonly files: number; readonly finishedAt?: number } | undefined {
+    return this.backgroundProgress === undefined ? undefined : { ...this.backgroundProgress };
+  }
+
+  /** Ends a background listing at its next file, what it hashed saved; resolves once it has. */
+  async stopBackgroundListing(): Promise<void> {
+    this.stopBackground = true;
+    await this.backgroundRun;
   }
 
   /**
@@ -214,6 +285,7 @@ export class MirrorTarget {
 
   /** Synchronous up to its first await: that is what keeps the calls' order. */
   private applyInOrder(payload: Buffer): Promise<void> {
+    this.recordsApplied++;
     if (this.state.pausedTarget || this.applyingSpool) return this.spool!.append(payload).then(() => undefined);
     let record: WireRecord;
     try {
@@ -302,6 +374,7 @@ export class MirrorTarget {
   async resume(): Promise<void> {
     this.persist({ ...this.state, pausedTarget: false });
     await this.drainSpool();
+    this.startBackgroundListing();
   }
 
   private async drainSpool(): Promise<void> {
@@ -357,6 +430,38 @@ export class MirrorTarget {
    * listing (whose hashes are made anew).
    */
   async *listingEntries(blockSize: number, blockHash: BlockHashName, entryBlocks = LISTING_ENTRY_BLOCKS, fresh = false): AsyncGenerator<TargetFile> {
+    // A background listing does what this one would: it waits, and takes what that one hashed.
+    await this.backgroundRun;
+    const describe = (files: number, hashed: number, fromOwn: number): string =>
+      `listed ${files} files, ${hashed} of them hashed (the others unchanged since the last listing${fromOwn === 0 ? '' : `; ${fromOwn} of those since this node sent them as the source`})`;
+    for await (const { folder, entry: e, listed } of this.walk(blockSize, blockHash, fresh, describe)) {
+      const path = virtualPath(folder, e.path);
+      if (e.type !== 'file') {
+        yield {
+          path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
+          ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
+        };
+        continue;
+      }
+      if (listed === undefined) continue;
+      const { index } = listed;
+      const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid, blockSize } as const;
+      // One entry (an empty file's too), or one per entryBlocks blocks.
+      for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
+        const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
+        yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
+      }
+    }
+  }
+
+  /**
+   * The copy's entries in the scan's order, each root first, files with their index (from the listing index, this
+   * node's own as the source, or hashed now; see listedIndex), kept in the listing index. A walk that completes
+   * drops the files it did not find from the listing index and logs `describe`; one that `stop` ends early keeps
+   * what it hashed.
+   */
+  private async *walk(blockSize: number, blockHash: BlockHashName, fresh: boolean, describe: (files: number, hashed: number, fromOwn: number) => string,
+    stop: () => boolean = () => false): AsyncGenerator<WalkedEntry> {
     const known = await this.listingIndex.open(blockHash);
     // Loaded at the first file the listing index does not cover, if any.
     let own: Promise<ReadonlyMap<string, FileIndex> | undefined> | undefined;
@@ -372,44 +477,31 @@ export class MirrorTarget {
     const indexer: Indexer = (path) => thread.index(path, blockSize, blockHash);
     try {
       for (let k = 0; k < this.o.folders.length; k++) {
+        if (stop()) return;
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
           ? listedIndex(known, virtualPath(k, e.path), join(root, e.path), e, blockSize, blockHash, fresh, indexer, ownIndex).catch(() => undefined)
           : Promise.resolve(undefined));
-        const notFile = (e: TreeEntry): TargetFile => ({
-          path: virtualPath(k, e.path), type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
-          ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
-        });
         // The root itself first: its mode, owner and time, so that a level root is not made and set again. A
         // source from before this takes the entry as a folder it knows, which it is.
         const rootDir = await rootEntry(root, lstatMany);
-        if (rootDir !== undefined) yield notFile(rootDir);
+        if (rootDir !== undefined) yield { folder: k, entry: rootDir, listed: undefined };
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter, lstatMany), LISTING_LOOKAHEAD, hash)) {
-          if (e.type !== 'file') {
-            yield notFile(e);
-            continue;
-          }
-          const path = virtualPath(k, e.path);
-          const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
+          if (stop()) return;
           const listed = result.ok ? result.value : undefined;
-          if (listed === undefined) continue;
-          const { index } = listed;
-          if (listed.hashed) hashed++;
-          if (listed.ownIndex) fromOwn++;
-          seen.add(path);
-          const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, ...meta, blockSize } as const;
-          // One entry (an empty file's too), or one per entryBlocks blocks.
-          for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
-            const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
-            yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
+          if (listed !== undefined) {
+            if (listed.hashed) hashed++;
+            if (listed.ownIndex) fromOwn++;
+            seen.add(virtualPath(k, e.path));
           }
+          yield { folder: k, entry: e, listed };
         }
       }
       // Complete: what it did not find is gone.
       if (known !== undefined) {
         await this.listingIndex.keepOnly(known, seen);
-        this.o.log(`mirror ${this.o.id}: listed ${seen.size} files, ${hashed} of them hashed (the others unchanged since the last listing${fromOwn === 0 ? '' : `; ${fromOwn} of those since this node sent them as the source`})`);
+        this.o.log(`mirror ${this.o.id}: ${describe(seen.size, hashed, fromOwn)}`);
       }
     } finally {
       await thread.close();
@@ -430,6 +522,7 @@ export class MirrorTarget {
   }
 
   async close(): Promise<void> {
+    await this.stopBackgroundListing();
     saveMirrorState(this.o.stateFile, this.state);
     for (const a of this.appliers) await a.close();
     await this.writeThread.close();

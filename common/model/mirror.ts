@@ -43,6 +43,12 @@ export interface MirrorStatus {
   /** Bytes per second sent (source) or applied (target) over the last few seconds. */
   readonly throughput: number;
   readonly lastSync?: MirrorSyncSummary;
+  /**
+   * On the target, its last listing of its copy in the background since the agent started, which a resync that
+   * wrote to the copy starts (so that, as the source after a failover, it compares from the hashes instead of
+   * reading the copy): when it started, the files listed so far, and when it ended (absent: still running).
+   */
+  readonly backgroundListing?: { readonly startedAt: EpochMs; readonly files: number; readonly finishedAt?: EpochMs };
 }
 
 export interface MirrorSyncSummary {

@@ -8,7 +8,8 @@
  *   1. a generated data set on alpha (seeded AES-CTR keystream: deterministic, incompressible, fast);
  *   2. full mirror: `rsync -a` to an rsync daemon in beta, the same over ssh to beta's sshd (encrypted and
  *      authenticated, as Vigil's transport is, with the cipher Vigil's TLS uses: AES-128-GCM), then Vigil from
- *      agent start to an equal copy;
+ *      agent start to an equal copy; then beta's listing of the copy in the background (which that mirror's end
+ *      starts), and the group moved to beta and back (a failover right after the first mirror);
  *   3. differential: both agents stopped (SIGTERM), 1% of the 64 KiB blocks rewritten in place, both restarted
  *      (alpha reconciles against its persisted block index); then two explicit `mirror diff`s on the level copy (the
  *      second shows what the target's listing index and the source's own index save);
@@ -633,6 +634,32 @@ function changedBlocksArrived(b: Bench, change: Change): boolean {
   return true;
 }
 
+/** CPU seconds of both agents' processes so far. */
+const agentsCpu = (b: Bench): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
+
+/**
+ * The target's listing of its copy in the background, which a resync that wrote to the copy starts (before the
+ * source hears that the resync is done; the target's status shows the last one): waited for after every phase
+ * that ends with a resync begun after `since`, so that no later phase pays for it. Its time is the agent's own
+ * (start to end); its CPU is both agents' from the phase's end (a small one may have ended before: nothing);
+ * null if none ran.
+ */
+async function untilTargetListed(b: Bench, node: NodeName, since: number, timeoutMs: number): Promise<Record<string, unknown> | null> {
+  const cpuBefore = agentsCpu(b);
+  const started = (await b.mirrorStatus(node))?.backgroundListing?.startedAt;
+  if (started === undefined || started < since) return null;
+  const done = await waitFor(`${node}'s background listing`, async () => {
+    const listing = (await b.mirrorStatus(node))?.backgroundListing;
+    return listing?.finishedAt === undefined ? undefined : { ...listing, finishedAt: listing.finishedAt };
+  }, timeoutMs);
+  return {
+    seconds: seconds(done.finishedAt - done.startedAt),
+    files: done.files,
+    cpu_seconds_after_phase: round(agentsCpu(b) - cpuBefore),
+    listed: [...logOf(b.agents.get(node)).matchAll(/listed the copy in the background[^\n]*/g)].at(-1)?.[0] ?? null,
+  };
+}
+
 async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) => (s: MirrorStatus) => boolean | Promise<boolean>): Promise<VigilSync> {
   const before = b.wire();
   const started = Date.now();
@@ -663,17 +690,16 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
  */
 async function vigilSwitchover(b: Bench, to: NodeName, timeoutMs: number): Promise<Record<string, unknown>> {
   const from: NodeName = to === 'alpha' ? 'beta' : 'alpha';
-  const agentsCpu = (): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
-  const cpuBefore = agentsCpu();
+  const cpuBefore = agentsCpu(b);
   const logAt = { alpha: logOf(b.agents.get('alpha')).length, beta: logOf(b.agents.get('beta')).length };
   const started = Date.now();
   await callAgent(join(b.paths.state[from], 'vigild.sock'), 'switchover', { group: 'files', node: to }, 120_000);
   const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started), to);
   const since = (node: NodeName): string => logOf(b.agents.get(node)).slice(logAt[node]);
   const line = (node: NodeName, pattern: RegExp): string | null => since(node).match(pattern)?.[0] ?? null;
-  return {
+  const moved = {
     seconds: seconds(at - started),
-    cpu_seconds: round(agentsCpu() - cpuBefore),
+    cpu_seconds: round(agentsCpu(b) - cpuBefore),
     bytes_sent: status.lastSync?.bytesSent ?? null,
     states,
     // What the new target hashed to list its copy, and how many files the new source took from an index of its own.
@@ -681,21 +707,21 @@ async function vigilSwitchover(b: Bench, to: NodeName, timeoutMs: number): Promi
     source_kept: line(to, /\d+ of the \d+ files \w+ lists hash as our index has them/),
     verified_equal: true,
   };
+  return { ...moved, background_listing: await untilTargetListed(b, from, started, timeoutMs) };
 }
 
 /** `mirror diff` on a level copy: what a differential pass costs when (almost) nothing differs. */
 async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<string, unknown>> {
   const before = b.wire();
-  const agentsCpu = (): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
-  const cpuBefore = agentsCpu();
+  const cpuBefore = agentsCpu(b);
   const lines = b.doneLines(0).length;
   const started = Date.now();
   await b.mirrorCommand('diff');
   const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started));
   const after = b.wire();
-  return {
+  const done = {
     seconds: seconds(at - started),
-    cpu_seconds: round(agentsCpu() - cpuBefore),
+    cpu_seconds: round(agentsCpu(b) - cpuBefore),
     bytes_sent: status.lastSync?.bytesSent ?? null,
     ...(status.lastSync !== undefined ? { last_sync: status.lastSync } : {}),
     states,
@@ -704,6 +730,7 @@ async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<st
     wire_rx_bytes: after.rx - before.rx,
     verified_equal: true,
   };
+  return { ...done, background_listing: await untilTargetListed(b, 'beta', started, timeoutMs) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -887,6 +914,16 @@ async function main(): Promise<void> {
       vigil['full'] = options.full ? { ...full, mb_per_s: mbPerS(dataset.bytes, full.seconds * 1000), mb_per_s_after_start: mbPerS(dataset.bytes, full.sync_seconds * 1000) }
         : { skipped: '--skip-full: run untimed, as the base of the differential run' };
       progress(`[vigil] full: ${full.seconds} s (${full.start_to_source_s} s until alpha was the source)`);
+      const listed = await untilTargetListed(b, 'beta', started, syncTimeoutMs);
+      vigil['background_listing_after_full'] = listed === null ? { ran: false } : {
+        ...listed, note: 'beta lists the copy the first mirror wrote, in the background (the mirror is in sync meanwhile), so that it compares from it as the source',
+      };
+      progress('[vigil] switchover to beta right after the first mirror, then back to alpha');
+      vigil['switchover_after_full'] = {
+        ...(await vigilSwitchover(b, 'beta', syncTimeoutMs)),
+        note: 'beta had been the target only through the first mirror: as the source it compares from its background listing, alpha lists from its index as the source',
+      };
+      vigil['switchback_after_full'] = { ...(await vigilSwitchover(b, 'alpha', syncTimeoutMs)), note: 'and back to alpha, the same way' };
     } catch (err) {
       throw new Error(`Vigil's full mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
     }

@@ -53,14 +53,24 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   const dataset = out['dataset'] as Record<string, number>;
   assert.equal(dataset['files'], 302);
   const vigil = out['vigil'] as Record<string, Record<string, unknown>>;
-  for (const phase of ['full', 'diff', 'diff_explicit', 'diff_explicit_again', 'switchover', 'switchback']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
+  for (const phase of ['full', 'switchover_after_full', 'switchback_after_full', 'diff', 'diff_explicit', 'diff_explicit_again', 'switchover', 'switchback']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
   // The change of phase 3 reached the target: the differential run sent at least the changed bytes (and the full run
   // at least the whole data set), so neither figure can come from a run that did nothing.
   assert.ok((vigil['diff']!['wire_tx_bytes'] as number) >= ((out['change'] as Record<string, number>)['bytes'] ?? Infinity));
   assert.ok((vigil['full']!['wire_tx_bytes'] as number) >= dataset['bytes']!);
-  // Each move of the group on the level copy: the new target lists it from the index it made as the source (alpha)
-  // or from its last listing (beta), and the new source keeps every file's index from its other role.
-  assert.match(String(vigil['switchover']!['target_listed']), /^listed 302 files, 0 of them hashed \(the others unchanged since the last listing; 302 of those since this node sent them as the source\)$/);
+  // Beta lists the copy the first mirror wrote in the background, and so, moved there right after that mirror, the
+  // group finds beta comparing from it: it keeps every file's hashes; alpha lists from its index as the source.
+  assert.match(String(vigil['background_listing_after_full']!['listed']), /^listed the copy in the background: 302 files, 302 of them hashed, in /);
+  assert.equal(vigil['switchover_after_full']!['source_kept'], '302 of the 302 files alpha lists hash as our index has them');
+  assert.match(String(vigil['switchover_after_full']!['target_listed']), /^listed 302 files, 0 of them hashed \(the others unchanged since the last listing; 302 of those since this node sent them as the source\)$/);
+  assert.equal(vigil['switchback_after_full']!['source_kept'], '302 of the 302 files beta lists hash as our index has them');
+  assert.match(String(vigil['switchback_after_full']!['target_listed']), /^listed 302 files, 0 of them hashed /);
+  // Each move of the group on the level copy: the new target lists it from the index it made as the source (alpha:
+  // the files phase 3 changed; the others from its listing of the first switchover) or from its last listing
+  // (beta), and the new source keeps every file's index from its other role.
+  const changedFiles = (out['change'] as Record<string, number>)['files'];
+  assert.equal(String(vigil['switchover']!['target_listed']),
+    `listed 302 files, 0 of them hashed (the others unchanged since the last listing; ${changedFiles} of those since this node sent them as the source)`);
   assert.equal(vigil['switchover']!['source_kept'], '302 of the 302 files alpha lists hash as our index has them');
   assert.match(String(vigil['switchback']!['target_listed']), /^listed 302 files, 0 of them hashed /);
   assert.equal(vigil['switchback']!['source_kept'], '302 of the 302 files beta lists hash as our index has them');

@@ -58,6 +58,9 @@ export function MirrorRow({ cluster, id }: { readonly cluster: string; readonly 
           applied: mirror.appliedPerSecond === undefined ? t('mirrors.unknown') : formatRate(mirror.appliedPerSecond),
         }), `mirror-${id}-throughput`)}
         {field(t('mirrors.lastSync'), lastSync(mirror.lastSync, t, language), `mirror-${id}-last-sync`)}
+        {mirror.backgroundListing !== undefined && field(t('mirrors.backgroundListing'), t('mirrors.backgroundListingValue', {
+          started: formatTime(mirror.backgroundListing.startedAt, language), files: mirror.backgroundListing.files,
+        }), `mirror-${id}-background-listing`, { 'data-files': mirror.backgroundListing.files })}
       </dl>
       <MirrorChart cluster={cluster} mirror={id} />
       <div className="mirror-actions">

@@ -64,6 +64,8 @@ export interface MergedMirror {
   /** Bytes per second applied by the target. */
   readonly appliedPerSecond?: number;
   readonly lastSync?: MirrorStatus['lastSync'];
+  /** The target listing its copy in the background (after a resync wrote to it) while it does, from its report. */
+  readonly backgroundListing?: MirrorStatus['backgroundListing'];
 }
 
 export function mergeMirror(sides: MirrorSides): MergedMirror | undefined {
@@ -90,6 +92,7 @@ export function mergeMirror(sides: MirrorSides): MergedMirror | undefined {
     lagSeconds: source?.lagSeconds ?? target!.lagSeconds,
     lagBytes: source?.lagBytes ?? target!.lagBytes,
     ...(source?.lastSync === undefined ? {} : { lastSync: source.lastSync }),
+    ...(target?.backgroundListing === undefined || target.backgroundListing.finishedAt !== undefined ? {} : { backgroundListing: target.backgroundListing }),
   };
 }
 

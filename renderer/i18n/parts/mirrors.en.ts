@@ -30,6 +30,8 @@ export const mirrorsEn = {
   'mirrors.lastSyncRunning': '{kind} running since {started}: {files} files, {bytes} sent',
   'mirrors.lastSyncDone': '{kind} {started} to {finished}: {files} files, {bytes} sent',
   'mirrors.lastSyncFailed': '{kind} started {started} failed: {error}',
+  'mirrors.backgroundListing': 'Target index',
+  'mirrors.backgroundListingValue': 'listing its copy since {started}: {files} files so far',
   'mirrors.syncKind.full': 'Full mirror',
   'mirrors.syncKind.diff': 'Differential mirror',
   'mirrors.reasons': 'Why',

@@ -32,6 +32,8 @@ export const mirrorsZhCN = {
   'mirrors.lastSyncRunning': '{kind}自 {started} 起进行中：{files} 个文件，已发送 {bytes}',
   'mirrors.lastSyncDone': '{kind}从 {started} 到 {finished}：{files} 个文件，已发送 {bytes}',
   'mirrors.lastSyncFailed': '{kind}于 {started} 开始，失败：{error}',
+  'mirrors.backgroundListing': '目标端索引',
+  'mirrors.backgroundListingValue': '自 {started} 起在后台扫描副本：已完成 {files} 个文件',
   'mirrors.syncKind.full': '完全镜像',
   'mirrors.syncKind.diff': '差异镜像',
   'mirrors.reasons': '原因',

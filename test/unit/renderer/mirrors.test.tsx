@@ -75,6 +75,20 @@ test('one row per mirror with both sides: nodes, state and reasons, generation, 
   assert.equal(screen.getByTestId('mirror-data-throughput').textContent, 'sent 2.0 KiB/s, applied 1.0 KiB/s');
   assert.equal(screen.getByTestId('mirror-data-dirty').textContent, '2');
   assert.match(screen.getByTestId('mirror-data-last-sync').textContent ?? '', /^Differential mirror .* to .*: 40 files, 1\.0 MiB sent$/);
+  assert.equal(screen.queryByTestId('mirror-data-background-listing'), null, 'shown only while the target lists its copy');
+});
+
+test('while the target lists its copy in the background, the row says so with the files listed so far, in either language', async () => {
+  const { bridge, services } = await setup([sourceReport('data', 'alpha', 'beta')],
+    [targetReport('data', 'beta', 'alpha', { backgroundListing: { startedAt: 1_700_000_000_000, files: 1200 } })]);
+  await showMirrors(services);
+  const shown = screen.getByTestId('mirror-data-background-listing');
+  assert.equal(shown.getAttribute('data-files'), '1200');
+  assert.match(shown.textContent ?? '', /^listing its copy since .+: 1200 files so far$/);
+  act(() => services.store.getState().setLanguage('zh-CN'));
+  assert.match(screen.getByTestId('mirror-data-background-listing').textContent ?? '', /^自 .+ 起在后台扫描副本：已完成 1200 个文件$/);
+  pushBeta(bridge, [targetReport('data', 'beta', 'alpha', { backgroundListing: { startedAt: 1_700_000_000_000, files: 2000, finishedAt: 1_700_000_009_000 } })]);
+  assert.equal(screen.queryByTestId('mirror-data-background-listing'), null, 'gone once it is done');
 });
 
 test('a paused mirror: the journal grows then drains across pushes, the spool is the target\'s own, the chart gets points', async () => {

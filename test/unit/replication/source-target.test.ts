@@ -101,6 +101,8 @@ async function mirrorOnce(
     readonly applyDelayMs?: number; readonly endpoint?: TargetEndpointOptions; readonly callTimeoutMs?: number; readonly slowScanMs?: number;
     /** Where the target keeps its last listing's hashes (absent: none kept). */
     readonly listingIndexFile?: (base: string) => string;
+    /** The target lists its copy in the background after a resync wrote to it (the agent's setting). */
+    readonly backgroundListing?: boolean;
   } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
@@ -120,6 +122,7 @@ async function mirrorOnce(
     id: MIRROR, folders: [dst], filter, stateFile: join(base, 'target-state.json'), spoolDir: join(base, 'spool'), spoolBytes: 64 * 1024 * 1024,
     applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
     ...(options.listingIndexFile === undefined ? {} : { listingIndexFile: options.listingIndexFile(base) }),
+    ...(options.backgroundListing === true ? { backgroundListing: { blockSize: 64 * 1024, blockHash: 'xxh3-128' } as const } : {}),
   }, INITIAL_STATE);
   await target.open();
   undo.push(() => target.close());
@@ -701,19 +704,26 @@ test('the source asks for every page of a paged answer with the session the last
  * changed meanwhile: f3 on beta (the new source), f4 on alpha (as if written there before the switchover and never
  * sent). Returns what the differential mirror to alpha logged and wrote.
  */
-async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; readonly betaAfterCrash?: boolean } = {}): Promise<{ log: string[]; written: Map<string, number>; src: string; dst: string }> {
+async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; readonly betaAfterCrash?: boolean; readonly betaListsInBackground?: boolean } = {}):
+  Promise<{ log: string[]; written: Map<string, number>; src: string; dst: string }> {
   const old = new Date('2020-01-02T03:04:05Z');
   // Old mtimes: no index made here is racy, so size, mtime and inode alone can say "unchanged".
   const first = await mirrorOnce(t, false, (src) => {
     for (const name of readdirSync(join(src, 'docs'))) utimesSync(join(src, 'docs', name), old, old);
     utimesSync(join(src, 'large.bin'), old, old);
-  }, { listingIndexFile: (base) => join(base, 'target-listing.index') });
+  }, { listingIndexFile: (base) => join(base, 'target-listing.index'), backgroundListing: o.betaListsInBackground === true });
   const { src, dst, base } = first;
-  // Beta lists its copy once (a differential mirror after a reconnect, say): its listing index has every file.
-  const before = Date.now();
-  first.source.requestResync('diff');
-  await untilDiffDone(first.source, before - 1, first.log);
-  assert.match(first.log.filter((line) => /listed \d+ files/.test(line)).at(-1) ?? '', new RegExp(`listed ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`));
+  if (o.betaListsInBackground === true) {
+    // The first mirror wrote the whole copy (its listing found an empty folder): beta lists it on its own.
+    const line = `mirror ${MIRROR}: listed the copy in the background: ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`;
+    await until('beta listed its copy in the background', () => first.log.some((l) => l.startsWith(line)), 30_000);
+  } else {
+    // Beta lists its copy once (a differential mirror after a reconnect, say): its listing index has every file.
+    const before = Date.now();
+    first.source.requestResync('diff');
+    await untilDiffDone(first.source, before - 1, first.log);
+    assert.match(first.log.filter((line) => /listed \d+ files/.test(line)).at(-1) ?? '', new RegExp(`listed ${SMALL_FILES + 1} files, ${SMALL_FILES + 1} of them hashed`));
+  }
   await first.stopSource();
   writeFileSync(join(dst, 'docs', 'f3'), 'changed on beta, the new source\n');
   writeFileSync(join(src, 'docs', 'f4'), 'changed on alpha, never sent\n');
@@ -768,6 +778,13 @@ test('after a switchover, each node lists or compares from the index it made in 
   assert.ok(log.some((line) => line.includes(`alpha: mirror ${MIRROR}: listed ${SMALL_FILES + 1} files, 1 of them hashed (the others unchanged since the last listing; ${SMALL_FILES} of those since this node sent them as the source)`)), log.join('\n'));
   // Beta, the source now, takes its last listing as the target for every file but f4 (alpha's differs); of those, it
   // reads only f3, changed here since.
+  assert.ok(log.some((line) => line.includes(`beta: mirror ${MIRROR}: ${SMALL_FILES} of the ${SMALL_FILES + 1} files alpha lists hash as our index has them`)), log.join('\n'));
+  assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
+});
+
+test('a node that was the target only through the mirror that wrote its copy compares from its background listing as the source', async (t) => {
+  const { log, written, dst } = await failback(t, { betaListsInBackground: true });
+  // As after a listing asked for: beta reads only f3, changed here since; f4 differs on alpha.
   assert.ok(log.some((line) => line.includes(`beta: mirror ${MIRROR}: ${SMALL_FILES} of the ${SMALL_FILES + 1} files alpha lists hash as our index has them`)), log.join('\n'));
   assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
 });

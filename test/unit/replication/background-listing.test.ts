@@ -1,0 +1,157 @@
+// The target's background listing (MirrorTarget's backgroundListing), on real files, a real listing index and the
+// records a source sends: when a resync makes it due, that a stop keeps it due for the next start, that a listing
+// asked meanwhile takes what it hashed, and that records landing while it reads never leave a hash that lies.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileGlobs } from '../../../agent/replication/glob.js';
+import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
+import { encodeRecord, type WireRecord } from '../../../agent/replication/records.js';
+import { MirrorTarget } from '../../../agent/replication/target.js';
+import { MIRROR, until } from './transport-helpers.js';
+
+const BLOCK = 4096;
+const LINEAGE = { current: 'a1', history: ['0'] };
+const OLD = new Date('2020-01-02T03:04:05Z');
+
+interface Node {
+  readonly base: string;
+  readonly dst: string;
+  readonly log: string[];
+  /** A target over the same folder and files (the agent started again); the previous one must be closed. */
+  open(): Promise<MirrorTarget>;
+}
+
+/** Names in the order a listing reads them (by name). */
+const fileName = (i: number): string => `f${String(i).padStart(4, '0')}`;
+
+/** A target's folder holding `files` files of `bytes` bytes each (old mtimes: no hash of them is racy). */
+function node(t: TestContext, files: number, bytes: number): Node {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-background-listing-'));
+  const dst = join(base, 'dst');
+  mkdirSync(join(dst, 'docs'), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const path = join(dst, 'docs', fileName(i));
+    writeFileSync(path, Buffer.alloc(bytes, i % 251));
+    utimesSync(path, OLD, OLD);
+  }
+  const log: string[] = [];
+  const opened: MirrorTarget[] = [];
+  // One hook: node runs them in the order added, and a target writes its state as it closes.
+  t.after(async () => {
+    for (const target of opened) await target.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  return {
+    base, dst, log,
+    open: async () => {
+      const target = new MirrorTarget({
+        id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'),
+        spoolBytes: 16 * 1024 * 1024, applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
+        listingIndexFile: join(base, 'target-listing.index'), backgroundListing: { blockSize: BLOCK, blockHash: 'xxh3-128' },
+      }, INITIAL_STATE);
+      await target.open();
+      opened.push(target);
+      return target;
+    },
+  };
+}
+
+/** A whole small file at the folder's top (a full mirror's copy has no docs/ until a record makes it). */
+const put = (name: string, text: string): WireRecord => ({ op: 'put', path: `0/${name}`, mode: 0o644, mtimeMs: OLD.getTime(), data: Buffer.from(text) });
+
+/** A resync as the source runs it: reset, the records, done (the source sends resync-done once all are applied). */
+async function resync(target: MirrorTarget, records: readonly WireRecord[]): Promise<void> {
+  target.resetStream(0);
+  let seq = 0;
+  await Promise.all(records.map((r) => target.apply(++seq, encodeRecord(r))));
+  target.resyncDone(LINEAGE);
+}
+
+const lines = (log: readonly string[], pattern: RegExp): string[] => log.filter((line) => pattern.test(line));
+const BACKGROUND_DONE = /listed the copy in the background: (\d+) files, (\d+) of them hashed/;
+
+test('a resync that wrote to the copy makes the target list it in the background; one that wrote nothing does not', async (t) => {
+  const n = node(t, 20, 3 * BLOCK);
+  const target = await n.open();
+  assert.deepEqual(lines(n.log, /background/), [], 'nothing due at the first start');
+  // Read through a function: the compiler would take the first check as true of every later read.
+  const status = (): MirrorTarget['backgroundListing'] => target.backgroundListing;
+  await resync(target, []);
+  assert.equal(status(), undefined, 'a resync that wrote nothing');
+  await resync(target, [put('new', 'written by the resync\n')]);
+  assert.equal(status()?.finishedAt, undefined, 'running, in the status');
+  assert.ok(status() !== undefined);
+  await until('the background listing is done', () => status()?.finishedAt !== undefined, 10_000);
+  assert.equal(status()!.files, 21);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 21 files, 21 of them hashed, in \d+\.\d\d s$/);
+  assert.equal(existsSync(join(n.base, 'target-listing.index.due')), false, 'done: no longer due');
+  // A differential mirror's listing now hashes nothing.
+  await target.listing(BLOCK, 'xxh3-128');
+  assert.match(lines(n.log, /: listed \d+ files/).at(-1)!, /listed 21 files, 0 of them hashed/);
+});
+
+test('a background listing stopped by the agent\'s stop carries on at its next start; a listing asked meanwhile waits and hashes nothing', async (t) => {
+  const n = node(t, 40, 3 * BLOCK);
+  const first = await n.open();
+  await resync(first, [put('new', 'written by the resync\n')]);
+  // Stopped before its first file: due, and nothing done.
+  await first.close();
+  assert.deepEqual(lines(n.log, BACKGROUND_DONE), []);
+  assert.equal(existsSync(join(n.base, 'target-listing.index.due')), true);
+  const second = await n.open();
+  assert.ok(second.backgroundListing !== undefined && second.backgroundListing.finishedAt === undefined, 'carried on at the start');
+  // Asked while the background listing runs: it waits for it, and then reads nothing.
+  const listed = await second.listing(BLOCK, 'xxh3-128');
+  assert.equal(listed.filter((f) => f.type === 'file').length, 41);
+  // One background listing did it all: the first stopped, and its store was saved before the second read it.
+  assert.deepEqual(lines(n.log, BACKGROUND_DONE).map((line) => BACKGROUND_DONE.exec(line)!.slice(1)), [['41', '41']]);
+  assert.match(lines(n.log, /: listed \d+ files/).at(-1)!, /listed 41 files, 0 of them hashed/);
+});
+
+test('a full mirror drops the listing index of the copy it empties, and the copy it writes is listed in the background', async (t) => {
+  const n = node(t, 10, 3 * BLOCK);
+  const target = await n.open();
+  await target.listing(BLOCK, 'xxh3-128');
+  assert.ok(existsSync(join(n.base, 'target-listing.index')));
+  await target.clear();
+  assert.equal(existsSync(join(n.base, 'target-listing.index')), false, 'the hashes of the emptied copy are gone');
+  await resync(target, [put('a', 'one\n'), put('b', 'two\n')]);
+  await until('the background listing is done', () => target.backgroundListing?.finishedAt !== undefined, 10_000);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 2 files, 2 of them hashed/);
+});
+
+test('records that land while the background listing reads never leave a hash that does not say what the file holds', async (t) => {
+  const FILES = 120;
+  const BLOCKS = 256;
+  const n = node(t, FILES, BLOCKS * BLOCK);
+  const target = await n.open();
+  await resync(target, [put('new', 'written by the resync\n')]);
+  // The listing reads the files in name order, LISTING_LOOKAHEAD (16) ahead of those it has listed: each record
+  // goes to a file in that window, so that many land while that very file is read. Each file is written once (a
+  // later write would make an entry stale however it was made): a piece rewritten in place, then the file's time
+  // as a source's meta record sets it (an old time, so the index does not take it as racy).
+  const written = new Set<number>();
+  const landing: Promise<void>[] = [];
+  let seq = 1000;
+  for (let progress = target.backgroundListing; progress !== undefined && progress.finishedAt === undefined; progress = target.backgroundListing) {
+    const k = progress.files + Math.floor(Math.random() * 16);
+    if (k < FILES && !written.has(k)) {
+      written.add(k);
+      const offset = Math.floor(Math.random() * BLOCKS) * BLOCK;
+      landing.push(target.apply(++seq, encodeRecord({ op: 'write', path: `0/docs/${fileName(k)}`, offset, data: Buffer.alloc(4 * BLOCK, 0xee) })));
+      landing.push(target.apply(++seq, encodeRecord({ op: 'meta', path: `0/docs/${fileName(k)}`, mtimeMs: OLD.getTime() + (k + 1) * 1000 })));
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(landing);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 121 files/);
+  assert.ok(written.size > 10, `records landed while it read (${written.size} files written)`);
+  // What the listing index vouches for equals what reading every file again finds.
+  const trusted = await target.listing(BLOCK, 'xxh3-128');
+  const read = await target.listing(BLOCK, 'xxh3-128', true);
+  const blocks = (files: typeof trusted): string[] => files.filter((f) => f.type === 'file').map((f) => `${f.path} ${f.size} ${f.blocks}`).sort();
+  assert.deepEqual(blocks(trusted), blocks(read));
+});
