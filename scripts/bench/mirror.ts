@@ -587,13 +587,25 @@ class StateLog {
   }
 }
 
+/** CPU seconds of each agent's process (every thread) so far. */
+function agentCpu(b: Bench): { readonly alpha: number; readonly beta: number } {
+  const cpu = (node: NodeName): number => cpuTime(b.agentPid(node))?.own ?? Number.NaN;
+  return { alpha: cpu('alpha'), beta: cpu('beta') };
+}
+
+const agentsCpu = (b: Bench): number => {
+  const { alpha, beta } = agentCpu(b);
+  return alpha + beta;
+};
+
 /**
  * Until the source says in-sync and `ready` agrees (a resync begun after `since` has finished, or the changed
- * blocks read the same on both sides); then the whole trees are compared. The time is when the status and
- * `ready` first agreed, not when the comparison ended; a comparison that finds a difference sends us polling on.
+ * blocks read the same on both sides); then the whole trees are compared. The time (and the agents' CPU) is when
+ * the status and `ready` first agreed, not when the comparison ended (a target may list its copy in the
+ * background meanwhile); a comparison that finds a difference sends us polling on.
  */
 async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s: MirrorStatus) => boolean | Promise<boolean>, source: NodeName = 'alpha'):
-  Promise<{ at: number; status: MirrorStatus; sourceAt: number; states: string[] }> {
+  Promise<{ at: number; cpu: { readonly alpha: number; readonly beta: number }; status: MirrorStatus; sourceAt: number; states: string[] }> {
   let sourceAt = NaN;
   const states = new StateLog(since);
   for (;;) {
@@ -604,8 +616,9 @@ async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s:
       return s?.role === 'source' && s.state === 'in-sync' && await ready(s) ? s : undefined;
     }, Math.max(1000, since + timeoutMs - Date.now()));
     const at = Date.now();
+    const cpu = agentCpu(b);
     const report = await verifyTrees(b.paths.source, b.paths.vigilTarget, compileGlobs([], []));
-    if (report.equal) return { at, status, sourceAt, states: states.seen };
+    if (report.equal) return { at, cpu, status, sourceAt, states: states.seen };
     progress(`[vigil] in-sync but not equal yet (missing ${report.missing.length}, extra ${report.extra.length}, content ${report.contentDiffers.length}, ` +
       `metadata ${report.metadataDiffers.length}, problems ${report.problems.length}): waiting on`);
     if (Date.now() > since + timeoutMs) throw new Error(`the copy is still not equal after ${Math.round(timeoutMs / 1000)} s (states: ${states.seen.join('; ')}): ${JSON.stringify(report).slice(0, 400)}`);
@@ -634,18 +647,14 @@ function changedBlocksArrived(b: Bench, change: Change): boolean {
   return true;
 }
 
-/** CPU seconds of both agents' processes so far. */
-const agentsCpu = (b: Bench): number => NODES.reduce((sum, node) => sum + (cpuTime(b.agentPid(node))?.own ?? Number.NaN), 0);
-
 /**
  * The target's listing of its copy in the background, which a resync that wrote to the copy starts (before the
  * source hears that the resync is done; the target's status shows the last one): waited for after every phase
- * that ends with a resync begun after `since`, so that no later phase pays for it. Its time is the agent's own
- * (start to end); its CPU is both agents' from the phase's end (a small one may have ended before: nothing);
- * null if none ran.
+ * that ends with a resync begun after `since`, so that no later phase pays for it. Its time is the agent's own,
+ * start to end (it runs in part while the bench compares the copies, so the agents' CPU around it says nothing
+ * of it); null if none ran.
  */
 async function untilTargetListed(b: Bench, node: NodeName, since: number, timeoutMs: number): Promise<Record<string, unknown> | null> {
-  const cpuBefore = agentsCpu(b);
   const started = (await b.mirrorStatus(node))?.backgroundListing?.startedAt;
   if (started === undefined || started < since) return null;
   const done = await waitFor(`${node}'s background listing`, async () => {
@@ -655,7 +664,6 @@ async function untilTargetListed(b: Bench, node: NodeName, since: number, timeou
   return {
     seconds: seconds(done.finishedAt - done.startedAt),
     files: done.files,
-    cpu_seconds_after_phase: round(agentsCpu(b) - cpuBefore),
     listed: [...logOf(b.agents.get(node)).matchAll(/listed the copy in the background[^\n]*/g)].at(-1)?.[0] ?? null,
   };
 }
@@ -664,10 +672,9 @@ async function vigilSync(b: Bench, timeoutMs: number, ready: (started: number) =
   const before = b.wire();
   const started = Date.now();
   b.startAgents();
-  const { at, status, sourceAt, states } = await untilLevel(b, started, timeoutMs, ready(started));
+  const { at, cpu, status, sourceAt, states } = await untilLevel(b, started, timeoutMs, ready(started));
   const after = b.wire();
-  const cpu = (node: NodeName): number => round(cpuTime(b.agentPid(node))?.own ?? Number.NaN);
-  const cpuSeconds = { alpha: cpu('alpha'), beta: cpu('beta') };
+  const cpuSeconds = { alpha: round(cpu.alpha), beta: round(cpu.beta) };
   return {
     seconds: seconds(at - started),
     start_to_source_s: seconds(sourceAt - started),
@@ -694,12 +701,12 @@ async function vigilSwitchover(b: Bench, to: NodeName, timeoutMs: number): Promi
   const logAt = { alpha: logOf(b.agents.get('alpha')).length, beta: logOf(b.agents.get('beta')).length };
   const started = Date.now();
   await callAgent(join(b.paths.state[from], 'vigild.sock'), 'switchover', { group: 'files', node: to }, 120_000);
-  const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started), to);
+  const { at, cpu, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started), to);
   const since = (node: NodeName): string => logOf(b.agents.get(node)).slice(logAt[node]);
   const line = (node: NodeName, pattern: RegExp): string | null => since(node).match(pattern)?.[0] ?? null;
   const moved = {
     seconds: seconds(at - started),
-    cpu_seconds: round(agentsCpu(b) - cpuBefore),
+    cpu_seconds: round(cpu.alpha + cpu.beta - cpuBefore),
     bytes_sent: status.lastSync?.bytesSent ?? null,
     states,
     // What the new target hashed to list its copy, and how many files the new source took from an index of its own.
@@ -717,11 +724,11 @@ async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<st
   const lines = b.doneLines(0).length;
   const started = Date.now();
   await b.mirrorCommand('diff');
-  const { at, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started));
+  const { at, cpu, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started));
   const after = b.wire();
   const done = {
     seconds: seconds(at - started),
-    cpu_seconds: round(agentsCpu(b) - cpuBefore),
+    cpu_seconds: round(cpu.alpha + cpu.beta - cpuBefore),
     bytes_sent: status.lastSync?.bytesSent ?? null,
     ...(status.lastSync !== undefined ? { last_sync: status.lastSync } : {}),
     states,
