@@ -61,6 +61,14 @@ function unchanged(previous: Pick<FileIndex, 'size' | 'mtimeMs' | 'ino'> | undef
   return previous !== undefined && st.size === previous.size && st.mtimeMs === previous.mtimeMs && st.ino === previous.ino;
 }
 
+/**
+ * What a look at a changed file takes on trust: `appends` (a watcher's event): an unchanged size, mtime and inode,
+ * and a file that only seems appended to, whose new bytes alone are read (its older ones checked a second later);
+ * `unchanged` (a resync): only the first, a grown file is hashed whole, so the copy is level when the pass ends;
+ * `nothing` (a thorough look): every file is hashed whole.
+ */
+type Trust = 'appends' | 'unchanged' | 'nothing';
+
 /** The same file, grown by little enough that only its new bytes are read first (see `appended`). */
 function looksAppended(previous: FileIndex, st: PathStat): boolean {
   return st.ino === previous.ino && st.size > previous.size && st.size - previous.size <= APPEND_FAST_BYTES;
@@ -200,10 +208,10 @@ export class ChangeDetector {
    * `thorough`: a grown file is hashed whole even when it only seems appended to.
    */
   changes(paths: readonly string[], thorough = false): AsyncGenerator<ChangeRecord> {
-    return this.withFolderTimes(this.pathChanges(paths, thorough));
+    return this.withFolderTimes(this.pathChanges(paths, thorough ? 'nothing' : 'appends'));
   }
 
-  private async *pathChanges(paths: readonly string[], thorough: boolean): AsyncGenerator<ChangeRecord> {
+  private async *pathChanges(paths: readonly string[], trust: Trust): AsyncGenerator<ChangeRecord> {
     const present: { v: string; st: PathStat }[] = [];
     const gone: string[] = [];
     const unique = [...new Set(paths)];
@@ -223,7 +231,7 @@ export class ChangeDetector {
     });
     // The stat just taken stands for the path (one trip to the disk less per change): what changes after it
     // has an event of its own.
-    for (const { v, st } of present) yield* this.path(v, true, { st, previous: undefined }, thorough);
+    for (const { v, st } of present) yield* this.path(v, true, { st, previous: undefined }, trust);
     for (const v of gone) yield* this.path(v);
   }
 
@@ -282,12 +290,15 @@ export class ChangeDetector {
    * Reconciliation: everything that differs between the folders and what the target was last sent (after a
    * restart, a watcher overflow). With an empty index and `forget()` first, it sends everything: a full mirror.
    * `puts`: a small file the target lacks goes as one put record (the target must take them: records.ts).
+   * `resync`: a full or differential mirror, which ends with the copy level: a grown file is hashed whole, since
+   * nothing saw it grow (its index may be the target's listing, from before a rewrite of its older bytes), and no
+   * append is left on trust for a check after the pass.
    */
-  reconcile(options: { readonly puts?: boolean } = {}): AsyncGenerator<ChangeRecord> {
-    return this.withFolderTimes(this.reconcileAll(options.puts === true));
+  reconcile(options: { readonly puts?: boolean; readonly resync?: boolean } = {}): AsyncGenerator<ChangeRecord> {
+    return this.withFolderTimes(this.reconcileAll(options.puts === true, options.resync === true ? 'unchanged' : 'appends'));
   }
 
-  private async *reconcileAll(puts: boolean): AsyncGenerator<ChangeRecord> {
+  private async *reconcileAll(puts: boolean, trust: Trust): AsyncGenerator<ChangeRecord> {
     const seen = new Set<string>();
     for (let k = 0; k < this.o.folders.length; k++) {
       const root = virtualPath(k, '');
@@ -295,7 +306,7 @@ export class ChangeDetector {
       yield* this.path(root, false);
       // Changed large files being hashed wait for the end of the folder's scan, which goes on meanwhile.
       const hashing: (Pick<Probe, 'st' | 'previous'> & { readonly v: string; readonly indexing: Promise<Started<FileIndex>> })[] = [];
-      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e))) {
+      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e, trust))) {
         const v = virtualPath(k, entry.path);
         seen.add(v);
         const probe = result.ok ? result.value : undefined;
@@ -305,11 +316,11 @@ export class ChangeDetector {
         }
         if (probe !== undefined && this.asLastSent(v, probe.st)) continue;
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
-        yield* this.path(v, false, probe, false, puts);
+        yield* this.path(v, false, probe, trust, puts);
       }
       for (const { v, st, previous, indexing } of hashing) {
         const indexed = await indexing;
-        yield* this.path(v, false, indexed.ok ? { st, previous, indexed: indexed.value } : undefined, false, puts);
+        yield* this.path(v, false, indexed.ok ? { st, previous, indexed: indexed.value } : undefined, trust, puts);
       }
     }
     const vanished: string[] = [];
@@ -495,14 +506,14 @@ export class ChangeDetector {
    * a large one, its new index being made on a hash thread (`indexing`), which the reconcile awaits only after
    * the rest of the scan.
    */
-  private async probe(v: string, st: PathStat): Promise<Probe> {
+  private async probe(v: string, st: PathStat, trust: Trust): Promise<Probe> {
     if (st.type !== 'file') return { st, previous: undefined };
     // Nothing is read of an unchanged file, so there is no index it was compared with.
     if (unchanged(this.o.index.entry(v), st)) return { st, previous: undefined };
     const previous = this.o.index.get(v);
     if (st.size > WHOLE_READ_BYTES) {
       // A new one is read and sent in one pass; one grown a little is read from its old end.
-      if (previous === undefined || looksAppended(previous, st)) return { st, previous };
+      if (previous === undefined || (trust === 'appends' && looksAppended(previous, st))) return { st, previous };
       const thread = this.hashThreads[this.hashedAhead++ % this.hashThreads.length]!;
       return { st, previous, indexing: settle(thread.index(this.abs(v), previous.blockSize, this.o.index.blockHash, previous)) };
     }
@@ -514,7 +525,7 @@ export class ChangeDetector {
    * One path as it is now (or as `probe` found it a moment ago). `descend`: a new folder's contents follow (a
    * watcher may not report them).
    */
-  private async *path(v: string, descend = true, probe?: Probe, thorough = false, puts = false): AsyncGenerator<ChangeRecord> {
+  private async *path(v: string, descend = true, probe?: Probe, trust: Trust = 'appends', puts = false): AsyncGenerator<ChangeRecord> {
     const st = probe !== undefined ? probe.st : await lstatOrUndefined(this.abs(v));
     const isRoot = splitVirtualPath(v).rel === '';
     // A mirrored folder that is gone (a volume not mounted, say) must not empty the target's copy: nothing is sent.
@@ -530,7 +541,7 @@ export class ChangeDetector {
     }
     if (st.type === 'dir') yield* this.dir(v, st, descend);
     else if (st.type === 'symlink') yield* this.symlink(v, st);
-    else if (st.type === 'file') yield* this.file(v, st, probe, thorough, puts);
+    else if (st.type === 'file') yield* this.file(v, st, probe, trust, puts);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
 
@@ -567,7 +578,7 @@ export class ChangeDetector {
     yield* this.meta({ op: 'meta', path: v, mtimeMs: st.mtimeMs, ...this.owner(st) });
   }
 
-  private async *file(v: string, st: PathStat, probe: Probe | undefined, thorough: boolean, puts: boolean): AsyncGenerator<ChangeRecord> {
+  private async *file(v: string, st: PathStat, probe: Probe | undefined, trust: Trust, puts: boolean): AsyncGenerator<ChangeRecord> {
     if (this.dirs.has(v) || this.links.has(v)) {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
@@ -603,9 +614,9 @@ export class ChangeDetector {
     let content: Buffer | undefined;
     let sent = false;
     try {
-      if (!thorough && previous !== undefined && unchanged(previous, st)) {
+      if (trust !== 'nothing' && previous !== undefined && unchanged(previous, st)) {
         current = previous;
-      } else if (!thorough && previous !== undefined && looksAppended(previous, st) && (yield* this.appended(v, previous))) {
+      } else if (trust === 'appends' && previous !== undefined && looksAppended(previous, st) && (yield* this.appended(v, previous))) {
         return;
       } else if (previous === undefined && st.size > WHOLE_READ_BYTES) {
         // All of it goes: read it once, sending each chunk as it is indexed.

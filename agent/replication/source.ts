@@ -170,7 +170,10 @@ export class MirrorSource {
       },
       onOverflow: (root, reason) => {
         this.o.log(`mirror ${this.o.id}: the watcher of ${root} lost track (${reason}): scanning again`);
-        this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
+        this.enqueue('reconcile', async () => {
+          await this.emit(this.detector.reconcile());
+          this.scheduleAppendCheck();
+        });
       },
     });
     await this.capture.start();
@@ -397,7 +400,11 @@ export class MirrorSource {
     clearTimeout(this.initialReconcile);
     if (this.reconciled) return;
     this.reconciled = true;
-    this.enqueue('reconcile', async () => { await this.emit(this.detector.reconcile()); });
+    this.enqueue('reconcile', async () => {
+      await this.emit(this.detector.reconcile());
+      // A file it found grown went on trust, as a watcher's append does: checked a second later the same way.
+      this.scheduleAppendCheck();
+    });
   }
 
   /** Tell the target to count from our journal's end, then bring its copy level by a resync. */
@@ -502,7 +509,7 @@ export class MirrorSource {
         this.o.log(`mirror ${this.o.id}: ${agreed} of the ${listed} files ${this.o.peer.node} lists hash as our index has them: those not changed here since are not read`);
       }
       // In memory only: the resync re-reads the files should its records be lost (journal.ts, appendMany).
-      const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts }), true, features.putBatches);
+      const bytesSent = await this.emit(this.detector.reconcile({ puts: features.puts, resync: true }), true, features.putBatches);
       const files = this.index.size;
       this.lastSync = { kind, startedAt, files, bytesSent };
       await this.index.save();

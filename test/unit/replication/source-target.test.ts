@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -180,8 +180,9 @@ async function mirrorOnce(
   // Folders' times too: each is sent after the entries made in it.
   const report = await verifyTrees(src, dst, filter, { checkMtime: true });
   assert.deepEqual([report.missing, report.extra, report.contentDiffers, report.metadataDiffers, report.problems], [[], [], [], [], []], JSON.stringify(report));
+  // Stops the source if it runs (stopSource may have), and starts it again.
   const restart = async (afterCrash: boolean): Promise<MirrorSource> => {
-    await current!.stop();
+    await current?.stop();
     current = undefined;
     return startSource(afterCrash);
   };
@@ -425,6 +426,20 @@ test('a differential mirror asked for while another runs gets a pass of its own:
   await until('the thorough pass is done', () => source.lastSync?.finishedAt !== undefined && source.status(Date.now()).queue.records === 0, 30_000);
   assert.ok(written.has('0/docs/f5'), 'f5 travelled');
   assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
+});
+
+test('a source restarted after a file grew and was rewritten near its start unwatched checks the append its reconcile took on trust: the rewrite travels', async (t) => {
+  const { src, dst, log, restart, stopSource } = await mirrorOnce(t, false);
+  await stopSource();
+  const large = openSync(join(src, 'large.bin'), 'r+');
+  writeSync(large, Buffer.alloc(10, 0x5a), 0, 10, 10);
+  writeSync(large, Buffer.alloc(100, 0x5b), 0, 100, 3 * 1024 * 1024 + 5);
+  closeSync(large);
+  // No resync (the journal covers the target): the start's reconcile sends the grown bytes, the rest on trust.
+  await restart(false);
+  const filter = compileGlobs([], []);
+  await until('the rewrite reached the target', async () => (await verifyTrees(src, dst, filter)).equal, 15_000, 200);
+  assert.ok(log.some((line) => /1 appended file\(s\) also changed before their old end \(0\/large\.bin\)/.test(line)), log.join('\n'));
 });
 
 test('after a crash of the source, its first differential mirror reads every file: the machine may have lost bytes it had hashed', async (t) => {
@@ -726,6 +741,12 @@ async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; re
   }
   await first.stopSource();
   writeFileSync(join(dst, 'docs', 'f3'), 'changed on beta, the new source\n');
+  // Rewritten near its start and grown a little, with no agent watching: as the new source, beta must not take
+  // the growth for an append on trust (its older bytes are not those the index it keeps was made of).
+  const large = openSync(join(dst, 'large.bin'), 'r+');
+  writeSync(large, Buffer.alloc(10, 0x5a), 0, 10, 10);
+  writeSync(large, Buffer.alloc(100, 0x5b), 0, 100, 3 * 1024 * 1024 + 5);
+  closeSync(large);
   writeFileSync(join(src, 'docs', 'f4'), 'changed on alpha, never sent\n');
   const log: string[] = [];
   const filter = compileGlobs([], []);
@@ -769,8 +790,14 @@ async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; re
   }
 }
 
-/** What beta sends: its new f3, and its f4 over alpha's (a file of one block, so whole). */
-const changedOnEitherSide = (dst: string): [string, number][] => ['f3', 'f4'].map((name) => [`0/docs/${name}`, readFileSync(join(dst, 'docs', name)).length]);
+/**
+ * What beta sends: its new f3, and its f4 over alpha's (a file of one block, so whole); of large.bin, the first
+ * block (rewritten) and the 100 bytes it grew by (the 5 before them in its last block hash as before).
+ */
+const changedOnEitherSide = (dst: string): [string, number][] => [
+  ...['f3', 'f4'].map((name): [string, number] => [`0/docs/${name}`, readFileSync(join(dst, 'docs', name)).length]),
+  ['0/large.bin', 64 * 1024 + 100] as [string, number],
+].sort(([a], [b]) => (a < b ? -1 : 1));
 
 test('after a switchover, each node lists or compares from the index it made in its other role: only files changed since are read', async (t) => {
   const { log, written, dst } = await failback(t);
