@@ -512,7 +512,7 @@ export class ChangeDetector {
     if (unchanged(this.o.index.entry(v), st)) return { st, previous: undefined };
     const previous = this.o.index.get(v);
     if (st.size > WHOLE_READ_BYTES) {
-      // A new one is read and sent in one pass; one grown a little is read from its old end.
+      // A new one is read and sent in one pass; one grown a little is read from its old end (but in a resync).
       if (previous === undefined || (trust === 'appends' && looksAppended(previous, st))) return { st, previous };
       const thread = this.hashThreads[this.hashedAhead++ % this.hashThreads.length]!;
       return { st, previous, indexing: settle(thread.index(this.abs(v), previous.blockSize, this.o.index.blockHash, previous)) };

@@ -170,10 +170,7 @@ export class MirrorSource {
       },
       onOverflow: (root, reason) => {
         this.o.log(`mirror ${this.o.id}: the watcher of ${root} lost track (${reason}): scanning again`);
-        this.enqueue('reconcile', async () => {
-          await this.emit(this.detector.reconcile());
-          this.scheduleAppendCheck();
-        });
+        this.reconcile();
       },
     });
     await this.capture.start();
@@ -400,6 +397,11 @@ export class MirrorSource {
     clearTimeout(this.initialReconcile);
     if (this.reconciled) return;
     this.reconciled = true;
+    this.reconcile();
+  }
+
+  /** A reconcile in the work queue (not a resync): whatever changed unwatched reaches the journal. */
+  private reconcile(): void {
     this.enqueue('reconcile', async () => {
       await this.emit(this.detector.reconcile());
       // A file it found grown went on trust, as a watcher's append does: checked a second later the same way.
