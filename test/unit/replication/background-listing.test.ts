@@ -155,3 +155,18 @@ test('records that land while the background listing reads never leave a hash th
   const blocks = (files: typeof trusted): string[] => files.filter((f) => f.type === 'file').map((f) => `${f.path} ${f.size} ${f.blocks}`).sort();
   assert.deepEqual(blocks(trusted), blocks(read));
 });
+
+test('while the target\'s writes are paused the background listing waits: it lists the copy once the spool has landed', async (t) => {
+  const n = node(t, 10, 3 * BLOCK);
+  const target = await n.open();
+  const status = (): MirrorTarget['backgroundListing'] => target.backgroundListing;
+  await target.pause();
+  // The resync's records wait in the spool: listing the frozen copy now would list what is about to change.
+  await resync(target, [put('spooled', 'applied on resume\n')]);
+  assert.equal(status(), undefined, 'not while paused');
+  assert.equal(existsSync(join(n.dst, 'spooled')), false);
+  await target.resume();
+  assert.ok(existsSync(join(n.dst, 'spooled')), 'the spool landed first');
+  await until('the background listing is done', () => status()?.finishedAt !== undefined, 10_000);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 11 files, 11 of them hashed/);
+});
