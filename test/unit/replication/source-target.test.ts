@@ -428,13 +428,21 @@ test('a differential mirror asked for while another runs gets a pass of its own:
   assert.equal((await verifyTrees(src, dst, compileGlobs([], []))).equal, true);
 });
 
+/** Ten bytes of mirrorOnce's large.bin (3 MiB + 5) rewritten near its start, and 100 appended: grown a little. */
+function rewriteNearStartAndGrow(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(10, 0x5a), 0, 10, 10);
+    writeSync(fd, Buffer.alloc(100, 0x5b), 0, 100, 3 * 1024 * 1024 + 5);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 test('a source restarted after a file grew and was rewritten near its start unwatched checks the append its reconcile took on trust: the rewrite travels', async (t) => {
   const { src, dst, log, restart, stopSource } = await mirrorOnce(t, false);
   await stopSource();
-  const large = openSync(join(src, 'large.bin'), 'r+');
-  writeSync(large, Buffer.alloc(10, 0x5a), 0, 10, 10);
-  writeSync(large, Buffer.alloc(100, 0x5b), 0, 100, 3 * 1024 * 1024 + 5);
-  closeSync(large);
+  rewriteNearStartAndGrow(join(src, 'large.bin'));
   // No resync (the journal covers the target): the start's reconcile sends the grown bytes, the rest on trust.
   await restart(false);
   const filter = compileGlobs([], []);
@@ -743,10 +751,7 @@ async function failback(t: TestContext, o: { readonly alphaUnclean?: boolean; re
   writeFileSync(join(dst, 'docs', 'f3'), 'changed on beta, the new source\n');
   // Rewritten near its start and grown a little, with no agent watching: as the new source, beta must not take
   // the growth for an append on trust (its older bytes are not those the index it keeps was made of).
-  const large = openSync(join(dst, 'large.bin'), 'r+');
-  writeSync(large, Buffer.alloc(10, 0x5a), 0, 10, 10);
-  writeSync(large, Buffer.alloc(100, 0x5b), 0, 100, 3 * 1024 * 1024 + 5);
-  closeSync(large);
+  rewriteNearStartAndGrow(join(dst, 'large.bin'));
   writeFileSync(join(src, 'docs', 'f4'), 'changed on alpha, never sent\n');
   const log: string[] = [];
   const filter = compileGlobs([], []);
