@@ -119,7 +119,8 @@ export class MirrorTarget {
   /** The background listing while it runs (see backgroundListing; it never rejects), and the last one's progress. */
   private backgroundRun: Promise<void> | undefined;
   private backgroundProgress: { readonly startedAt: number; files: number; finishedAt?: number } | undefined;
-  private stopBackground = false;
+  /** Aborts the background listing: its read thread is closed, so no file's hashing, however long, holds it up. */
+  private backgroundAbort: AbortController | undefined;
   /** Records received for the copy in this run (applied or spooled), and how many before the source's last reset. */
   private recordsApplied = 0;
   private recordsAtReset = 0;
@@ -232,18 +233,28 @@ export class MirrorTarget {
     const asked = this.o.backgroundListing;
     // While writes are paused the spool's records are still to land: resume() starts it after them.
     if (asked === undefined || this.backgroundRun !== undefined || !this.active || !this.state.consistent || this.state.pausedTarget || !this.listingIndex.due) return;
-    this.stopBackground = false;
+    const abort = new AbortController();
+    this.backgroundAbort = abort;
     const progress: { readonly startedAt: number; files: number; finishedAt?: number } = { startedAt: Date.now(), files: 0 };
     this.backgroundProgress = progress;
     this.o.log(`mirror ${this.o.id}: listing the copy in the background (a resync wrote to it since the last listing)`);
     const describe = (files: number, hashed: number): string =>
       `listed the copy in the background: ${files} files, ${hashed} of them hashed, in ${((Date.now() - progress.startedAt) / 1000).toFixed(2)} s`;
     const run = (async () => {
-      // Nothing to send: the walk only fills the listing index.
-      for await (const walked of this.walk(asked.blockSize, asked.blockHash, false, describe, () => this.stopBackground)) {
-        if (walked.listed !== undefined) progress.files++;
+      try {
+        // Nothing to send: the walk only fills the listing index.
+        for await (const walked of this.walk(asked.blockSize, asked.blockHash, false, describe, abort.signal)) {
+          if (walked.listed !== undefined) progress.files++;
+        }
+      } catch (e) {
+        // Stopped in the middle of a read, the thread's end is the stop, not a fault.
+        if (!abort.signal.aborted) {
+          this.o.log(`mirror ${this.o.id}: the background listing stopped (${(e as Error).message}): the next listing hashes what it did not`);
+          return;
+        }
       }
-    })().catch((e: unknown) => this.o.log(`mirror ${this.o.id}: the background listing stopped (${(e as Error).message}): the next listing hashes what it did not`));
+      if (abort.signal.aborted) this.o.log(`mirror ${this.o.id}: the background listing stopped after ${progress.files} files (what it hashed is kept; it carries on at the next start while due)`);
+    })();
     this.backgroundRun = run.finally(() => {
       this.backgroundRun = undefined;
       progress.finishedAt = Date.now();
@@ -255,9 +266,12 @@ export class MirrorTarget {
     return this.backgroundProgress === undefined ? undefined : { ...this.backgroundProgress };
   }
 
-  /** Ends a background listing at its next file, what it hashed saved; resolves once it has. */
+  /**
+   * Ends a background listing now (a file being hashed is given up: a promotion must not wait for a large one),
+   * what it hashed saved; resolves once it has.
+   */
   async stopBackgroundListing(): Promise<void> {
-    this.stopBackground = true;
+    this.backgroundAbort?.abort();
     await this.backgroundRun;
   }
 
@@ -457,11 +471,11 @@ export class MirrorTarget {
   /**
    * The copy's entries in the scan's order, each root first, files with their index (from the listing index, this
    * node's own as the source, or hashed now; see listedIndex), kept in the listing index. A walk that completes
-   * drops the files it did not find from the listing index and logs `describe`; one that `stop` ends early keeps
-   * what it hashed.
+   * drops the files it did not find from the listing index and logs `describe`; one that `stop` ends early (closing
+   * its read thread, which fails what it was reading) keeps what it hashed.
    */
   private async *walk(blockSize: number, blockHash: BlockHashName, fresh: boolean, describe: (files: number, hashed: number, fromOwn: number) => string,
-    stop: () => boolean = () => false): AsyncGenerator<WalkedEntry> {
+    stop?: AbortSignal): AsyncGenerator<WalkedEntry> {
     const known = await this.listingIndex.open(blockHash);
     // Loaded at the first file the listing index does not cover, if any.
     let own: Promise<ReadonlyMap<string, FileIndex> | undefined> | undefined;
@@ -475,9 +489,13 @@ export class MirrorTarget {
     const thread = new ReadThread();
     const lstatMany: LstatMany = (paths) => thread.lstat(paths);
     const indexer: Indexer = (path) => thread.index(path, blockSize, blockHash);
+    const closeThread = (): void => { void thread.close(); };
+    // A call, not a property read: the compiler would take one check as true of every later one.
+    const stopped = (): boolean => stop?.aborted === true;
+    stop?.addEventListener('abort', closeThread, { once: true });
     try {
       for (let k = 0; k < this.o.folders.length; k++) {
-        if (stop()) return;
+        if (stopped()) return;
         const root = this.o.folders[k]!;
         // Gone meanwhile: undefined, and the source sends it again.
         const hash = (e: TreeEntry): Promise<Listed | undefined> => (e.type === 'file'
@@ -488,7 +506,7 @@ export class MirrorTarget {
         const rootDir = await rootEntry(root, lstatMany);
         if (rootDir !== undefined) yield { folder: k, entry: rootDir, listed: undefined };
         for await (const { item: e, result } of lookahead(scanTree(root, this.o.filter, lstatMany), LISTING_LOOKAHEAD, hash)) {
-          if (stop()) return;
+          if (stopped()) return;
           const listed = result.ok ? result.value : undefined;
           if (listed !== undefined) {
             if (listed.hashed) hashed++;
@@ -504,6 +522,7 @@ export class MirrorTarget {
         this.o.log(`mirror ${this.o.id}: ${describe(seen.size, hashed, fromOwn)}`);
       }
     } finally {
+      stop?.removeEventListener('abort', closeThread);
       await thread.close();
       if (known !== undefined) await this.listingIndex.close();
     }

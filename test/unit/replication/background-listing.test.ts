@@ -3,7 +3,7 @@
 // asked meanwhile takes what it hashed, and that records landing while it reads never leave a hash that lies.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGlobs } from '../../../agent/replication/glob.js';
@@ -169,4 +169,29 @@ test('while the target\'s writes are paused the background listing waits: it lis
   assert.ok(existsSync(join(n.dst, 'spooled')), 'the spool landed first');
   await until('the background listing is done', () => status()?.finishedAt !== undefined, 10_000);
   assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 11 files, 11 of them hashed/);
+});
+
+test('a promotion (or the agent\'s stop) does not wait for the hashing of a large file: the background listing gives it up', async (t) => {
+  const n = node(t, 3, 3 * BLOCK);
+  // A terabyte without a byte on disk (a sparse file): hashing its zeros would take minutes.
+  const huge = join(n.dst, 'docs', 'huge.img');
+  writeFileSync(huge, '');
+  truncateSync(huge, 2 ** 40);
+  utimesSync(huge, OLD, OLD);
+  const target = await n.open();
+  await resync(target, [put('new', 'written by the resync\n')]);
+  // Once its read thread has the huge file open (this process's descriptors say so), stop it.
+  const hashing = (): boolean => readdirSync('/proc/self/fd').some((fd) => {
+    try { return readlinkSync(`/proc/self/fd/${fd}`) === huge; } catch { return false; }
+  });
+  await until('the background listing is hashing the huge file', hashing, 10_000);
+  let stopped = false;
+  const stopping = target.stopBackgroundListing().then(() => { stopped = true; });
+  // A bound for the test only (the hashing would need minutes), not a timing judged.
+  await until('the background listing stopped', () => stopped, 30_000);
+  await stopping;
+  assert.deepEqual(lines(n.log, BACKGROUND_DONE), [], 'it did not finish');
+  assert.match(lines(n.log, /background listing stopped/).join('\n'), /stopped after \d+ files \(what it hashed is kept/);
+  assert.equal(hashing(), false, 'the huge file is closed');
+  assert.ok(existsSync(join(n.base, 'target-listing.index.due')), 'still due');
 });
