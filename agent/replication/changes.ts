@@ -585,9 +585,11 @@ export class ChangeDetector {
     }
     let previous = this.o.index.get(v);
     if (previous === undefined) {
-      // A rename: the inode we last saw under another path, which no longer holds it.
+      // A rename: the inode we last saw under another path, which no longer holds it; only within one mirrored
+      // folder, since the folders are separate trees on the target (and may be separate file systems, whose inode
+      // numbers say nothing of each other's files: one freed in a folder may be taken by a new file in another).
       const from = this.o.index.pathOfInode(st.ino);
-      if (from !== undefined && from !== v) {
+      if (from !== undefined && from !== v && splitVirtualPath(from).folder === splitVirtualPath(v).folder) {
         const there = await lstatOrUndefined(this.abs(from));
         if (there === undefined || there.ino !== st.ino) {
           yield { op: 'rename', from, to: v };

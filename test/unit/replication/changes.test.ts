@@ -8,7 +8,7 @@ import { appendFileSync, chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
-import { BlockIndexStore } from '../../../agent/replication/block-index.js';
+import { BlockIndexStore, indexFile } from '../../../agent/replication/block-index.js';
 import { ChangeDetector, splitVirtualPath } from '../../../agent/replication/changes.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { decodeRecord, encodeRecord, type ChangeRecord } from '../../../agent/replication/records.js';
@@ -137,6 +137,23 @@ test('reconcile finds what changed while nobody watched, and a second reconcile 
   writeFileSync(join(r.src[1]!, 'new/sub/x'), 'x');
   const records = await r.sync();
   assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/one.txt'));
+  await r.equal();
+});
+
+test('a new file that takes the inode of a file gone from another mirrored folder is not a rename from there', async (t) => {
+  const r = await rig(t, 2);
+  writeFileSync(join(r.src[0]!, 'gone.txt'), 'in folder 0\n');
+  await r.sync();
+  // The freed inode taken by a new file in folder 1, as a file system may hand it out again (or a second file
+  // system number its own inodes alike): made so here, rather than hoped for.
+  writeFileSync(join(r.src[1]!, 'new.txt'), 'in folder 1\n');
+  const taken = statSync(join(r.src[1]!, 'new.txt')).ino;
+  r.index.set('0/gone.txt', { ...(await indexFile(join(r.src[0]!, 'gone.txt'), 4096)), ino: taken });
+  rmSync(join(r.src[0]!, 'gone.txt'));
+  const records = await r.sync(['0/gone.txt', '1/new.txt']);
+  assert.deepEqual(records.filter((x) => x.op === 'rename'), [], 'no rename across folders');
+  assert.ok(records.some((x) => x.op === 'delete' && x.path === '0/gone.txt'));
+  assert.ok(records.some((x) => (x.op === 'put' || x.op === 'create') && x.path === '1/new.txt'));
   await r.equal();
 });
 
