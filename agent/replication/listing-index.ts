@@ -77,8 +77,8 @@ export class ListingIndex {
   constructor(private readonly file: string | undefined, private readonly log: (line: string) => void) {}
 
   /**
-   * The mark, beside the file, that the copy was replaced and no listing has read all of it since: kept in a file
-   * of its own, not in the mirror's state, which agents before it refuse with a key they do not know.
+   * The mark, beside the file, that a resync wrote to the copy and no listing has read all of it since: kept in a
+   * file of its own, not in the mirror's state, which agents before it refuse with a key they do not know.
    */
   private get dueFile(): string | undefined {
     return this.file === undefined ? undefined : `${this.file}.due`;
