@@ -253,7 +253,8 @@ export class MirrorTarget {
           return;
         }
       }
-      if (abort.signal.aborted) this.o.log(`mirror ${this.o.id}: the background listing stopped after ${progress.files} files (what it hashed is kept; it carries on at the next start while due)`);
+      // A stop that came after the walk completed (the due mark already gone) stopped nothing.
+      if (abort.signal.aborted && this.listingIndex.due) this.o.log(`mirror ${this.o.id}: the background listing stopped after ${progress.files} files (what it hashed is kept; it carries on at the next start while due)`);
     })();
     this.backgroundRun = run.finally(() => {
       this.backgroundRun = undefined;
