@@ -109,7 +109,7 @@ export class MirrorService implements MirrorRoles {
         await target.open(unclean);
         if (unclean) {
           this.o.log(`mirror ${r.id}: the agent did not stop cleanly: the copy is brought level by a differential mirror`);
-          target.forgetStream();
+          await target.forgetStream();
           // The target's open dropped the index this node made as the source; whenever it is the source next (in
           // this run or a later one), a differential mirror rebuilds it, rather than a journal made before the crash.
           // Everything dirty covers whatever the file listed, so it is not read (nor can a damaged one stop the start).
@@ -181,7 +181,7 @@ export class MirrorService implements MirrorRoles {
     m.target.active = false;
     // What it hashed is saved for the source to compare from (the rest it reads).
     await m.target.stopBackgroundListing();
-    m.target.promote({ current: lineage.current, history: [...lineage.history] });
+    await m.target.promote({ current: lineage.current, history: [...lineage.history] });
     const peer = splitHostPort(m.config.endpoints[m.peer]!);
     const source = new MirrorSource({
       id, folders: m.folders, filter: m.filter, dir: m.dir, journalBytes: m.config.journalSize, blockSize: m.config.blockSize,
@@ -248,13 +248,13 @@ export class MirrorService implements MirrorRoles {
       case 'pause-source':
         if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: this node is the target; run it on the source`);
         await source.pause();
-        m.target.setPausedSource(true);
+        await m.target.setPausedSource(true);
         message = `${m.config.id}: transmission paused; changes are spooled in the source's journal`;
         break;
       case 'resume':
         if (source) {
           source.resume();
-          m.target.setPausedSource(false);
+          await m.target.setPausedSource(false);
           try { await source.callTarget('resume'); } catch { /* not connected yet: the target resumes on its own command */ }
         } else {
           await m.target.resume();

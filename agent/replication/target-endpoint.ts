@@ -59,8 +59,8 @@ export function targetEndpoint(t: MirrorTarget, blockSize: number, options: Targ
     handle: async (method, body) => {
       const params = body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown>;
       switch (method) {
-        case 'reset': t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
-        case 'resync-done': t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
+        case 'reset': await t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
+        case 'resync-done': await t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
         case 'clear': await t.clear(); return Buffer.alloc(0);
         case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), listingFresh(params['fresh']))));
         case 'list-page': return paged.next(method, 'files', params, () =>

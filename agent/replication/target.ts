@@ -22,7 +22,7 @@ import type { PathFilter } from './glob.js';
 import { joinParts } from '../util/buffer-parts.js';
 import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
-import { saveMirrorState, type MirrorNodeState } from './mirror-state.js';
+import { MirrorStateFile, type MirrorNodeState } from './mirror-state.js';
 import { decodeRecordInPlace, type PutEntry, type WireRecord } from './records.js';
 import { lookahead } from './lookahead.js';
 import { rootEntry, scanTree, type LstatMany, type TreeEntry } from './tree.js';
@@ -127,7 +127,10 @@ export class MirrorTarget {
   /** False while this node is the mirror's source: its own copy is live, nothing may be applied to it. */
   active = true;
 
+  private readonly stateFile: MirrorStateFile;
+
   constructor(private readonly o: TargetOptions, private state: MirrorNodeState) {
+    this.stateFile = new MirrorStateFile(o.stateFile);
     this.appliers = o.folders.map((f) => this.applier(f));
     this.listingIndex = new ListingIndex(o.listingIndexFile, o.log);
   }
@@ -142,8 +145,8 @@ export class MirrorTarget {
   }
 
   /** After a crash of this node: what was acknowledged may not have reached the disk; a resync must follow. */
-  forgetStream(): void {
-    this.persist({ ...this.state, lastApplied: 0, streamOf: undefined });
+  async forgetStream(): Promise<void> {
+    await this.persist({ ...this.state, lastApplied: 0, streamOf: undefined });
   }
 
   async open(unclean = false): Promise<void> {
@@ -163,9 +166,10 @@ export class MirrorTarget {
 
   get current(): MirrorNodeState { return this.state; }
 
-  private persist(next: MirrorNodeState): void {
+  /** The state takes effect at once; the promise settles when it is on disk. */
+  private persist(next: MirrorNodeState): Promise<void> {
     this.state = next;
-    saveMirrorState(this.o.stateFile, next);
+    return this.stateFile.save(next);
   }
 
   lastApplied(): number {
@@ -173,7 +177,7 @@ export class MirrorTarget {
   }
 
   /** Whether a source with this lineage may stream to us, and from where. */
-  hello(source: { node: string; lineage: Lineage }): void {
+  async hello(source: { node: string; lineage: Lineage }): Promise<void> {
     if (!this.active) throw new MirrorRefusal('NOT_TARGET', `mirror ${this.o.id}: this node is the source`);
     const verdict = compareLineage(this.state.lineage, source.lineage);
     if (verdict === 'mine-newer') {
@@ -184,40 +188,42 @@ export class MirrorTarget {
     }
     // A new stream (another source, or the same one after a promotion) counts its seqs afresh.
     const stream = `${source.node}`;
-    if (this.state.streamOf !== stream) this.persist({ ...this.state, streamOf: stream, lastApplied: 0 });
+    if (this.state.streamOf !== stream) await this.persist({ ...this.state, streamOf: stream, lastApplied: 0 });
   }
 
   /** This node's copy becomes the source's, in a new generation. */
-  promote(lineage: { current: string; history: string[] }): void {
-    this.persist({ ...this.state, lineage, streamOf: undefined, lastApplied: 0, promotedHere: true });
+  async promote(lineage: { current: string; history: string[] }): Promise<void> {
+    await this.persist({ ...this.state, lineage, streamOf: undefined, lastApplied: 0, promotedHere: true });
   }
 
-  setPausedSource(paused: boolean): void {
-    this.persist({ ...this.state, pausedSource: paused });
+  async setPausedSource(paused: boolean): Promise<void> {
+    await this.persist({ ...this.state, pausedSource: paused });
   }
 
   /** A full mirror starts from empty folders (and the listing index with nothing). */
   async clear(): Promise<void> {
-    this.persist({ ...this.state, consistent: false });
+    await this.persist({ ...this.state, consistent: false });
     await this.stopBackgroundListing();
     await this.listingIndex.replaced();
     for (let k = 0; k < this.o.folders.length; k++) await this.emptyFolder(k);
   }
 
   /** The source reset its stream (its journal no longer covers what we applied): a resync follows. */
-  resetStream(lastApplied: number): void {
-    this.persist({ ...this.state, lastApplied, consistent: false });
+  async resetStream(lastApplied: number): Promise<void> {
     this.recordsAtReset = this.recordsApplied;
+    await this.persist({ ...this.state, lastApplied, consistent: false });
   }
 
   /** The resync the source ran is complete: our copy now holds its generation. */
-  resyncDone(source: Lineage): void {
+  async resyncDone(source: Lineage): Promise<void> {
     const lineage = adoptLineage(source);
     // A pause of transmission was this node's as a source; the stream it paused is gone now that it follows another.
-    this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
-    // A resync that wrote nothing (a level copy) leaves the listing index as its listing made it.
+    const saved = this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
+    // A resync that wrote nothing (a level copy) leaves the listing index as its listing made it. Started before the
+    // save settles, so that a close or promotion meanwhile finds it running and stops it.
     if (this.recordsApplied !== this.recordsAtReset) this.listingIndex.markDue();
     this.startBackgroundListing();
+    await saved;
   }
 
   /**
@@ -381,13 +387,13 @@ export class MirrorTarget {
 
   /** From now on records are spooled; the copy stands still once the records already being applied land. */
   async pause(): Promise<void> {
-    this.persist({ ...this.state, pausedTarget: true });
+    await this.persist({ ...this.state, pausedTarget: true });
     await Promise.all([...this.inFlight]);
   }
 
   /** End a target pause: the spooled records are applied in order, then live ones again. */
   async resume(): Promise<void> {
-    this.persist({ ...this.state, pausedTarget: false });
+    await this.persist({ ...this.state, pausedTarget: false });
     await this.drainSpool();
     this.startBackgroundListing();
   }
@@ -543,7 +549,7 @@ export class MirrorTarget {
 
   async close(): Promise<void> {
     await this.stopBackgroundListing();
-    saveMirrorState(this.o.stateFile, this.state);
+    await this.stateFile.save(this.state);
     for (const a of this.appliers) await a.close();
     await this.writeThread.close();
     await this.spool?.close();

@@ -422,6 +422,18 @@ groups:
     return await callAgent(join(this.paths.state.alpha, 'vigild.sock'), 'mirror', { action, name: MIRROR }, 600_000);
   }
 
+  /**
+   * What the agents' guards did, one line each: a guard acts only when its agent died or stood still past the
+   * release period (its event loop blocked), stopping what the node ran. None is expected in the bench.
+   */
+  guardReleases(): string[] {
+    return NODES.flatMap((n) => {
+      let log = '';
+      try { log = readFileSync(join(this.paths.state[n], 'guard.log'), 'utf8'); } catch { /* no guard ever acted */ }
+      return log.split('\n').filter((l) => l !== '').map((l) => `${n}: ${l}`);
+    });
+  }
+
   agentLogs(): string {
     // The per-second monitor and probe lines say nothing here.
     const quiet = (log: string): string => log.split('\n').filter((l) => !/ (monitor|probe) files\/data \.\.\.$/.test(l)).join('\n');
@@ -998,6 +1010,7 @@ async function main(): Promise<void> {
       if (s) vigil['status_after_lag'] = { state: s.state, lagSeconds: s.lagSeconds, sourceQueue: s.sourceQueue ?? null };
     }
     await b.stopAgents();
+    vigil['guard_releases'] = b.guardReleases();
     if (options.lag && useLsyncd) {
       progress('[lsyncd] lag');
       try {
@@ -1069,6 +1082,7 @@ async function main(): Promise<void> {
       'vigil.*.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
+      'vigil.guard_releases: what the agents\' guards did in the whole run, a line each; a guard acts only when its agent died or its event loop stood still past the release period. Expected empty.',
       'cpu_seconds: user plus system CPU from /proc. Vigil: both agents\' processes, every thread, from their start (loading the agent included) until in-sync. rsync: the client (with its ssh) and the receiver the daemon or sshd forks. Neither counts the kernel\'s own threads (writeback, the network\'s soft interrupts).',
       `The aim is set against rsync's daemon, which sends in the clear. Vigil's replication is TLS 1.3 with both ends authenticated, so rsync_ssh (${SSH_CIPHER}, the cipher Vigil's TLS picks) is the like-for-like peer; its ratios are given beside the aim's, not instead of them.`,
     ],

@@ -74,6 +74,8 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   assert.equal(vigil['switchover']!['source_kept'], '302 of the 302 files alpha lists hash as our index has them');
   assert.match(String(vigil['switchback']!['target_listed']), /^listed 302 files, 0 of them hashed /);
   assert.equal(vigil['switchback']!['source_kept'], '302 of the 302 files beta lists hash as our index has them');
+  // No agent stood still long enough for its guard to take it for frozen (a blocking fsync once did, mid-switchback).
+  assert.deepEqual(vigil['guard_releases'], [], 'guards released');
   for (const peer of ['rsync', 'rsync_ssh']) {
     const p = out[peer] as Record<string, Record<string, unknown>>;
     for (const phase of ['full', 'diff']) assert.equal(p[phase]?.['verified_equal'], true, `${peer}.${phase}: ${JSON.stringify(p)}`);

@@ -64,10 +64,10 @@ const put = (name: string, text: string): WireRecord => ({ op: 'put', path: `0/$
 
 /** A resync as the source runs it: reset, the records, done (the source sends resync-done once all are applied). */
 async function resync(target: MirrorTarget, records: readonly WireRecord[]): Promise<void> {
-  target.resetStream(0);
+  await target.resetStream(0);
   let seq = 0;
   await Promise.all(records.map((r) => target.apply(++seq, encodeRecord(r))));
-  target.resyncDone(LINEAGE);
+  await target.resyncDone(LINEAGE);
 }
 
 const lines = (log: readonly string[], pattern: RegExp): string[] => log.filter((line) => pattern.test(line));
