@@ -200,11 +200,17 @@ export class MirrorTarget {
     await this.persist({ ...this.state, pausedSource: paused });
   }
 
-  /** A full mirror starts from empty folders (and the listing index with nothing). */
+  /**
+   * A full mirror starts from empty folders, and with no hashes of them: neither the listing index nor the index
+   * this node made as the source describes the files it writes, whose inodes may be those of files it removed
+   * (with the same size and mtime, an old index would vouch for them). Whenever this node is the source next, its
+   * promotion's differential mirror takes the listing of what the full mirror wrote instead.
+   */
   async clear(): Promise<void> {
     await this.persist({ ...this.state, consistent: false });
     await this.stopBackgroundListing();
     await this.listingIndex.replaced();
+    if (this.o.ownIndexFile !== undefined) await rm(this.o.ownIndexFile, { force: true });
     for (let k = 0; k < this.o.folders.length; k++) await this.emptyFolder(k);
   }
 

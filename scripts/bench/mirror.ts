@@ -9,7 +9,9 @@
  *   2. full mirror: `rsync -a` to an rsync daemon in beta, the same over ssh to beta's sshd (encrypted and
  *      authenticated, as Vigil's transport is, with the cipher Vigil's TLS uses: AES-128-GCM), then Vigil from
  *      agent start to an equal copy; then beta's listing of the copy in the background (which that mirror's end
- *      starts), and the group moved to beta and back (a failover right after the first mirror);
+ *      starts), and the group moved to beta and back (a failover right after the first mirror); then everything
+ *      sent again on demand: `rsync -a --whole-file --ignore-times` to the daemon, and `vigil mirror full` on the
+ *      running agents;
  *   3. differential: both agents stopped (SIGTERM), 1% of the 64 KiB blocks rewritten in place, both restarted
  *      (alpha reconciles against its persisted block index); then two explicit `mirror diff`s on the level copy (the
  *      second shows what the target's listing index and the source's own index save);
@@ -418,7 +420,7 @@ groups:
     }
   }
 
-  async mirrorCommand(action: 'diff' | 'verify'): Promise<unknown> {
+  async mirrorCommand(action: 'full' | 'diff' | 'verify'): Promise<unknown> {
     return await callAgent(join(this.paths.state.alpha, 'vigild.sock'), 'mirror', { action, name: MIRROR }, 600_000);
   }
 
@@ -729,13 +731,17 @@ async function vigilSwitchover(b: Bench, to: NodeName, timeoutMs: number): Promi
   return { ...moved, background_listing: await untilTargetListed(b, from, started, timeoutMs) };
 }
 
-/** `mirror diff` on a level copy: what a differential pass costs when (almost) nothing differs. */
-async function vigilExplicitDiff(b: Bench, timeoutMs: number): Promise<Record<string, unknown>> {
+/**
+ * `mirror diff` or `mirror full` asked for on the running agents, timed from the command until the source is in sync
+ * with the resync it started done (the copies then compared); then the target's background listing, if it ran one.
+ * On a level copy a `diff` is what a differential pass costs when (almost) nothing differs.
+ */
+async function vigilExplicit(b: Bench, action: 'full' | 'diff', timeoutMs: number): Promise<{ seconds: number } & Record<string, unknown>> {
   const before = b.wire();
   const cpuBefore = agentsCpu(b);
   const lines = b.doneLines(0).length;
   const started = Date.now();
-  await b.mirrorCommand('diff');
+  await b.mirrorCommand(action);
   const { at, cpu, status, states } = await untilLevel(b, started, timeoutMs, resyncDoneSince(started));
   const after = b.wire();
   const done = {
@@ -846,16 +852,21 @@ async function lsyncdLag(b: Bench, lagSeconds: number, files: number, workloads:
 }
 
 /** One timed rsync run onto `peer`'s copy, the copy compared with the source afterwards, as the report gives it. */
-async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full' | 'diff', datasetBytes: number): Promise<Record<string, unknown>> {
-  progress(`[${label}] ${kind === 'full' ? 'full mirror' : 'differential'}`);
-  const extra = kind === 'diff' ? ['--no-whole-file'] : [];
+/**
+ * `full`: onto an empty copy; `full_on_demand`: every file sent whole onto the level copy (`--ignore-times` skips
+ * the quick check, `--whole-file` the delta algorithm rsync otherwise uses across a network); `diff`: the delta
+ * algorithm onto the copy that misses a change.
+ */
+async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full' | 'full_on_demand' | 'diff', datasetBytes: number): Promise<Record<string, unknown>> {
+  progress(`[${label}] ${kind === 'full' ? 'full mirror' : kind === 'full_on_demand' ? 'every file again' : 'differential'}`);
+  const extra = kind === 'diff' ? ['--no-whole-file'] : kind === 'full_on_demand' ? ['--whole-file', '--ignore-times'] : [];
   const r = b.rsync(peer, extra);
   const equal = (await verifyTrees(b.paths.source, peer.copy, compileGlobs([], []))).equal;
   progress(`[${label}] ${kind}: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
   const cpu = { client: r.cpu.client, [peer.serverName]: r.cpu.server, total: round(r.cpu.client + r.cpu.server) };
   const command = ['rsync', '-a', '--stats', ...peer.args.map((a) => (a.includes(' ') ? `"${a}"` : a)), ...extra, 'SRC/', peer.target].join(' ');
   const common = { seconds: seconds(r.ms), cpu_seconds: cpu, wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command };
-  return kind === 'full'
+  return kind !== 'diff'
     ? { ...common, mb_per_s: mbPerS(datasetBytes, r.ms), total_bytes_sent: r.stats.totalBytesSent ?? null }
     : { ...common, bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null, matched_bytes: r.stats.matchedData ?? null, files_transferred: r.stats.filesTransferred ?? null };
 }
@@ -947,6 +958,27 @@ async function main(): Promise<void> {
       throw new Error(`Vigil's full mirror: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
     }
 
+    // 2b. A full mirror asked for on running agents: everything sent again whatever the copy holds, rsync's daemon
+    // first (every file whole, none skipped by its quick check), then `vigil mirror full`.
+    if (options.full) {
+      if (useRsync) {
+        settleMachine(dataset.bytes, options.memory);
+        rsync['full_on_demand'] = await timedRsync(b, b.daemonPeer, 'rsync', 'full_on_demand', dataset.bytes);
+      }
+      settleMachine(dataset.bytes, options.memory);
+      progress('[vigil] `mirror full` on the running agents');
+      try {
+        const full = await vigilExplicit(b, 'full', syncTimeoutMs);
+        vigil['full_on_demand'] = {
+          ...full, mb_per_s: mbPerS(dataset.bytes, full.seconds * 1000),
+          note: 'asked for on the running agents (no start-up): the target empties its copy, the source sends every file; the copy is then compared',
+        };
+        progress(`[vigil] mirror full: ${full.seconds} s`);
+      } catch (err) {
+        throw new Error(`Vigil's full mirror on demand: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
+      }
+    }
+
     // 3. Differential.
     if (options.diff) {
       await b.stopAgents();
@@ -971,10 +1003,10 @@ async function main(): Promise<void> {
         };
         progress(`[vigil] diff: ${diff.seconds} s, ${diff.wire_tx_bytes} bytes on the wire`);
         progress('[vigil] explicit `mirror diff` on the level copy');
-        vigil['diff_explicit'] = { ...(await vigilExplicitDiff(b, syncTimeoutMs)), note: 'nothing changed since the copy was level: the cost of a differential pass itself' };
+        vigil['diff_explicit'] = { ...(await vigilExplicit(b, 'diff', syncTimeoutMs)), note: 'nothing changed since the copy was level: the cost of a differential pass itself' };
         progress('[vigil] explicit `mirror diff` again');
         vigil['diff_explicit_again'] = {
-          ...(await vigilExplicitDiff(b, syncTimeoutMs)),
+          ...(await vigilExplicit(b, 'diff', syncTimeoutMs)),
           note: 'a second one: the target hashes only the files changed since its last listing, the source only those changed since its index',
         };
         progress('[vigil] switchover to beta, then back to alpha');
@@ -1035,6 +1067,8 @@ async function main(): Promise<void> {
   const vFull = v<{ seconds?: number; sync_seconds?: number } & Cpu>(vigil, 'full');
   const vDiff = v<{ seconds: number; sync_seconds?: number; wire_tx_bytes: number } & Cpu>(vigil, 'diff');
   const rFull = v<{ seconds: number } & Cpu>(rsync, 'full');
+  const vFullOnDemand = v<{ seconds: number; cpu_seconds: number }>(vigil, 'full_on_demand');
+  const rFullOnDemand = v<{ seconds: number } & Cpu>(rsync, 'full_on_demand');
   const rDiff = v<{ seconds: number; bytes_sent: number | null; wire_tx_bytes: number } & Cpu>(rsync, 'diff');
   const sFull = v<{ seconds: number } & Cpu>(rsyncSsh, 'full');
   const sDiff = v<{ seconds: number } & Cpu>(rsyncSsh, 'diff');
@@ -1049,6 +1083,8 @@ async function main(): Promise<void> {
     diff_time_rsync_over_vigil_after_start: ratio(rDiff?.seconds, vDiff?.sync_seconds),
     diff_wire_bytes_rsync_over_vigil: ratio(rDiff?.wire_tx_bytes, vDiff?.wire_tx_bytes),
     full_cpu_rsync_over_vigil: ratio(rFull?.cpu_seconds?.total, vFull?.cpu_seconds?.total),
+    full_on_demand_time_rsync_over_vigil: ratio(rFullOnDemand?.seconds, vFullOnDemand?.seconds),
+    full_on_demand_cpu_rsync_over_vigil: ratio(rFullOnDemand?.cpu_seconds?.total, vFullOnDemand?.cpu_seconds),
     diff_cpu_rsync_over_vigil: ratio(rDiff?.cpu_seconds?.total, vDiff?.cpu_seconds?.total),
     full_time_rsync_ssh_over_vigil: ratio(sFull?.seconds, vFull?.seconds),
     full_cpu_rsync_ssh_over_vigil: ratio(sFull?.cpu_seconds?.total, vFull?.cpu_seconds?.total),
@@ -1070,6 +1106,7 @@ async function main(): Promise<void> {
     ratios,
     aim: {
       full_at_least_as_fast_as_rsync: atLeast(ratios.full_time_rsync_over_vigil, 1),
+      full_on_demand_at_least_as_fast_as_rsync: atLeast(ratios.full_on_demand_time_rsync_over_vigil, 1),
       diff_at_least_as_fast_as_rsync: atLeast(ratios.diff_time_rsync_over_vigil, 1),
       lag_ten_times_lower_than_lsyncd: tenTimes(ratios.lag_median_lsyncd_over_vigil, ratios.lag_p99_lsyncd_over_vigil),
       lag_append_ten_times_lower_than_lsyncd: tenTimes(ratios.lag_append_median_lsyncd_over_vigil, ratios.lag_append_p99_lsyncd_over_vigil),
@@ -1079,7 +1116,8 @@ async function main(): Promise<void> {
       b.options.memory === 'warm'
         ? '--memory warm: memory for the copy is touched before each timed phase (on a virtual machine the host takes back free guest memory about 2 s after it was freed, and refilling the page cache from it costs several times more). A copy that lasts longer than that pays for the rest of it; --memory idle puts every contender in that state for its whole copy.'
         : `--memory idle: ${MEMORY_RETURN_SECONDS} s of waiting after sync before each timed phase, no warm-up: every contender fills its page cache from memory the host took back.`,
-      'vigil.*.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
+      'vigil.full_on_demand and rsync.full_on_demand: the same data sent again on demand, by `vigil mirror full` on the running agents (its target empties the copy first, inside the timing) and by `rsync -a --whole-file --ignore-times` onto its level copy (each file written anew beside the old and renamed over it).',
+      'vigil.full.seconds and vigil.diff.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
       'vigil.guard_releases: what the agents\' guards did in the whole run, a line each; a guard acts only when its agent died or its event loop stood still past the release period. Expected empty.',

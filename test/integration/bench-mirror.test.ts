@@ -53,11 +53,18 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   const dataset = out['dataset'] as Record<string, number>;
   assert.equal(dataset['files'], 302);
   const vigil = out['vigil'] as Record<string, Record<string, unknown>>;
-  for (const phase of ['full', 'switchover_after_full', 'switchback_after_full', 'diff', 'diff_explicit', 'diff_explicit_again', 'switchover', 'switchback']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
+  for (const phase of ['full', 'full_on_demand', 'switchover_after_full', 'switchback_after_full', 'diff', 'diff_explicit', 'diff_explicit_again', 'switchover', 'switchback']) assert.equal(vigil[phase]?.['verified_equal'], true, `vigil.${phase}`);
   // The change of phase 3 reached the target: the differential run sent at least the changed bytes (and the full run
   // at least the whole data set), so neither figure can come from a run that did nothing.
   assert.ok((vigil['diff']!['wire_tx_bytes'] as number) >= ((out['change'] as Record<string, number>)['bytes'] ?? Infinity));
   assert.ok((vigil['full']!['wire_tx_bytes'] as number) >= dataset['bytes']!);
+  // Asked for on the running agents, the full mirror sends everything again (the copy was level), and beta then lists
+  // what it wrote anew; rsync's counterpart sends every file whole too.
+  assert.ok((vigil['full_on_demand']!['wire_tx_bytes'] as number) >= dataset['bytes']!);
+  assert.match(String((vigil['full_on_demand']!['background_listing'] as Record<string, unknown>)['listed']), /^listed the copy in the background: 302 files, 302 of them hashed, in /);
+  const rsyncAgain = (out['rsync'] as Record<string, Record<string, unknown>>)['full_on_demand']!;
+  assert.equal(rsyncAgain['verified_equal'], true);
+  assert.ok((rsyncAgain['total_bytes_sent'] as number) >= dataset['bytes']!, JSON.stringify(rsyncAgain));
   // Beta lists the copy the first mirror wrote in the background, and so, moved there right after that mirror, the
   // group finds beta comparing from it: it keeps every file's hashes; alpha lists from its index as the source.
   assert.match(String(vigil['background_listing_after_full']!['listed']), /^listed the copy in the background: 302 files, 302 of them hashed, in /);

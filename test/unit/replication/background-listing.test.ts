@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BlockIndexStore, indexFile } from '../../../agent/replication/block-index.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { encodeRecord, type WireRecord } from '../../../agent/replication/records.js';
@@ -20,8 +21,11 @@ interface Node {
   readonly base: string;
   readonly dst: string;
   readonly log: string[];
-  /** A target over the same folder and files (the agent started again); the previous one must be closed. */
-  open(): Promise<MirrorTarget>;
+  /**
+   * A target over the same folder and files (the agent started again); the previous one must be closed. With
+   * `ownIndexFile`, this node's index from when it was the source.
+   */
+  open(ownIndexFile?: string): Promise<MirrorTarget>;
 }
 
 /** Names in the order a listing reads them (by name). */
@@ -46,11 +50,11 @@ function node(t: TestContext, files: number, bytes: number): Node {
   });
   return {
     base, dst, log,
-    open: async () => {
+    open: async (ownIndexFile) => {
       const target = new MirrorTarget({
         id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'),
         spoolBytes: 16 * 1024 * 1024, applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
-        listingIndexFile: join(base, 'target-listing.index'), backgroundListing: { blockSize: BLOCK, blockHash: 'xxh3-128' },
+        listingIndexFile: join(base, 'target-listing.index'), ...(ownIndexFile !== undefined ? { ownIndexFile } : {}), backgroundListing: { blockSize: BLOCK, blockHash: 'xxh3-128' },
       }, INITIAL_STATE);
       await target.open();
       opened.push(target);
@@ -121,6 +125,25 @@ test('a full mirror drops the listing index of the copy it empties, and the copy
   await resync(target, [put('a', 'one\n'), put('b', 'two\n')]);
   await until('the background listing is done', () => target.backgroundListing?.finishedAt !== undefined, 10_000);
   assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 2 files, 2 of them hashed/);
+});
+
+test('a full mirror drops the index this node made as the source too: the files it writes are hashed, not vouched for by it', async (t) => {
+  const n = node(t, 10, 3 * BLOCK);
+  const own = join(n.base, 'source.index');
+  // This node's index as the source, of the files as they are: a listing takes every one of them from it.
+  const index = await BlockIndexStore.open(own, 'xxh3-128');
+  for (let i = 0; i < 10; i++) index.set(`0/docs/${fileName(i)}`, await indexFile(join(n.dst, 'docs', fileName(i)), BLOCK, undefined, 'xxh3-128'));
+  await index.save();
+  const target = await n.open(own);
+  await target.listing(BLOCK, 'xxh3-128');
+  assert.match(lines(n.log, /: listed \d+ files/).at(-1)!, /listed 10 files, 0 of them hashed .*10 of those since this node sent them as the source/);
+  await target.clear();
+  assert.equal(existsSync(own), false, 'the hashes this node made of the emptied copy as the source are gone');
+  // The same names, sizes and times again; the file system may give them the inodes of the files removed.
+  await resync(target, [{ op: 'mkdir', path: '0/docs', mode: 0o755 },
+    ...Array.from({ length: 10 }, (_, i) => ({ ...put(`docs/${fileName(i)}`, ''), data: Buffer.alloc(3 * BLOCK, (i + 1) % 251) }))]);
+  await until('the background listing is done', () => target.backgroundListing?.finishedAt !== undefined, 10_000);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 10 files, 10 of them hashed/);
 });
 
 test('records that land while the background listing reads never leave a hash that does not say what the file holds', async (t) => {
