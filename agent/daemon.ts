@@ -130,6 +130,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const [key, ...acceptKeys] = loadAcceptedKeys(config, dirname(configPath)) as [Buffer, ...Buffer[]];
   const store = StateStore.open(join(options.stateDir, 'state.db'));
+  store.checkpointOnThread(options.log);
   const alerts = new AlertDispatcher(config.alerts, { clusterId: config.cluster.id, nodeId: options.node, stateDir: options.stateDir, log: options.log });
   wiring.alerts = alerts;
   const mirrors = new MirrorService({

@@ -44,10 +44,12 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await build({
   // The guard is its own process, spawned by file name next to vigild.js (agent/guard/guard-link.ts); the mirror's
-  // worker threads are started the same way (agent/replication/read-thread.ts, write-thread.ts).
+  // worker threads and the state store's checkpoint thread are started the same way (agent/replication/read-thread.ts,
+  // write-thread.ts, agent/store/checkpoint-thread.ts).
   entryPoints: {
     vigild: 'agent/cli/vigild.ts', vigil: 'agent/cli/vigil.ts', 'guard-process': 'agent/guard/guard-process.ts',
     'read-thread-worker': 'agent/replication/read-thread-worker.ts', 'write-thread-worker': 'agent/replication/write-thread-worker.ts',
+    'checkpoint-thread-worker': 'agent/store/checkpoint-thread-worker.ts',
   },
   bundle: true, platform: 'node', format: 'esm', target: ['node20'],
   outdir: out, outExtension: { '.js': '.js' }, splitting: false, sourcemap: 'linked', legalComments: 'external',
@@ -83,8 +85,8 @@ sudo node vigil.js --help
 sudo node vigild.js --config /etc/vigil/cluster.yaml --node alpha --state-dir /var/lib/vigil
 \`\`\`
 
-Keep the files together: \`vigild.js\` starts \`guard-process.js\`, and the mirror's \`read-thread-worker.js\` and
-\`write-thread-worker.js\`, from its own folder. The native packages are
+Keep the files together: \`vigild.js\` starts \`guard-process.js\`, the mirror's \`read-thread-worker.js\` and
+\`write-thread-worker.js\`, and the state store's \`checkpoint-thread-worker.js\`, from its own folder. The native packages are
 loaded with \`require\`, so they may also come from a folder named in \`NODE_PATH\` instead of \`./node_modules\`.
 The licences of the bundled packages are in the \`*.LEGAL.txt\` files. See the project's README and docs/ for
 the configuration, \`vigil init\` for the certificates, and a systemd unit.

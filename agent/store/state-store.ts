@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CheckpointThread } from './checkpoint-thread.js';
 import { EVENT_KINDS, type AuditEntry, type ClusterEvent, type EventKind, type GroupId, type Intents, type Severity } from '../../common/model/index.js';
 
 export interface EventQuery {
@@ -19,6 +20,8 @@ export interface EventQuery {
 export interface FailureRecord { readonly failures: number; readonly lastFailureAt?: number }
 
 const SCHEMA_VERSION = 2;
+/** SQLite's own default: a commit that leaves this many pages in the WAL checkpoints it. */
+const AUTOCHECKPOINT_PAGES = 1000;
 /** Audit entries kept: the oldest go first once there are more (a year of a busy operator's commands). */
 const AUDIT_KEEP = 100_000;
 
@@ -27,6 +30,7 @@ interface EventRow { id: number; at: number; kind: string; severity: string; nod
 
 export class StateStore {
   private readonly db: Database.Database;
+  private checkpoints: CheckpointThread | undefined;
 
   private constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -132,7 +136,27 @@ export class StateStore {
     return incarnation;
   }
 
+  /**
+   * From now on the WAL is checkpointed by a thread of its own (checkpoint-thread.ts: a checkpoint's fsync could
+   * stall the event loop), never by this connection's commits; should that thread fail, they checkpoint again, as
+   * SQLite does by default, and `log` says so.
+   */
+  checkpointOnThread(log: (line: string) => void, everyMs?: number): CheckpointThread {
+    if (this.checkpoints !== undefined) return this.checkpoints;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpoints = new CheckpointThread(this.db.name, {
+      ...(everyMs === undefined ? {} : { everyMs }),
+      onFailure: (why) => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+        log(`${why}: the state store's commits checkpoint it again`);
+      },
+    });
+    return this.checkpoints;
+  }
+
   close(): void {
+    // The thread ends on its own time (its connection, if the last, makes the final checkpoint).
+    void this.checkpoints?.stop();
     if (this.db.open) this.db.close();
   }
 }
