@@ -1,14 +1,21 @@
 /**
  * The cluster configuration's history on this node: every committed version, the current one (the newest), and
  * at most one staged version (prepared by a coordinator, not yet committed). SQLite in WAL mode, like the state
- * store, so a decision recorded here survives a crash at any point.
+ * store, so a decision recorded here survives a crash at any point once durable() has resolved.
+ *
+ * No fsync runs on the caller's thread: a commit (synchronous=NORMAL) leaves its frames in the log, durable()
+ * flushes the log on libuv's threads, and checkpoints run on the checkpoint thread (agent/store/checkpoint-thread.ts).
+ * With synchronous=FULL each commit fsynced the log on the event loop, which on a disk busy with a resync's writes
+ * can take longer than the guard waits before it takes the agent for frozen.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { NodeId } from '../../common/model/ids.js';
 import { ConfigSyncError, type ConfigVersion, type VersionRef } from '../../common/model/config-version.js';
+import { checkpointsOf, type Checkpoints } from '../store/checkpoint-thread.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -29,6 +36,8 @@ export interface ConfigHistoryOptions {
   readonly bootstrapAuthor: string;
   /** Time as a parameter (tests); Date.now by default. */
   readonly now?: () => number;
+  /** Where a failure of the checkpoint thread is told (the history's commits then checkpoint it themselves). */
+  readonly log?: (line: string) => void;
 }
 
 interface VersionRow { generation: number; text: string; digest: string; author: string; at: number; comment: string; parent: number | null }
@@ -36,9 +45,11 @@ interface StagedRow extends VersionRow { coordinator: string; expires_at: number
 
 export class ConfigHistory {
   private cached: ConfigVersion;
+  private readonly checkpoints: Checkpoints | undefined;
 
-  private constructor(private readonly db: Database.Database, private readonly path: string) {
+  private constructor(private readonly db: Database.Database, private readonly path: string, log: (line: string) => void) {
     this.cached = this.readCurrent();
+    if (path !== ':memory:') this.checkpoints = checkpointsOf(db, undefined, (why) => log(`${why}: the configuration history's commits checkpoint it again`));
   }
 
   static open(path: string, options: ConfigHistoryOptions): ConfigHistory {
@@ -47,7 +58,7 @@ export class ConfigHistory {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      db.pragma('synchronous = NORMAL');
       migrate(db, path);
       const count = (db.prepare('SELECT COUNT(*) AS n FROM versions').get() as { n: number }).n;
       if (count === 0) {
@@ -55,7 +66,7 @@ export class ConfigHistory {
         db.prepare('INSERT INTO versions (generation, text, digest, author, at, comment, parent) VALUES (1, ?, ?, ?, ?, ?, NULL)')
           .run(text, digestOf(text), options.bootstrapAuthor, (options.now ?? Date.now)(), 'installed');
       }
-      return new ConfigHistory(db, path);
+      return new ConfigHistory(db, path, options.log ?? (() => undefined));
     } catch (e) {
       db?.close();
       throw asHistoryError(e, path);
@@ -151,7 +162,22 @@ export class ConfigHistory {
     return this.cached;
   }
 
+  /**
+   * Resolves once what was committed so far is on disk (the write-ahead log flushed, off the caller's thread): a
+   * prepare, commit or adoption is answered or acted on only after it.
+   */
+  async durable(): Promise<void> {
+    if (this.path === ':memory:') return;
+    const log = await open(`${this.path}-wal`, 'r');
+    try {
+      await log.datasync();
+    } finally {
+      await log.close();
+    }
+  }
+
   close(): void {
+    void this.checkpoints?.stop();
     this.db.close();
   }
 

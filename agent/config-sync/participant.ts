@@ -92,6 +92,7 @@ export class ConfigParticipant {
       const result = await this.o.validate(version.text);
       if (!result.ok) return { ok: false, code: 'VALIDATION_FAILED', message: `${this.o.nodeId}: ${describeProblems(result.problems)}`, problems: result.problems };
       this.o.history.prepare(version, { coordinator: from, expiresAt: this.now() + (this.o.stagedTtlMs ?? DEFAULT_STAGED_TTL_MS) });
+      await this.o.history.durable();
       this.stagedConfig = { digest: version.digest, config: result.config };
       return { ok: true };
     });
@@ -103,6 +104,7 @@ export class ConfigParticipant {
       const current = this.o.history.current();
       if (current.generation === ref.generation && current.digest === ref.digest) return;
       const version = this.o.history.commit(ref);
+      await this.o.history.durable();
       const config = this.stagedConfig?.digest === version.digest ? this.stagedConfig.config : parseConfig(version.text, this.o.configPath);
       this.stagedConfig = undefined;
       await this.apply(version, config);
@@ -157,6 +159,7 @@ export class ConfigParticipant {
         return fault('VALIDATION_FAILED', `generation ${target.generation} from ${peer} is not applied here, this node keeps generation ${local.generation}: ${describeProblems(result.problems)}`, result.problems);
       }
       this.o.history.adopt(chain, { replaceInstalled });
+      await this.o.history.durable();
       const change = await this.apply(target, result.config);
       return { status: 'applied', version: target, config: result.config, change };
     });

@@ -93,7 +93,7 @@ export class ConfigService {
   private readonly faults = new Map<NodeId, string>();
 
   constructor(private readonly o: ConfigServiceOptions, private readonly peerAddresses: ReadonlyMap<NodeId, string>) {
-    this.history = ConfigHistory.open(o.historyPath, { bootstrapText: o.fileText, bootstrapAuthor: `node:${o.nodeId}` });
+    this.history = ConfigHistory.open(o.historyPath, { bootstrapText: o.fileText, bootstrapAuthor: `node:${o.nodeId}`, log: o.log });
     const current = this.history.current();
     if (current.text !== o.fileText) {
       // The file was edited by hand while the agent was stopped: it becomes this node's next generation, as the
@@ -104,6 +104,8 @@ export class ConfigService {
         comment: `${o.configPath} edited by hand`, parent: current.generation,
       }]);
       o.log(`${o.configPath} differs from configuration generation ${current.generation}: taken as generation ${current.generation + 1}`);
+      // Flushed meanwhile; should a crash lose it first, the next start takes the file so again.
+      this.history.durable().catch((e: unknown) => o.log(`configuration history: ${(e as Error).message}`));
     }
     this.peers = new PeerClients(peerAddresses, o.peerTls);
     this.participant = new ConfigParticipant({

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CheckpointThread } from './checkpoint-thread.js';
+import { checkpointsOf, type Checkpoints } from './checkpoint-thread.js';
 import { EVENT_KINDS, type AuditEntry, type ClusterEvent, type EventKind, type GroupId, type Intents, type Severity } from '../../common/model/index.js';
 
 export interface EventQuery {
@@ -20,8 +20,6 @@ export interface EventQuery {
 export interface FailureRecord { readonly failures: number; readonly lastFailureAt?: number }
 
 const SCHEMA_VERSION = 2;
-/** SQLite's own default: a commit that leaves this many pages in the WAL checkpoints it. */
-const AUTOCHECKPOINT_PAGES = 1000;
 /** Audit entries kept: the oldest go first once there are more (a year of a busy operator's commands). */
 const AUDIT_KEEP = 100_000;
 
@@ -30,7 +28,7 @@ interface EventRow { id: number; at: number; kind: string; severity: string; nod
 
 export class StateStore {
   private readonly db: Database.Database;
-  private checkpoints: CheckpointThread | undefined;
+  private checkpoints: Checkpoints | undefined;
 
   private constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -141,16 +139,8 @@ export class StateStore {
    * stall the event loop), never by this connection's commits; should that thread fail, they checkpoint again, as
    * SQLite does by default, and `log` says so.
    */
-  checkpointOnThread(log: (line: string) => void, everyMs?: number): CheckpointThread {
-    if (this.checkpoints !== undefined) return this.checkpoints;
-    this.db.pragma('wal_autocheckpoint = 0');
-    this.checkpoints = new CheckpointThread(this.db.name, {
-      ...(everyMs === undefined ? {} : { everyMs }),
-      onFailure: (why) => {
-        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-        log(`${why}: the state store's commits checkpoint it again`);
-      },
-    });
+  checkpointOnThread(log: (line: string) => void, everyMs?: number): Checkpoints {
+    this.checkpoints ??= checkpointsOf(this.db, everyMs, (why) => log(`${why}: the state store's commits checkpoint it again`));
     return this.checkpoints;
   }
 

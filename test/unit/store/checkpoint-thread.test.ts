@@ -8,7 +8,7 @@ import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CheckpointThread } from '../../../agent/store/checkpoint-thread.js';
+import { checkpointOnThread } from '../../../agent/store/checkpoint-thread.js';
 import { StateStore } from '../../../agent/store/state-store.js';
 
 const MiB = 1024 * 1024;
@@ -69,7 +69,7 @@ test('a thread that cannot checkpoint says why, naming the file, and the agent\'
   const notDb = join(dir, 'notes.db');
   writeFileSync(notDb, 'these are notes, not a database\n'.repeat(200));
   const failures: string[] = [];
-  const thread = new CheckpointThread(notDb, { everyMs: HOUR, onFailure: (why) => failures.push(why) });
+  const thread = checkpointOnThread(notDb, { everyMs: HOUR, onFailure: (why) => failures.push(why) });
   await until('the failure', () => failures.length > 0, 10_000);
   assert.match(failures[0]!, new RegExp(`^the checkpoint thread of ${notDb}: file is not a database$`));
   await assert.rejects(thread.checkpoint(), /file is not a database/);
@@ -93,13 +93,18 @@ test('a thread that cannot checkpoint says why, naming the file, and the agent\'
 test('the thread never keeps the agent\'s process up', (t) => {
   const dir = tempDir(t);
   const storeModule = pathToFileURL(join(import.meta.dirname, '../../../agent/store/state-store.js')).href;
-  const script = `import { StateStore } from ${JSON.stringify(storeModule)};
-const store = StateStore.open(${JSON.stringify(join(dir, 'state.db'))});
+  // A file, not --eval: a worker inherits the process's flags, and --input-type without --eval ends it at once.
+  const script = join(dir, 'child.mjs');
+  writeFileSync(script, `import { statSync } from 'node:fs';
+import { StateStore } from ${JSON.stringify(storeModule)};
+const path = ${JSON.stringify(join(dir, 'state.db'))};
+const store = StateStore.open(path);
 store.checkpointOnThread(console.log, 100);
-store.appendEvent({ at: 1, kind: 'fault', severity: 'info', node: 'alpha', message: 'one' });
-console.log('opened');`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+const message = 'x'.repeat(4000);
+for (let i = 0; i < ${EVENTS}; i++) store.appendEvent({ at: i, kind: 'fault', severity: 'info', node: 'alpha', message });
+setTimeout(() => console.log('database', statSync(path).size > ${5 * MiB} ? 'checkpointed' : 'not checkpointed'), 2000);`);
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.signal, null, 'ended by itself, not by the timeout');
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'opened\n');
+  assert.equal(r.stdout, 'database checkpointed\n', 'by the thread\'s timer');
 });
