@@ -44,7 +44,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await build({
   // The guard is its own process, spawned by file name next to vigild.js (agent/guard/guard-link.ts); the mirror's
-  // worker threads and the state store's checkpoint thread are started the same way (agent/replication/read-thread.ts,
+  // worker threads and the databases' checkpoint thread are started the same way (agent/replication/read-thread.ts,
   // write-thread.ts, agent/store/checkpoint-thread.ts).
   entryPoints: {
     vigild: 'agent/cli/vigild.ts', vigil: 'agent/cli/vigil.ts', 'guard-process': 'agent/guard/guard-process.ts',
@@ -86,7 +86,7 @@ sudo node vigild.js --config /etc/vigil/cluster.yaml --node alpha --state-dir /v
 \`\`\`
 
 Keep the files together: \`vigild.js\` starts \`guard-process.js\`, the mirror's \`read-thread-worker.js\` and
-\`write-thread-worker.js\`, and the state store's \`checkpoint-thread-worker.js\`, from its own folder. The native packages are
+\`write-thread-worker.js\`, and the databases' \`checkpoint-thread-worker.js\`, from its own folder. The native packages are
 loaded with \`require\`, so they may also come from a folder named in \`NODE_PATH\` instead of \`./node_modules\`.
 The licences of the bundled packages are in the \`*.LEGAL.txt\` files. See the project's README and docs/ for
 the configuration, \`vigil init\` for the certificates, and a systemd unit.

@@ -44,7 +44,7 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
     }
   }
   assert.ok(files.includes('read-thread-worker.js') && files.includes('write-thread-worker.js'), 'the mirror\'s worker threads are bundled');
-  assert.ok(files.includes('checkpoint-thread-worker.js'), 'the state store\'s checkpoint thread is bundled');
+  assert.ok(files.includes('checkpoint-thread-worker.js'), 'the databases\' checkpoint thread is bundled');
   // The agent reads its TLS files but makes no certificate: the X.509 library (30-40 ms of every start) stays out.
   assert.doesNotMatch(readFileSync(join(bundle, 'vigild.js'), 'utf8'), /node_modules\/@peculiar\/x509\//, 'vigild.js does not carry @peculiar/x509');
   assert.match(readFileSync(join(bundle, 'vigil.js'), 'utf8'), /node_modules\/@peculiar\/x509\//, 'vigil.js (vigil init) does');
@@ -73,7 +73,7 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
   });
   const guard = c.guardPid('alpha');
   assert.ok(guard !== undefined && isRunning(guard), 'the bundled guard runs');
-  // The state store's checkpoint thread loaded from the bundle's folder (a failure would be logged at once).
+  // The databases' checkpoint thread loaded from the bundle's folder (a failure would be logged at once).
   assert.doesNotMatch(alpha.log(), /checkpoint thread/);
   const status = run('vigil.js', ['--socket', c.socket('alpha'), 'status'], { ...program.env });
   assert.equal(status.code, 0, status.out);
