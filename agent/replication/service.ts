@@ -135,18 +135,14 @@ export class MirrorService implements MirrorRoles {
     }
   }
 
-  /** Mirrors this node is the source of whose target is not level: queued changes, a resync due, or away. */
+  /** Mirrors this node is the source of whose target is not level (MirrorSource.behind). */
   behind(): string[] {
     return this.behindNow;
   }
 
   private checkBehind(): void {
     const now = Date.now();
-    const behind = [...this.mirrors.values()].filter((m) => {
-      if (!m.source) return false;
-      const s = m.source.status(now);
-      return !s.connected || s.resyncing || s.queue.records > 0 || s.dirtyFiles !== 0;
-    }).map((m) => m.config.id).sort();
+    const behind = [...this.mirrors.values()].filter((m) => m.source?.behind(now) === true).map((m) => m.config.id).sort();
     if (behind.join() !== this.behindNow.join()) {
       this.behindNow = behind;
       this.o.onBehindChange?.();
@@ -288,7 +284,7 @@ export class MirrorService implements MirrorRoles {
       }
       const reasons = [...s.reasons, ...(m.refusal === undefined ? [] : [m.refusal])];
       const state2 = m.refusal !== undefined ? (/DIVERGED|both promoted/.test(m.refusal) ? 'diverged' : 'disconnected')
-        : s.paused || pausedTarget ? 'paused' : !s.connected ? 'disconnected' : s.resyncing ? 'resyncing' : s.queue.records > 0 ? 'lagging' : 'in-sync';
+        : s.paused || pausedTarget ? 'paused' : !s.connected ? 'disconnected' : s.resyncing ? 'resyncing' : s.queue.records > 0 || s.scanning ? 'lagging' : 'in-sync';
       if (!s.connected && !s.paused) reasons.push(`${m.peer} is not reachable: changes queue in the journal`);
       return {
         ...base, role: 'source', state: state2, reasons, connected: s.connected, pausedSource: s.paused, pausedTarget,

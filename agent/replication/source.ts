@@ -115,6 +115,8 @@ export class MirrorSource {
   /** Who waits in untilConnected for the target's HELLO_OK. */
   private readonly helloWaiters = new Set<() => void>();
   private reconciled = false;
+  /** Reconciles queued or running: until they end, what changed unwatched may not be in the journal yet. */
+  private reconciles = 0;
   private initialReconcile: NodeJS.Timeout | undefined;
   private appendCheck: NodeJS.Timeout | undefined;
   private appendChecking: Promise<void> = Promise.resolve();
@@ -402,8 +404,13 @@ export class MirrorSource {
 
   /** A reconcile in the work queue (not a resync): whatever changed unwatched reaches the journal. */
   private reconcile(): void {
+    this.reconciles++;
     this.enqueue('reconcile', async () => {
-      await this.emit(this.detector.reconcile());
+      try {
+        await this.emit(this.detector.reconcile());
+      } finally {
+        this.reconciles--;
+      }
       // A file it found grown went on trust, as a watcher's append does: checked a second later the same way.
       this.scheduleAppendCheck();
     });
@@ -694,7 +701,10 @@ export class MirrorSource {
 
   // ---- status ----
 
-  status(now: number): { connected: boolean; paused: boolean; queue: { records: number; bytes: number }; lagSeconds: number; lagBytes: number; throughput: number; dirtyFiles: number; resyncing: boolean; reasons: string[] } {
+  status(now: number): {
+    connected: boolean; paused: boolean; queue: { records: number; bytes: number }; lagSeconds: number; lagBytes: number; throughput: number;
+    dirtyFiles: number; resyncing: boolean; scanning: boolean; reasons: string[];
+  } {
     const s = this.journal.stats();
     const sent = this.client?.stats().sentBytes ?? 0;
     if (sent !== this.lastSentBytes) {
@@ -706,6 +716,9 @@ export class MirrorSource {
     const reasons: string[] = [];
     if (this.dirty.all !== undefined) reasons.push(`dirty: ${this.dirty.all.reason}; a differential mirror follows`);
     if (this.captureFailure !== undefined) reasons.push(`capture failed: ${this.captureFailure}`);
+    // The start's reconcile (or one after the watcher lost track) may yet find changes: the copy is not known level.
+    const scanning = !this.reconciled || this.reconciles > 0;
+    if (scanning) reasons.push(`scanning ${this.o.folders.join(', ')} for changes no watcher reported`);
     // What the target acknowledged counts at once; the journal takes note of it up to ACK_MS later. Its bytes
     // stay counted until then, unless nothing at all is left.
     const records = s.lastSeq - Math.max(s.ackedSeq, this.pendingAck);
@@ -720,8 +733,16 @@ export class MirrorSource {
       dirtyFiles: this.dirty.all !== undefined ? -1 : this.dirty.size,
       // A resync that is due counts: the target is not known level until it has run.
       resyncing: this.resyncing || this.resyncNeeded !== undefined,
+      scanning,
       reasons,
     };
+  }
+
+  /** Whether the target may lack something: away, a resync due or running, a scan not done, records not yet
+   * acknowledged, files marked dirty. An automatic switchback waits while it is. */
+  behind(now: number): boolean {
+    const s = this.status(now);
+    return !s.connected || s.resyncing || s.scanning || s.queue.records > 0 || s.dirtyFiles !== 0;
   }
 
   /** Stop capturing; with `drain`, wait (up to the deadline) until the target has everything. */

@@ -2,20 +2,19 @@
 // promoted with the peer away): what an unclean stop leaves for the next runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../common/config/load.js';
 import { MirrorService } from '../../../agent/replication/service.js';
+import { compileGlobs } from '../../../agent/replication/glob.js';
+import { verifyTrees } from '../../../agent/replication/verify.js';
 import { freePort, until } from '../../support/process.js';
 
 const KEY_HEX = 'ab'.repeat(32);
 
-test('a node that did not stop cleanly drops its index as the source, and whenever it is the source next, even in a later run, a differential mirror is due first', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
-  t.after(() => rmSync(base, { recursive: true, force: true }));
-  const [alphaPort, betaPort] = [await freePort(), await freePort()];
-  const config = parseConfig(`cluster: { id: c1, key: "${KEY_HEX}" }
+function twoNodeConfig(base: string, alphaPort: number, betaPort: number): ReturnType<typeof parseConfig> {
+  return parseConfig(`cluster: { id: c1, key: "${KEY_HEX}" }
 nodes: [{ id: alpha }, { id: beta }]
 heartbeat:
   links:
@@ -27,6 +26,13 @@ groups:
     resources:
       - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${join(base, 'beta')}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" } }
 `, 'c.yaml');
+}
+
+test('a node that did not stop cleanly drops its index as the source, and whenever it is the source next, even in a later run, a differential mirror is due first', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const [alphaPort, betaPort] = [await freePort(), await freePort()];
+  const config = twoNodeConfig(base, alphaPort, betaPort);
   const stateDir = join(base, 'state');
   const dir = join(stateDir, 'mirrors', 'data');
   const log: string[] = [];
@@ -68,4 +74,56 @@ groups:
   await run(async (service) => {
     assert.ok((await sourceReasons(service)).includes('dirty: the agent did not stop cleanly; a differential mirror follows'), log.join('\n'));
   });
+});
+
+test('a source restarted over changes made unwatched says lagging, and why, until its reconcile has brought them over', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const closing: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const close of closing.reverse()) await close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const config = twoNodeConfig(base, await freePort(), await freePort());
+  const files = 2000;
+  const folder = join(base, 'alpha');
+  const write = (what: string): void => {
+    for (let i = 0; i < files; i++) {
+      mkdirSync(join(folder, `d${i % 20}`), { recursive: true });
+      writeFileSync(join(folder, `d${i % 20}`, `f${i}`), `${what} ${i}\n`);
+    }
+  };
+  write('first');
+  const log: string[] = [];
+  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
+    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+    await service.start();
+    closing.push(() => service.close());
+    return service;
+  };
+  await start('beta');
+  const status = async (service: MirrorService) => (await service.command('status', 'data')).status[0]!;
+  let alpha = await start('alpha');
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  await until('the first mirror is done', async () => (await status(alpha)).state === 'in-sync', 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+  await alpha.close();
+  closing.pop();
+  write('changed while no agent watched');
+
+  // The same promotion carries on (no resync): only the start's reconcile finds the changes.
+  alpha = await start('alpha');
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  let firstConnected: { state: string; reasons: readonly string[] } | undefined;
+  for (const end = Date.now() + 60_000; ;) {
+    const s = await status(alpha);
+    if (s.connected === true) firstConnected ??= s;
+    if (s.state === 'in-sync') break;
+    if (Date.now() > end) throw new Error(`never in-sync: ${JSON.stringify(s)}\n${log.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  // Connected, the journal empty, no resync due: only the reconcile says the copy is not known level.
+  assert.equal(firstConnected?.state, 'lagging', JSON.stringify(firstConnected));
+  assert.ok(firstConnected.reasons.includes(`scanning ${folder} for changes no watcher reported`), JSON.stringify(firstConnected));
+  // When it says in-sync, it is.
+  const report = await verifyTrees(folder, join(base, 'beta'), compileGlobs([], []));
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []], `in-sync with differences: ${JSON.stringify(report).slice(0, 300)}`);
 });

@@ -450,6 +450,29 @@ test('a source restarted after a file grew and was rewritten near its start unwa
   assert.ok(log.some((line) => /1 appended file\(s\) also changed before their old end \(0\/large\.bin\)/.test(line)), log.join('\n'));
 });
 
+test('a source restarted over changes made unwatched does not call the copy level until its reconcile has journaled them and the target applied them', async (t) => {
+  const { src, dst, log, restart, stopSource } = await mirrorOnce(t, false);
+  await stopSource();
+  for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(src, 'docs', `f${i}`), `changed while no agent watched ${i}\n`);
+  // The journal covers the target (no resync): only the start's reconcile finds these.
+  const source = await restart(false);
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  for (const end = Date.now() + 15_000; !source.status(Date.now()).connected; await turn()) {
+    if (Date.now() > end) throw new Error(`never connected\n${log.join('\n')}`);
+  }
+  const connected = source.status(Date.now());
+  assert.equal(connected.resyncing, false, 'no resync: the reconcile is what finds the changes');
+  assert.equal(connected.scanning, true, 'connected, with the reconcile not yet done, the copy is not known level');
+  assert.ok(connected.reasons.some((r) => r === `scanning ${src} for changes no watcher reported`), connected.reasons.join('; '));
+  assert.equal(source.behind(Date.now()), true, 'an automatic switchback waits');
+  for (const end = Date.now() + 15_000; source.behind(Date.now()); await turn()) {
+    if (Date.now() > end) throw new Error(`never level: ${JSON.stringify(source.status(Date.now()))}\n${log.join('\n')}`);
+  }
+  // The moment the source no longer calls the target behind, the target has every change.
+  const report = await verifyTrees(src, dst, compileGlobs([], []));
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []], JSON.stringify(report));
+});
+
 test('after a crash of the source, its first differential mirror reads every file: the machine may have lost bytes it had hashed', async (t) => {
   const old = new Date('2020-01-02T03:04:05Z');
   const { src, dst, written, log, restart } = await mirrorOnce(t, false, (dir) => utimesSync(join(dir, 'docs', 'f5'), old, old));
