@@ -120,7 +120,7 @@ test('a source restarted over changes made unwatched says lagging, and why, unti
     if (Date.now() > end) throw new Error(`never in-sync: ${JSON.stringify(s)}\n${log.join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  // Connected, the journal empty, no resync due: only the reconcile says the copy is not known level.
+  // Connected, no resync due: the start's reconcile is under way (seconds for 2,000 files), and the status says so.
   assert.equal(firstConnected?.state, 'lagging', JSON.stringify(firstConnected));
   assert.ok(firstConnected.reasons.includes(`scanning ${folder} for changes no watcher reported`), JSON.stringify(firstConnected));
   // When it says in-sync, it is.
