@@ -1,7 +1,8 @@
 // No fsync on the agent's event loop from its two SQLite databases, watched with strace on a real process: the
 // event store's commits and the configuration history's prepare and commit leave their frames in the write-ahead
-// log, the history is flushed by durable() on libuv's threads, and checkpoints run on the checkpoint thread. One
-// fsync on the event loop took 0.6 s on a disk busy with a resync's writes (docs/replication.md, "The state file").
+// log, the history is flushed by durable() on libuv's threads, and checkpoints run on the checkpoint thread, which
+// also starts the log over after a checkpoint that emptied it (the header's fsync). One fsync on the event loop took
+// 0.6 s on a disk busy with a resync's writes (docs/replication.md, "The state file"), the log's header 0.38 s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,6 +40,8 @@ for (let generation = 2; generation < ${VERSIONS + 2}; generation++) {
   await history.durable();
 }
 const done = await checkpoints.checkpoint();
+// The checkpoint copied the whole log: the next writer starts it over, fsyncing its header (the thread is that writer).
+for (let i = 0; i < 10; i++) store.appendEvent({ at: ${EVENTS} + i, kind: 'fault', severity: 'info', node: 'alpha', message: 'after the checkpoint' });
 existsSync(dir + '/vigil-mark-end');
 history.close();
 store.close();

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -107,4 +107,39 @@ setTimeout(() => console.log('database', statSync(path).size > ${5 * MiB} ? 'che
   assert.equal(r.signal, null, 'ended by itself, not by the timeout');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'database checkpointed\n', 'by the thread\'s timer');
+});
+
+test('after a checkpoint that emptied the log the thread starts it over itself, once, and leaves a quiet database alone', async (t) => {
+  const dir = tempDir(t);
+  const header = (path: string): string => readFileSync(`${path}-wal`).subarray(0, 32).toString('hex');
+  // Asked: the checkpoint copies the whole log, and the thread's own write starts it over (the header rewritten
+  // with new salts), so that the agent's next commit does not.
+  const asked = join(dir, 'asked.db');
+  const store = StateStore.open(asked);
+  t.after(() => store.close());
+  const thread = store.checkpointOnThread((line) => assert.fail(line), HOUR);
+  writeEvents(store);
+  const full = header(asked);
+  const done = await thread.checkpoint();
+  assert.equal(done.checkpointed, done.log);
+  assert.notEqual(header(asked), full, 'the log was started over by the thread');
+
+  // On its timer: once, and then nothing while nobody writes (a checkpoint of the thread's own write would start
+  // the log over again every period, with its fsyncs).
+  const timed = join(dir, 'timed.db');
+  const other = StateStore.open(timed);
+  t.after(() => other.close());
+  other.checkpointOnThread((line) => assert.fail(line), 50);
+  writeEvents(other);
+  await until('the timer\'s checkpoint', () => size(timed) > 5 * MiB, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const stamp = (): string => `${statSync(timed).mtimeMs} ${statSync(`${timed}-wal`).mtimeMs} ${header(timed)}`;
+  const quiet = stamp();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(stamp(), quiet, 'ten periods without a write touched neither file');
+  // A write of the agent's joins the round the thread started; the next checkpoint copies it and starts another.
+  other.appendEvent({ at: 1, kind: 'fault', severity: 'info', node: 'alpha', message: 'later' });
+  const written = header(timed);
+  await until('the next round', () => header(timed) !== written, 10_000);
+  assert.equal(other.queryEvents({ limit: 10_000 }).length, EVENTS + 1);
 });
