@@ -23,6 +23,7 @@ import { TokenStore } from './security/tokens.js';
 import { AlertDispatcher } from './alerts/dispatcher.js';
 import { alertsApi } from './alerts/api.js';
 import { Engine, type Membership } from './engine/engine.js';
+import { EarlyGuard } from './guard/early-guard.js';
 import { GuardLink, guardReleaseAfter } from './guard/guard-link.js';
 import { PublicNetworkMonitor } from './arbitration/public-network.js';
 import { Heartbeat } from './heartbeat/heartbeat.js';
@@ -85,14 +86,33 @@ function nodeApi(config: ClusterConfig, node: string): string {
   return address;
 }
 
+/** What the daemon's parts reach each other by once they are built. */
+interface Wiring { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher }
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const configPath = resolve(options.configPath);
   const fileText = readFileSync(configPath, 'utf8');
   const fileConfig = parseConfig(fileText, configPath);
+  const wiring: Wiring = {};
+  // Started first: it loads while the agent builds itself (see EarlyGuard).
+  const guard = new EarlyGuard((config) => new GuardLink({
+    configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs: guardReleaseAfter(config.heartbeat.links, options.node),
+    onGuardLost: (ready) => wiring.engine?.reprobe('the guard went away', ready),
+  }), fileConfig);
+  try {
+    return await buildDaemon(options, { configPath, fileText, fileConfig }, wiring, guard);
+  } catch (e) {
+    // Said goodbye to, it exits without acting: it was never told of anything running.
+    await guard.link.stop();
+    throw e;
+  }
+}
+
+async function buildDaemon(options: DaemonOptions, file: { configPath: string; fileText: string; fileConfig: ClusterConfig }, wiring: Wiring, guard: EarlyGuard): Promise<Daemon> {
+  const { configPath, fileText, fileConfig } = file;
   const platform = createPlatform();
   // Every commit rewrites the file, so the file and the history's current version agree unless someone edited
   // the file by hand while the agent was stopped.
-  const wiring: { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher } = {};
   const apiTls = fileConfig.api === undefined ? undefined : loadAgentTls(resolve(dirname(configPath), fileConfig.api.pki), options.node);
   let building = true;
   const configService = new ConfigService({
@@ -125,6 +145,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // The service took a hand-edited file as the next generation, so the file is what this node runs unless a peer had
   // a newer one.
   const config = running0.text === fileText ? fileConfig : parseConfig(running0.text, `${configPath} (generation ${running0.generation})`);
+  if (config !== fileConfig) guard.replace(config);
   if (!config.nodes.some((n) => n.id === options.node)) {
     throw new Error(`--node ${options.node}: not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`);
   }
@@ -152,16 +173,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (change.kind === 'peer-alive') setTimeout(() => void configService.catchUp(), 200).unref();
     },
   });
-  const releaseAfterMs = guardReleaseAfter(config.heartbeat.links, options.node);
-  const guard = new GuardLink({
-    configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs,
-    onGuardLost: (ready) => wiring.engine?.reprobe('the guard went away', ready),
-  });
   // Every status this node publishes also tells the guard what to stop should the agent die.
   const membership: Membership = {
     peers: () => heartbeat.peers(),
     linkStatuses: () => heartbeat.linkStatuses(),
-    setStatus: (status) => { heartbeat.setStatus(status); guard.update(status); },
+    setStatus: (status) => { heartbeat.setStatus(status); guard.link.update(status); },
   };
   wiring.heartbeat = heartbeat;
   const running = new Engine({ config, localNode: options.node, clock: systemClock, store, resources, membership, incarnation, log: options.log, mirrorsBehind: () => mirrors.behind() });
@@ -235,7 +251,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const release = async (): Promise<void> => {
     publicNetwork.stop();
-    await guard.stop();
+    await guard.link.stop();
     clearInterval(catchUpTimer);
     clearTimeout(firstCatchUp);
     await api.close();
@@ -250,12 +266,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     store.close();
   };
   try {
-    // The guard loads meanwhile; the engine, which starts resources, waits for it.
-    const guardReady = guard.start().then(() => undefined, (e: unknown) => e);
     await mirrors.start();
     await heartbeat.start();
     await api.listen();
-    const guardFailed = await guardReady;
+    // The engine, which starts resources, waits for the guard.
+    const guardFailed = await guard.ready;
     if (guardFailed !== undefined) throw guardFailed;
   } catch (e) {
     await release();

@@ -1,6 +1,6 @@
 /** The agent's side of its guard: spawn it, keep it told what is active, say goodbye on a clean exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,7 @@ export class GuardLink {
   /** Guards in a row that exited before they were ready. */
   private failedStarts = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: {
     configPath: string; node: string; stateDir: string; log: (line: string) => void;
@@ -63,6 +64,8 @@ export class GuardLink {
    */
   start(): Promise<void> {
     const { configPath, node, stateDir } = this.options;
+    // The agent starts its guard before anything else writes to the state folder.
+    mkdirSync(stateDir, { recursive: true });
     const out = openSync(join(stateDir, 'guard.log'), 'a');
     // Detached: a kill -9 of the agent (or of its process group) must leave the guard alive to act.
     const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs), '--ready-fd', '3'], { stdio: ['pipe', out, out, 'pipe'], detached: true });
@@ -131,8 +134,13 @@ export class GuardLink {
     this.child?.stdin?.write(report + '\n');
   }
 
-  /** A clean exit: the guard is told not to act, and goes. */
-  async stop(): Promise<void> {
+  /** A clean exit: the guard is told not to act, and goes. Once: a later call waits for the first. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping = true;
     clearInterval(this.ticker);
     clearTimeout(this.respawnTimer);

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../common/config/load.js';
+import { configDigest, parseConfig } from '../../common/config/load.js';
 import { createPlatform } from '../platform/index.js';
 import { createResourceAgent } from '../resources/index.js';
 import { StateStore } from '../store/state-store.js';
@@ -57,6 +57,8 @@ process.stdin.on('close', () => void (goodbye ? process.exit(0) : release('the a
 // The agent's terminal or session going away must not take the guard with it.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
+// Which configuration it guards with: a catch-up at the agent's start replaces a guard that read an older one.
+process.stdout.write(`${new Date().toISOString()} guard: ready for ${node}, configuration ${configDigest(config)}\n`);
 // Loaded and listening: the agent starts no resource before it reads this (a guard still loading could not
 // release in time).
 if (values['ready-fd'] !== undefined) {

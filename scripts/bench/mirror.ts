@@ -432,7 +432,8 @@ groups:
     return NODES.flatMap((n) => {
       let log = '';
       try { log = readFileSync(join(this.paths.state[n], 'guard.log'), 'utf8'); } catch { /* no guard ever acted */ }
-      return log.split('\n').filter((l) => l !== '').map((l) => `${n}: ${l}`);
+      // A guard also says which configuration it is ready with: that is not acting.
+      return log.split('\n').filter((l) => l !== '' && !/ guard: ready for /.test(l)).map((l) => `${n}: ${l}`);
     });
   }
 

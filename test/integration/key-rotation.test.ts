@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommitOutcome } from '../../common/model/index.js';
 import { LocalCluster } from '../support/agent-cluster.js';
@@ -91,4 +91,10 @@ test('a node down during the rotation comes back with the old key and catches up
   assert.equal((await c.status('alpha')).groups[0]?.runningOn.join(), 'alpha', 'nothing moved');
   // beta caught up before its engine started: it never took web over while it could not hear alpha.
   assert.equal(c.resourcePid('beta', 'web-app'), undefined, 'web never started on beta');
+  // Its guard, started from the old file before the catch-up, was replaced by one that guards with what beta runs.
+  const started = (await c.call('beta', 'events', { since: 0, kinds: ['agent-started'], limit: 1 }))[0]?.message ?? '';
+  const runs = /agent started \(config (\w+)\)/.exec(started)?.[1];
+  const guarded = [...readFileSync(join(c.stateDir('beta'), 'guard.log'), 'utf8').matchAll(/guard: ready for beta, configuration (\w+)/g)].map((m) => m[1]);
+  assert.ok(runs !== undefined, started);
+  assert.equal(guarded.at(-1), runs, `the last guard's configuration (guard.log: ${guarded.join(', ')}) is the one beta runs`);
 });

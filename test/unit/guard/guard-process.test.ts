@@ -3,9 +3,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { configDigest, parseConfig } from '../../../common/config/load.js';
+import { EarlyGuard } from '../../../agent/guard/early-guard.js';
 import { GuardLink, guardRespawnDelay } from '../../../agent/guard/guard-link.js';
 import { systemMonotonicMs } from '../../../agent/guard/messages.js';
 import { LocalCluster, REPO, WEB_GROUP_YAML, isRunning } from '../../support/agent-cluster.js';
@@ -92,4 +94,38 @@ test('a guard that cannot load is started again later each time, not at once; on
   renameSync(moved, cluster.configPath);
   await until('a guard ready again', () => lines.slice(restoredAt).some((l) => /^guard ready \(pid \d+/.test(l)));
   assert.ok(isRunning(cluster.guardPid('alpha')!));
+});
+
+test('EarlyGuard: a guard for the newer configuration takes over at once; the one before goes without releasing', async (t) => {
+  const { cluster, stateDir } = await alphaOf(t);
+  // The file the agent started from, and the one its catch-up brought: they differ in a resource's monitor.
+  const older = cluster.configPath;
+  const newer = join(cluster.dir, 'newer.yaml');
+  writeFileSync(newer, readFileSync(older, 'utf8').replace('monitorInterval: 300ms', 'monitorInterval: 400ms'));
+  const [olderConfig, newerConfig] = [parseConfig(readFileSync(older, 'utf8'), older), parseConfig(readFileSync(newer, 'utf8'), newer)];
+  assert.notEqual(configDigest(olderConfig), configDigest(newerConfig));
+  const links: GuardLink[] = [];
+  const guard = new EarlyGuard((config) => {
+    const link = new GuardLink({ configPath: config === newerConfig ? newer : older, node: 'alpha', stateDir, log: () => undefined, releaseAfterMs: 0, onGuardLost: () => undefined });
+    links.push(link);
+    return link;
+  }, olderConfig);
+  t.after(() => Promise.all(links.map((l) => l.stop())));
+  const readyLines = (): string[] => [...readFileSync(join(stateDir, 'guard.log'), 'utf8').matchAll(/guard: ready for alpha, configuration (\w+)/g)].map((m) => m[1]!);
+  assert.equal(await guard.ready, undefined);
+  assert.deepEqual(readyLines(), [configDigest(olderConfig)]);
+  const first = cluster.guardPid('alpha')!;
+  // Replaced once loaded, and again while the next one still loads (a catch-up quicker than a guard's load).
+  guard.replace(newerConfig);
+  guard.replace(newerConfig);
+  assert.equal(guard.link, links[2]);
+  assert.equal(await guard.ready, undefined);
+  assert.equal(readyLines().at(-1), configDigest(newerConfig), 'the guard now ready read the newer configuration');
+  const last = cluster.guardPid('alpha')!;
+  assert.notEqual(last, first);
+  await cluster.waitFor('the first guard has exited', () => !isRunning(first));
+  assert.ok(isRunning(last), 'the last guard guards');
+  await Promise.all(links.map((l) => l.stop()));
+  assert.equal(isRunning(last), false);
+  assert.doesNotMatch(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /frozen|died/, 'the guards replaced released nothing');
 });
