@@ -151,15 +151,11 @@ export class MirrorSource {
     // runs instead, so nothing depends on what a crash left of it (fsyncs here cost most of the throughput).
     const journalDir = join(this.o.dir, 'journal');
     if (this.o.resyncOnStart) await rm(journalDir, { recursive: true, force: true });
-    this.journal = await Journal.open(journalDir, { maxBytes: this.o.journalBytes, fsync: 'never' });
-    if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
-    this.index = await BlockIndexStore.open(join(this.o.dir, SOURCE_INDEX_FILE), this.o.blockHash);
-    this.dirty = await DirtySet.open(join(this.o.dir, DIRTY_FILE));
-    this.detector = new ChangeDetector({
-      folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
-      writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
-    });
-    this.detector.warm();
+    // The watcher (a process of its own that walks the tree) starts while the journal, the index and the dirty set
+    // load: it must watch before the first scan, not before they are open. What it reports meanwhile waits in the
+    // queue behind them.
+    const opening = this.openStores(journalDir);
+    this.queue = opening.then(() => undefined, () => undefined);
     this.capture = new Capture({
       roots: this.o.folders,
       filter: (p, isDir) => this.o.filter.matches(p, isDir) || (isDir && this.o.filter.mayContain(p)),
@@ -175,13 +171,32 @@ export class MirrorSource {
         this.reconcile();
       },
     });
-    await this.capture.start();
+    const [opened, watching] = await Promise.allSettled([opening, this.capture.start()]);
+    if (opened.status === 'rejected') {
+      // Nothing queued runs: what the watcher reported has nothing to go to.
+      this.closed = true;
+      await this.capture.close();
+      throw opened.reason;
+    }
+    if (watching.status === 'rejected') throw watching.reason;
     if (this.o.resyncOnStart || this.dirty.all !== undefined || this.dirty.size > 0) this.resyncNeeded = 'diff';
     // Whatever changed while no agent watched (or was captured but not journaled before a crash) is found by a
     // reconcile; but when the target turns out to need a resync, that resync is the reconcile: one pass, not two.
     // Without an answer from the target soon, reconcile anyway: the changes must reach the journal.
     this.initialReconcile = setTimeout(() => this.reconcileOnce(), 2000);
     if (!this.paused) this.connect();
+  }
+
+  private async openStores(journalDir: string): Promise<void> {
+    this.journal = await Journal.open(journalDir, { maxBytes: this.o.journalBytes, fsync: 'never' });
+    if (this.journal.recovery.truncatedBytes > 0) this.o.log(`mirror ${this.o.id}: journal recovery: ${this.journal.recovery.reason ?? `${this.journal.recovery.truncatedBytes} bytes cut`}`);
+    this.index = await BlockIndexStore.open(join(this.o.dir, SOURCE_INDEX_FILE), this.o.blockHash);
+    this.dirty = await DirtySet.open(join(this.o.dir, DIRTY_FILE));
+    this.detector = new ChangeDetector({
+      folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
+      writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
+    });
+    this.detector.warm();
   }
 
   // ---- appends taken on trust ----

@@ -855,3 +855,27 @@ test('after a crash, neither node trusts the index it made in its other role: a 
   assert.ok(log.some((line) => line.includes(`beta: mirror ${MIRROR}: 0 of the ${SMALL_FILES + 1} files alpha lists hash as our index has them`)), log.join('\n'));
   assert.deepEqual([...written].sort(), changedOnEitherSide(dst));
 });
+
+test('a source whose dirty set is damaged does not start, names the file, and leaves no watcher running', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-source-refused-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const src = join(base, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'f'), 'data\n');
+  const dir = join(base, 'source');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'dirty.json'), '{"version": 1, "paths": [');
+  const log: string[] = [];
+  const source = new MirrorSource({
+    id: MIRROR, folders: [src], filter: compileGlobs([], []), dir, journalBytes: 1024 * 1024, blockSize: 64 * 1024, blockHash: 'xxh3-128', owner: false,
+    peer: { node: 'beta', host: '127.0.0.1', port: 9 }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
+    lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart: false, log: (line) => log.push(line),
+  });
+  const watchers = (): string => execFileSync('pgrep', ['-a', '-f', `inotifywait.*${src}`], { encoding: 'utf8' }).trim();
+  await assert.rejects(source.start(), (e: Error) => e.message.includes(join(dir, 'dirty.json')));
+  // The watcher starts beside the stores: it was stopped with the start that failed.
+  assert.throws(() => watchers(), (e: { status?: number }) => e.status === 1, 'no inotifywait left watching the folder');
+  writeFileSync(join(src, 'g'), 'after\n');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(log.filter((l) => /capture|reconcile/.test(l)), [], 'nothing reported after the failed start ran');
+});
