@@ -102,8 +102,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     return await buildDaemon(options, { configPath, fileText, fileConfig }, wiring, guard);
   } catch (e) {
-    // Said goodbye to, it exits without acting: it was never told of anything running.
-    await guard.link.stop();
+    await guard.dismiss();
     throw e;
   }
 }
@@ -277,6 +276,7 @@ async function buildDaemon(options: DaemonOptions, file: { configPath: string; f
     throw e;
   }
   building = false;
+  guard.guarding();
   running.start();
   // A generation committed while the agent was being built (its API listens before the guard is ready) was not
   // applied to it: rebuild from it, as onApplied would have.

@@ -10,6 +10,8 @@ import type { GuardLink } from './guard-link.js';
 export class EarlyGuard {
   private current: GuardLink;
   private readyNow: Promise<unknown>;
+  /** The engine runs and reports to the guard. */
+  private engaged = false;
 
   constructor(private readonly make: (config: ClusterConfig) => GuardLink, config: ClusterConfig) {
     this.current = make(config);
@@ -35,6 +37,19 @@ export class EarlyGuard {
     this.current = this.make(config);
     this.readyNow = this.start();
     void before.stop();
+  }
+
+  /** From now on the engine reports to the guard: a failure of the agent's start no longer dismisses it. */
+  guarding(): void {
+    this.engaged = true;
+  }
+
+  /**
+   * The agent could not start: a guard told of nothing yet is told goodbye. One the engine has reported to is
+   * left alone, to stop what runs when the agent's process ends.
+   */
+  async dismiss(): Promise<void> {
+    if (!this.engaged) await this.current.stop();
   }
 
   private async start(): Promise<unknown> {

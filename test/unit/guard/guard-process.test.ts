@@ -129,3 +129,31 @@ test('EarlyGuard: a guard for the newer configuration takes over at once; the on
   assert.equal(isRunning(last), false);
   assert.doesNotMatch(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /frozen|died/, 'the guards replaced released nothing');
 });
+
+test('EarlyGuard.dismiss: a guard told of nothing is told goodbye; one the engine reports to is left to act', async (t) => {
+  const { cluster, stateDir } = await alphaOf(t);
+  const config = parseConfig(readFileSync(cluster.configPath, 'utf8'), cluster.configPath);
+  const links: GuardLink[] = [];
+  const early = (): EarlyGuard => new EarlyGuard(() => {
+    const link = new GuardLink({ configPath: cluster.configPath, node: 'alpha', stateDir, log: () => undefined, releaseAfterMs: 0, onGuardLost: () => undefined });
+    links.push(link);
+    return link;
+  }, config);
+  t.after(() => Promise.all(links.map((l) => l.stop())));
+  // The agent failed before its engine ran.
+  const unused = early();
+  assert.equal(await unused.ready, undefined);
+  const first = cluster.guardPid('alpha')!;
+  await unused.dismiss();
+  assert.equal(isRunning(first), false, 'told goodbye, it left');
+  // The agent failed after its engine ran: the guard stays, to stop what runs once the agent's process ends.
+  const engaged = early();
+  assert.equal(await engaged.ready, undefined);
+  const second = cluster.guardPid('alpha')!;
+  engaged.guarding();
+  await engaged.dismiss();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(isRunning(second), 'still guarding');
+  await engaged.link.stop();
+  assert.doesNotMatch(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /frozen|died/);
+});
