@@ -37,6 +37,16 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
+/** A store at `path` whose thread checkpoints every 50 ms, once its timer has copied the events written into it. */
+async function checkpointedOnTimer(t: TestContext, path: string): Promise<StateStore> {
+  const store = StateStore.open(path);
+  t.after(() => store.close());
+  store.checkpointOnThread((line) => assert.fail(line), 50);
+  writeEvents(store);
+  await until('the timer\'s checkpoint', () => size(path) > 5 * MiB, 10_000);
+  return store;
+}
+
 test('the agent\'s connection never checkpoints: the thread copies the log into the database when asked, and on its timer', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'state.db');
@@ -54,12 +64,7 @@ test('the agent\'s connection never checkpoints: the thread copies the log into 
   assert.equal(store.queryEvents({ limit: 10_000 }).length, EVENTS);
 
   // On its own timer.
-  const other = join(dir, 'other.db');
-  const timed = StateStore.open(other);
-  t.after(() => timed.close());
-  timed.checkpointOnThread((line) => assert.fail(line), 50);
-  writeEvents(timed);
-  await until('the timer\'s checkpoint', () => size(other) > 5 * MiB, 10_000);
+  await checkpointedOnTimer(t, join(dir, 'other.db'));
   await thread.stop();
   await assert.rejects(thread.checkpoint(), /ended|stop/);
 });
@@ -127,11 +132,7 @@ test('after a checkpoint that emptied the log the thread starts it over itself, 
   // On its timer: once, and then nothing while nobody writes (a checkpoint of the thread's own write would start
   // the log over again every period, with its fsyncs).
   const timed = join(dir, 'timed.db');
-  const other = StateStore.open(timed);
-  t.after(() => other.close());
-  other.checkpointOnThread((line) => assert.fail(line), 50);
-  writeEvents(other);
-  await until('the timer\'s checkpoint', () => size(timed) > 5 * MiB, 10_000);
+  const other = await checkpointedOnTimer(t, timed);
   await new Promise((r) => setTimeout(r, 300));
   const stamp = (): string => `${statSync(timed).mtimeMs} ${statSync(`${timed}-wal`).mtimeMs} ${header(timed)}`;
   const quiet = stamp();
