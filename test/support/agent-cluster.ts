@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterStatus } from '../../common/model/index.js';
-import { freePort, isRunning } from './process.js';
+import { freePort, isRunning, pidInFile } from './process.js';
 import { ApiClient, callAgent, callOnce } from '../../agent/api/api-client.js';
 import type { Method, Params, Results } from '../../common/protocol/api.js';
 import { initCluster } from '../../agent/security/pki.js';
@@ -184,15 +184,13 @@ ${groupsYaml.replaceAll('@OCF@', OCF_TEST_AGENT)}`);
   }
 
   resourcePid(node: string, resource: string): number | undefined {
-    const file = join(this.rscTmp(node), `vigil-test-daemon-${resource}.pid`);
-    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+    return pidInFile(join(this.rscTmp(node), `vigil-test-daemon-${resource}.pid`));
   }
 
   rscTmp(node: string): string { return join(this.stateDir(node), 'run'); }
 
   guardPid(node: string): number | undefined {
-    const file = join(this.stateDir(node), 'guard.pid');
-    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+    return pidInFile(join(this.stateDir(node), 'guard.pid'));
   }
 
   async waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
@@ -231,7 +229,8 @@ ${groupsYaml.replaceAll('@OCF@', OCF_TEST_AGENT)}`);
       const dir = this.rscTmp(node);
       if (!existsSync(dir)) continue;
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.pid'))) {
-        const pid = Number(readFileSync(join(dir, file), 'utf8').trim());
+        const pid = pidInFile(join(dir, file));
+        if (pid === undefined) continue; // never 0: kill(-0) would be this test's own process group
         try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
         killed.push(pid);

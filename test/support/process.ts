@@ -38,6 +38,23 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * The pid a pidfile holds, read once: undefined when there is none, or none yet. A test that samples while agents
+ * start and stop resources must not throw when the file goes between a look and a read, nor take a file still being
+ * written (empty: Number('') is 0, which kill(0, 0) finds "running") for a pid.
+ */
+export function pidInFile(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** Poll `condition` every `everyMs` until it holds; a condition that asks an agent should poll less often. */
 export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000, everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
