@@ -30,10 +30,10 @@ const dataVersion = (db: Database.Database): number => db.pragma('data_version',
  * under a resync's writeback, and the guard took the agent for frozen). This thread is that writer: it writes the
  * database's user_version as it stands, which changes nothing but starts the next round of the log here. Until
  * someone else writes, the next timer's checkpoint is skipped, or it would copy this write and leave the log whole
- * again. An agent's commit can still wait for that fsync: one made in the microseconds between the checkpoint
- * and this write pays it itself, and one made while this write holds the lock waits for it (better-sqlite3's busy
- * timeout). If this write cannot have the lock within this connection's busy timeout, the agent's next commit
- * starts the round, as before.
+ * again. An agent's commit made in the microseconds between the checkpoint and this write pays that fsync itself;
+ * an event appended while this write holds the lock is kept and written once it is free (state-store.ts), while
+ * the state store's other writes wait for it. If this write cannot have the lock within this connection's busy
+ * timeout, the agent's next commit starts the round, as before.
  */
 function startNextRound(entry: Open): void {
   try {
