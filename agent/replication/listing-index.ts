@@ -4,8 +4,8 @@
  * the copy before. Open while listings run (two may overlap: a restarted source asks again while its first
  * session is still open), saved and let go by the last one, so it holds no memory between differential mirrors.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import type { BlockHashName } from './block-hash.js';
 import { BlockIndexStore, NO_MTIME, RACY_MS, indexFile, type FileIndex } from './block-index.js';
 import type { TreeEntry } from './tree.js';
@@ -72,6 +72,13 @@ export class ListingIndex {
   private users = 0;
   /** A listing of the whole copy completed while the store was open: close() ends the due mark once it saved. */
   private completed = false;
+  /** Due since markDue, whether or not its file is written yet. */
+  private markedDue = false;
+  /** markDue's calls: a listing that completed before the last of them does not end the mark. */
+  private marks = 0;
+  private marksAtCompletion = 0;
+  /** The mark's file written or removed, one after the other. */
+  private marking: Promise<void> = Promise.resolve();
 
   /** `file` absent: no listing keeps anything (open answers undefined). */
   constructor(private readonly file: string | undefined, private readonly log: (line: string) => void) {}
@@ -87,14 +94,25 @@ export class ListingIndex {
   /** Whether a listing of the whole copy is due (see markDue). */
   get due(): boolean {
     const due = this.dueFile;
-    return due !== undefined && existsSync(due);
+    return this.markedDue || (due !== undefined && existsSync(due));
   }
 
-  /** The copy changed beyond what the index holds (a resync wrote to it): due until a listing reads it through. */
-  markDue(): void {
+  /**
+   * The copy changed beyond what the index holds (a resync wrote to it): due until a listing reads it through.
+   * Due at once; the file is created on libuv's threads, as a file created right after a resync wrote a gigabyte
+   * can wait for ext4's journal to commit it, which on the event loop stalled the agent (the state file, "The
+   * state file" in docs/replication.md). The promise settles once it is written (or it could not be: logged).
+   */
+  markDue(): Promise<void> {
     const due = this.dueFile;
-    // An empty file, written at most once per resync.
-    if (due !== undefined) writeFileSync(due, '');
+    if (due === undefined) return Promise.resolve();
+    this.markedDue = true;
+    this.marks++;
+    // An empty file, written at most once per resync, after any removal under way.
+    this.marking = this.marking.then(() => writeFile(due, '')).catch((e: unknown) => {
+      this.log(`${due}: not written (${(e as Error).message}): a restart before the background listing ends does not carry it on`);
+    });
+    return this.marking;
   }
 
   /**
@@ -105,7 +123,7 @@ export class ListingIndex {
     if (this.file === undefined) return;
     (await this.opening)?.clear();
     await rm(this.file, { force: true });
-    this.markDue();
+    await this.markDue();
   }
 
   /**
@@ -158,6 +176,7 @@ export class ListingIndex {
     }
     for (const path of gone) store.delete(path);
     this.completed = true;
+    this.marksAtCompletion = this.marks;
   }
 
   /** A listing that open() gave the store is done with it (complete or not): the last one saves it and lets it go. */
@@ -174,6 +193,11 @@ export class ListingIndex {
       return false;
     });
     const due = this.dueFile;
-    if (saved === true && completed && due !== undefined) await rm(due, { force: true });
+    if (saved !== true || !completed || due === undefined || this.marks !== this.marksAtCompletion) return;
+    this.markedDue = false;
+    this.marking = this.marking.then(() => rm(due, { force: true })).catch((e: unknown) => {
+      this.log(`${due}: not removed (${(e as Error).message}): the next start lists the copy again`);
+    });
+    await this.marking;
   }
 }

@@ -227,9 +227,10 @@ export class MirrorTarget {
     const saved = this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
     // A resync that wrote nothing (a level copy) leaves the listing index as its listing made it. Started before the
     // save settles, so that a close or promotion meanwhile finds it running and stops it.
-    if (this.recordsApplied !== this.recordsAtReset) this.listingIndex.markDue();
+    const marked = this.recordsApplied !== this.recordsAtReset ? this.listingIndex.markDue() : undefined;
     this.startBackgroundListing();
     await saved;
+    await marked;
   }
 
   /**

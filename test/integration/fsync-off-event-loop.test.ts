@@ -1,4 +1,4 @@
-// No fsync on the agent's event loop from its two SQLite databases, watched with strace on a real process: the
+// No fsync on the agent's event loop from its two SQLite databases (and the listing's due mark created off it), watched with strace on a real process: the
 // event store's commits and the configuration history's prepare and commit leave their frames in the write-ahead
 // log, the history is flushed by durable() on libuv's threads, and checkpoints run on the checkpoint thread, which
 // also starts the log over after a checkpoint that emptied it (the header's fsync). One fsync on the event loop took
@@ -85,4 +85,27 @@ test('the event store and the configuration history never fsync on the event loo
   // Each prepare and each commit was flushed by durable().
   assert.ok(elsewhere('history.db-wal', 'fdatasync').length >= 2 * VERSIONS, JSON.stringify(syncs.slice(0, 20)));
   assert.ok(elsewhere('state.db').length > 0, `the state store's checkpoint synced its database on another thread: ${JSON.stringify(syncs.slice(0, 20))}`);
+});
+
+test('the target\'s mark that a background listing is due is created on libuv\'s threads, not on the event loop', (t) => {
+  // Created right after a resync wrote a gigabyte, a file can wait for ext4's journal to commit: on the event loop,
+  // as the state file's fsync did, that stalls the agent and its heartbeats.
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-due-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const tracePath = join(dir, 'trace');
+  const child = join(dir, 'child.mjs');
+  writeFileSync(child, `import { ListingIndex } from ${moduleUrl('agent/replication/listing-index.js')};
+const index = new ListingIndex(${JSON.stringify(join(dir, 'target-listing.index'))}, console.error);
+const marked = index.markDue();
+console.log(JSON.stringify({ pid: process.pid, dueAtOnce: index.due }));
+await marked;`);
+  const r = spawnSync('strace', ['-f', '-y', '-e', 'trace=openat', '-o', tracePath, process.execPath, child], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `${r.stderr}\n${r.stdout}`);
+  const ran = JSON.parse(r.stdout) as { pid: number; dueAtOnce: boolean };
+  assert.equal(ran.dueAtOnce, true, 'due as soon as marked');
+  // "1234 openat(AT_FDCWD</x>, "/x/target-listing.index.due", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 21</x/...>"
+  const creates = readFileSync(tracePath, 'utf8').split('\n').filter((line) => line.includes('target-listing.index.due"') && line.includes('O_CREAT'))
+    .map((line) => Number(/^(\d+) /.exec(line)?.[1]));
+  assert.equal(creates.length, 1, readFileSync(tracePath, 'utf8').slice(-2000));
+  assert.notEqual(creates[0], ran.pid, 'created on the event loop');
 });

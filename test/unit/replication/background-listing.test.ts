@@ -10,6 +10,7 @@ import { BlockIndexStore, indexFile } from '../../../agent/replication/block-ind
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { encodeRecord, type WireRecord } from '../../../agent/replication/records.js';
+import { ListingIndex } from '../../../agent/replication/listing-index.js';
 import { MirrorTarget } from '../../../agent/replication/target.js';
 import { MIRROR, until } from './transport-helpers.js';
 
@@ -217,4 +218,30 @@ test('a promotion (or the agent\'s stop) does not wait for the hashing of a larg
   assert.match(lines(n.log, /background listing stopped/).join('\n'), /stopped after \d+ files \(what it hashed is kept/);
   assert.equal(hashing(), false, 'the huge file is closed');
   assert.ok(existsSync(join(n.base, 'target-listing.index.due')), 'still due');
+});
+
+test('the due mark: due at once, ended by a listing that completes after it, not by one that completed before it', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-due-mark-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dueFile = join(base, 'target-listing.index.due');
+  const index = new ListingIndex(join(base, 'target-listing.index'), (line) => assert.fail(line));
+  const listing = async (between?: () => Promise<void>): Promise<void> => {
+    const store = await index.open('xxh3-128');
+    assert.ok(store !== undefined);
+    await index.keepOnly(store, new Set());
+    await between?.();
+    await index.close();
+  };
+  const marked = index.markDue();
+  assert.equal(index.due, true, 'due before its file is written');
+  await marked;
+  assert.equal(existsSync(dueFile), true);
+  await listing();
+  assert.equal(index.due, false);
+  assert.equal(existsSync(dueFile), false);
+  // A resync wrote to the copy after the listing had read it through, before it let its store go: still due.
+  await index.markDue();
+  await listing(() => index.markDue());
+  assert.equal(index.due, true);
+  assert.equal(existsSync(dueFile), true);
 });
