@@ -1,8 +1,9 @@
-// No fsync on the agent's event loop from its two SQLite databases (and the listing's due mark created off it), watched with strace on a real process: the
+// No fsync on the agent's event loop from its two SQLite databases, watched with strace on a real process: the
 // event store's commits and the configuration history's prepare and commit leave their frames in the write-ahead
 // log, the history is flushed by durable() on libuv's threads, and checkpoints run on the checkpoint thread, which
 // also starts the log over after a checkpoint that emptied it (the header's fsync). One fsync on the event loop took
 // 0.6 s on a disk busy with a resync's writes (docs/replication.md, "The state file"), the log's header 0.38 s.
+// Nor does the target create its listing's due mark there, right after a resync's writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
