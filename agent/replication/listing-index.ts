@@ -99,9 +99,10 @@ export class ListingIndex {
 
   /**
    * The copy changed beyond what the index holds (a resync wrote to it): due until a listing reads it through.
-   * Due at once; the file is created on libuv's threads, as a file created right after a resync wrote a gigabyte
-   * can wait for ext4's journal to commit it, which on the event loop stalled the agent (the state file, "The
-   * state file" in docs/replication.md). The promise settles once it is written (or it could not be: logged).
+   * Due at once; the file is created on libuv's threads: right after a resync wrote a gigabyte, creating a file
+   * can wait for ext4's journal (while a commit locks its transaction, or for room in it), and the event loop
+   * must not (see "The state file" in docs/replication.md). The promise settles once it is written (or it could
+   * not be: logged).
    */
   markDue(): Promise<void> {
     const due = this.dueFile;

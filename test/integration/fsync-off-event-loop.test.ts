@@ -89,8 +89,8 @@ test('the event store and the configuration history never fsync on the event loo
 });
 
 test('the target\'s mark that a background listing is due is created on libuv\'s threads, not on the event loop', (t) => {
-  // Created right after a resync wrote a gigabyte, a file can wait for ext4's journal to commit: on the event loop,
-  // as the state file's fsync did, that stalls the agent and its heartbeats.
+  // Right after a resync wrote a gigabyte, creating a file can wait for ext4's journal: on the event loop, as the
+  // state file's fsync did, that would stall the agent and its heartbeats.
   const dir = mkdtempSync(join(tmpdir(), 'vigil-due-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const tracePath = join(dir, 'trace');
