@@ -96,7 +96,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const wiring: Wiring = {};
   // Started first: it loads while the agent builds itself (see EarlyGuard).
   const guard = new EarlyGuard((config) => new GuardLink({
-    configPath, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs: guardReleaseAfter(config.heartbeat.links, options.node),
+    config, node: options.node, stateDir: options.stateDir, log: options.log, releaseAfterMs: guardReleaseAfter(config.heartbeat.links, options.node),
     onGuardLost: (ready) => wiring.engine?.reprobe('the guard went away', ready),
   }), fileConfig);
   try {

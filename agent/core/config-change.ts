@@ -4,7 +4,7 @@
  * timings of the scheduler, alert settings, resource parameters at their next operation. Anything that
  * shapes sockets, links, keys, mirrors or the set of groups and resources is a reload.
  */
-import { canonicalJson } from '../../common/config/load.js';
+import { canonicalJson } from '../../common/config/digest.js';
 import type { ClusterConfig, GroupConfig, ResourceConfig } from '../../common/config/schema.js';
 
 export interface ConfigChange {

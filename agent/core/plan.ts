@@ -7,7 +7,7 @@
  * operator where the group is heading.
  */
 import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
-import { configDigest } from '../../common/config/load.js';
+import { configDigest } from '../../common/config/digest.js';
 import type { Action, EpochMs, GroupDecision, GroupId, ObservedState, PlanResult, ResourceState, Versioned } from '../../common/model/index.js';
 import { decidePlacement, type Placement } from './placement.js';
 import { failureExpiry, graceEnds, holds, inFlight, nodeViews, resourceState, statesOf, stopFailed, type NodeView } from './view.js';

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import type { ClusterConfig } from '../../common/config/schema.js';
-import { configDigest, fieldPath } from '../../common/config/load.js';
+import { configDigest } from '../../common/config/digest.js';
+import { fieldPath } from '../../common/config/load.js';
 import { RESOURCE_STATES, type GroupStatus, type Intents, type NodeStatus, type ObservedState, type PeerView, type ResourceState, type ResourceStatus, type Versioned } from '../../common/model/index.js';
 
 const state = z.enum(RESOURCE_STATES as [ResourceState, ...ResourceState[]]);

@@ -5,7 +5,7 @@
  * dropped and planned again from the new state, so the engine never acts on a stale plan.
  */
 import type { ClusterConfig, GroupConfig } from '../../common/config/schema.js';
-import { canonicalJson, configDigest } from '../../common/config/load.js';
+import { canonicalJson, configDigest } from '../../common/config/digest.js';
 import {
   intentsVersion, isStoppedByOperator, mergeIntents, describeAction,
   type Action, type ClusterEvent, type MembershipChange, type ClusterStatus, type EventKind, type GroupId, type Intents, type LinkStatus, type NodeId,

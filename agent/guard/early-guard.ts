@@ -1,7 +1,7 @@
 /**
  * The guard an agent starts first, before it builds anything else: a guard's load (a node process of its own)
- * takes about as long as the agent's own start, and the engine starts no resource before it is ready. A guard
- * reads the configuration once, as it loads, so one started before the agent's configuration catch-up is
+ * takes about as long as the agent's own start, and the engine starts no resource before it is ready. A guard is
+ * told its configuration once, as it starts, so one started before the agent's configuration catch-up is
  * replaced if the catch-up brings a newer configuration.
  */
 import type { ClusterConfig } from '../../common/config/schema.js';

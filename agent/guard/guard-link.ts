@@ -4,7 +4,8 @@ import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { LinkConfig } from '../../common/config/schema.js';
+import { configDigest } from '../../common/config/digest.js';
+import type { ClusterConfig, LinkConfig } from '../../common/config/schema.js';
 import type { NodeId, NodeStatus } from '../../common/model/index.js';
 import { activeResources, systemMonotonicMs, type GuardMessage } from './messages.js';
 
@@ -47,7 +48,8 @@ export class GuardLink {
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: {
-    configPath: string; node: string; stateDir: string; log: (line: string) => void;
+    /** What the guard guards with: it is told, as its first line, and reads no configuration file. */
+    config: ClusterConfig; node: string; stateDir: string; log: (line: string) => void;
     /** The guard releases everything when the agent is silent this long (0: only when it dies). */
     releaseAfterMs: number;
     /**
@@ -63,13 +65,14 @@ export class GuardLink {
    * resources only after a peer took them over. Rejects if the guard exits first or is not ready in time.
    */
   start(): Promise<void> {
-    const { configPath, node, stateDir } = this.options;
+    const { config, node, stateDir } = this.options;
     // The agent starts its guard before anything else writes to the state folder.
     mkdirSync(stateDir, { recursive: true });
     const out = openSync(join(stateDir, 'guard.log'), 'a');
     // Detached: a kill -9 of the agent (or of its process group) must leave the guard alive to act.
-    const child = spawn(process.execPath, [GUARD_SCRIPT, '--config', configPath, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs), '--ready-fd', '3'], { stdio: ['pipe', out, out, 'pipe'], detached: true });
+    const child = spawn(process.execPath, [GUARD_SCRIPT, '--node', node, '--state-dir', stateDir, '--release-after', String(this.options.releaseAfterMs), '--ready-fd', '3'], { stdio: ['pipe', out, out, 'pipe'], detached: true });
     closeSync(out);
+    child.stdin!.write(JSON.stringify({ t: 'config', digest: configDigest(config), config } satisfies GuardMessage) + '\n');
     const spawnedAt = Date.now();
     this.child = child;
     writeFileSync(join(stateDir, 'guard.pid'), `${child.pid}\n`);

@@ -5,21 +5,20 @@
  * reported active, last first in each group, logs what it did in the node's event log, and exits.
  */
 import { parseArgs } from 'node:util';
-import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { configDigest, parseConfig } from '../../common/config/load.js';
+import type { ClusterConfig } from '../../common/config/schema.js';
 import { createPlatform } from '../platform/index.js';
 import { createResourceAgent } from '../resources/index.js';
-import { StateStore } from '../store/state-store.js';
 import { parseGuardMessage, systemMonotonicMs } from './messages.js';
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, 'state-dir': { type: 'string' }, 'release-after': { type: 'string' }, 'ready-fd': { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { node: { type: 'string' }, 'state-dir': { type: 'string' }, 'release-after': { type: 'string' }, 'ready-fd': { type: 'string' } }, strict: true });
 /** No word from the agent for this long and it is frozen (SIGSTOP, a hung host): release before a peer takes over. */
 const releaseAfter = Number(values['release-after'] ?? 0);
-const configPath = values.config!;
 const node = values.node!;
 const stateDir = values['state-dir']!;
-const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
+/** The agent's first line (see GuardMessage): undefined until then. */
+let config: ClusterConfig | undefined;
 
 /** Ready before it is needed: a release has no time to spare. */
 const platform = createPlatform();
@@ -46,8 +45,18 @@ process.stdin.on('data', (chunk: string) => {
   let newline: number;
   // Every line read is handled before the timer can fire: only the newest tick counts.
   while ((newline = buffer.indexOf('\n')) >= 0) {
-    const message = parseGuardMessage(buffer.slice(0, newline));
+    const line = buffer.slice(0, newline);
+    const message = parseGuardMessage(line);
     buffer = buffer.slice(newline + 1);
+    if (config === undefined) {
+      if (message?.t !== 'config') {
+        process.stderr.write(`${new Date().toISOString()} guard: the agent's first line is not its configuration: ${line.slice(0, 200)}\n`);
+        process.exit(1);
+      }
+      config = message.config;
+      ready(message.digest);
+      continue;
+    }
     if (message?.t === 'active') active = message.groups;
     if (message?.t === 'tick') heardFromAgent(message.at);
     if (message?.t === 'bye') { goodbye = true; clearTimeout(silence); }
@@ -57,11 +66,14 @@ process.stdin.on('close', () => void (goodbye ? process.exit(0) : release('the a
 // The agent's terminal or session going away must not take the guard with it.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
-// Which configuration it guards with: a catch-up at the agent's start replaces a guard that read an older one.
-process.stdout.write(`${new Date().toISOString()} guard: ready for ${node}, configuration ${configDigest(config)}\n`);
-// Loaded and listening: the agent starts no resource before it reads this (a guard still loading could not
-// release in time).
-if (values['ready-fd'] !== undefined) {
+/**
+ * Loaded, listening and told its configuration: the agent starts no resource before it reads this (a guard still
+ * loading could not release in time). The log says which configuration: a catch-up at the agent's start replaces
+ * a guard told an older one.
+ */
+function ready(digest: string): void {
+  process.stdout.write(`${new Date().toISOString()} guard: ready for ${node}, configuration ${digest}\n`);
+  if (values['ready-fd'] === undefined) return;
   const fd = Number(values['ready-fd']);
   writeSync(fd, 'ready\n');
   closeSync(fd);
@@ -79,7 +91,8 @@ async function release(why: string): Promise<void> {
     process.stdout.write(`${new Date().toISOString()} guard: ${message}\n`);
   };
   log(`${why}: stopping what it ran (${Object.keys(active).join(', ') || 'nothing'})`);
-  await Promise.all(config.groups.filter((g) => active[g.id]?.length).map(async (group) => {
+  // Nothing is active before the configuration came: the agent reports only after it.
+  await Promise.all((config?.groups ?? []).filter((g) => active[g.id]?.length).map(async (group) => {
     for (const r of [...group.resources].reverse()) {
       if (!active[group.id]!.includes(r.id)) continue;
       const agent = createResourceAgent(r, { stateDir, platform, nodeId: node });
@@ -90,6 +103,8 @@ async function release(why: string): Promise<void> {
     }
   }));
   process.stdout.write(`${new Date().toISOString()} guard: released in ${Date.now() - started} ms\n`);
+  // Loaded only now: the native addon is no part of the guard's start.
+  const { StateStore } = await import('../store/state-store.js');
   const store = StateStore.open(join(stateDir, 'state.db'));
   for (const e of events) store.appendEvent({ ...e, kind: 'fault', node });
   store.close();

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { ConfigError, configDigest, parseConfig, validateConfig } from '../../../common/config/load.js';
+import { configDigest } from '../../../common/config/digest.js';
+import { ConfigError, parseConfig, validateConfig } from '../../../common/config/load.js';
 import { parseDuration } from '../../../common/config/duration.js';
 
 const base = `cluster: { id: c1, key: "${'ab'.repeat(32)}" }
