@@ -103,10 +103,15 @@ async function release(why: string): Promise<void> {
     }
   }));
   process.stdout.write(`${new Date().toISOString()} guard: released in ${Date.now() - started} ms\n`);
-  // Loaded only now: the native addon is no part of the guard's start.
-  const { StateStore } = await import('../store/state-store.js');
-  const store = StateStore.open(join(stateDir, 'state.db'));
-  for (const e of events) store.appendEvent({ ...e, kind: 'fault', node });
-  store.close();
+  try {
+    // Loaded only now: the native addon is no part of the guard's start.
+    const { StateStore } = await import('../store/state-store.js');
+    const store = StateStore.open(join(stateDir, 'state.db'));
+    for (const e of events) store.appendEvent({ ...e, kind: 'fault', node });
+    // Waits for the database's lock, which a frozen agent may hold, up to the store's busy timeout.
+    store.close();
+  } catch (e) {
+    process.stdout.write(`${new Date().toISOString()} guard: the event log was not written (${(e as Error).message}); what it did is above\n`);
+  }
   process.exit(0);
 }

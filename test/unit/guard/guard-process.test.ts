@@ -7,12 +7,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { configDigest } from '../../../common/config/digest.js';
 import { parseConfig } from '../../../common/config/load.js';
 import type { ClusterConfig } from '../../../common/config/schema.js';
 import { EarlyGuard } from '../../../agent/guard/early-guard.js';
 import { GuardLink, guardRespawnDelay } from '../../../agent/guard/guard-link.js';
 import { parseGuardMessage, systemMonotonicMs, type GuardMessage } from '../../../agent/guard/messages.js';
+import { StateStore } from '../../../agent/store/state-store.js';
 import { LocalCluster, REPO, WEB_GROUP_YAML, isRunning } from '../../support/agent-cluster.js';
 
 const GUARD = resolve(REPO, 'dist/agent/guard/guard-process.js');
@@ -173,4 +175,23 @@ test('EarlyGuard.dismiss: a guard told of nothing is told goodbye; one the engin
   assert.ok(isRunning(second), 'still guarding');
   await engaged.link.stop();
   assert.doesNotMatch(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /frozen|died/);
+});
+
+test('a guard whose event log stays locked (a frozen agent mid-commit) still exits cleanly, saying so in its log', async (t) => {
+  const { stateDir, config } = await alphaOf(t);
+  const dbPath = join(stateDir, 'state.db');
+  StateStore.open(dbPath).close();
+  const holder = new Database(dbPath);
+  t.after(() => holder.close());
+  holder.prepare('BEGIN IMMEDIATE').run();
+  const out = openSync(join(stateDir, 'guard.log'), 'a');
+  const guard = spawn(process.execPath, [GUARD, '--node', 'alpha', '--state-dir', stateDir, '--release-after', '0'], { stdio: ['pipe', out, out] });
+  closeSync(out);
+  t.after(() => { if (guard.exitCode === null) guard.kill('SIGKILL'); });
+  const gone = exited(guard);
+  // The agent dies at once: the guard releases (nothing was active), then finds the database locked past its wait.
+  guard.stdin!.end(`${JSON.stringify({ t: 'config', digest: configDigest(config), config } satisfies GuardMessage)}\n`);
+  assert.equal(await gone, 0);
+  assert.match(readFileSync(join(stateDir, 'guard.log'), 'utf8'), /the agent died: stopping what it ran \(nothing\)[^]*guard: the event log was not written \(database is locked\); what it did is above/);
+  holder.prepare('ROLLBACK').run();
 });
