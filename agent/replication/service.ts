@@ -184,6 +184,7 @@ export class MirrorService implements MirrorRoles {
       blockHash: m.config.blockHash, owner: this.o.runningAsRoot && m.config.mirrorOwner, peer: { node: m.peer, ...peer }, clusterId: this.o.config.cluster.id,
       nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource, resyncOnStart: m.unclean,
       log: this.o.log, onRefused: (why) => { m.refusal = why; }, listingIndexFile: join(m.dir, LISTING_INDEX_FILE),
+      ...(m.config.maxSendRate === undefined ? {} : { maxBytesPerSecond: m.config.maxSendRate }),
     });
     try {
       await source.start();

@@ -61,6 +61,8 @@ export interface SourceOptions {
   readonly listingIndexFile?: string;
   /** How long a quick call (reset, features, pause...) may take; default the transport's. */
   readonly callTimeoutMs?: number;
+  /** The mirror's bandwidth limit (maxSendRate), in bytes per second; none when absent. */
+  readonly maxBytesPerSecond?: number;
 }
 
 /**
@@ -385,6 +387,7 @@ export class MirrorSource {
       host: this.o.peer.host, port: this.o.peer.port, clusterId: this.o.clusterId, nodeId: this.o.nodeId, key: this.o.key,
       mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
       ...(this.o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.o.callTimeoutMs }),
+      ...(this.o.maxBytesPerSecond === undefined ? {} : { maxBytesPerSecond: this.o.maxBytesPerSecond }),
       onAck: (seq) => this.onAck(seq),
       onHelloOk: (ok) => {
         this.onConnected(parseLineage(ok.lineage));

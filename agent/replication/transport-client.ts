@@ -10,6 +10,7 @@ import {
 import { partsLength, partsOf } from '../util/buffer-parts.js';
 import { systemClock, type Clock, type Disposable } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
+import { SendPacer } from './send-pacer.js';
 import { Connection, handlesClosed, type StreamMessage } from './transport-connection.js';
 import { checkIdentity, clientTlsOptions, handshakeError } from './transport-tls.js';
 import {
@@ -40,6 +41,8 @@ class Attempt {
   inFlightBytes = 0;
   private waiter: (() => void) | undefined;
   private woken = false;
+  /** The pacer's wake-up (waitAtMost), gone with any wake. */
+  private pacing: Disposable | undefined;
   readonly released: Promise<void>;
 
   constructor(readonly socket: TLSSocket) {
@@ -64,6 +67,8 @@ class Attempt {
   }
 
   wake(): void {
+    this.pacing?.dispose();
+    this.pacing = undefined;
     this.woken = true;
     const w = this.waiter;
     this.waiter = undefined;
@@ -78,6 +83,13 @@ class Attempt {
   wait(): Promise<void> {
     if (this.woken) return Promise.resolve();
     return new Promise((resolve) => { this.waiter = resolve; });
+  }
+
+  /** wait(), woken at the latest after `ms` (the pacer's time to the next record). */
+  waitAtMost(ms: number, clock: Clock): Promise<void> {
+    this.pacing?.dispose();
+    this.pacing = clock.setTimer(ms, () => this.wake());
+    return this.wait();
   }
 }
 
@@ -94,6 +106,7 @@ export class ReplicationClient {
   private ackedSeq = 0;
   private sentBytes = 0;
   private maxInFlightBytes = 0;
+  private readonly pacer: SendPacer | undefined;
 
   /** Throws VIGIL_REPL_CONFIG naming the option that is wrong. */
   constructor(private readonly options: ReplicationClientOptions) {
@@ -108,6 +121,9 @@ export class ReplicationClient {
       if (!Number.isFinite(value) || value <= 0) throw new ReplicationError('VIGIL_REPL_CONFIG', `${name}: ${value} is not a positive number`);
     }
     if (!Number.isInteger(this.window) || this.window > 0xffffffff) throw new ReplicationError('VIGIL_REPL_CONFIG', `window: ${this.window} is not a whole number of bytes below 4 GiB`);
+    const rate = options.maxBytesPerSecond;
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new ReplicationError('VIGIL_REPL_CONFIG', `maxBytesPerSecond: ${rate} is not a positive number`);
+    this.pacer = rate === undefined ? undefined : new SendPacer(rate);
   }
 
   /** Connect, and keep connecting until close(). */
@@ -299,6 +315,11 @@ export class ReplicationClient {
       const size = RECORD_OVERHEAD_BYTES + bytes;
       if ((a.inFlightBytes > 0 && a.inFlightBytes + size > this.window) || conn.needsDrain) {
         await a.wait();
+        continue;
+      }
+      const early = this.pacer?.delay(size, this.clock.now()) ?? 0;
+      if (early > 0) {
+        await a.waitAtMost(early, this.clock);
         continue;
       }
       a.pending.shift();

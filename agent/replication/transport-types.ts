@@ -93,6 +93,8 @@ export interface ReplicationClientOptions {
   handle?: CallHandler;
   /** Most unacknowledged bytes in flight (RECORD frames, headers included); default 32 MiB. */
   readonly window?: number;
+  /** RECORD bytes (headers included) sent per second at most, paced record by record (send-pacer.ts); default none. */
+  readonly maxBytesPerSecond?: number;
   readonly keepaliveMs?: number;
   readonly callTimeoutMs?: number;
   /** Reconnect backoff: doubles from minMs up to maxMs (defaults 100 ms, 5 s). */

@@ -81,6 +81,16 @@ const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return bytes;
 });
 
+/** Bytes per second: a size, optionally followed by "/s" ("50MiB/s", "800KiB", 1000000); more than 0. */
+const rate = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = parseSize(typeof value === 'string' ? value.replace(/\/s\s*$/, '') : value);
+  if (bytes === undefined || bytes === 0) {
+    ctx.addIssue({ code: 'custom', message: 'a rate above 0 such as "50MiB/s", "800KiB/s" or a number of bytes per second' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 const absolutePath = z.string().regex(/^(\/|[A-Za-z]:\\)[^\0]*$/, 'an absolute path').refine((p) => !p.split(/[\\/]/).includes('..'), 'a path without ".." segments');
 
 /**
@@ -109,6 +119,12 @@ export const mirrorResource = z.strictObject({
   blockHash: z.enum(BLOCK_HASH_NAMES).default('xxh3-128'),
   /** Owner and group are mirrored when the agent runs as root, unless this is false. */
   mirrorOwner: z.boolean().default(true),
+  /**
+   * The most the source sends per second (records and their framing, over TLS), as rsync's --bwlimit: for a link
+   * shared with the heartbeat or the clients. Unset: as fast as the target takes it. Changes queue in the journal
+   * meanwhile, so the lag grows while writes outrun it.
+   */
+  maxSendRate: rate.optional(),
   ...timeouts,
   monitorInterval: duration.default(5_000),
 });

@@ -250,6 +250,7 @@ function MirrorFields({ at, mirror, groupNodes: nodes, field }: {
         : nodes.map((n) => field([...at, 'folders', k, n], t('config.form.folderOf', { n: k + 1, node: n })))))}
       {nodes.map((n) => field([...at, 'endpoints', n], t('config.form.replicationOf', { node: n })))}
       {field([...at, 'journalSize'], t('config.form.journalSize'))}
+      {field([...at, 'maxSendRate'], t('config.form.maxSendRate'))}
     </div>
   );
 }

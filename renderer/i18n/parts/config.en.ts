@@ -73,6 +73,7 @@ export const configEn = {
   'config.form.folderOf': 'Folder {n} on {node}',
   'config.form.replicationOf': 'Replication endpoint of {node}',
   'config.form.journalSize': 'Journal size',
+  'config.form.maxSendRate': 'Bandwidth limit per second (empty: none)',
   'config.form.alerts': 'Alerts',
   'config.form.throttle': 'Throttle',
   'config.form.channelName': 'Channel',

@@ -75,6 +75,7 @@ export const configZhCN = {
   'config.form.folderOf': '{node} 上的目录 {n}',
   'config.form.replicationOf': '{node} 的复制端点',
   'config.form.journalSize': '日志队列大小',
+  'config.form.maxSendRate': '每秒带宽上限（留空：不限）',
   'config.form.alerts': '告警',
   'config.form.throttle': '抑制窗口',
   'config.form.channelName': '通道',

@@ -101,6 +101,18 @@ test('a mirror: sizes with units, per-node folders, endpoints for exactly the gr
   assert.ok(fields.some((f) => /^groups\[0\]\.resources\[0\]\.folders\[0\]/.test(f) && /absolute path/.test(f)), fields.join('\n'));
   assert.ok(fields.some((f) => /journalSize: expected a size/.test(f)), fields.join('\n'));
   assert.ok(fields.some((f) => /resources\[0\]\.blockHash: expected one of "xxh3-128", "sha256-128"/.test(f)), fields.join('\n'));
+  // The bandwidth limit: none unless given; a size per second, "/s" optional; 0 or garbage named.
+  assert.equal(r.maxSendRate, undefined);
+  const endpoints = 'folders: ["/srv/a"], endpoints: { alpha: "127.0.0.1:7420", beta: "127.0.0.1:7421" }';
+  for (const [text, bytes] of [['50MiB/s', 50 * 1024 ** 2], ['800KiB', 800 * 1024], ['"2.5MB/s"', 2_500_000], ['1000000', 1_000_000]] as const) {
+    const limited = parseConfig(mirror(`${endpoints}, maxSendRate: ${text}`), 'c.yaml').groups[0]!.resources[0]!;
+    assert.ok(limited.kind === 'mirror');
+    assert.equal(limited.maxSendRate, bytes, text);
+  }
+  for (const text of ['0', '0MiB/s', 'fast', '10 MiB per second']) {
+    const refused = problems(mirror(`${endpoints}, maxSendRate: ${text}`)).map((p) => `${p.line}:${p.field}: ${p.message}`);
+    assert.deepEqual(refused, ['11:groups[0].resources[0].maxSendRate: expected a rate above 0 such as "50MiB/s", "800KiB/s" or a number of bytes per second'], text);
+  }
 });
 
 test('YAML syntax errors and duplicate keys carry a line number', () => {

@@ -12,6 +12,7 @@ import { compileGlobs } from '../../../agent/replication/glob.js';
 import { INITIAL_STATE } from '../../../agent/replication/mirror-state.js';
 import { decodeRecord, encodeRecord, type ChangeOp } from '../../../agent/replication/records.js';
 import { ListingSeeder, readPages } from '../../../agent/replication/listing-pages.js';
+import { PACER_ALLOWANCE_MS } from '../../../agent/replication/send-pacer.js';
 import { MirrorSource } from '../../../agent/replication/source.js';
 import { MirrorTarget, type TargetFile } from '../../../agent/replication/target.js';
 import { blockHash, type BlockHashName } from '../../../agent/replication/block-hash.js';
@@ -103,6 +104,8 @@ async function mirrorOnce(
     readonly listingIndexFile?: (base: string) => string;
     /** The target lists its copy in the background after a resync wrote to it (the agent's setting). */
     readonly backgroundListing?: boolean;
+    /** The mirror's maxSendRate. */
+    readonly maxBytesPerSecond?: number;
   } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
@@ -165,6 +168,7 @@ async function mirrorOnce(
       peer: { node: 'beta', host: '127.0.0.1', port: server.port }, clusterId: CLUSTER, nodeId: 'alpha', key: KEY,
       lineage: () => ({ current: 'a1', history: ['0'] }), paused: false, resyncOnStart, log: (line) => log.push(line),
       ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+      ...(options.maxBytesPerSecond === undefined ? {} : { maxBytesPerSecond: options.maxBytesPerSecond }),
     });
     await started.start();
     current = started;
@@ -201,6 +205,20 @@ test('a resync holds its read chunks in the journal until acknowledged: with a s
     for (const name of ['a.bin', 'b.bin', 'c.bin']) writeFileSync(join(src, name), randomBytes(12 * 1024 * 1024));
   }, { applyDelayMs: 5 });
   assert.equal(written.get('0/b.bin'), 12 * 1024 * 1024);
+});
+
+test('a mirror with a bandwidth limit sends no faster than it: the first mirror of 3 MiB at 1 MiB/s takes two seconds at least', async (t) => {
+  const rate = 1024 * 1024;
+  const started = performance.now();
+  const { source } = await mirrorOnce(t, false, undefined, { maxBytesPerSecond: rate });
+  const seconds = (performance.now() - started) / 1000;
+  // A lower bound, which a slow machine only makes longer: all but the last record (at most a 1 MiB chunk and its
+  // framing) paid for at the rate, less the pacer's allowance (send-pacer.ts).
+  const sent = (source as unknown as { client: { stats(): { sentBytes: number } } }).client.stats().sentBytes;
+  assert.ok(sent > 3 * 1024 * 1024, `${sent} bytes sent`);
+  const atLeast = (sent - (1024 * 1024 + 1024)) / rate - PACER_ALLOWANCE_MS / 1000;
+  t.diagnostic(`${sent} bytes in ${seconds.toFixed(2)} s; at least ${atLeast.toFixed(2)} s at ${rate} bytes/s`);
+  assert.ok(seconds >= atLeast, `${sent} bytes sent in ${seconds.toFixed(2)} s: faster than ${rate} bytes/s allows (${atLeast.toFixed(2)} s)`);
 });
 
 /** The hash of the source's block index (private: what its next comparisons use). */

@@ -346,6 +346,7 @@ test('bad options are refused at construction, naming the option', async () => {
   const { ReplicationClient } = await import('../../../agent/replication/transport.js');
   assert.throws(() => new ReplicationClient({ ...base, key: Buffer.alloc(16) }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /key: 16 bytes/.test(e.message));
   assert.throws(() => new ReplicationClient({ ...base, window: 0 }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /window/.test(e.message));
+  assert.throws(() => new ReplicationClient({ ...base, maxBytesPerSecond: 0 }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /maxBytesPerSecond: 0 is not a positive number/.test(e.message));
   assert.throws(() => new ReplicationClient({ ...base, nodeId: 'has space' }), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /nodeId/.test(e.message));
   await assert.rejects(ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: 'c', nodeId: 'beta', key: Buffer.alloc(31), mirror: () => undefined }), { code: 'VIGIL_REPL_CONFIG' });
 });
