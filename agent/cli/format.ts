@@ -71,7 +71,8 @@ export function formatMirrors(mirrors: readonly MirrorStatus[]): string {
     const paused = [m.pausedSource ? 'source' : '', m.pausedTarget ? 'target' : ''].filter((x) => x !== '').join('+');
     const listing = m.backgroundListing === undefined || m.backgroundListing.finishedAt !== undefined ? '' : `, listing its copy (${m.backgroundListing.files} files)`;
     rows.push([m.id, m.role, m.peer, `${m.state}${paused === '' ? '' : ` (${paused} paused)`}${listing}`, queue(m.sourceQueue), queue(m.targetQueue),
-      `${m.lagSeconds.toFixed(1)} s / ${bytes(m.lagBytes)}`, `${bytes(m.throughput)}/s`, String(m.dirtyFiles)]);
+      `${m.lagSeconds.toFixed(1)} s / ${bytes(m.lagBytes)}`, `${bytes(m.throughput)}/s${m.maxSendRate === undefined ? '' : ` (max ${bytes(m.maxSendRate)}/s)`}`,
+      String(m.dirtyFiles)]);
   }
   const reasons = mirrors.flatMap((m) => m.reasons.map((r) => `  ${m.id}: ${r}`));
   return table(rows) + (reasons.length > 0 ? `\n\nwhy:\n${reasons.join('\n')}` : '');

@@ -291,6 +291,7 @@ export class MirrorService implements MirrorRoles {
         ...base, role: 'source', state: state2, reasons, connected: s.connected, pausedSource: s.paused, pausedTarget,
         sourceQueue: s.queue, ...(targetQueue === undefined ? {} : { targetQueue }), dirtyFiles: s.dirtyFiles,
         lagBytes: s.lagBytes, lagSeconds: s.lagSeconds, throughput: s.throughput,
+        ...(m.config.maxSendRate === undefined ? {} : { maxSendRate: m.config.maxSendRate }),
         ...(m.source.lastSync === undefined ? {} : { lastSync: m.source.lastSync }),
       };
     }

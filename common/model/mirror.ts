@@ -42,6 +42,8 @@ export interface MirrorStatus {
   readonly lagSeconds: number;
   /** Bytes per second sent (source) or applied (target) over the last few seconds. */
   readonly throughput: number;
+  /** On the source, the mirror's bandwidth limit in bytes per second (maxSendRate), when it has one. */
+  readonly maxSendRate?: number;
   readonly lastSync?: MirrorSyncSummary;
   /**
    * On the target, its last listing of its copy in the background since the agent started, which a resync that

@@ -56,7 +56,7 @@ export function MirrorRow({ cluster, id }: { readonly cluster: string; readonly 
         {field(t('mirrors.throughput'), t('mirrors.throughputValue', {
           sent: mirror.sentPerSecond === undefined ? t('mirrors.unknown') : formatRate(mirror.sentPerSecond),
           applied: mirror.appliedPerSecond === undefined ? t('mirrors.unknown') : formatRate(mirror.appliedPerSecond),
-        }), `mirror-${id}-throughput`)}
+        }) + (mirror.maxSendRate === undefined ? '' : t('mirrors.throughputLimit', { limit: formatRate(mirror.maxSendRate) })), `mirror-${id}-throughput`)}
         {field(t('mirrors.lastSync'), lastSync(mirror.lastSync, t, language), `mirror-${id}-last-sync`)}
         {mirror.backgroundListing !== undefined && field(t('mirrors.backgroundListing'), t('mirrors.backgroundListingValue', {
           started: formatTime(mirror.backgroundListing.startedAt, language), files: mirror.backgroundListing.files,

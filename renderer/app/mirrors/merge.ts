@@ -61,6 +61,8 @@ export interface MergedMirror {
   readonly lagBytes: number;
   /** Bytes per second sent by the source. */
   readonly sentPerSecond?: number;
+  /** The source's bandwidth limit, bytes per second, when it has one. */
+  readonly maxSendRate?: number;
   /** Bytes per second applied by the target. */
   readonly appliedPerSecond?: number;
   readonly lastSync?: MirrorStatus['lastSync'];
@@ -82,6 +84,7 @@ export function mergeMirror(sides: MirrorSides): MergedMirror | undefined {
     targetNode: target?.node ?? source!.peer,
     state, reasons,
     ...(source === undefined ? {} : { sourceGeneration: source.generation, sentPerSecond: source.throughput }),
+    ...(source?.maxSendRate === undefined ? {} : { maxSendRate: source.maxSendRate }),
     ...(target === undefined ? {} : { targetGeneration: target.generation, appliedPerSecond: target.throughput }),
     connected: source?.connected ?? false,
     pausedSource: source?.pausedSource ?? target!.pausedSource,

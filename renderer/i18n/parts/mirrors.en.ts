@@ -25,6 +25,7 @@ export const mirrorsEn = {
   'mirrors.lagValue': '{time} behind, {bytes}',
   'mirrors.throughput': 'Throughput',
   'mirrors.throughputValue': 'sent {sent}, applied {applied}',
+  'mirrors.throughputLimit': ' (limited to {limit})',
   'mirrors.lastSync': 'Last resync',
   'mirrors.lastSyncNone': 'None since the source started',
   'mirrors.lastSyncRunning': '{kind} running since {started}: {files} files, {bytes} sent',

@@ -27,6 +27,7 @@ export const mirrorsZhCN = {
   'mirrors.lagValue': '落后 {time}，{bytes}',
   'mirrors.throughput': '吞吐量',
   'mirrors.throughputValue': '发送 {sent}，应用 {applied}',
+  'mirrors.throughputLimit': '（上限 {limit}）',
   'mirrors.lastSync': '上次重新同步',
   'mirrors.lastSyncNone': '源端启动以来没有',
   'mirrors.lastSyncRunning': '{kind}自 {started} 起进行中：{files} 个文件，已发送 {bytes}',

@@ -1,5 +1,5 @@
 // `vigil mirror status` as the terminal shows it: one row per mirror, paused sides and the target's background
-// listing in its state while it runs, and the reasons below.
+// listing in its state while it runs, a source's bandwidth limit beside its rate, and the reasons below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MirrorStatus } from '../../../common/model/index.js';
@@ -31,4 +31,14 @@ test('no mirror on the node, and the reasons of each below the table', () => {
   assert.equal(formatMirrors([]), 'no mirror on this node');
   const text = formatMirrors([target({ state: 'inconsistent', reasons: ['this copy is mid-resync'] })]);
   assert.match(text, /\n\nwhy:\n {2}data: this copy is mid-resync$/);
+});
+
+test('a source with a bandwidth limit shows it beside its rate', () => {
+  const source = (over: Partial<MirrorStatus>): MirrorStatus => ({ ...target(), role: 'source', node: 'alpha', peer: 'beta', sourceQueue: { records: 0, bytes: 0 }, throughput: 1024 * 1024, ...over });
+  const rateOf = (text: string): string => {
+    const [header, row] = text.split('\n');
+    return row!.slice(header!.indexOf('RATE'), header!.indexOf('DIRTY')).trim();
+  };
+  assert.equal(rateOf(formatMirrors([source({})])), '1.0 MiB/s');
+  assert.equal(rateOf(formatMirrors([source({ maxSendRate: 80 * 1024 * 1024 })])), '1.0 MiB/s (max 80.0 MiB/s)');
 });

@@ -55,7 +55,7 @@ test('one row per mirror with both sides: nodes, state and reasons, generation, 
   const { services } = await setup(
     [sourceReport('data', 'alpha', 'beta', {
       state: 'lagging', reasons: ['journal is draining'], generation: 'g7', throughput: 2048, lagSeconds: 3, lagBytes: 4096,
-      sourceQueue: { records: 12, bytes: 4096 }, dirtyFiles: 2,
+      sourceQueue: { records: 12, bytes: 4096 }, dirtyFiles: 2, maxSendRate: 80 * 1024 * 1024,
       lastSync: { kind: 'diff', startedAt: 1_700_000_000_000, finishedAt: 1_700_000_060_000, files: 40, bytesSent: 1_048_576 },
     })],
     [targetReport('data', 'beta', 'alpha', { state: 'inconsistent', reasons: ['this copy is mid-resync'], generation: 'g6', throughput: 1024 })],
@@ -72,7 +72,7 @@ test('one row per mirror with both sides: nodes, state and reasons, generation, 
   assert.equal(screen.getByTestId('mirror-data-generation').textContent, 'g7 on the source, g6 on the target');
   assert.deepEqual(queueOf('mirror-data-source-queue'), ['12', '4096', '12 records, 4.0 KiB']);
   assert.equal(screen.getByTestId('mirror-data-lag').textContent, '3 s behind, 4.0 KiB');
-  assert.equal(screen.getByTestId('mirror-data-throughput').textContent, 'sent 2.0 KiB/s, applied 1.0 KiB/s');
+  assert.equal(screen.getByTestId('mirror-data-throughput').textContent, 'sent 2.0 KiB/s, applied 1.0 KiB/s (limited to 80.0 MiB/s)');
   assert.equal(screen.getByTestId('mirror-data-dirty').textContent, '2');
   assert.match(screen.getByTestId('mirror-data-last-sync').textContent ?? '', /^Differential mirror .* to .*: 40 files, 1\.0 MiB sent$/);
   assert.equal(screen.queryByTestId('mirror-data-background-listing'), null, 'shown only while the target lists its copy');

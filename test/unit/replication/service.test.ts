@@ -1,11 +1,14 @@
 // The node's mirror service across agent runs (the real MirrorService, its target listening on loopback, its source
-// promoted with the peer away): what an unclean stop leaves for the next runs.
+// promoted with the peer away): what an unclean stop leaves for the next runs; a mirror's bandwidth limit from its
+// configuration to its status and its pace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../../../common/config/load.js';
+import { PACER_ALLOWANCE_MS } from '../../../agent/replication/send-pacer.js';
 import { MirrorService } from '../../../agent/replication/service.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { verifyTrees } from '../../../agent/replication/verify.js';
@@ -13,7 +16,7 @@ import { freePort, until } from '../../support/process.js';
 
 const KEY_HEX = 'ab'.repeat(32);
 
-function twoNodeConfig(base: string, alphaPort: number, betaPort: number): ReturnType<typeof parseConfig> {
+function twoNodeConfig(base: string, alphaPort: number, betaPort: number, mirrorFields = ''): ReturnType<typeof parseConfig> {
   return parseConfig(`cluster: { id: c1, key: "${KEY_HEX}" }
 nodes: [{ id: alpha }, { id: beta }]
 heartbeat:
@@ -24,7 +27,7 @@ heartbeat:
 groups:
   - id: files
     resources:
-      - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${join(base, 'beta')}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" } }
+      - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${join(base, 'beta')}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" }${mirrorFields} }
 `, 'c.yaml');
 }
 
@@ -126,4 +129,37 @@ test('a source restarted over changes made unwatched says lagging, and why, unti
   // When it says in-sync, it is.
   const report = await verifyTrees(folder, join(base, 'beta'), compileGlobs([], []));
   assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []], `in-sync with differences: ${JSON.stringify(report).slice(0, 300)}`);
+});
+
+test('a mirror configured with a bandwidth limit: the source says so in its status and sends no faster than it', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const closing: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const close of closing.reverse()) await close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const rate = 512 * 1024;
+  const config = twoNodeConfig(base, await freePort(), await freePort(), ', maxSendRate: 512KiB/s');
+  mkdirSync(join(base, 'alpha'), { recursive: true });
+  writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
+  const log: string[] = [];
+  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
+    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+    await service.start();
+    closing.push(() => service.close());
+    return service;
+  };
+  await start('beta');
+  const alpha = await start('alpha');
+  const started = performance.now();
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  const status = async () => (await alpha.command('status', 'data')).status[0]!;
+  assert.equal((await status()).maxSendRate, rate);
+  await until('the first mirror is done', async () => (await status()).state === 'in-sync', 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+  const seconds = (performance.now() - started) / 1000;
+  // A lower bound only (a slow machine makes it longer): all but the last record (a 1 MiB chunk at most) paid for.
+  const atLeast = (1536 * 1024 - (1024 * 1024 + 1024)) / rate - PACER_ALLOWANCE_MS / 1000;
+  assert.ok(seconds >= atLeast, `1.5 MiB in ${seconds.toFixed(2)} s, faster than 512 KiB/s allows (${atLeast.toFixed(2)} s)`);
+  const report = await verifyTrees(join(base, 'alpha'), join(base, 'beta'), compileGlobs([], []));
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []]);
 });
