@@ -87,7 +87,7 @@ function nodeApi(config: ClusterConfig, node: string): string {
 }
 
 /** What the daemon's parts reach each other by once they are built. */
-interface Wiring { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher }
+interface Wiring { engine?: Engine; heartbeat?: Heartbeat; hub?: TopicHub; alerts?: AlertDispatcher; mirrors?: MirrorService }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const configPath = resolve(options.configPath);
@@ -129,6 +129,7 @@ async function buildDaemon(options: DaemonOptions, file: { configPath: string; f
       else {
         wiring.engine?.applyLiveConfig(next);
         wiring.alerts?.reconfigure(next.alerts);
+        wiring.mirrors?.applyLiveConfig(next);
       }
     },
     log: options.log,
@@ -157,6 +158,7 @@ async function buildDaemon(options: DaemonOptions, file: { configPath: string; f
     config, nodeId: options.node, stateDir: options.stateDir, key, acceptKeys, runningAsRoot: process.getuid?.() === 0, log: options.log,
     onBehindChange: () => wiring.engine?.mirrorsChanged(),
   });
+  wiring.mirrors = mirrors;
   const resources = new Map<string, ResourceAgent>();
   for (const group of config.groups) {
     for (const r of group.resources) resources.set(r.id, createResourceAgent(r, { stateDir: options.stateDir, platform, nodeId: options.node, mirrors }));

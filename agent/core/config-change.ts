@@ -19,8 +19,11 @@ export interface ConfigChange {
 const LIVE_SECTIONS = new Set(['alerts']);
 const LIVE_CLUSTER_FIELDS = new Set(['startupGrace']);
 const LIVE_GROUP_FIELDS = new Set(['switchback', 'switchbackDelay', 'migrationThreshold', 'failureTimeout']);
-/** None yet: each resource agent is built with its resource's settings, so changing any of them rebuilds it. */
-const LIVE_RESOURCE_FIELDS = new Set<string>();
+/**
+ * Each resource agent is built with its resource's settings, so changing any of them rebuilds it; except a mirror's
+ * bandwidth limit, which its running source takes at once (a reload would restart a resync under way).
+ */
+const LIVE_RESOURCE_FIELDS = new Set<string>(['maxSendRate']);
 
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 

@@ -46,7 +46,8 @@ export interface MirrorServiceOptions {
 }
 
 interface Mirror {
-  readonly config: MirrorResourceConfig;
+  /** Replaced by a configuration applied live (applyLiveConfig): only its bandwidth limit can differ then. */
+  config: MirrorResourceConfig;
   readonly group: string;
   readonly peer: string;
   readonly folders: string[];
@@ -146,6 +147,23 @@ export class MirrorService implements MirrorRoles {
     if (behind.join() !== this.behindNow.join()) {
       this.behindNow = behind;
       this.o.onBehindChange?.();
+    }
+  }
+
+  /**
+   * A configuration applied live (classifyChange: every other change to a mirror is a reload): each mirror's
+   * bandwidth limit is taken by its running source at once, so that a resync under way goes on at the new pace.
+   */
+  applyLiveConfig(config: ClusterConfig): void {
+    for (const r of config.groups.flatMap((g) => g.resources)) {
+      if (r.kind !== 'mirror') continue;
+      const m = this.mirrors.get(r.id);
+      if (m === undefined) continue;
+      const before = m.config.maxSendRate;
+      m.config = r;
+      if (r.maxSendRate === before) continue;
+      m.source?.setMaxBytesPerSecond(r.maxSendRate);
+      this.o.log(`mirror ${r.id}: bandwidth limit ${r.maxSendRate === undefined ? 'removed' : `now ${r.maxSendRate} bytes per second`}`);
     }
   }
 

@@ -72,6 +72,12 @@ export interface SourceOptions {
  */
 const SCAN_CALL_TIMEOUT_MS = 24 * 3600_000;
 
+/**
+ * Why a resync ended early: stop() asked. Waiting for it instead held an agent's stop (or a switchover) until the
+ * whole data set had reached the target, which at a bandwidth limit or over a slow link can take hours.
+ */
+const RESYNC_STOPPED = 'the mirror stopped during the resync: a differential mirror follows when it is the source again';
+
 interface TargetFeatures {
   /** From before the 'features' call. */
   readonly older: boolean;
@@ -142,9 +148,21 @@ export class MirrorSource {
   /** Operators' requests so far (requestResync): one made during a resync is not taken as served by it. */
   private resyncAsks = 0;
 
+  /** The bandwidth limit now (the configuration's, or one applied live since). */
+  private maxBytesPerSecond: number | undefined;
+  /** stop() was called: a resync under way gives up (RESYNC_STOPPED) instead of holding the stop until it ends. */
+  private stopping = false;
+
   constructor(private readonly o: SourceOptions) {
     this.paused = o.paused;
     this.indexBeforeCrash = o.resyncOnStart;
+    this.maxBytesPerSecond = o.maxBytesPerSecond;
+  }
+
+  /** A new bandwidth limit (undefined: none), taken from the next record sent, without a reconnect. */
+  setMaxBytesPerSecond(rate: number | undefined): void {
+    this.client?.setMaxBytesPerSecond(rate);
+    this.maxBytesPerSecond = rate;
   }
 
   async start(): Promise<void> {
@@ -292,6 +310,7 @@ export class MirrorSource {
     };
     try {
       for await (const record of records) {
+        if (this.stopping && this.resyncing) throw new Error(RESYNC_STOPPED);
         if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
         if (puts !== undefined && record.op === 'put') {
           const ready = puts.add(record);
@@ -354,6 +373,7 @@ export class MirrorSource {
         const acked = this.journal.stats().ackedSeq;
         if (acked > lastAcked) { lastAcked = acked; progressAt = Date.now(); }
         if (stalled) throw e;
+        if (this.stopping && memoryOnly) throw new Error(RESYNC_STOPPED, { cause: e });
         await new Promise((r) => setTimeout(r, memoryOnly ? RESYNC_ACK_MS : 20));
       }
     }
@@ -387,7 +407,7 @@ export class MirrorSource {
       host: this.o.peer.host, port: this.o.peer.port, clusterId: this.o.clusterId, nodeId: this.o.nodeId, key: this.o.key,
       mirror: this.o.id, lineage: () => lineageText(this.o.lineage()), source,
       ...(this.o.callTimeoutMs === undefined ? {} : { callTimeoutMs: this.o.callTimeoutMs }),
-      ...(this.o.maxBytesPerSecond === undefined ? {} : { maxBytesPerSecond: this.o.maxBytesPerSecond }),
+      ...(this.maxBytesPerSecond === undefined ? {} : { maxBytesPerSecond: this.maxBytesPerSecond }),
       onAck: (seq) => this.onAck(seq),
       onHelloOk: (ok) => {
         this.onConnected(parseLineage(ok.lineage));
@@ -553,6 +573,8 @@ export class MirrorSource {
     } catch (e) {
       if (thorough) this.thoroughResync = true;
       this.lastSync = { ...this.lastSync!, error: (e as Error).message };
+      // The target's copy is left mid-resync: the dirty set, which stop() saves, makes the next start resync.
+      if (this.stopping) this.dirty.markAll('the mirror stopped during a resync');
       throw e;
     } finally {
       this.resyncing = false;
@@ -612,6 +634,7 @@ export class MirrorSource {
 
   private async untilAcked(seq: number): Promise<void> {
     while (!this.closed && this.journal.stats().ackedSeq < seq && (this.client?.stats().ackedSeq ?? 0) < seq) {
+      if (this.stopping) throw new Error(RESYNC_STOPPED);
       if (this.targetBehind) throw new Error('the target fell behind the journal during the resync: starting it again');
       if (this.paused) throw new Error('transmission was paused: the resync continues on resume');
       await new Promise((r) => setTimeout(r, 50));
@@ -765,6 +788,7 @@ export class MirrorSource {
 
   /** Stop capturing; with `drain`, wait (up to the deadline) until the target has everything. */
   async stop(drainUntil?: number): Promise<boolean> {
+    this.stopping = true;
     await this.queue;
     let drained = true;
     if (drainUntil !== undefined) {

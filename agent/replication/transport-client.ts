@@ -106,7 +106,7 @@ export class ReplicationClient {
   private ackedSeq = 0;
   private sentBytes = 0;
   private maxInFlightBytes = 0;
-  private readonly pacer: SendPacer | undefined;
+  private pacer: SendPacer | undefined;
 
   /** Throws VIGIL_REPL_CONFIG naming the option that is wrong. */
   constructor(private readonly options: ReplicationClientOptions) {
@@ -121,9 +121,15 @@ export class ReplicationClient {
       if (!Number.isFinite(value) || value <= 0) throw new ReplicationError('VIGIL_REPL_CONFIG', `${name}: ${value} is not a positive number`);
     }
     if (!Number.isInteger(this.window) || this.window > 0xffffffff) throw new ReplicationError('VIGIL_REPL_CONFIG', `window: ${this.window} is not a whole number of bytes below 4 GiB`);
-    const rate = options.maxBytesPerSecond;
+    this.setMaxBytesPerSecond(options.maxBytesPerSecond);
+  }
+
+  /** A new bandwidth limit (undefined: none), from the next record on. Throws VIGIL_REPL_CONFIG for one not positive. */
+  setMaxBytesPerSecond(rate: number | undefined): void {
     if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new ReplicationError('VIGIL_REPL_CONFIG', `maxBytesPerSecond: ${rate} is not a positive number`);
     this.pacer = rate === undefined ? undefined : new SendPacer(rate);
+    // A pump waiting for the old pace asks the new one.
+    this.attempt?.wake();
   }
 
   /** Connect, and keep connecting until close(). */

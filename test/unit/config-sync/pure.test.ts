@@ -60,6 +60,17 @@ test('classifyChange: sections it does not know need a reload, and so do API set
     { live: ['alerts'], reload: ['api', 'quorum'] });
 });
 
+test('classifyChange: a mirror\'s bandwidth limit applies live (its source takes it at once); its other settings need a reload', () => {
+  const withMirror = (fields: Record<string, unknown>): ReturnType<typeof validateConfig> => validateConfig({
+    ...base(),
+    groups: [{ id: 'files', nodes: ['alpha', 'beta'], resources: [{ id: 'data', kind: 'mirror', folders: ['/srv/data'], endpoints: { alpha: '127.0.0.1:7420', beta: '127.0.0.1:7421' }, ...fields }] }],
+  } as ClusterConfigInput);
+  assert.deepEqual(classifyChange(withMirror({}), withMirror({ maxSendRate: '10MiB/s' })), { live: ['groups[files].resources[data].maxSendRate'], reload: [] });
+  assert.deepEqual(classifyChange(withMirror({ maxSendRate: '10MiB/s' }), withMirror({})), { live: ['groups[files].resources[data].maxSendRate'], reload: [] });
+  assert.deepEqual(classifyChange(withMirror({ maxSendRate: '10MiB/s' }), withMirror({ maxSendRate: '10MiB/s', journalSize: '2GiB' })),
+    { live: [], reload: ['groups[files].resources[data].journalSize'] });
+});
+
 const A = 'a'.repeat(64), B = 'b'.repeat(64), C = 'c'.repeat(64);
 const peer = (node: string, generation: number | undefined, digest: string | undefined, alive = true): PeerConfigState =>
   ({ node, alive, ...(generation === undefined ? {} : { generation }), ...(digest === undefined ? {} : { digest }) });

@@ -3,7 +3,7 @@
 // configuration to its status and its pace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -162,4 +162,83 @@ test('a mirror configured with a bandwidth limit: the source says so in its stat
   assert.ok(seconds >= atLeast, `1.5 MiB in ${seconds.toFixed(2)} s, faster than 512 KiB/s allows (${atLeast.toFixed(2)} s)`);
   const report = await verifyTrees(join(base, 'alpha'), join(base, 'beta'), compileGlobs([], []));
   assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []]);
+});
+
+test('a bandwidth limit applied live reaches the running source: a mirror held to 1 KiB/s finishes once it is lifted', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const closing: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const close of closing.reverse()) await close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const [alphaPort, betaPort] = [await freePort(), await freePort()];
+  const limited = twoNodeConfig(base, alphaPort, betaPort, ', maxSendRate: 1KiB/s');
+  mkdirSync(join(base, 'alpha'), { recursive: true });
+  writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
+  const log: string[] = [];
+  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
+    const service = new MirrorService({ config: limited, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+    await service.start();
+    closing.push(() => service.close());
+    return service;
+  };
+  await start('beta');
+  const alpha = await start('alpha');
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  const status = async () => (await alpha.command('status', 'data')).status[0]!;
+  // At 1 KiB/s the first 1 MiB chunk goes, and the rest would take about half an hour.
+  await until('the first chunk is sent', async () => (await status()).connected && (await status()).throughput > 0, 30_000);
+  assert.equal((await status()).maxSendRate, 1024);
+  alpha.applyLiveConfig(twoNodeConfig(base, alphaPort, betaPort));
+  assert.match(log.join('\n'), /alpha: mirror data: bandwidth limit removed/);
+  await until('the mirror is level', async () => (await status()).state === 'in-sync', 60_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+  assert.equal((await status()).maxSendRate, undefined);
+  const report = await verifyTrees(join(base, 'alpha'), join(base, 'beta'), compileGlobs([], []));
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []]);
+});
+
+test('an agent stopped during a slow resync stops at once, not when the data set has crossed; its next start resyncs', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const closing: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const close of closing.reverse()) await close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const [alphaPort, betaPort] = [await freePort(), await freePort()];
+  mkdirSync(join(base, 'alpha'), { recursive: true });
+  writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
+  for (let i = 0; i < 50; i++) writeFileSync(join(base, 'alpha', `small${i}`), `small ${i}\n`);
+  const log: string[] = [];
+  const start = async (nodeId: 'alpha' | 'beta', config: ReturnType<typeof parseConfig>): Promise<MirrorService> => {
+    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+    await service.start();
+    closing.push(() => service.close());
+    return service;
+  };
+  const unlimited = twoNodeConfig(base, alphaPort, betaPort);
+  await start('beta', unlimited);
+  // At 1 KiB/s the first 1 MiB chunk goes and the rest would take about half an hour.
+  let alpha = await start('alpha', twoNodeConfig(base, alphaPort, betaPort, ', maxSendRate: 1KiB/s'));
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  const status = async (service: MirrorService) => (await service.command('status', 'data')).status[0]!;
+  await until('the first chunk is sent', async () => (await status(alpha)).connected && (await status(alpha)).throughput > 0, 30_000);
+  // The stop ends well within this bound (a safety net, not a measure: waiting for the resync would take 25 minutes).
+  let stopped = false;
+  const stopping = alpha.close().then(() => { stopped = true; });
+  await until('the agent\'s mirror service stopped', () => stopped, 60_000).catch((e: Error) => {
+    // Failed: lift the limit so that the stop still waiting ends, and the test with it.
+    alpha.applyLiveConfig(unlimited);
+    throw new Error(`${e.message}\n${log.join('\n')}`);
+  });
+  await stopping;
+  closing.pop();
+  assert.match(log.join('\n'), /alpha: mirror data: reset: the mirror stopped during the resync: a differential mirror follows when it is the source again/);
+  // Started again, with no limit: the differential mirror its dirty set asks for makes the copy level, and consistent.
+  alpha = await start('alpha', unlimited);
+  assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+  await until('the mirror is level', async () => (await status(alpha)).state === 'in-sync', 60_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+  const report = await verifyTrees(join(base, 'alpha'), join(base, 'beta'), compileGlobs([], []));
+  assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []]);
+  const target = JSON.parse(readFileSync(join(base, 'state-beta', 'mirrors', 'data', 'state.json'), 'utf8')) as { consistent: boolean };
+  assert.equal(target.consistent, true, 'the target\'s copy is consistent again');
 });

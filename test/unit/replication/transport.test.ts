@@ -111,6 +111,22 @@ test('a record larger than the window still goes, alone', async (t) => {
   assert.ok(target.isExactly(3));
 });
 
+test('a bandwidth limit changed while the source waits on it is taken at once; a limit that is not positive is refused', async (t) => {
+  const journal = new MemoryJournal();
+  fill(journal, 40, () => 64 * 1024);
+  const target = new MemoryTarget();
+  const { server } = await startServer(t, { [MIRROR]: target });
+  // 1 KiB/s: the first record goes at once, the next would wait about a minute, all of them forty.
+  const h = startClient(t, server.port, journal, { maxBytesPerSecond: 1024 });
+  await until('the first record acknowledged', () => h.client.stats().ackedSeq === 1, LONG);
+  await sleep(200);
+  assert.equal(h.client.stats().ackedSeq, 1, 'the second waits for the rate');
+  assert.throws(() => h.client.setMaxBytesPerSecond(0), (e: ReplicationError) => e.code === 'VIGIL_REPL_CONFIG' && /maxBytesPerSecond: 0/.test(e.message));
+  h.client.setMaxBytesPerSecond(undefined);
+  await until('every record acknowledged once the limit is gone', () => h.client.stats().ackedSeq === 40, LONG);
+  assert.ok(target.isExactly(40));
+});
+
 test('a record read in parts goes as their concatenation; a part that is not a Buffer is refused, naming it', async (t) => {
   const journal = new MemoryJournal();
   fill(journal, 300, (seq) => 8 + ((seq * 7919) % 70_000));
