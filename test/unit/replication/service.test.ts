@@ -1,7 +1,7 @@
 // The node's mirror service across agent runs (the real MirrorService, its target listening on loopback, its source
 // promoted with the peer away): what an unclean stop leaves for the next runs; a mirror's bandwidth limit from its
 // configuration to its status and its pace.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,38 @@ groups:
     resources:
       - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${join(base, 'beta')}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" }${mirrorFields} }
 `, 'c.yaml');
+}
+
+interface TwoNodes {
+  readonly base: string;
+  readonly log: string[];
+  /** A node's mirror service over `base`, started; closed after the test, the last started first. */
+  start(nodeId: 'alpha' | 'beta', config: ReturnType<typeof parseConfig>): Promise<MirrorService>;
+  /** Closes a service now (the agent stopped); resolves once it has. */
+  stop(service: MirrorService): Promise<void>;
+}
+
+function twoNodes(t: TestContext): TwoNodes {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const running: MirrorService[] = [];
+  t.after(async () => {
+    for (const service of running.reverse()) await service.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const log: string[] = [];
+  return {
+    base, log,
+    start: async (nodeId, config) => {
+      const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+      await service.start();
+      running.push(service);
+      return service;
+    },
+    stop: async (service) => {
+      running.splice(running.indexOf(service), 1);
+      await service.close();
+    },
+  };
 }
 
 test('a node that did not stop cleanly drops its index as the source, and whenever it is the source next, even in a later run, a differential mirror is due first', async (t) => {
@@ -80,12 +112,7 @@ test('a node that did not stop cleanly drops its index as the source, and whenev
 });
 
 test('a source restarted over changes made unwatched says lagging, and why, until its reconcile has brought them over', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
-  const closing: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const close of closing.reverse()) await close();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const { base, log, start: startNode, stop } = twoNodes(t);
   const config = twoNodeConfig(base, await freePort(), await freePort());
   const files = 2000;
   const folder = join(base, 'alpha');
@@ -96,20 +123,13 @@ test('a source restarted over changes made unwatched says lagging, and why, unti
     }
   };
   write('first');
-  const log: string[] = [];
-  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
-    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
-    await service.start();
-    closing.push(() => service.close());
-    return service;
-  };
+  const start = (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => startNode(nodeId, config);
   await start('beta');
   const status = async (service: MirrorService) => (await service.command('status', 'data')).status[0]!;
   let alpha = await start('alpha');
   assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
   await until('the first mirror is done', async () => (await status(alpha)).state === 'in-sync', 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
-  await alpha.close();
-  closing.pop();
+  await stop(alpha);
   write('changed while no agent watched');
 
   // The same promotion carries on (no resync): only the start's reconcile finds the changes.
@@ -132,25 +152,13 @@ test('a source restarted over changes made unwatched says lagging, and why, unti
 });
 
 test('a mirror configured with a bandwidth limit: the source says so in its status and sends no faster than it', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
-  const closing: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const close of closing.reverse()) await close();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const { base, log, start } = twoNodes(t);
   const rate = 512 * 1024;
   const config = twoNodeConfig(base, await freePort(), await freePort(), ', maxSendRate: 512KiB/s');
   mkdirSync(join(base, 'alpha'), { recursive: true });
   writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
-  const log: string[] = [];
-  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
-    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
-    await service.start();
-    closing.push(() => service.close());
-    return service;
-  };
-  await start('beta');
-  const alpha = await start('alpha');
+  await start('beta', config);
+  const alpha = await start('alpha', config);
   const started = performance.now();
   assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
   const status = async () => (await alpha.command('status', 'data')).status[0]!;
@@ -165,25 +173,13 @@ test('a mirror configured with a bandwidth limit: the source says so in its stat
 });
 
 test('a bandwidth limit applied live reaches the running source: a mirror held to 1 KiB/s finishes once it is lifted', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
-  const closing: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const close of closing.reverse()) await close();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const { base, log, start } = twoNodes(t);
   const [alphaPort, betaPort] = [await freePort(), await freePort()];
   const limited = twoNodeConfig(base, alphaPort, betaPort, ', maxSendRate: 1KiB/s');
   mkdirSync(join(base, 'alpha'), { recursive: true });
   writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
-  const log: string[] = [];
-  const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
-    const service = new MirrorService({ config: limited, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
-    await service.start();
-    closing.push(() => service.close());
-    return service;
-  };
-  await start('beta');
-  const alpha = await start('alpha');
+  await start('beta', limited);
+  const alpha = await start('alpha', limited);
   assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
   const status = async () => (await alpha.command('status', 'data')).status[0]!;
   // At 1 KiB/s the first 1 MiB chunk goes, and the rest would take about half an hour.
@@ -198,23 +194,11 @@ test('a bandwidth limit applied live reaches the running source: a mirror held t
 });
 
 test('an agent stopped during a slow resync stops at once, not when the data set has crossed; its next start resyncs', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
-  const closing: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const close of closing.reverse()) await close();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const { base, log, start, stop } = twoNodes(t);
   const [alphaPort, betaPort] = [await freePort(), await freePort()];
   mkdirSync(join(base, 'alpha'), { recursive: true });
   writeFileSync(join(base, 'alpha', 'big'), randomBytes(1536 * 1024));
   for (let i = 0; i < 50; i++) writeFileSync(join(base, 'alpha', `small${i}`), `small ${i}\n`);
-  const log: string[] = [];
-  const start = async (nodeId: 'alpha' | 'beta', config: ReturnType<typeof parseConfig>): Promise<MirrorService> => {
-    const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
-    await service.start();
-    closing.push(() => service.close());
-    return service;
-  };
   const unlimited = twoNodeConfig(base, alphaPort, betaPort);
   await start('beta', unlimited);
   // At 1 KiB/s the first 1 MiB chunk goes and the rest would take about half an hour.
@@ -224,14 +208,13 @@ test('an agent stopped during a slow resync stops at once, not when the data set
   await until('the first chunk is sent', async () => (await status(alpha)).connected && (await status(alpha)).throughput > 0, 30_000);
   // The stop ends well within this bound (a safety net, not a measure: waiting for the resync would take 25 minutes).
   let stopped = false;
-  const stopping = alpha.close().then(() => { stopped = true; });
+  const stopping = stop(alpha).then(() => { stopped = true; });
   await until('the agent\'s mirror service stopped', () => stopped, 60_000).catch((e: Error) => {
     // Failed: lift the limit so that the stop still waiting ends, and the test with it.
     alpha.applyLiveConfig(unlimited);
     throw new Error(`${e.message}\n${log.join('\n')}`);
   });
   await stopping;
-  closing.pop();
   assert.match(log.join('\n'), /alpha: mirror data: reset: the mirror stopped during the resync: a differential mirror follows when it is the source again/);
   // Started again, with no limit: the differential mirror its dirty set asks for makes the copy level, and consistent.
   alpha = await start('alpha', unlimited);
