@@ -1,15 +1,18 @@
 // Cluster-wide configuration through the admin API, against two real agents that each keep their own file: a live
 // change, a change one node rejects, a node that was down catching up, optimistic concurrency and rollback, and
 // changes that rebuild the agents in-process (a new group, the API's settings) while the resources keep running;
-// an inline cluster key read whole by an administrator only.
+// an inline cluster key read whole by an administrator only; a mirror's bandwidth limit changed live.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REDACTED_KEY } from '../../common/config/redact.js';
 import { ProtocolError } from '../../common/protocol/api.js';
-import type { NodeProblem } from '../../common/model/index.js';
-import { LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
+import type { MirrorStatus, NodeProblem } from '../../common/model/index.js';
+import { freePort, LocalCluster, WEB_GROUP_YAML as GROUP } from '../support/agent-cluster.js';
 
 const NODES = ['alpha', 'beta'] as const;
 
@@ -199,4 +202,40 @@ test('an inline cluster key is read whole by an administrator only', async (t) =
     assert.match(seen.text, new RegExp(REDACTED_KEY.replace(/[[\]:]/g, '\\$&')));
     assert.equal(seen.generation, admin.generation);
   }
+});
+
+test('a mirror\'s bandwidth limit lifted by a committed change applies live: the first mirror held to 1 KiB/s goes on and ends, no reload', async (t) => {
+  const folders = mkdtempSync(join(tmpdir(), 'vigil-it-mirror-'));
+  t.after(() => rmSync(folders, { recursive: true, force: true }));
+  for (const node of NODES) mkdirSync(join(folders, node));
+  writeFileSync(join(folders, 'alpha', 'big'), randomBytes(1536 * 1024));
+  const endpoints = `{ alpha: "127.0.0.1:${await freePort()}", beta: "127.0.0.1:${await freePort()}" }`;
+  const c = await LocalCluster.createWithApi(`groups:
+  - id: files
+    nodes: [alpha, beta]
+    switchback: manual
+    resources:
+      - { id: data, kind: mirror, folders: [{ alpha: "${join(folders, 'alpha')}", beta: "${join(folders, 'beta')}" }], endpoints: ${endpoints}, maxSendRate: 1KiB/s }
+`, { separateConfigs: true });
+  t.after(() => c.dispose());
+  for (const node of NODES) c.start(node);
+  const mirror = async (): Promise<MirrorStatus | undefined> => (await c.call('alpha', 'mirror', { action: 'status', name: 'data' })).status[0];
+  // At 1 KiB/s the first 1 MiB chunk goes and the rest would take about half an hour.
+  await c.waitFor('alpha sends the first mirror at its limit', async () => {
+    const s = await mirror();
+    return s?.role === 'source' && s.connected && s.throughput > 0 && s.maxSendRate === 1024;
+  });
+  const pids = { alpha: c.agents.get('alpha')!.pid, beta: c.agents.get('beta')!.pid };
+  const before = await c.call('alpha', 'config.get', {});
+  const text = before.text.replace(', maxSendRate: 1KiB/s', '');
+  assert.notEqual(text, before.text);
+  const outcome = await c.call('alpha', 'config.propose', { text, baseGeneration: before.generation, comment: 'no limit' });
+  assert.deepEqual([outcome.live, outcome.reload], [['groups[files].resources[data].maxSendRate'], []]);
+  await everywhere(c, before.generation + 1, text);
+  await c.waitFor('the mirror is level', async () => (await mirror())?.state === 'in-sync', 60_000);
+  assert.equal((await mirror())?.maxSendRate, undefined);
+  assert.deepEqual({ alpha: c.agents.get('alpha')!.pid, beta: c.agents.get('beta')!.pid }, pids, 'the agents were not restarted');
+  assert.doesNotMatch(c.agents.get('alpha')!.log(), /reloading the agent/);
+  assert.match(c.agents.get('alpha')!.log(), /mirror data: bandwidth limit removed/);
+  assert.deepEqual(readFileSync(join(folders, 'beta', 'big')), readFileSync(join(folders, 'alpha', 'big')));
 });
