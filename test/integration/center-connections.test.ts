@@ -50,6 +50,9 @@ test('center core: direct and tunnelled connections, host keys, SSH auth, reconn
     const m = manager();
     m.add({ id: 'it', credentials, nodes: c.nodes.map((n) => ({ id: n, endpoint: { url: c.apiUrl(n) } })) });
     for (const n of c.nodes) await settled(m, 'it', n, 'connected');
+    // A node counts as alive once one link is up: the TCP link may connect a moment after the UDP one, and the
+    // statuses the center holds follow the agents' pushes.
+    await c.waitFor('both nodes report every link up', () => m.list()[0]!.nodes.every((n) => n.status?.nodes.flatMap((x) => x.links).every((l) => l.up) === true));
     const view = m.list();
     assert.deepEqual(view.map((v) => v.id), ['it']);
     for (const n of view[0]!.nodes) {
