@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, stat as statFollowing, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, stat as statFollowing, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type PutsRecord, type WireRecord } from './records.js';
 import { WriteThread, type PutFile } from './write-thread.js';
@@ -80,7 +80,7 @@ interface OpenFile {
 /**
  * Ops on one file's content or metadata commute with ops on other files: they may run at once, each after the
  * previous op on its own path (a puts record on each of its paths). Ops that change the tree's shape (mkdir,
- * symlink, rename, delete) run alone, after everything before them and before everything after. A meta record that
+ * symlink, rename, link, delete) run alone, after everything before them and before everything after. A meta record that
  * sets a time also waits for the ops running under its path: a folder's mtime moves with each entry made in it (see
  * runningUnder).
  */
@@ -303,10 +303,16 @@ export class Applier {
         await this.closeFile(path, true);
         // Most creates (a full mirror, new files) find nothing there: O_EXCL says so without a stat, and a new
         // file has the mode open gave it, unless the umask cut bits of it.
-        let handle = await open(path, CREATE_NEW_FLAGS, r.mode).catch((e: NodeJS.ErrnoException) => {
+        const createNew = (): Promise<FileHandle | undefined> => open(path, CREATE_NEW_FLAGS, r.mode).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'EEXIST') return undefined;
           throw e;
         });
+        let handle = await createNew();
+        // A name that shares its file with others (a hard link) is the source's new file now: the others keep theirs.
+        if (handle === undefined && ((await lstatOrUndefined(path))?.nlink ?? 1) > 1) {
+          await unlink(path);
+          handle = await createNew();
+        }
         const modeSet = handle !== undefined && (r.mode & (processUmask() | 0o7000)) === 0;
         if (handle === undefined) {
           const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
@@ -359,6 +365,8 @@ export class Applier {
       }
       case 'rename':
         return this.rename(r);
+      case 'link':
+        return this.link(r);
       case 'delete': {
         const path = await this.resolve(r.path, r, false);
         const existing = await lstatOrUndefined(path);
@@ -437,6 +445,23 @@ export class Applier {
     }
     this.dirtyDirs.add(dirname(from));
     this.dirtyDirs.add(dirname(to));
+  }
+
+  /** `path` made another name of `existing`'s file, replacing what it was (not when it already is that file). */
+  private async link(r: Extract<ChangeRecord, { op: 'link' }>): Promise<void> {
+    const existing = await this.resolve(r.existing, r, false);
+    const path = await this.resolve(r.path, r, true);
+    if (existing === path) return;
+    const file = await lstatOrUndefined(existing);
+    if (file === undefined || !file.isFile()) {
+      throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${r.existing} is ${file === undefined ? 'missing' : 'not a file'} in the copy`);
+    }
+    const there = await lstatOrUndefined(path);
+    // Applied already (a record applied again after a reconnect).
+    if (there !== undefined && there.ino === file.ino && there.dev === file.dev) return;
+    if (there !== undefined) await this.remove(path, there);
+    await link(existing, path);
+    this.dirtyDirs.add(dirname(path));
   }
 
   /** Only what differs is changed: a meta record usually follows a write, and most of it is already so. */
@@ -647,6 +672,7 @@ export class Applier {
 
 function describe(r: WireRecord): string {
   if (r.op === 'puts') return `puts of ${r.files.length} files from ${r.files[0]?.path ?? '(none)'}`;
+  if (r.op === 'link') return `link ${r.path} -> ${r.existing}`;
   return r.op === 'rename' ? `rename ${r.from} -> ${r.to}` : `${r.op} ${r.path}`;
 }
 

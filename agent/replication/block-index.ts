@@ -595,10 +595,13 @@ export class BlockIndexStore {
     return this.entries.keys();
   }
 
-  /** A path whose last known inode is `ino` (a new path with the inode of a vanished one is that file renamed). */
-  pathOfInode(ino: number): string | undefined {
+  /**
+   * The paths whose last known inode is `ino`: a new path with the inode of a vanished one is that file renamed,
+   * and with that of one still there, another name of its file (a hard link).
+   */
+  pathsOfInode(ino: number): readonly string[] {
     const found = this.byInode.get(ino);
-    return typeof found === 'string' ? found : found?.[0];
+    return found === undefined ? [] : typeof found === 'string' ? [found] : [...found];
   }
 
   /** Writes the store if anything changed since it was opened or last saved. Saves run one at a time. */

@@ -41,7 +41,7 @@ type PathStat = Omit<TreeEntry, 'path' | 'type' | 'linkTarget'> & { readonly typ
 
 function pathStat(s: Stats): PathStat {
   const type = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';
-  return { type, size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, uid: s.uid, gid: s.gid, ino: s.ino };
+  return { type, size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, uid: s.uid, gid: s.gid, ino: s.ino, nlink: s.nlink };
 }
 
 /** What a reconcile read ahead for one path: its lstat and, for a small file that changed, its content. */
@@ -177,6 +177,17 @@ export class ChangeDetector {
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
    * gives back (`done`) once the journal is done with their records (it holds a resync's until acknowledged). */
   private readonly chunks: BufferPool;
+  /**
+   * The target applies link records: another name of a file it has goes as a link, not as a copy. Set by the
+   * source once the target lists the op among its features.
+   */
+  hardLinks = false;
+  /**
+   * The target's hard links, from a differential mirror's listing, by name: each name's group of names of one
+   * file there. Until the pass that follows looks at a name, for it must not write in place a file the target
+   * shares with names that are other files here.
+   */
+  private readonly targetGroups = new Map<string, Set<string>>();
 
   constructor(private readonly o: ChangeDetectorOptions) {
     this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES, shared: true });
@@ -335,6 +346,8 @@ export class ChangeDetector {
     // Deepest first is not needed (a delete takes a tree), but parents first avoids deleting twice.
     vanished.sort();
     for (const v of vanished) if (this.known(v)) yield* this.path(v, false);
+    // What the listing said holds for the pass after it only.
+    this.targetGroups.clear();
   }
 
   /**
@@ -353,6 +366,7 @@ export class ChangeDetector {
     this.sentFolderMtime.clear();
     this.folderStats.clear();
     this.trusted.clear();
+    this.targetGroups.clear();
     return held;
   }
 
@@ -380,6 +394,14 @@ export class ChangeDetector {
     if (meta !== undefined) this.sentMeta.set(v, meta);
   }
 
+  /** The target's listing says file `v` is another name of `existing`'s there (a hard link): see targetGroups. */
+  noteTargetHardLink(v: string, existing: string): void {
+    const group = this.targetGroups.get(existing) ?? new Set([existing]);
+    group.add(v);
+    this.targetGroups.set(existing, group);
+    this.targetGroups.set(v, group);
+  }
+
   private known(v: string): boolean {
     return this.o.index.get(v) !== undefined || this.dirs.has(v) || this.links.has(v);
   }
@@ -404,7 +426,7 @@ export class ChangeDetector {
           this.movedFolders.add(r.path);
           this.moveParentOf(r.path);
           break;
-        case 'create': case 'put': case 'symlink': case 'delete':
+        case 'create': case 'put': case 'symlink': case 'delete': case 'link':
           this.moveParentOf(r.path);
           break;
         case 'rename':
@@ -541,6 +563,7 @@ export class ChangeDetector {
     }
     if (st.type === 'dir') yield* this.dir(v, st, descend);
     else if (st.type === 'symlink') yield* this.symlink(v, st);
+    else if (st.type === 'file' && st.nlink > 1) yield* this.withOtherNames(v, st, this.file(v, st, probe, trust, puts));
     else if (st.type === 'file') yield* this.file(v, st, probe, trust, puts);
     // FIFOs, sockets and devices are not mirrored; the scan reports them.
   }
@@ -588,17 +611,33 @@ export class ChangeDetector {
       // A rename: the inode we last saw under another path, which no longer holds it; only within one mirrored
       // folder, since the folders are separate trees on the target (and may be separate file systems, whose inode
       // numbers say nothing of each other's files: one freed in a folder may be taken by a new file in another).
-      const from = this.o.index.pathOfInode(st.ino);
-      if (from !== undefined && from !== v && splitVirtualPath(from).folder === splitVirtualPath(v).folder) {
+      for (const from of this.otherNames(v, st.ino)) {
         const there = await lstatOrUndefined(this.abs(from));
-        if (there === undefined || there.ino !== st.ino) {
-          yield { op: 'rename', from, to: v };
-          this.o.index.rename(from, v);
-          const appends = this.trusted.get(from);
-          this.trusted.delete(from);
-          if (appends !== undefined) this.trusted.set(v, appends);
-          previous = this.o.index.get(v);
-        }
+        if (there !== undefined && there.ino === st.ino) continue; // another name of the file (a hard link)
+        yield { op: 'rename', from, to: v };
+        this.o.index.rename(from, v);
+        const appends = this.trusted.get(from);
+        this.trusted.delete(from);
+        if (appends !== undefined) this.trusted.set(v, appends);
+        previous = this.o.index.get(v);
+        break;
+      }
+    } else if ((previous.ino !== st.ino && this.otherNames(v, previous.ino).length > 0) || (this.targetGroups.has(v) && !(await this.sameFilesAsOnTarget(v, st)))) {
+      // Another file under this name now, where the one before had other names too (or the target's listing says
+      // it has, and they are other files here): the target's copy may be linked to theirs, and writing it in
+      // place there would change them. The name goes, and comes again anew.
+      yield { op: 'delete', path: v };
+      this.forgetTree(v);
+      previous = undefined;
+    }
+    // Also a name whose entry came from a differential mirror's listing (inode 0): the target's copy of it may be
+    // a file of its own, and a link (one small record) is right either way.
+    if ((previous === undefined || previous.ino === 0) && st.nlink > 1 && this.hardLinks) {
+      const existing = await this.sameFileAs(v, st);
+      if (existing !== undefined) {
+        if (probe?.whole !== undefined) this.chunks.give(probe.whole.content);
+        yield* this.linkTo(v, existing, st);
+        return;
       }
     }
     if (previous === undefined && puts && probe?.whole !== undefined && probe.previous === undefined) {
@@ -662,6 +701,83 @@ export class ChangeDetector {
     } finally {
       // The reader's hold on a pooled buffer ends; the records made of it hold it until the journal has them.
       if (content !== undefined) this.chunks.give(content);
+    }
+  }
+
+  /**
+   * Whether the names the target's listing says share `v`'s file there are that file here too (or gone, or no
+   * longer files: what they are now replaces them there). Looked at once per listing: `v` leaves its group.
+   */
+  private async sameFilesAsOnTarget(v: string, st: PathStat): Promise<boolean> {
+    const group = this.targetGroups.get(v);
+    if (group === undefined) return true;
+    this.targetGroups.delete(v);
+    group.delete(v);
+    for (const w of group) {
+      const there = await lstatOrUndefined(this.abs(w));
+      if (there?.type === 'file' && there.ino !== st.ino) return false;
+    }
+    return true;
+  }
+
+  /** Paths in the index, in `v`'s mirrored folder, last seen with inode `ino`: `v`'s file's other names, or names it had. */
+  private otherNames(v: string, ino: number): string[] {
+    const folder = splitVirtualPath(v).folder;
+    return this.o.index.pathsOfInode(ino).filter((u) => u !== v && splitVirtualPath(u).folder === folder);
+  }
+
+  /**
+   * Another name of `v`'s file whose content the target already has (its entry as the file is now, or racy:
+   * what changed since the entry was made has an event of its own, which `v`'s racy entry then catches too).
+   */
+  private async sameFileAs(v: string, st: PathStat): Promise<string | undefined> {
+    for (const u of this.otherNames(v, st.ino)) {
+      const known = this.o.index.entry(u);
+      if (known === undefined || known.size !== st.size || (known.mtimeMs !== st.mtimeMs && known.mtimeMs !== NO_MTIME)) continue;
+      const there = await lstatOrUndefined(this.abs(u));
+      if (there?.type === 'file' && there.ino === st.ino) return u;
+    }
+    return undefined;
+  }
+
+  /** `v` made another name of `existing`'s file on the target: one small record instead of its content. */
+  private *linkTo(v: string, existing: string, st: PathStat): Generator<ChangeRecord> {
+    yield { op: 'link', path: v, existing };
+    this.trusted.delete(v);
+    this.remember(v, this.o.index.get(existing)!);
+    // The target's new name has the file's metadata as last sent.
+    const sent = this.o.index.sentMeta(existing);
+    if (sent !== undefined) this.o.index.setSentMeta(v, sent);
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: st.mtimeMs, ...this.owner(st) });
+  }
+
+  /**
+   * A file with other names (hard links): after what it sent for `v`, its other names in the index still hold
+   * what the file was before (a change through one name is reported for that name alone). With a target that
+   * links, each is linked again to `v` (one small record, and right whether the target's copy was linked or not);
+   * with an older one, each is brought level as any changed file.
+   */
+  private async *withOtherNames(v: string, st: PathStat, records: AsyncGenerator<ChangeRecord>): AsyncGenerator<ChangeRecord> {
+    let changed = false;
+    for await (const r of records) {
+      if (r.op !== 'link') changed = true;
+      yield r;
+    }
+    const current = this.o.index.get(v);
+    if (!changed || current === undefined || current.ino !== st.ino) return;
+    for (const u of this.otherNames(v, st.ino)) {
+      const there = await lstatOrUndefined(this.abs(u));
+      // A name that is another file now has its own event (or the reconcile's look).
+      if (there?.type !== 'file' || there.ino !== st.ino) continue;
+      if (this.hardLinks) {
+        yield { op: 'link', path: u, existing: v };
+        this.trusted.delete(u);
+        this.remember(u, current);
+        const sent = this.o.index.sentMeta(v);
+        if (sent !== undefined) this.o.index.setSentMeta(u, sent);
+      } else {
+        yield* this.file(u, there, undefined, 'appends', false);
+      }
     }
   }
 

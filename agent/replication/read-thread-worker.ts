@@ -122,7 +122,7 @@ function lstatAll(request: LstatRequest): Answer {
   const errors = request.paths.map((path, i) => {
     try {
       const s = lstatSync(typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength));
-      numbers.set([s.mode, s.size, s.mtimeMs, s.uid, s.gid, s.ino], i * LSTAT_FIELDS.length);
+      numbers.set([s.mode, s.size, s.mtimeMs, s.uid, s.gid, s.ino, s.nlink], i * LSTAT_FIELDS.length);
       return undefined;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

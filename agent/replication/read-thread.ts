@@ -45,7 +45,7 @@ export interface LstatRequest {
 }
 
 /** What an lstat answers, in this order, per path: the fields a scan uses (tree.ts's EntryStats). */
-export const LSTAT_FIELDS = ['mode', 'size', 'mtimeMs', 'uid', 'gid', 'ino'] as const;
+export const LSTAT_FIELDS = ['mode', 'size', 'mtimeMs', 'uid', 'gid', 'ino', 'nlink'] as const;
 
 /**
  * One request's answer. The contents and block hashes of a whole batch travel in one transferred buffer (`packed`,
@@ -205,7 +205,7 @@ function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: 
   for (let i = 0; i < errors.length; i++) {
     const error = errors[i];
     if (error !== undefined) out.push(new WorkerCallError(error.code, error.message));
-    else out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]! });
+    else out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]! });
   }
   return out;
 }

@@ -30,7 +30,13 @@ export type ChangeRecord =
    * A whole small file at once (create, write and meta in one record): what a resync sends for a file the target
    * lacks. Only to a target that lists it among its features (MirrorTarget's FEATURES): an older one refuses the op.
    */
-  | { op: 'put'; path: string; mode: number; mtimeMs: number; uid?: number; gid?: number; data: Buffer };
+  | { op: 'put'; path: string; mode: number; mtimeMs: number; uid?: number; gid?: number; data: Buffer }
+  /**
+   * `path` becomes another name of the file at `existing` (a hard link), replacing whatever `path` was: both
+   * names then share their content, mode, owner and mtime on the target as on the source. Only to a target that
+   * lists it among its features; within one mirrored folder.
+   */
+  | { op: 'link'; path: string; existing: string };
 
 /** One file of a puts record: a put record's fields. */
 export type PutEntry = Omit<Extract<ChangeRecord, { op: 'put' }>, 'op'>;
@@ -60,7 +66,7 @@ const MAX_U32 = 0xffff_ffff;
 const SHA256_BYTES = 32;
 const EMPTY = Buffer.alloc(0);
 
-const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts'];
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts', 'link'];
 const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
 
 const META_MODE = 1;
@@ -128,6 +134,10 @@ export function encodeRecordParts(r: WireRecord): Buffer | readonly [Buffer, Buf
       break;
     case 'delete':
       w.path('path', r.path);
+      break;
+    case 'link':
+      w.path('path', r.path);
+      w.path('existing', r.existing);
       break;
     case 'meta': {
       w.path('path', r.path);
@@ -216,6 +226,8 @@ function decodeBody(op: ChangeOp, r: Reader): WireRecord {
       return { op, from: r.path('from'), to: r.path('to') };
     case 'delete':
       return { op, path: r.path('path') };
+    case 'link':
+      return { op, path: r.path('path'), existing: r.path('existing') };
     case 'meta': {
       const path = r.path('path');
       const at = r.offset;

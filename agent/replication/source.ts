@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { isBlockHashName, type BlockHashName } from './block-hash.js';
 import { BlockIndexStore, type FileIndex } from './block-index.js';
 import { Capture } from './capture.js';
-import { ChangeDetector, WRITE_CHUNK, virtualPath } from './changes.js';
+import { ChangeDetector, WRITE_CHUNK, splitVirtualPath, virtualPath } from './changes.js';
 import { DirtySet } from './dirty-set.js';
 import type { PathFilter } from './glob.js';
 import { partsLength } from '../util/buffer-parts.js';
@@ -23,14 +23,14 @@ import { Journal, JournalError, type JournalPayload } from './journal.js';
 import { lineageText, parseLineage, type Lineage } from './lineage.js';
 import { otherRoleIndex } from './listing-index.js';
 import { ListingSeeder, listingFiles, readPages } from './listing-pages.js';
-import { encodeRecordParts, type ChangeRecord, type WireRecord } from './records.js';
+import { encodeRecordParts, relativePathProblem, type ChangeRecord, type WireRecord } from './records.js';
 import { PutBatcher } from './put-batcher.js';
 import type { TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
 import type { OutgoingRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
 import { compareManifests, decodeManifest, decodeManifestValue, treeManifest, type Manifest, type ManifestEntry, type VerifyReport } from './verify.js';
-import type { TreeProblem } from './tree.js';
+import { comparePaths, type TreeProblem } from './tree.js';
 
 export interface SourceOptions {
   readonly id: string;
@@ -89,6 +89,8 @@ interface TargetFeatures {
   readonly listingPages: boolean;
   readonly manifestPages: boolean;
   readonly blockHashes: readonly BlockHashName[];
+  /** Takes link records (another name of a file it has: a hard link). */
+  readonly links: boolean;
 }
 
 /** In the source's folder: its block index (read, as a target, by this node's listings: MirrorTarget's ownIndexFile). */
@@ -416,6 +418,9 @@ export class MirrorSource {
       onError: (e) => {
         this.o.log(`mirror ${this.o.id}: ${e.message}`);
         if (e.appCode === 'STALE_SOURCE' || e.appCode === 'DIVERGED') this.o.onRefused?.(e.message);
+        // A record the target cannot read (one of an op it does not know: a target downgraded while the journal
+        // held link records) would be refused at every replay: the next connection skips the journal and resyncs.
+        if (e.appCode === 'VIGIL_BAD_RECORD') this.resyncNeeded ??= 'diff';
       },
     });
     this.client.start();
@@ -429,8 +434,17 @@ export class MirrorSource {
       clearTimeout(this.initialReconcile);
       this.enqueue('reset', () => this.resetStream());
     } else {
+      // Before the records that follow: whether another name of a file goes as a link.
+      const client = this.client;
+      if (client !== undefined) this.enqueue('features', async () => this.noteLinks(await this.targetFeatures(client)));
       this.reconcileOnce();
     }
+  }
+
+  /** Hard links go as links to a target that takes them; to an older one, each name as a copy. */
+  private noteLinks(features: TargetFeatures): void {
+    if (this.detector.hardLinks && !features.links) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} takes no hard links now: each name of a file goes as a copy`);
+    this.detector.hardLinks = features.links;
   }
 
   private reconcileOnce(): void {
@@ -517,6 +531,7 @@ export class MirrorSource {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
       if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
+      this.noteLinks(features);
       const ownHash = this.index.blockHash;
       // What we last indexed: kept, for a differential mirror, where the target lists the same hashes.
       let own: ReadonlyMap<string, FileIndex> | undefined = this.detector.forget();
@@ -597,10 +612,11 @@ export class MirrorSource {
         listingPages: calls.includes('list-page'),
         manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
+        links: Array.isArray(features.ops) && features.ops.includes('link'),
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'] };
+      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false };
     }
   }
 
@@ -623,6 +639,7 @@ export class MirrorSource {
       const blockSize = f.blockSize ?? this.o.blockSize;
       const agreeing = (ours: FileIndex | undefined): FileIndex | undefined =>
         ours !== undefined && ours.size === f.size && ours.blockSize === blockSize && ours.hashes.equals(hashes) ? ours : undefined;
+      if (f.linkedTo !== undefined) this.detector.noteTargetHardLink(f.path, hardLinkedTo(f, this.o.peer.node));
       const kept = agreeing(own?.get(f.path)) ?? agreeing(listedHere?.get(f.path));
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
       this.index.set(f.path, kept ?? { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
@@ -818,4 +835,13 @@ export class MirrorSource {
     await this.journal.close();
     return drained;
   }
+}
+
+/** A listed file's linkedTo, checked: a file's path in the same folder, listed before it. */
+function hardLinkedTo(f: TargetFile, peer: string): string {
+  const existing = f.linkedTo;
+  const ok = typeof existing === 'string' && relativePathProblem(existing) === undefined && comparePaths(existing, f.path) < 0
+    && splitVirtualPath(existing).folder === splitVirtualPath(f.path).folder;
+  if (!ok) throw new Error(`${peer}'s listing: ${JSON.stringify(f.path)}: linkedTo ${JSON.stringify(existing)} is not the path of a file of its folder listed before it`);
+  return existing;
 }

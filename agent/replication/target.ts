@@ -11,7 +11,7 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Applier } from './apply.js';
+import { Applier, ApplyError } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, blockCount, type FileIndex } from './block-index.js';
@@ -88,6 +88,11 @@ export interface TargetFile {
    * listing): the rest follow in order, right after the first entry (absent: 0). A whole listing never splits.
    */
   readonly firstBlock?: number;
+  /**
+   * Another name of an earlier file of the same folder (a hard link): that file's path (absent from targets
+   * before hard links). A source must not write such a file in place unless its names are one file there too.
+   */
+  readonly linkedTo?: string;
 }
 
 /** One entry of a listing as walked: a file's index with it (absent: not a file, or gone meanwhile). */
@@ -358,6 +363,7 @@ export class MirrorTarget {
     }
     const strip = (v: string): string => splitVirtualPath(v).rel;
     if (record.op === 'rename') await applier.apply({ op: 'rename', from: rel, to: strip(record.to) });
+    else if (record.op === 'link') await applier.apply({ op: 'link', path: rel, existing: linkedWithin(record, folder) });
     else await applier.apply({ ...record, path: rel });
   }
 
@@ -462,6 +468,8 @@ export class MirrorTarget {
     await this.backgroundRun;
     const describe = (files: number, hashed: number, fromOwn: number): string =>
       `listed ${files} files, ${hashed} of them hashed (the others unchanged since the last listing${fromOwn === 0 ? '' : `; ${fromOwn} of those since this node sent them as the source`})`;
+    // The first name listed of each file with several (hard links), by folder and inode.
+    const firstNames = new Map<string, string>();
     for await (const { folder, entry: e, listed } of this.walk(blockSize, blockHash, fresh, describe)) {
       const path = virtualPath(folder, e.path);
       if (e.type !== 'file') {
@@ -473,7 +481,9 @@ export class MirrorTarget {
       }
       if (listed === undefined) continue;
       const { index } = listed;
-      const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid, blockSize } as const;
+      const linkedTo = e.nlink > 1 ? firstNames.get(`${folder}:${e.ino}`) : undefined;
+      if (e.nlink > 1 && linkedTo === undefined) firstNames.set(`${folder}:${e.ino}`, path);
+      const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid, blockSize, ...(linkedTo === undefined ? {} : { linkedTo }) } as const;
       // One entry (an empty file's too), or one per entryBlocks blocks.
       for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
         const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
@@ -561,4 +571,13 @@ export class MirrorTarget {
     await this.writeThread.close();
     await this.spool?.close();
   }
+}
+
+/** A link record's existing name within `folder`: the folders are separate trees on the target (maybe separate file systems). */
+function linkedWithin(record: Extract<WireRecord, { op: 'link' }>, folder: number): string {
+  const existing = splitVirtualPath(record.existing);
+  if (existing.folder !== folder || existing.rel === '') {
+    throw new ApplyError('VIGIL_BAD_PATH', `link ${record.path} -> ${record.existing}: a hard link must name a file in the same mirrored folder`);
+  }
+  return existing.rel;
 }

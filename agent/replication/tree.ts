@@ -22,6 +22,8 @@ export interface TreeEntry {
   readonly uid: number;
   readonly gid: number;
   readonly ino: number;
+  /** Names the entry's file has (hard links), in the scanned tree or not. */
+  readonly nlink: number;
   /** A symlink's target exactly as stored (it may point anywhere, even outside the root). */
   readonly linkTarget?: string;
 }
@@ -93,6 +95,7 @@ export interface EntryStats {
   readonly uid: number;
   readonly gid: number;
   readonly ino: number;
+  readonly nlink: number;
 }
 
 /** lstat of a folder's entries at once; a failed one is an Error with the errno as `code`. */
@@ -274,7 +277,7 @@ function* flush(pending: TreeEntry[]): Generator<TreeEntry> {
 function toEntry(path: string, type: TreeEntryType, s: EntryStats): TreeEntry {
   return {
     path, type, size: type === 'dir' ? 0 : s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs,
-    uid: s.uid, gid: s.gid, ino: s.ino,
+    uid: s.uid, gid: s.gid, ino: s.ino, nlink: s.nlink,
   };
 }
 

@@ -11,9 +11,14 @@ import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEnt
 import { TimeSlicer } from '../util/time-slice.js';
 
 /** A tree entry as the other node can compare it: no inode (it means nothing there), and the content's hash. */
-export interface ManifestEntry extends Omit<TreeEntry, 'ino'> {
+export interface ManifestEntry extends Omit<TreeEntry, 'ino' | 'nlink'> {
   /** Whole-file SHA-256 as lowercase hex; files only. */
   readonly hash?: string;
+  /**
+   * A file's first name in the tree (comparePaths order) when this is another name of the same file (a hard
+   * link): the copies have the same files when their names are grouped alike.
+   */
+  readonly linkedTo?: string;
 }
 
 /** Entries in comparePaths order, and what the scan (or hashing) could not take in. */
@@ -81,11 +86,14 @@ export async function treeManifest(root: string, filter: PathFilter): Promise<Ma
   };
   await Promise.all(Array.from({ length: HASH_PARALLELISM }, worker));
   const entries: ManifestEntry[] = [];
+  const firstNames = new Map<number, string>();
   scanned.forEach((e, i) => {
     const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid };
     if (e.type === 'file') {
       const hash = hashes[i];
-      if (hash !== undefined) entries.push({ ...base, hash }); // else it is listed in problems
+      const linkedTo = e.nlink > 1 ? firstNames.get(e.ino) : undefined;
+      if (e.nlink > 1 && linkedTo === undefined) firstNames.set(e.ino, e.path);
+      if (hash !== undefined) entries.push(linkedTo === undefined ? { ...base, hash } : { ...base, hash, linkedTo }); // else it is listed in problems
     } else if (e.type === 'symlink') {
       entries.push({ ...base, linkTarget: e.linkTarget ?? '' });
     } else {
@@ -152,14 +160,16 @@ function differingMetadata(a: ManifestEntry, b: ManifestEntry, options: VerifyOp
     if (a.gid !== b.gid) fields.push('gid');
   }
   if (options.checkMtime === true && Math.abs(a.mtimeMs - b.mtimeMs) >= MTIME_TOLERANCE_MS) fields.push('mtimeMs');
+  if (a.linkedTo !== b.linkedTo) fields.push('linkedTo');
   return fields;
 }
 
 /*
  * Encoded manifest: {"v":1,"e":[[shared, suffix, type, size, mode, mtimeMs, uid, gid, extra], ...],"p":[...]}
  * `shared` is how many leading characters the path shares with the entry before, `suffix` the rest; type is
- * f, d or l; extra is the hash (files), the link target (symlinks) or "" (folders). Problems are
- * [path, kind, code, reason]. About 120 bytes per file with a short name.
+ * f, d or l; extra is the hash (files), the link target (symlinks) or "" (folders); a file that is another name
+ * of an earlier one has its linkedTo as a tenth value (so only a tree with hard links needs a reader that knows
+ * it). Problems are [path, kind, code, reason]. About 120 bytes per file with a short name.
  */
 const MANIFEST_VERSION = 1;
 const TYPE_CODES: Record<TreeEntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
@@ -173,7 +183,8 @@ export function encodeManifest(manifest: Manifest): string {
     const shared = sharedPrefix(previous, entry.path);
     previous = entry.path;
     const extra = entry.type === 'file' ? entry.hash ?? '' : entry.type === 'symlink' ? entry.linkTarget ?? '' : '';
-    return [shared, entry.path.slice(shared), TYPE_CODES[entry.type], entry.size, entry.mode, entry.mtimeMs, entry.uid, entry.gid, extra];
+    const fields = [shared, entry.path.slice(shared), TYPE_CODES[entry.type], entry.size, entry.mode, entry.mtimeMs, entry.uid, entry.gid, extra];
+    return entry.linkedTo === undefined ? fields : [...fields, entry.linkedTo];
   });
   const p = manifest.problems.map((x) => [x.path, x.kind, x.code, x.reason]);
   return JSON.stringify({ v: MANIFEST_VERSION, e, p });
@@ -202,8 +213,8 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
   let previous = '';
   rawEntries.forEach((raw: unknown, i) => {
     const bad = (field: string, why: string): never => { throw new ManifestError(`${where}: entry ${i} field ${field}: ${why}`); };
-    if (!Array.isArray(raw) || raw.length !== 9) bad('(all)', 'not a list of 9 values');
-    const [shared, suffix, typeCode, size, mode, mtimeMs, uid, gid, extra] = raw as unknown[];
+    if (!Array.isArray(raw) || (raw.length !== 9 && raw.length !== 10)) bad('(all)', 'not a list of 9 values (10 for a hard link)');
+    const [shared, suffix, typeCode, size, mode, mtimeMs, uid, gid, extra, linkedTo] = raw as unknown[];
     if (!isCount(shared) || shared > previous.length) bad('shared', `${String(shared)} is not a prefix length of the path before`);
     if (typeof suffix !== 'string') bad('suffix', 'not a string');
     const path = previous.slice(0, shared as number) + (suffix as string);
@@ -221,9 +232,13 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
     if (!isCount(gid)) bad('gid', `${String(gid)} is not a group id`);
     if (typeof extra !== 'string') bad('extra', 'not a string');
     const base = { path, type, size: size as number, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number };
+    // Before this one, maybe on an earlier page of a paged manifest.
+    if (linkedTo !== undefined && (type !== 'file' || typeof linkedTo !== 'string' || !isRelativePath(linkedTo) || comparePaths(linkedTo, path) >= 0)) {
+      bad('linkedTo', `${JSON.stringify(linkedTo)} is not a file's path before this one`);
+    }
     if (type === 'file') {
       if (!HEX_SHA256.test(extra as string)) bad('hash', `${JSON.stringify(extra)} is not a SHA-256 in lowercase hex`);
-      entries.push({ ...base, hash: extra as string });
+      entries.push(linkedTo === undefined ? { ...base, hash: extra as string } : { ...base, hash: extra as string, linkedTo: linkedTo as string });
     } else if (type === 'symlink') {
       entries.push({ ...base, linkTarget: extra as string });
     } else {
@@ -252,6 +267,15 @@ function sharedPrefix(a: string, b: string): number {
 
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isRelativePath(p: string): boolean {
+  try {
+    checkRelativePath(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isCount(x: unknown): x is number {

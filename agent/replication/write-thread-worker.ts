@@ -3,7 +3,7 @@
  * answering the batch, in order. A failure is answered with its code for the Applier to handle (a folder or a
  * symlink where the file goes, a folder removed meanwhile); the rest of the batch goes on.
  */
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, futimesSync, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { PutBatch, PutReply, PutRequest } from './write-thread.js';
 import { writePiece } from '../util/write-pieces.js';
@@ -18,8 +18,14 @@ function put(request: PutRequest, data: Uint8Array): PutReply {
     fd = openSync(request.path, CREATE_NEW, request.mode);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    created = false;
-    fd = openSync(request.path, REPLACE, request.mode);
+    if (lstatSync(request.path).nlink > 1) {
+      // A name that shares its file with others (a hard link): the others keep theirs.
+      unlinkSync(request.path);
+      fd = openSync(request.path, CREATE_NEW, request.mode);
+    } else {
+      created = false;
+      fd = openSync(request.path, REPLACE, request.mode);
+    }
   }
   try {
     for (let written = 0; written < data.length;) written += writeSync(fd, data, written, writePiece(data.length - written), written);

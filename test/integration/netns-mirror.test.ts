@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, lchownSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,7 @@ async function maintenance(m: NetnsMirror, on: boolean): Promise<void> {
  * folder), deletes (files and a whole folder tree), modes and owners (a symlink's too) and an excluded file.
  * Deterministic from the seed. Returns what a few paths must hold afterwards.
  */
-function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string } {
+function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string; hardLinks: [string, string][] } {
   const random = prng(`${SEED}\0burst\0${round}`);
   const at = (path: string): string => join(root, path);
   const small = d.files.filter((f) => f.path.startsWith('small'));
@@ -116,8 +116,20 @@ function burst(root: string, d: Dataset, round: string): { renamedOver: { path: 
   symlinkSync('new-0.dat', at(`${fresh}/a/b/link`));
   lchownSync(at(`${fresh}/a/b/link`), 4305, 4306);
 
+  // Hard links: another name of a small file, appended to through that name; another of a large file, written
+  // in place through it.
+  const hardLinks: [string, string][] = [[small[80]!.path, `${fresh}/second-name.dat`], [large[0]!.path, `${fresh}/large-second-name.dat`]];
+  for (const [existing, name] of hardLinks) linkSync(at(existing), at(name));
+  appendFileSync(at(`${fresh}/second-name.dat`), keystream(SEED, `link ${round}`, 0, 0, 700));
+  const lfd = openSync(at(`${fresh}/large-second-name.dat`), 'r+');
+  try {
+    writeSync(lfd, keystream(SEED, `link ${round}`, 1, 0, 100 * 1024), 0, 100 * 1024, MiB + 333);
+  } finally {
+    closeSync(lfd);
+  }
+
   writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
-  return { renamedOver, deletedTree, renamedFolder };
+  return { renamedOver, deletedTree, renamedFolder, hardLinks };
 }
 
 test('a burst of every kind of change on a real data set reaches the target exactly', async (t) => {
@@ -132,6 +144,9 @@ test('a burst of every kind of change on a real data set reaches the target exac
   assert.ok(!existsSync(join(m.folder('beta'), expect.deletedTree)), 'the deleted folder tree is gone');
   assert.ok(existsSync(join(m.folder('beta'), expect.renamedFolder)), 'the folder was renamed');
   assert.ok(!existsSync(join(m.folder('beta'), 'burst-one/scratch.tmp')), 'the excluded file stayed behind');
+  for (const [existing, name] of expect.hardLinks) {
+    assert.equal(statSync(join(m.folder('beta'), name)).ino, statSync(join(m.folder('beta'), existing)).ino, `${name} is another name of ${existing} on the target too`);
+  }
   const verify = await m.command('alpha', 'verify');
   assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
 });

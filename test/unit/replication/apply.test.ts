@@ -496,3 +496,48 @@ test('files of one new folder applied at once share the check of the folder; a f
   refused.forEach((outcome, i) => assert.match(outcome, new RegExp(`^VIGIL_BAD_PATH put out/sub/g${i}: "out/sub/g${i}" leads through a symlink out of the mirror root`)));
   assert.deepEqual(readdirSync(outside), []);
 });
+
+test('a link makes another name of a file, replacing a file or folder there; again it changes nothing; a missing file is named', async (t) => {
+  const { applier, at } = setUp(t);
+  await applyAll(applier, [
+    { op: 'put', path: 'a', mode: 0o640, mtimeMs: MTIME, data: Buffer.from('shared') },
+    { op: 'put', path: 'b', mode: 0o600, mtimeMs: MTIME, data: Buffer.from('b before') },
+    { op: 'mkdir', path: 'd', mode: 0o755 },
+    { op: 'put', path: 'd/inside', mode: 0o600, mtimeMs: MTIME, data: Buffer.from('x') },
+    { op: 'link', path: 'new/c', existing: 'a' },
+    { op: 'link', path: 'b', existing: 'a' },
+    { op: 'link', path: 'd', existing: 'a' },
+  ]);
+  const ino = statSync(at('a')).ino;
+  for (const name of ['new/c', 'b', 'd']) {
+    assert.equal(statSync(at(name)).ino, ino, name);
+    assert.equal(readFileSync(at(name), 'utf8'), 'shared');
+  }
+  assert.equal(statSync(at('a')).nlink, 4);
+  await applier.apply({ op: 'link', path: 'b', existing: 'a' });
+  assert.equal(statSync(at('a')).nlink, 4, 'applied again: nothing changes');
+  // Written through one name, read through another.
+  await applier.apply({ op: 'write', path: 'b', offset: 0, data: Buffer.from('SH') });
+  await applier.sync();
+  assert.equal(readFileSync(at('new/c'), 'utf8'), 'SHared');
+  await rejects(applier.apply({ op: 'link', path: 'e', existing: 'nothing' }), 'VIGIL_APPLY_FAILED', /link e -> nothing: nothing is missing in the copy/);
+  await rejects(applier.apply({ op: 'link', path: 'e', existing: 'new' }), 'VIGIL_APPLY_FAILED', /new is not a file/);
+  await rejects(applier.apply({ op: 'link', path: 'e', existing: '../outside' }), 'VIGIL_BAD_PATH', /\.\./);
+});
+
+test('a create or a put on a name that shares its file with others (a hard link) gives it a file of its own: the others keep theirs', async (t) => {
+  const { applier, at } = setUp(t);
+  await applyAll(applier, [
+    { op: 'put', path: 'a', mode: 0o640, mtimeMs: MTIME, data: Buffer.from('shared') },
+    { op: 'link', path: 'b', existing: 'a' },
+    { op: 'link', path: 'c', existing: 'a' },
+    { op: 'create', path: 'b', mode: 0o600 },
+    { op: 'write', path: 'b', offset: 0, data: Buffer.from('b alone') },
+    { op: 'put', path: 'c', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('c alone') },
+  ]);
+  assert.equal(readFileSync(at('a'), 'utf8'), 'shared');
+  assert.equal(readFileSync(at('b'), 'utf8'), 'b alone');
+  assert.equal(readFileSync(at('c'), 'utf8'), 'c alone');
+  assert.equal(statSync(at('a')).nlink, 1);
+  assert.equal((statSync(at('a')).mode & 0o777).toString(8), '640');
+});

@@ -271,18 +271,19 @@ test('a renamed file is recognised by its inode, hard links included', async (t)
   store.set('old.txt', await indexFile(join(dir, 'old.txt')));
   renameSync(join(dir, 'old.txt'), join(dir, 'new.txt'));
   const ino = statSync(join(dir, 'new.txt')).ino;
-  assert.equal(store.pathOfInode(ino), 'old.txt');
+  assert.deepEqual(store.pathsOfInode(ino), ['old.txt']);
   store.rename('old.txt', 'new.txt');
-  assert.equal(store.pathOfInode(ino), 'new.txt');
+  assert.deepEqual(store.pathsOfInode(ino), ['new.txt']);
   await store.save();
-  assert.equal((await BlockIndexStore.open(join(dir, 'blocks.idx'))).pathOfInode(ino), 'new.txt', 'inodes are persisted');
+  assert.deepEqual((await BlockIndexStore.open(join(dir, 'blocks.idx'))).pathsOfInode(ino), ['new.txt'], 'inodes are persisted');
 
   linkSync(join(dir, 'new.txt'), join(dir, 'hard.txt'));
   store.set('hard.txt', await indexFile(join(dir, 'hard.txt')));
+  assert.deepEqual(store.pathsOfInode(ino), ['new.txt', 'hard.txt'], 'both names of a hard-linked file');
   store.delete('new.txt');
-  assert.equal(store.pathOfInode(ino), 'hard.txt');
+  assert.deepEqual(store.pathsOfInode(ino), ['hard.txt']);
   store.delete('hard.txt');
-  assert.equal(store.pathOfInode(ino), undefined);
+  assert.deepEqual(store.pathsOfInode(ino), []);
 });
 
 test('a damaged store file is refused with the byte offset; stale temporary files are cleared', async (t) => {
@@ -330,7 +331,7 @@ test('the store holds 100 000 files compactly and reloads them all', async (t) =
   assert.equal(sample.size, BS + 1 + (99907 % (BS - 1)));
   assert.equal(sample.mtimeMs, 1_700_000_000_000 + 99907 + 0.25);
   assert.deepEqual(sample.hashes, Buffer.concat(blocksOf(99907)));
-  assert.equal(reopened.pathOfInode(99908), 'dir7/file-99907.dat');
+  assert.deepEqual(reopened.pathsOfInode(99908), ['dir7/file-99907.dat']);
 });
 
 test('saves run one at a time and keep changes made while a save was writing', async (t) => {
@@ -393,7 +394,7 @@ test('a store written by version 1 (with a whole-file hash per entry) is still r
   writeFileSync(file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
   const store = await BlockIndexStore.open(file);
   assert.deepEqual(store.get('docs/a.bin'), { size: BS + 10, blockSize: BS, hashes: Buffer.concat(blocks), mtimeMs: 1_700_000_000_000.5, ino: 42 });
-  assert.equal(store.pathOfInode(42), 'docs/a.bin');
+  assert.deepEqual(store.pathsOfInode(42), ['docs/a.bin']);
   assert.equal(store.sentMeta('docs/a.bin'), undefined, 'version 1 knew nothing of what was sent');
   // Saved again, it is version 3, and reads back the same.
   store.set('docs/b.bin', { size: 0, blockSize: BS, hashes: Buffer.alloc(0), mtimeMs: 1, ino: 43 });
@@ -519,7 +520,7 @@ test('clearing the store drops every file and inode at once, hands back what it 
   assert.equal(held.has('0/new'), false);
   store.delete('0/new');
   assert.equal(store.clear().size, 0);
-  assert.equal(store.pathOfInode(102), undefined);
+  assert.deepEqual(store.pathsOfInode(102), []);
   store.useBlockHash('sha256-128');
   await store.save();
   const reopened = await BlockIndexStore.open(join(dir, 'index'));

@@ -4,7 +4,7 @@
 // mode. The records are also checked for what travels: appends only the new bytes, renames as renames.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
@@ -54,7 +54,8 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = 
           continue;
         }
         const strip = (v: string): string => splitVirtualPath(v).rel;
-        const local: ChangeRecord = wire.op === 'rename' ? { ...wire, from: strip(wire.from), to: strip(wire.to) } : { ...wire, path: strip(wire.path) } as ChangeRecord;
+        const local: ChangeRecord = wire.op === 'rename' ? { ...wire, from: strip(wire.from), to: strip(wire.to) }
+          : wire.op === 'link' ? { ...wire, path: strip(wire.path), existing: strip(wire.existing) } : { ...wire, path: strip(wire.path) } as ChangeRecord;
         await appliers[folder]!.apply(local);
       }
       for (const a of appliers) await a.sync();
@@ -526,4 +527,144 @@ test('a file read at a change lends its pooled buffer to each record made of it:
   const [range] = await changes(['0/d.bin']);
   assert.ok(range !== undefined && range.offset === 512 * 1024 && range.data.length === 20 * 1024 && matchesFile(range));
   assert.equal(range.data.buffer.byteLength, chunk, 'a buffer of the pool');
+});
+
+/** The names under `root` that are one file (hard links), as sorted groups of two or more. */
+function linkGroups(root: string, names: readonly string[]): string[][] {
+  const byInode = new Map<number, string[]>();
+  for (const name of names) {
+    let ino: number;
+    try { ino = statSync(join(root, name)).ino; } catch { continue; }
+    byInode.set(ino, [...byInode.get(ino) ?? [], name]);
+  }
+  return [...byInode.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort();
+}
+
+const linkRecords = (records: readonly ChangeRecord[]): string[] =>
+  records.flatMap((x) => (x.op === 'link' ? [`${x.path} -> ${x.existing}`] : []));
+
+test('hard links travel as links: a new name is one record, a change through one name reaches all, a name replaced or deleted leaves the others', async (t) => {
+  const r = await rig(t);
+  r.detector.hardLinks = true;
+  const [src, dst] = [r.src[0]!, r.dst[0]!];
+  const names = ['a.bin', 'b.bin', 'sub/c.bin', 'd.bin', 'single.txt'];
+  mkdirSync(join(src, 'sub'));
+  writeFileSync(join(src, 'a.bin'), Buffer.alloc(40_000, 1));
+  linkSync(join(src, 'a.bin'), join(src, 'b.bin'));
+  linkSync(join(src, 'a.bin'), join(src, 'sub/c.bin'));
+  writeFileSync(join(src, 'single.txt'), 'alone');
+  const first = await r.sync();
+  await r.equal();
+  assert.equal(bytesSent(first.filter((x) => x.op === 'write' && x.path !== '0/single.txt')), 40_000, 'the content travels once');
+  assert.deepEqual(linkRecords(first), ['0/b.bin -> 0/a.bin', '0/sub/c.bin -> 0/a.bin']);
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'b.bin', 'sub/c.bin']]);
+  assert.deepEqual(await r.sync(), [], 'a second look sends nothing');
+
+  // Written through one name: the kernel reports that name alone, and the others are linked to it again.
+  const fd = openSync(join(src, 'b.bin'), 'r+');
+  writeSync(fd, Buffer.from('through b'), 0, 9, 20_000);
+  closeSync(fd);
+  const written = await r.sync(['0/b.bin']);
+  assert.equal(bytesSent(written), 4096, 'the changed block, once');
+  assert.deepEqual(linkRecords(written).sort(), ['0/a.bin -> 0/b.bin', '0/sub/c.bin -> 0/b.bin']);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'b.bin', 'sub/c.bin']]);
+  assert.deepEqual(await r.sync(), [], 'the other names were noted as sent');
+
+  // Another file under one name (removed and written anew): the target's name leaves the group first, so the
+  // others keep their content there.
+  rmSync(join(src, 'sub/c.bin'));
+  writeFileSync(join(src, 'sub/c.bin'), Buffer.alloc(40_000, 2));
+  const replaced = await r.sync(['0/sub/c.bin']);
+  assert.deepEqual(replaced.slice(0, 1), [{ op: 'delete', path: '0/sub/c.bin' }]);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'b.bin']]);
+
+  // A rename of one name is a rename; a new name of the file after it, a link again.
+  renameSync(join(src, 'a.bin'), join(src, 'd.bin'));
+  const renamed = await r.sync(['0/a.bin', '0/d.bin']);
+  assert.deepEqual(renamed.filter((x) => x.op === 'rename'), [{ op: 'rename', from: '0/a.bin', to: '0/d.bin' }]);
+  assert.equal(bytesSent(renamed), 0);
+  linkSync(join(src, 'd.bin'), join(src, 'a.bin'));
+  const relinked = linkRecords(await r.sync(['0/a.bin']));
+  assert.ok(relinked.length === 1 && ['0/a.bin -> 0/b.bin', '0/a.bin -> 0/d.bin'].includes(relinked[0]!), relinked.join());
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'b.bin', 'd.bin']]);
+
+  // A name deleted: the others keep the file.
+  rmSync(join(src, 'b.bin'));
+  await r.sync(['0/b.bin']);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'd.bin']]);
+  assert.deepEqual(readFileSync(join(dst, 'd.bin')).subarray(20_000, 20_009).toString(), 'through b');
+});
+
+test('with puts (a full mirror), a small file\'s second name is a link record after its put', async (t) => {
+  const r = await rig(t);
+  r.detector.hardLinks = true;
+  const src = r.src[0]!;
+  for (let i = 0; i < 5; i++) writeFileSync(join(src, `f${i}`), `file ${i}`);
+  linkSync(join(src, 'f1'), join(src, 'g1'));
+  linkSync(join(src, 'f3'), join(src, 'a3'));
+  const records = await r.sync(undefined, false, true);
+  await r.equal();
+  // a3 comes first in the scan: f3 is the link to it.
+  assert.deepEqual(linkRecords(records), ['0/f3 -> 0/a3', '0/g1 -> 0/f1']);
+  assert.deepEqual(records.filter((x) => x.op === 'put').map((x) => x.op === 'put' && x.path), ['0/a3', '0/f0', '0/f1', '0/f2', '0/f4']);
+  assert.deepEqual(linkGroups(r.dst[0]!, ['a3', 'f0', 'f1', 'f2', 'f3', 'f4', 'g1']), [['a3', 'f3'], ['f1', 'g1']]);
+});
+
+test('to a target that takes no links, each name is a copy, and a change through one name still reaches the others', async (t) => {
+  const r = await rig(t);
+  const [src, dst] = [r.src[0]!, r.dst[0]!];
+  writeFileSync(join(src, 'a.bin'), Buffer.alloc(40_000, 1));
+  linkSync(join(src, 'a.bin'), join(src, 'b.bin'));
+  // Verify names what the copies lack: b.bin is a file of its own there.
+  const copiesOnly = async (): Promise<void> => assert.deepEqual(await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true }),
+    { equal: false, missing: [], extra: [], contentDiffers: [], metadataDiffers: [{ path: 'b.bin', fields: ['linkedTo'] }], problems: [] });
+  const first = await r.sync();
+  await copiesOnly();
+  assert.deepEqual(linkRecords(first), []);
+  assert.equal(bytesSent(first), 80_000, 'a copy per name');
+  assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), []);
+  const fd = openSync(join(src, 'a.bin'), 'r+');
+  writeSync(fd, Buffer.from('through a'), 0, 9, 100);
+  closeSync(fd);
+  const written = await r.sync(['0/a.bin']);
+  assert.equal(bytesSent(written), 2 * 4096, 'the changed block of each name');
+  await copiesOnly();
+  assert.equal(readFileSync(join(dst, 'b.bin')).subarray(100, 109).toString(), 'through a');
+
+  // The target takes links now (upgraded), and a differential mirror seeds the index from its listing, as
+  // MirrorSource.seed does (inode 0: the target's inodes mean nothing here): the second name goes as a link.
+  r.detector.hardLinks = true;
+  for (const v of ['0/a.bin', '0/b.bin']) r.index.set(v, { ...r.index.get(v)!, ino: 0 });
+  const differential = await r.sync();
+  assert.deepEqual(linkRecords(differential), ['0/b.bin -> 0/a.bin']);
+  assert.equal(bytesSent(differential), 0);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), [['a.bin', 'b.bin']]);
+});
+
+test('a differential mirror does not write in place a file the target shares with names that are other files here', async (t) => {
+  const r = await rig(t);
+  r.detector.hardLinks = true;
+  const [src, dst] = [r.src[0]!, r.dst[0]!];
+  writeFileSync(join(src, 'a.bin'), Buffer.alloc(40_000, 1));
+  linkSync(join(src, 'a.bin'), join(src, 'b.bin'));
+  await r.sync();
+  assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), [['a.bin', 'b.bin']]);
+
+  // While the agent was down, b.bin became a file of its own here, of the same size. A differential mirror then
+  // seeds the index from the target's listing (inode 0, its hashes), which says the two names are one file there.
+  rmSync(join(src, 'b.bin'));
+  writeFileSync(join(src, 'b.bin'), Buffer.alloc(40_000, 2));
+  const held = r.detector.forget();
+  for (const [v, index] of held) r.index.set(v, { ...index, ino: 0 });
+  r.detector.noteTargetHardLink('0/b.bin', '0/a.bin');
+  const records = await r.sync();
+  // a.bin is looked at first: it leaves the group there before b.bin's blocks are written in place.
+  assert.deepEqual(records.filter((x) => x.op === 'delete').map((x) => x.op === 'delete' && x.path), ['0/a.bin']);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), []);
 });

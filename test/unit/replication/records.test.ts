@@ -28,6 +28,7 @@ const samples: WireRecord[] = [
     { path: 'ünïcode/b', mode: 0o644, mtimeMs: 3, data: Buffer.alloc(1025, 2) },
     { path: 'ünïcode/a', mode: 0o640, mtimeMs: 4, uid: 5, data: Buffer.from('again') },
   ] },
+  { op: 'link', path: 'ünïcode/second name', existing: 'a/b.txt' },
 ];
 
 function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
@@ -69,7 +70,7 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
   fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
   fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
-  fails(Buffer.from([1, 12, ...del.subarray(2)]), 'op', 1, /unknown op code 12/);
+  fails(Buffer.from([1, 13, ...del.subarray(2)]), 'op', 1, /unknown op code 13/);
   const meta = encodeRecord({ op: 'meta', path: 'm' });
   meta[meta.length - 1] = 0x10;
   fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);
@@ -141,6 +142,10 @@ test('bad paths are refused on decode, at the offset of the path', () => {
   fails(rename, 'to', 8, /".." segment/);
   const symlink = Buffer.concat([encodePath(5, Buffer.from('l')), Buffer.of(0, 0)]);
   fails(symlink, 'target', 7, /empty/);
+  // A link's existing name is a path inside the mirror as well.
+  const link = Buffer.concat([encodePath(12, Buffer.from('new')), Buffer.of(0, 11), Buffer.from('/etc/shadow')]);
+  fails(link, 'existing', 9, /absolute/);
+  assert.throws(() => encodeRecord({ op: 'link', path: 'new', existing: '../outside' }), (e: unknown) => e instanceof RecordError && e.field === 'existing');
 });
 
 test('numbers out of range are refused on decode', () => {

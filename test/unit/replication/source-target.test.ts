@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -106,6 +106,8 @@ async function mirrorOnce(
     readonly backgroundListing?: boolean;
     /** The mirror's maxSendRate. */
     readonly maxBytesPerSecond?: number;
+    /** While on, the target is one from before link records (downgraded): it lists no such op and cannot read one. */
+    readonly linksRefused?: { on: boolean };
   } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
@@ -158,8 +160,22 @@ async function mirrorOnce(
       return real.apply(r);
     },
   };
-  const endpoint = older === 'before puts' ? olderTarget(counted) : older === 'before put batches' ? targetBeforePutBatches(counted)
-    : older === 'before block hashes' ? targetBeforeBlockHashes(counted) : counted;
+  const refused = options.linksRefused;
+  const linking: MirrorEndpoint = refused === undefined ? counted : {
+    ...counted,
+    apply: (r) => {
+      if (refused.on && decodeRecord(r.payload).op === 'link') return Promise.reject(Object.assign(new Error('change record: op at byte 1: unknown op code 12'), { code: 'VIGIL_BAD_RECORD' }));
+      return counted.apply(r);
+    },
+    handle: async (method, body) => {
+      const answer = await counted.handle!(method, body);
+      if (!refused.on || method !== 'features') return answer;
+      const features = JSON.parse(answer.toString('utf8')) as { ops: string[] };
+      return Buffer.from(JSON.stringify({ ...features, ops: features.ops.filter((op) => op !== 'link') }));
+    },
+  };
+  const endpoint = older === 'before puts' ? olderTarget(linking) : older === 'before put batches' ? targetBeforePutBatches(linking)
+    : older === 'before block hashes' ? targetBeforeBlockHashes(linking) : linking;
   const server = await ReplicationServer.listen({ host: '127.0.0.1', port: 0, clusterId: CLUSTER, nodeId: 'beta', key: KEY, mirror: (name) => (name === MIRROR ? endpoint : undefined) });
   undo.push(() => server.close());
   const startSource = async (resyncOnStart: boolean): Promise<MirrorSource> => {
@@ -426,6 +442,49 @@ async function untilDiffDone(source: MirrorSource, after: number, log: readonly 
   assert.equal(source.lastSync!.error, undefined, log.join('\n'));
   await until('every record is acknowledged', () => source.status(Date.now()).queue.records === 0, 30_000);
 }
+
+test('hard links: the first mirror sends a file once and links its other names; after a crash, a differential mirror splits a name that is another file here, leaving the rest', async (t) => {
+  const { ops, written, src, dst, log, restart } = await mirrorOnce(t, false, (dir) => {
+    linkSync(join(dir, 'large.bin'), join(dir, 'docs/large-again.bin'));
+    linkSync(join(dir, 'docs/f1'), join(dir, 'docs/f1-again'));
+  });
+  assert.equal(ops.get('link'), 2, JSON.stringify([...ops]));
+  assert.equal(written.get('0/docs/large-again.bin'), 3 * 1024 * 1024 + 5, 'the large file\'s first name in the scan');
+  assert.equal(written.get('0/large.bin'), undefined, 'its second name is a link');
+  const ino = (path: string): number => statSync(join(dst, path)).ino;
+  assert.equal(ino('large.bin'), ino('docs/large-again.bin'));
+  assert.equal(ino('docs/f1'), ino('docs/f1-again'));
+
+  // While the source is down (after a crash: its index is not trusted, the target's listing seeds it), the
+  // second name of the large file becomes a file of its own of the same size. Written in place on the target,
+  // its blocks would reach large.bin there too.
+  const before = Date.now();
+  rmSync(join(src, 'docs/large-again.bin'));
+  writeFileSync(join(src, 'docs/large-again.bin'), Buffer.alloc(3 * 1024 * 1024 + 5, 0x42));
+  const source = await restart(true);
+  await untilDiffDone(source, before, log);
+  const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
+  assert.ok(report.equal, JSON.stringify(report));
+  assert.notEqual(ino('large.bin'), ino('docs/large-again.bin'));
+  assert.equal(ino('docs/f1'), ino('docs/f1-again'), 'the other file keeps its two names');
+});
+
+test('link records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends each name as a copy', async (t) => {
+  const refused = { on: false };
+  const { src, dst, log, source, ops } = await mirrorOnce(t, false, undefined, { linksRefused: refused });
+  // Transmission paused: the new name is journaled, as a link, for the target as it was.
+  await source.pause();
+  linkSync(join(src, 'docs/f2'), join(src, 'docs/f2-again'));
+  await until('the new name is journaled', () => source.status(Date.now()).queue.records > 0, 10_000);
+  refused.on = true;
+  const before = Date.now();
+  source.resume();
+  await untilDiffDone(source, before, log);
+  assert.ok(log.some((line) => /applying record \d+ failed: change record: op at byte 1: unknown op code 12/.test(line)), log.join('\n'));
+  assert.equal(ops.get('link'), undefined, 'no link record was applied');
+  const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
+  assert.deepEqual(report, { equal: false, missing: [], extra: [], contentDiffers: [], metadataDiffers: [{ path: 'docs/f2-again', fields: ['linkedTo'] }], problems: [] });
+});
 
 test('a differential mirror asked for while another runs gets a pass of its own: a thorough one asked during a plain one reads every file', async (t) => {
   const old = new Date('2020-01-02T03:04:05Z');

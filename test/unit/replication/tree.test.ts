@@ -80,7 +80,7 @@ test('a scan lists the data set in path order, skips excluded folders, records s
 
   const a = entries.find((e) => e.path === 'a.txt')!;
   const st = statSync(join(root, 'a.txt'));
-  assert.deepEqual(a, { path: 'a.txt', type: 'file', size: 5, mode: 0o640, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid, ino: st.ino });
+  assert.deepEqual(a, { path: 'a.txt', type: 'file', size: 5, mode: 0o640, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid, ino: st.ino, nlink: 1 });
   assert.equal(entries.find((e) => e.path === 'b')!.size, 0);
   assert.equal(entries.find((e) => e.path === 'link-in')!.linkTarget, 'a.txt');
   assert.equal(entries.find((e) => e.path === 'link-out')!.linkTarget, outside);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TimeSlicer } from '../../../agent/util/time-slice.js';
@@ -80,6 +80,23 @@ test('every kind of difference is reported under its own heading', async (t) => 
   assert.deepEqual(lenient.metadataDiffers, [{ path: 'docs', fields: ['mode'] }], 'owners and times are compared only when asked');
 });
 
+test('hard links: the names of one file are grouped alike on both sides, or each name that differs is named', async (t) => {
+  const { source, target } = sourceAndCopy(t);
+  // docs/a.txt gets two more names on the source; on the target, one of them is a copy.
+  linkSync(join(source, 'docs/a.txt'), join(source, 'docs/deep/second'));
+  linkSync(join(source, 'docs/a.txt'), join(source, 'third'));
+  linkSync(join(target, 'docs/a.txt'), join(target, 'docs/deep/second'));
+  writeFileSync(join(target, 'third'), 'alpha');
+  const manifest = await treeManifest(source, ALL);
+  assert.deepEqual(manifest.entries.filter((e) => e.linkedTo !== undefined).map((e) => [e.path, e.linkedTo]), [['docs/deep/second', 'docs/a.txt'], ['third', 'docs/a.txt']]);
+  assert.deepEqual(decodeManifest(encodeManifest(manifest)), manifest, 'linkedTo survives encoding');
+  const report = await verifyTrees(source, target, ALL);
+  assert.deepEqual(report.metadataDiffers, [{ path: 'third', fields: ['linkedTo'] }]);
+  rmSync(join(target, 'third'));
+  linkSync(join(target, 'docs/a.txt'), join(target, 'third'));
+  assert.equal((await verifyTrees(source, target, ALL)).equal, true);
+});
+
 test('what cannot be compared is a problem, and a tree with one is not equal', async (t) => {
   const { source, target } = sourceAndCopy(t);
   execFileSync('mkfifo', [join(source, 'pipe')]);
@@ -134,6 +151,9 @@ test('a malformed manifest is refused, naming the entry and the field', () => {
     [encode([[0, 'a', 'f', -1, 0, 1, 0, 0, hash]]), /entry 0 field size: -1/],
     [encode([[0, 'a', 'f', 1, 0o10000, 1, 0, 0, hash]]), /entry 0 field mode/],
     [encode([[0, 'a', 'f']]), /entry 0 field \(all\): not a list of 9 values/],
+    [encode([entry(0, 'b'), [0, 'c', 'f', 1, 0o644, 1, 0, 0, hash, 'd']]), /entry 1 field linkedTo: "d" is not a file's path before this one/],
+    [encode([[0, 'c', 'f', 1, 0o644, 1, 0, 0, hash, '../x']]), /entry 0 field linkedTo/],
+    [encode([[0, 'c', 'd', 0, 0o755, 1, 0, 0, '', 'a']]), /entry 0 field linkedTo/],
     [JSON.stringify({ v: 1, e: [], p: [['x', 'weird', 'C', 'r']] }), /problem 0: not \[path, kind, code, reason\]/],
   ];
   for (const [text, message] of cases) {
