@@ -607,6 +607,15 @@ export class ChangeDetector {
       this.forgetTree(v);
     }
     let previous = this.o.index.get(v);
+    if (previous !== undefined && ((previous.ino !== st.ino && this.otherNames(v, previous.ino).length > 0)
+      || (this.targetGroups.has(v) && !(await this.sameFilesAsOnTarget(v, st))))) {
+      // Another file under this name now, where the one before had other names too (or the target's listing says
+      // it has, and they are other files here): the target's copy may be linked to theirs, and writing it in
+      // place there would change them. The name goes, and comes again anew (or by the rename that made it).
+      yield { op: 'delete', path: v };
+      this.forgetTree(v);
+      previous = undefined;
+    }
     if (previous === undefined) {
       // A rename: the inode we last saw under another path, which no longer holds it; only within one mirrored
       // folder, since the folders are separate trees on the target (and may be separate file systems, whose inode
@@ -622,13 +631,6 @@ export class ChangeDetector {
         previous = this.o.index.get(v);
         break;
       }
-    } else if ((previous.ino !== st.ino && this.otherNames(v, previous.ino).length > 0) || (this.targetGroups.has(v) && !(await this.sameFilesAsOnTarget(v, st)))) {
-      // Another file under this name now, where the one before had other names too (or the target's listing says
-      // it has, and they are other files here): the target's copy may be linked to theirs, and writing it in
-      // place there would change them. The name goes, and comes again anew.
-      yield { op: 'delete', path: v };
-      this.forgetTree(v);
-      previous = undefined;
     }
     // Also a name whose entry came from a differential mirror's listing (inode 0): the target's copy of it may be
     // a file of its own, and a link (one small record) is right either way.

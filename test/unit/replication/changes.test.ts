@@ -591,6 +591,16 @@ test('hard links travel as links: a new name is one record, a change through one
   await r.equal();
   assert.deepEqual(linkGroups(dst, names), [['a.bin', 'b.bin', 'd.bin']]);
 
+  // A name replaced by a rename over it (an editor's save): a rename there too, and the others keep the file.
+  writeFileSync(join(src, 'b.tmp'), 'saved');
+  await r.sync(['0/b.tmp']);
+  renameSync(join(src, 'b.tmp'), join(src, 'b.bin'));
+  const saved = await r.sync(['0/b.tmp', '0/b.bin']);
+  assert.deepEqual(saved.filter((x) => x.op === 'rename'), [{ op: 'rename', from: '0/b.tmp', to: '0/b.bin' }]);
+  assert.equal(bytesSent(saved), 0);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, names), [['a.bin', 'd.bin']]);
+
   // A name deleted: the others keep the file.
   rmSync(join(src, 'b.bin'));
   await r.sync(['0/b.bin']);
