@@ -188,6 +188,8 @@ export class ChangeDetector {
    * shares with names that are other files here.
    */
   private readonly targetGroups = new Map<string, Set<string>>();
+  /** The pass that follows a differential mirror's listing (from a target that lists its hard links). */
+  private afterListing = false;
 
   constructor(private readonly o: ChangeDetectorOptions) {
     this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES, shared: true });
@@ -325,7 +327,7 @@ export class ChangeDetector {
           hashing.push({ v, st: probe.st, previous: probe.previous, indexing: probe.indexing });
           continue;
         }
-        if (probe !== undefined && this.asLastSent(v, probe.st)) continue;
+        if (probe?.st !== undefined && this.asLastSent(v, probe.st) && !this.listedApart(v, probe.st)) continue;
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
         yield* this.path(v, false, probe, trust, puts);
       }
@@ -348,6 +350,7 @@ export class ChangeDetector {
     for (const v of vanished) if (this.known(v)) yield* this.path(v, false);
     // What the listing said holds for the pass after it only.
     this.targetGroups.clear();
+    this.afterListing = false;
   }
 
   /**
@@ -367,6 +370,7 @@ export class ChangeDetector {
     this.folderStats.clear();
     this.trusted.clear();
     this.targetGroups.clear();
+    this.afterListing = false;
     return held;
   }
 
@@ -392,6 +396,19 @@ export class ChangeDetector {
   noteLink(v: string, target: string, meta?: MetaFields): void {
     this.links.set(v, target);
     if (meta !== undefined) this.sentMeta.set(v, meta);
+  }
+
+  /** A differential mirror's listing is being read: names it shows as files of their own may be linked (listedApart). */
+  noteTargetListing(): void {
+    this.afterListing = true;
+  }
+
+  /**
+   * A name of a file with several here that the listing shows as a file of its own there (a copy an older agent
+   * made): looked at, even when its entry agrees, so that it is linked to another name the target has.
+   */
+  private listedApart(v: string, st: PathStat): boolean {
+    return this.afterListing && this.hardLinks && st.nlink > 1 && !this.targetGroups.has(v);
   }
 
   /** The target's listing says file `v` is another name of `existing`'s there (a hard link): see targetGroups. */
@@ -606,6 +623,8 @@ export class ChangeDetector {
       yield { op: 'delete', path: v };
       this.forgetTree(v);
     }
+    // Taken before sameFilesAsOnTarget takes the name out of its group.
+    const apart = this.listedApart(v, st);
     let previous = this.o.index.get(v);
     if (previous !== undefined && ((previous.ino !== st.ino && this.otherNames(v, previous.ino).length > 0)
       || (this.targetGroups.has(v) && !(await this.sameFilesAsOnTarget(v, st))))) {
@@ -632,9 +651,9 @@ export class ChangeDetector {
         break;
       }
     }
-    // Also a name whose entry came from a differential mirror's listing (inode 0): the target's copy of it may be
-    // a file of its own, and a link (one small record) is right either way.
-    if ((previous === undefined || previous.ino === 0) && st.nlink > 1 && this.hardLinks) {
+    // Also a name whose entry came from a differential mirror's listing (inode 0), or that the listing shows as a
+    // file of its own: the target's copy of it may be one, and a link (one small record) is right either way.
+    if ((previous === undefined || previous.ino === 0 || apart) && st.nlink > 1 && this.hardLinks) {
       const existing = await this.sameFileAs(v, st);
       if (existing !== undefined) {
         if (probe?.whole !== undefined) this.chunks.give(probe.whole.content);
@@ -745,6 +764,8 @@ export class ChangeDetector {
   /** `v` made another name of `existing`'s file on the target: one small record instead of its content. */
   private *linkTo(v: string, existing: string, st: PathStat): Generator<ChangeRecord> {
     yield { op: 'link', path: v, existing };
+    // One file there now: `existing`, when its turn comes in this pass, is not linked back to `v`.
+    if (this.afterListing) this.noteTargetHardLink(v, existing);
     this.trusted.delete(v);
     this.remember(v, this.o.index.get(existing)!);
     // The target's new name has the file's metadata as last sent.

@@ -550,6 +550,7 @@ export class MirrorSource {
         // As our own index, not after a crash of this node nor in a thorough pass.
         let listedHere = this.indexBeforeCrash || thorough ? undefined : await otherRoleIndex(this.o.listingIndexFile, hash,
           (why) => this.o.log(`mirror ${this.o.id}: ${why}: this differential mirror goes without this node's last listing as the target`));
+        if (features.links) this.detector.noteTargetListing();
         const seeder = new ListingSeeder(this.o.peer.node, (f, hashes) => {
           if (f.type === 'file') listed++;
           if (this.seed(f, hashes, own, listedHere)) agreed++;

@@ -645,10 +645,39 @@ test('to a target that takes no links, each name is a copy, and a change through
   await copiesOnly();
   assert.equal(readFileSync(join(dst, 'b.bin')).subarray(100, 109).toString(), 'through a');
 
-  // The target takes links now (upgraded), and a differential mirror seeds the index from its listing, as
-  // MirrorSource.seed does (inode 0: the target's inodes mean nothing here): the second name goes as a link.
+  // The target takes links now (upgraded). A differential mirror whose listing agrees with the source's own
+  // index keeps its entries (as MirrorSource.seed does), and the listing shows both names as files of their own
+  // there: they are linked, nothing else sent.
   r.detector.hardLinks = true;
-  for (const v of ['0/a.bin', '0/b.bin']) r.index.set(v, { ...r.index.get(v)!, ino: 0 });
+  const held = r.detector.forget();
+  r.detector.noteTargetListing();
+  const listedMeta = (v: string): { mode: number; mtimeMs: number } => {
+    const st = statSync(join(dst, splitVirtualPath(v).rel));
+    return { mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
+  };
+  for (const [v, index] of held) {
+    r.index.set(v, index);
+    r.index.setSentMeta(v, listedMeta(v));
+  }
+  const kept = await r.sync();
+  assert.equal(bytesSent(kept), 0);
+  // The first name looked at is linked to the other, which then is not linked back.
+  assert.deepEqual(linkRecords(kept), ['0/a.bin -> 0/b.bin']);
+  await r.equal();
+  assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), [['a.bin', 'b.bin']]);
+  assert.deepEqual(await r.sync(), [], 'the next look sends nothing');
+
+  // The same from entries the listing seeded alone (inode 0: the target's inodes mean nothing here), as after a
+  // crash: the second name goes as a link.
+  rmSync(join(dst, 'b.bin'));
+  writeFileSync(join(dst, 'b.bin'), readFileSync(join(dst, 'a.bin')));
+  utimesSync(join(dst, 'b.bin'), statSync(join(src, 'b.bin')).atime, statSync(join(src, 'b.bin')).mtime);
+  const listed = r.detector.forget();
+  r.detector.noteTargetListing();
+  for (const [v, index] of listed) {
+    r.index.set(v, { ...index, ino: 0 });
+    r.index.setSentMeta(v, listedMeta(v));
+  }
   const differential = await r.sync();
   assert.deepEqual(linkRecords(differential), ['0/b.bin -> 0/a.bin']);
   assert.equal(bytesSent(differential), 0);

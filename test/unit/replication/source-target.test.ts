@@ -469,7 +469,7 @@ test('hard links: the first mirror sends a file once and links its other names; 
   assert.equal(ino('docs/f1'), ino('docs/f1-again'), 'the other file keeps its two names');
 });
 
-test('link records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends each name as a copy', async (t) => {
+test('link records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends each name as a copy; upgraded again, a differential mirror links them', async (t) => {
   const refused = { on: false };
   const { src, dst, log, source, ops } = await mirrorOnce(t, false, undefined, { linksRefused: refused });
   // Transmission paused: the new name is journaled, as a link, for the target as it was.
@@ -484,6 +484,15 @@ test('link records journaled for a target that is then downgraded: it refuses th
   assert.equal(ops.get('link'), undefined, 'no link record was applied');
   const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
   assert.deepEqual(report, { equal: false, missing: [], extra: [], contentDiffers: [], metadataDiffers: [{ path: 'docs/f2-again', fields: ['linkedTo'] }], problems: [] });
+
+  // Upgraded again: a differential mirror links the copy, though the source's own index agrees with the listing.
+  refused.on = false;
+  const again = Date.now();
+  source.requestResync('diff');
+  await untilDiffDone(source, again, log);
+  assert.equal(ops.get('link'), 1, JSON.stringify([...ops]));
+  assert.ok((await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true })).equal);
+  assert.equal(statSync(join(dst, 'docs/f2-again')).ino, statSync(join(dst, 'docs/f2')).ino);
 });
 
 test('a differential mirror asked for while another runs gets a pass of its own: a thorough one asked during a plain one reads every file', async (t) => {
