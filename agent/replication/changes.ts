@@ -398,6 +398,18 @@ export class ChangeDetector {
     if (meta !== undefined) this.sentMeta.set(v, meta);
   }
 
+  /**
+   * The index entries that say what the target has once every record sent is applied: not racy (the mtime tells
+   * a later change), none whose older bytes were taken on trust (see `trusted`).
+   */
+  *vouchedIndex(): Generator<readonly [string, FileIndex]> {
+    for (const v of this.o.index.paths()) {
+      if (this.trusted.has(v)) continue;
+      const index = this.o.index.get(v);
+      if (index !== undefined && index.mtimeMs !== NO_MTIME) yield [v, index];
+    }
+  }
+
   /** A differential mirror's listing is being read: names it shows as files of their own may be linked (listedApart). */
   noteTargetListing(): void {
     this.afterListing = true;

@@ -25,7 +25,7 @@ import { otherRoleIndex } from './listing-index.js';
 import { ListingSeeder, listingFiles, readPages } from './listing-pages.js';
 import { encodeRecordParts, relativePathProblem, type ChangeRecord, type WireRecord } from './records.js';
 import { PutBatcher } from './put-batcher.js';
-import type { TargetFile } from './target.js';
+import type { SeedFile, TargetFile } from './target.js';
 import { ReplicationClient, ReplicationError } from './transport.js';
 import type { OutgoingRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
@@ -71,6 +71,10 @@ export interface SourceOptions {
  * silent fails them sooner, with the connection (its keepalive: 5 s).
  */
 const SCAN_CALL_TIMEOUT_MS = 24 * 3600_000;
+/** A seed-listing call carries about this much: the hashes of tens of thousands of small files, or of one file of 12 GiB (blocks of 64 KiB). */
+const SEED_CALL_BYTES = 4 * 1024 * 1024;
+/** A seed entry's JSON besides its path and blocks. */
+const SEED_ENTRY_BYTES = 80;
 
 /**
  * Why a resync ended early: stop() asked. Waiting for it instead held an agent's stop (or a switchover) until the
@@ -91,6 +95,8 @@ interface TargetFeatures {
   readonly blockHashes: readonly BlockHashName[];
   /** Takes link records (another name of a file it has: a hard link). */
   readonly links: boolean;
+  /** Takes the index's block hashes after a resync, for its listing index ('seed-listing'). */
+  readonly seedListing: boolean;
 }
 
 /** In the source's folder: its block index (read, as a target, by this node's listings: MirrorTarget's ownIndexFile). */
@@ -579,13 +585,17 @@ export class MirrorSource {
       // Done once the target has applied all of it.
       const last = this.journal.stats().lastSeq;
       await this.untilAcked(last);
-      await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage() })));
+      // The target's background listing then waits for the block hashes that follow (seedTargetListing).
+      const seeding = bytesSent > 0 && features.seedListing;
+      await client.call('resync-done', Buffer.from(JSON.stringify({ lineage: this.o.lineage(), ...(seeding ? { seeding } : {}) })));
       // An operator's request made meanwhile gets a pass of its own (its task waits in the queue).
       if (this.resyncAsks === asks) this.resyncNeeded = undefined;
       this.indexBeforeCrash = false;
       const finishedAt = Date.now();
       this.lastSync = { ...this.lastSync, finishedAt };
       this.o.log(`mirror ${this.o.id}: ${kind === 'full' ? 'full' : 'differential'} mirror done: ${files} files, ${bytesSent} bytes journaled in ${finishedAt - startedAt} ms`);
+      // Beside the work queue, which live changes must not wait behind.
+      if (seeding) void this.seedTargetListing(client);
     } catch (e) {
       if (thorough) this.thoroughResync = true;
       this.lastSync = { ...this.lastSync!, error: (e as Error).message };
@@ -614,10 +624,11 @@ export class MirrorSource {
         manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
         links: Array.isArray(features.ops) && features.ops.includes('link'),
+        seedListing: calls.includes('seed-listing'),
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false };
+      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false, seedListing: false };
     }
   }
 
@@ -648,6 +659,45 @@ export class MirrorSource {
       return kept !== undefined;
     }
     return false;
+  }
+
+  /**
+   * After a resync that wrote to the copy, every record applied: the index's block hashes, a few MiB per call, for
+   * the target's listing index (MirrorTarget.seedListing), so that its background listing reads none of what
+   * they cover (it read back everything a full mirror wrote: a gigabyte per gigabyte). Only ever saves reading: a
+   * call that fails leaves the rest to the listing.
+   */
+  private async seedTargetListing(client: ReplicationClient): Promise<void> {
+    const blockSize = this.o.blockSize;
+    const blockHash = this.index.blockHash;
+    let files: SeedFile[] = [];
+    let bytes = 0;
+    let offered = 0;
+    let taken = 0;
+    const send = async (last: boolean): Promise<void> => {
+      const body = Buffer.from(JSON.stringify({ blockSize, blockHash, files, last }));
+      const answer = JSON.parse((await client.call('seed-listing', body, SCAN_CALL_TIMEOUT_MS)).toString('utf8')) as { taken?: unknown };
+      offered += files.length;
+      if (typeof answer.taken === 'number') taken += answer.taken;
+      files = [];
+      bytes = 0;
+    };
+    try {
+      for (const [path, index] of this.detector.vouchedIndex()) {
+        const blocks = index.hashes.toString('base64');
+        // A file too large for one call (past 12 GiB in blocks of 64 KiB) is left to the listing.
+        const size = blocks.length + path.length + SEED_ENTRY_BYTES;
+        if (index.blockSize !== blockSize || size > SEED_CALL_BYTES) continue;
+        if (bytes + size > SEED_CALL_BYTES) await send(false);
+        files.push({ path, size: index.size, mtimeMs: index.mtimeMs, blocks });
+        bytes += size;
+      }
+      // The last call, even with nothing in it: it starts the target's background listing.
+      await send(true);
+      this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} took the block hashes of ${taken} of the ${offered} files sent: its background listing reads none of them`);
+    } catch (e) {
+      this.o.log(`mirror ${this.o.id}: the block hashes were not all sent to ${this.o.peer.node} (${(e as Error).message}): its background listing reads the rest`);
+    }
   }
 
   private async untilAcked(seq: number): Promise<void> {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { BLOCK_HASHES, isBlockHashName, type BlockHashName } from './block-hash.js';
 import { lineageText, parseLineage } from './lineage.js';
-import { LISTING_ENTRY_BLOCKS, type MirrorTarget, type TargetFile } from './target.js';
+import { LISTING_ENTRY_BLOCKS, seedFiles, type MirrorTarget, type TargetFile } from './target.js';
 import type { TreeProblem } from './tree.js';
 import { encodeManifest, type Manifest, type ManifestEntry } from './verify.js';
 import type { MirrorEndpoint } from './transport-types.js';
@@ -21,11 +21,12 @@ const APPLY_CONCURRENCY = 32;
  */
 export const TARGET_RECORD_FEATURES: readonly string[] = ['put', 'puts', 'link'];
 /**
- * Calls beyond the first version's, answered in pages (PagedAnswers): 'list-page', a differential mirror's listing,
- * and 'manifest-page', verify's. Whole in one answer ('list', 'manifest'), they stop at a call's 16 MiB: about
- * 120,000 files (or one file of 48 GiB) listed, 140,000 in a manifest.
+ * Calls beyond the first version's: answered in pages (PagedAnswers), 'list-page', a differential mirror's listing,
+ * and 'manifest-page', verify's (whole in one answer, 'list' and 'manifest' stop at a call's 16 MiB: about 120,000
+ * files, or one file of 48 GiB, listed, 140,000 in a manifest); and 'seed-listing', the source's block hashes after
+ * a resync (MirrorTarget.seedListing), sent in calls of a few MiB.
  */
-export const TARGET_CALL_FEATURES: readonly string[] = ['list-page', 'manifest-page'];
+export const TARGET_CALL_FEATURES: readonly string[] = ['list-page', 'manifest-page', 'seed-listing'];
 
 /**
  * A page of a paged answer ends once its JSON would pass about this many bytes: it parses on the source in a few
@@ -60,8 +61,12 @@ export function targetEndpoint(t: MirrorTarget, blockSize: number, options: Targ
       const params = body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown>;
       switch (method) {
         case 'reset': await t.resetStream(Number(params['lastApplied'])); return Buffer.alloc(0);
-        case 'resync-done': await t.resyncDone(params['lineage'] as { current: string; history: string[] }); return Buffer.alloc(0);
+        case 'resync-done': await t.resyncDone(params['lineage'] as { current: string; history: string[] }, params['seeding'] === true); return Buffer.alloc(0);
         case 'clear': await t.clear(); return Buffer.alloc(0);
+        case 'seed-listing': {
+          const taken = await t.seedListing(Number(params['blockSize']), listingHash(params['blockHash']), seedFiles(params['files']), params['last'] !== false);
+          return Buffer.from(JSON.stringify({ taken }));
+        }
         case 'list': return Buffer.from(JSON.stringify(await t.listing(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), listingFresh(params['fresh']))));
         case 'list-page': return paged.next(method, 'files', params, () =>
           listingPages(t.listingEntries(Number(params['blockSize']) || blockSize, listingHash(params['blockHash']), entryBlocks, listingFresh(params['fresh'])), pageBytes));

@@ -9,12 +9,12 @@
  * A source is accepted only when its copy is the same generation as ours or newer (lineage.ts); an older or a
  * diverged source is refused with a reason, so a stale copy never overwrites a newer one.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier, ApplyError } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, blockCount, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, blockCount, type FileIndex } from './block-index.js';
 import { ReadThread } from './read-thread.js';
 import { ListingIndex, listedIndex, otherRoleIndex, type Indexer, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
@@ -23,7 +23,7 @@ import { joinParts } from '../util/buffer-parts.js';
 import { Journal } from './journal.js';
 import { adoptLineage, compareLineage, type Lineage } from './lineage.js';
 import { MirrorStateFile, type MirrorNodeState } from './mirror-state.js';
-import { decodeRecordInPlace, type PutEntry, type WireRecord } from './records.js';
+import { decodeRecordInPlace, relativePathProblem, sameMtime, type PutEntry, type WireRecord } from './records.js';
 import { lookahead } from './lookahead.js';
 import { rootEntry, scanTree, type LstatMany, type TreeEntry } from './tree.js';
 import { treeManifest, encodeManifest, type Manifest } from './verify.js';
@@ -56,6 +56,8 @@ export interface TargetOptions {
    * listing a source asks for reads what changed).
    */
   readonly backgroundListing?: { readonly blockSize: number; readonly blockHash: BlockHashName };
+  /** How long the background listing waits for the block hashes a source said would follow (default 30 s). */
+  readonly seedWaitMs?: number;
 }
 
 /** A refusal the source sees as the HELLO's error code. */
@@ -67,6 +69,21 @@ export class MirrorRefusal extends Error {
 }
 
 /** One file of the target's listing for a differential mirror: enough for the source to compute what to send. */
+/** A file of the source's index, vouched for at a resync's end (see MirrorTarget.seedListing). */
+export interface SeedFile {
+  readonly path: string;
+  readonly size: number;
+  /** The source's mtime, which the records' meta set here. */
+  readonly mtimeMs: number;
+  /** The block hashes, concatenated, base64. */
+  readonly blocks: string;
+}
+
+/** Files of a seed looked at together: their lstats go to libuv's threads at once. */
+const SEED_BATCH = 64;
+/** How long a background listing waits for the block hashes a source said would follow its resync-done. */
+const SEED_WAIT_MS = 30_000;
+
 export interface TargetFile {
   readonly path: string;
   readonly type: 'file' | 'dir' | 'symlink';
@@ -126,6 +143,8 @@ export class MirrorTarget {
   private backgroundProgress: { readonly startedAt: number; files: number; finishedAt?: number } | undefined;
   /** Aborts the background listing: its read thread is closed, so no file's hashing, however long, holds it up. */
   private backgroundAbort: AbortController | undefined;
+  /** The source said its block hashes follow its resync-done (seedListing): the background listing waits for them, this long at most. */
+  private seedWait: NodeJS.Timeout | undefined;
   /** Records received for the copy in this run (applied or spooled), and how many before the source's last reset. */
   private recordsApplied = 0;
   private recordsAtReset = 0;
@@ -226,16 +245,66 @@ export class MirrorTarget {
   }
 
   /** The resync the source ran is complete: our copy now holds its generation. */
-  async resyncDone(source: Lineage): Promise<void> {
+  async resyncDone(source: Lineage, seeding = false): Promise<void> {
     const lineage = adoptLineage(source);
     // A pause of transmission was this node's as a source; the stream it paused is gone now that it follows another.
     const saved = this.persist({ ...this.state, consistent: true, lineage: { current: lineage.current, history: [...lineage.history] }, promotedHere: false, pausedSource: false });
     // A resync that wrote nothing (a level copy) leaves the listing index as its listing made it. Started before the
     // save settles, so that a close or promotion meanwhile finds it running and stops it.
     const marked = this.recordsApplied !== this.recordsAtReset ? this.listingIndex.markDue() : undefined;
-    this.startBackgroundListing();
+    clearTimeout(this.seedWait);
+    if (seeding) this.seedWait = setTimeout(() => this.startBackgroundListing(), this.o.seedWaitMs ?? SEED_WAIT_MS).unref();
+    else this.startBackgroundListing();
     await saved;
     await marked;
+  }
+
+  /**
+   * The block hashes of the source's index after a resync, every record of it applied: each file whose size and
+   * mtime here are those the source's index has (its records end with the meta that set the mtime, and a later
+   * change sets another) goes into the listing index with this node's inode and mtime, so that the background
+   * listing finds it unchanged and reads nothing of it. It still looks at every file, and hashes what was not
+   * taken. Only for the background listing's block size and hash. Answers how many files were taken. The `last`
+   * call starts the background listing that resyncDone held back for them.
+   */
+  async seedListing(blockSize: number, blockHash: BlockHashName, files: readonly SeedFile[], last = true): Promise<number> {
+    try {
+      return await this.takeSeed(blockSize, blockHash, files);
+    } finally {
+      if (last && this.seedWait !== undefined) {
+        clearTimeout(this.seedWait);
+        this.seedWait = undefined;
+        this.startBackgroundListing();
+      }
+    }
+  }
+
+  private async takeSeed(blockSize: number, blockHash: BlockHashName, files: readonly SeedFile[]): Promise<number> {
+    const asked = this.o.backgroundListing;
+    if (asked === undefined || asked.blockSize !== blockSize || asked.blockHash !== blockHash || !this.state.consistent) return 0;
+    const store = await this.listingIndex.open(blockHash);
+    if (store === undefined) return 0;
+    let taken = 0;
+    try {
+      for (let i = 0; i < files.length; i += SEED_BATCH) {
+        const batch = files.slice(i, i + SEED_BATCH);
+        const stats = await Promise.all(batch.map((f) => {
+          const { folder, rel } = splitVirtualPath(f.path);
+          const root = this.o.folders[folder];
+          return root === undefined || rel === '' ? undefined : lstat(join(root, rel)).catch(() => undefined);
+        }));
+        batch.forEach((f, k) => {
+          const st = stats[k];
+          if (st === undefined || !st.isFile() || st.size !== f.size || !sameMtime(st.mtimeMs, f.mtimeMs)) return;
+          // The store refuses hashes that do not fit the size, naming the path.
+          store.set(f.path, { size: st.size, blockSize, hashes: Buffer.from(f.blocks, 'base64'), mtimeMs: Date.now() - st.mtimeMs < RACY_MS ? NO_MTIME : st.mtimeMs, ino: st.ino });
+          taken++;
+        });
+      }
+    } finally {
+      await this.listingIndex.close();
+    }
+    return taken;
   }
 
   /**
@@ -290,6 +359,8 @@ export class MirrorTarget {
    * what it hashed saved; resolves once it has.
    */
   async stopBackgroundListing(): Promise<void> {
+    clearTimeout(this.seedWait);
+    this.seedWait = undefined;
     this.backgroundAbort?.abort();
     await this.backgroundRun;
   }
@@ -580,4 +651,19 @@ function linkedWithin(record: Extract<WireRecord, { op: 'link' }>, folder: numbe
     throw new ApplyError('VIGIL_BAD_PATH', `link ${record.path} -> ${record.existing}: a hard link must name a file in the same mirrored folder`);
   }
   return existing.rel;
+}
+
+/** A seed-listing call's files, checked: each names a path in a mirror folder, a size, an mtime and its blocks. */
+export function seedFiles(value: unknown): SeedFile[] {
+  if (!Array.isArray(value)) throw new Error('seed-listing: "files" is not an array');
+  return value.map((f: unknown, i) => {
+    const bad = (why: string): never => { throw new Error(`seed-listing: files[${i}]: ${why}`); };
+    if (typeof f !== 'object' || f === null) bad('not an object');
+    const { path, size, mtimeMs, blocks } = f as Record<string, unknown>;
+    if (typeof path !== 'string' || relativePathProblem(path) !== undefined) bad(`path ${JSON.stringify(path)} is not a path in the mirror`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) bad(`size ${JSON.stringify(size)} is not a byte count`);
+    if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) bad(`mtimeMs ${JSON.stringify(mtimeMs)} is not a time`);
+    if (typeof blocks !== 'string') bad('blocks is not a string');
+    return { path: path as string, size: size as number, mtimeMs: mtimeMs as number, blocks: blocks as string };
+  });
 }

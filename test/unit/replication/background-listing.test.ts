@@ -26,7 +26,7 @@ interface Node {
    * A target over the same folder and files (the agent started again); the previous one must be closed. With
    * `ownIndexFile`, this node's index from when it was the source.
    */
-  open(ownIndexFile?: string): Promise<MirrorTarget>;
+  open(ownIndexFile?: string, seedWaitMs?: number): Promise<MirrorTarget>;
 }
 
 /** Names in the order a listing reads them (by name). */
@@ -51,11 +51,12 @@ function node(t: TestContext, files: number, bytes: number): Node {
   });
   return {
     base, dst, log,
-    open: async (ownIndexFile) => {
+    open: async (ownIndexFile, seedWaitMs) => {
       const target = new MirrorTarget({
         id: MIRROR, folders: [dst], filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'),
         spoolBytes: 16 * 1024 * 1024, applyOwner: false, state: INITIAL_STATE, log: (line) => log.push(line),
         listingIndexFile: join(base, 'target-listing.index'), ...(ownIndexFile !== undefined ? { ownIndexFile } : {}), backgroundListing: { blockSize: BLOCK, blockHash: 'xxh3-128' },
+        ...(seedWaitMs !== undefined ? { seedWaitMs } : {}),
       }, INITIAL_STATE);
       await target.open();
       opened.push(target);
@@ -178,6 +179,51 @@ test('records that land while the background listing reads never leave a hash th
   const read = await target.listing(BLOCK, 'xxh3-128', true);
   const blocks = (files: typeof trusted): string[] => files.filter((f) => f.type === 'file').map((f) => `${f.path} ${f.size} ${f.blocks}`).sort();
   assert.deepEqual(blocks(trusted), blocks(read));
+});
+
+test('the hashes a source sends after a resync are taken where size and mtime are those it sent: the background listing reads none of those files', async (t) => {
+  const n = node(t, 0, 0);
+  const target = await n.open();
+  const files = Array.from({ length: 6 }, (_, i) => ({ path: `0/${fileName(i)}`, data: Buffer.alloc(2 * BLOCK + i, i + 1) }));
+  await target.resetStream(0);
+  let seq = 0;
+  await Promise.all(files.map((f) => target.apply(++seq, encodeRecord({ op: 'put', path: f.path, mode: 0o644, mtimeMs: OLD.getTime(), data: f.data }))));
+  // The source says its hashes follow: the background listing waits for them.
+  await target.resyncDone(LINEAGE, true);
+  const hashesOf = async (i: number): Promise<string> => (await indexFile(join(n.dst, fileName(i)), BLOCK, undefined, 'xxh3-128')).hashes.toString('base64');
+  const seed = async (i: number): Promise<{ path: string; size: number; mtimeMs: number; blocks: string }> =>
+    ({ path: files[i]!.path, size: files[i]!.data.length, mtimeMs: OLD.getTime(), blocks: await hashesOf(i) });
+  await assert.rejects(target.seedListing(BLOCK, 'xxh3-128', [{ ...await seed(0), blocks: 'AAAA' }], false), /index of 0\/f0000: hashes holds 3 bytes/);
+  assert.equal(await target.seedListing(BLOCK, 'sha256-128', [await seed(0)], false), 0, 'hashes other than the listing\'s are not taken');
+  const taken = await target.seedListing(BLOCK, 'xxh3-128', [
+    await seed(0), await seed(1), await seed(2),
+    // Hashes of another version (here another file's): a size or an mtime that is not the file's says so.
+    { ...await seed(3), mtimeMs: OLD.getTime() + 1000, blocks: await hashesOf(2) },
+    { ...await seed(4), size: files[4]!.data.length + 1, blocks: await hashesOf(2) },
+  ], false);
+  assert.equal(taken, 3);
+  assert.equal(target.backgroundListing, undefined, 'not before the last call');
+  assert.equal(await target.seedListing(BLOCK, 'xxh3-128', [{ ...await seed(4), path: '0/missing' }]), 0);
+  await until('the background listing is done', () => target.backgroundListing?.finishedAt !== undefined, 10_000);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 6 files, 3 of them hashed/);
+  // What the listing index vouches for equals what reading every file again finds.
+  const trusted = await target.listing(BLOCK, 'xxh3-128');
+  const read = await target.listing(BLOCK, 'xxh3-128', true);
+  const blocks = (listed: typeof trusted): string[] => listed.filter((f) => f.type === 'file').map((f) => `${f.path} ${f.size} ${f.blocks}`).sort();
+  assert.deepEqual(blocks(trusted), blocks(read));
+});
+
+test('block hashes a source said would follow and never sent: the background listing starts on its own after a while', async (t) => {
+  const n = node(t, 3, BLOCK);
+  const target = await n.open(undefined, 300);
+  await target.resetStream(0);
+  await target.apply(1, encodeRecord(put('new', 'written by the resync\n')));
+  const done = Date.now();
+  await target.resyncDone(LINEAGE, true);
+  assert.equal(target.backgroundListing, undefined);
+  await until('the background listing is done', () => target.backgroundListing?.finishedAt !== undefined, 10_000);
+  assert.ok(target.backgroundListing!.startedAt - done >= 300, `started ${target.backgroundListing!.startedAt - done} ms after`);
+  assert.match(lines(n.log, BACKGROUND_DONE).join('\n'), /: 4 files, 4 of them hashed/);
 });
 
 test('while the target\'s writes are paused the background listing waits: it lists the copy once the spool has landed', async (t) => {
