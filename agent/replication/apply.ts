@@ -309,7 +309,8 @@ export class Applier {
         });
         let handle = await createNew();
         // A name that shares its file with others (a hard link) is the source's new file now: the others keep theirs.
-        if (handle === undefined && ((await lstatOrUndefined(path))?.nlink ?? 1) > 1) {
+        const there = handle === undefined ? await lstatOrUndefined(path) : undefined;
+        if (there?.isFile() === true && there.nlink > 1) {
           await unlink(path);
           handle = await createNew();
         }

@@ -68,7 +68,6 @@ export class MirrorRefusal extends Error {
   }
 }
 
-/** One file of the target's listing for a differential mirror: enough for the source to compute what to send. */
 /** A file of the source's index, vouched for at a resync's end (see MirrorTarget.seedListing). */
 export interface SeedFile {
   readonly path: string;
@@ -84,6 +83,7 @@ const SEED_BATCH = 64;
 /** How long a background listing waits for the block hashes a source said would follow its resync-done. */
 const SEED_WAIT_MS = 30_000;
 
+/** One file of the target's listing for a differential mirror: enough for the source to compute what to send. */
 export interface TargetFile {
   readonly path: string;
   readonly type: 'file' | 'dir' | 'symlink';

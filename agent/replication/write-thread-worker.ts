@@ -18,7 +18,8 @@ function put(request: PutRequest, data: Uint8Array): PutReply {
     fd = openSync(request.path, CREATE_NEW, request.mode);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    if (lstatSync(request.path).nlink > 1) {
+    const existing = lstatSync(request.path);
+    if (existing.isFile() && existing.nlink > 1) {
       // A name that shares its file with others (a hard link): the others keep theirs.
       unlinkSync(request.path);
       fd = openSync(request.path, CREATE_NEW, request.mode);

@@ -534,7 +534,16 @@ test('a create or a put on a name that shares its file with others (a hard link)
     { op: 'create', path: 'b', mode: 0o600 },
     { op: 'write', path: 'b', offset: 0, data: Buffer.from('b alone') },
     { op: 'put', path: 'c', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('c alone') },
+    // A folder (more than one link too) where the source now has a file: replaced, as before.
+    { op: 'mkdir', path: 'dir', mode: 0o755 },
+    { op: 'mkdir', path: 'dir/sub', mode: 0o755 },
+    { op: 'create', path: 'dir', mode: 0o600 },
+    { op: 'mkdir', path: 'dir2', mode: 0o755 },
+    { op: 'mkdir', path: 'dir2/sub', mode: 0o755 },
+    { op: 'put', path: 'dir2', mode: 0o600, mtimeMs: MTIME, data: Buffer.from('was a folder') },
   ]);
+  assert.ok(statSync(at('dir')).isFile());
+  assert.equal(readFileSync(at('dir2'), 'utf8'), 'was a folder');
   assert.equal(readFileSync(at('a'), 'utf8'), 'shared');
   assert.equal(readFileSync(at('b'), 'utf8'), 'b alone');
   assert.equal(readFileSync(at('c'), 'utf8'), 'c alone');
