@@ -13,6 +13,7 @@ import { ChangeDetector, splitVirtualPath } from '../../../agent/replication/cha
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { decodeRecord, encodeRecord, type ChangeRecord } from '../../../agent/replication/records.js';
 import { verifyTrees } from '../../../agent/replication/verify.js';
+import { prng } from '../../support/dataset.js';
 
 interface Rig {
   readonly src: string[];
@@ -706,4 +707,72 @@ test('a differential mirror does not write in place a file the target shares wit
   assert.deepEqual(records.filter((x) => x.op === 'delete').map((x) => x.op === 'delete' && x.path), ['0/a.bin']);
   await r.equal();
   assert.deepEqual(linkGroups(dst, ['a.bin', 'b.bin']), []);
+});
+
+// Random sequences of what can happen to hard-linked files, each step's changed names reported as the kernel does
+// (the name written through, not the file's other names), and now and then a reconcile: after every step the copy
+// holds the same content under the same names, grouped into the same files (verify's linkedTo).
+test('random sequences of links, writes through any name, replacements, renames and deletes keep the copy equal, names grouped alike (20 sequences)', async (t) => {
+  for (let round = 0; round < 20; round++) {
+    const random = prng(`hard links ${round}`);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const r = await rig(t);
+    r.detector.hardLinks = round % 4 !== 3; // every fourth sequence to a target that takes no links
+    const src = r.src[0]!;
+    mkdirSync(join(src, 'sub'));
+    const names = ['a', 'b', 'c', 'd', 'sub/e', 'sub/f', 'sub/g'];
+    const existing = (): string[] => names.filter((n) => { try { return statSync(join(src, n)).isFile(); } catch { return false; } });
+    const content = (): Buffer => Buffer.alloc(1 + Math.floor(random() * 20_000), Math.floor(random() * 256));
+    writeFileSync(join(src, 'a'), content());
+    await r.sync();
+    const steps: string[] = [];
+    for (let step = 0; step < 25; step++) {
+      const present = existing();
+      const absent = names.filter((n) => !present.includes(n));
+      const kind = present.length === 0 ? 'create' : pick(['link', 'link', 'write', 'append', 'replace', 'rename', 'delete', 'create', 'truncate']);
+      let touched: string[];
+      if (kind === 'link' && absent.length > 0) {
+        const [from, to] = [pick(present), pick(absent)];
+        linkSync(join(src, from), join(src, to));
+        touched = [to];
+      } else if (kind === 'write' || kind === 'append' || kind === 'truncate') {
+        const name = pick(present);
+        const file = join(src, name);
+        if (kind === 'append') appendFileSync(file, content());
+        else if (kind === 'truncate') truncateSync(file, Math.floor(random() * statSync(file).size));
+        else {
+          const fd = openSync(file, 'r+');
+          writeSync(fd, content(), 0, undefined, Math.floor(random() * statSync(file).size));
+          closeSync(fd);
+        }
+        touched = [name];
+      } else if (kind === 'replace') {
+        const name = pick(present);
+        rmSync(join(src, name));
+        writeFileSync(join(src, name), content());
+        touched = [name];
+      } else if (kind === 'rename') {
+        const [from, to] = [pick(present), pick(names)];
+        renameSync(join(src, from), join(src, to));
+        touched = [from, to];
+      } else if (kind === 'delete') {
+        const name = pick(present);
+        rmSync(join(src, name));
+        touched = [name];
+      } else {
+        const name = absent.length > 0 ? pick(absent) : pick(present);
+        writeFileSync(join(src, name), content());
+        touched = [name];
+      }
+      steps.push(`${kind} ${touched.join(' ')}`);
+      // Mostly what the watcher reports; now and then a reconcile's look at everything.
+      await (random() < 0.2 ? r.sync() : r.sync(touched.map((n) => `0/${n}`)));
+      const report = await verifyTrees(src, r.dst[0]!, compileGlobs([], []), { checkMtime: true });
+      const linksOnly = report.metadataDiffers.every((m) => m.fields.length === 1 && m.fields[0] === 'linkedTo');
+      const equal = report.equal || (!r.detector.hardLinks && linksOnly && report.missing.length + report.extra.length + report.contentDiffers.length + report.problems.length === 0);
+      assert.ok(equal, `sequence ${round}, after ${steps.join('; ')}: ${JSON.stringify(report)}`);
+    }
+    // Every name that shares its file on the source shares it on the target (a target that links).
+    if (r.detector.hardLinks) assert.deepEqual(linkGroups(r.dst[0]!, names), linkGroups(src, names), `sequence ${round}`);
+  }
 });
