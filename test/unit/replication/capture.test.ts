@@ -289,5 +289,6 @@ test('while the consumer is busy with a batch, later events wait and arrive toge
   assert.equal(batches.length, 1, 'nothing is delivered while the consumer is busy');
   release();
   await rec.until('the held events', () => batches.flat().filter((p) => p.startsWith('later')).length === 20);
-  assert.equal(new Set(batches[1]).size, 20, `the 20 later files came as one batch: ${JSON.stringify(batches)}`);
+  // The first file's own later events (its write's close after its create) may come with them.
+  assert.equal(new Set(batches[1]!.filter((p) => p !== 'first')).size, 20, `the 20 later files came as one batch: ${JSON.stringify(batches)}`);
 });
