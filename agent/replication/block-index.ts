@@ -601,7 +601,7 @@ export class BlockIndexStore {
    */
   pathsOfInode(ino: number): readonly string[] {
     const found = this.byInode.get(ino);
-    return found === undefined ? [] : typeof found === 'string' ? [found] : [...found];
+    return found === undefined ? [] : typeof found === 'string' ? [found] : found;
   }
 
   /** Writes the store if anything changed since it was opened or last saved. Saves run one at a time. */

@@ -778,12 +778,16 @@ export class ChangeDetector {
     yield { op: 'link', path: v, existing };
     // One file there now: `existing`, when its turn comes in this pass, is not linked back to `v`.
     if (this.afterListing) this.noteTargetHardLink(v, existing);
-    this.trusted.delete(v);
-    this.remember(v, this.o.index.get(existing)!);
-    // The target's new name has the file's metadata as last sent.
-    const sent = this.o.index.sentMeta(existing);
-    if (sent !== undefined) this.o.index.setSentMeta(v, sent);
+    this.noteLinked(v, existing);
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: st.mtimeMs, ...this.owner(st) });
+  }
+
+  /** `name` is another name of `to`'s file on the target now: its index, and the metadata last sent, are `to`'s. */
+  private noteLinked(name: string, to: string): void {
+    this.trusted.delete(name);
+    this.remember(name, this.o.index.get(to)!);
+    const sent = this.o.index.sentMeta(to);
+    if (sent !== undefined) this.o.index.setSentMeta(name, sent);
   }
 
   /**
@@ -806,10 +810,7 @@ export class ChangeDetector {
       if (there?.type !== 'file' || there.ino !== st.ino) continue;
       if (this.hardLinks) {
         yield { op: 'link', path: u, existing: v };
-        this.trusted.delete(u);
-        this.remember(u, current);
-        const sent = this.o.index.sentMeta(v);
-        if (sent !== undefined) this.o.index.setSentMeta(u, sent);
+        this.noteLinked(u, v);
       } else {
         yield* this.file(u, there, undefined, 'appends', false);
       }

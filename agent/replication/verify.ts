@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { PathFilter } from './glob.js';
 import { hashFile } from './block-index.js';
+import { relativePathProblem } from './records.js';
 import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
 
@@ -233,7 +234,7 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
     if (typeof extra !== 'string') bad('extra', 'not a string');
     const base = { path, type, size: size as number, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number };
     // Before this one, maybe on an earlier page of a paged manifest.
-    if (linkedTo !== undefined && (type !== 'file' || typeof linkedTo !== 'string' || !isRelativePath(linkedTo) || comparePaths(linkedTo, path) >= 0)) {
+    if (linkedTo !== undefined && (type !== 'file' || typeof linkedTo !== 'string' || relativePathProblem(linkedTo) !== undefined || comparePaths(linkedTo, path) >= 0)) {
       bad('linkedTo', `${JSON.stringify(linkedTo)} is not a file's path before this one`);
     }
     if (type === 'file') {
@@ -267,15 +268,6 @@ function sharedPrefix(a: string, b: string): number {
 
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
-}
-
-function isRelativePath(p: string): boolean {
-  try {
-    checkRelativePath(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isCount(x: unknown): x is number {
