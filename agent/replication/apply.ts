@@ -10,7 +10,7 @@ import { dirname, join, sep } from 'node:path';
 import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type PutsRecord, type WireRecord } from './records.js';
 import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
-import { writePiece } from '../util/write-pieces.js';
+import { WRITE_PIECE_BYTES, writePiece } from '../util/write-pieces.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -86,7 +86,7 @@ interface OpenFile {
  */
 function contentPaths(r: WireRecord): string | readonly string[] | undefined {
   if (r.op === 'puts') return r.files.map((f) => f.path);
-  return r.op === 'write' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
+  return r.op === 'write' || r.op === 'zeros' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
 }
 
 export class Applier {
@@ -288,6 +288,8 @@ export class Applier {
         }
         return;
       }
+      case 'zeros':
+        return this.zeros(r);
       case 'truncate': {
         const file = await this.openForWrite(await this.resolve(r.path, r, true));
         try {
@@ -419,6 +421,42 @@ export class Applier {
       await this.writeThread.put(file);
     }
     this.dirtyDirs.add(dirname(path));
+  }
+
+  /**
+   * A run of zeros: past the file's end it is a hole (the file grows by truncate, which allocates nothing); over
+   * the file's bytes, zeros are written where they are not zeros already (so a replay leaves holes as they are;
+   * Node has no way to punch one).
+   */
+  private async zeros(r: Extract<ChangeRecord, { op: 'zeros' }>): Promise<void> {
+    const path = await this.resolve(r.path, r, true);
+    const file = await this.openForWrite(path);
+    try {
+      const { size } = await file.handle.stat();
+      const end = r.offset + r.length;
+      const within = Math.min(end, size);
+      // The handle writes only (a file may be write-only to us): its bytes are read through another. One that
+      // cannot be read is written over.
+      const reader = within > r.offset ? await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined) : undefined;
+      try {
+        const there = reader === undefined ? undefined : Buffer.allocUnsafe(Math.min(ZERO_PIECE.length, within - r.offset));
+        for (let at = r.offset; at < within;) {
+          const length = Math.min(ZERO_PIECE.length, within - at);
+          const read = there === undefined ? 0 : (await reader!.read(there, 0, length, at)).bytesRead;
+          if (read === length && ZERO_PIECE.compare(there!, 0, length, 0, length) === 0) {
+            at += length;
+            continue;
+          }
+          at += (await file.handle.write(ZERO_PIECE, 0, length, at)).bytesWritten;
+        }
+      } finally {
+        await reader?.close();
+      }
+      if (end > size) await file.handle.truncate(end);
+      file.dirty = true;
+    } finally {
+      file.users--;
+    }
   }
 
   private async rename(r: Extract<ChangeRecord, { op: 'rename' }>): Promise<void> {
@@ -670,6 +708,9 @@ export class Applier {
     }
   }
 }
+
+/** What a run of zeros over a file's bytes is written from. */
+const ZERO_PIECE = Buffer.alloc(WRITE_PIECE_BYTES);
 
 function describe(r: WireRecord): string {
   if (r.op === 'puts') return `puts of ${r.files.length} files from ${r.files[0]?.path ?? '(none)'}`;

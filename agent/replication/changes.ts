@@ -19,6 +19,7 @@ import { BufferPool } from '../util/buffer-pool.js';
 import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import { sameMtime, type ChangeRecord } from './records.js';
+import { DataRecords } from './zero-runs.js';
 import { lookahead, settle, type Started } from './lookahead.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
@@ -182,6 +183,11 @@ export class ChangeDetector {
    * source once the target lists the op among its features.
    */
   hardLinks = false;
+  /**
+   * The target applies zeros records: a run of 64 KiB of zeros or more goes as one small record, and leaves a hole
+   * there past the file's end (zero-runs.ts). Set by the source once the target lists the op among its features.
+   */
+  holes = false;
   /**
    * The target's hard links, from a differential mirror's listing, by name: each name's group of names of one
    * file there. Until the pass that follows looks at a name, for it must not write in place a file the target
@@ -698,8 +704,16 @@ export class ChangeDetector {
         const chunks = this.chunks.bufferBytes % this.o.blockSize === 0
           ? this.readThread.readChunks(this.abs(v), this.o.blockSize, this.o.index.blockHash, this.chunks)
           : readIndexing(this.abs(v), this.o.blockSize, this.o.index.blockHash, this.chunks.bufferBytes, this.chunks);
+        const records = new DataRecords(v, this.chunks, this.holes);
         let step = await chunks.next();
-        for (; step.done !== true; step = await chunks.next()) yield { op: 'write', path: v, offset: step.value.offset, data: step.value.data };
+        for (; step.done !== true; step = await chunks.next()) {
+          try {
+            yield* records.add(step.value.offset, step.value.data);
+          } finally {
+            this.chunks.give(step.value.data);
+          }
+        }
+        yield* records.end();
         current = step.value;
         sent = true;
       } else if (probe?.whole !== undefined && sameIndex(probe.previous, previous)) {
@@ -826,12 +840,12 @@ export class ChangeDetector {
     if (read === undefined) return false;
     try {
       const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+      const records = new DataRecords(v, this.chunks, this.holes);
       for (let at = previous.size; at < read.index.size; at += chunk) {
         const end = Math.min(at + chunk, read.index.size);
-        const data = read.tail.subarray(at - read.tailStart, end - read.tailStart);
-        this.chunks.retain(data);
-        yield { op: 'write', path: v, offset: at, data };
+        yield* records.add(at, read.tail.subarray(at - read.tailStart, end - read.tailStart));
       }
+      yield* records.end();
       this.trusted.set(v, (this.trusted.get(v) ?? 0) + 1);
       this.remember(v, read.index);
       // The writes moved the target's mtime, even when the source's is the one last sent (written within the same
@@ -844,37 +858,38 @@ export class ChangeDetector {
     }
   }
 
-  /** Write records for `ranges` of a file already in memory; each holds the pooled buffer it is a view of. */
+  /** Write (and zeros) records for `ranges` of a file already in memory; each write holds the pooled buffer it is a view of. */
   private *slice(v: string, content: Buffer, ranges: readonly { offset: number; length: number }[]): Generator<ChangeRecord> {
     const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+    const records = new DataRecords(v, this.chunks, this.holes);
     for (const range of ranges) {
       for (let at = range.offset; at < range.offset + range.length; at += chunk) {
-        const data = content.subarray(at, Math.min(at + chunk, range.offset + range.length));
-        this.chunks.retain(data);
-        yield { op: 'write', path: v, offset: at, data };
+        yield* records.add(at, content.subarray(at, Math.min(at + chunk, range.offset + range.length)));
       }
     }
+    yield* records.end();
   }
 
-  /** Write records for `ranges` of a file, read now; each record holds the pooled buffer it was read into, if any. */
+  /** Write (and zeros) records for `ranges` of a file, read now; each write holds the pooled buffer it was read into, if any. */
   private async *read(v: string, ranges: readonly { offset: number; length: number }[]): AsyncGenerator<ChangeRecord> {
     const handle = await open(this.abs(v), 'r');
+    const records = new DataRecords(v, this.chunks, this.holes);
     try {
-      for (const range of ranges) {
-        const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+      const chunk = this.o.writeChunk ?? WRITE_CHUNK;
+      ranges: for (const range of ranges) {
         for (let at = range.offset; at < range.offset + range.length; at += chunk) {
           const length = Math.min(chunk, range.offset + range.length - at);
           const data = this.chunks.lend(length);
-          let bytesRead = 0;
           try {
-            ({ bytesRead } = await handle.read(data, 0, length, at));
+            const { bytesRead } = await handle.read(data, 0, length, at);
+            if (bytesRead === 0) break ranges; // it shrank meanwhile: the watcher reports the truncation
+            yield* records.add(at, data.subarray(0, bytesRead));
           } finally {
-            if (bytesRead === 0) this.chunks.give(data);
+            this.chunks.give(data);
           }
-          if (bytesRead === 0) return; // it shrank meanwhile: the watcher reports the truncation
-          yield { op: 'write', path: v, offset: at, data: data.subarray(0, bytesRead) };
         }
       }
+      yield* records.end();
     } finally {
       await handle.close();
     }

@@ -36,7 +36,13 @@ export type ChangeRecord =
    * names then share their content, mode, owner and mtime on the target as on the source. Only to a target that
    * lists it among its features; within one mirrored folder.
    */
-  | { op: 'link'; path: string; existing: string };
+  | { op: 'link'; path: string; existing: string }
+  /**
+   * Bytes `offset` to `offset + length` of the file read as zeros, and the file is at least that long: what a run
+   * of zero bytes (a sparse file's hole, most often) travels as instead of its bytes. The target leaves a hole
+   * where that run lies past its file's end. Only to a target that lists it among its features.
+   */
+  | { op: 'zeros'; path: string; offset: number; length: number };
 
 /** One file of a puts record: a put record's fields. */
 export type PutEntry = Omit<Extract<ChangeRecord, { op: 'put' }>, 'op'>;
@@ -66,7 +72,7 @@ const MAX_U32 = 0xffff_ffff;
 const SHA256_BYTES = 32;
 const EMPTY = Buffer.alloc(0);
 
-const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts', 'link'];
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts', 'link', 'zeros'];
 const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
 
 const META_MODE = 1;
@@ -138,6 +144,13 @@ export function encodeRecordParts(r: WireRecord): Buffer | readonly [Buffer, Buf
     case 'link':
       w.path('path', r.path);
       w.path('existing', r.existing);
+      break;
+    case 'zeros':
+      w.path('path', r.path);
+      w.u64('offset', r.offset);
+      if (r.length < 1) throw new RecordError('length', undefined, `${r.length}: a run of zeros holds at least one byte`);
+      w.u64('length', r.length);
+      if (r.offset + r.length > Number.MAX_SAFE_INTEGER) throw new RecordError('length', undefined, `the run ends at ${r.offset + r.length}, beyond 2^53 - 1`);
       break;
     case 'meta': {
       w.path('path', r.path);
@@ -228,6 +241,15 @@ function decodeBody(op: ChangeOp, r: Reader): WireRecord {
       return { op, path: r.path('path') };
     case 'link':
       return { op, path: r.path('path'), existing: r.path('existing') };
+    case 'zeros': {
+      const path = r.path('path');
+      const offset = r.u64('offset');
+      const at = r.offset;
+      const length = r.u64('length');
+      if (length < 1) throw new RecordError('length', at, `${length}: a run of zeros holds at least one byte`);
+      if (offset + length > Number.MAX_SAFE_INTEGER) throw new RecordError('length', at, `the run ends at ${offset + length}, beyond 2^53 - 1`);
+      return { op, path, offset, length };
+    }
     case 'meta': {
       const path = r.path('path');
       const at = r.offset;

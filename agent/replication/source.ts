@@ -95,6 +95,8 @@ interface TargetFeatures {
   readonly blockHashes: readonly BlockHashName[];
   /** Takes link records (another name of a file it has: a hard link). */
   readonly links: boolean;
+  /** Takes zeros records (a run of zero bytes, left a hole where it can be). */
+  readonly holes: boolean;
   /** Takes the index's block hashes after a resync, for its listing index ('seed-listing'). */
   readonly seedListing: boolean;
 }
@@ -440,17 +442,21 @@ export class MirrorSource {
       clearTimeout(this.initialReconcile);
       this.enqueue('reset', () => this.resetStream());
     } else {
-      // Before the records that follow: whether another name of a file goes as a link.
+      // Before the records that follow: whether another name of a file goes as a link, a run of zeros as a hole.
       const client = this.client;
-      if (client !== undefined) this.enqueue('features', async () => this.noteLinks(await this.targetFeatures(client)));
+      if (client !== undefined) this.enqueue('features', async () => this.noteOps(await this.targetFeatures(client)));
       this.reconcileOnce();
     }
   }
 
-  /** Hard links go as links to a target that takes them; to an older one, each name as a copy. */
-  private noteLinks(features: TargetFeatures): void {
+  /**
+   * Hard links go as links to a target that takes them, runs of zeros as zeros records; to an older one, each name
+   * as a copy, and every byte.
+   */
+  private noteOps(features: TargetFeatures): void {
     if (this.detector.hardLinks && !features.links) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} takes no hard links now: each name of a file goes as a copy`);
     this.detector.hardLinks = features.links;
+    this.detector.holes = features.holes;
   }
 
   private reconcileOnce(): void {
@@ -537,7 +543,7 @@ export class MirrorSource {
       await this.dirty.clear();
       const features = await this.targetFeatures(client);
       if (features.older) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} runs an older version: small files go as three records each`);
-      this.noteLinks(features);
+      this.noteOps(features);
       const ownHash = this.index.blockHash;
       // What we last indexed: kept, for a differential mirror, where the target lists the same hashes.
       let own: ReadonlyMap<string, FileIndex> | undefined = this.detector.forget();
@@ -624,11 +630,12 @@ export class MirrorSource {
         manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
         links: Array.isArray(features.ops) && features.ops.includes('link'),
+        holes: Array.isArray(features.ops) && features.ops.includes('zeros'),
         seedListing: calls.includes('seed-listing'),
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false, seedListing: false };
+      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false, holes: false, seedListing: false };
     }
   }
 

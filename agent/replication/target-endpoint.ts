@@ -19,7 +19,7 @@ const APPLY_CONCURRENCY = 32;
  * Record ops beyond the first version's that this node applies as a target. A source asks ('features') before a
  * resync and sends only these; an older target answers UNKNOWN_METHOD, and gets the first version's ops.
  */
-export const TARGET_RECORD_FEATURES: readonly string[] = ['put', 'puts', 'link'];
+export const TARGET_RECORD_FEATURES: readonly string[] = ['put', 'puts', 'link', 'zeros'];
 /**
  * Calls beyond the first version's: answered in pages (PagedAnswers), 'list-page', a differential mirror's listing,
  * and 'manifest-page', verify's (whole in one answer, 'list' and 'manifest' stop at a call's 16 MiB: about 120,000

@@ -16,6 +16,8 @@
  *      (alpha reconciles against its persisted block index); then two explicit `mirror diff`s on the level copy (the
  *      second shows what the target's listing index and the source's own index save);
  *      `rsync -a --no-whole-file` of the same change onto its copies from phase 2 (daemon, then ssh);
+ *   3b. a sparse file (a 64 KiB extent of data every 4 MiB, holes elsewhere) renamed into the data set, from the
+ *      rename to an equal copy with Vigil's agents running, and `rsync -a --sparse` of it to the daemon;
  *   4. real-time lag: a writer in alpha appends timestamped 4 KiB records to a few files every 10 ms; a reader in
  *      beta polls the copies and records arrival - timestamp (the namespaces share the clock); the same with
  *      lsyncd (default.rsync, delay 0) in alpha feeding the rsync daemon.
@@ -24,7 +26,8 @@
  * then free memory is put in the state --memory asks for (warm, the default, or idle: see MemoryState).
  *
  * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
- * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --skip-full, --skip-diff,
+ * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --sparse MiB (the sparse file's size,
+ * 2048; 0 skips phase 3b), --skip-full, --skip-diff,
  * --skip-lag, --no-rsync, --no-ssh (no rsync over ssh), --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there), --same-disk (the folders on the
  * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts), --agent bundle|dist (the agent the
  * installers ship, built by scripts/bundle-agent.mjs, which is the default; or tsc's build, one module a file, which
@@ -34,9 +37,9 @@
 import { spawnSync } from 'node:child_process';
 import { cpuTime, hasChildren } from './cpu-time.js';
 import { randomBytes } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { callAgent } from '../../agent/api/api-client.js';
@@ -91,7 +94,7 @@ const STATUS_POLL_MS = 100;
 
 function usage(problem: string): never {
   process.stderr.write(`bench:mirror: ${problem}\nusage: npm run bench:mirror -- [--size MiB] [--small-files N] [--large-files N] ` +
-    '[--lag-seconds S] [--lag-files N] [--change-percent P] [--seed TEXT] [--journal MiB] [--skip-full] [--skip-diff] [--skip-lag] ' +
+    '[--lag-seconds S] [--lag-files N] [--change-percent P] [--seed TEXT] [--journal MiB] [--sparse MiB] [--skip-full] [--skip-diff] [--skip-lag] ' +
     '[--no-rsync] [--no-ssh] [--no-lsyncd] [--no-install] [--logs DIR] [--same-disk] [--agent bundle|dist] [--memory warm|idle]\n');
   process.exit(1);
 }
@@ -111,6 +114,8 @@ interface BenchOptions {
   readonly changePercent: number;
   readonly seed: string;
   readonly journalMiB: number;
+  /** The sparse file of phase 3b, 0 for none. */
+  readonly sparseMiB: number;
   readonly full: boolean;
   readonly diff: boolean;
   readonly lag: boolean;
@@ -137,6 +142,7 @@ function parseOptions(): BenchOptions {
         'change-percent': { type: 'string', default: '1' },
         seed: { type: 'string', default: 'vigil-bench-mirror' },
         journal: { type: 'string', default: '1024' },
+        sparse: { type: 'string', default: '2048' },
         'skip-full': { type: 'boolean', default: false },
         'skip-diff': { type: 'boolean', default: false },
         'skip-lag': { type: 'boolean', default: false },
@@ -174,6 +180,7 @@ function parseOptions(): BenchOptions {
     changePercent,
     seed: values.seed,
     journalMiB: whole(values.journal, 'journal', 16),
+    sparseMiB: whole(values.sparse, 'sparse', 0),
     full: !values['skip-full'],
     diff: !values['skip-diff'],
     lag: !values['skip-lag'],
@@ -872,6 +879,77 @@ async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full'
     : { ...common, bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null, matched_bytes: r.stats.matchedData ?? null, files_transferred: r.stats.filesTransferred ?? null };
 }
 
+/** Where phase 3b's sparse file lands in the data set. */
+const SPARSE_FILE = 'sparse/disk.img';
+/** One extent of data in every SPARSE_STRIDE of the sparse file. */
+const SPARSE_EXTENT = 64 * 1024;
+const SPARSE_STRIDE = 4 * MiB;
+
+/** What a file takes on disk (st_blocks), not its size. */
+function allocatedBytes(path: string): number {
+  return statSync(path).blocks * 512;
+}
+
+/**
+ * A sparse file of `sizeMiB`, as a virtual machine's disk image is: a 64 KiB extent of random data in every 4 MiB
+ * (at an offset that moves from stride to stride), holes elsewhere and at its end. Answers its bytes of data.
+ */
+function writeSparseFile(path: string, sizeMiB: number): number {
+  const fd = openSync(path, 'w');
+  let data = 0;
+  try {
+    for (let k = 0; k * SPARSE_STRIDE + SPARSE_STRIDE <= sizeMiB * MiB; k++) {
+      const at = k * SPARSE_STRIDE + ((k * 37) % (SPARSE_STRIDE / SPARSE_EXTENT)) * SPARSE_EXTENT;
+      writeSync(fd, randomBytes(SPARSE_EXTENT), 0, SPARSE_EXTENT, at);
+      data += SPARSE_EXTENT;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  truncateSync(path, sizeMiB * MiB);
+  return data;
+}
+
+/** Every byte of `path` read once, into the page cache. */
+function readThrough(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(MiB);
+    while (readSync(fd, buffer, 0, MiB, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Phase 3b with the agents running: the sparse file is written beside the data set, then renamed into it; timed
+ * from the rename until the copy is equal (untilLevel), the agents' CPU and alpha's interface counters over the same.
+ */
+async function vigilSparse(b: Bench, sizeMiB: number, timeoutMs: number): Promise<Record<string, unknown>> {
+  const staged = join(dirname(b.paths.source), 'sparse-staged.img');
+  const data = writeSparseFile(staged, sizeMiB);
+  syncDisks();
+  // Read once, as the data set was just written: both contenders then read it from memory. Whoever read it first
+  // would otherwise fill the page cache with the holes' zeros for the other (ext4 caches a hole's pages as it reads them).
+  readThrough(staged);
+  progress(`[vigil] a sparse file of ${sizeMiB} MiB holding ${round(data / MiB)} MiB of data`);
+  mkdirSync(join(b.paths.source, dirname(SPARSE_FILE)), { recursive: true });
+  const before = b.wire();
+  const cpuBefore = agentsCpu(b);
+  const started = Date.now();
+  renameSync(staged, join(b.paths.source, SPARSE_FILE));
+  const size = sizeMiB * MiB;
+  const copy = join(b.paths.vigilTarget, SPARSE_FILE);
+  const { at, cpu } = await untilLevel(b, started, timeoutMs, () => existsSync(copy) && statSync(copy).size === size);
+  const after = b.wire();
+  progress(`[vigil] sparse: ${seconds(at - started)} s, ${after.tx - before.tx} bytes on the wire`);
+  return {
+    seconds: seconds(at - started), size_bytes: size, data_bytes: data, cpu_seconds: round(cpu.alpha + cpu.beta - cpuBefore),
+    wire_tx_bytes: after.tx - before.tx, allocated_bytes: allocatedBytes(copy), source_allocated_bytes: allocatedBytes(join(b.paths.source, SPARSE_FILE)),
+    verified_equal: true,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Main
 
@@ -1029,6 +1107,27 @@ async function main(): Promise<void> {
       }
     }
 
+    // 3b. A sparse file.
+    if (options.sparseMiB > 0) {
+      try {
+        vigil['sparse'] = await vigilSparse(b, options.sparseMiB, syncTimeoutMs);
+      } catch (err) {
+        throw new Error(`Vigil's sparse file: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
+      }
+      if (useRsync) {
+        settleMachine(dataset.bytes, options.memory);
+        progress('[rsync] the sparse file (--sparse)');
+        const r = b.rsync(b.daemonPeer, ['--sparse']);
+        const equal = (await verifyTrees(b.paths.source, b.daemonPeer.copy, compileGlobs([], []))).equal;
+        rsync['sparse'] = {
+          seconds: seconds(r.ms), cpu_seconds: { client: r.cpu.client, daemon: r.cpu.server, total: round(r.cpu.client + r.cpu.server) },
+          wire_tx_bytes: r.wire.tx, total_bytes_sent: r.stats.totalBytesSent ?? null, allocated_bytes: allocatedBytes(join(b.daemonPeer.copy, SPARSE_FILE)),
+          verified_equal: equal, command: `rsync -a --stats --sparse SRC/ ${b.daemonPeer.target}`,
+        };
+        progress(`[rsync] sparse: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
+      }
+    }
+
     // 4. Lag.
     if (options.lag) {
       for (const workload of LAG_WORKLOADS) {
@@ -1073,6 +1172,8 @@ async function main(): Promise<void> {
   const rDiff = v<{ seconds: number; bytes_sent: number | null; wire_tx_bytes: number } & Cpu>(rsync, 'diff');
   const sFull = v<{ seconds: number } & Cpu>(rsyncSsh, 'full');
   const sDiff = v<{ seconds: number } & Cpu>(rsyncSsh, 'diff');
+  const vSparse = v<{ seconds: number; wire_tx_bytes: number }>(vigil, 'sparse');
+  const rSparse = v<{ seconds: number; wire_tx_bytes: number }>(rsync, 'sparse');
   const vLag = v<LagReport>(vigil, 'lag_ms');
   const lLag = v<LagReport>(lsyncd, 'lag_ms');
   const vLagAppend = v<LagReport>(vigil, 'lag_append_ms');
@@ -1087,6 +1188,8 @@ async function main(): Promise<void> {
     full_on_demand_time_rsync_over_vigil: ratio(rFullOnDemand?.seconds, vFullOnDemand?.seconds),
     full_on_demand_cpu_rsync_over_vigil: ratio(rFullOnDemand?.cpu_seconds?.total, vFullOnDemand?.cpu_seconds),
     diff_cpu_rsync_over_vigil: ratio(rDiff?.cpu_seconds?.total, vDiff?.cpu_seconds?.total),
+    sparse_time_rsync_over_vigil: ratio(rSparse?.seconds, vSparse?.seconds),
+    sparse_wire_bytes_rsync_over_vigil: ratio(rSparse?.wire_tx_bytes, vSparse?.wire_tx_bytes),
     full_time_rsync_ssh_over_vigil: ratio(sFull?.seconds, vFull?.seconds),
     full_cpu_rsync_ssh_over_vigil: ratio(sFull?.cpu_seconds?.total, vFull?.cpu_seconds?.total),
     diff_time_rsync_ssh_over_vigil: ratio(sDiff?.seconds, vDiff?.seconds),
@@ -1121,6 +1224,7 @@ async function main(): Promise<void> {
       'vigil.full.seconds and vigil.diff.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
+      'vigil.sparse and rsync.sparse: a sparse file renamed into the data set, mirrored by the running agents (from the rename to an equal copy) and by `rsync -a --sparse` onto the daemon\'s level copy; allocated_bytes is what the copy of it takes on the target\'s disk.',
       'vigil.guard_releases: what the agents\' guards did in the whole run, a line each; a guard acts only when its agent died or its event loop stood still past the release period. Expected empty.',
       'cpu_seconds: user plus system CPU from /proc. Vigil: both agents\' processes, every thread, from their start (loading the agent included) until in-sync. rsync: the client (with its ssh) and the receiver the daemon or sshd forks. Neither counts the kernel\'s own threads (writeback, the network\'s soft interrupts).',
       `The aim is set against rsync's daemon, which sends in the clear. Vigil's replication is TLS 1.3 with both ends authenticated, so rsync_ssh (${SSH_CIPHER}, the cipher Vigil's TLS picks) is the like-for-like peer; its ratios are given beside the aim's, not instead of them.`,

@@ -45,7 +45,7 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   const tmp = mkdtempSync(join(tmpdir(), 'vigil-bench-test-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const before = namespaces();
-  const r = await run(['--size', '24', '--small-files', '300', '--large-files', '2', '--lag-seconds', '2', '--lag-files', '2', '--journal', '64', '--no-install'], 420_000, tmp);
+  const r = await run(['--size', '24', '--small-files', '300', '--large-files', '2', '--lag-seconds', '2', '--lag-files', '2', '--journal', '64', '--sparse', '64', '--no-install'], 420_000, tmp);
   assert.equal(r.code, 0, r.stderr.slice(-3000));
   const out = JSON.parse(r.stdout) as Record<string, Record<string, Record<string, unknown> | unknown>>;
   assert.equal(out['errors'], undefined, `the bench reported errors: ${JSON.stringify(out['errors'])}\n${r.stderr.slice(-3000)}`);
@@ -83,6 +83,14 @@ test('bench:mirror on a small data set: every phase against every peer, equal co
   assert.equal(vigil['switchover']!['source_kept'], '302 of the 302 files alpha lists hash as our index has them');
   assert.match(String(vigil['switchback']!['target_listed']), /^listed 302 files, 0 of them hashed /);
   assert.equal(vigil['switchback']!['source_kept'], '302 of the 302 files beta lists hash as our index has them');
+  // The sparse file (64 MiB, 1 MiB of data): equal copies by both; on Vigil's wire and disk the data, not the holes.
+  const sparse = vigil['sparse'] as Record<string, number | boolean>;
+  assert.equal(sparse['verified_equal'], true);
+  assert.equal(sparse['data_bytes'], 1024 * 1024);
+  assert.ok((sparse['wire_tx_bytes'] as number) < 8 * 1024 * 1024, `Vigil sent ${sparse['wire_tx_bytes']} bytes for 1 MiB of data`);
+  assert.ok((sparse['allocated_bytes'] as number) < 8 * 1024 * 1024, `the copy takes ${sparse['allocated_bytes']} bytes`);
+  const rsyncSparse = (out['rsync'] as Record<string, Record<string, unknown>>)['sparse']!;
+  assert.equal(rsyncSparse['verified_equal'], true);
   // No agent stood still long enough for its guard to take it for frozen (a blocking fsync once did, mid-switchback).
   assert.deepEqual(vigil['guard_releases'], [], 'guards released');
   for (const peer of ['rsync', 'rsync_ssh']) {

@@ -60,10 +60,11 @@ async function maintenance(m: NetnsMirror, on: boolean): Promise<void> {
 /**
  * Every kind of change at once: creates (a new nested folder, a large file), appends, random overwrites in place
  * inside the large files, truncates that shrink and grow, renames (a file, a file over an existing one, a
- * folder), deletes (files and a whole folder tree), modes and owners (a symlink's too) and an excluded file.
+ * folder), deletes (files and a whole folder tree), modes and owners (a symlink's too), hard links, a sparse file,
+ * a range zeroed in place and an excluded file.
  * Deterministic from the seed. Returns what a few paths must hold afterwards.
  */
-function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string; hardLinks: [string, string][] } {
+function burst(root: string, d: Dataset, round: string): { renamedOver: { path: string; content: Buffer }; deletedTree: string; renamedFolder: string; hardLinks: [string, string][]; sparse: string } {
   const random = prng(`${SEED}\0burst\0${round}`);
   const at = (path: string): string => join(root, path);
   const small = d.files.filter((f) => f.path.startsWith('small'));
@@ -128,8 +129,26 @@ function burst(root: string, d: Dataset, round: string): { renamedOver: { path: 
     closeSync(lfd);
   }
 
+  // A sparse file (data at its start and at 20 MiB, holes elsewhere and at its end), and a large file's range
+  // zeroed in place: runs of zeros travel as such.
+  const sparse = `${fresh}/sparse.img`;
+  const sfd = openSync(at(sparse), 'w');
+  try {
+    writeSync(sfd, keystream(SEED, `sparse ${round}`, 0, 0, 300 * 1024), 0, 300 * 1024, 0);
+    writeSync(sfd, keystream(SEED, `sparse ${round}`, 1, 0, 200 * 1024), 0, 200 * 1024, 20 * MiB);
+  } finally {
+    closeSync(sfd);
+  }
+  truncateSync(at(sparse), 24 * MiB);
+  const zfd = openSync(at(large[2]!.path), 'r+');
+  try {
+    writeSync(zfd, Buffer.alloc(512 * 1024), 0, 512 * 1024, MiB);
+  } finally {
+    closeSync(zfd);
+  }
+
   writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
-  return { renamedOver, deletedTree, renamedFolder, hardLinks };
+  return { renamedOver, deletedTree, renamedFolder, hardLinks, sparse };
 }
 
 test('a burst of every kind of change on a real data set reaches the target exactly', async (t) => {
@@ -147,6 +166,8 @@ test('a burst of every kind of change on a real data set reaches the target exac
   for (const [existing, name] of expect.hardLinks) {
     assert.equal(statSync(join(m.folder('beta'), name)).ino, statSync(join(m.folder('beta'), existing)).ino, `${name} is another name of ${existing} on the target too`);
   }
+  const allocated = statSync(join(m.folder('beta'), expect.sparse)).blocks * 512;
+  assert.ok(allocated < 4 * MiB, `the sparse file of 24 MiB holding 500 KiB takes ${allocated} bytes on the target`);
   const verify = await m.command('alpha', 'verify');
   assert.equal(verify.verify?.equal, true, JSON.stringify(verify.verify));
 });

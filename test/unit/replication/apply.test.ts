@@ -550,3 +550,32 @@ test('a create or a put on a name that shares its file with others (a hard link)
   assert.equal(statSync(at('a')).nlink, 1);
   assert.equal((statSync(at('a')).mode & 0o777).toString(8), '640');
 });
+
+test('a run of zeros past the file\'s end leaves a hole; over its bytes it writes zeros; again it changes nothing', async (t) => {
+  const { applier, at } = setUp(t);
+  const MiB = 1024 * 1024;
+  const head = Buffer.alloc(MiB, 7);
+  const tail = Buffer.alloc(MiB, 9);
+  // A new file of 64 MiB: data, 62 MiB of hole, data; then a run at the end that grows it by 16 MiB.
+  await applyAll(applier, [
+    { op: 'create', path: 'disk.img', mode: 0o600 },
+    { op: 'write', path: 'disk.img', offset: 0, data: head },
+    { op: 'zeros', path: 'disk.img', offset: MiB, length: 62 * MiB },
+    { op: 'write', path: 'disk.img', offset: 63 * MiB, data: tail },
+    { op: 'zeros', path: 'disk.img', offset: 64 * MiB, length: 16 * MiB },
+  ]);
+  const expected = Buffer.concat([head, Buffer.alloc(62 * MiB), tail, Buffer.alloc(16 * MiB)]);
+  assert.ok(readFileSync(at('disk.img')).equals(expected), 'the content: data and zeros where they were sent');
+  const allocated = (): number => statSync(at('disk.img')).blocks * 512;
+  assert.ok(allocated() < 8 * MiB, `${allocated()} bytes allocated for 2 MiB of data in 80 MiB: the zeros are holes`);
+  // Applied again (a replay after a crash): the same file.
+  await applyAll(applier, [{ op: 'zeros', path: 'disk.img', offset: MiB, length: 62 * MiB }, { op: 'zeros', path: 'disk.img', offset: 64 * MiB, length: 16 * MiB }]);
+  assert.ok(readFileSync(at('disk.img')).equals(expected));
+  assert.ok(allocated() < 8 * MiB, 'still holes');
+  // Over the file's bytes, and past its end at once: zeros written where data was, the file grown by the rest.
+  await applyAll(applier, [{ op: 'zeros', path: 'disk.img', offset: 63 * MiB + 100, length: 17 * MiB + 50 }]);
+  const after = Buffer.concat([head, Buffer.alloc(62 * MiB), tail.subarray(0, 100), Buffer.alloc(17 * MiB + 50)]);
+  assert.ok(readFileSync(at('disk.img')).equals(after), 'the tail\'s data became zeros, the file grew by 150 bytes');
+  assert.ok(allocated() < 8 * MiB, 'the holes are still holes');
+  await rejects(applier.apply({ op: 'zeros', path: '../outside', offset: 0, length: 1 }), 'VIGIL_BAD_PATH', /\.\./);
+});

@@ -29,6 +29,8 @@ const samples: WireRecord[] = [
     { path: 'ünïcode/a', mode: 0o640, mtimeMs: 4, uid: 5, data: Buffer.from('again') },
   ] },
   { op: 'link', path: 'ünïcode/second name', existing: 'a/b.txt' },
+  { op: 'zeros', path: 'disk.img', offset: 0, length: 1 },
+  { op: 'zeros', path: 'ünïcode/disk.img', offset: 2 ** 40, length: Number.MAX_SAFE_INTEGER - 2 ** 40 },
 ];
 
 function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
@@ -70,7 +72,7 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
   fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
   fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
-  fails(Buffer.from([1, 13, ...del.subarray(2)]), 'op', 1, /unknown op code 13/);
+  fails(Buffer.from([1, 14, ...del.subarray(2)]), 'op', 1, /unknown op code 14/);
   const meta = encodeRecord({ op: 'meta', path: 'm' });
   meta[meta.length - 1] = 0x10;
   fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);
@@ -158,6 +160,12 @@ test('numbers out of range are refused on decode', () => {
   const mtime = encodeRecord({ op: 'meta', path: 'm', mtimeMs: 1 });
   mtime.writeDoubleBE(Number.NaN, 6);
   fails(mtime, 'mtimeMs', 6, /not finite/);
+  // A run of zeros holds a byte at least, and ends within 2^53 - 1: the length is named.
+  const zeros = encodeRecord({ op: 'zeros', path: 'z', offset: 2 ** 40, length: 5 });
+  zeros.writeBigUInt64BE(0n, 13);
+  fails(zeros, 'length', 13, /at least one byte/);
+  zeros.writeBigUInt64BE(2n ** 53n - 2n ** 40n, 13);
+  fails(zeros, 'length', 13, /beyond 2\^53 - 1/);
   const write = encodeRecord({ op: 'write', path: 'w', offset: 0, data: Buffer.alloc(1) });
   write.writeUInt32BE(0xffffffff, 13);
   fails(write, 'data length', 13, /exceeds/);
@@ -177,6 +185,9 @@ test('encoding refuses what decoding would refuse, naming the field', () => {
   refuses({ op: 'file-hash', path: 'a', size: 0, sha256: Buffer.alloc(31) }, 'sha256');
   refuses({ op: 'symlink', path: 'a', target: '' }, 'target');
   refuses({ op: 'delete', path: 'x'.repeat(4097) }, 'path');
+  refuses({ op: 'zeros', path: 'z', offset: 0, length: 0 }, 'length');
+  refuses({ op: 'zeros', path: 'z', offset: 1, length: Number.MAX_SAFE_INTEGER }, 'length');
+  refuses({ op: 'zeros', path: 'z', offset: -1, length: 1 }, 'offset');
 });
 
 test('every field survives the encoder growing its buffer: data of 0 to 2100 bytes, paths up to the limit, all ops', () => {

@@ -106,8 +106,8 @@ async function mirrorOnce(
     readonly backgroundListing?: boolean;
     /** The mirror's maxSendRate. */
     readonly maxBytesPerSecond?: number;
-    /** While on, the target is one from before link records (downgraded): it lists no such op and cannot read one. */
-    readonly linksRefused?: { on: boolean };
+    /** While on, the target is one from before `op` (downgraded): it lists no such op and cannot read one. */
+    readonly refused?: { on: boolean; readonly op: ChangeOp };
   } = {},
 ): Promise<MirrorRun> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-source-target-'));
@@ -160,18 +160,19 @@ async function mirrorOnce(
       return real.apply(r);
     },
   };
-  const refused = options.linksRefused;
+  const refused = options.refused;
   const linking: MirrorEndpoint = refused === undefined ? counted : {
     ...counted,
     apply: (r) => {
-      if (refused.on && decodeRecord(r.payload).op === 'link') return Promise.reject(Object.assign(new Error('change record: op at byte 1: unknown op code 12'), { code: 'VIGIL_BAD_RECORD' }));
+      const code = r.payload[1]!;
+      if (refused.on && decodeRecord(r.payload).op === refused.op) return Promise.reject(Object.assign(new Error(`change record: op at byte 1: unknown op code ${code}`), { code: 'VIGIL_BAD_RECORD' }));
       return counted.apply(r);
     },
     handle: async (method, body) => {
       const answer = await counted.handle!(method, body);
       if (!refused.on || method !== 'features') return answer;
       const features = JSON.parse(answer.toString('utf8')) as { ops: string[] };
-      return Buffer.from(JSON.stringify({ ...features, ops: features.ops.filter((op) => op !== 'link') }));
+      return Buffer.from(JSON.stringify({ ...features, ops: features.ops.filter((op) => op !== refused.op) }));
     },
   };
   const endpoint = older === 'before puts' ? olderTarget(linking) : older === 'before put batches' ? targetBeforePutBatches(linking)
@@ -470,8 +471,8 @@ test('hard links: the first mirror sends a file once and links its other names; 
 });
 
 test('link records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends each name as a copy; upgraded again, a differential mirror links them', async (t) => {
-  const refused = { on: false };
-  const { src, dst, log, source, ops } = await mirrorOnce(t, false, undefined, { linksRefused: refused });
+  const refused = { on: false, op: 'link' as const };
+  const { src, dst, log, source, ops } = await mirrorOnce(t, false, undefined, { refused });
   // Transmission paused: the new name is journaled, as a link, for the target as it was.
   await source.pause();
   linkSync(join(src, 'docs/f2'), join(src, 'docs/f2-again'));
@@ -493,6 +494,54 @@ test('link records journaled for a target that is then downgraded: it refuses th
   assert.equal(ops.get('link'), 1, JSON.stringify([...ops]));
   assert.ok((await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true })).equal);
   assert.equal(statSync(join(dst, 'docs/f2-again')).ino, statSync(join(dst, 'docs/f2')).ino);
+});
+
+const MiB = 1024 * 1024;
+
+/**
+ * A sparse file of 80 MiB: 1 MiB of random bytes at its start, 500 KiB at 40 MiB + 100 KiB, holes elsewhere (its
+ * end too). Answers the bytes of data in it.
+ */
+function sparseFile(path: string): number {
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, randomBytes(MiB), 0, MiB, 0);
+    writeSync(fd, randomBytes(500 * 1024), 0, 500 * 1024, 40 * MiB + 100 * 1024);
+  } finally {
+    closeSync(fd);
+  }
+  execFileSync('truncate', ['-s', String(80 * MiB), path]);
+  return MiB + 500 * 1024;
+}
+
+test('a sparse file travels as its data and its runs of zeros: the copy is equal and as sparse; a change to zeros travels as one record', async (t) => {
+  let data = 0;
+  const { src, dst, ops, written, source } = await mirrorOnce(t, false, (from) => { data = sparseFile(join(from, 'disk.img')); });
+  assert.equal(written.get('0/disk.img'), data, 'only the data was written');
+  // Two runs: from the end of the first MiB to the second piece of data (many chunks, one record), and from its end on.
+  assert.equal(ops.get('zeros'), 2, JSON.stringify([...ops]));
+  const allocated = statSync(join(dst, 'disk.img')).blocks * 512;
+  assert.ok(allocated < 8 * MiB, `${allocated} bytes allocated on the target for ${data} bytes of data in 80 MiB`);
+
+  // Live: the first MiB zeroed (written over), a MiB of data at 10 MiB.
+  const fd = openSync(join(src, 'disk.img'), 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(MiB), 0, MiB, 0);
+    writeSync(fd, randomBytes(MiB), 0, MiB, 10 * MiB);
+  } finally {
+    closeSync(fd);
+  }
+  await until('the change is applied', () => source.status(Date.now()).queue.records === 0 && readFileSync(join(dst, 'disk.img')).equals(readFileSync(join(src, 'disk.img'))), 20_000);
+  assert.equal(written.get('0/disk.img'), data + MiB, 'only the new data was written');
+  assert.equal(ops.get('zeros'), 3, 'the zeroed MiB went as one record');
+  assert.ok((await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true })).equal);
+});
+
+test('to a target from before zeros records, a sparse file goes byte by byte, and the copy is equal', async (t) => {
+  const { dst, ops, written } = await mirrorOnce(t, false, (from) => { sparseFile(join(from, 'disk.img')); }, { refused: { on: true, op: 'zeros' } });
+  assert.equal(ops.get('zeros'), undefined);
+  assert.equal(written.get('0/disk.img'), 80 * MiB);
+  assert.equal(statSync(join(dst, 'disk.img')).size, 80 * MiB);
 });
 
 test('after a resync that wrote to the copy, the source sends its block hashes: the target takes every file\'s, and its background listing hashes none', async (t) => {
