@@ -129,6 +129,8 @@ export class MirrorSource {
   private paused: boolean;
   /** Set once the target's copy is known to need a resync before it can follow the journal. */
   private resyncNeeded: 'full' | 'diff' | undefined;
+  /** The target refused a journaled record (an op it does not know): the journal is not sent until the reset. */
+  private journalRefused = false;
   private resyncing = false;
   /** Who waits in untilConnected for the target's HELLO_OK. */
   private readonly helloWaiters = new Set<() => void>();
@@ -394,6 +396,9 @@ export class MirrorSource {
   private connect(): void {
     const source = {
       read: async (fromSeq: number, maxBytes: number): Promise<OutgoingRecord[]> => {
+        // The target refused a record it cannot read: sent again before the reset that skips it, it would close
+        // this connection too, and the reset's call with it, at every reconnect.
+        if (this.journalRefused) return [];
         const { ackedSeq } = this.journal.stats();
         if (fromSeq <= ackedSeq) {
           // The target is behind what we still hold: our journal cannot bring it level.
@@ -428,7 +433,10 @@ export class MirrorSource {
         if (e.appCode === 'STALE_SOURCE' || e.appCode === 'DIVERGED') this.o.onRefused?.(e.message);
         // A record the target cannot read (one of an op it does not know: a target downgraded while the journal
         // held link records) would be refused at every replay: the next connection skips the journal and resyncs.
-        if (e.appCode === 'VIGIL_BAD_RECORD') this.resyncNeeded ??= 'diff';
+        if (e.appCode === 'VIGIL_BAD_RECORD') {
+          this.resyncNeeded ??= 'diff';
+          this.journalRefused = true;
+        }
       },
     });
     this.client.start();
@@ -490,7 +498,9 @@ export class MirrorSource {
     await this.journal.flush();
     const last = this.journal.stats().lastSeq;
     await client.call('reset', Buffer.from(JSON.stringify({ lastApplied: last })));
-    // Reconnect so that the stream resumes after `last`; acknowledge what the target will never ask for.
+    // Reconnect so that the stream resumes after `last` (past any record the target refused); acknowledge what the
+    // target will never ask for.
+    this.journalRefused = false;
     await client.close();
     if (last > this.journal.stats().ackedSeq) await this.journal.ack(last);
     this.appendedAt.length = 0;

@@ -439,7 +439,7 @@ test('a differential mirror whose source folder is missing (a volume not mounted
 
 /** The differential mirror a source runs (asked for, or at its start after a crash) is done and acknowledged. */
 async function untilDiffDone(source: MirrorSource, after: number, log: readonly string[]): Promise<void> {
-  await until('the differential mirror is done', () => (source.lastSync?.startedAt ?? 0) > after && (source.lastSync!.finishedAt !== undefined || source.lastSync!.error !== undefined), 30_000);
+  await until('the differential mirror is done', () => (source.lastSync?.startedAt ?? 0) > after && (source.lastSync!.finishedAt !== undefined || source.lastSync!.error !== undefined), 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
   assert.equal(source.lastSync!.error, undefined, log.join('\n'));
   await until('every record is acknowledged', () => source.status(Date.now()).queue.records === 0, 30_000);
 }
@@ -542,6 +542,26 @@ test('to a target from before zeros records, a sparse file goes byte by byte, an
   assert.equal(ops.get('zeros'), undefined);
   assert.equal(written.get('0/disk.img'), 80 * MiB);
   assert.equal(statSync(join(dst, 'disk.img')).size, 80 * MiB);
+});
+
+test('zeros records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends the file byte by byte', async (t) => {
+  const refused = { on: false, op: 'zeros' as const };
+  const { src, dst, log, source, ops, written } = await mirrorOnce(t, false, undefined, { refused });
+  // Transmission paused: the sparse file is journaled, its holes as zeros records, for the target as it was.
+  await source.pause();
+  sparseFile(join(src, 'disk.img'));
+  await until('the sparse file is journaled', () => source.status(Date.now()).queue.records > 0, 10_000);
+  refused.on = true;
+  const before = Date.now();
+  source.resume();
+  await untilDiffDone(source, before, log);
+  assert.ok(log.some((line) => /applying record \d+ failed: change record: op at byte 1: unknown op code 13/.test(line)), log.join('\n'));
+  assert.equal(ops.get('zeros'), undefined, 'no zeros record was applied');
+  // The file's last hole at least (records after a refused one may still have landed: the target applies several
+  // at once) went as bytes.
+  const lastHole = 80 * MiB - (40 * MiB + 600 * 1024);
+  assert.ok((written.get('0/disk.img') ?? 0) >= lastHole, `${written.get('0/disk.img')} bytes written`);
+  assert.ok((await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true })).equal);
 });
 
 test('after a resync that wrote to the copy, the source sends its block hashes: the target takes every file\'s, and its background listing hashes none', async (t) => {
