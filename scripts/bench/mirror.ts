@@ -923,15 +923,17 @@ function readThrough(path: string): void {
 
 /**
  * Phase 3b with the agents running: the sparse file is written beside the data set, then renamed into it; timed
- * from the rename until the copy is equal (untilLevel), the agents' CPU and alpha's interface counters over the same.
+ * from the rename until the copy is equal (untilLevel, which compares the trees), the agents' CPU and alpha's
+ * interface counters over the same. `settle`: what every timed phase starts with (settleMachine).
  */
-async function vigilSparse(b: Bench, sizeMiB: number, timeoutMs: number): Promise<Record<string, unknown>> {
+async function vigilSparse(b: Bench, sizeMiB: number, timeoutMs: number, settle: () => void): Promise<Record<string, unknown>> {
   const staged = join(dirname(b.paths.source), 'sparse-staged.img');
   const data = writeSparseFile(staged, sizeMiB);
   syncDisks();
   // Read once, as the data set was just written: both contenders then read it from memory. Whoever read it first
   // would otherwise fill the page cache with the holes' zeros for the other (ext4 caches a hole's pages as it reads them).
   readThrough(staged);
+  settle();
   progress(`[vigil] a sparse file of ${sizeMiB} MiB holding ${round(data / MiB)} MiB of data`);
   mkdirSync(join(b.paths.source, dirname(SPARSE_FILE)), { recursive: true });
   const before = b.wire();
@@ -1110,7 +1112,7 @@ async function main(): Promise<void> {
     // 3b. A sparse file.
     if (options.sparseMiB > 0) {
       try {
-        vigil['sparse'] = await vigilSparse(b, options.sparseMiB, syncTimeoutMs);
+        vigil['sparse'] = await vigilSparse(b, options.sparseMiB, syncTimeoutMs, () => settleMachine(dataset.bytes, options.memory));
       } catch (err) {
         throw new Error(`Vigil's sparse file: ${(err as Error).message}\n${b.agentLogs()}`, { cause: err });
       }

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { xxhash128 } from 'hash-wasm';
 import { BLOCK_HASHES, blockHash, blockHashCode, blockHashOfCode, isBlockHashName } from '../../../agent/replication/block-hash.js';
 
 test('xxh3-128 gives the canonical XXH128 digests, and sha256-128 the first 16 bytes of SHA-256', () => {
@@ -37,4 +38,21 @@ test('the store codes: 0 is SHA-256 (every store before XXH3), 1 is XXH3; other 
   assert.equal(isBlockHashName('xxh3-128'), true);
   assert.equal(isBlockHashName('md5'), false);
   assert.equal(isBlockHashName(1), false);
+});
+
+test('blocks of zeros hash as the hash computes them (their hashes are kept, not computed again); a single other byte anywhere hashes otherwise', async () => {
+  for (const length of [1, 4096, 65536, 65537, 200 * 1024]) {
+    const zeros = Buffer.alloc(length);
+    assert.equal(blockHash(zeros, 'xxh3-128').toString('hex'), await xxhash128(zeros), `${length} zeros, xxh3-128`);
+    assert.deepEqual(blockHash(zeros, 'sha256-128'), createHash('sha256').update(zeros).digest().subarray(0, 16), `${length} zeros, sha256-128`);
+    for (const at of new Set([0, Math.floor(length / 2), length - 1, Math.min(length - 1, 65536)])) {
+      const one = Buffer.alloc(length);
+      one[at] = 1;
+      assert.equal(blockHash(one, 'xxh3-128').toString('hex'), await xxhash128(one), `${length} bytes, one at ${at}`);
+    }
+  }
+  // What a caller is given is its own: changing it changes no later answer.
+  const given = blockHash(Buffer.alloc(4096), 'xxh3-128');
+  given.fill(0xff);
+  assert.equal(blockHash(Buffer.alloc(4096), 'xxh3-128').toString('hex'), await xxhash128(Buffer.alloc(4096)));
 });
