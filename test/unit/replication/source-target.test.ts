@@ -444,6 +444,23 @@ async function untilDiffDone(source: MirrorSource, after: number, log: readonly 
   await until('every record is acknowledged', () => source.status(Date.now()).queue.records === 0, 30_000);
 }
 
+/**
+ * Transmission paused, `change` is journaled for the target as it is; then the target is downgraded to a version
+ * before `refused.op` (op code `code`) and transmission resumes: the target refuses the first such record, none is
+ * applied, and a differential mirror follows.
+ */
+async function journaledThenDowngraded(run: MirrorRun, refused: { on: boolean; readonly op: ChangeOp }, code: number, change: () => void): Promise<void> {
+  await run.source.pause();
+  change();
+  await until('the change is journaled', () => run.source.status(Date.now()).queue.records > 0, 10_000);
+  refused.on = true;
+  const before = Date.now();
+  run.source.resume();
+  await untilDiffDone(run.source, before, run.log);
+  assert.ok(run.log.some((line) => line.includes(`change record: op at byte 1: unknown op code ${code}`)), run.log.join('\n'));
+  assert.equal(run.ops.get(refused.op), undefined, `no ${refused.op} record was applied`);
+}
+
 test('hard links: the first mirror sends a file once and links its other names; after a crash, a differential mirror splits a name that is another file here, leaving the rest', async (t) => {
   const { ops, written, src, dst, log, restart } = await mirrorOnce(t, false, (dir) => {
     linkSync(join(dir, 'large.bin'), join(dir, 'docs/large-again.bin'));
@@ -472,17 +489,10 @@ test('hard links: the first mirror sends a file once and links its other names; 
 
 test('link records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends each name as a copy; upgraded again, a differential mirror links them', async (t) => {
   const refused = { on: false, op: 'link' as const };
-  const { src, dst, log, source, ops } = await mirrorOnce(t, false, undefined, { refused });
-  // Transmission paused: the new name is journaled, as a link, for the target as it was.
-  await source.pause();
-  linkSync(join(src, 'docs/f2'), join(src, 'docs/f2-again'));
-  await until('the new name is journaled', () => source.status(Date.now()).queue.records > 0, 10_000);
-  refused.on = true;
-  const before = Date.now();
-  source.resume();
-  await untilDiffDone(source, before, log);
-  assert.ok(log.some((line) => /applying record \d+ failed: change record: op at byte 1: unknown op code 12/.test(line)), log.join('\n'));
-  assert.equal(ops.get('link'), undefined, 'no link record was applied');
+  const run = await mirrorOnce(t, false, undefined, { refused });
+  const { src, dst, log, source, ops } = run;
+  // The new name is journaled as a link.
+  await journaledThenDowngraded(run, refused, 12, () => linkSync(join(src, 'docs/f2'), join(src, 'docs/f2-again')));
   const report = await verifyTrees(src, dst, compileGlobs([], []), { checkMtime: true });
   assert.deepEqual(report, { equal: false, missing: [], extra: [], contentDiffers: [], metadataDiffers: [{ path: 'docs/f2-again', fields: ['linkedTo'] }], problems: [] });
 
@@ -546,17 +556,10 @@ test('to a target from before zeros records, a sparse file goes byte by byte, an
 
 test('zeros records journaled for a target that is then downgraded: it refuses them, and a differential mirror sends the file byte by byte', async (t) => {
   const refused = { on: false, op: 'zeros' as const };
-  const { src, dst, log, source, ops, written } = await mirrorOnce(t, false, undefined, { refused });
-  // Transmission paused: the sparse file is journaled, its holes as zeros records, for the target as it was.
-  await source.pause();
-  sparseFile(join(src, 'disk.img'));
-  await until('the sparse file is journaled', () => source.status(Date.now()).queue.records > 0, 10_000);
-  refused.on = true;
-  const before = Date.now();
-  source.resume();
-  await untilDiffDone(source, before, log);
-  assert.ok(log.some((line) => /applying record \d+ failed: change record: op at byte 1: unknown op code 13/.test(line)), log.join('\n'));
-  assert.equal(ops.get('zeros'), undefined, 'no zeros record was applied');
+  const run = await mirrorOnce(t, false, undefined, { refused });
+  const { src, dst, written } = run;
+  // The sparse file is journaled, its holes as zeros records.
+  await journaledThenDowngraded(run, refused, 13, () => sparseFile(join(src, 'disk.img')));
   // The file's last hole at least (records after a refused one may still have landed: the target applies several
   // at once) went as bytes.
   const lastHole = 80 * MiB - (40 * MiB + 600 * 1024);
