@@ -23,7 +23,7 @@ export const BLOCK_HASH_BYTES = 16;
 const xxh3 = await createXXHash128();
 
 export function blockHash(bytes: Uint8Array, name: BlockHashName): Buffer {
-  if (bytes.length > 0 && bytes[0] === 0 && bytes[bytes.length - 1] === 0 && allZero(bytes)) return zeroBlockHash(bytes.length, name);
+  if (bytes.length > 0 && bytes[0] === 0 && bytes[bytes.length - 1] === 0 && allZero(bytes)) return zeroBlockHash(bytes, name);
   return computed(bytes, name);
 }
 
@@ -41,6 +41,12 @@ function computed(bytes: Uint8Array, name: BlockHashName): Buffer {
  * a block's bytes costs a fraction of hashing them, and most blocks of data fail the look at their first byte.
  */
 const zeroHashes = new Map<string, Buffer>();
+/**
+ * Lengths kept: whole pages only (block sizes are; a file's last block, of any length, is one per file), and the
+ * first few seen, so that no length of a last block can grow the map.
+ */
+const MAX_ZERO_HASHES = 16;
+const KEPT_LENGTH_UNIT = 4096;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 function allZero(bytes: Uint8Array): boolean {
@@ -51,15 +57,14 @@ function allZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-function zeroBlockHash(length: number, name: BlockHashName): Buffer {
-  const key = `${name} ${length}`;
-  let hash = zeroHashes.get(key);
-  if (hash === undefined) {
-    hash = Buffer.from(computed(new Uint8Array(length), name));
-    zeroHashes.set(key, hash);
-  }
+function zeroBlockHash(zeros: Uint8Array, name: BlockHashName): Buffer {
+  const key = `${name} ${zeros.length}`;
+  const known = zeroHashes.get(key);
   // A copy: callers keep what they are given (an index's last block, a prior tail).
-  return Buffer.from(hash);
+  if (known !== undefined) return Buffer.from(known);
+  const hash = computed(zeros, name);
+  if (zeros.length % KEPT_LENGTH_UNIT === 0 && zeroHashes.size < MAX_ZERO_HASHES) zeroHashes.set(key, Buffer.from(hash));
+  return hash;
 }
 
 export function isBlockHashName(value: unknown): value is BlockHashName {
