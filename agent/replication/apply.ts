@@ -11,6 +11,7 @@ import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type 
 import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { WRITE_PIECE_BYTES, writePiece } from '../util/write-pieces.js';
+import { HolePuncher } from './punch-hole.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -37,6 +38,8 @@ export interface ApplierOptions {
    * (inline-writes.ts); false always goes through libuv's pool. Default: allowed, with the module's thresholds.
    */
   readonly inlineWrites?: false | Omit<InlineWriteOptions, 'allowed'>;
+  /** A run of zeros over a file's bytes is a hole punched there (punch-hole.ts) where it can be; false writes zeros. Default true. */
+  readonly punchHoles?: boolean;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -123,6 +126,7 @@ export class Applier {
   /** Made at the first write record, once the root exists (its file system decides). */
   private inline: Promise<InlineWrites | undefined> | undefined;
   private inlineMade: InlineWrites | undefined;
+  private readonly holes: HolePuncher | undefined;
 
   constructor(root: string, options: ApplierOptions = {}) {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
@@ -132,6 +136,7 @@ export class Applier {
     this.writeThread = options.writeThread;
     this.ownsWriteThread = options.writeThread === undefined;
     this.inlineWriteOptions = options.inlineWrites ?? {};
+    this.holes = options.punchHoles === false ? undefined : new HolePuncher();
   }
 
   /** Pieces written inline, and slow ones among them; undefined before the first write record or when not allowed. */
@@ -425,8 +430,8 @@ export class Applier {
 
   /**
    * A run of zeros: past the file's end it is a hole (the file grows by truncate, which allocates nothing); over
-   * the file's bytes, zeros are written where they are not zeros already (so a replay leaves holes as they are;
-   * Node has no way to punch one).
+   * the file's bytes, a hole is punched, or where that cannot be, zeros are written where they are not zeros
+   * already (so a replay leaves holes as they are).
    */
   private async zeros(r: Extract<ChangeRecord, { op: 'zeros' }>): Promise<void> {
     const path = await this.resolve(r.path, r, true);
@@ -435,27 +440,32 @@ export class Applier {
       const { size } = await file.handle.stat();
       const end = r.offset + r.length;
       const within = Math.min(end, size);
-      // The handle writes only (a file may be write-only to us): its bytes are read through another. One that
-      // cannot be read is written over.
-      const reader = within > r.offset ? await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined) : undefined;
-      try {
-        const there = reader === undefined ? undefined : Buffer.allocUnsafe(Math.min(ZERO_PIECE.length, within - r.offset));
-        for (let at = r.offset; at < within;) {
-          const length = Math.min(ZERO_PIECE.length, within - at);
-          const read = there === undefined ? 0 : (await reader!.read(there, 0, length, at)).bytesRead;
-          if (read === length && ZERO_PIECE.compare(there!, 0, length, 0, length) === 0) {
-            at += length;
-            continue;
-          }
-          at += (await file.handle.write(ZERO_PIECE, 0, length, at)).bytesWritten;
-        }
-      } finally {
-        await reader?.close();
-      }
+      if (within > r.offset && (await this.holes?.punch(file.handle.fd, r.offset, within - r.offset)) !== true) await this.writeZeros(path, file, r.offset, within);
       if (end > size) await file.handle.truncate(end);
       file.dirty = true;
     } finally {
       file.users--;
+    }
+  }
+
+  /** Zeros over `from` to `to` of the open file, where its bytes are not zeros already. */
+  private async writeZeros(path: string, file: OpenFile, from: number, to: number): Promise<void> {
+    // The handle writes only (a file may be write-only to us): its bytes are read through another. One that cannot
+    // be read is written over.
+    const reader = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+    try {
+      const there = Buffer.allocUnsafe(Math.min(ZERO_PIECE.length, to - from));
+      for (let at = from; at < to;) {
+        const length = Math.min(ZERO_PIECE.length, to - at);
+        const read = reader === undefined ? 0 : (await reader.read(there, 0, length, at)).bytesRead;
+        if (read === length && ZERO_PIECE.compare(there, 0, length, 0, length) === 0) {
+          at += length;
+          continue;
+        }
+        at += (await file.handle.write(ZERO_PIECE, 0, length, at)).bytesWritten;
+      }
+    } finally {
+      await reader?.close();
     }
   }
 

@@ -579,3 +579,20 @@ test('a run of zeros past the file\'s end leaves a hole; over its bytes it write
   assert.ok(allocated() < 8 * MiB, 'the holes are still holes');
   await rejects(applier.apply({ op: 'zeros', path: '../outside', offset: 0, length: 1 }), 'VIGIL_BAD_PATH', /\.\./);
 });
+
+test('a run of zeros over a file\'s bytes punches a hole there (the copy stays as thin as the source); without punching it writes zeros', async (t) => {
+  const MiB = 1024 * 1024;
+  const data = Buffer.from(Array.from({ length: 4 * MiB }, (_, i) => 1 + ((i * 7919) % 251)));
+  for (const punchHoles of [true, false]) {
+    const { applier, at } = setUp(t, { punchHoles });
+    await applyAll(applier, [{ op: 'create', path: 'disk.img', mode: 0o600 }, { op: 'write', path: 'disk.img', offset: 0, data }]);
+    const before = statSync(at('disk.img')).blocks * 512;
+    await applyAll(applier, [{ op: 'zeros', path: 'disk.img', offset: 64 * 1024 + 10, length: 2 * MiB }]);
+    const expected = Buffer.from(data);
+    expected.fill(0, 64 * 1024 + 10, 64 * 1024 + 10 + 2 * MiB);
+    assert.ok(readFileSync(at('disk.img')).equals(expected), `punchHoles ${punchHoles}: the run reads as zeros, the rest as it was`);
+    const freed = before - statSync(at('disk.img')).blocks * 512;
+    if (punchHoles) assert.ok(freed >= 1.5 * MiB, `${freed} bytes freed by the hole`);
+    else assert.equal(freed, 0, 'zeros written stay allocated');
+  }
+});
