@@ -675,8 +675,15 @@ export class ChangeDetector {
       const existing = await this.sameFileAs(v, st);
       if (existing !== undefined) {
         if (probe?.whole !== undefined) this.chunks.give(probe.whole.content);
-        yield* this.linkTo(v, existing, st);
-        return;
+        if (this.o.index.entry(existing)?.mtimeMs !== NO_MTIME) {
+          yield* this.linkTo(v, existing, st);
+          return;
+        }
+        // The other name's entry is racy: the file may have changed since, through this very name (the event
+        // looked at now, which no later one need follow). Linked, it is looked at as a changed file.
+        yield* this.link(v, existing);
+        previous = this.o.index.get(v);
+        probe = undefined;
       }
     }
     if (previous === undefined && puts && probe?.whole !== undefined && probe.previous === undefined) {
@@ -774,8 +781,9 @@ export class ChangeDetector {
   }
 
   /**
-   * Another name of `v`'s file whose content the target already has (its entry as the file is now, or racy:
-   * what changed since the entry was made has an event of its own, which `v`'s racy entry then catches too).
+   * Another name of `v`'s file whose content the target has, as the file is now or, its entry racy, as it was
+   * when indexed: then the caller looks at the file again once linked (what changed since may have been written
+   * through `v`, whose event is the one being looked at).
    */
   private async sameFileAs(v: string, st: PathStat): Promise<string | undefined> {
     for (const u of this.otherNames(v, st.ino)) {
@@ -789,11 +797,16 @@ export class ChangeDetector {
 
   /** `v` made another name of `existing`'s file on the target: one small record instead of its content. */
   private *linkTo(v: string, existing: string, st: PathStat): Generator<ChangeRecord> {
+    yield* this.link(v, existing);
+    yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: st.mtimeMs, ...this.owner(st) });
+  }
+
+  /** The link record alone: `v` takes `existing`'s index and metadata sent. */
+  private *link(v: string, existing: string): Generator<ChangeRecord> {
     yield { op: 'link', path: v, existing };
     // One file there now: `existing`, when its turn comes in this pass, is not linked back to `v`.
     if (this.afterListing) this.noteTargetHardLink(v, existing);
     this.noteLinked(v, existing);
-    yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: st.mtimeMs, ...this.owner(st) });
   }
 
   /** `name` is another name of `to`'s file on the target now: its index, and the metadata last sent, are `to`'s. */

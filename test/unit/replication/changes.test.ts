@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
-import { BlockIndexStore, indexFile } from '../../../agent/replication/block-index.js';
+import { BlockIndexStore, NO_MTIME, indexFile } from '../../../agent/replication/block-index.js';
 import { ChangeDetector, splitVirtualPath } from '../../../agent/replication/changes.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { decodeRecord, encodeRecord, type ChangeRecord } from '../../../agent/replication/records.js';
@@ -843,4 +843,26 @@ test('runs of zeros travel as zeros records, new files, rewrites, appends and gr
     }
     assert.ok(zerosSent > 0, `sequence ${round} sent no zeros record`);
   }
+});
+
+test('a new name linked to a name whose index is racy is looked at again: a write through the new name, reported for it alone, travels', async (t) => {
+  const r = await rig(t);
+  r.detector.hardLinks = true;
+  const src = r.src[0]!;
+  const content = Buffer.alloc(300 * 1024, 0x61);
+  for (let round = 0; round < 5; round++) {
+    writeFileSync(join(src, `a${round}`), content);
+    // Indexed at once, within the racy window of its mtime (the burst still writing, as a watcher sees it).
+    await r.sync([`0/a${round}`]);
+    if (r.index.entry(`0/a${round}`)?.mtimeMs !== NO_MTIME) continue; // the look came too late to be racy: try again
+    linkSync(join(src, `a${round}`), join(src, `b${round}`));
+    const fd = openSync(join(src, `b${round}`), 'r+');
+    writeSync(fd, Buffer.from('written through the second name'), 0, undefined, 70_000);
+    closeSync(fd);
+    const records = await r.sync([`0/b${round}`]);
+    assert.ok(records.some((x) => x.op === 'link' && x.path === `0/b${round}`), JSON.stringify(records.map((x) => x.op)));
+    await r.equal();
+    return;
+  }
+  assert.fail('no look at the file came within its racy window in five tries');
 });
