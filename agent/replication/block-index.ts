@@ -47,6 +47,16 @@ export const RACY_MS = 20;
 /** The mtime a racy or distrusted index is kept with: no file has it, so size, mtime and inode never match. */
 export const NO_MTIME = -1;
 
+/** Whether an index made now of a file with this mtime is racy (see RACY_MS). */
+export function isRacy(mtimeMs: number): boolean {
+  return Date.now() - mtimeMs < RACY_MS;
+}
+
+/** The mtime an index of a file with this mtime is kept with, made now: NO_MTIME when racy. */
+export function keptMtime(mtimeMs: number): number {
+  return isRacy(mtimeMs) ? NO_MTIME : mtimeMs;
+}
+
 export interface ByteRange { readonly offset: number; readonly length: number }
 
 /** How many blocks an index holds hashes for. */

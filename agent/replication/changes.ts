@@ -16,7 +16,7 @@ import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, isRacy, readAndIndexFile, readIndexing, sameIndex, type BlockIndexStore, type FileIndex } from './block-index.js';
 import type { PathFilter } from './glob.js';
 import { sameMtime, type ChangeRecord } from './records.js';
 import { DataRecords } from './zero-runs.js';
@@ -516,7 +516,7 @@ export class ChangeDetector {
    * file is racy), and a growing log must not be hashed whole at each of its close events.
    */
   private remember(v: string, index: FileIndex): void {
-    const racy = Date.now() - index.mtimeMs < RACY_MS && !this.trusted.has(v);
+    const racy = isRacy(index.mtimeMs) && !this.trusted.has(v);
     this.o.index.set(v, racy ? { ...index, mtimeMs: NO_MTIME } : index);
   }
 

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import type { BlockHashName } from './block-hash.js';
-import { BlockIndexStore, NO_MTIME, RACY_MS, indexFile, type FileIndex } from './block-index.js';
+import { BlockIndexStore, NO_MTIME, indexFile, isRacy, type FileIndex } from './block-index.js';
 import type { TreeEntry } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
 
@@ -42,7 +42,7 @@ export async function listedIndex(known: BlockIndexStore | undefined, v: string,
     }
   }
   const made = await index(path);
-  known?.set(v, Date.now() - made.mtimeMs < RACY_MS ? { ...made, mtimeMs: NO_MTIME } : made);
+  known?.set(v, isRacy(made.mtimeMs) ? { ...made, mtimeMs: NO_MTIME } : made);
   return { index: made, hashed: true, ownIndex: false };
 }
 

@@ -632,15 +632,16 @@ export class MirrorSource {
       const features = JSON.parse((await client.call('features', Buffer.alloc(0))).toString('utf8')) as { ops?: unknown; calls?: unknown; blockHashes?: unknown };
       const blockHashes = Array.isArray(features.blockHashes) ? features.blockHashes.filter(isBlockHashName) : [];
       const calls = Array.isArray(features.calls) ? features.calls : [];
+      const ops = Array.isArray(features.ops) ? features.ops : [];
       return {
         older: false,
-        puts: Array.isArray(features.ops) && features.ops.includes('put'),
-        putBatches: Array.isArray(features.ops) && features.ops.includes('puts'),
+        puts: ops.includes('put'),
+        putBatches: ops.includes('puts'),
         listingPages: calls.includes('list-page'),
         manifestPages: calls.includes('manifest-page'),
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
-        links: Array.isArray(features.ops) && features.ops.includes('link'),
-        holes: Array.isArray(features.ops) && features.ops.includes('zeros'),
+        links: ops.includes('link'),
+        holes: ops.includes('zeros'),
         seedListing: calls.includes('seed-listing'),
       };
     } catch (e) {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Applier, ApplyError } from './apply.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
-import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, blockCount, type FileIndex } from './block-index.js';
+import { BLOCK_HASH_BYTES, blockCount, keptMtime, type FileIndex } from './block-index.js';
 import { ReadThread } from './read-thread.js';
 import { ListingIndex, listedIndex, otherRoleIndex, type Indexer, type Listed } from './listing-index.js';
 import { splitVirtualPath, virtualPath } from './changes.js';
@@ -297,7 +297,7 @@ export class MirrorTarget {
           const st = stats[k];
           if (st === undefined || !st.isFile() || st.size !== f.size || !sameMtime(st.mtimeMs, f.mtimeMs)) return;
           // The store refuses hashes that do not fit the size, naming the path.
-          store.set(f.path, { size: st.size, blockSize, hashes: Buffer.from(f.blocks, 'base64'), mtimeMs: Date.now() - st.mtimeMs < RACY_MS ? NO_MTIME : st.mtimeMs, ino: st.ino });
+          store.set(f.path, { size: st.size, blockSize, hashes: Buffer.from(f.blocks, 'base64'), mtimeMs: keptMtime(st.mtimeMs), ino: st.ino });
           taken++;
         });
       }

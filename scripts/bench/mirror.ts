@@ -863,17 +863,18 @@ async function lsyncdLag(b: Bench, lagSeconds: number, files: number, workloads:
 /**
  * `full`: onto an empty copy; `full_on_demand`: every file sent whole onto the level copy (`--ignore-times` skips
  * the quick check, `--whole-file` the delta algorithm rsync otherwise uses across a network); `diff`: the delta
- * algorithm onto the copy that misses a change.
+ * algorithm onto the copy that misses a change; `sparse`: phase 3b's new sparse file, its holes left as holes.
  */
-async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full' | 'full_on_demand' | 'diff', datasetBytes: number): Promise<Record<string, unknown>> {
-  progress(`[${label}] ${kind === 'full' ? 'full mirror' : kind === 'full_on_demand' ? 'every file again' : 'differential'}`);
-  const extra = kind === 'diff' ? ['--no-whole-file'] : kind === 'full_on_demand' ? ['--whole-file', '--ignore-times'] : [];
+async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full' | 'full_on_demand' | 'diff' | 'sparse', datasetBytes: number): Promise<Record<string, unknown>> {
+  progress(`[${label}] ${kind === 'full' ? 'full mirror' : kind === 'full_on_demand' ? 'every file again' : kind === 'diff' ? 'differential' : 'the sparse file (--sparse)'}`);
+  const extra = kind === 'diff' ? ['--no-whole-file'] : kind === 'full_on_demand' ? ['--whole-file', '--ignore-times'] : kind === 'sparse' ? ['--sparse'] : [];
   const r = b.rsync(peer, extra);
   const equal = (await verifyTrees(b.paths.source, peer.copy, compileGlobs([], []))).equal;
   progress(`[${label}] ${kind}: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
   const cpu = { client: r.cpu.client, [peer.serverName]: r.cpu.server, total: round(r.cpu.client + r.cpu.server) };
   const command = ['rsync', '-a', '--stats', ...peer.args.map((a) => (a.includes(' ') ? `"${a}"` : a)), ...extra, 'SRC/', peer.target].join(' ');
   const common = { seconds: seconds(r.ms), cpu_seconds: cpu, wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command };
+  if (kind === 'sparse') return { ...common, total_bytes_sent: r.stats.totalBytesSent ?? null };
   return kind !== 'diff'
     ? { ...common, mb_per_s: mbPerS(datasetBytes, r.ms), total_bytes_sent: r.stats.totalBytesSent ?? null }
     : { ...common, bytes_sent: r.stats.totalBytesSent ?? null, literal_bytes: r.stats.literalData ?? null, matched_bytes: r.stats.matchedData ?? null, files_transferred: r.stats.filesTransferred ?? null };
@@ -1118,15 +1119,7 @@ async function main(): Promise<void> {
       }
       if (useRsync) {
         settleMachine(dataset.bytes, options.memory);
-        progress('[rsync] the sparse file (--sparse)');
-        const r = b.rsync(b.daemonPeer, ['--sparse']);
-        const equal = (await verifyTrees(b.paths.source, b.daemonPeer.copy, compileGlobs([], []))).equal;
-        rsync['sparse'] = {
-          seconds: seconds(r.ms), cpu_seconds: { client: r.cpu.client, daemon: r.cpu.server, total: round(r.cpu.client + r.cpu.server) },
-          wire_tx_bytes: r.wire.tx, total_bytes_sent: r.stats.totalBytesSent ?? null, allocated_bytes: allocatedBytes(join(b.daemonPeer.copy, SPARSE_FILE)),
-          verified_equal: equal, command: `rsync -a --stats --sparse SRC/ ${b.daemonPeer.target}`,
-        };
-        progress(`[rsync] sparse: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
+        rsync['sparse'] = { ...(await timedRsync(b, b.daemonPeer, 'rsync', 'sparse', dataset.bytes)), allocated_bytes: allocatedBytes(join(b.daemonPeer.copy, SPARSE_FILE)) };
       }
     }
 
