@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Make a fresh Debian machine ready: the Debian packages the tests and demo use (chromium: the console's browser tests;
-# rsync and lsyncd: bench:mirror's peers, which its test runs; strace: where the agent fsyncs), then the npm dependencies.
+# rsync and lsyncd: bench:mirror's peers, which its test runs; strace: where the agent fsyncs; acl and attr: the mirror
+# tests set and read ACLs and extended attributes; make and g++: the native addons), then the npm dependencies.
 # Idempotent and quick when everything is there already. Run by `npm test` and `npm run demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(procps bsdutils openssh-server chromium iproute2 socat resource-agents iputils-ping iputils-arping inotify-tools util-linux prometheus rsync lsyncd strace)
+packages=(procps bsdutils openssh-server chromium iproute2 socat resource-agents iputils-ping iputils-arping inotify-tools util-linux prometheus rsync lsyncd strace acl attr make g++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

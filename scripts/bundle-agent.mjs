@@ -4,7 +4,7 @@
 // built for the server's Node (`npm install` there), and a README. The center's installers ship this folder.
 // Usage: node scripts/bundle-agent.mjs [--out DIR]
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -59,6 +59,15 @@ await build({
   logLevel: 'warning',
 });
 
+/**
+ * Vigil's own addon (extended attributes, agent/native/xattrs) ships as source, built by `npm install` on the server
+ * as the others are (an optional dependency, as in the project's package.json: Windows workstations building the
+ * center skip it); the agent loads it with require() too, and mirrors no attributes where it is missing.
+ */
+const OWN_NATIVE = { name: 'vigil-xattrs', from: 'agent/native/xattrs', to: 'native/xattrs', files: ['package.json', 'binding.gyp', 'xattrs.c'] };
+mkdirSync(join(out, OWN_NATIVE.to), { recursive: true });
+for (const file of OWN_NATIVE.files) cpSync(join(OWN_NATIVE.from, file), join(out, OWN_NATIVE.to, file));
+
 const bundlePackage = {
   name: 'vigil-agent',
   version: pkg.version,
@@ -69,18 +78,22 @@ const bundlePackage = {
   engines: pkg.engines,
   bin: { vigild: 'vigild.js', vigil: 'vigil.js' },
   dependencies: Object.fromEntries(NATIVE.map((name) => [name, pkg.dependencies[name]])),
+  // Optional: a server without a C compiler still installs, and mirrors no attributes (the agent says so).
+  optionalDependencies: { [OWN_NATIVE.name]: `file:${OWN_NATIVE.to}` },
 };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(bundlePackage, null, 2)}\n`);
 writeFileSync(join(out, 'README.md'), `# Vigil agent ${pkg.version}
 
 The cluster agent (\`vigild\`), its CLI (\`vigil\`) and the guard process, bundled: every dependency is inside the
-.js files except the two native ones, which must be compiled for the server: ${NATIVE.map((n) => `\`${n}\``).join(' and ')}.
+.js files except the native ones, which must be compiled for the server: ${NATIVE.map((n) => `\`${n}\``).join(' and ')}, and
+\`${OWN_NATIVE.name}\` (in \`${OWN_NATIVE.to}\`: extended attributes and ACLs, which a mirror carries only where it loads;
+building it needs make and a C compiler).
 
 ## Install on a server (Node ${pkg.engines?.node ?? '20 or later'})
 
 \`\`\`sh
 sudo mkdir -p /opt/vigil && sudo cp -r . /opt/vigil && cd /opt/vigil
-sudo npm install --omit=dev          # builds or downloads better-sqlite3 and serialport for this machine
+sudo npm install --omit=dev          # builds or downloads better-sqlite3 and serialport, builds vigil-xattrs
 sudo node vigil.js --help
 sudo node vigild.js --config /etc/vigil/cluster.yaml --node alpha --state-dir /var/lib/vigil
 \`\`\`

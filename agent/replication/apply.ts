@@ -12,6 +12,7 @@ import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { WRITE_PIECE_BYTES, writePiece } from '../util/write-pieces.js';
 import { HolePuncher } from './punch-hole.js';
+import { matchXattrs, type ExtendedAttributes } from './xattrs.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -40,6 +41,10 @@ export interface ApplierOptions {
   readonly inlineWrites?: false | Omit<InlineWriteOptions, 'allowed'>;
   /** A run of zeros over a file's bytes is a hole punched there (punch-hole.ts) where it can be; false writes zeros. Default true. */
   readonly punchHoles?: boolean;
+  /** Sets xattrs records' attributes (xattrs.ts); without it such a record is refused. */
+  readonly xattrs?: ExtendedAttributes;
+  /** Told, once per kind of failure, of what the copy could not take (a file system without xattrs, say). */
+  readonly warn?: (message: string) => void;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -48,6 +53,8 @@ export interface ApplierStats {
   renamesWithoutSource: number;
   /** Meta records for a path that was already gone (a replay: a later record renamed or deleted it). */
   metaWithoutPath: number;
+  /** xattrs records the copy could not take whole: its file system keeps none (ENOTSUP), or refuses a namespace (EPERM). */
+  xattrsNotSet: number;
 }
 
 const DEFAULT_MAX_OPEN_FILES = 64;
@@ -89,12 +96,12 @@ interface OpenFile {
  */
 function contentPaths(r: WireRecord): string | readonly string[] | undefined {
   if (r.op === 'puts') return r.files.map((f) => f.path);
-  return r.op === 'write' || r.op === 'zeros' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
+  return r.op === 'write' || r.op === 'zeros' || r.op === 'truncate' || r.op === 'create' || r.op === 'meta' || r.op === 'xattrs' || r.op === 'file-hash' || r.op === 'put' ? r.path : undefined;
 }
 
 export class Applier {
   private readonly durable: boolean;
-  readonly stats: ApplierStats = { renamesWithoutSource: 0, metaWithoutPath: 0 };
+  readonly stats: ApplierStats = { renamesWithoutSource: 0, metaWithoutPath: 0, xattrsNotSet: 0 };
   private readonly root: string;
   private readonly applyOwner: boolean;
   private readonly maxOpenFiles: number;
@@ -127,12 +134,17 @@ export class Applier {
   private inline: Promise<InlineWrites | undefined> | undefined;
   private inlineMade: InlineWrites | undefined;
   private readonly holes: HolePuncher | undefined;
+  private readonly xattrs: ExtendedAttributes | undefined;
+  private readonly warn: (message: string) => void;
+  private readonly warned = new Set<string>();
 
   constructor(root: string, options: ApplierOptions = {}) {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
     this.applyOwner = options.applyOwner ?? false;
     this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.durable = options.durable ?? true;
+    this.xattrs = options.xattrs;
+    this.warn = options.warn ?? (() => undefined);
     this.writeThread = options.writeThread;
     this.ownsWriteThread = options.writeThread === undefined;
     this.inlineWriteOptions = options.inlineWrites ?? {};
@@ -387,6 +399,8 @@ export class Applier {
       }
       case 'meta':
         return this.meta(r);
+      case 'xattrs':
+        return this.setXattrs(r);
       case 'file-hash':
         return this.checkHash(r);
     }
@@ -547,6 +561,31 @@ export class Applier {
       if (handle !== undefined) await handle.utimes(stat.atime, mtime);
       else if (link) await lutimes(path, stat.atime, mtime);
       else await utimes(path, stat.atime, mtime);
+    }
+  }
+
+  /**
+   * The path's travelling attributes made the record's, through its name (never following a symlink). A copy on a
+   * file system that keeps none, or that refuses a namespace to this process, is counted and warned of once: the
+   * record is not refused, since the source would send it again forever. verify lists what differs.
+   */
+  private async setXattrs(r: Extract<ChangeRecord, { op: 'xattrs' }>): Promise<void> {
+    const path = await this.resolve(r.path, r, false);
+    if (this.xattrs === undefined) throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: this node cannot set extended attributes`);
+    try {
+      matchXattrs(this.xattrs, path, r.xattrs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        this.stats.metaWithoutPath++;
+        return;
+      }
+      if (code !== 'ENOTSUP' && code !== 'EPERM' && code !== 'EACCES') throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${(e as Error).message}`, { cause: e });
+      this.stats.xattrsNotSet++;
+      if (!this.warned.has(code)) {
+        this.warned.add(code);
+        this.warn(`extended attributes of ${r.path} not set in the copy (${(e as Error).message}); further ${code} failures are counted, not logged`);
+      }
     }
   }
 

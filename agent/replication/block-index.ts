@@ -418,24 +418,28 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
 
 /*
  * The store's file, all numbers little-endian:
- *   header  "VGBI", version u8 (3), block-hash bytes u8 (16), block hash u8 (0 SHA-256, 1 XXH3: block-hash.ts;
+ *   header  "VGBI", version u8 (4), block-hash bytes u8 (16), block hash u8 (0 SHA-256, 1 XXH3: block-hash.ts;
  *           always 0 before XXH3), 1 byte zero, entry count u32
  *   entry   path length u32, path (UTF-8), size f64, blockSize u32, mtimeMs f64, ino f64,
- *           the metadata last sent: flags u8 (1 sent, 2 with uid, 4 with gid), mode u32, mtimeMs f64, uid u32,
- *           gid u32 (zero when not sent),
+ *           the metadata last sent: flags u8 (1 sent, 2 with uid, 4 with gid, 8 with extended attributes),
+ *           mode u32, mtimeMs f64, uid u32, gid u32 (zero when not sent), the digest of the extended attributes
+ *           sent (16 bytes, xattrs.ts; zero when none were),
  *           block hashes (16 each; their count follows from size and blockSize)
  *   trailer SHA-256 of everything before it
- * About 55 bytes plus the path per file, plus 16 per block: 100k files of two blocks take 10.5 MB. Versions 1 (a
- * whole-file hash before the block hashes) and 2 (no metadata sent) are still read.
+ * About 71 bytes plus the path per file, plus 16 per block: 100k files of two blocks take 12 MB. Versions 1 (a
+ * whole-file hash before the block hashes), 2 (no metadata sent) and 3 (no extended attributes) are still read.
  */
 const MAGIC = Buffer.from('VGBI');
-const FORMAT_VERSION = 3;
+const FORMAT_VERSION = 4;
 const HEADER_BYTES = 12;
 const ENTRY_FIXED_BYTES = 4 + 8 + 4 + 8 + 8;
-const SENT_META_BYTES = 1 + 4 + 8 + 4 + 4;
+const V3_SENT_META_BYTES = 1 + 4 + 8 + 4 + 4;
+const XATTRS_DIGEST_BYTES = 16;
+const SENT_META_BYTES = V3_SENT_META_BYTES + XATTRS_DIGEST_BYTES;
 const SENT = 1;
 const WITH_UID = 2;
 const WITH_GID = 4;
+const WITH_XATTRS = 8;
 const TRAILER_BYTES = 32;
 const WRITE_CHUNK = 1024 * 1024;
 
@@ -463,6 +467,11 @@ export interface IndexedFile {
 /** In memory, one Buffer per file: the block hashes. */
 interface StoredIndex extends IndexedFile {
   readonly hashes: Buffer;
+  /**
+   * The digest of the extended attributes the file was last sent with (xattrs.ts), undefined when none were:
+   * apart from `sent`, which writes to the file forget (they move its mtime there, not its attributes).
+   */
+  readonly xattrs: string | undefined;
 }
 
 /**
@@ -542,8 +551,8 @@ export class BlockIndexStore {
     checkFileIndex(index, `index of ${p}`);
     // Kept as given, not copied: an index's hashes are never written once made (FileHasher and the read thread's
     // replies make each its own buffer), and a copy cost 25 MB at every change of a 100 GiB file.
-    const sent = this.entries.get(p)?.sent;
-    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes: index.hashes, sent });
+    const known = this.entries.get(p);
+    this.put(p, { size: index.size, blockSize: index.blockSize, mtimeMs: index.mtimeMs, ino: index.ino, hashes: index.hashes, sent: known?.sent, xattrs: known?.xattrs });
   }
 
   /** The metadata file `p` was last sent with, if known. */
@@ -561,7 +570,23 @@ export class BlockIndexStore {
     if (stored.sent === sent) return true;
     // Every entry has the same fields (sent undefined when unknown): one object shape, made without spreading.
     const checked = sent === undefined ? undefined : checkSentMeta(sent, p);
-    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: checked });
+    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: checked, xattrs: stored.xattrs });
+    this.dirty = true;
+    return true;
+  }
+
+  /** The digest of the extended attributes file `p` was last sent with; undefined when none were (or unknown). */
+  sentXattrs(p: string): string | undefined {
+    return this.entries.get(p)?.xattrs;
+  }
+
+  /** Note the digest file `p` was last sent with (undefined: none). False, and nothing kept, for a path not here. */
+  setSentXattrs(p: string, digest: string | undefined): boolean {
+    const stored = this.entries.get(p);
+    if (stored === undefined) return false;
+    if (stored.xattrs === digest) return true;
+    if (digest !== undefined && !XATTRS_DIGEST.test(digest)) throw new BlockIndexError('VIGIL_BAD_INDEX', `extended attributes sent for ${p}: digest ${JSON.stringify(digest)} is not ${XATTRS_DIGEST_BYTES} bytes in hex`);
+    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: stored.sent, xattrs: digest });
     this.dirty = true;
     return true;
   }
@@ -673,9 +698,9 @@ export class BlockIndexStore {
     if (bytes.length < HEADER_BYTES + TRAILER_BYTES) bad(0, `only ${bytes.length} bytes, too short for a header`);
     if (!bytes.subarray(0, 4).equals(MAGIC)) bad(0, 'not a block index (wrong magic)');
     const version = bytes[4];
-    if (version !== 1 && version !== 2 && version !== FORMAT_VERSION) bad(4, `format version ${version}, this agent reads 1 to ${FORMAT_VERSION}`);
+    if (version === undefined || version < 1 || version > FORMAT_VERSION) bad(4, `format version ${version}, this agent reads 1 to ${FORMAT_VERSION}`);
     const skipped = version === 1 ? V1_FILE_HASH_BYTES : 0;
-    const metaBytes = version === FORMAT_VERSION ? SENT_META_BYTES : 0;
+    const metaBytes = version === FORMAT_VERSION ? SENT_META_BYTES : version === 3 ? V3_SENT_META_BYTES : 0;
     if (bytes[5] !== BLOCK_HASH_BYTES) bad(5, `block hashes of ${bytes[5]} bytes, this agent uses ${BLOCK_HASH_BYTES}`);
     const bodyEnd = bytes.length - TRAILER_BYTES;
     const sum = createHash('sha256').update(bytes.subarray(0, bodyEnd)).digest();
@@ -703,13 +728,13 @@ export class BlockIndexStore {
       const ino = bytes.readDoubleLE(at + 20);
       if (!Number.isSafeInteger(size) || size < 0) bad(at, `entry ${n} (${path}): size ${size} is not a byte count`);
       if (blockSize < 512) bad(at + 8, `entry ${n} (${path}): block size ${blockSize} is too small`);
-      const sent = metaBytes === 0 ? undefined : readSentMeta(bytes, at + 28, (offset, why) => bad(offset, `entry ${n} (${path}): ${why}`));
+      const { sent, xattrs } = metaBytes === 0 ? NOTHING_SENT : readSentMeta(bytes, at + 28, version === FORMAT_VERSION, (offset, why) => bad(offset, `entry ${n} (${path}): ${why}`));
       const hashesLength = Math.ceil(size / blockSize) * BLOCK_HASH_BYTES;
       const hashesStart = at + 28 + skipped + metaBytes;
       if (hashesStart + hashesLength > bodyEnd) bad(hashesStart, `entry ${n} (${path}): block hashes are cut short`);
       // A copy, so the file's buffer is not kept alive by a few surviving entries.
       const hashes = Buffer.from(bytes.subarray(hashesStart, hashesStart + hashesLength));
-      this.put(path, { size, blockSize, mtimeMs, ino, hashes, sent });
+      this.put(path, { size, blockSize, mtimeMs, ino, hashes, sent, xattrs });
       at = hashesStart + hashesLength;
     }
     if (at !== bodyEnd) bad(at, `${bodyEnd - at} bytes follow the last entry`);
@@ -755,7 +780,7 @@ async function serialise(entries: readonly (readonly [string, StoredIndex])[], h
     fixed.writeUInt32LE(stored.blockSize, at + 8);
     fixed.writeDoubleLE(stored.mtimeMs, at + 12);
     fixed.writeDoubleLE(stored.ino, at + 20);
-    if (stored.sent !== undefined) writeSentMeta(fixed, at + 28, stored.sent);
+    writeSentMeta(fixed, at + 28, stored.sent, stored.xattrs);
     emit(fixed);
     emit(stored.hashes);
   }
@@ -764,25 +789,40 @@ async function serialise(entries: readonly (readonly [string, StoredIndex])[], h
   return chunks;
 }
 
-function writeSentMeta(into: Buffer, at: number, sent: SentMeta): void {
-  into.writeUInt8(SENT | (sent.uid === undefined ? 0 : WITH_UID) | (sent.gid === undefined ? 0 : WITH_GID), at);
-  into.writeUInt32LE(sent.mode, at + 1);
-  into.writeDoubleLE(sent.mtimeMs, at + 5);
-  into.writeUInt32LE(sent.uid ?? 0, at + 13);
-  into.writeUInt32LE(sent.gid ?? 0, at + 17);
+/** Into a zeroed entry: flags, then the fields they say are there. */
+function writeSentMeta(into: Buffer, at: number, sent: SentMeta | undefined, xattrs: string | undefined): void {
+  const flags = (sent === undefined ? 0 : SENT | (sent.uid === undefined ? 0 : WITH_UID) | (sent.gid === undefined ? 0 : WITH_GID))
+    | (xattrs === undefined ? 0 : WITH_XATTRS);
+  into.writeUInt8(flags, at);
+  if (sent !== undefined) {
+    into.writeUInt32LE(sent.mode, at + 1);
+    into.writeDoubleLE(sent.mtimeMs, at + 5);
+    into.writeUInt32LE(sent.uid ?? 0, at + 13);
+    into.writeUInt32LE(sent.gid ?? 0, at + 17);
+  }
+  if (xattrs !== undefined) into.write(xattrs, at + V3_SENT_META_BYTES, XATTRS_DIGEST_BYTES, 'hex');
 }
 
-function readSentMeta(bytes: Buffer, at: number, bad: (offset: number, why: string) => never): SentMeta | undefined {
+const NOTHING_SENT = { sent: undefined, xattrs: undefined } as const;
+const XATTRS_DIGEST = new RegExp(`^[0-9a-f]{${XATTRS_DIGEST_BYTES * 2}}$`);
+
+/** An entry's metadata sent; `withXattrs`: the format with their digest (4), whose flag 8 says it is there. */
+function readSentMeta(bytes: Buffer, at: number, withXattrs: boolean, bad: (offset: number, why: string) => never): { sent: SentMeta | undefined; xattrs: string | undefined } {
   const flags = bytes.readUInt8(at);
-  if ((flags & ~(SENT | WITH_UID | WITH_GID)) !== 0 || (flags !== 0 && (flags & SENT) === 0)) bad(at, `metadata flags 0x${flags.toString(16)} are not 0 or 1 plus 2 and 4`);
-  if (flags === 0) return undefined;
+  const known = SENT | WITH_UID | WITH_GID | (withXattrs ? WITH_XATTRS : 0);
+  if ((flags & ~known) !== 0 || ((flags & (WITH_UID | WITH_GID)) !== 0 && (flags & SENT) === 0)) {
+    bad(at, `metadata flags 0x${flags.toString(16)} are not 0 or 1 plus 2 and 4${withXattrs ? ', and 8' : ''}`);
+  }
+  const xattrs = (flags & WITH_XATTRS) === 0 ? undefined : bytes.toString('hex', at + V3_SENT_META_BYTES, at + V3_SENT_META_BYTES + XATTRS_DIGEST_BYTES);
+  if ((flags & SENT) === 0) return { sent: undefined, xattrs };
   const mtimeMs = bytes.readDoubleLE(at + 5);
   if (!Number.isFinite(mtimeMs)) bad(at + 5, `the mtime sent, ${mtimeMs}, is not a time`);
-  return {
+  const sent = {
     mode: bytes.readUInt32LE(at + 1), mtimeMs,
     ...((flags & WITH_UID) !== 0 ? { uid: bytes.readUInt32LE(at + 13) } : {}),
     ...((flags & WITH_GID) !== 0 ? { gid: bytes.readUInt32LE(at + 17) } : {}),
   };
+  return { sent, xattrs };
 }
 
 /** `sent` as given, or a BlockIndexError naming its field that cannot be stored. */

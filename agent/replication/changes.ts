@@ -20,6 +20,7 @@ import { BLOCK_HASH_BYTES, NO_MTIME, RACY_MS, changedRanges, isRacy, readAndInde
 import type { PathFilter } from './glob.js';
 import { sameMtime, type ChangeRecord } from './records.js';
 import { DataRecords } from './zero-runs.js';
+import { DEFAULT_ACL, NO_XATTRS, sameXattrs, travellingXattrs, xattrDigest, type ExtendedAttributes, type Xattr } from './xattrs.js';
 import { lookahead, settle, type Started } from './lookahead.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
@@ -85,6 +86,8 @@ export interface ChangeDetectorOptions {
   readonly owner: boolean;
   /** Bytes per write record (default WRITE_CHUNK); a small journal wants small records. */
   readonly writeChunk?: number;
+  /** Reads the extended attributes that travel (xattrs.ts); absent, none are sent whatever the target takes. */
+  readonly xattrs?: ExtendedAttributes;
 }
 
 /** The virtual path of the folder holding `v` ("0" for the root's entries); none for a root. */
@@ -196,6 +199,18 @@ export class ChangeDetector {
   private readonly targetGroups = new Map<string, Set<string>>();
   /** The pass that follows a differential mirror's listing (from a target that lists its hard links). */
   private afterListing = false;
+  /**
+   * The target applies xattrs records: a file's or folder's extended attributes travel where they differ from
+   * those last sent. Set by the source once the target lists the op among its features (and this node reads them).
+   */
+  xattrs = false;
+  /**
+   * The digest of the attributes last sent per folder (a file's is in its index entry; NO_XATTRS for none sent
+   * explicitly); never sent: no entry.
+   */
+  private readonly sentFolderXattrs = new Map<string, string>();
+  /** Whether a folder here has a default ACL, as last read: cleared after each pass. */
+  private defaultAcl = new Map<string, boolean>();
 
   constructor(private readonly o: ChangeDetectorOptions) {
     this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES, shared: true });
@@ -370,6 +385,7 @@ export class ChangeDetector {
     this.dirs.clear();
     this.links.clear();
     this.sentMeta.clear();
+    this.sentFolderXattrs.clear();
     this.touchedFolders.clear();
     this.movedFolders.clear();
     this.sentFolderMtime.clear();
@@ -393,10 +409,11 @@ export class ChangeDetector {
    * listed time counts as sent: any later change of it on the target comes from a record, whose pass sends the
    * folder's time again (movedFolders).
    */
-  noteDir(v: string, meta?: MetaFields, listedMtimeMs?: number): void {
+  noteDir(v: string, meta?: MetaFields, listedMtimeMs?: number, listedXattrs?: string): void {
     this.dirs.add(v);
     if (meta !== undefined) this.sentMeta.set(v, meta);
     if (listedMtimeMs !== undefined) this.sentFolderMtime.set(v, listedMtimeMs);
+    if (listedXattrs !== undefined) this.sentFolderXattrs.set(v, listedXattrs);
   }
 
   noteLink(v: string, target: string, meta?: MetaFields): void {
@@ -448,6 +465,7 @@ export class ChangeDetector {
     for (const d of [...this.dirs]) if (d === v || d.startsWith(`${v}/`)) this.dirs.delete(d);
     for (const l of [...this.links.keys()]) if (l === v || l.startsWith(`${v}/`)) this.links.delete(l);
     for (const m of [...this.sentMeta.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentMeta.delete(m);
+    for (const m of [...this.sentFolderXattrs.keys()]) if (m === v || m.startsWith(`${v}/`)) this.sentFolderXattrs.delete(m);
     for (const f of [...this.sentFolderMtime.keys()]) if (f === v || f.startsWith(`${v}/`)) this.sentFolderMtime.delete(f);
   }
 
@@ -497,6 +515,7 @@ export class ChangeDetector {
     this.touchedFolders.clear();
     this.movedFolders.clear();
     this.folderStats = new Map();
+    this.defaultAcl = new Map();
     if (folders.length === 0) return;
     const stats = await Promise.all(folders.map((v) => (known.has(v) ? known.get(v) : this.folderStat(v))));
     for (let i = 0; i < folders.length; i++) {
@@ -549,7 +568,66 @@ export class ChangeDetector {
     if (st?.type !== 'file' || this.dirs.has(v) || this.links.has(v)) return false;
     const known = this.o.index.entry(v);
     if (known?.sent === undefined || !unchanged(known, st)) return false;
-    return sameMeta(known.sent, { mode: st.mode, mtimeMs: known.mtimeMs, ...this.owner(st) });
+    return sameMeta(known.sent, { mode: st.mode, mtimeMs: known.mtimeMs, ...this.owner(st) }) && (!this.xattrs || this.xattrsAsSent(v));
+  }
+
+  /**
+   * The path's travelling attributes, as they differ from those last sent: an xattrs record with all of them (none,
+   * where some were sent and are gone). Changing them moves no mtime, only the ctime, so they are read at every look
+   * (a list of names, microseconds; most files have none). Not for a mirrored folder itself (see listedXattrs).
+   */
+  private *xattrsOf(v: string): Generator<ChangeRecord> {
+    if (!this.xattrs || this.o.xattrs === undefined || splitVirtualPath(v).rel === '') return;
+    let set: Xattr[];
+    try {
+      set = travellingXattrs(this.o.xattrs, this.abs(v));
+    } catch {
+      return; // gone or replaced meanwhile: its event, or the reconcile's look, says what it became
+    }
+    if (set.some((x) => x.name === DEFAULT_ACL)) this.defaultAcl.set(v, true);
+    else this.defaultAcl.delete(v);
+    if (this.xattrsAsSentOf(v, set)) return;
+    const digest = xattrDigest(set) ?? NO_XATTRS;
+    if (!this.o.index.setSentXattrs(v, digest)) this.sentFolderXattrs.set(v, digest);
+    yield { op: 'xattrs', path: v, xattrs: set };
+  }
+
+  private sentXattrsOf(v: string): string | undefined {
+    return this.o.index.entry(v) !== undefined ? this.o.index.sentXattrs(v) : this.sentFolderXattrs.get(v);
+  }
+
+  /**
+   * Whether the target has `set` as `v`'s attributes: those last sent, or, none ever sent, none (a new path there
+   * has none), unless its folder has a default ACL, which gave a new path there an ACL of its own.
+   */
+  private xattrsAsSentOf(v: string, set: readonly Xattr[]): boolean {
+    const sent = this.sentXattrsOf(v);
+    if (sent !== undefined) return sameXattrs(sent, xattrDigest(set));
+    return set.length === 0 && !this.inheritsAcl(v);
+  }
+
+  /** Whether file `v`'s travelling attributes are those last sent (gone meanwhile: no, and the look says what it is). */
+  private xattrsAsSent(v: string): boolean {
+    try {
+      return this.xattrsAsSentOf(v, travellingXattrs(this.o.xattrs!, this.abs(v)));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether `v`'s folder here has a default ACL (read once per pass; a folder's own look updates it). */
+  private inheritsAcl(v: string): boolean {
+    const folder = parentOf(v) ?? virtualPath(splitVirtualPath(v).folder, '');
+    let known = this.defaultAcl.get(folder);
+    if (known === undefined) {
+      try {
+        known = travellingXattrs(this.o.xattrs!, this.abs(folder)).some((x) => x.name === DEFAULT_ACL);
+      } catch {
+        known = false;
+      }
+      this.defaultAcl.set(folder, known);
+    }
+    return known;
   }
 
   /** What `v` was sent no longer holds (its writes moved the target's mtime). */
@@ -612,10 +690,14 @@ export class ChangeDetector {
     }
     if (this.dirs.has(v)) {
       yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
+      yield* this.xattrsOf(v);
       return;
     }
     yield { op: 'mkdir', path: v, mode: st.mode };
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
+    // A new folder there has none (but what its parent's default ACL gives it, as here).
+    this.sentFolderXattrs.delete(v);
+    yield* this.xattrsOf(v);
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
@@ -694,6 +776,7 @@ export class ChangeDetector {
       const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
       this.noteSent(v, meta);
       yield { op: 'put', path: v, ...meta, data: content };
+      yield* this.xattrsOf(v);
       return;
     }
     if (previous === undefined) yield { op: 'create', path: v, mode: st.mode };
@@ -752,6 +835,7 @@ export class ChangeDetector {
         this.remember(v, current);
       }
       yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
+      yield* this.xattrsOf(v);
     } finally {
       // The reader's hold on a pooled buffer ends; the records made of it hold it until the journal has them.
       if (content !== undefined) this.chunks.give(content);
@@ -799,6 +883,7 @@ export class ChangeDetector {
   private *linkTo(v: string, existing: string, st: PathStat): Generator<ChangeRecord> {
     yield* this.link(v, existing);
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: st.mtimeMs, ...this.owner(st) });
+    yield* this.xattrsOf(v);
   }
 
   /** The link record alone: `v` takes `existing`'s index and metadata sent. */
@@ -815,6 +900,8 @@ export class ChangeDetector {
     this.remember(name, this.o.index.get(to)!);
     const sent = this.o.index.sentMeta(to);
     if (sent !== undefined) this.o.index.setSentMeta(name, sent);
+    // One inode there: its attributes are `to`'s.
+    this.o.index.setSentXattrs(name, this.o.index.sentXattrs(to));
   }
 
   /**
@@ -865,6 +952,7 @@ export class ChangeDetector {
       // clock tick as the last look).
       if (read.index.size > previous.size) this.forgetSent(v);
       yield* this.meta({ op: 'meta', path: v, mode: read.mode, mtimeMs: read.index.mtimeMs, ...this.owner(read) });
+      yield* this.xattrsOf(v);
       return true;
     } finally {
       this.chunks.give(read.tail);

@@ -6,6 +6,8 @@
  * lengths u32 BE; mtimeMs f64 BE; meta's optional fields follow a presence bitmap u8, as put's uid and gid do.
  */
 
+import { MAX_XATTR_VALUE_BYTES, MAX_XATTRS_PER_PATH, xattrNameProblem, type Xattr } from './xattrs.js';
+
 /**
  * Mtimes this close are the same: a time set in seconds (a double) lands within about a microsecond of what was
  * asked, and the nanoseconds the kernel keeps never read back exactly as the milliseconds sent.
@@ -42,7 +44,13 @@ export type ChangeRecord =
    * of zero bytes (a sparse file's hole, most often) travels as instead of its bytes. The target leaves a hole
    * where that run lies past its file's end. Only to a target that lists it among its features.
    */
-  | { op: 'zeros'; path: string; offset: number; length: number };
+  | { op: 'zeros'; path: string; offset: number; length: number }
+  /**
+   * The path's extended attributes that travel (xattrs.ts: user, trusted, security but the SELinux label, the
+   * POSIX ACLs), all of them, sorted by name: the target sets those that differ and removes the others it has in
+   * those namespaces. Only to a target that lists it among its features.
+   */
+  | { op: 'xattrs'; path: string; xattrs: readonly Xattr[] };
 
 /** One file of a puts record: a put record's fields. */
 export type PutEntry = Omit<Extract<ChangeRecord, { op: 'put' }>, 'op'>;
@@ -72,7 +80,7 @@ const MAX_U32 = 0xffff_ffff;
 const SHA256_BYTES = 32;
 const EMPTY = Buffer.alloc(0);
 
-const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts', 'link', 'zeros'];
+const OPS: readonly ChangeOp[] = ['write', 'truncate', 'create', 'mkdir', 'symlink', 'rename', 'delete', 'meta', 'file-hash', 'put', 'puts', 'link', 'zeros', 'xattrs'];
 const opCode = (op: ChangeOp): number => OPS.indexOf(op) + 1;
 
 const META_MODE = 1;
@@ -183,6 +191,10 @@ export function encodeRecordParts(r: WireRecord): Buffer | readonly [Buffer, Buf
       });
       break;
     }
+    case 'xattrs':
+      w.path('path', r.path);
+      writeXattrs(w, r.xattrs);
+      break;
     case 'file-hash':
       w.path('path', r.path);
       w.u64('size', r.size);
@@ -262,6 +274,8 @@ function decodeBody(op: ChangeOp, r: Reader): WireRecord {
       if (flags & META_GID) meta.gid = r.u32('gid');
       return meta;
     }
+    case 'xattrs':
+      return { op, path: r.path('path'), xattrs: readXattrs(r) };
     case 'file-hash':
       return { op, path: r.path('path'), size: r.u64('size'), sha256: r.bytes('sha256', SHA256_BYTES) };
     case 'put':
@@ -315,6 +329,36 @@ function targetProblem(target: string): string | undefined {
  * Fields are written into one small buffer (from Node's pool: no allocation of its own per field or record);
  * a write's data is kept as a separate part, so it can reach the journal without being copied first.
  */
+/** An xattrs record's set: count u16, then per attribute its name (u16 length + UTF-8) and value (u32 length + bytes). */
+function writeXattrs(w: Writer, xattrs: readonly Xattr[]): void {
+  if (xattrs.length > MAX_XATTRS_PER_PATH) throw new RecordError('xattrs', undefined, `${xattrs.length} attributes; at most ${MAX_XATTRS_PER_PATH}`);
+  w.u16(xattrs.length);
+  xattrs.forEach((x, i) => {
+    const field = `xattrs[${i}]`;
+    const previous = xattrs[i - 1];
+    w.string(`${field}.name`, x.name, xattrNameProblem(x.name) ?? (previous !== undefined && !(previous.name < x.name) ? `does not follow ${JSON.stringify(previous.name)} in order` : undefined));
+    if (x.value.length > MAX_XATTR_VALUE_BYTES) throw new RecordError(`${field}.value`, undefined, `${x.value.length} bytes exceeds ${MAX_XATTR_VALUE_BYTES}`);
+    w.u32(`${field}.value length`, x.value.length);
+    w.copy(x.value);
+  });
+}
+
+function readXattrs(r: Reader): Xattr[] {
+  const count = r.u16('xattrs count');
+  if (count > MAX_XATTRS_PER_PATH) throw new RecordError('xattrs count', r.offset - 2, `${count} exceeds ${MAX_XATTRS_PER_PATH}`);
+  const xattrs: Xattr[] = [];
+  for (let i = 0; i < count; i++) {
+    const field = `xattrs[${i}]`;
+    const previous = xattrs[i - 1];
+    const name = r.string(`${field}.name`, (n) => xattrNameProblem(n) ?? (previous !== undefined && !(previous.name < n) ? `does not follow ${JSON.stringify(previous.name)} in order` : undefined));
+    const at = r.offset;
+    const length = r.u32(`${field}.value length`);
+    if (length > MAX_XATTR_VALUE_BYTES) throw new RecordError(`${field}.value length`, at, `${length} exceeds ${MAX_XATTR_VALUE_BYTES}`);
+    xattrs.push({ name, value: r.bytes(`${field}.value`, length) });
+  }
+  return xattrs;
+}
+
 class Writer {
   private buffer = Buffer.allocUnsafe(128);
   private length = 0;

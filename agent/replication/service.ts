@@ -20,6 +20,7 @@ import { MirrorTarget } from './target.js';
 import { ReplicationServer } from './transport.js';
 import type { MirrorEndpoint } from './transport-types.js';
 import { targetEndpoint } from './target-endpoint.js';
+import { extendedAttributes, type ExtendedAttributes } from './xattrs.js';
 
 
 /** In a mirror's folder: the block hashes of this node's last listing as the target. */
@@ -78,6 +79,7 @@ export class MirrorService implements MirrorRoles {
   private readonly mirrors = new Map<string, Mirror>();
   private readonly servers: ReplicationServer[] = [];
   private behindNow: string[] = [];
+  private readonly xattrsWarned = new Set<string>();
   private watch: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: MirrorServiceOptions) {}
@@ -106,6 +108,7 @@ export class MirrorService implements MirrorRoles {
           id: r.id, folders, filter, stateFile, spoolDir: join(dir, 'spool'), spoolBytes: r.journalSize,
           applyOwner: this.o.runningAsRoot && r.mirrorOwner, state, log: this.o.log, listingIndexFile: join(dir, LISTING_INDEX_FILE),
           ownIndexFile: join(dir, SOURCE_INDEX_FILE), backgroundListing: { blockSize: r.blockSize, blockHash: r.blockHash },
+          ...this.xattrAccess(r.id, r.mirrorXattrs),
         }, state);
         await target.open(unclean);
         if (unclean) {
@@ -167,6 +170,21 @@ export class MirrorService implements MirrorRoles {
     }
   }
 
+  /**
+   * This node's access to extended attributes for a mirror that wants them (`mirrorXattrs`), or nothing, said once
+   * per mirror: a node without the addon mirrors mode, owner and times only.
+   */
+  private xattrAccess(id: string, wanted: boolean): { xattrs?: ExtendedAttributes } {
+    if (!wanted) return {};
+    const { access, why } = extendedAttributes();
+    if (access !== undefined) return { xattrs: access };
+    if (!this.xattrsWarned.has(id)) {
+      this.xattrsWarned.add(id);
+      this.o.log(`mirror ${id}: extended attributes and ACLs are not mirrored: ${why ?? 'no adapter'}`);
+    }
+    return {};
+  }
+
   private mirror(id: string): Mirror {
     const m = this.mirrors.get(id);
     if (!m) throw new MirrorCommandError('NOT_FOUND', `no mirror "${id}" on this node (mirrors: ${[...this.mirrors.keys()].join(', ') || 'none'})`);
@@ -203,6 +221,7 @@ export class MirrorService implements MirrorRoles {
       nodeId: this.o.nodeId, key: this.o.key, lineage: () => m.target.current.lineage, paused: state.pausedSource, resyncOnStart: m.unclean,
       log: this.o.log, onRefused: (why) => { m.refusal = why; }, listingIndexFile: join(m.dir, LISTING_INDEX_FILE),
       ...(m.config.maxSendRate === undefined ? {} : { maxBytesPerSecond: m.config.maxSendRate }),
+      ...this.xattrAccess(id, m.config.mirrorXattrs),
     });
     try {
       await source.start();

@@ -31,6 +31,7 @@ import type { OutgoingRecord } from './transport-types.js';
 import type { MirrorSyncSummary } from '../../common/model/index.js';
 import { compareManifests, decodeManifest, decodeManifestValue, treeManifest, type Manifest, type ManifestEntry, type VerifyReport } from './verify.js';
 import { comparePaths, type TreeProblem } from './tree.js';
+import { NO_XATTRS, type ExtendedAttributes } from './xattrs.js';
 
 export interface SourceOptions {
   readonly id: string;
@@ -42,6 +43,8 @@ export interface SourceOptions {
   /** The block hash wanted: a store keeps the one it was made with until a full or differential mirror. */
   readonly blockHash: BlockHashName;
   readonly owner: boolean;
+  /** Reads the extended attributes that travel (xattrs.ts): they are sent to a target that takes them. */
+  readonly xattrs?: ExtendedAttributes;
   readonly peer: { readonly node: string; readonly host: string; readonly port: number };
   readonly clusterId: string;
   readonly nodeId: string;
@@ -71,6 +74,8 @@ export interface SourceOptions {
  * silent fails them sooner, with the connection (its keepalive: 5 s).
  */
 const SCAN_CALL_TIMEOUT_MS = 24 * 3600_000;
+/** A listed attributes' digest (xattrs.ts): anything else from the wire counts as none listed. */
+const LISTED_XATTRS = /^[0-9a-f]{32}$/;
 /** A seed-listing call carries about this much: the hashes of tens of thousands of small files, or of one file of 12 GiB (blocks of 64 KiB). */
 const SEED_CALL_BYTES = 4 * 1024 * 1024;
 /** A seed entry's JSON besides its path and blocks. */
@@ -97,6 +102,8 @@ interface TargetFeatures {
   readonly links: boolean;
   /** Takes zeros records (a run of zero bytes, left a hole where it can be). */
   readonly holes: boolean;
+  /** Takes xattrs records (a path's extended attributes, POSIX ACLs among them), and lists its own. */
+  readonly xattrs: boolean;
   /** Takes the index's block hashes after a resync, for its listing index ('seed-listing'). */
   readonly seedListing: boolean;
 }
@@ -132,6 +139,8 @@ export class MirrorSource {
   /** The target refused a journaled record (an op it does not know): the journal is not sent until the reset. */
   private journalRefused = false;
   private resyncing = false;
+  /** Whether the last target's features had it take this node's extended attributes (undefined: not asked yet). */
+  private xattrsNoted: boolean | undefined;
   /** Who waits in untilConnected for the target's HELLO_OK. */
   private readonly helloWaiters = new Set<() => void>();
   private reconciled = false;
@@ -226,6 +235,7 @@ export class MirrorSource {
     this.dirty = await DirtySet.open(join(this.o.dir, DIRTY_FILE));
     this.detector = new ChangeDetector({
       folders: this.o.folders, filter: this.o.filter, index: this.index, blockSize: this.o.blockSize, owner: this.o.owner,
+      ...(this.o.xattrs === undefined ? {} : { xattrs: this.o.xattrs }),
       writeChunk: Math.max(4096, Math.min(WRITE_CHUNK, Math.floor(this.o.journalBytes / 8))),
     });
     this.detector.warm();
@@ -465,6 +475,10 @@ export class MirrorSource {
     if (this.detector.hardLinks && !features.links) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} takes no hard links now: each name of a file goes as a copy`);
     this.detector.hardLinks = features.links;
     this.detector.holes = features.holes;
+    const xattrs = features.xattrs && this.o.xattrs !== undefined;
+    if (this.o.xattrs !== undefined && !features.xattrs && this.xattrsNoted !== false) this.o.log(`mirror ${this.o.id}: ${this.o.peer.node} takes no extended attributes: none are mirrored (mode, owner and times are)`);
+    this.xattrsNoted = xattrs;
+    this.detector.xattrs = xattrs;
   }
 
   private reconcileOnce(): void {
@@ -642,11 +656,12 @@ export class MirrorSource {
         blockHashes: blockHashes.length > 0 ? blockHashes : ['sha256-128'],
         links: ops.includes('link'),
         holes: ops.includes('zeros'),
+        xattrs: ops.includes('xattrs'),
         seedListing: calls.includes('seed-listing'),
       };
     } catch (e) {
       if (!(e instanceof ReplicationError && e.appCode === 'UNKNOWN_METHOD')) throw e;
-      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false, holes: false, seedListing: false };
+      return { older: true, puts: false, putBatches: false, listingPages: false, manifestPages: false, blockHashes: ['sha256-128'], links: false, holes: false, xattrs: false, seedListing: false };
     }
   }
 
@@ -663,7 +678,9 @@ export class MirrorSource {
     // time (Linux sets no mode on a link).
     const listsMeta = f.mode !== undefined;
     const owner = this.o.owner && f.uid !== undefined && f.gid !== undefined ? { uid: f.uid, gid: f.gid } : {};
-    if (f.type === 'dir') this.detector.noteDir(f.path, listsMeta ? { mode: f.mode, ...owner } : undefined, listsMeta ? f.mtimeMs : undefined);
+    // A target that lists attributes gives a digest where a path has some; none where it has none.
+    const listedXattrs = typeof f.xattrs === 'string' && LISTED_XATTRS.test(f.xattrs) ? f.xattrs : this.detector.xattrs ? NO_XATTRS : undefined;
+    if (f.type === 'dir') this.detector.noteDir(f.path, listsMeta ? { mode: f.mode, ...owner } : undefined, listsMeta ? f.mtimeMs : undefined, listedXattrs);
     else if (f.type === 'symlink') this.detector.noteLink(f.path, f.linkTarget ?? '', listsMeta ? { mtimeMs: f.mtimeMs, ...owner } : undefined);
     else {
       const blockSize = f.blockSize ?? this.o.blockSize;
@@ -674,6 +691,7 @@ export class MirrorSource {
       // Inode 0: the target's inodes mean nothing here (and must not look like a rename).
       this.index.set(f.path, kept ?? { size: f.size, blockSize, hashes, mtimeMs: f.mtimeMs, ino: 0 });
       if (listsMeta) this.index.setSentMeta(f.path, { mode: f.mode!, mtimeMs: f.mtimeMs, ...owner });
+      this.index.setSentXattrs(f.path, listedXattrs);
       return kept !== undefined;
     }
     return false;
@@ -793,14 +811,17 @@ export class MirrorSource {
 
   async verify(): Promise<VerifyReport & { missing: string[] }> {
     await this.queue;
-    const paged = (await this.targetFeatures(this.connectedClient())).manifestPages;
+    const features = await this.targetFeatures(this.connectedClient());
+    const paged = features.manifestPages;
+    // Attributes are compared only where both sides read them (a target that lists none sends no digest).
+    const checkXattrs = features.xattrs && this.o.xattrs !== undefined;
     const reports: VerifyReport[] = [];
     for (let k = 0; k < this.o.folders.length; k++) {
-      const mine = await treeManifest(this.o.folders[k]!, this.o.filter);
+      const mine = await treeManifest(this.o.folders[k]!, this.o.filter, checkXattrs ? this.o.xattrs : undefined);
       const where = `${this.o.peer.node}'s manifest`;
       // A target from before paged answers sends the folder's manifest whole (at most a call's 16 MiB).
       const theirs = paged ? await this.pagedManifest(k, where) : decodeManifest((await this.callTarget('manifest', { folder: k }, SCAN_CALL_TIMEOUT_MS)).toString('utf8'), where);
-      reports.push(await compareManifests(mine, theirs, { checkOwner: this.o.owner }));
+      reports.push(await compareManifests(mine, theirs, { checkOwner: this.o.owner, checkXattrs }));
     }
     const prefix = (k: number, paths: readonly string[]): string[] => paths.map((p) => virtualPath(k, p));
     return {

@@ -17,7 +17,8 @@ import type { MirrorEndpoint } from './transport-types.js';
 const APPLY_CONCURRENCY = 32;
 /**
  * Record ops beyond the first version's that this node applies as a target. A source asks ('features') before a
- * resync and sends only these; an older target answers UNKNOWN_METHOD, and gets the first version's ops.
+ * resync and sends only these; an older target answers UNKNOWN_METHOD, and gets the first version's ops. 'xattrs'
+ * is listed besides where the target applies extended attributes (MirrorTarget.appliesXattrs).
  */
 export const TARGET_RECORD_FEATURES: readonly string[] = ['put', 'puts', 'link', 'zeros'];
 /**
@@ -74,7 +75,7 @@ export function targetEndpoint(t: MirrorTarget, blockSize: number, options: Targ
         case 'manifest-page': return paged.next(method, 'manifest', params, () => manifestPages(t.folderManifest(Number(params['folder'])), pageBytes));
         case 'pause': await t.pause(); return Buffer.alloc(0);
         case 'resume': await t.resume(); return Buffer.alloc(0);
-        case 'features': return Buffer.from(JSON.stringify({ ops: TARGET_RECORD_FEATURES, calls: TARGET_CALL_FEATURES, blockHashes: BLOCK_HASHES }));
+        case 'features': return Buffer.from(JSON.stringify({ ops: t.appliesXattrs ? [...TARGET_RECORD_FEATURES, 'xattrs'] : TARGET_RECORD_FEATURES, calls: TARGET_CALL_FEATURES, blockHashes: BLOCK_HASHES }));
         case 'status': return Buffer.from(JSON.stringify({ spool: t.spoolStats(), pausedTarget: t.current.pausedTarget, consistent: t.current.consistent }));
         default: throw Object.assign(new Error(`unknown method "${method}"`), { code: 'UNKNOWN_METHOD' });
       }

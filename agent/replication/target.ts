@@ -12,6 +12,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier, ApplyError } from './apply.js';
+import { travellingXattrs, xattrDigest, type ExtendedAttributes } from './xattrs.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, blockCount, keptMtime, type FileIndex } from './block-index.js';
@@ -58,6 +59,8 @@ export interface TargetOptions {
   readonly backgroundListing?: { readonly blockSize: number; readonly blockHash: BlockHashName };
   /** How long the background listing waits for the block hashes a source said would follow (default 30 s). */
   readonly seedWaitMs?: number;
+  /** Extended attributes are applied and listed (xattrs.ts); absent, this target lists no 'xattrs' feature. */
+  readonly xattrs?: ExtendedAttributes;
 }
 
 /** A refusal the source sees as the HELLO's error code. */
@@ -98,6 +101,11 @@ export interface TargetFile {
   readonly uid?: number;
   readonly gid?: number;
   readonly blockSize?: number;
+  /**
+   * The digest of the travelling extended attributes (xattrs.ts), absent where there are none or the target
+   * applies none (see its 'xattrs' feature).
+   */
+  readonly xattrs?: string;
   /** The block hashes, concatenated, base64; only for files. */
   readonly blocks?: string;
   /**
@@ -165,7 +173,10 @@ export class MirrorTarget {
    * forgetStream), and the source brings the copy level by a differential mirror.
    */
   private applier(root: string): Applier {
-    return new Applier(root, { applyOwner: this.o.applyOwner, durable: false, writeThread: this.writeThread });
+    return new Applier(root, {
+      applyOwner: this.o.applyOwner, durable: false, writeThread: this.writeThread,
+      ...(this.o.xattrs === undefined ? {} : { xattrs: this.o.xattrs, warn: (m: string) => this.o.log(`mirror ${this.o.id}: ${m}`) }),
+    });
   }
 
   /** After a crash of this node: what was acknowledged may not have reached the disk; a resync must follow. */
@@ -543,10 +554,11 @@ export class MirrorTarget {
     const firstNames = new Map<string, string>();
     for await (const { folder, entry: e, listed } of this.walk(blockSize, blockHash, fresh, describe)) {
       const path = virtualPath(folder, e.path);
+      const xattrs = this.listedXattrs(folder, e);
       if (e.type !== 'file') {
         yield {
           path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid,
-          ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
+          ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }), ...xattrs,
         };
         continue;
       }
@@ -554,13 +566,33 @@ export class MirrorTarget {
       const { index } = listed;
       const linkedTo = e.nlink > 1 ? firstNames.get(`${folder}:${e.ino}`) : undefined;
       if (e.nlink > 1 && linkedTo === undefined) firstNames.set(`${folder}:${e.ino}`, path);
-      const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid, blockSize, ...(linkedTo === undefined ? {} : { linkedTo }) } as const;
+      const file = { path, type: 'file', size: index.size, mtimeMs: index.mtimeMs, mode: e.mode, uid: e.uid, gid: e.gid, blockSize, ...(linkedTo === undefined ? {} : { linkedTo }), ...xattrs } as const;
       // One entry (an empty file's too), or one per entryBlocks blocks.
       for (let first = 0; first === 0 || first < blockCount(index); first += entryBlocks) {
         const blocks = index.hashes.subarray(first * BLOCK_HASH_BYTES, (first + entryBlocks) * BLOCK_HASH_BYTES).toString('base64');
         yield first === 0 ? { ...file, blocks } : { ...file, blocks, firstBlock: first };
       }
     }
+  }
+
+  /**
+   * A listed file's or folder's travelling attributes, as their digest (none: no field), where this target applies
+   * them: the source then sends an xattrs record only where its own differ. Not for symlinks (none travel) nor a
+   * mirrored folder itself (whose attributes, as its mode, are the target's own), nor an entry gone meanwhile.
+   */
+  private listedXattrs(folder: number, e: TreeEntry): { xattrs?: string } {
+    if (this.o.xattrs === undefined || e.type === 'symlink' || e.path === '') return {};
+    try {
+      const digest = xattrDigest(travellingXattrs(this.o.xattrs, join(this.o.folders[folder]!, e.path)));
+      return digest === undefined ? {} : { xattrs: digest };
+    } catch {
+      return {};
+    }
+  }
+
+  /** Whether this target applies xattrs records (and lists its attributes): the source asks with 'features'. */
+  get appliesXattrs(): boolean {
+    return this.o.xattrs !== undefined;
   }
 
   /**
@@ -632,7 +664,7 @@ export class MirrorTarget {
   async folderManifest(folder: number): Promise<Manifest> {
     const root = this.o.folders[folder];
     if (root === undefined) throw new Error(`mirror ${this.o.id} has no folder ${folder}`);
-    return treeManifest(root, this.o.filter);
+    return treeManifest(root, this.o.filter, this.o.xattrs);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import { hashFile } from './block-index.js';
 import { relativePathProblem } from './records.js';
 import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
+import { extendedAttributes, sameXattrs, travellingXattrs, xattrDigest, type ExtendedAttributes } from './xattrs.js';
 
 /** A tree entry as the other node can compare it: no inode (it means nothing there), and the content's hash. */
 export interface ManifestEntry extends Omit<TreeEntry, 'ino' | 'nlink'> {
@@ -20,6 +21,8 @@ export interface ManifestEntry extends Omit<TreeEntry, 'ino' | 'nlink'> {
    * link): the copies have the same files when their names are grouped alike.
    */
   readonly linkedTo?: string;
+  /** The digest of its travelling extended attributes (xattrs.ts), where it has some and the side reads them. */
+  readonly xattrs?: string;
 }
 
 /** Entries in comparePaths order, and what the scan (or hashing) could not take in. */
@@ -33,6 +36,8 @@ export interface VerifyOptions {
   readonly checkOwner?: boolean;
   /** Compare modification times too, of files, folders and symlinks alike (default false). */
   readonly checkMtime?: boolean;
+  /** Compare extended attributes too (default false: only where both sides read them). */
+  readonly checkXattrs?: boolean;
 }
 
 export interface VerifyProblem extends TreeProblem { readonly side: 'source' | 'target' }
@@ -65,7 +70,8 @@ const HASH_PARALLELISM = 4;
 /** Modification times closer than this are equal: setting a time through utimes may round below a millisecond. */
 const MTIME_TOLERANCE_MS = 1;
 
-export async function treeManifest(root: string, filter: PathFilter): Promise<Manifest> {
+/** `xattrs`: each file's and folder's extended attributes are described too (their digest). */
+export async function treeManifest(root: string, filter: PathFilter, xattrs?: ExtendedAttributes): Promise<Manifest> {
   const scan = scanTree(root, filter);
   const scanned: TreeEntry[] = [];
   for await (const entry of scan) scanned.push(entry);
@@ -89,7 +95,8 @@ export async function treeManifest(root: string, filter: PathFilter): Promise<Ma
   const entries: ManifestEntry[] = [];
   const firstNames = new Map<number, string>();
   scanned.forEach((e, i) => {
-    const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid };
+    const digest = xattrs === undefined || e.type === 'symlink' ? undefined : xattrsDigestOf(xattrs, join(root, e.path));
+    const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, ...(digest === undefined ? {} : { xattrs: digest }) };
     if (e.type === 'file') {
       const hash = hashes[i];
       const linkedTo = e.nlink > 1 ? firstNames.get(e.ino) : undefined;
@@ -103,6 +110,15 @@ export async function treeManifest(root: string, filter: PathFilter): Promise<Ma
   });
   problems.sort((a, b) => comparePaths(a.path, b.path));
   return { entries, problems };
+}
+
+/** Gone since the scan: none (the comparison says what differs, and a later verify what it became). */
+function xattrsDigestOf(access: ExtendedAttributes, path: string): string | undefined {
+  try {
+    return xattrDigest(travellingXattrs(access, path));
+  } catch {
+    return undefined;
+  }
 }
 
 export async function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}, slicer = new TimeSlicer()): Promise<VerifyReport> {
@@ -141,7 +157,9 @@ export async function compareManifests(source: Manifest, target: Manifest, optio
 
 /** Both trees on this machine: what tests use to prove a mirrored tree equals its source. */
 export async function verifyTrees(sourceRoot: string, targetRoot: string, filter: PathFilter, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const [source, target] = await Promise.all([treeManifest(sourceRoot, filter), treeManifest(targetRoot, filter)]);
+  const xattrs = options.checkXattrs === true ? extendedAttributes().access : undefined;
+  if (options.checkXattrs === true && xattrs === undefined) throw new Error(`verify: extended attributes cannot be read here (${extendedAttributes().why ?? 'no adapter'})`);
+  const [source, target] = await Promise.all([treeManifest(sourceRoot, filter, xattrs), treeManifest(targetRoot, filter, xattrs)]);
   return compareManifests(source, target, options);
 }
 
@@ -162,6 +180,7 @@ function differingMetadata(a: ManifestEntry, b: ManifestEntry, options: VerifyOp
   }
   if (options.checkMtime === true && Math.abs(a.mtimeMs - b.mtimeMs) >= MTIME_TOLERANCE_MS) fields.push('mtimeMs');
   if (a.linkedTo !== b.linkedTo) fields.push('linkedTo');
+  if (options.checkXattrs === true && a.type !== 'symlink' && !sameXattrs(a.xattrs, b.xattrs)) fields.push('xattrs');
   return fields;
 }
 
@@ -170,13 +189,15 @@ function differingMetadata(a: ManifestEntry, b: ManifestEntry, options: VerifyOp
  * `shared` is how many leading characters the path shares with the entry before, `suffix` the rest; type is
  * f, d or l; extra is the hash (files), the link target (symlinks) or "" (folders); a file that is another name
  * of an earlier one has its linkedTo as a tenth value (so only a tree with hard links needs a reader that knows
- * it). Problems are [path, kind, code, reason]. About 120 bytes per file with a short name.
+ * it), and an entry with extended attributes their digest as an eleventh (the tenth then null where it is no hard
+ * link). Problems are [path, kind, code, reason]. About 120 bytes per file with a short name.
  */
 const MANIFEST_VERSION = 1;
 const TYPE_CODES: Record<TreeEntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
 const TYPES_BY_CODE = new Map<unknown, TreeEntryType>([['f', 'file'], ['d', 'dir'], ['l', 'symlink']]);
 const PROBLEM_KINDS: readonly unknown[] = ['unsupported', 'unreadable'];
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
+const HEX_XATTRS = /^[0-9a-f]{32}$/;
 
 export function encodeManifest(manifest: Manifest): string {
   let previous = '';
@@ -185,6 +206,7 @@ export function encodeManifest(manifest: Manifest): string {
     previous = entry.path;
     const extra = entry.type === 'file' ? entry.hash ?? '' : entry.type === 'symlink' ? entry.linkTarget ?? '' : '';
     const fields = [shared, entry.path.slice(shared), TYPE_CODES[entry.type], entry.size, entry.mode, entry.mtimeMs, entry.uid, entry.gid, extra];
+    if (entry.xattrs !== undefined) return [...fields, entry.linkedTo ?? null, entry.xattrs];
     return entry.linkedTo === undefined ? fields : [...fields, entry.linkedTo];
   });
   const p = manifest.problems.map((x) => [x.path, x.kind, x.code, x.reason]);
@@ -214,8 +236,9 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
   let previous = '';
   rawEntries.forEach((raw: unknown, i) => {
     const bad = (field: string, why: string): never => { throw new ManifestError(`${where}: entry ${i} field ${field}: ${why}`); };
-    if (!Array.isArray(raw) || (raw.length !== 9 && raw.length !== 10)) bad('(all)', 'not a list of 9 values (10 for a hard link)');
-    const [shared, suffix, typeCode, size, mode, mtimeMs, uid, gid, extra, linkedTo] = raw as unknown[];
+    if (!Array.isArray(raw) || raw.length < 9 || raw.length > 11) bad('(all)', 'not a list of 9 values (10 for a hard link, 11 with extended attributes)');
+    const [shared, suffix, typeCode, size, mode, mtimeMs, uid, gid, extra, linkedToOrNull, xattrs] = raw as unknown[];
+    const linkedTo = linkedToOrNull === null && (raw as unknown[]).length === 11 ? undefined : linkedToOrNull;
     if (!isCount(shared) || shared > previous.length) bad('shared', `${String(shared)} is not a prefix length of the path before`);
     if (typeof suffix !== 'string') bad('suffix', 'not a string');
     const path = previous.slice(0, shared as number) + (suffix as string);
@@ -232,7 +255,11 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
     if (!isCount(uid)) bad('uid', `${String(uid)} is not a user id`);
     if (!isCount(gid)) bad('gid', `${String(gid)} is not a group id`);
     if (typeof extra !== 'string') bad('extra', 'not a string');
-    const base = { path, type, size: size as number, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number };
+    if (xattrs !== undefined && (type === 'symlink' || typeof xattrs !== 'string' || !HEX_XATTRS.test(xattrs))) bad('xattrs', `${JSON.stringify(xattrs)} is not a folder's or file's attributes digest (32 lowercase hex digits)`);
+    const base = {
+      path, type, size: size as number, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number,
+      ...(xattrs === undefined ? {} : { xattrs: xattrs as string }),
+    };
     // Before this one, maybe on an earlier page of a paged manifest.
     if (linkedTo !== undefined && (type !== 'file' || typeof linkedTo !== 'string' || relativePathProblem(linkedTo) !== undefined || comparePaths(linkedTo, path) >= 0)) {
       bad('linkedTo', `${JSON.stringify(linkedTo)} is not a file's path before this one`);

@@ -120,6 +120,11 @@ export const mirrorResource = z.strictObject({
   /** Owner and group are mirrored when the agent runs as root, unless this is false. */
   mirrorOwner: z.boolean().default(true),
   /**
+   * Extended attributes are mirrored (user, trusted and security ones but the SELinux label, and so POSIX ACLs and
+   * Samba's stored Windows ACLs) where both nodes can, unless this is false.
+   */
+  mirrorXattrs: z.boolean().default(true),
+  /**
    * The most the source sends per second (records and their framing, over TLS), as rsync's --bwlimit: for a link
    * shared with the heartbeat or the clients. Unset: as fast as the target takes it. Changes queue in the journal
    * meanwhile, so the lag grows while writes outrun it.

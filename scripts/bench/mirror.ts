@@ -5,19 +5,20 @@
  *   lsyncd's rsync all go through it. The folders are on this machine's disk, under the fixture's temp dir.
  *
  * Phases, in this order (each bounded in time):
- *   1. a generated data set on alpha (seeded AES-CTR keystream: deterministic, incompressible, fast);
- *   2. full mirror: `rsync -a` to an rsync daemon in beta, the same over ssh to beta's sshd (encrypted and
+ *   1. a generated data set on alpha (seeded AES-CTR keystream: deterministic, incompressible, fast), every tenth
+ *      small file (--xattr-every) with a user attribute and an ACL, which both Vigil and rsync (-AX) carry;
+ *   2. full mirror: `rsync -aAX` to an rsync daemon in beta, the same over ssh to beta's sshd (encrypted and
  *      authenticated, as Vigil's transport is, with the cipher Vigil's TLS uses: AES-128-GCM), then Vigil from
  *      agent start to an equal copy; then beta's listing of the copy in the background (which that mirror's end
  *      starts), and the group moved to beta and back (a failover right after the first mirror); then everything
- *      sent again on demand: `rsync -a --whole-file --ignore-times` to the daemon, and `vigil mirror full` on the
+ *      sent again on demand: `rsync -aAX --whole-file --ignore-times` to the daemon, and `vigil mirror full` on the
  *      running agents;
  *   3. differential: both agents stopped (SIGTERM), 1% of the 64 KiB blocks rewritten in place, both restarted
  *      (alpha reconciles against its persisted block index); then two explicit `mirror diff`s on the level copy (the
  *      second shows what the target's listing index and the source's own index save);
- *      `rsync -a --no-whole-file` of the same change onto its copies from phase 2 (daemon, then ssh);
+ *      `rsync -aAX --no-whole-file` of the same change onto its copies from phase 2 (daemon, then ssh);
  *   3b. a sparse file (a 64 KiB extent of data every 4 MiB, holes elsewhere) renamed into the data set, from the
- *      rename to an equal copy with Vigil's agents running, and `rsync -a --sparse` of it to the daemon;
+ *      rename to an equal copy with Vigil's agents running, and `rsync -aAX --sparse` of it to the daemon;
  *   4. real-time lag: a writer in alpha appends timestamped 4 KiB records to a few files every 10 ms; a reader in
  *      beta polls the copies and records arrival - timestamp (the namespaces share the clock); the same with
  *      lsyncd (default.rsync, delay 0) in alpha feeding the rsync daemon.
@@ -27,7 +28,7 @@
  *
  * Options: --size MiB (1024), --small-files N (20000), --large-files N (4), --lag-seconds S (20), --lag-files N (4),
  * --change-percent P (1), --seed TEXT, --journal MiB (Vigil's journalSize, 1024), --sparse MiB (the sparse file's size,
- * 2048; 0 skips phase 3b), --skip-full, --skip-diff,
+ * 2048; 0 skips phase 3b), --xattr-every N (10: attributes on every Nth small file; 0 on none), --skip-full, --skip-diff,
  * --skip-lag, --no-rsync, --no-ssh (no rsync over ssh), --no-lsyncd, --no-install (never apt-get), --logs DIR (copy the fixture's logs there), --same-disk (the folders on the
  * machine's own file system rather than a fresh ext4 image on it: see fresh-fs.ts), --agent bundle|dist (the agent the
  * installers ship, built by scripts/bundle-agent.mjs, which is the default; or tsc's build, one module a file, which
@@ -46,7 +47,8 @@ import { callAgent } from '../../agent/api/api-client.js';
 import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import type { MirrorStatus } from '../../common/model/index.js';
-import { keystream, planDataset, prng, writeDataset, type DataFile, type Dataset } from '../../test/support/dataset.js';
+import { addXattrs, keystream, planDataset, prng, writeDataset, type DataFile, type Dataset } from '../../test/support/dataset.js';
+import { extendedAttributes } from '../../agent/replication/xattrs.js';
 import { buildAgentBundle, DIST_AGENT, type AgentProgram } from '../../test/support/agent-bundle.js';
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { Sshd } from '../../test/support/sshd.js';
@@ -69,6 +71,8 @@ const RSYNC_MODULE = 'bench';
 /** What Vigil's replication TLS negotiates first (transport-tls.ts), for rsync over ssh to pay the same cipher. */
 const SSH_CIPHER = 'aes128-gcm@openssh.com';
 const MIRROR = 'data';
+/** Archive mode with ACLs and extended attributes: what Vigil carries (mode, owner, times, attributes, ACLs). */
+const RSYNC_FLAGS = ['-aAX'];
 const BLOCK = 64 * 1024;
 const MiB = 1024 * 1024;
 
@@ -99,6 +103,13 @@ function usage(problem: string): never {
   process.exit(1);
 }
 
+/** The agent's own addon sets the data set's attributes (no setfattr process per file). */
+function xattrSetter(): (path: string, name: string, value: Buffer) => void {
+  const { access, why } = extendedAttributes();
+  if (access === undefined) usage(`--xattr-every needs the vigil-xattrs addon (${why ?? 'not loaded'}); --xattr-every 0 runs without attributes`);
+  return (path, name, value) => access.set(path, name, value);
+}
+
 function number(text: string, name: string, min: number): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < min) usage(`--${name} wants a number of at least ${min}, not "${text}"`);
@@ -116,6 +127,8 @@ interface BenchOptions {
   readonly journalMiB: number;
   /** The sparse file of phase 3b, 0 for none. */
   readonly sparseMiB: number;
+  /** Every Nth small file gets a user attribute and an ACL; 0: none. */
+  readonly xattrEvery: number;
   readonly full: boolean;
   readonly diff: boolean;
   readonly lag: boolean;
@@ -143,6 +156,7 @@ function parseOptions(): BenchOptions {
         seed: { type: 'string', default: 'vigil-bench-mirror' },
         journal: { type: 'string', default: '1024' },
         sparse: { type: 'string', default: '2048' },
+        'xattr-every': { type: 'string', default: '10' },
         'skip-full': { type: 'boolean', default: false },
         'skip-diff': { type: 'boolean', default: false },
         'skip-lag': { type: 'boolean', default: false },
@@ -181,6 +195,7 @@ function parseOptions(): BenchOptions {
     seed: values.seed,
     journalMiB: whole(values.journal, 'journal', 16),
     sparseMiB: whole(values.sparse, 'sparse', 0),
+    xattrEvery: whole(values['xattr-every'], 'xattr-every', 0),
     full: !values['skip-full'],
     diff: !values['skip-diff'],
     lag: !values['skip-lag'],
@@ -526,7 +541,7 @@ gid = root
     const before = this.wire();
     const cpuBefore = { client: cpuTime(process.pid)!.children, server: cpuTime(peer.server)!.children };
     const started = Date.now();
-    const r = this.net.run('alpha', ['rsync', '-a', '--stats', ...peer.args, ...extra, `${this.paths.source}/`, peer.target], { timeoutMs: 600_000 });
+    const r = this.net.run('alpha', ['rsync', ...RSYNC_FLAGS, '--stats', ...peer.args, ...extra, `${this.paths.source}/`, peer.target], { timeoutMs: 600_000 });
     const ms = Date.now() - started;
     // Read before any other child of this process (the interface counters' `ip`) adds to it.
     const client = round(cpuTime(process.pid)!.children - cpuBefore.client);
@@ -639,7 +654,7 @@ async function untilLevel(b: Bench, since: number, timeoutMs: number, ready: (s:
     }, Math.max(1000, since + timeoutMs - Date.now()));
     const at = Date.now();
     const cpu = agentCpu(b);
-    const report = await verifyTrees(b.paths.source, b.paths.vigilTarget, compileGlobs([], []));
+    const report = await verifyTrees(b.paths.source, b.paths.vigilTarget, compileGlobs([], []), { checkXattrs: true });
     if (report.equal) return { at, cpu, status, sourceAt, states: states.seen };
     progress(`[vigil] in-sync but not equal yet (missing ${report.missing.length}, extra ${report.extra.length}, content ${report.contentDiffers.length}, ` +
       `metadata ${report.metadataDiffers.length}, problems ${report.problems.length}): waiting on`);
@@ -869,10 +884,10 @@ async function timedRsync(b: Bench, peer: RsyncPeer, label: string, kind: 'full'
   progress(`[${label}] ${kind === 'full' ? 'full mirror' : kind === 'full_on_demand' ? 'every file again' : kind === 'diff' ? 'differential' : 'the sparse file (--sparse)'}`);
   const extra = kind === 'diff' ? ['--no-whole-file'] : kind === 'full_on_demand' ? ['--whole-file', '--ignore-times'] : kind === 'sparse' ? ['--sparse'] : [];
   const r = b.rsync(peer, extra);
-  const equal = (await verifyTrees(b.paths.source, peer.copy, compileGlobs([], []))).equal;
+  const equal = (await verifyTrees(b.paths.source, peer.copy, compileGlobs([], []), { checkXattrs: true })).equal;
   progress(`[${label}] ${kind}: ${seconds(r.ms)} s, ${r.stats.totalBytesSent} bytes sent`);
   const cpu = { client: r.cpu.client, [peer.serverName]: r.cpu.server, total: round(r.cpu.client + r.cpu.server) };
-  const command = ['rsync', '-a', '--stats', ...peer.args.map((a) => (a.includes(' ') ? `"${a}"` : a)), ...extra, 'SRC/', peer.target].join(' ');
+  const command = ['rsync', ...RSYNC_FLAGS, '--stats', ...peer.args.map((a) => (a.includes(' ') ? `"${a}"` : a)), ...extra, 'SRC/', peer.target].join(' ');
   const common = { seconds: seconds(r.ms), cpu_seconds: cpu, wire_tx_bytes: r.wire.tx, wire_rx_bytes: r.wire.rx, verified_equal: equal, command };
   if (kind === 'sparse') return { ...common, total_bytes_sent: r.stats.totalBytesSent ?? null };
   return kind !== 'diff'
@@ -992,13 +1007,14 @@ async function main(): Promise<void> {
     const dataset = planDataset(b.paths.source, options);
     let t = Date.now();
     writeDataset(dataset, options.seed);
+    const xattrFiles = options.xattrEvery === 0 ? 0 : addXattrs(dataset, options.xattrEvery, xattrSetter());
     syncDisks();
     report['memory'] = b.options.memory;
     report['agent'] = b.options.agent === 'bundle' ? `the bundle the installers ship (scripts/bundle-agent.mjs): ${b.agent.script}` : `tsc's build: ${b.agent.script}`;
     report['file_system'] = b.fs !== undefined ? 'a fresh ext4 image on this machine\'s disk, loop-mounted (scripts/bench/fresh-fs.ts)' : `this machine's own, under ${b.net.tempDir}`;
     report['dataset'] = {
       bytes: dataset.bytes, mib: round(dataset.bytes / MiB), files: dataset.files.length, small_files: options.smallFiles,
-      small_file_bytes: '1-8 KiB', large_files: options.largeFiles,
+      small_file_bytes: '1-8 KiB', large_files: options.largeFiles, files_with_xattrs_and_acl: xattrFiles,
       large_file_bytes: options.largeFiles > 0 ? dataset.files[dataset.files.length - 1]!.size : 0, folders: dataset.dirs,
       content: 'AES-128-CTR keystream from the seed (incompressible, deterministic)', seed: options.seed, generate_s: seconds(Date.now() - t),
     };
@@ -1215,11 +1231,12 @@ async function main(): Promise<void> {
       b.options.memory === 'warm'
         ? '--memory warm: memory for the copy is touched before each timed phase (on a virtual machine the host takes back free guest memory about 2 s after it was freed, and refilling the page cache from it costs several times more). A copy that lasts longer than that pays for the rest of it; --memory idle puts every contender in that state for its whole copy.'
         : `--memory idle: ${MEMORY_RETURN_SECONDS} s of waiting after sync before each timed phase, no warm-up: every contender fills its page cache from memory the host took back.`,
-      'vigil.full_on_demand and rsync.full_on_demand: the same data sent again on demand, by `vigil mirror full` on the running agents (its target empties the copy first, inside the timing) and by `rsync -a --whole-file --ignore-times` onto its level copy (each file written anew beside the old and renamed over it).',
+      'vigil.full_on_demand and rsync.full_on_demand: the same data sent again on demand, by `vigil mirror full` on the running agents (its target empties the copy first, inside the timing) and by `rsync -aAX --whole-file --ignore-times` onto its level copy (each file written anew beside the old and renamed over it).',
       'vigil.full.seconds and vigil.diff.seconds run from agent start (including cluster formation, start_to_source_s) to the source reporting in-sync with, for full, its resync finished and, for diff, the changed blocks readable on the target; the whole trees are then compared (verified_equal) outside the timing.',
       'wire_*_bytes are alpha\'s interface counters (heartbeats and protocol included); rsync.diff.bytes_sent is rsync\'s "Total bytes sent".',
       'mb_per_s is 10^6 bytes per second of the data set size.',
-      'vigil.sparse and rsync.sparse: a sparse file renamed into the data set, mirrored by the running agents (from the rename to an equal copy) and by `rsync -a --sparse` onto the daemon\'s level copy; allocated_bytes is what the copy of it takes on the target\'s disk.',
+      'dataset.files_with_xattrs_and_acl: small files with a user attribute and a POSIX ACL (--xattr-every); rsync runs with -AX so that both carry them, and every copy is compared with them.',
+      'vigil.sparse and rsync.sparse: a sparse file renamed into the data set, mirrored by the running agents (from the rename to an equal copy) and by `rsync -aAX --sparse` onto the daemon\'s level copy; allocated_bytes is what the copy of it takes on the target\'s disk.',
       'vigil.guard_releases: what the agents\' guards did in the whole run, a line each; a guard acts only when its agent died or its event loop stood still past the release period. Expected empty.',
       'cpu_seconds: user plus system CPU from /proc. Vigil: both agents\' processes, every thread, from their start (loading the agent included) until in-sync. rsync: the client (with its ssh) and the receiver the daemon or sshd forks. Neither counts the kernel\'s own threads (writeback, the network\'s soft interrupts).',
       `The aim is set against rsync's daemon, which sends in the clear. Vigil's replication is TLS 1.3 with both ends authenticated, so rsync_ssh (${SSH_CIPHER}, the cipher Vigil's TLS picks) is the like-for-like peer; its ratios are given beside the aim's, not instead of them.`,

@@ -5,7 +5,7 @@
 // whatever the machine's speed; every wait is for a condition, never for a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, lchownSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -146,6 +146,17 @@ function burst(root: string, d: Dataset, round: string): { renamedOver: { path: 
   } finally {
     closeSync(zfd);
   }
+
+  // Extended attributes and ACLs, as a Samba share keeps them: a user attribute, a stored Windows ACL and a trusted
+  // one on files, POSIX ACLs on a file, and a default ACL on a folder after its files were made (so that the
+  // target, where they are made after it, must take their lack of an ACL from the source), then one removed.
+  execFileSync('setfattr', ['-n', 'user.vigil.label', '-v', `burst ${round}`, at(small[90]!.path)]);
+  execFileSync('setfattr', ['-n', 'security.NTACL', '-v', `0x${keystream(SEED, `ntacl ${round}`, 0, 0, 180).toString('hex')}`, at(small[91]!.path)]);
+  execFileSync('setfattr', ['-n', 'trusted.vigil', '-v', '1', at(large[1]!.path)]);
+  execFileSync('setfacl', ['-m', 'u:4307:rw-,g:4308:r--', at(small[92]!.path)]);
+  execFileSync('setfacl', ['-d', '-m', 'u:4309:rwx', at(`${fresh}/a/b`)]);
+  execFileSync('setfattr', ['-n', 'user.vigil.gone', '-v', 'x', at(small[93]!.path)]);
+  execFileSync('setfattr', ['-x', 'user.vigil.gone', at(small[93]!.path)]);
 
   writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
   return { renamedOver, deletedTree, renamedFolder, hardLinks, sparse };

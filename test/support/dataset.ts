@@ -88,3 +88,37 @@ export function writeDataset(d: Dataset, seed: string): void {
     }
   }
 }
+
+/** A POSIX ACL as the kernel stores it in system.posix_acl_access (acl_ea_header version 2, then tag u16, perm u16, id u32 per entry). */
+export function posixAclBytes(entries: readonly (readonly [tag: number, perm: number, id: number | undefined])[]): Buffer {
+  const b = Buffer.alloc(4 + entries.length * 8);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    b.writeUInt16LE(tag, 4 + i * 8);
+    b.writeUInt16LE(perm, 6 + i * 8);
+    b.writeUInt32LE(id ?? 0xffffffff, 8 + i * 8);
+  });
+  return b;
+}
+
+/** ACL tags (acl/libacl.h): the owner, a named user, the owning group, a named group, the mask, others. */
+export const ACL_TAG = { userObj: 1, user: 2, groupObj: 4, group: 8, mask: 0x10, other: 0x20 } as const;
+
+/**
+ * Gives every `every`th small file (by its place in the data set) what a Samba share or an ACL'd export gives its
+ * files: a user attribute and an access ACL naming another user, set through `set` (the agent's addon). Returns how
+ * many files got them.
+ */
+export function addXattrs(d: Dataset, every: number, set: (path: string, name: string, value: Buffer) => void): number {
+  let count = 0;
+  d.files.forEach((f, i) => {
+    if (f.size > 8 * 1024 || i % every !== 0) return;
+    const path = join(d.root, f.path);
+    set(path, 'user.vigil.owner-team', Buffer.from(`team-${f.stream % 7}`));
+    set(path, 'system.posix_acl_access', posixAclBytes([
+      [ACL_TAG.userObj, 6, undefined], [ACL_TAG.user, 6, 5000 + (f.stream % 50)], [ACL_TAG.groupObj, 4, undefined], [ACL_TAG.mask, 6, undefined], [ACL_TAG.other, 4, undefined],
+    ]));
+    count++;
+  });
+  return count;
+}

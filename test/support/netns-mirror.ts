@@ -36,10 +36,11 @@ const WAIT_MS = 180_000;
 
 /**
  * Two folders compared as the mirror must keep them: content hash, type, mode, owner (the agents run as root, where
- * mirrorOwner applies) and mtime (of folders and symlinks too), excluded files aside.
+ * mirrorOwner applies), mtime (of folders and symlinks too) and extended attributes, ACLs among them, excluded
+ * files aside.
  */
 export function equalTrees(a: string, b: string): Promise<VerifyReport> {
-  return verifyTrees(a, b, FILTER, { checkMtime: true, checkOwner: true });
+  return verifyTrees(a, b, FILTER, { checkMtime: true, checkOwner: true, checkXattrs: true });
 }
 
 export interface NetnsMirrorOptions {

@@ -2,12 +2,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier, ApplyError, type ApplyErrorCode } from '../../../agent/replication/apply.js';
 import type { ChangeRecord, WireRecord } from '../../../agent/replication/records.js';
-import { prng } from '../../support/dataset.js';
+import { ACL_TAG, posixAclBytes, prng } from '../../support/dataset.js';
+import { extendedAttributes } from '../../../agent/replication/xattrs.js';
 
 function setUp(t: TestContext, options: ConstructorParameters<typeof Applier>[1] = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-apply-'));
@@ -595,4 +597,52 @@ test('a run of zeros over a file\'s bytes punches a hole there (the copy stays a
     if (punchHoles) assert.ok(freed >= 1.5 * MiB, `${freed} bytes freed by the hole`);
     else assert.equal(freed, 0, 'zeros written stay allocated');
   }
+});
+
+test('an xattrs record makes the path\'s travelling attributes its own, after the put before it; a missing path, a symlink or a file system without them are counted, not refused', async (t) => {
+  const { access } = extendedAttributes();
+  assert.ok(access !== undefined);
+  const warnings: string[] = [];
+  const { applier, at, dir } = setUp(t, { xattrs: access, warn: (m) => warnings.push(m) });
+  const acl = { name: 'system.posix_acl_access', value: posixAclBytes([[ACL_TAG.userObj, 0o7, undefined], [ACL_TAG.user, 0o6, 4242], [ACL_TAG.groupObj, 0o5, undefined], [ACL_TAG.mask, 0o7, undefined], [ACL_TAG.other, 0o4, undefined]]) };
+  // Handed over together: the attributes land on the file the put writes, after it.
+  const put = applier.apply({ op: 'put', path: 'd/f', mode: 0o640, mtimeMs: MTIME, data: Buffer.from('x') });
+  const set = applier.apply({ op: 'xattrs', path: 'd/f', xattrs: [acl, { name: 'user.label', value: Buffer.from('finance') }] });
+  await Promise.all([put, set]);
+  assert.match(execFileSync('getfacl', ['-cp', at('d/f')], { encoding: 'utf8' }), /^user::rwx\nuser:4242:rw-\ngroup::r-x\nmask::rwx\nother::r--\n\n$/);
+  assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.label', at('d/f')], { encoding: 'utf8' }), 'finance');
+  await applier.apply({ op: 'xattrs', path: 'd/f', xattrs: [{ name: 'user.label', value: Buffer.from('finance') }] });
+  assert.equal(execFileSync('getfacl', ['-cp', at('d/f')], { encoding: 'utf8' }).includes('4242'), false, 'the ACL not sent is removed');
+  await applier.apply({ op: 'xattrs', path: 'd', xattrs: [{ name: 'user.folder', value: Buffer.from('1') }] });
+  assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.folder', at('d')], { encoding: 'utf8' }), '1');
+
+  await applier.apply({ op: 'xattrs', path: 'gone', xattrs: [] });
+  assert.equal(applier.stats.metaWithoutPath, 1);
+  await applier.apply({ op: 'symlink', path: 'd/link', target: 'f' });
+  await applier.apply({ op: 'xattrs', path: 'd/link', xattrs: [{ name: 'user.x', value: Buffer.from('1') }] });
+  assert.equal(applier.stats.xattrsNotSet, 1, 'Linux takes no user attribute on a symlink');
+  assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.label', at('d/f')], { encoding: 'utf8' }), 'finance', 'nor through it');
+
+  const ramfs = join(dir, 'ramfs');
+  mkdirSync(ramfs);
+  execFileSync('mount', ['-t', 'ramfs', 'vigil-apply-ramfs', ramfs]);
+  const thin = new Applier(ramfs, { xattrs: access, warn: (m) => warnings.push(m) });
+  try {
+    await thin.apply({ op: 'write', path: 'f', offset: 0, data: Buffer.from('x') });
+    await thin.apply({ op: 'xattrs', path: 'f', xattrs: [{ name: 'user.a', value: Buffer.from('1') }] });
+    await thin.apply({ op: 'xattrs', path: 'f', xattrs: [{ name: 'user.a', value: Buffer.from('2') }] });
+    assert.equal(thin.stats.xattrsNotSet, 2);
+  } finally {
+    await thin.close();
+    execFileSync('umount', [ramfs]);
+  }
+  assert.deepEqual(warnings.map((w) => w.replace(/\(.*\)/, '(…)')), [
+    'extended attributes of d/link not set in the copy (…); further EPERM failures are counted, not logged',
+    'extended attributes of f not set in the copy (…); further ENOTSUP failures are counted, not logged',
+  ]);
+  // A target without the adapter refuses the record rather than drop it; a path out of the root, as every op.
+  const without = setUp(t);
+  await rejects(without.applier.apply({ op: 'xattrs', path: 'f', xattrs: [] }), 'VIGIL_APPLY_FAILED', /xattrs f: this node cannot set extended attributes/);
+  symlinkSync(tmpdir(), at('out'));
+  await rejects(applier.apply({ op: 'xattrs', path: 'out/x', xattrs: [] }), 'VIGIL_BAD_PATH', /leads through a symlink out of the mirror root/);
 });

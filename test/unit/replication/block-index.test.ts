@@ -323,8 +323,8 @@ test('the store holds 100 000 files compactly and reloads them all', async (t) =
   }
   await store.save();
   const bytes = statSync(file).size;
-  // 32 fixed bytes + 21 of the metadata last sent + 2 x 16 block hashes + a path of about 20 bytes.
-  assert.ok(bytes < 100_000 * 110, `${bytes} bytes for 100k files`);
+  // 32 fixed bytes + 37 of the metadata and attributes last sent + 2 x 16 block hashes + a path of about 20 bytes.
+  assert.ok(bytes < 100_000 * 126, `${bytes} bytes for 100k files`);
   const reopened = await BlockIndexStore.open(file);
   assert.equal(reopened.size, 100_000);
   const sample = reopened.get('dir7/file-99907.dat')!;
@@ -396,10 +396,10 @@ test('a store written by version 1 (with a whole-file hash per entry) is still r
   assert.deepEqual(store.get('docs/a.bin'), { size: BS + 10, blockSize: BS, hashes: Buffer.concat(blocks), mtimeMs: 1_700_000_000_000.5, ino: 42 });
   assert.deepEqual(store.pathsOfInode(42), ['docs/a.bin']);
   assert.equal(store.sentMeta('docs/a.bin'), undefined, 'version 1 knew nothing of what was sent');
-  // Saved again, it is version 3, and reads back the same.
+  // Saved again, it is version 4, and reads back the same.
   store.set('docs/b.bin', { size: 0, blockSize: BS, hashes: Buffer.alloc(0), mtimeMs: 1, ino: 43 });
   await store.save();
-  assert.equal(readFileSync(file)[4], 3);
+  assert.equal(readFileSync(file)[4], 4);
   assert.deepEqual((await BlockIndexStore.open(file)).get('docs/a.bin')?.hashes, Buffer.concat(blocks));
 });
 
@@ -434,6 +434,57 @@ test('the metadata a file was last sent with is kept through a new index, a rena
   const body = bytes.subarray(0, bytes.length - 32);
   writeFileSync(file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
   await assert.rejects(BlockIndexStore.open(file), { code: 'VIGIL_BAD_INDEX', message: new RegExp(`entry 0 \\(a\\): metadata flags 0x40 .* at byte offset ${flagsAt}$`) });
+});
+
+test('the extended attributes a file was last sent with (their digest) outlive a new index, forgotten metadata, a rename and a reload', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'blocks.idx');
+  const store = await BlockIndexStore.open(file);
+  const index = { size: 10, blockSize: BS, hashes: randomBytes(16), mtimeMs: 1_700_000_000_000.25, ino: 7 };
+  const digest = 'ab'.repeat(16);
+  store.set('a', index);
+  store.set('b', { ...index, ino: 8 });
+  assert.equal(store.setSentXattrs('a', digest), true);
+  assert.equal(store.setSentXattrs('not-there', digest), false, 'only files in the store');
+  store.setSentMeta('a', { mode: 0o100640, mtimeMs: 5 });
+  store.set('a', { ...index, size: 11 });
+  // Writes forget the metadata sent (the target's mtime moved), not the attributes (they did not).
+  store.setSentMeta('a', undefined);
+  assert.equal(store.sentXattrs('a'), digest);
+  store.setSentXattrs('b', 'cd'.repeat(16));
+  store.rename('b', 'c');
+  await store.save();
+  const reopened = await BlockIndexStore.open(file);
+  assert.equal(reopened.sentXattrs('a'), digest, 'kept with no metadata sent (flag 8 alone)');
+  assert.equal(reopened.sentMeta('a'), undefined);
+  assert.equal(reopened.sentXattrs('c'), 'cd'.repeat(16), 'moved with its file');
+  reopened.setSentXattrs('a', undefined);
+  await reopened.save();
+  assert.equal((await BlockIndexStore.open(file)).sentXattrs('a'), undefined);
+  assert.throws(() => reopened.setSentXattrs('c', 'xyz'), { code: 'VIGIL_BAD_INDEX', message: /extended attributes sent for c: digest "xyz" is not 16 bytes in hex/ });
+  // Version 3 (no digest, flag 8 unknown then) is read, with no attributes sent; flag 8 in it is refused.
+  const v3 = Buffer.from([...Buffer.from('VGBI'), 3, 16, 1, 0, 1, 0, 0, 0]);
+  const fixed = Buffer.alloc(4 + 1 + 28 + 21);
+  fixed.writeUInt32LE(1, 0);
+  fixed.write('v', 4);
+  fixed.writeDoubleLE(0, 5);
+  fixed.writeUInt32LE(BS, 13);
+  fixed.writeDoubleLE(9, 17);
+  fixed.writeDoubleLE(3, 25);
+  fixed.writeUInt8(1, 33);
+  fixed.writeUInt32LE(0o100644, 34);
+  const v3file = join(dir, 'v3.idx');
+  const writeV3 = (flags: number): void => {
+    fixed.writeUInt8(flags, 33);
+    const body = Buffer.concat([v3, fixed]);
+    writeFileSync(v3file, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+  };
+  writeV3(1);
+  const old = await BlockIndexStore.open(v3file);
+  assert.deepEqual(old.sentMeta('v'), { mode: 0o100644, mtimeMs: 0 });
+  assert.equal(old.sentXattrs('v'), undefined);
+  writeV3(1 | 8);
+  await assert.rejects(BlockIndexStore.open(v3file), { code: 'VIGIL_BAD_INDEX', message: /metadata flags 0x9 are not 0 or 1 plus 2 and 4 at byte offset 45$/ });
 });
 
 test('a file read whole and indexed from memory gets the same index as one streamed, prior tail included', async (t) => {

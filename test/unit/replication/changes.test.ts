@@ -16,6 +16,8 @@ import { decodeRecord, encodeRecord, type ChangeRecord } from '../../../agent/re
 import { verifyTrees } from '../../../agent/replication/verify.js';
 import { zeroRuns } from '../../../agent/replication/zero-runs.js';
 import { prng } from '../../support/dataset.js';
+import { extendedAttributes } from '../../../agent/replication/xattrs.js';
+import { execFileSync } from 'node:child_process';
 
 interface Rig {
   readonly src: string[];
@@ -27,8 +29,13 @@ interface Rig {
   equal(): Promise<void>;
 }
 
-/** `owner`: the detector sends uid and gid, the applier sets them, and equal() compares them (root only). */
-async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = false): Promise<Rig> {
+/**
+ * `owner`: the detector sends uid and gid, the applier sets them, and equal() compares them (root only). `xattrs`:
+ * the same of extended attributes, ACLs among them.
+ */
+async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = false, xattrs = false): Promise<Rig> {
+  const access = xattrs ? extendedAttributes().access : undefined;
+  if (xattrs) assert.ok(access !== undefined, 'the xattrs addon loads here');
   const base = mkdtempSync(join(tmpdir(), 'vigil-changes-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));
   const src = Array.from({ length: folders }, (_, k) => join(base, `src${k}`));
@@ -36,9 +43,10 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = 
   for (const d of [...src, ...dst]) mkdirSync(d);
   const filter = compileGlobs([], exclude);
   const index = await BlockIndexStore.open(join(base, 'index'));
-  const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner });
+  const detector = new ChangeDetector({ folders: src, filter, index, blockSize: 4096, owner, ...(access === undefined ? {} : { xattrs: access }) });
+  detector.xattrs = xattrs;
   t.after(() => detector.close());
-  const appliers = dst.map((d) => new Applier(d, { applyOwner: owner }));
+  const appliers = dst.map((d) => new Applier(d, { applyOwner: owner, ...(access === undefined ? {} : { xattrs: access }) }));
   t.after(async () => { for (const a of appliers) await a.close(); });
   return {
     src, dst, detector, index,
@@ -67,7 +75,7 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = 
     async equal() {
       for (let k = 0; k < folders; k++) {
         // Times too: of files, of symlinks, and of folders (set after the entries that move them), the root's as well.
-        const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true, checkOwner: owner });
+        const report = await verifyTrees(src[k]!, dst[k]!, filter, { checkMtime: true, checkOwner: owner, checkXattrs: xattrs });
         assert.ok(report.equal, JSON.stringify(report));
         // To the microsecond, as verify compares times (utimes takes seconds as a double).
         const rootDrift = Math.abs(statSync(dst[k]!).mtimeMs - statSync(src[k]!).mtimeMs);
@@ -863,4 +871,59 @@ test('a new name linked to a name whose index is racy is looked at again: a writ
   const records = await r.sync(['0/b']);
   assert.ok(records.some((x) => x.op === 'link' && x.path === '0/b'), JSON.stringify(records.map((x) => x.op)));
   await r.equal();
+});
+
+test('extended attributes and ACLs travel where they changed, as a record of the whole set; none where they did not, nor to a target that takes none', async (t) => {
+  const r = await rig(t, 1, [], false, true);
+  const [src] = r.src;
+  const at = (p: string): string => join(src!, p);
+  writeFileSync(at('f'), 'content');
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'finance', at('f')]);
+  execFileSync('setfacl', ['-m', 'u:4242:rw-', at('f')]);
+  mkdirSync(at('d'));
+  execFileSync('setfacl', ['-d', '-m', 'g:4243:r-x', at('d')]);
+  writeFileSync(at('plain'), 'no attributes');
+  symlinkSync('f', at('l'));
+  const xattrsOf = (records: readonly ChangeRecord[]): string[] => records.filter((x) => x.op === 'xattrs').map((x) => `${(x as { path: string }).path}:${(x as { xattrs: readonly { name: string }[] }).xattrs.map((a) => a.name).join(',')}`).sort();
+  let records = await r.sync();
+  assert.deepEqual(xattrsOf(records), ['0/d:system.posix_acl_default', '0/f:system.posix_acl_access,user.label'], 'only where there are some');
+  await r.equal();
+  assert.equal(execFileSync('getfacl', ['-cp', join(r.dst[0]!, 'f')], { encoding: 'utf8' }), execFileSync('getfacl', ['-cp', at('f')], { encoding: 'utf8' }));
+  assert.deepEqual(await r.sync(), [], 'a reconcile of a level copy sends nothing');
+
+  // A new value moves no mtime: the look at the path (its attrib event) finds it all the same.
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'legal', at('f')]);
+  records = await r.sync(['0/f']);
+  assert.deepEqual(records.map((x) => x.op), ['xattrs']);
+  await r.equal();
+  // All gone: an empty set, which removes them there.
+  execFileSync('setfattr', ['-x', 'user.label', at('f')]);
+  execFileSync('setfacl', ['-b', at('f')]);
+  records = await r.sync(['0/f']);
+  assert.deepEqual(records.filter((x) => x.op === 'xattrs'), [{ op: 'xattrs', path: '0/f', xattrs: [] }]);
+  await r.equal();
+  // A rename carries what was sent with the file: nothing more travels.
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'hr', at('f')]);
+  await r.sync(['0/f']);
+  renameSync(at('f'), at('g'));
+  records = await r.sync(['0/f', '0/g']);
+  assert.deepEqual(records.map((x) => x.op).filter((op) => op !== 'meta'), ['rename'], 'the root\'s time besides');
+  await r.equal();
+
+  // Changed and removed while the agent was down: a detector over the saved index finds both at its reconcile.
+  await r.index.save();
+  execFileSync('setfattr', ['-n', 'user.new', '-v', '1', at('plain')]);
+  execFileSync('setfattr', ['-x', 'user.label', at('g')]);
+  const index = await BlockIndexStore.open(r.index.file);
+  const restarted = new ChangeDetector({ folders: r.src, filter: compileGlobs([], []), index, blockSize: 4096, owner: false, xattrs: extendedAttributes().access! });
+  restarted.xattrs = true;
+  t.after(() => restarted.close());
+  const found: string[] = [];
+  for await (const x of restarted.reconcile()) if (x.op === 'xattrs') found.push(`${x.path}:${x.xattrs.length}`);
+  assert.ok(found.includes('0/plain:1') && found.includes('0/g:0'), found.join(' '));
+
+  // A target that takes none (the source's detector told so): nothing of them travels.
+  r.detector.xattrs = false;
+  execFileSync('setfattr', ['-n', 'user.other', '-v', '2', at('plain')]);
+  assert.deepEqual((await r.sync(['0/plain'])).filter((x) => x.op === 'xattrs'), []);
 });

@@ -31,6 +31,13 @@ const samples: WireRecord[] = [
   { op: 'link', path: 'ünïcode/second name', existing: 'a/b.txt' },
   { op: 'zeros', path: 'disk.img', offset: 0, length: 1 },
   { op: 'zeros', path: 'ünïcode/disk.img', offset: 2 ** 40, length: Number.MAX_SAFE_INTEGER - 2 ** 40 },
+  { op: 'xattrs', path: 'shared/report.docx', xattrs: [] },
+  { op: 'xattrs', path: 'ünïcode/dir', xattrs: [
+    { name: 'security.NTACL', value: Buffer.alloc(300, 9) },
+    { name: 'system.posix_acl_access', value: Buffer.from([2, 0, 0, 0, 1, 0, 6, 0]) },
+    { name: 'trusted.x', value: Buffer.alloc(0) },
+    { name: 'user.ünï', value: Buffer.alloc(64 * 1024, 1) },
+  ] },
 ];
 
 function fails(bytes: Buffer, field: string, offset: number, problem: RegExp): void {
@@ -72,7 +79,7 @@ test('trailing bytes, unknown versions, ops and meta flags are refused', () => {
   fails(Buffer.concat([del, Buffer.of(0)]), 'end', del.length, /1 trailing bytes/);
   fails(Buffer.from([2, ...del.subarray(1)]), 'version', 0, /2, expected 1/);
   fails(Buffer.from([1, 0, ...del.subarray(2)]), 'op', 1, /unknown op code 0/);
-  fails(Buffer.from([1, 14, ...del.subarray(2)]), 'op', 1, /unknown op code 14/);
+  fails(Buffer.from([1, 15, ...del.subarray(2)]), 'op', 1, /unknown op code 15/);
   const meta = encodeRecord({ op: 'meta', path: 'm' });
   meta[meta.length - 1] = 0x10;
   fails(meta, 'meta flags', meta.length - 1, /unknown bits 0x10/);

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "vigil_xattrs",
+      "sources": ["xattrs.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
