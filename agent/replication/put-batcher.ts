@@ -37,6 +37,11 @@ export class PutBatcher {
     return ready;
   }
 
+  /** The path of the last file gathered, if any: what a record that must follow its put (its xattrs) names. */
+  get lastPath(): string | undefined {
+    return this.files[this.files.length - 1]?.path;
+  }
+
   /** What was gathered: one file as the put record it came as, more as one puts record. */
   take(): WireRecord | undefined {
     const files = this.files;

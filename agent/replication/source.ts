@@ -325,18 +325,30 @@ export class MirrorSource {
       if (bytes >= Math.min(BATCH_BYTES, this.o.journalBytes / 4)) await flush();
     };
     const puts = putBatches ? new PutBatcher() : undefined;
-    /** The puts gathered so far, before a record that is not a put (and at the end): the order holds. */
-    const addGathered = async (): Promise<void> => {
-      const gathered = puts?.take();
+    /**
+     * The xattrs records of files gathered (each follows its put): they go right after the puts record, which
+     * they would otherwise cut in two, so that a tenth of the files with ACLs does not make puts of ten files.
+     */
+    let heldXattrs: WireRecord[] = [];
+    const addAfterPuts = async (gathered: WireRecord | undefined): Promise<void> => {
       if (gathered !== undefined) await add(gathered);
+      const held = heldXattrs;
+      heldXattrs = [];
+      for (const record of held) await add(record);
     };
+    /** The puts gathered so far, before a record that is not a put (and at the end): the order holds. */
+    const addGathered = (): Promise<void> => addAfterPuts(puts?.take());
     try {
       for await (const record of records) {
         if (this.stopping && this.resyncing) throw new Error(RESYNC_STOPPED);
         if (this.dirty.all !== undefined && !this.resyncing) continue; // the resync will carry it
         if (puts !== undefined && record.op === 'put') {
           const ready = puts.add(record);
-          if (ready !== undefined) await add(ready);
+          if (ready !== undefined) await addAfterPuts(ready);
+          continue;
+        }
+        if (puts !== undefined && record.op === 'xattrs' && puts.lastPath === record.path) {
+          heldXattrs.push(record);
           continue;
         }
         await addGathered();

@@ -100,6 +100,16 @@ static char *string_arg(napi_env env, napi_value value, const char *what, size_t
   return copy;
 }
 
+/* The first two arguments as a path and an attribute's name, both for the caller to free; 0 (nothing to free) on a bad one. */
+static int path_and_name(napi_env env, napi_value *args, char **path, char **name) {
+  *path = string_arg(env, args[0], "path", MAX_PATH_BYTES);
+  if (*path == NULL) return 0;
+  *name = string_arg(env, args[1], "name", XATTR_NAME_MAX);
+  if (*name != NULL) return 1;
+  free(*path);
+  return 0;
+}
+
 static int get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *args) {
   size_t argc = expected;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return 0;
@@ -233,13 +243,8 @@ static napi_value set(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
   napi_get_buffer_info(env, args[2], &data, &length);
-  char *path = string_arg(env, args[0], "path", MAX_PATH_BYTES);
-  if (path == NULL) return NULL;
-  char *name = string_arg(env, args[1], "name", XATTR_NAME_MAX);
-  if (name == NULL) {
-    free(path);
-    return NULL;
-  }
+  char *path, *name;
+  if (!path_and_name(env, args, &path, &name)) return NULL;
   if (lsetxattr(path, name, data, length, 0) != 0) throw_errno(env, errno, "lsetxattr", path);
   free(name);
   free(path);
@@ -249,13 +254,8 @@ static napi_value set(napi_env env, napi_callback_info info) {
 static napi_value remove_attribute(napi_env env, napi_callback_info info) {
   napi_value args[2];
   if (!get_args(env, info, 2, args)) return NULL;
-  char *path = string_arg(env, args[0], "path", MAX_PATH_BYTES);
-  if (path == NULL) return NULL;
-  char *name = string_arg(env, args[1], "name", XATTR_NAME_MAX);
-  if (name == NULL) {
-    free(path);
-    return NULL;
-  }
+  char *path, *name;
+  if (!path_and_name(env, args, &path, &name)) return NULL;
   napi_value removed = NULL;
   if (lremovexattr(path, name) == 0) napi_get_boolean(env, true, &removed);
   else if (errno == ENODATA) napi_get_boolean(env, false, &removed);

@@ -19,6 +19,10 @@ test('puts gather by folder: a run of one folder is one record, a lone file stay
   assert.deepEqual(shape(out), ['0/a+0/d/b+0/c', '1/a', '0/e+0/f']);
   assert.equal(out.find((r) => r !== undefined && shape([r])[0] === '1/a')?.op, 'put');
   assert.equal(batcher.take(), undefined, 'nothing is left once taken');
+  assert.equal(batcher.lastPath, undefined, 'and no last file');
+  batcher.add(put('0/x'));
+  batcher.add(put('0/y'));
+  assert.equal(batcher.lastPath, '0/y', 'the file an xattrs record that follows would name');
 });
 
 test('a record holds at most the files and bytes it was given; a file larger than the bytes goes alone', () => {
