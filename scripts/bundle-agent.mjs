@@ -60,11 +60,11 @@ await build({
 });
 
 /**
- * Vigil's own addon (extended attributes, agent/native/xattrs) ships as source, built by `npm install` on the server
+ * Vigil's own addon (extended attributes, a file's holes: agent/native) ships as source, built by `npm install` on the server
  * as the others are (an optional dependency, as in the project's package.json: Windows workstations building the
  * center skip it); the agent loads it with require() too, and mirrors no attributes where it is missing.
  */
-const OWN_NATIVE = { name: 'vigil-xattrs', from: 'agent/native/xattrs', to: 'native/xattrs', files: ['package.json', 'binding.gyp', 'xattrs.c'] };
+const OWN_NATIVE = { name: 'vigil-native', from: 'agent/native', to: 'native', files: ['package.json', 'binding.gyp', 'native.h', 'module.c', 'common.c', 'xattrs.c', 'holes.c'] };
 mkdirSync(join(out, OWN_NATIVE.to), { recursive: true });
 for (const file of OWN_NATIVE.files) cpSync(join(OWN_NATIVE.from, file), join(out, OWN_NATIVE.to, file));
 
@@ -86,14 +86,14 @@ writeFileSync(join(out, 'README.md'), `# Vigil agent ${pkg.version}
 
 The cluster agent (\`vigild\`), its CLI (\`vigil\`) and the guard process, bundled: every dependency is inside the
 .js files except the native ones, which must be compiled for the server: ${NATIVE.map((n) => `\`${n}\``).join(' and ')}, and
-\`${OWN_NATIVE.name}\` (in \`${OWN_NATIVE.to}\`: extended attributes and ACLs, which a mirror carries only where it loads;
-building it needs make and a C compiler).
+\`${OWN_NATIVE.name}\` (in \`${OWN_NATIVE.to}\`: extended attributes and ACLs, which a mirror carries only where it loads,
+and a sparse file's holes, which are read where it does not; building it needs make and a C compiler).
 
 ## Install on a server (Node ${pkg.engines?.node ?? '20 or later'})
 
 \`\`\`sh
 sudo mkdir -p /opt/vigil && sudo cp -r . /opt/vigil && cd /opt/vigil
-sudo npm install --omit=dev          # builds or downloads better-sqlite3 and serialport, builds vigil-xattrs
+sudo npm install --omit=dev          # builds or downloads better-sqlite3 and serialport, builds vigil-native
 sudo node vigil.js --help
 sudo node vigild.js --config /etc/vigil/cluster.yaml --node alpha --state-dir /var/lib/vigil
 \`\`\`

@@ -8,8 +8,11 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { FileHasher, indexBytes, type FileIndex } from './block-index.js';
+import { fileHoles, readSkippingHoles } from './file-holes.js';
 import { LSTAT_FIELDS, type ChunkRequest, type LstatRequest, type ReadReply, type ReadRequest } from './read-thread.js';
 
+/** Where this platform says a file's holes are, a large file's are zeroed here rather than read (file-holes.ts). */
+const HOLES = fileHoles();
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /**
@@ -79,7 +82,7 @@ function indexWhole(request: ReadRequest, fd: number, stats: Stats): Answer {
   chunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
   const hasher = new FileHasher(request.blockSize, request.previous, request.hash);
   for (let position = 0; ;) {
-    const n = readSync(fd, chunk, 0, chunk.length, position);
+    const n = readSkippingHoles(fd, chunk, 0, chunk.length, position, stats.size, HOLES);
     if (n === 0) break;
     hasher.update(chunk.subarray(0, n));
     position += n;
@@ -102,12 +105,7 @@ function readChunk(request: ChunkRequest): Answer {
       return failed('VIGIL_BAD_BUFFER', `a chunk of ${request.length} bytes asked into a buffer of ${request.buffer.byteLength}`);
     }
     const content = Buffer.from(request.buffer);
-    let filled = 0;
-    while (filled < request.length) {
-      const n = readSync(fd, content, filled, request.length - filled, request.offset + filled);
-      if (n === 0) break;
-      filled += n;
-    }
+    const filled = readSkippingHoles(fd, content, 0, request.length, request.offset, stats.size, HOLES);
     const hasher = new FileHasher(request.blockSize, undefined, request.hash);
     hasher.update(content.subarray(0, filled));
     return { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, priorTail: undefined, length: filled, content: undefined, hashes: hasher.finish(stats).hashes };

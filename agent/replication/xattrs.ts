@@ -1,10 +1,10 @@
 /**
  * Extended attributes, POSIX ACLs among them: which of a path's travel, how two sets are compared, and how the
  * target's set is made to match. Read and written through a small platform interface (ExtendedAttributes), whose
- * Linux adapter is the native addon in agent/native/xattrs; where none loads, a mirror carries none.
+ * Linux adapter is the agent's native addon (agent/native); where none loads, a mirror carries none.
  */
 import { createHash } from 'node:crypto';
-import { loadLinuxXattrs } from '../platform/linux/xattrs.js';
+import { loadLinuxXattrs } from '../platform/linux/native.js';
 
 export interface Xattr {
   readonly name: string;

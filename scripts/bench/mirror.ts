@@ -106,7 +106,7 @@ function usage(problem: string): never {
 /** The agent's own addon sets the data set's attributes (no setfattr process per file). */
 function xattrSetter(): (path: string, name: string, value: Buffer) => void {
   const { access, why } = extendedAttributes();
-  if (access === undefined) usage(`--xattr-every needs the vigil-xattrs addon (${why ?? 'not loaded'}); --xattr-every 0 runs without attributes`);
+  if (access === undefined) usage(`--xattr-every needs the vigil-native addon (${why ?? 'not loaded'}); --xattr-every 0 runs without attributes`);
   return (path, name, value) => access.set(path, name, value);
 }
 

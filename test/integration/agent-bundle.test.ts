@@ -33,9 +33,9 @@ test('agent bundle: built outside the repo, vigil --help runs, vigild runs a nod
   const pkg = JSON.parse(readFileSync(join(bundle, 'package.json'), 'utf8')) as { type: string; bin: Record<string, string>; dependencies: Record<string, string>; optionalDependencies: Record<string, string>; version: string };
   const repoPkg = JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
   assert.deepEqual(pkg.dependencies, { 'better-sqlite3': repoPkg.dependencies['better-sqlite3'], serialport: repoPkg.dependencies.serialport });
-  assert.deepEqual(pkg.optionalDependencies, { 'vigil-xattrs': 'file:native/xattrs' });
+  assert.deepEqual(pkg.optionalDependencies, { 'vigil-native': 'file:native' });
   // The addon ships as source beside the scripts, for npm install to build on the server.
-  assert.deepEqual(readdirSync(join(bundle, 'native', 'xattrs')).sort(), ['binding.gyp', 'package.json', 'xattrs.c']);
+  assert.deepEqual(readdirSync(join(bundle, 'native')).sort(), ['binding.gyp', 'common.c', 'holes.c', 'module.c', 'native.h', 'package.json', 'xattrs.c']);
   assert.deepEqual([pkg.type, pkg.version, pkg.bin], ['module', repoPkg.version, { vigild: 'vigild.js', vigil: 'vigil.js' }]);
   assert.match(readFileSync(join(bundle, 'README.md'), 'utf8'), /npm install --omit=dev/);
   assert.ok(readdirSync(bundle).includes('guard-process.js'), 'the guard is bundled next to vigild');

@@ -1,5 +1,5 @@
 // The agent as the installers ship it (scripts/bundle-agent.mjs): one folder of bundled scripts, whose native
-// dependencies (vigil-xattrs included, linked there to agent/native/xattrs) come from NODE_PATH. Tests and the mirror benchmark run it where they would run dist/'s agent.
+// dependencies (vigil-native included, linked there to agent/native) come from NODE_PATH. Tests and the mirror benchmark run it where they would run dist/'s agent.
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 

@@ -1,9 +1,0 @@
-{
-  "targets": [
-    {
-      "target_name": "vigil_xattrs",
-      "sources": ["xattrs.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
-    }
-  ]
-}
