@@ -423,7 +423,7 @@ export function changedRanges(previous: FileIndex | undefined, current: FileInde
  *   entry   path length u32, path (UTF-8), size f64, blockSize u32, mtimeMs f64, ino f64,
  *           the metadata last sent: flags u8 (1 sent, 2 with uid, 4 with gid, 8 with extended attributes),
  *           mode u32, mtimeMs f64, uid u32, gid u32 (zero when not sent), the digest of the extended attributes
- *           sent (16 bytes, xattrs.ts; zero when none were),
+ *           sent (16 bytes, xattrs.ts: with flag 8, all zeros for a set sent empty; zero without it),
  *           block hashes (16 each; their count follows from size and blockSize)
  *   trailer SHA-256 of everything before it
  * About 71 bytes plus the path per file, plus 16 per block: 100k files of two blocks take 12 MB. Versions 1 (a
