@@ -43,8 +43,15 @@ export interface ApplierOptions {
   readonly punchHoles?: boolean;
   /** Sets xattrs records' attributes (xattrs.ts); without it such a record is refused. */
   readonly xattrs?: ExtendedAttributes;
-  /** Told, once per kind of failure, of what the copy could not take (a file system without xattrs, say). */
-  readonly warn?: (message: string) => void;
+  /** Told of each xattrs record the copy could not take (a file system that keeps none, say); it is counted besides. */
+  readonly onXattrsNotSet?: (problem: XattrsNotSet) => void;
+}
+
+/** An xattrs record the copy could not take: its path, the errno's name and the system's message. */
+export interface XattrsNotSet {
+  readonly path: string;
+  readonly code: string;
+  readonly message: string;
 }
 
 /** What idempotence quietly absorbed, for the engine's counters. */
@@ -135,8 +142,7 @@ export class Applier {
   private inlineMade: InlineWrites | undefined;
   private readonly holes: HolePuncher | undefined;
   private readonly xattrs: ExtendedAttributes | undefined;
-  private readonly warn: (message: string) => void;
-  private readonly warned = new Set<string>();
+  private readonly onXattrsNotSet: (problem: XattrsNotSet) => void;
 
   constructor(root: string, options: ApplierOptions = {}) {
     this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
@@ -144,7 +150,7 @@ export class Applier {
     this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.durable = options.durable ?? true;
     this.xattrs = options.xattrs;
-    this.warn = options.warn ?? (() => undefined);
+    this.onXattrsNotSet = options.onXattrsNotSet ?? (() => undefined);
     this.writeThread = options.writeThread;
     this.ownsWriteThread = options.writeThread === undefined;
     this.inlineWriteOptions = options.inlineWrites ?? {};
@@ -566,8 +572,8 @@ export class Applier {
 
   /**
    * The path's travelling attributes made the record's, through its name (never following a symlink). A copy on a
-   * file system that keeps none, or that refuses a namespace to this process, is counted and warned of once: the
-   * record is not refused, since the source would send it again forever. verify lists what differs.
+   * file system that keeps none, or that refuses a namespace to this process, is counted and told (onXattrsNotSet):
+   * the record is not refused, since the source would send it again forever. verify lists what differs.
    */
   private async setXattrs(r: Extract<ChangeRecord, { op: 'xattrs' }>): Promise<void> {
     const path = await this.resolve(r.path, r, false);
@@ -582,10 +588,7 @@ export class Applier {
       }
       if (code !== 'ENOTSUP' && code !== 'EPERM' && code !== 'EACCES') throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: ${(e as Error).message}`, { cause: e });
       this.stats.xattrsNotSet++;
-      if (!this.warned.has(code)) {
-        this.warned.add(code);
-        this.warn(`extended attributes of ${r.path} not set in the copy (${(e as Error).message}); further ${code} failures are counted, not logged`);
-      }
+      this.onXattrsNotSet({ path: r.path, code, message: (e as Error).message });
     }
   }
 

@@ -334,6 +334,10 @@ export class MirrorService implements MirrorRoles {
     }
     const reasons: string[] = [];
     if (!state.consistent) reasons.push('this copy is mid-resync: it must not be promoted until the resync completes');
+    const notSet = m.target.xattrsNotSetCount;
+    if (notSet.last !== undefined) {
+      reasons.push(`the extended attributes (ACLs) of ${notSet.count} paths could not be set in this copy, the last ${notSet.last}: \`vigil mirror verify\` lists what differs`);
+    }
     const listing = m.target.backgroundListing;
     return {
       ...base, role: 'target', state: !state.consistent ? 'inconsistent' : state.pausedTarget ? 'paused' : 'in-sync', reasons,

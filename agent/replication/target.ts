@@ -11,7 +11,7 @@
  */
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Applier, ApplyError } from './apply.js';
+import { Applier, ApplyError, type XattrsNotSet } from './apply.js';
 import { travellingXattrs, xattrDigest, type ExtendedAttributes } from './xattrs.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
@@ -175,7 +175,7 @@ export class MirrorTarget {
   private applier(root: string): Applier {
     return new Applier(root, {
       applyOwner: this.o.applyOwner, durable: false, writeThread: this.writeThread,
-      ...(this.o.xattrs === undefined ? {} : { xattrs: this.o.xattrs, warn: (m: string) => this.o.log(`mirror ${this.o.id}: ${m}`) }),
+      ...(this.o.xattrs === undefined ? {} : { xattrs: this.o.xattrs, onXattrsNotSet: (problem: XattrsNotSet) => this.noteXattrsNotSet(root, problem) }),
     });
   }
 
@@ -588,6 +588,25 @@ export class MirrorTarget {
     } catch {
       return {};
     }
+  }
+
+  /**
+   * The xattrs records this copy could not take since the agent started (its status says so, with the last), each
+   * kind of failure logged once.
+   */
+  private readonly xattrsNotSet: { count: number; last?: string; logged: Set<string> } = { count: 0, logged: new Set() };
+
+  private noteXattrsNotSet(root: string, problem: XattrsNotSet): void {
+    this.xattrsNotSet.count++;
+    this.xattrsNotSet.last = `${join(root, problem.path)}: ${problem.message}`;
+    if (this.xattrsNotSet.logged.has(problem.code)) return;
+    this.xattrsNotSet.logged.add(problem.code);
+    this.o.log(`mirror ${this.o.id}: extended attributes of ${join(root, problem.path)} not set in the copy (${problem.message}); further ${problem.code} failures are counted in the status, not logged`);
+  }
+
+  /** How many xattrs records this copy could not take since the agent started, and the last one's path and error. */
+  get xattrsNotSetCount(): { readonly count: number; readonly last?: string } {
+    return this.xattrsNotSet.last === undefined ? { count: 0 } : { count: this.xattrsNotSet.count, last: this.xattrsNotSet.last };
   }
 
   /** Whether this target applies xattrs records (and lists its attributes): the source asks with 'features'. */

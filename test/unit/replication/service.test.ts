@@ -3,6 +3,7 @@
 // configuration to its status and its pace.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,4 +225,54 @@ test('an agent stopped during a slow resync stops at once, not when the data set
   assert.deepEqual([report.missing, report.extra, report.contentDiffers], [[], [], []]);
   const target = JSON.parse(readFileSync(join(base, 'state-beta', 'mirrors', 'data', 'state.json'), 'utf8')) as { consistent: boolean };
   assert.equal(target.consistent, true, 'the target\'s copy is consistent again');
+});
+
+test('a copy whose file system keeps no extended attributes (ramfs) takes the files, and its status says how many paths\' attributes it could not set', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
+  const copy = mkdtempSync(join(tmpdir(), 'vigil-mirror-ramfs-'));
+  execFileSync('mount', ['-t', 'ramfs', 'vigil-service-ramfs', copy]);
+  const services: MirrorService[] = [];
+  try {
+    const [alphaPort, betaPort] = [await freePort(), await freePort()];
+    mkdirSync(join(base, 'alpha'));
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(base, 'alpha', `f${i}`), `file ${i}\n`);
+      execFileSync('setfattr', ['-n', 'user.label', '-v', `label ${i}`, join(base, 'alpha', `f${i}`)]);
+    }
+    const config = parseConfig(`cluster: { id: c1, key: "${KEY_HEX}" }
+nodes: [{ id: alpha }, { id: beta }]
+heartbeat:
+  links:
+    - { name: l1, kind: udp, endpoints: { alpha: "127.0.0.1:7001", beta: "127.0.0.1:7002" } }
+groups:
+  - id: files
+    resources:
+      - { id: data, kind: mirror, folders: [{ alpha: "${join(base, 'alpha')}", beta: "${copy}" }], endpoints: { alpha: "127.0.0.1:${alphaPort}", beta: "127.0.0.1:${betaPort}" } }
+`, 'c.yaml');
+    const log: string[] = [];
+    const start = async (nodeId: 'alpha' | 'beta'): Promise<MirrorService> => {
+      const service = new MirrorService({ config, nodeId, stateDir: join(base, `state-${nodeId}`), key: Buffer.from(KEY_HEX, 'hex'), runningAsRoot: false, log: (line) => log.push(`${nodeId}: ${line}`) });
+      await service.start();
+      services.push(service);
+      return service;
+    };
+    const beta = await start('beta');
+    const alpha = await start('alpha');
+    assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+    const status = async (service: MirrorService) => (await service.command('status', 'data')).status[0]!;
+    await until('the first mirror is done', async () => (await status(alpha)).state === 'in-sync' && (await status(alpha)).sourceQueue?.records === 0, 30_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+    assert.equal((await verifyTrees(join(base, 'alpha'), copy, compileGlobs([], []))).equal, true, 'the files themselves are level');
+    const reasons = (await status(beta)).reasons;
+    assert.equal(reasons.length, 1, JSON.stringify(reasons));
+    assert.match(reasons[0]!, new RegExp(`^the extended attributes \\(ACLs\\) of 3 paths could not be set in this copy, the last ${copy}/f\\d: ENOTSUP: .*: \`vigil mirror verify\` lists what differs$`));
+    assert.equal(log.filter((line) => /not set in the copy/.test(line)).length, 1, `logged once: ${log.join('\n')}`);
+    const verify = await alpha.command('verify', 'data');
+    assert.deepEqual(verify.verify?.metadataDiffers.map((d) => d.fields), [['xattrs'], ['xattrs'], ['xattrs']]);
+  } finally {
+    for (const service of services.reverse()) await service.close();
+    execFileSync('umount', [copy]);
+    rmSync(copy, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  }
 });
