@@ -568,11 +568,17 @@ export class BlockIndexStore {
     const stored = this.entries.get(p);
     if (stored === undefined) return false;
     if (stored.sent === sent) return true;
-    // Every entry has the same fields (sent undefined when unknown): one object shape, made without spreading.
-    const checked = sent === undefined ? undefined : checkSentMeta(sent, p);
-    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: checked, xattrs: stored.xattrs });
-    this.dirty = true;
+    this.resent(p, stored, sent === undefined ? undefined : checkSentMeta(sent, p), stored.xattrs);
     return true;
+  }
+
+  /**
+   * `stored` kept with what it was sent replaced. Every entry has the same fields (undefined when unknown): one
+   * object shape, made without spreading.
+   */
+  private resent(p: string, stored: StoredIndex, sent: SentMeta | undefined, xattrs: string | undefined): void {
+    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent, xattrs });
+    this.dirty = true;
   }
 
   /** The digest of the extended attributes file `p` was last sent with; undefined when none were (or unknown). */
@@ -586,8 +592,7 @@ export class BlockIndexStore {
     if (stored === undefined) return false;
     if (stored.xattrs === digest) return true;
     if (digest !== undefined && !XATTRS_DIGEST.test(digest)) throw new BlockIndexError('VIGIL_BAD_INDEX', `extended attributes sent for ${p}: digest ${JSON.stringify(digest)} is not ${XATTRS_DIGEST_BYTES} bytes in hex`);
-    this.entries.set(p, { size: stored.size, blockSize: stored.blockSize, mtimeMs: stored.mtimeMs, ino: stored.ino, hashes: stored.hashes, sent: stored.sent, xattrs: digest });
-    this.dirty = true;
+    this.resent(p, stored, stored.sent, digest);
     return true;
   }
 
