@@ -227,7 +227,7 @@ test('an agent stopped during a slow resync stops at once, not when the data set
   assert.equal(target.consistent, true, 'the target\'s copy is consistent again');
 });
 
-test('a copy whose file system keeps no extended attributes (ramfs) takes the files, and its status says how many paths\' attributes it could not set', async (t) => {
+test('a copy whose file system keeps no extended attributes (ramfs) takes the files, and its status says how many paths\' attributes it could not set', async () => {
   const base = mkdtempSync(join(tmpdir(), 'vigil-mirror-service-'));
   const copy = mkdtempSync(join(tmpdir(), 'vigil-mirror-ramfs-'));
   execFileSync('mount', ['-t', 'ramfs', 'vigil-service-ramfs', copy]);
