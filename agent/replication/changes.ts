@@ -695,8 +695,6 @@ export class ChangeDetector {
     }
     yield { op: 'mkdir', path: v, mode: st.mode };
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
-    // A new folder there has none (but what its parent's default ACL gives it, as here).
-    this.sentFolderXattrs.delete(v);
     yield* this.xattrsOf(v);
     this.dirs.add(v);
     if (!descend) return;

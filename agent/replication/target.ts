@@ -12,7 +12,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier, ApplyError, type XattrsNotSet } from './apply.js';
-import { travellingXattrs, xattrDigest, type ExtendedAttributes } from './xattrs.js';
+import { xattrDigestOf, type ExtendedAttributes } from './xattrs.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, blockCount, keptMtime, type FileIndex } from './block-index.js';
@@ -582,12 +582,8 @@ export class MirrorTarget {
    */
   private listedXattrs(folder: number, e: TreeEntry): { xattrs?: string } {
     if (this.o.xattrs === undefined || e.type === 'symlink' || e.path === '') return {};
-    try {
-      const digest = xattrDigest(travellingXattrs(this.o.xattrs, join(this.o.folders[folder]!, e.path)));
-      return digest === undefined ? {} : { xattrs: digest };
-    } catch {
-      return {};
-    }
+    const digest = xattrDigestOf(this.o.xattrs, join(this.o.folders[folder]!, e.path));
+    return digest === undefined ? {} : { xattrs: digest };
   }
 
   /**

@@ -10,7 +10,7 @@ import { hashFile } from './block-index.js';
 import { relativePathProblem } from './records.js';
 import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
-import { extendedAttributes, sameXattrs, travellingXattrs, xattrDigest, type ExtendedAttributes } from './xattrs.js';
+import { extendedAttributes, sameXattrs, xattrDigestOf, type ExtendedAttributes } from './xattrs.js';
 
 /** A tree entry as the other node can compare it: no inode (it means nothing there), and the content's hash. */
 export interface ManifestEntry extends Omit<TreeEntry, 'ino' | 'nlink'> {
@@ -95,7 +95,7 @@ export async function treeManifest(root: string, filter: PathFilter, xattrs?: Ex
   const entries: ManifestEntry[] = [];
   const firstNames = new Map<number, string>();
   scanned.forEach((e, i) => {
-    const digest = xattrs === undefined || e.type === 'symlink' ? undefined : xattrsDigestOf(xattrs, join(root, e.path));
+    const digest = xattrs === undefined || e.type === 'symlink' ? undefined : xattrDigestOf(xattrs, join(root, e.path)); // gone since the scan: none
     const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, ...(digest === undefined ? {} : { xattrs: digest }) };
     if (e.type === 'file') {
       const hash = hashes[i];
@@ -110,15 +110,6 @@ export async function treeManifest(root: string, filter: PathFilter, xattrs?: Ex
   });
   problems.sort((a, b) => comparePaths(a.path, b.path));
   return { entries, problems };
-}
-
-/** Gone since the scan: none (the comparison says what differs, and a later verify what it became). */
-function xattrsDigestOf(access: ExtendedAttributes, path: string): string | undefined {
-  try {
-    return xattrDigest(travellingXattrs(access, path));
-  } catch {
-    return undefined;
-  }
 }
 
 export async function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}, slicer = new TimeSlicer()): Promise<VerifyReport> {

@@ -82,6 +82,15 @@ export const NO_XATTRS = '0'.repeat(32);
 /** A folder's default ACL: what a path made in it there gets an ACL from. */
 export const DEFAULT_ACL = 'system.posix_acl_default';
 
+/** The digest of `path`'s travelling attributes; undefined for none, and for a path gone meanwhile. */
+export function xattrDigestOf(access: ExtendedAttributes, path: string): string | undefined {
+  try {
+    return xattrDigest(travellingXattrs(access, path));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether two digests (each undefined, or NO_XATTRS, for no attributes) say the same set. */
 export function sameXattrs(a: string | undefined, b: string | undefined): boolean {
   return (a ?? NO_XATTRS) === (b ?? NO_XATTRS);
