@@ -3,7 +3,7 @@
 // configuration to its status and its pace.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,5 +274,24 @@ groups:
     execFileSync('umount', [copy]);
     rmSync(copy, { recursive: true, force: true });
     rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('mirrorXattrs: true by default carries a file\'s attributes; false carries none, and the files all the same', async (t) => {
+  for (const [fields, carried] of [['', true], [', mirrorXattrs: false', false]] as const) {
+    const { base, log, start } = twoNodes(t);
+    const config = twoNodeConfig(base, await freePort(), await freePort(), fields);
+    mkdirSync(join(base, 'alpha'), { recursive: true });
+    writeFileSync(join(base, 'alpha', 'f'), 'tagged\n');
+    execFileSync('setfattr', ['-n', 'user.label', '-v', 'finance', join(base, 'alpha', 'f')]);
+    await start('beta', config);
+    const alpha = await start('alpha', config);
+    assert.equal((await alpha.promote('data')).rc, 0, log.join('\n'));
+    const status = async () => (await alpha.command('status', 'data')).status[0]!;
+    await until('the first mirror is done', async () => (await status()).state === 'in-sync' && (await status()).sourceQueue?.records === 0, 30_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+    assert.equal(readFileSync(join(base, 'beta', 'f'), 'utf8'), 'tagged\n');
+    const label = spawnSync('getfattr', ['--only-values', '-n', 'user.label', join(base, 'beta', 'f')], { encoding: 'utf8' });
+    assert.equal(label.status === 0 ? label.stdout : undefined, carried ? 'finance' : undefined, `${fields || 'default'}: ${label.stderr}`);
   }
 });
