@@ -208,14 +208,18 @@ export class Applier {
   }
 
   /**
-   * The mtime of the root itself (the mirrored folder's, sent as its meta record): after everything before it,
-   * since its entries' changes move it.
+   * A meta or xattrs record of the root itself (the mirrored folder, path ""): its mode, owner, time and attributes
+   * made the source folder's, as `rsync -a src/ dst/` does (a shared folder's access is its root's ACL and mode as
+   * much as its files'). After everything before it: its entries' changes move its time, and a mode that takes
+   * the write bit away must not stop them. The root's other records are the caller's (MirrorTarget: a delete
+   * empties it; it exists, so a mkdir is nothing).
    */
-  setRootMtime(mtimeMs: number): Promise<void> {
+  applyToRoot(r: Extract<ChangeRecord, { op: 'meta' | 'xattrs' }>): Promise<void> {
     return this.schedule(undefined, async () => {
       const root = await this.ensureRoot();
-      const stat = await lstat(root);
-      if (!sameMtime(mtimeMs, stat.mtimeMs)) await utimes(root, stat.atime, mtimeMs / 1000);
+      const own = { ...r, path: '' };
+      if (own.op === 'meta') await this.metaOf(root, undefined, own);
+      else await this.xattrsAt(root, own);
     });
   }
 
@@ -576,7 +580,10 @@ export class Applier {
    * the record is not refused, since the source would send it again forever. verify lists what differs.
    */
   private async setXattrs(r: Extract<ChangeRecord, { op: 'xattrs' }>): Promise<void> {
-    const path = await this.resolve(r.path, r, false);
+    await this.xattrsAt(await this.resolve(r.path, r, false), r);
+  }
+
+  private async xattrsAt(path: string, r: Extract<ChangeRecord, { op: 'xattrs' }>): Promise<void> {
     if (this.xattrs === undefined) throw new ApplyError('VIGIL_APPLY_FAILED', `${describe(r)}: this node cannot set extended attributes`);
     try {
       matchXattrs(this.xattrs, path, r.xattrs);

@@ -173,6 +173,8 @@ class InotifywaitWatcher implements TreeWatcher {
     if (full === this.prefix || full === this.root) {
       if (events.includes('DELETE_SELF')) this.sink.broken(`root ${this.root} was deleted`);
       else if (events.includes('MOVE_SELF')) this.sink.broken(`root ${this.root} was moved away`);
+      // Its mode, owner or attributes changed (they are mirrored too).
+      else if (events.includes('ATTRIB')) this.sink.event({ path: '', hint: 'changed', isDir: true, scan: false });
       return;
     }
     if (!full.startsWith(this.prefix)) {

@@ -6,7 +6,7 @@
 
 export type CaptureHint = 'changed' | 'removed' | 'created' | 'renamed-from' | 'renamed-to' | 'unknown';
 
-/** One raw event of a watcher, already relative to its root ('' never reaches Capture as a path). */
+/** One raw event of a watcher, relative to its root ('' is the root itself: its mode, owner or attributes changed). */
 export interface WatcherEvent {
   readonly path: string;
   readonly hint: CaptureHint;

@@ -574,10 +574,10 @@ export class ChangeDetector {
   /**
    * The path's travelling attributes, as they differ from those last sent: an xattrs record with all of them (none,
    * where some were sent and are gone). Changing them moves no mtime, only the ctime, so they are read at every look
-   * (a list of names, microseconds; most files have none). Not for a mirrored folder itself (see listedXattrs).
+   * (a list of names, microseconds; most files have none). A mirrored folder's own too.
    */
   private *xattrsOf(v: string): Generator<ChangeRecord> {
-    if (!this.xattrs || this.o.xattrs === undefined || splitVirtualPath(v).rel === '') return;
+    if (!this.xattrs || this.o.xattrs === undefined) return;
     let set: Xattr[];
     try {
       set = travellingXattrs(this.o.xattrs, this.abs(v));
@@ -598,12 +598,13 @@ export class ChangeDetector {
 
   /**
    * Whether the target has `set` as `v`'s attributes: those last sent, or, none ever sent, none (a new path there
-   * has none), unless its folder has a default ACL, which gave a new path there an ACL of its own.
+   * has none), unless its folder has a default ACL, which gave a new path there an ACL of its own. A mirrored
+   * folder is not new there: what it has is unknown until sent (or listed).
    */
   private xattrsAsSentOf(v: string, set: readonly Xattr[]): boolean {
     const sent = this.sentXattrsOf(v);
     if (sent !== undefined) return sameXattrs(sent, xattrDigest(set));
-    return set.length === 0 && !this.inheritsAcl(v);
+    return set.length === 0 && splitVirtualPath(v).rel !== '' && !this.inheritsAcl(v);
   }
 
   /** Whether file `v`'s travelling attributes are those last sent (gone meanwhile: no, and the look says what it is). */

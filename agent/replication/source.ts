@@ -850,13 +850,15 @@ export class MirrorSource {
   private async pagedManifest(k: number, where: string): Promise<Manifest> {
     const entries: ManifestEntry[] = [];
     const problems: TreeProblem[] = [];
+    let root: ManifestEntry | undefined;
     await readPages((body) => this.callTarget('manifest-page', body, SCAN_CALL_TIMEOUT_MS), { folder: k }, 'manifest', where, (value, page) => {
       const part = decodeManifestValue(value, `${where}, page ${page}`);
       // One by one: a page holds tens of thousands, too many to spread as arguments.
       for (const entry of part.entries) entries.push(entry);
       for (const problem of part.problems) problems.push(problem);
+      root ??= part.root;
     });
-    return { entries, problems };
+    return root === undefined ? { entries, problems } : { entries, problems, root };
   }
 
   // ---- status ----

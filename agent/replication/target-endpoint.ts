@@ -183,10 +183,11 @@ async function* listingPages(entries: AsyncGenerator<TargetFile>, pageBytes: num
 /**
  * A folder's manifest (verify) in pages: each an encoded manifest of its own (verify.ts), its entries first, then
  * its problems (each page holds one kind or both). Pages are cut by a bound of each item's encoded size: the
- * strings in it as JSON, and MANIFEST_ENTRY_BYTES for the numbers and punctuation.
+ * strings in it as JSON, and MANIFEST_ENTRY_BYTES for the numbers and punctuation. The folder itself goes with
+ * the first page, counted as an entry.
  */
 async function* manifestPages(manifest: Promise<Manifest>, pageBytes: number): AsyncGenerator<Page> {
-  const { entries, problems } = await manifest;
+  const { entries, problems, root } = await manifest;
   const json = (text: string): number => Buffer.byteLength(JSON.stringify(text));
   const items: { readonly entry?: ManifestEntry; readonly problem?: TreeProblem; readonly bytes: number }[] = [
     ...entries.map((entry) => ({ entry, bytes: json(entry.path) + json(entry.type === 'file' ? entry.hash ?? '' : entry.linkTarget ?? '') + MANIFEST_ENTRY_BYTES })),
@@ -194,10 +195,11 @@ async function* manifestPages(manifest: Promise<Manifest>, pageBytes: number): A
   ];
   const page = (from: number, to: number, last: boolean): Page => {
     const slice = items.slice(from, to);
-    return { value: encodeManifest({ entries: slice.flatMap((i) => (i.entry ? [i.entry] : [])), problems: slice.flatMap((i) => (i.problem ? [i.problem] : [])) }), last };
+    const part = { entries: slice.flatMap((i) => (i.entry ? [i.entry] : [])), problems: slice.flatMap((i) => (i.problem ? [i.problem] : [])) };
+    return { value: encodeManifest(from === 0 && root !== undefined ? { ...part, root } : part), last };
   };
   let first = 0;
-  let bytes = 0;
+  let bytes = root === undefined ? 0 : MANIFEST_ENTRY_BYTES;
   for (let i = 0; i < items.length; i++) {
     if (i > first && bytes + items[i]!.bytes > pageBytes) {
       yield page(first, i, false);

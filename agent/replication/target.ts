@@ -438,9 +438,10 @@ export class MirrorTarget {
     const applier = this.appliers[folder];
     if (applier === undefined) throw new Error(`record for folder ${folder}, but mirror ${this.o.id} has ${this.appliers.length}`);
     if (rel === '') {
-      // The folder itself: it exists; a delete of it empties it; its mtime is set after what came before.
+      // The folder itself: it exists; a delete of it empties it; its metadata and attributes are set after what
+      // came before.
       if (record.op === 'delete') await this.emptyFolder(folder);
-      else if (record.op === 'meta' && record.mtimeMs !== undefined) await applier.setRootMtime(record.mtimeMs);
+      else if (record.op === 'meta' || record.op === 'xattrs') await applier.applyToRoot(record);
       return;
     }
     const strip = (v: string): string => splitVirtualPath(v).rel;
@@ -576,12 +577,12 @@ export class MirrorTarget {
   }
 
   /**
-   * A listed file's or folder's travelling attributes, as their digest (none: no field), where this target applies
-   * them: the source then sends an xattrs record only where its own differ. Not for symlinks (none travel) nor a
-   * mirrored folder itself (whose attributes, as its mode, are the target's own), nor an entry gone meanwhile.
+   * A listed file's or folder's travelling attributes (the mirrored folder's own among them), as their digest
+   * (none: no field), where this target applies them: the source then sends an xattrs record only where its own
+   * differ. Not for symlinks (none travel), nor an entry gone meanwhile.
    */
   private listedXattrs(folder: number, e: TreeEntry): { xattrs?: string } {
-    if (this.o.xattrs === undefined || e.type === 'symlink' || e.path === '') return {};
+    if (this.o.xattrs === undefined || e.type === 'symlink') return {};
     const digest = xattrDigestOf(this.o.xattrs, join(this.o.folders[folder]!, e.path));
     return digest === undefined ? {} : { xattrs: digest };
   }

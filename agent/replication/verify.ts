@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { PathFilter } from './glob.js';
 import { hashFile } from './block-index.js';
 import { relativePathProblem } from './records.js';
-import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
+import { checkRelativePath, comparePaths, rootEntry, scanTree, type TreeEntry, type TreeEntryType, type TreeProblem } from './tree.js';
 import { TimeSlicer } from '../util/time-slice.js';
 import { extendedAttributes, sameXattrs, xattrDigestOf, type ExtendedAttributes } from './xattrs.js';
 
@@ -25,10 +25,15 @@ export interface ManifestEntry extends Omit<TreeEntry, 'ino' | 'nlink'> {
   readonly xattrs?: string;
 }
 
-/** Entries in comparePaths order, and what the scan (or hashing) could not take in. */
+/**
+ * Entries in comparePaths order, and what the scan (or hashing) could not take in; the folder itself (`root`, path
+ * "", a folder) where it was read, so that its mode, owner, time and attributes are compared too (a manifest of an
+ * older agent has none: the root is then not compared).
+ */
 export interface Manifest {
   readonly entries: readonly ManifestEntry[];
   readonly problems: readonly TreeProblem[];
+  readonly root?: ManifestEntry;
 }
 
 export interface VerifyOptions {
@@ -94,9 +99,12 @@ export async function treeManifest(root: string, filter: PathFilter, xattrs?: Ex
   await Promise.all(Array.from({ length: HASH_PARALLELISM }, worker));
   const entries: ManifestEntry[] = [];
   const firstNames = new Map<number, string>();
-  scanned.forEach((e, i) => {
+  const described = (e: TreeEntry): ManifestEntry => {
     const digest = xattrs === undefined || e.type === 'symlink' ? undefined : xattrDigestOf(xattrs, join(root, e.path)); // gone since the scan: none
-    const base = { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, ...(digest === undefined ? {} : { xattrs: digest }) };
+    return { path: e.path, type: e.type, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, ...(digest === undefined ? {} : { xattrs: digest }) };
+  };
+  scanned.forEach((e, i) => {
+    const base = described(e);
     if (e.type === 'file') {
       const hash = hashes[i];
       const linkedTo = e.nlink > 1 ? firstNames.get(e.ino) : undefined;
@@ -109,7 +117,8 @@ export async function treeManifest(root: string, filter: PathFilter, xattrs?: Ex
     }
   });
   problems.sort((a, b) => comparePaths(a.path, b.path));
-  return { entries, problems };
+  const folder = await rootEntry(root);
+  return folder === undefined ? { entries, problems } : { entries, problems, root: described(folder) };
 }
 
 export async function compareManifests(source: Manifest, target: Manifest, options: VerifyOptions = {}, slicer = new TimeSlicer()): Promise<VerifyReport> {
@@ -123,6 +132,8 @@ export async function compareManifests(source: Manifest, target: Manifest, optio
   const missing: string[] = [];
   const contentDiffers: string[] = [];
   const metadataDiffers: { path: string; fields: string[] }[] = [];
+  const rootFields = source.root !== undefined && target.root !== undefined ? differingMetadata(source.root, target.root, options) : [];
+  if (rootFields.length > 0) metadataDiffers.push({ path: '', fields: rootFields });
   for (const mine of source.entries) {
     const pause = slicer.step();
     if (pause !== undefined) await pause;
@@ -181,7 +192,9 @@ function differingMetadata(a: ManifestEntry, b: ManifestEntry, options: VerifyOp
  * f, d or l; extra is the hash (files), the link target (symlinks) or "" (folders); a file that is another name
  * of an earlier one has its linkedTo as a tenth value (so only a tree with hard links needs a reader that knows
  * it), and an entry with extended attributes their digest as an eleventh (the tenth then null where it is no hard
- * link). Problems are [path, kind, code, reason]. About 120 bytes per file with a short name.
+ * link). Problems are [path, kind, code, reason]. About 120 bytes per file with a short name. The folder itself
+ * is "r": [mode, mtimeMs, uid, gid], with its attributes' digest as a fifth value where it has some (an older agent
+ * reads past it).
  */
 const MANIFEST_VERSION = 1;
 const TYPE_CODES: Record<TreeEntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
@@ -201,7 +214,10 @@ export function encodeManifest(manifest: Manifest): string {
     return entry.linkedTo === undefined ? fields : [...fields, entry.linkedTo];
   });
   const p = manifest.problems.map((x) => [x.path, x.kind, x.code, x.reason]);
-  return JSON.stringify({ v: MANIFEST_VERSION, e, p });
+  const root = manifest.root;
+  if (root === undefined) return JSON.stringify({ v: MANIFEST_VERSION, e, p });
+  const r = [root.mode, root.mtimeMs, root.uid, root.gid, ...(root.xattrs === undefined ? [] : [root.xattrs])];
+  return JSON.stringify({ v: MANIFEST_VERSION, e, p, r });
 }
 
 /** Reads an encoded manifest, refusing (VIGIL_BAD_MANIFEST, naming `where`, the entry and the field) anything amiss. */
@@ -241,10 +257,7 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
     if (entries.length > 0 && comparePaths(previous, path) >= 0) bad('path', `${JSON.stringify(path)} is not after ${JSON.stringify(previous)}`);
     const type = TYPES_BY_CODE.get(typeCode) ?? bad('type', `${JSON.stringify(typeCode)} is not f, d or l`);
     if (!isCount(size)) bad('size', `${String(size)} is not a byte count`);
-    if (!isCount(mode) || mode > 0o7777) bad('mode', `${String(mode)} is not a permission mode`);
-    if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) bad('mtimeMs', `${String(mtimeMs)} is not a time`);
-    if (!isCount(uid)) bad('uid', `${String(uid)} is not a user id`);
-    if (!isCount(gid)) bad('gid', `${String(gid)} is not a group id`);
+    checkMetadata(mode, mtimeMs, uid, gid, bad);
     if (typeof extra !== 'string') bad('extra', 'not a string');
     if (xattrs !== undefined && (type === 'symlink' || typeof xattrs !== 'string' || !HEX_XATTRS.test(xattrs))) bad('xattrs', `${JSON.stringify(xattrs)} is not a folder's or file's attributes digest (32 lowercase hex digits)`);
     const base = {
@@ -272,7 +285,27 @@ export function decodeManifestValue(parsed: unknown, where = 'manifest'): Manife
     const [path, kind, code, reason] = raw as [string, TreeProblem['kind'], string, string];
     return { path, kind, code, reason };
   });
-  return { entries, problems };
+  const root = parsed['r'] === undefined ? undefined : decodeRoot(parsed['r'], where);
+  return root === undefined ? { entries, problems } : { entries, problems, root };
+}
+
+function decodeRoot(raw: unknown, where: string): ManifestEntry {
+  const bad = (field: string, why: string): never => { throw new ManifestError(`${where}: the folder itself (r) field ${field}: ${why}`); };
+  if (!Array.isArray(raw) || raw.length < 4 || raw.length > 5) bad('(all)', 'not a list of 4 values (5 with extended attributes)');
+  const [mode, mtimeMs, uid, gid, xattrs] = raw as unknown[];
+  checkMetadata(mode, mtimeMs, uid, gid, bad);
+  if (xattrs !== undefined && (typeof xattrs !== 'string' || !HEX_XATTRS.test(xattrs))) bad('xattrs', `${JSON.stringify(xattrs)} is not an attributes digest (32 lowercase hex digits)`);
+  return {
+    path: '', type: 'dir', size: 0, mode: mode as number, mtimeMs: mtimeMs as number, uid: uid as number, gid: gid as number,
+    ...(xattrs === undefined ? {} : { xattrs: xattrs as string }),
+  };
+}
+
+function checkMetadata(mode: unknown, mtimeMs: unknown, uid: unknown, gid: unknown, bad: (field: string, why: string) => never): void {
+  if (!isCount(mode) || mode > 0o7777) bad('mode', `${String(mode)} is not a permission mode`);
+  if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) bad('mtimeMs', `${String(mtimeMs)} is not a time`);
+  if (!isCount(uid)) bad('uid', `${String(uid)} is not a user id`);
+  if (!isCount(gid)) bad('gid', `${String(gid)} is not a group id`);
 }
 
 function sharedPrefix(a: string, b: string): number {

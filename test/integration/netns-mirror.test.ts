@@ -157,6 +157,10 @@ function burst(root: string, d: Dataset, round: string): { renamedOver: { path: 
   execFileSync('setfacl', ['-d', '-m', 'u:4309:rwx', at(`${fresh}/a/b`)]);
   execFileSync('setfattr', ['-n', 'user.vigil.gone', '-v', 'x', at(small[93]!.path)]);
   execFileSync('setfattr', ['-x', 'user.vigil.gone', at(small[93]!.path)]);
+  // The mirrored folder itself, as a share's is set up: its mode, group and ACL (a share's access is its root's).
+  chmodSync(root, 0o2770);
+  chownSync(root, 0, 4310);
+  execFileSync('setfacl', ['-m', `g:4311:r-x,u:${round === 'one' ? 4312 : 4313}:rwx`, root]);
 
   writeFileSync(at(`${fresh}/scratch.tmp`), 'excluded: never mirrored\n');
   return { renamedOver, deletedTree, renamedFolder, hardLinks, sparse };

@@ -246,7 +246,7 @@ test('a folder\'s mtime, sent after the entries made in it, lands after them tho
   for (let i = 0; i < 20; i++) calls.push(applier.apply({ op: 'create', path: `d/c${i}`, mode: 0o644 }));
   calls.push(applier.apply({ op: 'meta', path: 'd', mtimeMs: MTIME + 1000 }));
   calls.push(applier.apply({ op: 'put', path: 'top', mode: 0o644, mtimeMs: MTIME, data: Buffer.alloc(20_000, 9) }));
-  calls.push(applier.setRootMtime(MTIME + 2000));
+  calls.push(applier.applyToRoot({ op: 'meta', path: '', mtimeMs: MTIME + 2000 }));
   await Promise.all(calls);
   await applier.sync();
   assert.equal(readdirSync(at('d')).length, 70);

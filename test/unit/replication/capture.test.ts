@@ -2,7 +2,7 @@
 // for conditions with generous timeouts.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,18 @@ test('creates, appends, attribute changes, renames and deletes are reported with
   // A folder renamed before inotifywait could watch it is reported for a fresh look ('unknown'): hints are hints.
   assert.ok(rec.hints('dir').some((h) => h === 'renamed-from' || h === 'unknown'), JSON.stringify(rec.hints('dir')));
   assert.ok(rec.events.every((e) => e.root === root && !e.path.startsWith('/')));
+  assert.deepEqual(rec.overflows, []);
+});
+
+test('the root\'s own mode, owner or attributes changed: reported as the path ""', { skip }, async (t) => {
+  const root = tempRoot(t);
+  const { rec } = await started(t, [root]);
+  chmodSync(root, 0o2770);
+  await rec.until('the root\'s chmod', () => rec.hints('').length > 0);
+  assert.deepEqual(rec.hints(''), ['changed']);
+  rec.events.length = 0;
+  execFileSync('setfacl', ['-m', 'g:4244:rwx', root]);
+  await rec.until('the root\'s ACL', () => rec.hints('').length > 0);
   assert.deepEqual(rec.overflows, []);
 });
 

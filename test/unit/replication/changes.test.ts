@@ -58,10 +58,10 @@ async function rig(t: TestContext, folders = 1, exclude: string[] = [], owner = 
         records.push(wire);
         const path = wire.op === 'rename' ? wire.from : wire.path;
         const { folder, rel } = splitVirtualPath(path);
-        // The folder itself ("0") is the applier's root: a mkdir of it is a no-op there; its meta sets its time (as
-        // MirrorTarget does).
+        // The folder itself ("0") is the applier's root: a mkdir of it is a no-op there; its meta and attributes are
+        // set on it (as MirrorTarget does).
         if (rel === '') {
-          if (wire.op === 'meta' && wire.mtimeMs !== undefined) await appliers[folder]!.setRootMtime(wire.mtimeMs);
+          if (wire.op === 'meta' || wire.op === 'xattrs') await appliers[folder]!.applyToRoot(wire);
           continue;
         }
         const strip = (v: string): string => splitVirtualPath(v).rel;
@@ -886,7 +886,8 @@ test('extended attributes and ACLs travel where they changed, as a record of the
   symlinkSync('f', at('l'));
   const xattrsOf = (records: readonly ChangeRecord[]): string[] => records.filter((x) => x.op === 'xattrs').map((x) => `${(x as { path: string }).path}:${(x as { xattrs: readonly { name: string }[] }).xattrs.map((a) => a.name).join(',')}`).sort();
   let records = await r.sync();
-  assert.deepEqual(xattrsOf(records), ['0/d:system.posix_acl_default', '0/f:system.posix_acl_access,user.label'], 'only where there are some');
+  // And the folder itself, once: what its copy has is not known (not a new path there).
+  assert.deepEqual(xattrsOf(records), ['0/d:system.posix_acl_default', '0/f:system.posix_acl_access,user.label', '0:'], 'only where there are some');
   await r.equal();
   assert.equal(execFileSync('getfacl', ['-cp', join(r.dst[0]!, 'f')], { encoding: 'utf8' }), execFileSync('getfacl', ['-cp', at('f')], { encoding: 'utf8' }));
   assert.deepEqual(await r.sync(), [], 'a reconcile of a level copy sends nothing');
@@ -908,6 +909,20 @@ test('extended attributes and ACLs travel where they changed, as a record of the
   renameSync(at('f'), at('g'));
   records = await r.sync(['0/f', '0/g']);
   assert.deepEqual(records.map((x) => x.op).filter((op) => op !== 'meta'), ['rename'], 'the root\'s time besides');
+  await r.equal();
+
+  // The folder itself: its mode, ACLs and attributes (a share's access), looked at as its watcher reports it ("0").
+  chmodSync(src!, 0o2770);
+  execFileSync('setfacl', ['-m', 'g:4244:rwx', '-d', '-m', 'g:4244:rwx', src!]);
+  execFileSync('setfattr', ['-n', 'user.share', '-v', 'finance', src!]);
+  records = await r.sync(['0']);
+  assert.deepEqual(records.map((x) => x.op), ['meta', 'xattrs']);
+  await r.equal();
+  assert.equal(statSync(r.dst[0]!).mode & 0o7777, 0o2770);
+  assert.equal(execFileSync('getfacl', ['-cp', r.dst[0]!], { encoding: 'utf8' }), execFileSync('getfacl', ['-cp', src!], { encoding: 'utf8' }));
+  // A new file there inherits the same default ACL on both sides: nothing more to send than its own set.
+  writeFileSync(at('inherits'), 'x');
+  await r.sync(['0/inherits']);
   await r.equal();
 
   // Changed and removed while the agent was down: a detector over the saved index finds both at its reconcile.

@@ -901,6 +901,7 @@ test('a paged manifest holds the same entries and problems as the whole one, the
   assert.equal(whole.problems.length, 30);
   const entries: unknown[] = [];
   const problems: unknown[] = [];
+  const roots: unknown[] = [];
   let pages = 0;
   let pagesWithProblems = 0;
   for (let session: string | undefined, first = true; first || session !== undefined; first = false) {
@@ -908,6 +909,7 @@ test('a paged manifest holds the same entries and problems as the whole one, the
     const part = decodeManifestValue(answer.manifest);
     entries.push(...part.entries);
     problems.push(...part.problems);
+    if (part.root !== undefined) roots.push(pages, part.root);
     if (part.problems.length > 0) pagesWithProblems++;
     pages++;
     session = answer.session;
@@ -915,6 +917,8 @@ test('a paged manifest holds the same entries and problems as the whole one, the
   assert.ok(pages > 8, `${pages} pages`);
   assert.ok(pagesWithProblems > 1, `the problems came in ${pagesWithProblems} page(s)`);
   assert.deepEqual({ entries, problems }, { entries: whole.entries, problems: whole.problems });
+  assert.ok(whole.root !== undefined);
+  assert.deepEqual(roots, [0, whole.root], 'the folder itself, with the first page only');
 });
 
 test('the source asks for every page of a paged answer with the session the last one named, and refuses a session that is not a string', async () => {
@@ -1102,6 +1106,49 @@ test('extended attributes and ACLs: the first mirror carries them, a change foll
   assert.deepEqual([...ops], [['xattrs', 2]]);
   await level();
   assert.equal((await source.verify()).equal, true);
+});
+
+test('the mirrored folder itself: its mode, ACLs and attributes travel, first and live; verify names it when changed behind the mirror, and a differential mirror sends only it', async (t) => {
+  const { ops, source, src, dst, log } = await mirrorOnce(t, false, (from) => {
+    chmodSync(from, 0o2750);
+    execFileSync('setfacl', ['-m', 'g:4244:r-x', '-d', '-m', 'g:4244:r-x', from]);
+    execFileSync('setfattr', ['-n', 'user.share', '-v', 'finance', from]);
+  }, { xattrs: { source: true, target: true } });
+  const filter = compileGlobs([], []);
+  const level = async (): Promise<void> => {
+    const report = await verifyTrees(src, dst, filter, { checkXattrs: true });
+    assert.ok(report.equal, JSON.stringify(report));
+  };
+  const acl = (path: string): string => execFileSync('getfacl', ['-cp', path], { encoding: 'utf8' });
+  await level();
+  assert.equal(statSync(dst).mode & 0o7777, 0o2750);
+  assert.equal(acl(dst), acl(src));
+  // The files the target made under the default ACL it was given have none of their own, as here.
+  assert.equal(acl(join(dst, 'large.bin')), acl(join(src, 'large.bin')));
+  // Live, as the watcher reports the folder itself.
+  chmodSync(src, 0o2770);
+  execFileSync('setfattr', ['-n', 'user.share', '-v', 'legal', src]);
+  await until('the folder\'s new mode and attribute are applied', () => (statSync(dst).mode & 0o7777) === 0o2770
+    && execFileSync('getfattr', ['--only-values', '-n', 'user.share', dst], { encoding: 'utf8' }) === 'legal', 10_000);
+  await level();
+  // Changed on the target behind the mirror: verify names the folder ("0"), by the fields.
+  chmodSync(dst, 0o700);
+  execFileSync('setfacl', ['-b', dst]);
+  assert.deepEqual((await source.verify()).metadataDiffers, [{ path: '0', fields: ['mode', 'xattrs'] }]);
+  // The target lists its own mode and attributes: a differential mirror sends those two records alone.
+  ops.clear();
+  const before = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, before, log);
+  assert.deepEqual([...ops].sort(), [['meta', 1], ['xattrs', 1]]);
+  await level();
+  assert.equal((await source.verify()).equal, true);
+  // Level: the next sends nothing (the listing carries the folder's own attributes too).
+  ops.clear();
+  const again = source.lastSync!.startedAt;
+  source.requestResync('diff');
+  await untilDiffDone(source, again, log);
+  assert.deepEqual([...ops], []);
 });
 
 test('to a target that sets no extended attributes, none are sent, and the source says so once', async (t) => {

@@ -64,6 +64,7 @@ test('every kind of difference is reported under its own heading', async (t) => 
   lchownSync(join(target, 'link'), 1234, 5678);
   const past = new Date(Date.UTC(2001, 0, 1));
   utimesSync(join(target, 'docs/deep'), past, past);                // mtime
+  chmodSync(target, 0o700);                                         // the folder itself: its mode (and time)
 
   const full = await verifyTrees(source, target, ALL, { checkOwner: true, checkMtime: true });
   assert.equal(full.equal, false);
@@ -71,13 +72,18 @@ test('every kind of difference is reported under its own heading', async (t) => 
   assert.deepEqual(full.extra, ['docs/stray']);
   assert.deepEqual(full.contentDiffers, ['docs/deep/b.bin', 'empty', 'grows', 'link']);
   assert.deepEqual(full.metadataDiffers, [
+    { path: '', fields: ['mode', 'mtimeMs'] }, // "empty" and "link" replaced in it
     { path: 'docs', fields: ['mode', 'mtimeMs'] }, // a file removed and one added: its mtime moved too
     { path: 'docs/deep', fields: ['uid', 'gid', 'mtimeMs'] },
   ]);
   assert.deepEqual(full.problems, []);
 
   const lenient = await verifyTrees(source, target, ALL);
-  assert.deepEqual(lenient.metadataDiffers, [{ path: 'docs', fields: ['mode'] }], 'owners and times are compared only when asked');
+  assert.deepEqual(lenient.metadataDiffers, [{ path: '', fields: ['mode'] }, { path: 'docs', fields: ['mode'] }], 'owners and times are compared only when asked');
+  // A manifest without the folder itself (an older agent's): it is not compared.
+  const { root: _, ...older } = await treeManifest(target, ALL);
+  const withoutRoot = await compareManifests(await treeManifest(source, ALL), decodeManifest(encodeManifest(older)));
+  assert.deepEqual(withoutRoot.metadataDiffers, [{ path: 'docs', fields: ['mode'] }]);
 });
 
 test('hard links: the names of one file are grouped alike on both sides, or each name that differs is named', async (t) => {
@@ -109,9 +115,13 @@ test('what cannot be compared is a problem, and a tree with one is not equal', a
 test('a manifest survives encoding, compactly, and plain JSON too', async (t) => {
   const { source } = sourceAndCopy(t);
   execFileSync('mkfifo', [join(source, 'pipe')]);
+  chmodSync(source, 0o2750);
   const manifest = await treeManifest(source, ALL);
+  assert.equal(manifest.root?.mode, 0o2750);
   assert.deepEqual(decodeManifest(encodeManifest(manifest)), manifest);
   assert.deepEqual(JSON.parse(JSON.stringify(manifest)), manifest);
+  const withXattrs: Manifest = { ...manifest, root: { ...manifest.root!, xattrs: 'ab'.repeat(16) } };
+  assert.deepEqual(decodeManifest(encodeManifest(withXattrs)), withXattrs, 'the folder\'s own attributes too');
 
   const entries: ManifestEntry[] = [];
   for (let d = 0; d < 100; d++) {
@@ -155,6 +165,10 @@ test('a malformed manifest is refused, naming the entry and the field', () => {
     [encode([[0, 'c', 'f', 1, 0o644, 1, 0, 0, hash, '../x']]), /entry 0 field linkedTo/],
     [encode([[0, 'c', 'd', 0, 0o755, 1, 0, 0, '', 'a']]), /entry 0 field linkedTo/],
     [JSON.stringify({ v: 1, e: [], p: [['x', 'weird', 'C', 'r']] }), /problem 0: not \[path, kind, code, reason\]/],
+    [JSON.stringify({ v: 1, e: [], p: [], r: [0o755, 1, 0] }), /the folder itself \(r\) field \(all\): not a list of 4 values/],
+    [JSON.stringify({ v: 1, e: [], p: [], r: [0o20000, 1, 0, 0] }), /the folder itself \(r\) field mode: 8192 is not a permission mode/],
+    [JSON.stringify({ v: 1, e: [], p: [], r: [0o755, 1, -1, 0] }), /the folder itself \(r\) field uid: -1 is not a user id/],
+    [JSON.stringify({ v: 1, e: [], p: [], r: [0o755, 1, 0, 0, 'XY'] }), /the folder itself \(r\) field xattrs: "XY" is not an attributes digest/],
   ];
   for (const [text, message] of cases) {
     assert.throws(() => decodeManifest(text, 'peer manifest'), { code: 'VIGIL_BAD_MANIFEST', message }, text);
