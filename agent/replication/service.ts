@@ -11,6 +11,7 @@ import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/sc
 import type { MirrorAction, MirrorStatus, MirrorVerifyReport } from '../../common/model/index.js';
 import type { Outcome } from '../resources/operation.js';
 import type { MirrorRoles } from '../resources/mirror.js';
+import { splitVirtualPath } from './changes.js';
 import { compileGlobs, type PathFilter } from './glob.js';
 import { nextGeneration } from './lineage.js';
 import { loadMirrorState } from './mirror-state.js';
@@ -73,6 +74,15 @@ export class MirrorCommandError extends Error {
 function splitHostPort(endpoint: string): { host: string; port: number } {
   const at = endpoint.lastIndexOf(':');
   return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
+}
+
+/** A record's path ("0/docs/a", "0" for the folder itself) under the folders it names by number. */
+function shownPath(folders: readonly string[]): (v: string) => string {
+  return (v) => {
+    const { folder, rel } = splitVirtualPath(v);
+    const root = folders[folder] ?? `(folder ${folder})`;
+    return rel === '' ? root : join(root, rel);
+  };
 }
 
 export class MirrorService implements MirrorRoles {
@@ -298,7 +308,14 @@ export class MirrorService implements MirrorRoles {
       case 'verify': {
         if (!source) throw new MirrorCommandError('CONFLICT', `${m.config.id}: verify runs on the source (the node running ${m.group})`);
         const r = await source.verify();
-        return { status: [await this.status(m.config.id)], verify: { id: m.config.id, equal: r.equal, missing: r.missing, extra: r.extra, contentDiffers: r.contentDiffers, metadataDiffers: r.metadataDiffers } };
+        // As the user knows them: a path under this node's folder, or the peer's for one only there.
+        const here = shownPath(m.folders);
+        const there = shownPath(m.config.folders.map((f) => (typeof f === 'string' ? f : f[m.peer]!)));
+        const verify = {
+          id: m.config.id, equal: r.equal, missing: r.missing.map(here), extra: r.extra.map(there), contentDiffers: r.contentDiffers.map(here),
+          metadataDiffers: r.metadataDiffers.map((d) => ({ path: here(d.path), fields: d.fields })),
+        };
+        return { status: [await this.status(m.config.id)], verify };
       }
     }
     return { status: [await this.status(m.config.id)], message };

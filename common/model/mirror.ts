@@ -62,6 +62,10 @@ export interface MirrorSyncSummary {
   readonly error?: string;
 }
 
+/**
+ * What verify found, by path as each node has it: under the source's folders (the mirrored folder itself by its own
+ * path), but `extra`, which only the target has, under the target's.
+ */
 export interface MirrorVerifyReport {
   readonly id: string;
   readonly equal: boolean;

@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -267,8 +267,14 @@ groups:
     assert.equal(reasons.length, 1, JSON.stringify(reasons));
     assert.match(reasons[0]!, new RegExp(`^the extended attributes \\(ACLs\\) of 3 paths could not be set in this copy, the last ${copy}/f\\d: ENOTSUP: .*: \`vigil mirror verify\` lists what differs$`));
     assert.equal(log.filter((line) => /not set in the copy/.test(line)).length, 1, `logged once: ${log.join('\n')}`);
+    // Named as the user knows them: under this node's folder (the mirror's paths number its folders).
     const verify = await alpha.command('verify', 'data');
-    assert.deepEqual(verify.verify?.metadataDiffers.map((d) => d.fields), [['xattrs'], ['xattrs'], ['xattrs']]);
+    assert.deepEqual(verify.verify?.metadataDiffers, [0, 1, 2].map((i) => ({ path: join(base, 'alpha', `f${i}`), fields: ['xattrs'] })));
+    // One only there: under the peer's folder; and the folder itself by its own path.
+    writeFileSync(join(copy, 'stray'), 'only on the copy\n');
+    chmodSync(copy, 0o700);
+    const again = (await alpha.command('verify', 'data')).verify;
+    assert.deepEqual([again?.extra, again?.metadataDiffers[0]], [[join(copy, 'stray')], { path: join(base, 'alpha'), fields: ['mode'] }]);
   } finally {
     for (const service of services.reverse()) await service.close();
     execFileSync('umount', [copy]);
