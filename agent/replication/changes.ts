@@ -177,7 +177,8 @@ export class ChangeDetector {
   private readonly hashThreads = [new ReadThread(), new ReadThread()];
   private hashedAhead = 0;
   /** A scan's lstats, a folder's at a time on the read thread. */
-  private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
+  /** A scan's lstats, with the attributes the reconcile's shortcut (asLastSent) compares where they travel. */
+  private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths, this.xattrs && this.o.xattrs !== undefined);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
    * gives back (`done`) once the journal is done with their records (it holds a resync's until acknowledged). */
   private readonly chunks: BufferPool;
@@ -568,23 +569,28 @@ export class ChangeDetector {
     if (st?.type !== 'file' || this.dirs.has(v) || this.links.has(v)) return false;
     const known = this.o.index.entry(v);
     if (known?.sent === undefined || !unchanged(known, st)) return false;
-    return sameMeta(known.sent, { mode: st.mode, mtimeMs: known.mtimeMs, ...this.owner(st) }) && (!this.xattrs || this.xattrsAsSent(v));
+    return sameMeta(known.sent, { mode: st.mode, mtimeMs: known.mtimeMs, ...this.owner(st) }) && (!this.xattrs || this.xattrsAsSent(v, st));
   }
 
   /**
    * The path's travelling attributes, as they differ from those last sent: an xattrs record with all of them (none,
    * where some were sent and are gone). Changing them moves no mtime, only the ctime, so they are read at every look
-   * (a list of names, microseconds; most files have none). A mirrored folder's own too.
+   * (a list of names, microseconds; most files have none). A mirrored folder's own too. `st`: the look's stat,
+   * whose digest (a reconcile's scan reads it on the read thread) spares a file's listing here when it says the
+   * target has them already.
    */
-  private *xattrsOf(v: string): Generator<ChangeRecord> {
+  private *xattrsOf(v: string, st?: PathStat): Generator<ChangeRecord> {
     if (!this.xattrs || this.o.xattrs === undefined) return;
+    if (st?.type === 'file' && st.xattrs !== undefined && this.digestAsSent(v, st.xattrs)) return;
     let set: Xattr[];
     try {
       set = travellingXattrs(this.o.xattrs, this.abs(v));
     } catch {
       return; // gone or replaced meanwhile: its event, or the reconcile's look, says what it became
     }
+    // A folder's answer is kept for its entries' looks in this pass (inheritsAcl), none or one.
     if (set.some((x) => x.name === DEFAULT_ACL)) this.defaultAcl.set(v, true);
+    else if (st?.type === 'dir') this.defaultAcl.set(v, false);
     else this.defaultAcl.delete(v);
     if (this.xattrsAsSentOf(v, set)) return;
     const digest = xattrDigest(set) ?? NO_XATTRS;
@@ -602,13 +608,22 @@ export class ChangeDetector {
    * folder is not new there: what it has is unknown until sent (or listed).
    */
   private xattrsAsSentOf(v: string, set: readonly Xattr[]): boolean {
-    const sent = this.sentXattrsOf(v);
-    if (sent !== undefined) return sameXattrs(sent, xattrDigest(set));
-    return set.length === 0 && splitVirtualPath(v).rel !== '' && !this.inheritsAcl(v);
+    return this.digestAsSent(v, xattrDigest(set));
   }
 
-  /** Whether file `v`'s travelling attributes are those last sent (gone meanwhile: no, and the look says what it is). */
-  private xattrsAsSent(v: string): boolean {
+  /** As xattrsAsSentOf, of a set's digest (undefined or NO_XATTRS: none). */
+  private digestAsSent(v: string, digest: string | undefined): boolean {
+    const sent = this.sentXattrsOf(v);
+    if (sent !== undefined) return sameXattrs(sent, digest);
+    return sameXattrs(digest, NO_XATTRS) && splitVirtualPath(v).rel !== '' && !this.inheritsAcl(v);
+  }
+
+  /**
+   * Whether file `v`'s travelling attributes are those last sent: as the scan's lstat read them (the read thread),
+   * else read now (gone meanwhile: no, and the look says what it is).
+   */
+  private xattrsAsSent(v: string, st: PathStat): boolean {
+    if (st.xattrs !== undefined) return this.digestAsSent(v, st.xattrs);
     try {
       return this.xattrsAsSentOf(v, travellingXattrs(this.o.xattrs!, this.abs(v)));
     } catch {
@@ -691,12 +706,12 @@ export class ChangeDetector {
     }
     if (this.dirs.has(v)) {
       yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
-      yield* this.xattrsOf(v);
+      yield* this.xattrsOf(v, st);
       return;
     }
     yield { op: 'mkdir', path: v, mode: st.mode };
     yield* this.meta({ op: 'meta', path: v, mode: st.mode, ...this.owner(st) });
-    yield* this.xattrsOf(v);
+    yield* this.xattrsOf(v, st);
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
@@ -775,7 +790,7 @@ export class ChangeDetector {
       const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
       this.noteSent(v, meta);
       yield { op: 'put', path: v, ...meta, data: content };
-      yield* this.xattrsOf(v);
+      yield* this.xattrsOf(v, st);
       return;
     }
     if (previous === undefined) yield { op: 'create', path: v, mode: st.mode };
@@ -834,7 +849,7 @@ export class ChangeDetector {
         this.remember(v, current);
       }
       yield* this.meta({ op: 'meta', path: v, mode: st.mode, mtimeMs: current.mtimeMs, ...this.owner(st) });
-      yield* this.xattrsOf(v);
+      yield* this.xattrsOf(v, st);
     } finally {
       // The reader's hold on a pooled buffer ends; the records made of it hold it until the journal has them.
       if (content !== undefined) this.chunks.give(content);

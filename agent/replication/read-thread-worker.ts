@@ -10,9 +10,12 @@ import { parentPort } from 'node:worker_threads';
 import { FileHasher, indexBytes, type FileIndex } from './block-index.js';
 import { fileHoles, readSkippingHoles } from './file-holes.js';
 import { LSTAT_FIELDS, type ChunkRequest, type LstatRequest, type ReadReply, type ReadRequest } from './read-thread.js';
+import { extendedAttributes, NO_XATTRS, travellingXattrs, xattrDigest } from './xattrs.js';
 
 /** Where this platform says a file's holes are, a large file's are zeroed here rather than read (file-holes.ts). */
 const HOLES = fileHoles();
+/** This platform's extended attributes, for an lstat that asks for them too (none where the addon is missing). */
+const XATTRS = extendedAttributes().access;
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /**
@@ -114,20 +117,35 @@ function readChunk(request: ChunkRequest): Answer {
   }
 }
 
-/** Every path's lstat; a Buffer's bytes arrive as a Uint8Array (a name that is not UTF-8). */
+/**
+ * Every path's lstat; a Buffer's bytes arrive as a Uint8Array (a name that is not UTF-8). With `xattrs`, each file's
+ * and folder's travelling attributes too, as their digest (undefined where they could not be read: the caller
+ * lists them itself).
+ */
 function lstatAll(request: LstatRequest): Answer {
   const numbers = new Float64Array(request.paths.length * LSTAT_FIELDS.length);
+  const digests: (string | undefined)[] | undefined = request.xattrs === true && XATTRS !== undefined ? [] : undefined;
   const errors = request.paths.map((path, i) => {
     try {
-      const s = lstatSync(typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength));
+      const name = typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength);
+      const s = lstatSync(name);
       numbers.set([s.mode, s.size, s.mtimeMs, s.uid, s.gid, s.ino, s.nlink], i * LSTAT_FIELDS.length);
+      if (digests !== undefined && typeof name === 'string' && (s.isFile() || s.isDirectory())) digests[i] = digestOf(name);
       return undefined;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       return { code: err.code ?? 'EIO', message: err.message };
     }
   });
-  return { reply: { stats: numbers.buffer, errors } };
+  return { reply: digests === undefined ? { stats: numbers.buffer, errors } : { stats: numbers.buffer, errors, xattrs: digests } };
+}
+
+function digestOf(path: string): string | undefined {
+  try {
+    return xattrDigest(travellingXattrs(XATTRS!, path)) ?? NO_XATTRS;
+  } catch {
+    return undefined; // gone or replaced meanwhile: the look at it says what it became
+  }
 }
 
 function answer(request: ReadRequest | LstatRequest | ChunkRequest): Answer {

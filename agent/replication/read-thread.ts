@@ -38,10 +38,14 @@ export interface ChunkRequest {
   readonly buffer: SharedArrayBuffer;
 }
 
-/** The lstat of each path (a scan's folder), answered as LSTAT_FIELDS numbers per path or an error. */
+/**
+ * The lstat of each path (a scan's folder), answered as LSTAT_FIELDS numbers per path or an error; with `xattrs`,
+ * each file's and folder's travelling attributes' digest too.
+ */
 export interface LstatRequest {
   readonly kind: 'lstat';
   readonly paths: readonly (string | Uint8Array)[];
+  readonly xattrs?: boolean;
 }
 
 /** What an lstat answers, in this order, per path: the fields a scan uses (tree.ts's EntryStats). */
@@ -56,6 +60,8 @@ export interface ReadReply {
   /** An lstat's answer: LSTAT_FIELDS.length numbers per path, in a transferred buffer; errors[i] for a failed one. */
   readonly stats?: ArrayBuffer | undefined;
   readonly errors?: readonly ({ readonly code: string; readonly message: string } | undefined)[] | undefined;
+  /** Asked with the lstat: each path's attributes' digest (NO_XATTRS for none), undefined where not read. */
+  readonly xattrs?: readonly (string | undefined)[] | undefined;
   readonly error?: { readonly code: string; readonly message: string } | undefined;
   readonly tooLarge?: true | undefined;
   readonly packed?: ArrayBuffer | undefined;
@@ -101,10 +107,12 @@ export class ReadThread {
   /**
    * lstat of every path, as a scan does for a folder's entries (tree.ts's LstatMany): one message for them all
    * instead of a trip to libuv's thread pool and a Stats object each. A failed one is an Error with its code.
+   * `xattrs`: each file's and folder's travelling extended attributes are read there too (EntryStats.xattrs),
+   * through this platform's adapter, rather than listed one path at a time on the event loop.
    */
-  async lstat(paths: readonly (string | Buffer)[]): Promise<readonly (EntryStats | Error)[]> {
+  async lstat(paths: readonly (string | Buffer)[], xattrs = false): Promise<readonly (EntryStats | Error)[]> {
     if (paths.length === 0) return [];
-    return (await this.ask({ kind: 'lstat', paths })).stats!;
+    return (await this.ask(xattrs ? { kind: 'lstat', paths, xattrs } : { kind: 'lstat', paths })).stats!;
   }
 
   /**
@@ -184,7 +192,7 @@ export class ReadThread {
   private async ask(request: ReadRequest | LstatRequest): Promise<Answer> {
     const reply = await this.thread.ask(request);
     if (reply.error !== undefined) throw new WorkerCallError(reply.error.code, reply.error.message);
-    if (reply.stats !== undefined) return { stats: lstatAnswers(new Float64Array(reply.stats), reply.errors ?? []) };
+    if (reply.stats !== undefined) return { stats: lstatAnswers(new Float64Array(reply.stats), reply.errors ?? [], reply.xattrs) };
     if (reply.tooLarge === true || reply.hashesAt === undefined) return {};
     const index: FileIndex = {
       size: reply.size!, blockSize: request.kind === 'read' ? request.blockSize : 0, hashes: blockHashes(reply), mtimeMs: reply.mtimeMs!, ino: reply.ino!,
@@ -199,13 +207,15 @@ function blockHashes(reply: ReadReply): Buffer {
   return Buffer.from(new Uint8Array(reply.packed!, reply.hashesAt, reply.hashesLength));
 }
 
-function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: string; readonly message: string } | undefined)[]): (EntryStats | Error)[] {
+function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: string; readonly message: string } | undefined)[], xattrs: readonly (string | undefined)[] | undefined): (EntryStats | Error)[] {
   const out: (EntryStats | Error)[] = [];
   const n = LSTAT_FIELDS.length;
   for (let i = 0; i < errors.length; i++) {
     const error = errors[i];
+    const digest = xattrs?.[i];
     if (error !== undefined) out.push(new WorkerCallError(error.code, error.message));
-    else out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]! });
+    else if (digest === undefined) out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]! });
+    else out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]!, xattrs: digest });
   }
   return out;
 }

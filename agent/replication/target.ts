@@ -12,7 +12,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier, ApplyError, type XattrsNotSet } from './apply.js';
-import { xattrDigestOf, type ExtendedAttributes } from './xattrs.js';
+import { NO_XATTRS, xattrDigestOf, type ExtendedAttributes } from './xattrs.js';
 import { WriteThread } from './write-thread.js';
 import type { BlockHashName } from './block-hash.js';
 import { BLOCK_HASH_BYTES, blockCount, keptMtime, type FileIndex } from './block-index.js';
@@ -583,7 +583,8 @@ export class MirrorTarget {
    */
   private listedXattrs(folder: number, e: TreeEntry): { xattrs?: string } {
     if (this.o.xattrs === undefined || e.type === 'symlink') return {};
-    const digest = xattrDigestOf(this.o.xattrs, join(this.o.folders[folder]!, e.path));
+    // As the scan's lstat read them (NO_XATTRS: none), else read now.
+    const digest = e.xattrs !== undefined ? (e.xattrs === NO_XATTRS ? undefined : e.xattrs) : xattrDigestOf(this.o.xattrs, join(this.o.folders[folder]!, e.path));
     return digest === undefined ? {} : { xattrs: digest };
   }
 
@@ -630,7 +631,8 @@ export class MirrorTarget {
     // The scan's lstats and the hashing run there, off the event loop that also answers heartbeats: one message
     // per folder's entries and per file, where the thread pool took a trip and a promise per entry and per chunk.
     const thread = new ReadThread();
-    const lstatMany: LstatMany = (paths) => thread.lstat(paths);
+    // With each entry's attributes where this target lists them (listedXattrs): read there, not on the event loop.
+    const lstatMany: LstatMany = (paths) => thread.lstat(paths, this.o.xattrs !== undefined);
     const indexer: Indexer = (path) => thread.index(path, blockSize, blockHash);
     const closeThread = (): void => { void thread.close(); };
     // A call, not a property read: the compiler would take one check as true of every later one.

@@ -24,6 +24,8 @@ export interface TreeEntry {
   readonly ino: number;
   /** Names the entry's file has (hard links), in the scanned tree or not. */
   readonly nlink: number;
+  /** Its travelling extended attributes' digest, where the scan's lstat read them (EntryStats). */
+  readonly xattrs?: string;
   /** A symlink's target exactly as stored (it may point anywhere, even outside the root). */
   readonly linkTarget?: string;
 }
@@ -96,6 +98,12 @@ export interface EntryStats {
   readonly gid: number;
   readonly ino: number;
   readonly nlink: number;
+  /**
+   * The digest of a file's or folder's travelling extended attributes (xattrs.ts; NO_XATTRS for none), where the
+   * lstat read them too (the read thread, for the source's reconcile): read there, they are not listed one path
+   * at a time on the event loop.
+   */
+  readonly xattrs?: string;
 }
 
 /** lstat of a folder's entries at once; a failed one is an Error with the errno as `code`. */
@@ -275,10 +283,11 @@ function* flush(pending: TreeEntry[]): Generator<TreeEntry> {
 }
 
 function toEntry(path: string, type: TreeEntryType, s: EntryStats): TreeEntry {
-  return {
-    path, type, size: type === 'dir' ? 0 : s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs,
-    uid: s.uid, gid: s.gid, ino: s.ino, nlink: s.nlink,
-  };
+  const size = type === 'dir' ? 0 : s.size;
+  // Two literals, not a spread: one shape each, as many entries as the tree holds.
+  return s.xattrs === undefined
+    ? { path, type, size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, uid: s.uid, gid: s.gid, ino: s.ino, nlink: s.nlink }
+    : { path, type, size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, uid: s.uid, gid: s.gid, ino: s.ino, nlink: s.nlink, xattrs: s.xattrs };
 }
 
 function describeSpecial(s: EntryStats): string {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, lutimesSync, writeFileSync, openSync, writeSync, closeSync, lstatSync as statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Applier } from '../../../agent/replication/apply.js';
 import { BlockIndexStore, NO_MTIME, indexFile } from '../../../agent/replication/block-index.js';
 import { ChangeDetector, splitVirtualPath } from '../../../agent/replication/changes.js';
@@ -871,6 +871,32 @@ test('a new name linked to a name whose index is racy is looked at again: a writ
   const records = await r.sync(['0/b']);
   assert.ok(records.some((x) => x.op === 'link' && x.path === '0/b'), JSON.stringify(records.map((x) => x.op)));
   await r.equal();
+});
+
+test('a reconcile takes each file\'s attributes from its scan on the read thread: the event loop lists only the folders\' and a changed file\'s', async (t) => {
+  const r = await rig(t, 1, [], false, true);
+  const [src] = r.src;
+  for (let d = 0; d < 3; d++) {
+    mkdirSync(join(src!, `d${d}`));
+    for (let f = 0; f < 20; f++) writeFileSync(join(src!, `d${d}`, `f${f}`), `file ${d}/${f}\n`);
+  }
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'kept', join(src!, 'd0', 'f0')]);
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'before', join(src!, 'd1', 'f1')]);
+  await r.sync();
+  await r.equal();
+  await r.index.save();
+  // Changed while the agent was down (the ctime moves, not the mtime).
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'after', join(src!, 'd1', 'f1')]);
+  const access = extendedAttributes().access!;
+  const listed: string[] = [];
+  const counting = { ...access, list: (path: string) => { listed.push(relative(src!, path)); return access.list(path); } };
+  const restarted = new ChangeDetector({ folders: r.src, filter: compileGlobs([], []), index: await BlockIndexStore.open(r.index.file), blockSize: 4096, owner: false, xattrs: counting });
+  restarted.xattrs = true;
+  t.after(() => restarted.close());
+  const found: string[] = [];
+  for await (const x of restarted.reconcile()) if (x.op === 'xattrs') found.push(x.path);
+  assert.deepEqual(found.sort(), ['0', '0/d1/f1'], 'the mirrored folder\'s (sent once per start) and the changed file\'s');
+  assert.deepEqual(listed.sort(), ['', 'd0', 'd1', 'd1/f1', 'd2'], 'no unchanged file listed on the event loop');
 });
 
 test('extended attributes and ACLs travel where they changed, as a record of the whole set; none where they did not, nor to a target that takes none', async (t) => {

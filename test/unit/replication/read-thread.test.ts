@@ -12,6 +12,7 @@ import { BufferPool } from '../../../agent/util/buffer-pool.js';
 import { compileGlobs } from '../../../agent/replication/glob.js';
 import { ReadThread } from '../../../agent/replication/read-thread.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeProblem } from '../../../agent/replication/tree.js';
+import { extendedAttributes, NO_XATTRS, travellingXattrs, xattrDigest } from '../../../agent/replication/xattrs.js';
 
 const BS = 4096;
 const H = 'xxh3-128';
@@ -101,6 +102,27 @@ test('a scan whose lstats run on the thread finds the same entries and problems 
   assert.deepEqual(inPool.problems.map((p) => p.code).sort(), ['VIGIL_BAD_NAME', 'VIGIL_UNSUPPORTED_TYPE']);
   const [missing] = await reader.lstat([join(dir, 'missing')]);
   assert.equal(missing instanceof Error ? (missing as { code?: string }).code : undefined, 'ENOENT');
+});
+
+test('an lstat asked for attributes gives each file\'s and folder\'s digest as the main thread reads it; none for a symlink', async (t) => {
+  const { dir, reader } = setUp(t, 'vigil-read-thread-xattrs-');
+  const access = extendedAttributes().access;
+  assert.ok(access !== undefined, 'the xattrs addon loads here');
+  writeFileSync(join(dir, 'plain'), 'x');
+  writeFileSync(join(dir, 'tagged'), 'x');
+  execFileSync('setfattr', ['-n', 'user.label', '-v', 'finance', join(dir, 'tagged')]);
+  execFileSync('setfacl', ['-m', 'u:4242:rw-', join(dir, 'tagged')]);
+  mkdirSync(join(dir, 'folder'));
+  execFileSync('setfacl', ['-d', '-m', 'g:4243:r-x', join(dir, 'folder')]);
+  symlinkSync('tagged', join(dir, 'link'));
+  const paths = ['plain', 'tagged', 'folder', 'link', 'missing'].map((name) => join(dir, name));
+  const stats = await reader.lstat(paths, true);
+  const digests = stats.map((s) => (s instanceof Error ? s.message.slice(0, 6) : s.xattrs));
+  const expected = (path: string): string => xattrDigest(travellingXattrs(access, path)) ?? NO_XATTRS;
+  assert.deepEqual(digests, [NO_XATTRS, expected(paths[1]!), expected(paths[2]!), undefined, 'ENOENT']);
+  assert.notEqual(digests[1], NO_XATTRS);
+  // Not asked: none, as before.
+  assert.deepEqual((await reader.lstat(paths.slice(0, 3))).map((s) => (s as { xattrs?: string }).xattrs), [undefined, undefined, undefined]);
 });
 
 async function drain(chunks: AsyncGenerator<{ readonly offset: number; readonly data: Buffer }, FileIndex>, pool?: BufferPool): Promise<{ offsets: number[]; bytes: Buffer; index: FileIndex }> {

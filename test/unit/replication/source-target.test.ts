@@ -21,7 +21,7 @@ import { targetEndpoint, type TargetEndpointOptions } from '../../../agent/repli
 import { ReplicationServer, type MirrorEndpoint } from '../../../agent/replication/transport.js';
 import { decodeManifest, decodeManifestValue, verifyTrees } from '../../../agent/replication/verify.js';
 import { CLUSTER, KEY, MIRROR, until } from './transport-helpers.js';
-import { extendedAttributes, type ExtendedAttributes } from '../../../agent/replication/xattrs.js';
+import { extendedAttributes, xattrDigestOf, type ExtendedAttributes } from '../../../agent/replication/xattrs.js';
 
 const SMALL_FILES = 60;
 
@@ -761,14 +761,14 @@ test('a target that did not stop cleanly drops its last listing\'s hashes; a dam
 });
 
 /** A target alone over new folders of these names, which `fill` prepares; closed and removed after the test. */
-async function targetAlone(t: TestContext, names: readonly string[], fill: (folders: readonly string[]) => void = () => undefined): Promise<{ target: MirrorTarget; folders: readonly string[] }> {
+async function targetAlone(t: TestContext, names: readonly string[], fill: (folders: readonly string[]) => void = () => undefined, xattrs?: ExtendedAttributes): Promise<{ target: MirrorTarget; folders: readonly string[] }> {
   const base = mkdtempSync(join(tmpdir(), 'vigil-target-alone-'));
   const folders = names.map((name) => join(base, name));
   for (const folder of folders) mkdirSync(folder);
   fill(folders);
   const target = new MirrorTarget({
     id: MIRROR, folders, filter: compileGlobs([], []), stateFile: join(base, 'state.json'), spoolDir: join(base, 'spool'), spoolBytes: 1024 * 1024,
-    applyOwner: false, state: INITIAL_STATE, log: () => undefined,
+    applyOwner: false, state: INITIAL_STATE, log: () => undefined, ...(xattrs === undefined ? {} : { xattrs }),
   }, INITIAL_STATE);
   await target.open();
   // One hook: node runs them in the order they were added, and the target writes its state as it closes.
@@ -1149,6 +1149,24 @@ test('the mirrored folder itself: its mode, ACLs and attributes travel, first an
   source.requestResync('diff');
   await untilDiffDone(source, again, log);
   assert.deepEqual([...ops], []);
+});
+
+test('a target\'s listing gives each path\'s attributes as its scan read them on the read thread: none listed on the event loop', async (t) => {
+  const access = xattrAccess();
+  const listed: string[] = [];
+  const counting: ExtendedAttributes = { ...access, list: (path) => { listed.push(path); return access.list(path); } };
+  const { target, folders } = await targetAlone(t, ['dst'], ([dst]) => {
+    mkdirSync(join(dst!, 'docs'));
+    for (let i = 0; i < 30; i++) writeFileSync(join(dst!, 'docs', `f${i}`), `file ${i}\n`);
+    execFileSync('setfattr', ['-n', 'user.label', '-v', 'finance', join(dst!, 'docs', 'f3')]);
+    execFileSync('setfacl', ['-d', '-m', 'g:4243:r-x', join(dst!, 'docs')]);
+    execFileSync('setfattr', ['-n', 'user.share', '-v', 'x', dst!]);
+  }, counting);
+  const entries = await target.listing(64 * 1024, 'xxh3-128');
+  const [dst] = folders;
+  const digests = new Map(entries.filter((e) => e.xattrs !== undefined).map((e) => [e.path, e.xattrs]));
+  assert.deepEqual(digests, new Map([['0', xattrDigestOf(access, dst!)], ['0/docs', xattrDigestOf(access, join(dst!, 'docs'))], ['0/docs/f3', xattrDigestOf(access, join(dst!, 'docs', 'f3'))]]));
+  assert.deepEqual(listed, []);
 });
 
 test('to a target that sets no extended attributes, none are sent, and the source says so once', async (t) => {
