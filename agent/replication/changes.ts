@@ -176,8 +176,10 @@ export class ChangeDetector {
    */
   private readonly hashThreads = [new ReadThread(), new ReadThread()];
   private hashedAhead = 0;
-  /** A scan's lstats, a folder's at a time on the read thread. */
-  /** A scan's lstats, with the attributes the reconcile's shortcut (asLastSent) compares where they travel. */
+  /**
+   * A scan's lstats, a folder's at a time on the read thread, with the attributes' digests that the reconcile's
+   * shortcut (asLastSent) compares where they travel.
+   */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths, this.xattrs && this.o.xattrs !== undefined);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
    * gives back (`done`) once the journal is done with their records (it holds a resync's until acknowledged). */
