@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, isAbsolute } from 'node:path';
 import { ConfigError, parseConfig } from '../../common/config/load.js';
-import { groupNodes, type ClusterConfig } from '../../common/config/schema.js';
+import { groupNodes, mirrorFolderOn, type ClusterConfig } from '../../common/config/schema.js';
 import type { NodeId } from '../../common/model/ids.js';
 import type { NodeProblem } from '../../common/model/config-version.js';
 import { parseEndpoint } from '../heartbeat/endpoint.js';
@@ -94,7 +94,7 @@ export async function validateOnThisNode(text: string, options: LocalValidationO
         const endpoint = r.endpoints[node];
         if (endpoint !== undefined) checkAddress(`${at}.endpoints.${node}`, endpoint);
         r.folders.forEach((f, k) => {
-          const folder = typeof f === 'string' ? f : f[node];
+          const folder = mirrorFolderOn(f, node);
           if (folder === undefined) return;
           const path = typeof f === 'string' ? `${at}.folders[${k}]` : `${at}.folders[${k}].${node}`;
           checks.push(checkFolder(folder).then((problem) => { if (problem !== undefined) report(path, problem); }));

@@ -181,6 +181,8 @@ export class ChangeDetector {
    * shortcut (asLastSent) compares where they travel.
    */
   private readonly lstatMany: LstatMany = (paths) => this.readThread.lstat(paths, this.xattrs && this.o.xattrs !== undefined);
+  /** Without them: a new folder's scan, whose entries are each looked at anew (path), not by the shortcut. */
+  private readonly plainLstatMany: LstatMany = (paths) => this.readThread.lstat(paths);
   /** Read buffers (of large files, of files read whole at a change, of appended tails), which the consumer
    * gives back (`done`) once the journal is done with their records (it holds a resync's until acknowledged). */
   private readonly chunks: BufferPool;
@@ -717,7 +719,7 @@ export class ChangeDetector {
     this.dirs.add(v);
     if (!descend) return;
     const { folder, rel } = splitVirtualPath(v);
-    const scan = scanTree(this.abs(v), { matches: (p, isDir) => this.o.filter.matches(rel === '' ? p : `${rel}/${p}`, isDir), mayContain: (p) => this.o.filter.mayContain(rel === '' ? p : `${rel}/${p}`) }, this.lstatMany);
+    const scan = scanTree(this.abs(v), { matches: (p, isDir) => this.o.filter.matches(rel === '' ? p : `${rel}/${p}`, isDir), mayContain: (p) => this.o.filter.mayContain(rel === '' ? p : `${rel}/${p}`) }, this.plainLstatMany);
     for await (const entry of scan) yield* this.path(virtualPath(folder, rel === '' ? entry.path : `${rel}/${entry.path}`), false);
   }
 

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterConfig, MirrorResourceConfig } from '../../common/config/schema.js';
+import { mirrorFolderOn, type ClusterConfig, type MirrorResourceConfig } from '../../common/config/schema.js';
 import type { MirrorAction, MirrorStatus, MirrorVerifyReport } from '../../common/model/index.js';
 import type { Outcome } from '../resources/operation.js';
 import type { MirrorRoles } from '../resources/mirror.js';
@@ -105,7 +105,7 @@ export class MirrorService implements MirrorRoles {
       for (const r of group.resources) {
         if (r.kind !== 'mirror') continue;
         const peer = nodes.find((n) => n !== nodeId)!;
-        const folders = r.folders.map((f) => (typeof f === 'string' ? f : f[nodeId]!));
+        const folders = r.folders.map((f) => mirrorFolderOn(f, nodeId)!);
         const filter = compileGlobs(r.include, r.exclude);
         const dir = join(this.o.stateDir, 'mirrors', r.id);
         const stateFile = join(dir, 'state.json');
@@ -310,7 +310,7 @@ export class MirrorService implements MirrorRoles {
         const r = await source.verify();
         // As the user knows them: a path under this node's folder, or the peer's for one only there.
         const here = shownPath(m.folders);
-        const there = shownPath(m.config.folders.map((f) => (typeof f === 'string' ? f : f[m.peer]!)));
+        const there = shownPath(m.config.folders.map((f) => mirrorFolderOn(f, m.peer)!));
         const verify = {
           id: m.config.id, equal: r.equal, missing: r.missing.map(here), extra: r.extra.map(there), contentDiffers: r.contentDiffers.map(here),
           metadataDiffers: r.metadataDiffers.map((d) => ({ path: here(d.path), fields: d.fields })),

@@ -77,7 +77,10 @@ export function xattrDigest(set: readonly Xattr[]): string | undefined {
   return h.digest('hex').slice(0, 32);
 }
 
-/** What a source remembers having sent when it sent none explicitly (an xattrs record with none). */
+/**
+ * No attributes, as a digest: what a source remembers having sent in an xattrs record with none, and what the read
+ * thread's lstat reports for a path that has none.
+ */
 export const NO_XATTRS = '0'.repeat(32);
 /** A folder's default ACL: what a path made in it there gets an ACL from. */
 export const DEFAULT_ACL = 'system.posix_acl_default';

@@ -329,6 +329,11 @@ function checkArbitrationTiming(config: { arbitration: { pingTargets: string[]; 
 
 /** The configuration as written (durations as strings, defaults absent). */
 export type MirrorResourceConfig = z.output<typeof mirrorResource>;
+
+/** A mirror's folder as `node` has it: the path every node uses, or its own (none where it names none for it). */
+export function mirrorFolderOn(folder: MirrorResourceConfig['folders'][number], node: string): string | undefined {
+  return typeof folder === 'string' ? folder : folder[node];
+}
 export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;
 /** The configuration as the agent uses it: durations in ms, defaults filled in. */
 export type ClusterConfig = z.output<typeof clusterConfigSchema>;
