@@ -39,7 +39,6 @@ import { spawnSync } from 'node:child_process';
 import { cpuTime, hasChildren } from './cpu-time.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -53,6 +52,7 @@ import { buildAgentBundle, DIST_AGENT, type AgentProgram } from '../../test/supp
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { Sshd } from '../../test/support/sshd.js';
 import { freshExt4, type FreshFileSystem } from './fresh-fs.js';
+import { MEMORY_RETURN_SECONDS, settleMachine, syncDisks, type MemoryState } from './machine.js';
 import { summarize } from './stats.js';
 
 const NODES = ['alpha', 'beta'] as const;
@@ -253,44 +253,6 @@ function version(argv: readonly string[], pattern: RegExp): string | undefined {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000 });
   if (r.error) return undefined;
   return pattern.exec(`${r.stdout}${r.stderr}`)?.[0] ?? 'unknown version';
-}
-
-/** Flush dirty pages, so a timed phase does not pay for the previous phase's writeback. */
-function syncDisks(): void {
-  spawnSync('sync', [], { stdio: 'ignore', timeout: 300_000 });
-}
-
-/**
- * Touch `bytes` of fresh memory in a child process, which then exits. On a virtual machine the host takes back
- * guest memory that stays free for a while, and the guest pays for it again at first touch: filling 1 GiB of page
- * cache took 1.9 s after 50 s idle on this machine, 0.19 s right after such a warm-up. Run before each timed
- * phase, so that no contender pays for it (or is spared it) by its turn in the order.
- */
-function warmMemory(bytes: number): void {
-  // Never so much that the source's cached files would be pushed out of memory.
-  const chunks = Math.floor(Math.min(bytes, freemem() / 2) / (256 * MiB));
-  if (chunks === 0) return;
-  spawnSync(process.execPath, ['-e', `const kept = []; for (let i = 0; i < ${chunks}; i++) kept.push(Buffer.alloc(${256 * MiB}, 1));`], { stdio: 'ignore', timeout: 120_000 });
-}
-
-/**
- * The state of free memory each timed phase starts in. `warm`: just touched (warmMemory), so none of it has gone
- * back to the host yet. But the guest hands free memory back about 2 s after it was freed (here: filling 1 GiB of
- * page cache took 0.24-0.45 s within a second of a warm-up, 1.16-1.22 s two to five seconds after it), so a
- * contender whose copy lasts longer than that pays for the rest of its copy, and one that finishes sooner does not:
- * the warm start favours the faster one beyond its own work. `idle`: no warm-up, and 3 s of waiting after `sync`,
- * so every contender fills its page cache from memory the host took back, for the whole copy.
- */
-type MemoryState = 'warm' | 'idle';
-
-/** Seconds after which memory freed by the guest has gone back to the host (page reporting waits 2 s). */
-const MEMORY_RETURN_SECONDS = 3;
-
-/** Before each timed phase: dirty pages flushed, and free memory in the state asked for (see MemoryState). */
-function settleMachine(dataBytes: number, memory: MemoryState): void {
-  syncDisks();
-  if (memory === 'warm') warmMemory(dataBytes + 512 * MiB);
-  else spawnSync('sleep', [String(MEMORY_RETURN_SECONDS)], { stdio: 'ignore' });
 }
 
 function logOf(p: HostProcess | undefined): string {

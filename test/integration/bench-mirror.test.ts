@@ -3,30 +3,16 @@
 // or process behind. Its timings are not judged here (they belong to the figures it prints, not to a test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../support/agent-cluster.js';
+import { runScript } from '../support/process.js';
 
 const BENCH = join(REPO, 'dist/scripts/bench/mirror.js');
 
-/** The bench with its own TMPDIR: its namespaces' folders and sshd's are all in it, so what it leaves is known to be its own. */
-function run(args: readonly string[], timeoutMs: number, tmp = tmpdir()): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // SIGINT first would leave the namespaces to the bench's own teardown; a bench that overran has failed anyway.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: readonly string[], timeoutMs: number, tmp = tmpdir()): ReturnType<typeof runScript> => runScript(BENCH, args, timeoutMs, tmp);
 
 const namespaces = (): string[] => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]!).sort();
 const mountsUnder = (dir: string): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
