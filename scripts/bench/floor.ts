@@ -37,7 +37,8 @@ const COPIER = fileURLToPath(new URL('./floor-copier.js', import.meta.url));
 const CONTENDERS = ['rsync', 'floor_tls', 'floor_tls_read_thread', 'floor_tcp'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
-interface Sample { readonly seconds: number; readonly cpu_seconds: number }
+/** CPU of the sending side (alpha: rsync's client, the floor's sender) and of the receiving side (beta), and their sum. */
+interface Sample { readonly seconds: number; readonly cpu_seconds: number; readonly sender_cpu_seconds: number; readonly receiver_cpu_seconds: number }
 
 const progress = (line: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -127,7 +128,8 @@ class FloorBench {
     if (r.code !== 0) throw new Error(`rsync failed (${r.timedOut ? 'timed out' : r.code}): ${r.stderr.slice(-2000)}`);
     for (const until = Date.now() + 5000; hasChildren(this.rsyncd.pid) && Date.now() < until;) await sleep(20);
     const client = cpuTime(process.pid)!.children - before.client;
-    return { seconds, cpu_seconds: client + cpuTime(this.rsyncd.pid)!.children - before.server };
+    const server = cpuTime(this.rsyncd.pid)!.children - before.server;
+    return { seconds, cpu_seconds: client + server, sender_cpu_seconds: client, receiver_cpu_seconds: server };
   }
 
   /** From the sender's start to its exit, which waits for the receiver's last write. */
@@ -146,7 +148,8 @@ class FloorBench {
       if (r.code !== 0) throw new Error(`${contender}: the sender failed (${r.timedOut ? 'timed out' : r.code}): ${r.stderr.slice(-2000)}\nreceiver: ${readFileSync(receiver.logPath, 'utf8').slice(-2000)}`);
       const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as FloorResult;
       await this.net.waitForExit(receiver, 10_000);
-      return { seconds, cpu_seconds: result.sender_cpu_seconds + result.receiver_cpu_seconds };
+      const { sender_cpu_seconds, receiver_cpu_seconds } = result;
+      return { seconds, cpu_seconds: sender_cpu_seconds + receiver_cpu_seconds, sender_cpu_seconds, receiver_cpu_seconds };
     } finally {
       await this.net.kill(receiver).catch(() => undefined);
     }
@@ -179,9 +182,10 @@ try {
       progress(`[${contender}] ${sample.seconds.toFixed(3)} s, ${sample.cpu_seconds.toFixed(2)} CPU-s`);
     }
   }
-  const summary = (c: Contender): { seconds: ReturnType<typeof summarize>; cpu_seconds: ReturnType<typeof summarize> } => ({
-    seconds: summarize(samples.get(c)!.map((s) => s.seconds)), cpu_seconds: summarize(samples.get(c)!.map((s) => s.cpu_seconds)),
-  });
+  const summary = (c: Contender): Record<keyof Sample, ReturnType<typeof summarize>> => {
+    const of = (field: keyof Sample): ReturnType<typeof summarize> => summarize(samples.get(c)!.map((s) => s[field]));
+    return { seconds: of('seconds'), cpu_seconds: of('cpu_seconds'), sender_cpu_seconds: of('sender_cpu_seconds'), receiver_cpu_seconds: of('receiver_cpu_seconds') };
+  };
   const rsync = summary('rsync');
   const ratio = (theirs: number, ours: number): number => Math.round((theirs / ours) * 100) / 100;
   const floors = CONTENDERS.filter((c) => c !== 'rsync');
@@ -195,7 +199,7 @@ try {
     ])),
     notes: [
       'seconds: from the start of the client (rsync, or the floor\'s sender) to its exit, each onto an empty copy; the receivers were already listening.',
-      'cpu_seconds: user plus system CPU of the client and of the receiving process (rsync: the receiver its daemon forks), every thread.',
+      'cpu_seconds: user plus system CPU of the client and of the receiving process (rsync: the receiver its daemon forks), every thread; sender_ and receiver_cpu_seconds each side\'s (compare bench:mirror\'s vigil.full.cpu_seconds.alpha and .beta).',
       'Above 1, rsync took longer (or more CPU) than that contender. Compare bench:mirror\'s full mirror, over the same data set and hosts.',
     ],
   }, null, 2));

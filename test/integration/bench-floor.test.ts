@@ -17,7 +17,7 @@ const run = (args: readonly string[], timeoutMs: number, tmp = tmpdir()): Return
 const namespaces = (): string[] => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]!).sort();
 
 interface Summary { readonly n: number; readonly median: number }
-interface Contender { readonly seconds: Summary; readonly cpu_seconds: Summary }
+interface Contender { readonly seconds: Summary; readonly cpu_seconds: Summary; readonly sender_cpu_seconds: Summary; readonly receiver_cpu_seconds: Summary }
 
 test('bench:floor refuses a bad option by name, before building anything', async () => {
   const r = await run(['--rounds', 'two'], 30_000);
@@ -37,7 +37,7 @@ test('bench:floor on a small data set: rsync and every floor copy it, every rati
   for (const name of ['rsync', 'floor_tls', 'floor_tls_read_thread', 'floor_tcp']) {
     const c = out[name] as Contender;
     assert.equal(c.seconds.n, 2, name);
-    assert.ok(c.seconds.median > 0 && c.cpu_seconds.median > 0, `${name}: ${JSON.stringify(c)}`);
+    assert.ok(c.seconds.median > 0 && c.sender_cpu_seconds.median > 0 && c.receiver_cpu_seconds.median > 0, `${name}: ${JSON.stringify(c)}`);
   }
   assert.deepEqual(Object.keys(out.ratios).sort(), ['floor_tcp', 'floor_tls', 'floor_tls_read_thread'].flatMap((c) => [`cpu_rsync_over_${c}`, `time_rsync_over_${c}`]).sort());
   for (const [name, value] of Object.entries(out.ratios)) assert.ok(Number.isFinite(value) && value > 0, `${name}: ${value}`);
