@@ -21,7 +21,7 @@ import type { PathFilter } from './glob.js';
 import { sameMtime, type ChangeRecord } from './records.js';
 import { DataRecords } from './zero-runs.js';
 import { DEFAULT_ACL, NO_XATTRS, sameXattrs, travellingXattrs, xattrDigest, type ExtendedAttributes, type Xattr } from './xattrs.js';
-import { lookahead, settle, type Started } from './lookahead.js';
+import { lookahead, settle, type LookaheadBudget, type Started } from './lookahead.js';
 import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
@@ -30,8 +30,19 @@ export const WRITE_CHUNK = 1024 * 1024;
 const WHOLE_READ_BYTES = 1024 * 1024;
 /** Reads of fewer bytes get fresh memory rather than a pooled 1 MiB buffer: they cost the collector little. */
 const MIN_LENT_BYTES = 16 * 1024;
-/** A reconcile reads this many paths ahead (at most this many small files, so 16 MiB, in memory). */
-const RECONCILE_LOOKAHEAD = 16;
+/**
+ * A reconcile looks at this many paths ahead, reading at most RECONCILE_AHEAD_BYTES of files whole meanwhile. 64
+ * small files ahead rather than 16 make the read thread's batches larger: 20,212 reads of a 20,000-file resync in
+ * 980 messages instead of 3,590, its stage a fifth quicker and a fifth cheaper (docs/replication.md, "Twenty-fourth
+ * round"); the bytes keep the memory of 1 MiB files read ahead where it was with 16.
+ */
+const RECONCILE_LOOKAHEAD = 64;
+const RECONCILE_AHEAD_BYTES = 16 * 1024 * 1024;
+/** What a reconcile's probe of an entry may read into memory: a file small enough to be read whole (probe). */
+const READ_AHEAD_BUDGET: LookaheadBudget<TreeEntry> = {
+  weigh: (e) => (e.type === 'file' && e.size <= WHOLE_READ_BYTES ? e.size : 0),
+  max: RECONCILE_AHEAD_BYTES,
+};
 /**
  * An append of up to this much to a file we indexed is read and sent alone, its older bytes trusted until
  * `suspectAppends` re-reads them (see `trusted`); a bigger growth is hashed whole as any change.
@@ -345,7 +356,7 @@ export class ChangeDetector {
       yield* this.path(root, false);
       // Changed large files being hashed wait for the end of the folder's scan, which goes on meanwhile.
       const hashing: (Pick<Probe, 'st' | 'previous'> & { readonly v: string; readonly indexing: Promise<Started<FileIndex>> })[] = [];
-      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e, trust))) {
+      for await (const { item: entry, result } of lookahead(scanTree(this.o.folders[k]!, this.o.filter, this.lstatMany), RECONCILE_LOOKAHEAD, (e) => this.probe(virtualPath(k, e.path), e, trust), READ_AHEAD_BUDGET)) {
         const v = virtualPath(k, entry.path);
         seen.add(v);
         const probe = result.ok ? result.value : undefined;

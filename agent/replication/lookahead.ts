@@ -11,20 +11,30 @@ export function settle<R>(work: Promise<R>): Promise<Started<R>> {
   return work.then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error }));
 }
 
-export async function* lookahead<T, R>(source: AsyncIterable<T>, depth: number, start: (item: T) => Promise<R>): AsyncGenerator<{ readonly item: T; readonly result: Started<R> }> {
-  const window: { item: T; result: Promise<Started<R>> }[] = [];
-  const launch = (item: T): void => {
-    window.push({ item, result: settle(start(item)) });
+/**
+ * What the work started ahead may hold in memory: `weigh` says what an item's work will hold (the bytes of a file
+ * it reads, say), and no item starts while the items ahead of the consumer hold `max` or more, but the first one.
+ */
+export interface LookaheadBudget<T> {
+  readonly weigh: (item: T) => number;
+  readonly max: number;
+}
+
+export async function* lookahead<T, R>(source: AsyncIterable<T>, depth: number, start: (item: T) => Promise<R>, budget?: LookaheadBudget<T>): AsyncGenerator<{ readonly item: T; readonly result: Started<R> }> {
+  const window: { item: T; weight: number; result: Promise<Started<R>> }[] = [];
+  let held = 0;
+  const next = async (): Promise<{ readonly item: T; readonly result: Started<R> }> => {
+    const oldest = window.shift()!;
+    held -= oldest.weight;
+    return { item: oldest.item, result: await oldest.result };
   };
   for await (const item of source) {
-    launch(item);
-    if (window.length > depth) {
-      const next = window.shift()!;
-      yield { item: next.item, result: await next.result };
-    }
+    const weight = budget?.weigh(item) ?? 0;
+    // Room first: an item that would pass the budget waits until the consumer has taken what is ahead of it.
+    while (budget !== undefined && window.length > 0 && held + weight > budget.max) yield await next();
+    window.push({ item, weight, result: settle(start(item)) });
+    held += weight;
+    if (window.length > depth) yield await next();
   }
-  while (window.length > 0) {
-    const next = window.shift()!;
-    yield { item: next.item, result: await next.result };
-  }
+  while (window.length > 0) yield await next();
 }
