@@ -33,7 +33,7 @@ const MIN_LENT_BYTES = 16 * 1024;
 /**
  * A reconcile looks at this many paths ahead, reading at most RECONCILE_AHEAD_BYTES of files whole meanwhile. 64
  * small files ahead rather than 16 make the read thread's batches larger: 20,212 reads of a 20,000-file resync in
- * 980 messages instead of 3,590, its stage a fifth quicker and a fifth cheaper (docs/replication.md, "Twenty-fourth
+ * 980 messages instead of 3,590, that stage about a tenth quicker and cheaper (docs/replication.md, "Twenty-fourth
  * round"); the bytes keep the memory of 1 MiB files read ahead where it was with 16.
  */
 const RECONCILE_LOOKAHEAD = 64;

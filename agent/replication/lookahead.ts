@@ -13,7 +13,8 @@ export function settle<R>(work: Promise<R>): Promise<Started<R>> {
 
 /**
  * What the work started ahead may hold in memory: `weigh` says what an item's work will hold (the bytes of a file
- * it reads, say), and no item starts while the items ahead of the consumer hold `max` or more, but the first one.
+ * it reads, say). An item whose weight would take what the items ahead of the consumer hold past `max` starts only
+ * once the consumer has taken enough of them (alone, it always starts).
  */
 export interface LookaheadBudget<T> {
   readonly weigh: (item: T) => number;
