@@ -71,18 +71,3 @@ test('with a budget, the items started ahead hold at most its bytes, but the fir
   // Items of no weight are bound by the depth alone (8, plus the one started before the consumer takes one).
   assert.equal(widest, 9);
 });
-
-test('without a budget, weight plays no part: the depth alone bounds what starts ahead', async () => {
-  let started = 0;
-  let consumed = 0;
-  let widest = 0;
-  for await (const { result } of lookahead(numbers(30), 16, async (i) => {
-    started++;
-    widest = Math.max(widest, started - consumed);
-    return i;
-  })) {
-    assert.ok(result.ok);
-    consumed++;
-  }
-  assert.equal(widest, 17);
-});
