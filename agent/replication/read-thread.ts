@@ -213,6 +213,7 @@ function lstatAnswers(numbers: Float64Array, errors: readonly ({ readonly code: 
   for (let i = 0; i < errors.length; i++) {
     const error = errors[i];
     const digest = xattrs?.[i];
+    // Two literals, not a spread: one shape each (as tree.ts's toEntry), for as many entries as a folder holds.
     if (error !== undefined) out.push(new WorkerCallError(error.code, error.message));
     else if (digest === undefined) out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]! });
     else out.push({ mode: numbers[i * n]!, size: numbers[i * n + 1]!, mtimeMs: numbers[i * n + 2]!, uid: numbers[i * n + 3]!, gid: numbers[i * n + 4]!, ino: numbers[i * n + 5]!, nlink: numbers[i * n + 6]!, xattrs: digest });
