@@ -568,11 +568,16 @@ export class TestNetwork {
     process.kill(p.pid, signal);
   }
 
-  /** The host vanishes: every process in it is killed, then its namespace is deleted, taking its cables along. */
+  /**
+   * The host vanishes: every process in it is killed, its cables are pulled, then its namespace is deleted. The
+   * cables go first because the kernel tears a deleted namespace's interfaces down later, on a work queue: the
+   * switch ports would outlive the call. Deleting one end of a veth deletes its peer at once.
+   */
   async removeHost(host: string): Promise<void> {
-    const { ns } = this.host(host);
+    const { ns, nets } = this.host(host);
     killNamespaceSync(ns);
     await Promise.all([...this.processes].filter((p) => p.host === host).map((p) => this.waitForExit(p)));
+    for (const net of nets.keys()) ip(['-n', ns, 'link', 'del', 'dev', net]);
     deleteNamespaceSync(ns);
     this.hosts.delete(host);
   }
