@@ -11,7 +11,7 @@
  */
 import { lstat, open, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { AppendReader } from './appends.js';
 import { ReadThread } from './read-thread.js';
 import { TimeSlicer } from '../util/time-slice.js';
@@ -22,7 +22,7 @@ import { sameMtime, type ChangeRecord } from './records.js';
 import { DataRecords } from './zero-runs.js';
 import { DEFAULT_ACL, NO_XATTRS, sameXattrs, travellingXattrs, xattrDigest, type ExtendedAttributes, type Xattr } from './xattrs.js';
 import { lookahead, settle, type LookaheadBudget, type Started } from './lookahead.js';
-import { scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
+import { childPath, scanTree, type LstatMany, type TreeEntry, type TreeEntryType } from './tree.js';
 
 /** Bytes per write record: big enough for throughput, small enough to keep journal records and frames modest. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -228,7 +228,11 @@ export class ChangeDetector {
   /** Whether a folder here has a default ACL, as last read: cleared after each pass. */
   private defaultAcl = new Map<string, boolean>();
 
+  /** The folders normalized, which `abs` then extends by concatenation (tree.ts's childPath). */
+  private readonly roots: readonly string[];
+
   constructor(private readonly o: ChangeDetectorOptions) {
+    this.roots = o.folders.map((f) => resolve(f));
     this.chunks = new BufferPool(o.writeChunk ?? WRITE_CHUNK, { minLentBytes: MIN_LENT_BYTES, shared: true });
     this.appends = new AppendReader(this.chunks);
   }
@@ -245,7 +249,8 @@ export class ChangeDetector {
 
   private abs(v: string): string {
     const { folder, rel } = splitVirtualPath(v);
-    return join(this.o.folders[folder]!, rel);
+    const root = this.roots[folder]!;
+    return rel === '' ? root : childPath(root, rel);
   }
 
   private admitted(v: string, isDir: boolean): boolean {
@@ -365,6 +370,12 @@ export class ChangeDetector {
           continue;
         }
         if (probe?.st !== undefined && this.asLastSent(v, probe.st) && !this.listedApart(v, probe.st)) continue;
+        const put = puts && probe !== undefined ? this.plainNewFile(v, probe) : undefined;
+        if (put !== undefined) {
+          yield put;
+          yield* this.xattrsOf(v, probe!.st);
+          continue;
+        }
         // A probe that failed (the file vanished or changed type meanwhile) is simply done again, now.
         yield* this.path(v, false, probe, trust, puts);
       }
@@ -388,6 +399,25 @@ export class ChangeDetector {
     // What the listing said holds for the pass after it only.
     this.targetGroups.clear();
     this.afterListing = false;
+  }
+
+  /**
+   * A file new to the target, read whole by its probe, where nothing else was and whose inode the index knows by
+   * no name (no rename, no other name to link): its put record, as `path` and `file` make it. Most of a first mirror's files; going by `path` and
+   * `file`, two generators each, cost them more than their scan (a third of a small-file resync's allocations).
+   * Undefined for any other case, which `path` takes.
+   */
+  private plainNewFile(v: string, probe: Probe): Extract<ChangeRecord, { op: 'put' }> | undefined {
+    const { st, whole } = probe;
+    // The scan admitted it (the same filter); `file` would look for a rename or another name by its inode.
+    if (whole === undefined || probe.previous !== undefined || st?.type !== 'file') return undefined;
+    if (this.o.index.get(v) !== undefined || this.dirs.has(v) || this.links.has(v) || this.o.index.pathsOfInode(st.ino).length > 0) return undefined;
+    const { index, content } = whole;
+    this.trusted.delete(v);
+    this.remember(v, index);
+    const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
+    this.noteSent(v, meta);
+    return { op: 'put', path: v, ...meta, data: content };
   }
 
   /**

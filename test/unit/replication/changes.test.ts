@@ -282,6 +282,24 @@ test('with puts, a reconcile sends each small file the target lacks as one recor
   assert.ok(!third.some((x) => x.op === 'put'));
 });
 
+test('with puts, a small file where a folder or a symlink was goes as a delete, then its put', async (t) => {
+  const r = await rig(t);
+  mkdirSync(join(r.src[0]!, 'was-folder'));
+  writeFileSync(join(r.src[0]!, 'was-folder/inner'), 'inner');
+  symlinkSync('elsewhere', join(r.src[0]!, 'was-link'));
+  await r.sync(undefined, false, true);
+  await r.equal();
+  rmSync(join(r.src[0]!, 'was-folder'), { recursive: true });
+  rmSync(join(r.src[0]!, 'was-link'));
+  writeFileSync(join(r.src[0]!, 'was-folder'), 'now a file');
+  writeFileSync(join(r.src[0]!, 'was-link'), 'now a file too');
+  const second = await r.sync(undefined, false, true);
+  await r.equal();
+  for (const path of ['0/was-folder', '0/was-link']) {
+    assert.deepEqual(second.filter((x) => x.op !== 'rename' && x.op !== 'meta' && x.path === path).map((x) => x.op), ['delete', 'put'], path);
+  }
+});
+
 test('a new file larger than the whole-read limit travels in one pass of contiguous writes, and a later change to one block only that block', async (t) => {
   const r = await rig(t);
   const size = 3 * 1024 * 1024 + 123;

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, type Stats, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGlobs, type PathFilter } from '../../../agent/replication/glob.js';
-import { checkRelativePath, comparePaths, scanTree, type TreeEntry, type TreeScan } from '../../../agent/replication/tree.js';
+import { checkRelativePath, childPath, comparePaths, scanTree, type TreeEntry, type TreeScan } from '../../../agent/replication/tree.js';
 
 function tempDir(t: { after: (fn: () => void) => void }, prefix = 'vigil-tree-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -115,6 +115,22 @@ test('with includes, folders that only lead to admitted entries are reported jus
 
   const nothing = await collect(scanTree(root, compileGlobs(['no-such-thing/**'], [])));
   assert.deepEqual(nothing, []);
+});
+
+test('a root given with doubled slashes, "." or a trailing slash is scanned by its normalized path', async (t) => {
+  const root = tempDir(t);
+  mkdirSync(join(root, 'sub'));
+  writeFileSync(join(root, 'sub', 'f'), 'f');
+  const asked: string[] = [];
+  const lstatMany = (paths: readonly (string | Buffer)[]): Promise<Stats[]> => {
+    asked.push(...paths.map(String));
+    return Promise.resolve(paths.map((p) => lstatSync(p)));
+  };
+  const entries = await collect(scanTree(`${root}//./`, compileGlobs([], []), lstatMany));
+  assert.deepEqual(entries.map((e) => `${e.type} ${e.path}`), ['dir sub', 'file sub/f']);
+  assert.deepEqual(asked, [join(root, 'sub'), join(root, 'sub', 'f')]);
+  assert.equal(childPath('/', 'etc'), '/etc');
+  assert.equal(childPath('/srv/data', 'a/b'), '/srv/data/a/b');
 });
 
 test('a root that is missing or not a folder is refused', async (t) => {
