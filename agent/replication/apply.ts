@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { constants, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, realpath, rename, rm, stat as statFollowing, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import { relativePathProblem, sameMtime, type ChangeRecord, type PutEntry, type PutsRecord, type WireRecord } from './records.js';
 import { WriteThread, type PutFile } from './write-thread.js';
 import { InlineWrites, type InlineWriteOptions, type InlineWriteStats } from './inline-writes.js';
 import { WRITE_PIECE_BYTES, writePiece } from '../util/write-pieces.js';
 import { HolePuncher } from './punch-hole.js';
 import { matchXattrs, type ExtendedAttributes } from './xattrs.js';
+import { childPath } from './tree.js';
 
 export type ApplyErrorCode = 'VIGIL_BAD_PATH' | 'VIGIL_APPLY_FAILED' | 'VIGIL_HASH_MISMATCH' | 'VIGIL_APPLIER_CLOSED';
 
@@ -145,7 +146,8 @@ export class Applier {
   private readonly onXattrsNotSet: (problem: XattrsNotSet) => void;
 
   constructor(root: string, options: ApplierOptions = {}) {
-    this.root = root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root;
+    // Normalized: a record's checked path extends it by concatenation (childPath).
+    this.root = resolve(root);
     this.applyOwner = options.applyOwner ?? false;
     this.maxOpenFiles = Math.max(1, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.durable = options.durable ?? true;
@@ -623,7 +625,7 @@ export class Applier {
   private async resolve(rel: string, r: WireRecord, makeParents: boolean): Promise<string> {
     const problem = relativePathProblem(rel);
     if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
-    const path = join(this.root, rel);
+    const path = childPath(this.root, rel);
     const parent = dirname(path);
     if (this.checkedDirs.has(parent)) return path;
     // Records for the files of a new folder arrive together and run at once: they share one check of it.

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { decodeRecord, decodeRecordInPlace, encodeRecord, encodeRecordParts, MAX_PUTS_FILES, MAX_WRITE_BYTES, RecordError, type WireRecord } from '../../../agent/replication/records.js';
+import { decodeRecord, decodeRecordInPlace, encodeRecord, encodeRecordParts, MAX_PUTS_FILES, MAX_WRITE_BYTES, RecordError, relativePathProblem, type WireRecord } from '../../../agent/replication/records.js';
 
 const samples: WireRecord[] = [
   { op: 'write', path: 'a/b.txt', offset: 2 ** 40 + 3, data: Buffer.from('hello') },
@@ -231,4 +231,30 @@ test('decodeRecordInPlace gives the same record with its data a view of the payl
   assert.equal(viewed.data.toString(), 'hell!');
   assert.equal(copied.data.toString(), 'hello');
   assert.throws(() => decodeRecordInPlace(payload.subarray(0, payload.length - 1)), /data at byte \d+: truncated/);
+});
+
+test('relativePathProblem judges every short path of letters, dots, slashes and backslashes as a segment-by-segment check does', () => {
+  // The reference: each segment checked in turn (what relativePathProblem does for any path its quick look cannot clear).
+  const reference = (p: string): string | undefined => {
+    if (p === '') return 'empty';
+    if (p.startsWith('/')) return 'absolute';
+    if (p.includes('\\')) return 'contains a backslash';
+    for (const segment of p.split('/')) {
+      if (segment === '') return 'has an empty segment';
+      if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+    }
+    return undefined;
+  };
+  const alphabet = ['a', '.', '/', '\\'];
+  let paths = [''];
+  let checked = 0;
+  for (let length = 1; length <= 7; length++) {
+    paths = paths.flatMap((p) => alphabet.map((c) => p + c));
+    for (const p of paths) {
+      assert.equal(relativePathProblem(p), reference(p), JSON.stringify(p));
+      checked++;
+    }
+  }
+  assert.equal(checked, 21844);
+  assert.equal(relativePathProblem('a\0b'), 'contains NUL');
 });
