@@ -424,7 +424,11 @@ export class Applier {
    * distinct paths are handed to the write thread at once (it writes them in order, a batch per message).
    */
   private async putMany(r: PutsRecord): Promise<void> {
-    const paths = await Promise.all(r.files.map((file) => this.resolve(file.path, r, true)));
+    // Most files of a record share folders already checked: their paths need no promise each. A bad path throws
+    // here, before any folder is looked at.
+    const checked = r.files.map((file) => this.checkedPath(file.path, r));
+    const resolving = checked.map((path, i) => path ?? this.resolve(r.files[i]!.path, r, true));
+    const paths = resolving.every((p): p is string => typeof p === 'string') ? resolving : await Promise.all(resolving);
     if (new Set(paths).size === paths.length) {
       await Promise.all(r.files.map((file, i) => this.put(paths[i]!, file)));
       return;
@@ -623,11 +627,10 @@ export class Applier {
 
   /** The absolute path of `rel`, once its folder is checked (checkParent), or was since the last change of shape. */
   private async resolve(rel: string, r: WireRecord, makeParents: boolean): Promise<string> {
-    const problem = relativePathProblem(rel);
-    if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
+    const checked = this.checkedPath(rel, r);
+    if (checked !== undefined) return checked;
     const path = childPath(this.root, rel);
     const parent = dirname(path);
-    if (this.checkedDirs.has(parent)) return path;
     // Records for the files of a new folder arrive together and run at once: they share one check of it.
     const key = `${makeParents ? '+' : '-'}${parent}`;
     let check = this.parentChecks.get(key);
@@ -642,6 +645,14 @@ export class Applier {
       throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: ${JSON.stringify(rel)} leads through a symlink out of the mirror root (to ${escapesTo})`);
     }
     return path;
+  }
+
+  /** As resolve, at once, where `rel`'s folder is checked already; undefined where it is not. Throws for a bad path. */
+  private checkedPath(rel: string, r: WireRecord): string | undefined {
+    const problem = relativePathProblem(rel);
+    if (problem !== undefined) throw new ApplyError('VIGIL_BAD_PATH', `${describe(r)}: path ${JSON.stringify(rel)} ${problem}`);
+    const path = childPath(this.root, rel);
+    return this.checkedDirs.has(dirname(path)) ? path : undefined;
   }
 
   /**

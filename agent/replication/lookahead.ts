@@ -8,7 +8,16 @@ export type Started<R> = { readonly ok: true; readonly value: R } | { readonly o
 
 /** The outcome of work whose result is awaited later: a failure then is no unhandled rejection meanwhile. */
 export function settle<R>(work: Promise<R>): Promise<Started<R>> {
-  return work.then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error }));
+  return work.then(succeeded, failed);
+}
+
+// Made once, not two closures per settled piece of work (a reconcile settles one a path).
+function succeeded<R>(value: R): Started<R> {
+  return { ok: true, value };
+}
+
+function failed(error: unknown): { readonly ok: false; readonly error: unknown } {
+  return { ok: false, error };
 }
 
 /**
@@ -24,18 +33,28 @@ export interface LookaheadBudget<T> {
 export async function* lookahead<T, R>(source: AsyncIterable<T>, depth: number, start: (item: T) => Promise<R>, budget?: LookaheadBudget<T>): AsyncGenerator<{ readonly item: T; readonly result: Started<R> }> {
   const window: { item: T; weight: number; result: Promise<Started<R>> }[] = [];
   let held = 0;
-  const next = async (): Promise<{ readonly item: T; readonly result: Started<R> }> => {
-    const oldest = window.shift()!;
-    held -= oldest.weight;
-    return { item: oldest.item, result: await oldest.result };
+  // Not an async function awaited per item: one promise less for every path of a reconcile.
+  const oldest = (): { item: T; weight: number; result: Promise<Started<R>> } => {
+    const first = window.shift()!;
+    held -= first.weight;
+    return first;
   };
   for await (const item of source) {
     const weight = budget?.weigh(item) ?? 0;
     // Room first: an item that would pass the budget waits until the consumer has taken what is ahead of it.
-    while (budget !== undefined && window.length > 0 && held + weight > budget.max) yield await next();
+    while (budget !== undefined && window.length > 0 && held + weight > budget.max) {
+      const first = oldest();
+      yield { item: first.item, result: await first.result };
+    }
     window.push({ item, weight, result: settle(start(item)) });
     held += weight;
-    if (window.length > depth) yield await next();
+    if (window.length > depth) {
+      const first = oldest();
+      yield { item: first.item, result: await first.result };
+    }
   }
-  while (window.length > 0) yield await next();
+  while (window.length > 0) {
+    const first = oldest();
+    yield { item: first.item, result: await first.result };
+  }
 }

@@ -193,6 +193,12 @@ test('paths that escape the root are refused: "..", and through symlinks pointin
     { path: 'in/nested/new', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('pwned') },
   ] }), 'VIGIL_BAD_PATH', /^puts of 2 files from fine: "in\/nested\/new" leads through a symlink out of the mirror root/);
   assert.ok(!existsSync(at('fine')));
+  // A path bad in itself is refused before any other path's folder is looked at (whose failure would then be
+  // nobody's to handle).
+  await rejects(applier.apply({ op: 'puts', files: [
+    { path: 'in/nested/new', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('pwned') },
+    { path: '../outside/x', mode: 0o644, mtimeMs: MTIME, data: Buffer.from('pwned') },
+  ] }), 'VIGIL_BAD_PATH', /^puts of 2 files from in\/nested\/new: path "\.\.\/outside\/x" has a "\.\." segment$/);
   await rejects(applier.apply({ op: 'delete', path: '../outside/secret' }), 'VIGIL_BAD_PATH', /^delete \.\.\/outside\/secret: path "\.\.\/outside\/secret" has a "\.\." segment$/);
   await rejects(applier.apply({ op: 'write', path: '/etc/x', offset: 0, data: Buffer.alloc(1) }), 'VIGIL_BAD_PATH', /absolute/);
   assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'untouched');
