@@ -403,9 +403,9 @@ export class ChangeDetector {
 
   /**
    * A file new to the target, read whole by its probe, where nothing else was and whose inode the index knows by
-   * no name (no rename, no other name to link): its put record, as `path` and `file` make it. Most of a first mirror's files; going by `path` and
-   * `file`, two generators each, cost them more than their scan (a third of a small-file resync's allocations).
-   * Undefined for any other case, which `path` takes.
+   * no name (no rename, no other name to link): its put record, as `path` and `file` make it. Most of a first
+   * mirror's files; going by `path` and `file`, two generators each, cost them more than their scan (a third of a
+   * small-file resync's allocations). Undefined for any other case, which `path` takes.
    */
   private plainNewFile(v: string, probe: Probe): Extract<ChangeRecord, { op: 'put' }> | undefined {
     const { st, whole } = probe;

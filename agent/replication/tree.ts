@@ -151,6 +151,7 @@ const FOLDERS_AHEAD = 4;
 export function childPath(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
+
 /** Entries whose lstat runs at once: enough to hide latency, few enough not to flood the threadpool. */
 const STAT_BATCH = 32;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
