@@ -412,6 +412,11 @@ export class ChangeDetector {
     // The scan admitted it (the same filter); `file` would look for a rename or another name by its inode.
     if (whole === undefined || probe.previous !== undefined || st?.type !== 'file') return undefined;
     if (this.o.index.get(v) !== undefined || this.dirs.has(v) || this.links.has(v) || this.o.index.pathsOfInode(st.ino).length > 0) return undefined;
+    return this.put(v, st, whole);
+  }
+
+  /** A file new to the target and already read whole: create, data and meta as one record, remembered as sent. */
+  private put(v: string, st: PathStat, whole: NonNullable<Probe['whole']>): Extract<ChangeRecord, { op: 'put' }> {
     const { index, content } = whole;
     this.trusted.delete(v);
     this.remember(v, index);
@@ -828,13 +833,7 @@ export class ChangeDetector {
       }
     }
     if (previous === undefined && puts && probe?.whole !== undefined && probe.previous === undefined) {
-      // New to the target and already read whole: create, data and meta as one record.
-      const { index, content } = probe.whole;
-      this.trusted.delete(v);
-      this.remember(v, index);
-      const meta = { mode: st.mode, mtimeMs: index.mtimeMs, ...this.owner(st) };
-      this.noteSent(v, meta);
-      yield { op: 'put', path: v, ...meta, data: content };
+      yield this.put(v, st, probe.whole);
       yield* this.xattrsOf(v, st);
       return;
     }

@@ -7,6 +7,7 @@
  */
 
 import { MAX_XATTR_VALUE_BYTES, MAX_XATTRS_PER_PATH, xattrNameProblem, type Xattr } from './xattrs.js';
+import { mayHoldOddSegment } from './tree.js';
 
 /**
  * Mtimes this close are the same: a time set in seconds (a double) lands within about a microsecond of what was
@@ -104,9 +105,8 @@ export function relativePathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'contains NUL';
   if (path.startsWith('/')) return 'absolute';
   if (path.includes('\\')) return 'contains a backslash';
-  // An empty segment needs "//" or a trailing "/", a dot segment a "." first or after a "/": most paths have
-  // neither, and need no split (this runs for every record, on both sides, and again as the target applies it).
-  if (!path.endsWith('/') && !path.includes('//') && !path.startsWith('.') && !path.includes('/.')) return undefined;
+  // This runs for every record, on both sides, and again as the target applies it: most paths need no split.
+  if (!mayHoldOddSegment(path)) return undefined;
   for (const segment of path.split('/')) {
     if (segment === '') return 'has an empty segment';
     if (segment === '.' || segment === '..') return `has a "${segment}" segment`;

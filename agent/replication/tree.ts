@@ -56,6 +56,14 @@ export class TreeError extends Error {
 }
 
 /**
+ * Whether `p` may hold an empty segment (it needs "//" or a trailing "/", a leading one aside) or a dot segment (a
+ * "." first or after a "/"). Most paths hold neither, and their validators need not split them.
+ */
+export function mayHoldOddSegment(p: string): boolean {
+  return p.endsWith('/') || p.includes('//') || p.startsWith('.') || p.includes('/.');
+}
+
+/**
  * Returns `p` if it is a canonical path relative to a mirror root: not empty, no leading '/', no empty, '.' or
  * '..' segment (a '..' between backslashes is refused too, for a Windows peer), no NUL. Everything that arrives
  * from the network goes through here before it touches a disk.
@@ -66,8 +74,8 @@ export function checkRelativePath(p: string): string {
   if (p === '') bad('is empty');
   if (p.startsWith('/')) bad("starts with '/'");
   if (p.includes('\0')) bad('contains a NUL character');
-  // Most paths have no segment that is empty or starts with a dot: those need no split (this runs per file).
-  if (!p.endsWith('/') && !p.includes('//') && !p.startsWith('.') && !p.includes('/.') && !p.includes('\\.')) return p;
+  // This runs per file: most paths need no split.
+  if (!mayHoldOddSegment(p) && !p.includes('\\.')) return p;
   for (const segment of p.split('/')) {
     if (segment === '') bad('has an empty segment');
     if (segment === '.') bad("has a '.' segment");

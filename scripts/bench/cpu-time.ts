@@ -31,3 +31,13 @@ export function hasChildren(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The CPU of the children `pid` has waited for, once it has no child left (up to `waitMs`): rsync's daemon and
+ * sshd fork a receiver per connection, counted only after they reap it, a moment after the client exits.
+ */
+export function reapedChildrenCpu(pid: number, waitMs = 5000): number {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const until = Date.now() + waitMs; hasChildren(pid) && Date.now() < until;) Atomics.wait(pause, 0, 0, 20);
+  return cpuTime(pid)?.children ?? NaN;
+}

@@ -16,7 +16,7 @@
  * JSON on stdout (medians and p99 per contender, ratios of rsync's medians over each), progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,9 +24,10 @@ import { compileGlobs } from '../../agent/replication/glob.js';
 import { verifyTrees } from '../../agent/replication/verify.js';
 import { planDataset, writeDataset } from '../../test/support/dataset.js';
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
-import { cpuTime, hasChildren } from './cpu-time.js';
+import { cpuTime, reapedChildrenCpu } from './cpu-time.js';
 import type { FloorResult } from './floor-copier.js';
 import { freshExt4 } from './fresh-fs.js';
+import { startRsyncDaemon } from './rsync-daemon.js';
 import { settleMachine, syncDisks } from './machine.js';
 import { summarize } from './stats.js';
 
@@ -89,14 +90,9 @@ class FloorBench {
       const source = join(base, 'alpha-data');
       const copy = join(base, 'beta-copy');
       mkdirSync(copy, { recursive: true });
-      const conf = join(net.tempDir, 'rsyncd.conf');
-      writeFileSync(conf, `# bench:floor: rsync's daemon in beta\npid file = ${join(net.tempDir, 'rsyncd.pid')}\naddress = ${ADDRESS.beta}\nport = ${RSYNC_PORT}\n` +
-        `use chroot = no\n\n[copy]\npath = ${copy}\nread only = no\nuid = root\ngid = root\n`);
-      const rsyncd = net.spawn('beta', ['rsync', '--daemon', '--no-detach', `--config=${conf}`]);
-      for (let tries = 0; net.run('alpha', ['rsync', `rsync://${ADDRESS.beta}:${RSYNC_PORT}/`], { timeoutMs: 5000 }).code !== 0; tries++) {
-        if (tries > 50) throw new Error(`the rsync daemon in beta did not answer: ${readFileSync(rsyncd.logPath, 'utf8')}`);
-        await sleep(100);
-      }
+      const rsyncd = await startRsyncDaemon(net, {
+        host: 'beta', client: 'alpha', address: ADDRESS.beta, port: RSYNC_PORT, module: 'copy', path: copy, purpose: "bench:floor: rsync's daemon in beta",
+      });
       return new FloorBench(net, dispose, source, copy, rsyncd);
     } catch (e) {
       dispose();
@@ -127,9 +123,8 @@ class FloorBench {
     const r = this.net.run('alpha', ['rsync', '-a', `${this.source}/`, `rsync://${ADDRESS.beta}:${RSYNC_PORT}/copy/`], { timeoutMs: 600_000 });
     const seconds = (performance.now() - started) / 1000;
     if (r.code !== 0) throw new Error(`rsync failed (${r.timedOut ? 'timed out' : r.code}): ${r.stderr.slice(-2000)}`);
-    for (const until = Date.now() + 5000; hasChildren(this.rsyncd.pid) && Date.now() < until;) await sleep(20);
     const client = cpuTime(process.pid)!.children - before.client;
-    const server = cpuTime(this.rsyncd.pid)!.children - before.server;
+    const server = reapedChildrenCpu(this.rsyncd.pid) - before.server;
     return { seconds, cpu_seconds: client + server, sender_cpu_seconds: client, receiver_cpu_seconds: server };
   }
 

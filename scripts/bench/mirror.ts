@@ -36,7 +36,7 @@
  * JSON on stdout, progress on stderr. Root only.
  */
 import { spawnSync } from 'node:child_process';
-import { cpuTime, hasChildren } from './cpu-time.js';
+import { cpuTime, reapedChildrenCpu } from './cpu-time.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,6 +52,7 @@ import { buildAgentBundle, DIST_AGENT, type AgentProgram } from '../../test/supp
 import { TestNetwork, type HostProcess } from '../../test/support/netns.js';
 import { Sshd } from '../../test/support/sshd.js';
 import { freshExt4, type FreshFileSystem } from './fresh-fs.js';
+import { startRsyncDaemon } from './rsync-daemon.js';
 import { MEMORY_RETURN_SECONDS, settleMachine, syncDisks, type MemoryState } from './machine.js';
 import { summarize } from './stats.js';
 
@@ -446,22 +447,10 @@ groups:
   // ---- rsync ----
 
   async startRsyncd(): Promise<void> {
-    const conf = join(this.net.tempDir, 'rsyncd.conf');
-    writeFileSync(conf, `# bench:mirror: the target of rsync and lsyncd, inside beta
-pid file = ${join(this.net.tempDir, 'rsyncd.pid')}
-address = ${ADDRESS.beta}
-port = ${RSYNC_PORT}
-use chroot = no
-max connections = 8
-
-[${RSYNC_MODULE}]
-path = ${this.paths.rsyncTarget}
-read only = no
-uid = root
-gid = root
-`);
-    this.rsyncd = this.net.spawn('beta', ['rsync', '--daemon', '--no-detach', `--config=${conf}`, `--log-file=${join(this.net.tempDir, 'rsyncd.log')}`]);
-    await waitFor('the rsync daemon in beta', () => this.net.run('alpha', ['rsync', `rsync://${ADDRESS.beta}:${RSYNC_PORT}/`], { timeoutMs: 5000 }).code === 0 || undefined, 10_000);
+    this.rsyncd = await startRsyncDaemon(this.net, {
+      host: 'beta', client: 'alpha', address: ADDRESS.beta, port: RSYNC_PORT, module: RSYNC_MODULE, path: this.paths.rsyncTarget,
+      purpose: 'bench:mirror: the target of rsync and lsyncd, inside beta', maxConnections: 8, logFile: join(this.net.tempDir, 'rsyncd.log'),
+    });
   }
 
   get rsyncUrl(): string { return `rsync://${ADDRESS.beta}:${RSYNC_PORT}/${RSYNC_MODULE}/`; }
@@ -509,9 +498,7 @@ gid = root
     const client = round(cpuTime(process.pid)!.children - cpuBefore.client);
     const after = this.wire();
     if (r.code !== 0) throw new Error(`rsync ${[...peer.args, ...extra].join(' ')} failed (${r.timedOut ? 'timed out' : r.code}): ${tail(r.stderr, 10)}`);
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (const until = Date.now() + 5000; hasChildren(peer.server) && Date.now() < until;) Atomics.wait(pause, 0, 0, 50);
-    const cpu = { client, server: round(cpuTime(peer.server)!.children - cpuBefore.server) };
+    const cpu = { client, server: round(reapedChildrenCpu(peer.server) - cpuBefore.server) };
     return { ms, stats: parseRsyncStats(r.stdout), wire: { tx: after.tx - before.tx, rx: after.rx - before.rx }, cpu };
   }
 

@@ -4,13 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpuTime, hasChildren } from '../../../scripts/bench/cpu-time.js';
+import { cpuTime, hasChildren, reapedChildrenCpu } from '../../../scripts/bench/cpu-time.js';
 
 const SPIN_SECONDS = 0.3;
 // Spins until it has had SPIN_SECONDS of CPU, says so, then waits for stdin to close.
 const SPINNER = `const { user, system } = process.cpuUsage(); const start = user + system;
 while ((({ user, system }) => user + system)(process.cpuUsage()) - start < ${SPIN_SECONDS * 1e6}) ;
 process.stdout.write('spun\\n'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
+// Spins as SPINNER does, then exits.
+const SPIN_AND_EXIT = SPINNER.slice(0, SPINNER.indexOf('process.stdout.write'));
 
 test('cpuTime counts a running process\'s own CPU, and a child\'s once its parent has waited for it; hasChildren sees it', async (t) => {
   const before = cpuTime(process.pid)!;
@@ -28,4 +30,16 @@ test('cpuTime counts a running process\'s own CPU, and a child\'s once its paren
   assert.ok(after.children - before.children >= SPIN_SECONDS - 0.05, `counted once waited for: ${after.children - before.children} s`);
   assert.ok(after.own >= before.own);
   assert.equal(cpuTime(child.pid!), undefined, 'gone once reaped');
+});
+
+test('reapedChildrenCpu waits until a process has reaped its children, then counts their CPU', async (t) => {
+  // A parent (as rsync's daemon is to its receiver) that starts a spinning child, says so, and outlives it.
+  const parentScript = `const c = require('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(SPIN_AND_EXIT)}], { stdio: 'inherit' });
+process.stdout.write('started\\n'); c.on('exit', () => setInterval(() => undefined, 1000));`;
+  const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => parent.kill());
+  await once(parent.stdout!, 'data');
+  const cpu = reapedChildrenCpu(parent.pid!, 30_000);
+  assert.ok(cpu >= SPIN_SECONDS - 0.05, `the child's CPU, counted once its parent reaped it: ${cpu} s`);
+  assert.equal(hasChildren(parent.pid!), false);
 });
